@@ -1,0 +1,1 @@
+//! A local stand-in for Billit, for development, demo and tests.

@@ -1,0 +1,1 @@
+//! The Billit API: wire types, client, webhook signatures, message classification, CDAR.

@@ -1,0 +1,1 @@
+//! Database access: sea-orm entities, tenant-scoped repositories, the job queue.

@@ -1,0 +1,1 @@
+//! The portal's web server, background workers and the portal command.
