@@ -1,1 +1,18 @@
-//! Database migrations of the portal (sea-orm-migration).
+//! The portal's schema, as ordered migrations that run unchanged on SQLite and PostgreSQL.
+//!
+//! Conventions: UUID (v7) primary keys; every tenant-owned table has `tenant_id NOT NULL` and every index on it
+//! leads with `tenant_id` (ready for tenant-sharded PostgreSQL); human-facing times are `timestamptz`; the job
+//! queue keeps epoch milliseconds so that lease and run-at arithmetic is plain integer comparison on both backends.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_foundation::Migration)]
+    }
+}

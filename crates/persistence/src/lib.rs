@@ -1,1 +1,17 @@
-//! Database access: sea-orm entities, tenant-scoped repositories, the job queue.
+//! Database access for the portal: connection and migrations, sea-orm entities, tenant-scoped repositories and
+//! the durable job queue. Uses the domain crate, never the Billit or web crates, and no HTTP types.
+
+pub mod audit;
+pub mod db;
+pub mod entities;
+pub mod jobs;
+pub mod scope;
+pub mod tenants;
+pub mod users;
+
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use db::{DatabaseTarget, Db, PoolSettings};
+pub use scope::{TenantRole, TenantScope};
+pub use sea_orm::DbErr;

@@ -1,1 +1,16 @@
-//! The portal's web server, background workers and the portal command.
+//! The portal's web application: HTTP handlers and pages, background workers, configuration and the `portal`
+//! command. It is the only crate that uses every other one.
+
+pub mod assets;
+pub mod cli;
+pub mod config;
+pub mod errors;
+pub mod master_key;
+pub mod pages;
+pub mod password;
+pub mod routes;
+pub mod secret;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod worker;

@@ -1,0 +1,176 @@
+//! Opening the database (SQLite file or PostgreSQL) and bringing its schema up to date.
+
+use portal_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use sea_orm::DatabaseConnection as Db;
+
+/// Where the data lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// The embedded default: one SQLite file (WAL mode).
+    SqliteFile(PathBuf),
+    /// A PostgreSQL URL (`postgres://…`), or an explicit `sqlite:` URL.
+    Url(String),
+}
+
+impl std::fmt::Debug for DatabaseTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SqliteFile(path) => write!(f, "SqliteFile({})", path.display()),
+            // URLs may carry a password: never print them.
+            Self::Url(url) => write!(f, "Url({})", redact_url(url)),
+        }
+    }
+}
+
+/// Pool size and timeouts.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// How long SQLite waits for a lock held by another connection before failing.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+            sqlite_busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseUrlError {
+    #[error("DATABASE_URL must start with postgres://, postgresql:// or sqlite: (got {0})")]
+    UnknownScheme(String),
+    #[error("DATABASE_URL is malformed ({0})")]
+    Malformed(String),
+}
+
+/// Checks a database URL without connecting, so that a bad configuration stops the start with a clear message.
+pub fn validate_database_url(url: &str) -> Result<(), DatabaseUrlError> {
+    use std::str::FromStr;
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        sea_orm::sqlx::postgres::PgConnectOptions::from_str(url)
+            .map(|_| ())
+            .map_err(|error| DatabaseUrlError::Malformed(error.to_string()))
+    } else if url.starts_with("sqlite:") {
+        sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url)
+            .map(|_| ())
+            .map_err(|error| DatabaseUrlError::Malformed(error.to_string()))
+    } else {
+        Err(DatabaseUrlError::UnknownScheme(redact_url(url)))
+    }
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.chars().take(16).collect::<String>() + "…";
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            if credentials.contains(':') {
+                format!("{scheme}://{user}:***@{host}")
+            } else {
+                format!("{scheme}://{user}@{host}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Opens a pool on the target. SQLite gets WAL, foreign keys, a busy timeout and `synchronous=NORMAL`.
+pub async fn connect(
+    target: &DatabaseTarget,
+    pool: &PoolSettings,
+) -> Result<DatabaseConnection, DbErr> {
+    let url = match target {
+        DatabaseTarget::SqliteFile(path) => sqlite_url(path),
+        DatabaseTarget::Url(url) => url.clone(),
+    };
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(pool.max_connections)
+        .min_connections(0)
+        .acquire_timeout(pool.acquire_timeout)
+        .sqlx_logging(false);
+    if let DatabaseTarget::SqliteFile(path) = target {
+        let path = path.clone();
+        let busy = pool.sqlite_busy_timeout;
+        options.map_sqlx_sqlite_opts(move |opts| {
+            opts.filename(&path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(busy)
+        });
+    } else {
+        let busy = pool.sqlite_busy_timeout;
+        options.map_sqlx_sqlite_opts(move |opts| opts.foreign_keys(true).busy_timeout(busy));
+    }
+    sea_orm::Database::connect(options).await
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Readiness: does the database answer a trivial query?
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+/// Which engine is behind the connection, for logs and the start banner.
+pub fn backend_name(db: &DatabaseConnection) -> &'static str {
+    match db.get_database_backend() {
+        DbBackend::Postgres => "PostgreSQL",
+        DbBackend::Sqlite => "SQLite",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_appear_in_redacted_urls() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db.example:5432/portal"),
+            "postgres://app:***@db.example:5432/portal"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+    }
+
+    #[test]
+    fn database_urls_are_checked_before_connecting() {
+        assert!(validate_database_url("postgres://postgres@127.0.0.1:5432/test").is_ok());
+        assert!(validate_database_url("sqlite://data/portal.db").is_ok());
+        assert!(matches!(
+            validate_database_url("mysql://root@localhost/x"),
+            Err(DatabaseUrlError::UnknownScheme(_))
+        ));
+        assert!(matches!(
+            validate_database_url("postgres://postgres@127.0.0.1:notaport/test"),
+            Err(DatabaseUrlError::Malformed(_))
+        ));
+    }
+}

@@ -1,0 +1,9 @@
+//! sea-orm entities: the rows as stored. They never leave this crate's repositories' signatures as inputs filled
+//! from forms; callers pass domain values and get records back.
+
+pub mod audit_log;
+pub mod jobs;
+pub mod memberships;
+pub mod sessions;
+pub mod tenants;
+pub mod users;

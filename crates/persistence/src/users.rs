@@ -1,0 +1,135 @@
+//! People who can sign in. Users are not tenant-owned: a user belongs to tenants through memberships.
+
+use crate::entities::users;
+use portal_domain::ids::UserId;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter,
+};
+
+/// A user as the rest of the portal sees it (no password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub language: String,
+    pub is_firm_admin: bool,
+    pub active: bool,
+}
+
+impl From<users::Model> for User {
+    fn from(row: users::Model) -> Self {
+        Self {
+            id: UserId::from_uuid(row.id),
+            email: row.email,
+            name: row.name,
+            language: row.language,
+            is_firm_admin: row.is_firm_admin,
+            active: row.active,
+        }
+    }
+}
+
+/// Emails are compared without regard to case or surrounding spaces.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Whether `create-admin` made a new user or reset an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminUpsert {
+    Created(UserId),
+    Reset(UserId),
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRepository {
+    db: DatabaseConnection,
+}
+
+impl UserRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<User>, DbErr> {
+        Ok(users::Entity::find()
+            .filter(users::Column::EmailNormalized.eq(normalize_email(email)))
+            .one(&self.db)
+            .await?
+            .map(User::from))
+    }
+
+    /// The stored argon2 hash, for the login check only.
+    pub async fn password_hash(&self, id: UserId) -> Result<Option<String>, DbErr> {
+        Ok(users::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await?
+            .and_then(|row| row.password_hash))
+    }
+
+    /// Creates a firm administrator, or makes an existing user one again with a new password (active).
+    pub async fn upsert_firm_admin(
+        &self,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<AdminUpsert, DbErr> {
+        let now = chrono::Utc::now();
+        let existing = users::Entity::find()
+            .filter(users::Column::EmailNormalized.eq(normalize_email(email)))
+            .one(&self.db)
+            .await?;
+        match existing {
+            Some(row) => {
+                let id = UserId::from_uuid(row.id);
+                let mut active: users::ActiveModel = row.into();
+                active.password_hash = Set(Some(password_hash.to_owned()));
+                active.is_firm_admin = Set(true);
+                active.active = Set(true);
+                active.updated_at = Set(now);
+                active.update(&self.db).await?;
+                Ok(AdminUpsert::Reset(id))
+            }
+            None => {
+                let id = UserId::new();
+                users::ActiveModel {
+                    id: Set(id.as_uuid()),
+                    email: Set(email.trim().to_owned()),
+                    email_normalized: Set(normalize_email(email)),
+                    name: Set(name.to_owned()),
+                    language: Set("fr".to_owned()),
+                    password_hash: Set(Some(password_hash.to_owned())),
+                    is_firm_admin: Set(true),
+                    active: Set(true),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                }
+                .insert(&self.db)
+                .await?;
+                Ok(AdminUpsert::Created(id))
+            }
+        }
+    }
+
+    /// Creates a plain (non-admin) user with no password yet: invitations set it.
+    pub async fn create(&self, email: &str, name: &str, language: &str) -> Result<User, DbErr> {
+        let now = chrono::Utc::now();
+        let row = users::ActiveModel {
+            id: Set(UserId::new().as_uuid()),
+            email: Set(email.trim().to_owned()),
+            email_normalized: Set(normalize_email(email)),
+            name: Set(name.to_owned()),
+            language: Set(language.to_owned()),
+            password_hash: Set(None),
+            is_firm_admin: Set(false),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(row.into())
+    }
+}

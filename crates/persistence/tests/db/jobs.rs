@@ -1,0 +1,373 @@
+use crate::fresh;
+use portal_persistence::jobs::{
+    Enqueued, FailOutcome, JobQueue, JobState, ManualClock, NewJob, RetryPolicy,
+};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn queue_with_clock(db: &sea_orm::DatabaseConnection) -> (JobQueue, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::starting_now());
+    let policy = RetryPolicy {
+        base: Duration::from_secs(10),
+        cap: Duration::from_secs(3600),
+    };
+    (JobQueue::with(db.clone(), policy, clock.clone()), clock)
+}
+
+#[tokio::test]
+async fn a_job_is_claimed_once_and_completed() {
+    let test = fresh().await;
+    let (queue, _clock) = queue_with_clock(&test.db);
+    let id = queue
+        .enqueue(NewJob::firm_wide(
+            "mail.send",
+            serde_json::json!({"to": "a@b.fr"}),
+        ))
+        .await
+        .unwrap()
+        .id();
+
+    let job = queue
+        .claim("w1", LEASE)
+        .await
+        .unwrap()
+        .expect("the job is due");
+    assert_eq!(job.id, id);
+    assert_eq!(job.attempt, 1);
+    assert_eq!(job.payload::<serde_json::Value>().unwrap()["to"], "a@b.fr");
+    assert!(job.tenant_scope().is_none());
+    assert!(
+        queue.claim("w2", LEASE).await.unwrap().is_none(),
+        "a held job is not handed out twice"
+    );
+
+    queue.complete(&job).await.unwrap();
+    let stored = queue.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.state, JobState::Done);
+    assert!(stored.locked_by.is_none());
+    assert!(queue.claim("w2", LEASE).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn jobs_wait_for_their_run_at_time() {
+    let test = fresh().await;
+    let (queue, clock) = queue_with_clock(&test.db);
+    let later = chrono::Utc::now() + chrono::Duration::minutes(5);
+    queue
+        .enqueue(NewJob::firm_wide("report", serde_json::json!({})).run_at(later))
+        .await
+        .unwrap();
+    assert!(queue.claim("w", LEASE).await.unwrap().is_none());
+    clock.advance(Duration::from_secs(6 * 60));
+    assert!(queue.claim("w", LEASE).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn uniqueness_keys_deduplicate() {
+    let test = fresh().await;
+    let (queue, _clock) = queue_with_clock(&test.db);
+    let first = queue
+        .enqueue(
+            NewJob::firm_wide("invoice.send", serde_json::json!({"n": 1})).unique_key("send:F-1"),
+        )
+        .await
+        .unwrap();
+    let second = queue
+        .enqueue(
+            NewJob::firm_wide("invoice.send", serde_json::json!({"n": 2})).unique_key("send:F-1"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(first, Enqueued::Created(_)));
+    assert_eq!(second, Enqueued::Existing(first.id()));
+    let other = queue
+        .enqueue(NewJob::firm_wide("invoice.send", serde_json::json!({})).unique_key("send:F-2"))
+        .await
+        .unwrap();
+    assert!(matches!(other, Enqueued::Created(_)));
+    // Jobs without a key never collide.
+    for _ in 0..3 {
+        let plain = queue
+            .enqueue(NewJob::firm_wide("x", serde_json::json!({})))
+            .await
+            .unwrap();
+        assert!(matches!(plain, Enqueued::Created(_)));
+    }
+    assert_eq!(queue.counts().await.unwrap().queued, 5);
+    let kept = queue.get(first.id()).await.unwrap().unwrap();
+    assert_eq!(
+        kept.payload, r#"{"n":1}"#,
+        "the first job is kept as it was"
+    );
+}
+
+#[tokio::test]
+async fn enqueueing_inside_a_rolled_back_transaction_leaves_no_job() {
+    use sea_orm::TransactionTrait;
+    let test = fresh().await;
+    let (queue, _clock) = queue_with_clock(&test.db);
+    let txn = test.db.begin().await.unwrap();
+    JobQueue::enqueue_in(
+        &txn,
+        queue.now_ms(),
+        NewJob::firm_wide("x", serde_json::json!({})),
+    )
+    .await
+    .unwrap();
+    txn.rollback().await.unwrap();
+    assert_eq!(queue.counts().await.unwrap().queued, 0);
+
+    let txn = test.db.begin().await.unwrap();
+    JobQueue::enqueue_in(
+        &txn,
+        queue.now_ms(),
+        NewJob::firm_wide("x", serde_json::json!({})),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(queue.counts().await.unwrap().queued, 1);
+}
+
+#[tokio::test]
+async fn failures_back_off_more_each_time_then_the_job_dies() {
+    let test = fresh().await;
+    let (queue, clock) = queue_with_clock(&test.db);
+    let id = queue
+        .enqueue(NewJob::firm_wide("flaky", serde_json::json!({})).max_attempts(4))
+        .await
+        .unwrap()
+        .id();
+
+    let mut waits = Vec::new();
+    for attempt in 1..=3 {
+        let job = queue.claim("w", LEASE).await.unwrap().expect("due");
+        assert_eq!(job.attempt, attempt);
+        let before = queue.now_ms();
+        let FailOutcome::RetryAt(at) = queue.fail(&job, &format!("boom {attempt}")).await.unwrap()
+        else {
+            panic!("attempt {attempt} of 4 is retried");
+        };
+        let wait = Duration::from_millis(u64::try_from(at - before).unwrap());
+        let ceiling = queue.retry_policy().ceiling(attempt);
+        assert!(
+            wait >= ceiling / 2 && wait <= ceiling,
+            "attempt {attempt} waits {wait:?}"
+        );
+        let stored = queue.get(id).await.unwrap().unwrap();
+        assert_eq!(stored.state, JobState::Queued);
+        assert_eq!(
+            stored.last_error.as_deref(),
+            Some(format!("boom {attempt}").as_str())
+        );
+        assert!(
+            queue.claim("w", LEASE).await.unwrap().is_none(),
+            "not before its retry time"
+        );
+        clock.advance(wait);
+        waits.push(wait);
+    }
+    assert!(
+        waits[1] >= waits[0] && waits[2] >= waits[1],
+        "backoff grows: {waits:?}"
+    );
+
+    let job = queue
+        .claim("w", LEASE)
+        .await
+        .unwrap()
+        .expect("fourth attempt");
+    assert!(job.is_last_attempt());
+    assert_eq!(
+        queue.fail(&job, "still broken").await.unwrap(),
+        FailOutcome::Dead
+    );
+    let dead = queue.get(id).await.unwrap().unwrap();
+    assert_eq!(dead.state, JobState::Dead);
+    assert_eq!(dead.attempts, 4);
+    assert_eq!(dead.last_error.as_deref(), Some("still broken"));
+    clock.advance(Duration::from_secs(24 * 3600));
+    assert!(
+        queue.claim("w", LEASE).await.unwrap().is_none(),
+        "dead jobs do not run"
+    );
+    assert_eq!(
+        queue.list(JobState::Dead, 10).await.unwrap().len(),
+        1,
+        "dead jobs are visible"
+    );
+    assert_eq!(queue.counts().await.unwrap().dead, 1);
+
+    assert!(queue.retry_dead(id).await.unwrap());
+    let again = queue
+        .claim("w", LEASE)
+        .await
+        .unwrap()
+        .expect("retried by hand");
+    assert_eq!(again.attempt, 1);
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_claimed_again_and_the_old_worker_cannot_finish_it() {
+    let test = fresh().await;
+    let (queue, clock) = queue_with_clock(&test.db);
+    queue
+        .enqueue(NewJob::firm_wide("slow", serde_json::json!({})))
+        .await
+        .unwrap();
+
+    let crashed = queue.claim("dead-worker", LEASE).await.unwrap().unwrap();
+    clock.advance(LEASE / 2);
+    assert!(
+        queue.claim("w2", LEASE).await.unwrap().is_none(),
+        "lease still valid"
+    );
+    clock.advance(LEASE);
+    let taken_over = queue
+        .claim("w2", LEASE)
+        .await
+        .unwrap()
+        .expect("expired lease reclaimed");
+    assert_eq!(taken_over.id, crashed.id);
+    assert_eq!(
+        taken_over.attempt, 2,
+        "the crashed run counts as an attempt"
+    );
+
+    assert!(
+        queue.complete(&crashed).await.is_err(),
+        "the first worker lost the job"
+    );
+    assert!(queue.heartbeat(&crashed, LEASE).await.is_err());
+    queue.complete(&taken_over).await.unwrap();
+    assert_eq!(
+        queue.get(crashed.id).await.unwrap().unwrap().state,
+        JobState::Done
+    );
+}
+
+#[tokio::test]
+async fn heartbeats_keep_a_long_job_with_its_worker() {
+    let test = fresh().await;
+    let (queue, clock) = queue_with_clock(&test.db);
+    queue
+        .enqueue(NewJob::firm_wide("long", serde_json::json!({})))
+        .await
+        .unwrap();
+    let job = queue.claim("w1", LEASE).await.unwrap().unwrap();
+    for _ in 0..4 {
+        clock.advance(LEASE / 2);
+        queue.heartbeat(&job, LEASE).await.unwrap();
+        assert!(queue.claim("w2", LEASE).await.unwrap().is_none());
+    }
+    queue.complete(&job).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_dies_on_its_last_attempt_is_dead() {
+    let test = fresh().await;
+    let (queue, clock) = queue_with_clock(&test.db);
+    let id = queue
+        .enqueue(NewJob::firm_wide("poison", serde_json::json!({})).max_attempts(1))
+        .await
+        .unwrap()
+        .id();
+    let _crashes = queue.claim("w1", LEASE).await.unwrap().unwrap();
+    clock.advance(LEASE * 2);
+    assert!(queue.claim("w2", LEASE).await.unwrap().is_none());
+    let stored = queue.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.state, JobState::Dead);
+    assert!(stored.last_error.unwrap().contains("stopped"));
+}
+
+#[tokio::test]
+async fn released_jobs_run_again_without_losing_an_attempt() {
+    let test = fresh().await;
+    let (queue, _clock) = queue_with_clock(&test.db);
+    let id = queue
+        .enqueue(NewJob::firm_wide("x", serde_json::json!({})))
+        .await
+        .unwrap()
+        .id();
+    let job = queue.claim("w1", LEASE).await.unwrap().unwrap();
+    queue.release(&job).await.unwrap();
+    let stored = queue.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.state, JobState::Queued);
+    assert_eq!(stored.attempts, 0);
+    assert!(stored.locked_by.is_none());
+    let again = queue.claim("w2", LEASE).await.unwrap().unwrap();
+    assert_eq!(again.attempt, 1);
+}
+
+#[tokio::test]
+async fn done_jobs_are_purged_after_a_while_but_dead_ones_stay() {
+    let test = fresh().await;
+    let (queue, clock) = queue_with_clock(&test.db);
+    queue
+        .enqueue(NewJob::firm_wide("a", serde_json::json!({})))
+        .await
+        .unwrap();
+    queue
+        .enqueue(NewJob::firm_wide("b", serde_json::json!({})).max_attempts(1))
+        .await
+        .unwrap();
+    let a = queue.claim("w", LEASE).await.unwrap().unwrap();
+    queue.complete(&a).await.unwrap();
+    let b = queue.claim("w", LEASE).await.unwrap().unwrap();
+    queue.fail(&b, "x").await.unwrap();
+    assert_eq!(
+        queue.purge_done(Duration::from_secs(3600)).await.unwrap(),
+        0,
+        "too recent"
+    );
+    clock.advance(Duration::from_secs(7200));
+    assert_eq!(
+        queue.purge_done(Duration::from_secs(3600)).await.unwrap(),
+        1
+    );
+    assert_eq!(queue.counts().await.unwrap().dead, 1);
+}
+
+/// Many workers race for many jobs: each job runs exactly once. On PostgreSQL this exercises
+/// `FOR UPDATE SKIP LOCKED` across connections; on SQLite the single-statement claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_workers_never_run_a_job_twice() {
+    let test = fresh().await;
+    let queue = JobQueue::new(test.db.clone());
+    const JOBS: usize = 300;
+    const WORKERS: usize = 8;
+    for n in 0..JOBS {
+        queue
+            .enqueue(NewJob::firm_wide("race", serde_json::json!({ "n": n })))
+            .await
+            .unwrap();
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for w in 0..WORKERS {
+        let queue = queue.clone();
+        let seen = Arc::clone(&seen);
+        tasks.push(tokio::spawn(async move {
+            let name = format!("worker-{w}");
+            while let Some(job) = queue.claim(&name, LEASE).await.unwrap() {
+                seen.lock().unwrap().push(job.id);
+                queue.complete(&job).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let seen = seen.lock().unwrap().clone();
+    let distinct: HashSet<_> = seen.iter().collect();
+    assert_eq!(seen.len(), JOBS, "every job ran");
+    assert_eq!(distinct.len(), JOBS, "no job ran twice");
+    let counts = queue.counts().await.unwrap();
+    assert_eq!(
+        (counts.done, counts.queued, counts.running),
+        (JOBS as u64, 0, 0)
+    );
+}

@@ -1,0 +1,15 @@
+//! Database tests: each test has its own database (a fresh SQLite file, or a fresh PostgreSQL database when
+//! PORTAL_TEST_DATABASE_URL is set), so they run in parallel and never see each other's rows.
+
+#[cfg(test)]
+mod jobs;
+#[cfg(test)]
+mod tenancy;
+
+#[cfg(test)]
+use portal_persistence::testing::TestDatabase;
+
+#[cfg(test)]
+pub async fn fresh() -> TestDatabase {
+    TestDatabase::new().await.expect("a fresh test database")
+}

@@ -1,0 +1,237 @@
+//! The `portal` command (contracts.md): serve, migrate, create-admin.
+
+use crate::config::{Config, ConfigError, ConfigSources};
+use crate::startup::{Application, StartError, open_database};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use portal_persistence::audit::{self, AuditEntry};
+use portal_persistence::users::{AdminUpsert, UserRepository};
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portal",
+    version,
+    about = "E-invoicing portal for French suppliers (through Billit)"
+)]
+pub struct Cli {
+    /// A TOML configuration file (also PORTAL_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where the SQLite database, the outbox and the master key live (default ./data).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server and the background workers (the default).
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Create a firm administrator, or reset one's password; the password is read from standard input.
+    CreateAdmin(CreateAdminArgs),
+}
+
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Start with an empty database: no demonstration companies.
+    #[arg(long)]
+    pub no_demo: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateAdminArgs {
+    #[arg(long)]
+    pub email: String,
+    /// Read the password from standard input (its first line).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    /// The name shown in the portal (defaults to the part of the email before the @).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// A failure, with the exit code it deserves: 2 for what the user gave (configuration, input), 1 otherwise.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl From<ConfigError> for Failure {
+    fn from(error: ConfigError) -> Self {
+        Self {
+            code: 2,
+            message: format!("configuration error: {error}"),
+        }
+    }
+}
+
+impl From<StartError> for Failure {
+    fn from(error: StartError) -> Self {
+        match error {
+            StartError::Config(error) => error.into(),
+            StartError::Other(error) => error.into(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Self {
+            code: 1,
+            message: format!("{error:#}"),
+        }
+    }
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        code: 2,
+        message: message.into(),
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let mut sources = ConfigSources::from_process(cli.config.clone(), cli.data_dir.clone());
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    if let Command::Serve(args) = &command {
+        sources.bind.clone_from(&args.bind);
+    }
+    let config = Config::load(&sources)?;
+    crate::telemetry::init(&config.log.level, config.log.json);
+    match command {
+        Command::Serve(_) => serve(config).await,
+        Command::Migrate => {
+            let db = open_database(&config).await?;
+            println!(
+                "Migrations applied ({}).",
+                portal_persistence::db::backend_name(&db)
+            );
+            db.close().await.context("closing the database")?;
+            Ok(())
+        }
+        Command::CreateAdmin(args) => create_admin(config, args).await,
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Failure> {
+    let bind_host = config.bind_addr()?.ip();
+    let data_dir = crate::config::describe_data_dir(&config.server.data_dir);
+    let app = Application::build(config).await?;
+    let backend = portal_persistence::db::backend_name(&app.state().db);
+    // Scripts and tests read this line to learn the port (with --bind …:0).
+    println!("Portal listening on http://{bind_host}:{}", app.port());
+    println!("Data dir: {data_dir} · database: {backend}");
+    tracing::info!(port = app.port(), database = backend, "portal started");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn create_admin(config: Config, args: CreateAdminArgs) -> Result<(), Failure> {
+    let email = args.email.trim().to_owned();
+    if !looks_like_email(&email) {
+        return Err(usage(format!("'{email}' is not an email address")));
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|error| {
+            usage(format!(
+                "cannot read the password from standard input: {error}"
+            ))
+        })?;
+    let password = input.lines().next().unwrap_or_default().to_owned();
+    if password.chars().count() < crate::password::MIN_LENGTH {
+        return Err(usage(format!(
+            "the password must have at least {} characters",
+            crate::password::MIN_LENGTH
+        )));
+    }
+    let name = args
+        .name
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+    let db = open_database(&config).await?;
+    let hash = crate::password::hash(password).await?;
+    let outcome = UserRepository::new(db.clone())
+        .upsert_firm_admin(&email, &name, &hash)
+        .await
+        .context("cannot save the administrator")?;
+    let (action, id, verb) = match outcome {
+        AdminUpsert::Created(id) => ("firm_admin.created", id, "created"),
+        AdminUpsert::Reset(id) => ("firm_admin.reset", id, "updated (password reset)"),
+    };
+    audit::record_for_firm(
+        &db,
+        AuditEntry {
+            actor: None,
+            action,
+            target: format!("user:{id}"),
+            details: serde_json::json!({ "email": email, "via": "command line" }),
+        },
+    )
+    .await
+    .context("cannot write the audit log")?;
+    db.close().await.context("closing the database")?;
+    println!("Firm administrator {email} {verb}.");
+    Ok(())
+}
+
+/// A light check for the command line; the accounts issue brings the domain's full email type.
+fn looks_like_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(char::is_whitespace)
+        && email.len() <= 254
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_emails_are_checked() {
+        assert!(looks_like_email("admin@cabinet.fr"));
+        assert!(!looks_like_email("admin"));
+        assert!(!looks_like_email("admin@localhost"));
+        assert!(!looks_like_email("a b@cabinet.fr"));
+    }
+
+    #[test]
+    fn no_subcommand_means_serve() {
+        let cli = Cli::try_parse_from(["portal"]).unwrap();
+        assert!(cli.command.is_none());
+        let cli = Cli::try_parse_from([
+            "portal",
+            "--data-dir",
+            "/tmp/x",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        assert_eq!(cli.data_dir, Some(PathBuf::from("/tmp/x")));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Serve(ServeArgs { bind: Some(_), .. }))
+        ));
+        let cli = Cli::try_parse_from(["portal", "migrate", "--data-dir", "/tmp/y"]).unwrap();
+        assert_eq!(
+            cli.data_dir,
+            Some(PathBuf::from("/tmp/y")),
+            "global flags go anywhere"
+        );
+    }
+}

@@ -1,0 +1,669 @@
+//! Typed, layered configuration: embedded defaults < TOML file (`--config` or `PORTAL_CONFIG`) < environment
+//! (`PORTAL_<SECTION>__<KEY>`, and `DATABASE_URL`) < command-line flags.
+//!
+//! Unknown keys are refused by name, wherever they come from, and every value is checked before anything starts,
+//! so a typo stops the start with one clear line (exit code 2) instead of being silently ignored.
+
+use crate::secret::Secret;
+use portal_persistence::db::validate_database_url;
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Environment variables that start with `PORTAL_` but are not settings.
+const NOT_SETTINGS: &[&str] = &["PORTAL_CONFIG", "PORTAL_TEST_DATABASE_URL"];
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub mail: MailConfig,
+    pub jobs: JobsConfig,
+    pub security: SecurityConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on; port 0 picks a free one (tests).
+    #[serde(deserialize_with = "string_or_scalar")]
+    pub bind: String,
+    /// Where the SQLite database, the mail outbox and the generated master key live.
+    pub data_dir: PathBuf,
+    /// The address users reach the portal at (links in emails); defaults to `http://<bind>`.
+    pub public_url: Option<String>,
+    /// How long in-flight requests and jobs get to finish on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://…` or `sqlite:…`; unset means SQLite at `<data_dir>/portal.db`.
+    pub url: Option<Secret<String>>,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// `smtp://user:pass@host:port` (or `smtps://`); unset means `.eml` files under `<data_dir>/outbox/`.
+    pub smtp_url: Option<Secret<String>>,
+    /// The sender of the portal's own emails (invitations, password resets).
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Concurrent workers in this process; 0 runs none (a web-only node).
+    pub workers: usize,
+    /// How often an idle worker looks for due jobs.
+    pub poll_interval_ms: u64,
+    /// How long a claimed job stays with its worker without a heartbeat.
+    pub lease_secs: u64,
+    pub retry_base_secs: u64,
+    pub retry_cap_secs: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// 64 hex characters (AES-256 key for secrets at rest); unset means generated into `<data_dir>/master.key`.
+    pub master_key: Option<Secret<String>>,
+    /// Mark cookies `Secure`; defaults to true when `public_url` is https.
+    pub secure_cookies: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A level (`info`) or `tracing` directives (`info,portal_web=debug`).
+    pub level: String,
+    /// One JSON object per line, for log collectors.
+    pub json: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("data"),
+            public_url: None,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "Portail de facturation <no-reply@localhost>".to_owned(),
+        }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            poll_interval_ms: 500,
+            lease_secs: 60,
+            retry_base_secs: 5,
+            retry_cap_secs: 3600,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+            json: false,
+        }
+    }
+}
+
+impl Config {
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.bind.parse().map_err(|_| ConfigError::Invalid {
+            key: "server.bind".to_owned(),
+            message: format!(
+                "'{}' is not an address like 127.0.0.1:8080",
+                self.server.bind
+            ),
+        })
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.server.data_dir.join("portal.db")
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.server.data_dir.join("outbox")
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.jobs.lease_secs)
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.jobs.poll_interval_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.server.shutdown_grace_secs)
+    }
+
+    /// Every value that can be checked without touching the world.
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.bind_addr()?;
+        if let Some(url) = &self.database.url {
+            validate_database_url(url.expose()).map_err(|error| ConfigError::Invalid {
+                key: "database.url".to_owned(),
+                message: error.to_string(),
+            })?;
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if self.jobs.workers > 64 {
+            return Err(invalid("jobs.workers", "must be between 0 and 64"));
+        }
+        if self.jobs.lease_secs == 0 {
+            return Err(invalid("jobs.lease_secs", "must be at least 1"));
+        }
+        if self.jobs.poll_interval_ms == 0 {
+            return Err(invalid("jobs.poll_interval_ms", "must be at least 1"));
+        }
+        if self.jobs.retry_base_secs == 0 || self.jobs.retry_cap_secs < self.jobs.retry_base_secs {
+            return Err(invalid(
+                "jobs.retry_base_secs",
+                "must be at least 1 and not above jobs.retry_cap_secs",
+            ));
+        }
+        if let Some(key) = &self.security.master_key {
+            crate::master_key::MasterKey::from_hex(key.expose())
+                .map_err(|message| invalid("security.master_key", &message))?;
+        }
+        if let Some(url) = &self.mail.smtp_url {
+            let url = url.expose();
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(invalid(
+                    "mail.smtp_url",
+                    "must start with smtp:// or smtps://",
+                ));
+            }
+        }
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            {
+                return Err(invalid(
+                    "server.public_url",
+                    "must start with http:// or https://",
+                ));
+            }
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|error| invalid("log.level", &error.to_string()))?;
+        Ok(())
+    }
+}
+
+fn invalid(key: &str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// Why the configuration was refused. Each renders as one line that names the key and where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("unknown setting {name}{origin}")]
+    UnknownKey { name: String, origin: String },
+    #[error("bad value for {key}{origin}: {message}")]
+    BadValue {
+        key: String,
+        origin: String,
+        message: String,
+    },
+    #[error("bad value for {key}: {message}")]
+    Invalid { key: String, message: String },
+    #[error(
+        "environment variable {name} is not a setting: use PORTAL_<SECTION>__<KEY>, e.g. PORTAL_SERVER__BIND"
+    )]
+    BadEnvName { name: String },
+    #[error("the data dir {path} cannot be used: {message}")]
+    DataDir { path: PathBuf, message: String },
+}
+
+/// Everything the configuration is read from, gathered by `main` (and built by hand in tests).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSources {
+    pub file: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub data_dir: Option<PathBuf>,
+    pub bind: Option<String>,
+}
+
+impl ConfigSources {
+    /// The process's environment and the global flags.
+    pub fn from_process(file: Option<PathBuf>, data_dir: Option<PathBuf>) -> Self {
+        let env: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+            .collect();
+        let file = file.or_else(|| {
+            env.iter()
+                .find(|(key, _)| key == "PORTAL_CONFIG")
+                .map(|(_, value)| PathBuf::from(value))
+        });
+        Self {
+            file,
+            env,
+            data_dir,
+            bind: None,
+        }
+    }
+}
+
+impl Config {
+    pub fn load(sources: &ConfigSources) -> Result<Self, ConfigError> {
+        let mut table = toml::Table::new();
+        let mut origins: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(path) = &sources.file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+                path: path.clone(),
+                source,
+            })?;
+            table = text
+                .parse::<toml::Table>()
+                .map_err(|error| ConfigError::Syntax {
+                    path: path.clone(),
+                    message: error.message().to_owned(),
+                })?;
+            let origin = format!(" (in {})", path.display());
+            collect_paths(&table, "", &origin, &mut origins);
+        }
+        for (name, value) in &sources.env {
+            if name == "DATABASE_URL" {
+                if value.trim().is_empty() {
+                    continue;
+                }
+                set_path(
+                    &mut table,
+                    &["database", "url"],
+                    toml::Value::String(value.clone()),
+                );
+                origins.insert("database.url".to_owned(), " (from DATABASE_URL)".to_owned());
+                continue;
+            }
+            let Some(rest) = name.strip_prefix("PORTAL_") else {
+                continue;
+            };
+            if NOT_SETTINGS.contains(&name.as_str()) {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            if path.len() < 2 || path.iter().any(String::is_empty) {
+                return Err(ConfigError::BadEnvName { name: name.clone() });
+            }
+            let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+            set_path(&mut table, &keys, env_value(value));
+            origins.insert(path.join("."), format!(" (from {name})"));
+        }
+        if let Some(dir) = &sources.data_dir {
+            set_path(
+                &mut table,
+                &["server", "data_dir"],
+                toml::Value::String(dir.display().to_string()),
+            );
+            origins.insert(
+                "server.data_dir".to_owned(),
+                " (from --data-dir)".to_owned(),
+            );
+        }
+        if let Some(bind) = &sources.bind {
+            set_path(
+                &mut table,
+                &["server", "bind"],
+                toml::Value::String(bind.clone()),
+            );
+            origins.insert("server.bind".to_owned(), " (from --bind)".to_owned());
+        }
+
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|error| {
+                let path = error.path().to_string();
+                let message = error.inner().to_string();
+                if let Some(field) = unknown_field(&message) {
+                    let name = if path == "." || path.is_empty() {
+                        field.to_owned()
+                    } else {
+                        format!("{path}.{field}")
+                    };
+                    let origin = origin_of(&origins, &name);
+                    ConfigError::UnknownKey { name, origin }
+                } else {
+                    let origin = origin_of(&origins, &path);
+                    ConfigError::BadValue {
+                        key: path,
+                        origin,
+                        message: first_line(&message),
+                    }
+                }
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Creates the data dir and proves it can be written to; the outbox folder with it.
+pub fn prepare_data_dir(config: &Config) -> Result<(), ConfigError> {
+    let dir = &config.server.data_dir;
+    let fail = |message: String| ConfigError::DataDir {
+        path: dir.clone(),
+        message,
+    };
+    std::fs::create_dir_all(dir).map_err(|error| fail(error.to_string()))?;
+    std::fs::create_dir_all(config.outbox_dir()).map_err(|error| fail(error.to_string()))?;
+    let probe = dir.join(format!(".write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"ok").map_err(|error| fail(format!("not writable ({error})")))?;
+    std::fs::remove_file(&probe).map_err(|error| fail(error.to_string()))?;
+    Ok(())
+}
+
+fn collect_paths(
+    table: &toml::Table,
+    prefix: &str,
+    origin: &str,
+    out: &mut BTreeMap<String, String>,
+) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if let toml::Value::Table(inner) = value {
+            collect_paths(inner, &path, origin, out);
+        }
+        out.insert(path, origin.to_owned());
+    }
+}
+
+fn set_path(table: &mut toml::Table, keys: &[&str], value: toml::Value) {
+    let Some((last, parents)) = keys.split_last() else {
+        return;
+    };
+    let mut current = table;
+    for key in parents {
+        let entry = current
+            .entry((*key).to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else {
+            return;
+        };
+        current = next;
+    }
+    current.insert((*last).to_owned(), value);
+}
+
+/// Environment values are text; numbers and booleans are recognised so that typed settings accept them.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(number) = raw.parse::<i64>() {
+        return toml::Value::Integer(number);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+fn origin_of(origins: &BTreeMap<String, String>, path: &str) -> String {
+    let mut candidate = path;
+    loop {
+        if let Some(origin) = origins.get(candidate) {
+            return origin.clone();
+        }
+        match candidate.rsplit_once('.') {
+            Some((parent, _)) => candidate = parent,
+            None => return String::new(),
+        }
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or_default().trim().to_owned()
+}
+
+/// Text settings accept numbers and booleans written without quotes (environment variables have no types).
+pub(crate) fn string_or_scalar<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Integer(i64),
+        Float(f64),
+        Boolean(bool),
+    }
+    Ok(match Scalar::deserialize(deserializer)? {
+        Scalar::Text(text) => text,
+        Scalar::Integer(number) => number.to_string(),
+        Scalar::Float(number) => number.to_string(),
+        Scalar::Boolean(flag) => flag.to_string(),
+    })
+}
+
+/// For the configuration reference in the README and `--help`: where a relative data dir ends up.
+pub fn describe_data_dir(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> ConfigSources {
+        ConfigSources {
+            env: pairs
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect(),
+            ..ConfigSources::default()
+        }
+    }
+
+    fn file(text: &str) -> (tempfile::NamedTempFile, ConfigSources) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        let sources = ConfigSources {
+            file: Some(file.path().to_path_buf()),
+            ..ConfigSources::default()
+        };
+        (file, sources)
+    }
+
+    #[test]
+    fn embedded_defaults_need_nothing() {
+        let config = Config::load(&ConfigSources::default()).unwrap();
+        assert_eq!(config.server.bind, "127.0.0.1:8080");
+        assert_eq!(config.server.data_dir, PathBuf::from("data"));
+        assert!(config.database.url.is_none());
+        assert!(config.mail.smtp_url.is_none());
+        assert_eq!(config.sqlite_path(), PathBuf::from("data/portal.db"));
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_then_environment_then_flags() {
+        let (_file, mut sources) =
+            file("[server]\nbind = \"127.0.0.1:9000\"\n[jobs]\nworkers = 3\nlease_secs = 30\n");
+        sources.env = vec![
+            ("PORTAL_JOBS__WORKERS".to_owned(), "5".to_owned()),
+            (
+                "PORTAL_SERVER__BIND".to_owned(),
+                "127.0.0.1:9100".to_owned(),
+            ),
+        ];
+        sources.bind = Some("127.0.0.1:0".to_owned());
+        let config = Config::load(&sources).unwrap();
+        assert_eq!(config.jobs.workers, 5, "environment beats the file");
+        assert_eq!(config.jobs.lease_secs, 30, "the file beats the defaults");
+        assert_eq!(
+            config.server.bind, "127.0.0.1:0",
+            "flags beat the environment"
+        );
+    }
+
+    #[test]
+    fn database_url_shortcut_sets_the_database() {
+        let config = Config::load(&env(&[(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        )]))
+        .unwrap();
+        assert_eq!(
+            config
+                .database
+                .url
+                .as_ref()
+                .map(|url| url.expose().as_str()),
+            Some("postgres://postgres@127.0.0.1:5432/test")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name_with_their_origin() {
+        let (_file, sources) = file("[server]\nbnd = \"x\"\n");
+        let error = Config::load(&sources).unwrap_err().to_string();
+        assert!(error.contains("server.bnd"), "{error}");
+        assert!(error.contains("(in "), "{error}");
+
+        let error = Config::load(&env(&[("PORTAL_SERVER__PORT", "80")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("server.port"), "{error}");
+        assert!(error.contains("PORTAL_SERVER__PORT"), "{error}");
+
+        let error = Config::load(&env(&[("PORTAL_NOPE__X", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("nope"), "{error}");
+
+        let error = Config::load(&env(&[("PORTAL_BIND", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("PORTAL_BIND"), "{error}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let error = Config::load(&env(&[("PORTAL_JOBS__WORKERS", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("jobs.workers") && error.contains("PORTAL_JOBS__WORKERS"),
+            "{error}"
+        );
+
+        let error = Config::load(&env(&[(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:notaport/test",
+        )]))
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("database.url"), "{error}");
+
+        let error = Config::load(&env(&[("DATABASE_URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("postgres://"), "{error}");
+
+        let error = Config::load(&env(&[("PORTAL_SERVER__BIND", "localhost")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("server.bind"), "{error}");
+
+        let error = Config::load(&env(&[("PORTAL_SECURITY__MASTER_KEY", "abc")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("security.master_key"), "{error}");
+        assert!(
+            !error.contains("abc"),
+            "the secret itself is not repeated: {error}"
+        );
+    }
+
+    #[test]
+    fn invalid_toml_is_reported_with_the_file() {
+        let (_file, sources) = file("[server\n");
+        let error = Config::load(&sources).unwrap_err();
+        assert!(matches!(error, ConfigError::Syntax { .. }), "{error}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = Config::load(&env(&[(
+            "DATABASE_URL",
+            "postgres://app:pw123@127.0.0.1/db",
+        )]))
+        .unwrap();
+        assert!(!format!("{config:?}").contains("pw123"));
+    }
+
+    #[test]
+    fn test_variables_are_not_settings() {
+        assert!(
+            Config::load(&env(&[
+                ("PORTAL_TEST_DATABASE_URL", "postgres://x@y/z"),
+                ("PORTAL_CONFIG", "")
+            ]))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_data_dir_under_a_file_is_refused() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut config = Config::default();
+        config.server.data_dir = file.path().join("data");
+        let error = prepare_data_dir(&config).unwrap_err();
+        assert!(matches!(error, ConfigError::DataDir { .. }), "{error}");
+    }
+}

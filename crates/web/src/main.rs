@@ -1,0 +1,17 @@
+//! `portal`: see `portal --help` and contracts.md.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = portal_web::cli::Cli::parse();
+    match portal_web::cli::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            // One line, for people and scripts; the log (if started) has the details.
+            eprintln!("portal: {}", failure.message.replace('\n', " "));
+            ExitCode::from(failure.code)
+        }
+    }
+}

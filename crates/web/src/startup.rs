@@ -1,0 +1,236 @@
+//! Building and running the whole application: database, migrations, HTTP server and background workers.
+
+use crate::config::{Config, ConfigError, prepare_data_dir};
+use crate::master_key::MasterKey;
+use crate::state::AppState;
+use crate::worker::{JobFailure, JobRegistry, Jobs, WorkerPool, WorkerSettings};
+use crate::{assets, errors, routes, telemetry};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use portal_persistence::db::{self, DatabaseTarget, PoolSettings};
+use portal_persistence::jobs::{JobQueue, RetryPolicy, SystemClock};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the portal could not start: a configuration problem (exit code 2) or anything else (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// The security headers every response carries. The CSP allows no inline script or style at all.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+             frame-ancestors 'none'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+}
+
+/// Opens the configured database (SQLite under the data dir by default) and applies the migrations.
+pub async fn open_database(config: &Config) -> Result<db::Db, StartError> {
+    prepare_data_dir(config)?;
+    let target = match &config.database.url {
+        Some(url) => DatabaseTarget::Url(url.expose().clone()),
+        None => DatabaseTarget::SqliteFile(config.sqlite_path()),
+    };
+    let pool = PoolSettings {
+        max_connections: config.database.max_connections,
+        ..PoolSettings::default()
+    };
+    let db = db::connect(&target, &pool)
+        .await
+        .with_context(|| format!("cannot open the database {target:?}"))?;
+    db::migrate(&db)
+        .await
+        .context("cannot apply the database migrations")?;
+    Ok(db)
+}
+
+/// The portal's own background jobs.
+pub fn default_registry(state: &AppState) -> JobRegistry {
+    let queue = state.jobs.queue.clone();
+    JobRegistry::new()
+        .handle("jobs.purge_done", move |_job| {
+            let queue = queue.clone();
+            async move {
+                let purged = queue
+                    .purge_done(Duration::from_secs(7 * 24 * 3600))
+                    .await
+                    .map_err(|error| JobFailure::Retry(error.into()))?;
+                tracing::info!(purged, "old finished jobs purged");
+                Ok(())
+            }
+        })
+        .every(
+            Duration::from_secs(3600),
+            "jobs.purge_done",
+            serde_json::json!({}),
+        )
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    workers: Option<WorkerPool>,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        Self::build_with(config, default_registry).await
+    }
+
+    /// Like `build`, with the job handlers chosen by the caller (tests add their own).
+    pub async fn build_with(
+        config: Config,
+        registry: impl FnOnce(&AppState) -> JobRegistry,
+    ) -> Result<Self, StartError> {
+        let addr = config.bind_addr()?;
+        let db = open_database(&config).await?;
+        let master_key = match &config.security.master_key {
+            Some(hex) => {
+                MasterKey::from_hex(hex.expose()).map_err(|message| ConfigError::Invalid {
+                    key: "security.master_key".to_owned(),
+                    message,
+                })?
+            }
+            None => MasterKey::load_or_create(&config.server.data_dir).map_err(|message| {
+                ConfigError::DataDir {
+                    path: config.server.data_dir.clone(),
+                    message,
+                }
+            })?,
+        };
+        let retry = RetryPolicy {
+            base: Duration::from_secs(config.jobs.retry_base_secs),
+            cap: Duration::from_secs(config.jobs.retry_cap_secs),
+        };
+        let jobs = Jobs::new(JobQueue::with(db.clone(), retry, Arc::new(SystemClock)));
+        let state = AppState {
+            db,
+            jobs: jobs.clone(),
+            config: Arc::new(config),
+            master_key,
+        };
+
+        let listener =
+            TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        let port = listener
+            .local_addr()
+            .context("the listener has no address")?
+            .port();
+        let config = Arc::clone(&state.config);
+        let data = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(from_fn(telemetry::request_span))
+                .wrap(security_headers())
+                .route("/", web::get().to(routes::home::home))
+                .route("/healthz", web::get().to(routes::health::healthz))
+                .route("/readyz", web::get().to(routes::health::readyz))
+                .route("/static/{path:.*}", web::get().to(assets::serve))
+                .default_service(web::to(errors::not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(config.server.shutdown_grace_secs)
+        .listen(listener)
+        .context("cannot start the HTTP server")?
+        .run();
+
+        let workers = (config.jobs.workers > 0).then(|| {
+            WorkerPool::start(
+                jobs,
+                registry(&state),
+                WorkerSettings {
+                    workers: config.jobs.workers,
+                    poll_interval: config.poll_interval(),
+                    lease: config.lease(),
+                    shutdown_grace: config.shutdown_grace(),
+                    name: format!(
+                        "{}-{}",
+                        std::process::id(),
+                        &uuid::Uuid::now_v7().simple().to_string()[20..]
+                    ),
+                },
+            )
+        });
+        Ok(Self {
+            port,
+            server,
+            workers,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops the server as SIGTERM would (tests).
+    pub fn stop_handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/Ctrl-C (or the stop handle): then stops taking requests, lets in-flight ones finish,
+    /// stops the workers (finishing or releasing their jobs) and closes the database.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let signals = tokio::spawn(async move {
+            wait_for_termination().await;
+            tracing::info!("shutdown requested");
+            handle.stop(true).await;
+        });
+        let served = self.server.await;
+        signals.abort();
+        if let Some(workers) = self.workers {
+            workers.stop().await;
+        }
+        if let Err(error) = self.state.db.close().await {
+            tracing::warn!(error = %error, "closing the database pool failed");
+        }
+        tracing::info!("stopped");
+        served.context("the HTTP server failed")
+    }
+}
+
+async fn wait_for_termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _interrupted = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _interrupted = tokio::signal::ctrl_c().await;
+    }
+}

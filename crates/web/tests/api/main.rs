@@ -1,0 +1,8 @@
+//! In-process HTTP tests: each test builds the whole application on its own database and a free port.
+
+#[cfg(test)]
+mod helpers;
+#[cfg(test)]
+mod pages;
+#[cfg(test)]
+mod workers;

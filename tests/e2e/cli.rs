@@ -1,0 +1,148 @@
+use crate::process::{BINARY, Setup, portal};
+use std::process::Command;
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Bad configuration stops the start with exit code 2 and one line naming the problem.
+fn assert_refused(mut command: Command, expected: &str) {
+    let output = command
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected '{expected}' in: {stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("portal.toml");
+    std::fs::write(&config, "[server]\nbind = \"127.0.0.1:0\"\nport = 8080\n").unwrap();
+    let mut command = portal(&dir.path().join("data"));
+    command.arg("--config").arg(&config);
+    assert_refused(command, "server.port");
+}
+
+#[test]
+fn an_unknown_environment_setting_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = portal(&dir.path().join("data"));
+    command.env("PORTAL_JOBS__WORKRES", "2");
+    assert_refused(command, "PORTAL_JOBS__WORKRES");
+}
+
+#[test]
+fn a_malformed_database_url_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = portal(&dir.path().join("data"));
+    command.env("DATABASE_URL", "postgres://postgres@127.0.0.1:port/test");
+    assert_refused(command, "database.url");
+    let mut command = portal(&dir.path().join("data"));
+    command.env("DATABASE_URL", "mongodb://localhost/x");
+    assert_refused(command, "DATABASE_URL must start with");
+}
+
+#[test]
+fn an_unusable_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    assert_refused(portal(&file.join("data")), "data dir");
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let output = Command::new(BINARY).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    for command in ["serve", "migrate", "create-admin"] {
+        assert!(text.contains(command), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn migrate_then_create_admin_then_reset_it() {
+    let setup = Setup::new().await;
+    let migrated = setup.command().arg("migrate").output().unwrap();
+    assert!(migrated.status.success(), "{}", stderr_of(&migrated));
+    assert!(String::from_utf8_lossy(&migrated.stdout).contains("Migrations applied"));
+
+    let created = setup.run_with_stdin(
+        &[
+            "create-admin",
+            "--email",
+            "admin@cabinet.fr",
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    );
+    assert!(created.status.success(), "{}", stderr_of(&created));
+    assert!(String::from_utf8_lossy(&created.stdout).contains("created"));
+
+    let reset = setup.run_with_stdin(
+        &[
+            "create-admin",
+            "--email",
+            "ADMIN@cabinet.fr",
+            "--password-stdin",
+        ],
+        "another long password\n",
+    );
+    assert!(reset.status.success(), "{}", stderr_of(&reset));
+    assert!(String::from_utf8_lossy(&reset.stdout).contains("password reset"));
+
+    // The stored hash is argon2id, and the password is nowhere in the output.
+    let db = match &setup.database {
+        Some(database) => database.db.clone(),
+        None => portal_persistence::db::connect(
+            &portal_persistence::DatabaseTarget::SqliteFile(setup.data_dir.join("portal.db")),
+            &portal_persistence::PoolSettings::default(),
+        )
+        .await
+        .unwrap(),
+    };
+    let users = portal_persistence::users::UserRepository::new(db);
+    let admin = users
+        .find_by_email("admin@cabinet.fr")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(admin.is_firm_admin);
+    let hash = users.password_hash(admin.id).await.unwrap().unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+    assert!(!String::from_utf8_lossy(&reset.stdout).contains("another long password"));
+}
+
+#[tokio::test]
+async fn create_admin_refuses_a_short_password_or_a_bad_email() {
+    let setup = Setup::new().await;
+    let short = setup.run_with_stdin(
+        &[
+            "create-admin",
+            "--email",
+            "a@cabinet.fr",
+            "--password-stdin",
+        ],
+        "short\n",
+    );
+    assert_eq!(short.status.code(), Some(2));
+    assert!(stderr_of(&short).contains("at least 12"));
+    let bad = setup.run_with_stdin(
+        &[
+            "create-admin",
+            "--email",
+            "not-an-email",
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr_of(&bad).contains("not an email"));
+}

@@ -1,0 +1,11 @@
+//! (Modules are `cfg(test)` so that their helpers count as test code for clippy.)
+//!
+//! End-to-end tests of the real `portal` binary: started as a user would, on a free port, each with its own data
+//! dir and database (a fresh PostgreSQL database when PORTAL_TEST_DATABASE_URL is set).
+
+#[cfg(test)]
+mod cli;
+#[cfg(test)]
+mod process;
+#[cfg(test)]
+mod serve;
