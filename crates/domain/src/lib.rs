@@ -12,5 +12,6 @@ pub mod identifiers;
 pub mod ids;
 pub mod lang;
 pub mod money;
+pub mod status;
 
 pub use lang::{Language, Localized};
