@@ -36,7 +36,7 @@ pub fn luhn_valid(digits: &str) -> bool {
         }
         sum += digit;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 fn digits_of_length(text: &str, length: usize) -> Result<(), DigitsProblem> {
@@ -84,7 +84,9 @@ impl Localized for SirenError {
             Self::Empty => "le SIREN est manquant".to_owned(),
             Self::NotDigits => "un SIREN ne contient que des chiffres".to_owned(),
             Self::WrongLength(found) => format!("un SIREN compte 9 chiffres ({found} saisis)"),
-            Self::Checksum => "ce SIREN n'est pas valide (la clé de contrôle ne correspond pas)".to_owned(),
+            Self::Checksum => {
+                "ce SIREN n'est pas valide (la clé de contrôle ne correspond pas)".to_owned()
+            }
         }
     }
     fn message_en(&self) -> String {
@@ -166,8 +168,12 @@ impl Localized for SiretError {
             Self::Empty => "le SIRET est manquant".to_owned(),
             Self::NotDigits => "un SIRET ne contient que des chiffres".to_owned(),
             Self::WrongLength(found) => format!("un SIRET compte 14 chiffres ({found} saisis)"),
-            Self::BadSiren => "les 9 premiers chiffres de ce SIRET ne forment pas un SIREN valide".to_owned(),
-            Self::Checksum => "ce SIRET n'est pas valide (la clé de contrôle ne correspond pas)".to_owned(),
+            Self::BadSiren => {
+                "les 9 premiers chiffres de ce SIRET ne forment pas un SIREN valide".to_owned()
+            }
+            Self::Checksum => {
+                "ce SIRET n'est pas valide (la clé de contrôle ne correspond pas)".to_owned()
+            }
             Self::NotOfSiren => "ce SIRET ne commence pas par le SIREN de l'entreprise".to_owned(),
         }
     }
@@ -211,7 +217,11 @@ impl Siret {
     /// Parses a SIRET and checks that it belongs to `siren`.
     pub fn parse_for(text: &str, siren: Siren) -> Result<Self, SiretError> {
         let siret = Self::parse(text)?;
-        if siret.siren() == siren { Ok(siret) } else { Err(SiretError::NotOfSiren) }
+        if siret.siren() == siren {
+            Ok(siret)
+        } else {
+            Err(SiretError::NotOfSiren)
+        }
     }
 
     /// The 14 digits.
@@ -267,9 +277,14 @@ impl Localized for VatNumberError {
             Self::Empty => "le numéro de TVA est manquant".to_owned(),
             Self::NotFrench => "un numéro de TVA français commence par FR".to_owned(),
             Self::BadFormat => "un numéro de TVA français est FR suivi de 11 chiffres".to_owned(),
-            Self::BadSiren => "les 9 derniers chiffres de ce numéro de TVA ne forment pas un SIREN valide".to_owned(),
+            Self::BadSiren => {
+                "les 9 derniers chiffres de ce numéro de TVA ne forment pas un SIREN valide"
+                    .to_owned()
+            }
             Self::WrongKey { expected } => {
-                format!("la clé de ce numéro de TVA ne correspond pas à son SIREN (attendu FR{expected:02})")
+                format!(
+                    "la clé de ce numéro de TVA ne correspond pas à son SIREN (attendu FR{expected:02})"
+                )
             }
             Self::NotOfSiren => "ce numéro de TVA ne correspond pas au SIREN".to_owned(),
         }
@@ -293,7 +308,10 @@ pub struct VatNumber {
 impl VatNumber {
     /// Derives the VAT number of a SIREN.
     pub fn from_siren(siren: Siren) -> Self {
-        Self { key: Self::key_for(siren), siren }
+        Self {
+            key: Self::key_for(siren),
+            siren,
+        }
     }
 
     /// The key of a SIREN: (12 + 3 × (SIREN mod 97)) mod 97.
@@ -308,7 +326,9 @@ impl VatNumber {
         if compacted.is_empty() {
             return Err(VatNumberError::Empty);
         }
-        let rest = compacted.strip_prefix("FR").ok_or(VatNumberError::NotFrench)?;
+        let rest = compacted
+            .strip_prefix("FR")
+            .ok_or(VatNumberError::NotFrench)?;
         if rest.len() != 11 || !rest.bytes().all(|b| b.is_ascii_digit()) {
             return Err(VatNumberError::BadFormat);
         }
@@ -325,7 +345,11 @@ impl VatNumber {
     /// Parses a VAT number and checks that it is the one of `siren`.
     pub fn parse_for(text: &str, siren: Siren) -> Result<Self, VatNumberError> {
         let vat = Self::parse(text)?;
-        if vat.siren == siren { Ok(vat) } else { Err(VatNumberError::NotOfSiren) }
+        if vat.siren == siren {
+            Ok(vat)
+        } else {
+            Err(VatNumberError::NotOfSiren)
+        }
     }
 
     /// The SIREN it contains.
@@ -392,11 +416,43 @@ impl Localized for IbanError {
 
 /// IBAN lengths of the SEPA countries; other countries are accepted with 15 to 34 characters.
 const IBAN_LENGTHS: &[(&str, usize)] = &[
-    ("AD", 24), ("AT", 20), ("BE", 16), ("BG", 22), ("CH", 21), ("CY", 28), ("CZ", 24), ("DE", 22),
-    ("DK", 18), ("EE", 20), ("ES", 24), ("FI", 18), ("FR", 27), ("GB", 22), ("GI", 23), ("GR", 27),
-    ("HR", 21), ("HU", 28), ("IE", 22), ("IS", 26), ("IT", 27), ("LI", 21), ("LT", 20), ("LU", 20),
-    ("LV", 21), ("MC", 27), ("MT", 31), ("NL", 18), ("NO", 15), ("PL", 28), ("PT", 25), ("RO", 24),
-    ("SE", 24), ("SI", 19), ("SK", 24), ("SM", 27), ("VA", 22),
+    ("AD", 24),
+    ("AT", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("CH", 21),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DK", 18),
+    ("EE", 20),
+    ("ES", 24),
+    ("FI", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GI", 23),
+    ("GR", 27),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IS", 26),
+    ("IT", 27),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("MC", 27),
+    ("MT", 31),
+    ("NL", 18),
+    ("NO", 15),
+    ("PL", 28),
+    ("PT", 25),
+    ("RO", 24),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
+    ("SM", 27),
+    ("VA", 22),
 ];
 
 /// The ISO 7064 mod-97 remainder of an IBAN (country and check digits moved to the end).
@@ -409,7 +465,11 @@ fn iban_remainder(iban: &str) -> u32 {
             b'A'..=b'Z' => u32::from(byte - b'A') + 10,
             _ => return u32::MAX,
         };
-        remainder = if value >= 10 { (remainder * 100 + value) % 97 } else { (remainder * 10 + value) % 97 };
+        remainder = if value >= 10 {
+            (remainder * 100 + value) % 97
+        } else {
+            (remainder * 10 + value) % 97
+        };
     }
     remainder
 }
@@ -435,10 +495,17 @@ impl Iban {
             return Err(IbanError::BadFormat);
         }
         let country = iban.get(..2).unwrap_or_default();
-        let expected = IBAN_LENGTHS.iter().find(|(code, _)| *code == country).map(|(_, length)| *length);
+        let expected = IBAN_LENGTHS
+            .iter()
+            .find(|(code, _)| *code == country)
+            .map(|(_, length)| *length);
         match expected {
             Some(expected) if expected != iban.len() => {
-                return Err(IbanError::WrongLength { country: country.to_owned(), expected, found: iban.len() });
+                return Err(IbanError::WrongLength {
+                    country: country.to_owned(),
+                    expected,
+                    found: iban.len(),
+                });
             }
             None if !(15..=34).contains(&iban.len()) => return Err(IbanError::BadFormat),
             _ => {}
@@ -479,7 +546,9 @@ pub enum BicError {
     #[error("the BIC is missing")]
     Empty,
     /// Not 8 or 11 characters of the right kinds.
-    #[error("a BIC has 8 or 11 characters: 4 letters (bank), 2 letters (country), 2 letters or digits (place), optionally 3 more (branch)")]
+    #[error(
+        "a BIC has 8 or 11 characters: 4 letters (bank), 2 letters (country), 2 letters or digits (place), optionally 3 more (branch)"
+    )]
     BadFormat,
 }
 
@@ -511,7 +580,11 @@ impl Bic {
         let valid = matches!(bytes.len(), 8 | 11)
             && bytes.iter().take(6).all(u8::is_ascii_uppercase)
             && bytes.iter().skip(6).all(u8::is_ascii_alphanumeric);
-        if valid { Ok(Self(bic)) } else { Err(BicError::BadFormat) }
+        if valid {
+            Ok(Self(bic))
+        } else {
+            Err(BicError::BadFormat)
+        }
     }
 
     /// The code.
@@ -578,7 +651,9 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
         let domain = domain.to_ascii_lowercase();
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
@@ -589,8 +664,14 @@ impl Email {
                     && !label.ends_with('-')
                     && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             })
-            && labels.last().is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
-        if local_ok && domain_ok { Ok(Self(format!("{local}@{domain}"))) } else { Err(invalid()) }
+            && labels
+                .last()
+                .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
+        if local_ok && domain_ok {
+            Ok(Self(format!("{local}@{domain}")))
+        } else {
+            Err(invalid())
+        }
     }
 
     /// The address.
@@ -613,7 +694,9 @@ pub enum InvoiceNumberError {
     #[error("an invoice number has at most 35 characters ({0} given)")]
     TooLong(usize),
     /// A character outside letters, digits, space and - + _ /.
-    #[error("an invoice number may contain only letters, digits, spaces and - + _ / (found \"{0}\")")]
+    #[error(
+        "an invoice number may contain only letters, digits, spaces and - + _ / (found \"{0}\")"
+    )]
     ForbiddenCharacter(char),
     /// Starts or ends with a space.
     #[error("an invoice number must not start or end with a space")]
@@ -627,12 +710,18 @@ impl Localized for InvoiceNumberError {
     fn message_fr(&self) -> String {
         match self {
             Self::Empty => "le numéro de facture est manquant".to_owned(),
-            Self::TooLong(found) => format!("un numéro de facture compte au plus 35 caractères ({found} saisis)"),
+            Self::TooLong(found) => {
+                format!("un numéro de facture compte au plus 35 caractères ({found} saisis)")
+            }
             Self::ForbiddenCharacter(ch) => format!(
                 "un numéro de facture ne peut contenir que des lettres, des chiffres, des espaces et - + _ / (trouvé « {ch} »)"
             ),
-            Self::EdgeSpace => "un numéro de facture ne doit ni commencer ni finir par une espace".to_owned(),
-            Self::DoubleSpace => "un numéro de facture ne doit pas contenir deux espaces de suite".to_owned(),
+            Self::EdgeSpace => {
+                "un numéro de facture ne doit ni commencer ni finir par une espace".to_owned()
+            }
+            Self::DoubleSpace => {
+                "un numéro de facture ne doit pas contenir deux espaces de suite".to_owned()
+            }
         }
     }
     fn message_en(&self) -> String {
@@ -652,7 +741,10 @@ impl InvoiceNumber {
         if text.is_empty() {
             return Err(InvoiceNumberError::Empty);
         }
-        if let Some(ch) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || " -+_/".contains(*c))) {
+        if let Some(ch) = text
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || " -+_/".contains(*c)))
+        {
             return Err(InvoiceNumberError::ForbiddenCharacter(ch));
         }
         if text.len() > 35 {
@@ -690,7 +782,9 @@ pub enum ElectronicAddressError {
     #[error("the electronic address is too long")]
     TooLong,
     /// A 0225 value that is not SIREN, SIREN_SIRET, SIREN_SIRET_ROUTINGCODE or SIREN_suffix.
-    #[error("a 0225 address is SIREN, SIREN_SIRET, SIREN_SIRET_ROUTINGCODE or SIREN_suffix (9 digits first)")]
+    #[error(
+        "a 0225 address is SIREN, SIREN_SIRET, SIREN_SIRET_ROUTINGCODE or SIREN_suffix (9 digits first)"
+    )]
     BadCtc,
     /// A bad SIREN (scheme 0002).
     #[error("{0}")]
@@ -750,7 +844,10 @@ pub struct CtcAddress {
 }
 
 fn is_address_text(text: &str) -> bool {
-    !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
 }
 
 impl CtcAddress {
@@ -763,7 +860,12 @@ impl CtcAddress {
         if siren.len() != 9 || !siren.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ElectronicAddressError::BadCtc);
         }
-        let mut address = Self { siren: siren.to_owned(), siret: None, routing_code: None, suffix: None };
+        let mut address = Self {
+            siren: siren.to_owned(),
+            siret: None,
+            routing_code: None,
+            suffix: None,
+        };
         let Some(rest) = rest else {
             return Ok(address);
         };
@@ -771,7 +873,9 @@ impl CtcAddress {
             Some((first, routing)) => (first, Some(routing)),
             None => (rest, None),
         };
-        let is_siret = first.len() == 14 && first.bytes().all(|b| b.is_ascii_digit()) && first.starts_with(siren);
+        let is_siret = first.len() == 14
+            && first.bytes().all(|b| b.is_ascii_digit())
+            && first.starts_with(siren);
         if is_siret {
             address.siret = Some(first.to_owned());
             if let Some(routing) = routing {
@@ -811,7 +915,9 @@ impl CtcAddress {
 
     /// The SIRET (forms with a SIRET), when valid.
     pub fn siret(&self) -> Option<Siret> {
-        self.siret.as_deref().and_then(|siret| Siret::parse(siret).ok())
+        self.siret
+            .as_deref()
+            .and_then(|siret| Siret::parse(siret).ok())
     }
 
     /// The routing code (SIREN_SIRET_ROUTINGCODE form).
@@ -827,7 +933,10 @@ impl CtcAddress {
     /// The value as registered, e.g. `127362116_DEMO`.
     pub fn value(&self) -> String {
         let mut value = self.siren.clone();
-        for part in [&self.siret, &self.routing_code, &self.suffix].into_iter().flatten() {
+        for part in [&self.siret, &self.routing_code, &self.suffix]
+            .into_iter()
+            .flatten()
+        {
             value.push('_');
             value.push_str(part);
         }
@@ -869,9 +978,15 @@ impl ElectronicAddress {
         }
         match scheme.trim() {
             "0225" => CtcAddress::parse(value).map(Self::Ctc),
-            "0002" => Siren::parse(value).map(Self::Siren).map_err(ElectronicAddressError::Siren),
-            "0009" => Siret::parse(value).map(Self::Siret).map_err(ElectronicAddressError::Siret),
-            "9957" => VatNumber::parse(value).map(Self::Vat).map_err(ElectronicAddressError::Vat),
+            "0002" => Siren::parse(value)
+                .map(Self::Siren)
+                .map_err(ElectronicAddressError::Siren),
+            "0009" => Siret::parse(value)
+                .map(Self::Siret)
+                .map_err(ElectronicAddressError::Siret),
+            "9957" => VatNumber::parse(value)
+                .map(Self::Vat)
+                .map_err(ElectronicAddressError::Vat),
             other => Err(ElectronicAddressError::UnknownScheme(shorten(other))),
         }
     }
@@ -966,4 +1081,8 @@ text_identifier!(Iban, IbanError, |v| v.0.clone());
 text_identifier!(Bic, BicError, |v| v.0.clone());
 text_identifier!(Email, EmailError, |v| v.0.clone());
 text_identifier!(InvoiceNumber, InvoiceNumberError, |v| v.0.clone());
-text_identifier!(ElectronicAddress, ElectronicAddressError, |v| format!("{}:{}", v.scheme(), v.value()));
+text_identifier!(ElectronicAddress, ElectronicAddressError, |v| format!(
+    "{}:{}",
+    v.scheme(),
+    v.value()
+));

@@ -10,6 +10,7 @@
 
 pub mod identifiers;
 pub mod ids;
+pub mod invoice;
 pub mod lang;
 pub mod lifecycle;
 pub mod money;

@@ -61,7 +61,9 @@ impl Source {
     pub fn label(self, language: Language) -> &'static str {
         match self {
             Self::Supplier => language.pick("Vous", "You"),
-            Self::SellerPlatform => language.pick("Votre plateforme (Billit)", "Your platform (Billit)"),
+            Self::SellerPlatform => {
+                language.pick("Votre plateforme (Billit)", "Your platform (Billit)")
+            }
             Self::Ppf => language.pick("Administration fiscale (PPF)", "Tax authority (PPF)"),
             Self::BuyerPlatform => language.pick("Plateforme du client", "Customer's platform"),
             Self::Buyer => language.pick("Client", "Customer"),
@@ -126,7 +128,12 @@ pub struct StatusEvent {
 }
 
 impl StatusEvent {
-    fn base(kind: EventKind, source: Source, at: DateTime<Utc>, dedup_key: impl Into<String>) -> Self {
+    fn base(
+        kind: EventKind,
+        source: Source,
+        at: DateTime<Utc>,
+        dedup_key: impl Into<String>,
+    ) -> Self {
         Self {
             code: None,
             kind,
@@ -143,12 +150,25 @@ impl StatusEvent {
     }
 
     /// A status event.
-    pub fn status(code: StatusCode, source: Source, at: DateTime<Utc>, dedup_key: impl Into<String>) -> Self {
-        Self { code: Some(code), ..Self::base(EventKind::Status, source, at, dedup_key) }
+    pub fn status(
+        code: StatusCode,
+        source: Source,
+        at: DateTime<Utc>,
+        dedup_key: impl Into<String>,
+    ) -> Self {
+        Self {
+            code: Some(code),
+            ..Self::base(EventKind::Status, source, at, dedup_key)
+        }
     }
 
     /// An informational step (`TaxDataSent`, `TaxReportingDone`) without a code.
-    pub fn step(kind: EventKind, source: Source, at: DateTime<Utc>, dedup_key: impl Into<String>) -> Self {
+    pub fn step(
+        kind: EventKind,
+        source: Source,
+        at: DateTime<Utc>,
+        dedup_key: impl Into<String>,
+    ) -> Self {
         Self::base(kind, source, at, dedup_key)
     }
 
@@ -159,7 +179,10 @@ impl StatusEvent {
         description: impl Into<String>,
         dedup_key: impl Into<String>,
     ) -> Self {
-        Self { description: description.into(), ..Self::base(EventKind::Unclassified, source, at, dedup_key) }
+        Self {
+            description: description.into(),
+            ..Self::base(EventKind::Unclassified, source, at, dedup_key)
+        }
     }
 
     /// Sets the description.
@@ -218,7 +241,9 @@ impl StatusEvent {
 
     /// Whether the event carries `reason` (case-insensitive).
     pub fn has_reason(&self, reason: &str) -> bool {
-        self.reasons.iter().any(|r| r.trim().eq_ignore_ascii_case(reason))
+        self.reasons
+            .iter()
+            .any(|r| r.trim().eq_ignore_ascii_case(reason))
     }
 
     /// Whether the event could not be classified (unclassified, or a status without a code).
@@ -232,7 +257,9 @@ impl StatusEvent {
 
     /// The timeline order: time, then dedup key.
     fn timeline_cmp(&self, other: &Self) -> Ordering {
-        self.at.cmp(&other.at).then_with(|| self.dedup_key.cmp(&other.dedup_key))
+        self.at
+            .cmp(&other.at)
+            .then_with(|| self.dedup_key.cmp(&other.dedup_key))
     }
 
     /// A total order over every field, to choose deterministically between two different events
@@ -366,7 +393,10 @@ pub struct InvoiceFacts {
 impl InvoiceFacts {
     /// Facts with only the total.
     pub fn new(total_incl: Decimal) -> Self {
-        Self { total_incl, ..Self::default() }
+        Self {
+            total_incl,
+            ..Self::default()
+        }
     }
 }
 
@@ -427,7 +457,9 @@ const TRANSMISSION_STEPS: [u16; 4] = [203, 202, 201, 200];
 const DELIVERY_PROOF: [u16; 10] = [203, 204, 205, 206, 207, 208, 209, 210, 211, 214];
 
 fn code_in(event: &StatusEvent, codes: &[u16]) -> bool {
-    event.effective_code().is_some_and(|code| codes.contains(&code.0))
+    event
+        .effective_code()
+        .is_some_and(|code| codes.contains(&code.0))
 }
 
 impl Lifecycle {
@@ -444,8 +476,10 @@ impl Lifecycle {
             .filter(|event| delivered && code_in(event, &[213]) && event.has_reason("DOUBLON"))
             .map(|event| event.dedup_key.clone())
             .collect();
-        let counting: Vec<&StatusEvent> =
-            timeline.iter().filter(|event| !ignored.contains(&event.dedup_key)).collect();
+        let counting: Vec<&StatusEvent> = timeline
+            .iter()
+            .filter(|event| !ignored.contains(&event.dedup_key))
+            .collect();
         let has = |codes: &[u16]| counting.iter().any(|event| code_in(event, codes));
 
         let delivery = if delivered {
@@ -456,21 +490,30 @@ impl Lifecycle {
             Delivery::Pending
         };
 
-        let tax_reporting = if has(&[251, 501]) || facts.tax_reporting_hint == Some(TaxReporting::Failed) {
-            TaxReporting::Failed
-        } else if counting.iter().any(|event| event.kind == EventKind::TaxReportingDone)
-            || facts.tax_reporting_hint == Some(TaxReporting::Done)
-        {
-            TaxReporting::Done
-        } else {
-            TaxReporting::Pending
-        };
+        let tax_reporting =
+            if has(&[251, 501]) || facts.tax_reporting_hint == Some(TaxReporting::Failed) {
+                TaxReporting::Failed
+            } else if counting
+                .iter()
+                .any(|event| event.kind == EventKind::TaxReportingDone)
+                || facts.tax_reporting_hint == Some(TaxReporting::Done)
+            {
+                TaxReporting::Done
+            } else {
+                TaxReporting::Pending
+            };
 
         let (payment, amount_paid) = payment_of(&counting, facts);
 
         let cancelled_by = counting.iter().find(|event| code_in(event, &[220]));
-        let first_final = counting.iter().find(|event| code_in(event, &FINAL_REJECTIONS));
-        let open = if cancelled_by.is_some() { None } else { open_request(&counting) };
+        let first_final = counting
+            .iter()
+            .find(|event| code_in(event, &FINAL_REJECTIONS));
+        let open = if cancelled_by.is_some() {
+            None
+        } else {
+            open_request(&counting)
+        };
 
         let current = if let Some(cancel) = cancelled_by {
             cancel.effective_code()
@@ -480,10 +523,17 @@ impl Lifecycle {
             Some(request.code)
         } else if payment == Payment::Paid {
             Some(StatusCode::CASHED)
-        } else if let Some(latest) = counting.iter().rev().find(|event| code_in(event, &PROCESSING_HEADLINES)) {
+        } else if let Some(latest) = counting
+            .iter()
+            .rev()
+            .find(|event| code_in(event, &PROCESSING_HEADLINES))
+        {
             latest.effective_code()
         } else {
-            TRANSMISSION_STEPS.iter().find(|step| has(&[**step])).map(|step| StatusCode(*step))
+            TRANSMISSION_STEPS
+                .iter()
+                .find(|step| has(&[**step]))
+                .map(|step| StatusCode(*step))
         };
 
         let mut action_reasons = Vec::new();
@@ -508,7 +558,10 @@ impl Lifecycle {
             action_reasons.push(ActionReason::SubmissionFailing);
         }
 
-        let unclassified = timeline.iter().filter(|event| event.is_unclassified()).count();
+        let unclassified = timeline
+            .iter()
+            .filter(|event| event.is_unclassified())
+            .count();
         Self {
             current,
             is_final: cancelled_by.is_some() || first_final.is_some(),
@@ -554,7 +607,9 @@ fn open_request(counting: &[&StatusEvent]) -> Option<OpenRequest> {
         .filter(|event| code_in(event, &[207, 208]))
         .find(|request| {
             !counting.iter().any(|answer| {
-                code_in(answer, &ANSWERS) && answer.at >= request.at && answer.dedup_key != request.dedup_key
+                code_in(answer, &ANSWERS)
+                    && answer.at >= request.at
+                    && answer.dedup_key != request.dedup_key
             })
         })
         .and_then(|request| {
@@ -571,7 +626,10 @@ fn open_request(counting: &[&StatusEvent]) -> Option<OpenRequest> {
 
 /// Payment from the 212 amounts and Billit's `Paid` / `ToPay`.
 fn payment_of(counting: &[&StatusEvent], facts: &InvoiceFacts) -> (Payment, Decimal) {
-    let payments: Vec<&&StatusEvent> = counting.iter().filter(|event| code_in(event, &[212])).collect();
+    let payments: Vec<&&StatusEvent> = counting
+        .iter()
+        .filter(|event| code_in(event, &[212]))
+        .collect();
     let from_events = payments
         .iter()
         .filter_map(|event| event.amount)
@@ -580,7 +638,9 @@ fn payment_of(counting: &[&StatusEvent], facts: &InvoiceFacts) -> (Payment, Deci
     let from_billit = if facts.paid == Some(true) {
         total
     } else if let Some(to_pay) = facts.to_pay {
-        total.saturating_sub(to_pay).clamp(Decimal::ZERO, total.max(Decimal::ZERO))
+        total
+            .saturating_sub(to_pay)
+            .clamp(Decimal::ZERO, total.max(Decimal::ZERO))
     } else {
         Decimal::ZERO
     };

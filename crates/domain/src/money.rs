@@ -170,7 +170,9 @@ macro_rules! decimal_newtype_common {
 }
 
 /// An amount of money: non-negative, exactly two decimals (stored with scale 2, so it prints `400.00`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(try_from = "Decimal", into = "Decimal")]
 pub struct Amount(Decimal);
 
@@ -204,12 +206,17 @@ impl Amount {
 
     /// An amount from a number of cents.
     pub fn from_cents(cents: u64) -> Result<Self, MoneyError> {
-        Self::new(Decimal::new(i64::try_from(cents).map_err(|_| MoneyError::TooLarge)?, 2))
+        Self::new(Decimal::new(
+            i64::try_from(cents).map_err(|_| MoneyError::TooLarge)?,
+            2,
+        ))
     }
 
     /// `self + other`, or `None` beyond the accepted range.
     pub fn checked_add(self, other: Self) -> Option<Self> {
-        self.0.checked_add(other.0).and_then(|sum| Self::new(sum).ok())
+        self.0
+            .checked_add(other.0)
+            .and_then(|sum| Self::new(sum).ok())
     }
 
     /// Whether the amount is zero.
@@ -381,7 +388,10 @@ impl VatRate {
 
     /// The VAT on a base amount: base × rate / 100, rounded half-up to cents.
     pub fn vat_on(self, base: Amount) -> Option<Amount> {
-        let product = base.0.checked_mul(self.0)?.checked_div(Decimal::ONE_HUNDRED)?;
+        let product = base
+            .0
+            .checked_mul(self.0)?
+            .checked_div(Decimal::ONE_HUNDRED)?;
         Amount::round(product).ok()
     }
 }
@@ -546,7 +556,9 @@ impl ExemptionReason {
 
     /// Finds a reason by its VATEX code (any case).
     pub fn from_vatex(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|reason| reason.vatex_code().eq_ignore_ascii_case(code.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|reason| reason.vatex_code().eq_ignore_ascii_case(code.trim()))
     }
 }
 
@@ -567,7 +579,11 @@ impl LineAmounts {
     /// quantity × unit price rounded half-up to cents.
     pub fn net(&self) -> Amount {
         // Both factors are at most 10^9 with 5 decimals, so the product is exact and below 10^18.
-        let product = self.quantity.0.checked_mul(self.unit_price.0).unwrap_or(Decimal::ZERO);
+        let product = self
+            .quantity
+            .0
+            .checked_mul(self.unit_price.0)
+            .unwrap_or(Decimal::ZERO);
         Amount::round(product).unwrap_or(Amount::ZERO)
     }
 }
@@ -615,14 +631,21 @@ where
     I: IntoIterator<Item = LineAmounts>,
 {
     let mut nets = Vec::new();
-    let mut groups: BTreeMap<(std::cmp::Reverse<VatRate>, Option<ExemptionReason>), Amount> = BTreeMap::new();
+    let mut groups: BTreeMap<(std::cmp::Reverse<VatRate>, Option<ExemptionReason>), Amount> =
+        BTreeMap::new();
     let mut total_excl = Amount::ZERO;
     for line in lines {
         let net = line.net();
         nets.push(net);
         total_excl = total_excl.checked_add(net).ok_or(MoneyError::TooLarge)?;
-        let exemption = if line.vat_rate.is_zero() { line.exemption } else { None };
-        let base = groups.entry((std::cmp::Reverse(line.vat_rate), exemption)).or_insert(Amount::ZERO);
+        let exemption = if line.vat_rate.is_zero() {
+            line.exemption
+        } else {
+            None
+        };
+        let base = groups
+            .entry((std::cmp::Reverse(line.vat_rate), exemption))
+            .or_insert(Amount::ZERO);
         *base = base.checked_add(net).ok_or(MoneyError::TooLarge)?;
     }
     let mut vat_groups = Vec::with_capacity(groups.len());
@@ -631,8 +654,22 @@ where
         let vat = rate.vat_on(base).ok_or(MoneyError::TooLarge)?;
         total_vat = total_vat.checked_add(vat).ok_or(MoneyError::TooLarge)?;
         let category = exemption.map_or(VatCategory::Standard, ExemptionReason::category);
-        vat_groups.push(VatGroup { rate, category, exemption, base, vat });
+        vat_groups.push(VatGroup {
+            rate,
+            category,
+            exemption,
+            base,
+            vat,
+        });
     }
-    let total_incl = total_excl.checked_add(total_vat).ok_or(MoneyError::TooLarge)?;
-    Ok(Totals { lines: nets, vat_groups, total_excl, total_vat, total_incl })
+    let total_incl = total_excl
+        .checked_add(total_vat)
+        .ok_or(MoneyError::TooLarge)?;
+    Ok(Totals {
+        lines: nets,
+        vat_groups,
+        total_excl,
+        total_vat,
+        total_incl,
+    })
 }

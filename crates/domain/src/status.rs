@@ -195,12 +195,14 @@ impl SupplierAction {
                 "Envoyer les informations demandées (par exemple par e-mail)",
                 "Send the requested information (for example by email)",
             ),
-            Self::FixAndReissue => {
-                language.pick("Corriger la facture et l'émettre à nouveau", "Fix the invoice and issue it again")
-            }
-            Self::RecordPayment => {
-                language.pick("Enregistrer le paiement une fois encaissé", "Record the payment once received")
-            }
+            Self::FixAndReissue => language.pick(
+                "Corriger la facture et l'émettre à nouveau",
+                "Fix the invoice and issue it again",
+            ),
+            Self::RecordPayment => language.pick(
+                "Enregistrer le paiement une fois encaissé",
+                "Record the payment once received",
+            ),
             Self::CheckRouting => language.pick(
                 "Vérifier l'adresse électronique du client et renvoyer",
                 "Check the customer's electronic address and send again",
@@ -268,7 +270,18 @@ const fn entry(
     is_final: bool,
     supplier_action: Option<SupplierAction>,
 ) -> StatusInfo {
-    StatusInfo { code, label_fr, label_en, meaning_fr, meaning_en, emitter, phase, mandatory, is_final, supplier_action }
+    StatusInfo {
+        code,
+        label_fr,
+        label_en,
+        meaning_fr,
+        meaning_en,
+        emitter,
+        phase,
+        mandatory,
+        is_final,
+        supplier_action,
+    }
 }
 
 use Emitter as E;
@@ -394,7 +407,9 @@ impl ReasonCode {
     /// Finds a reason by code (case-insensitive, trimmed).
     pub fn find(code: &str) -> Option<&'static Self> {
         let code = code.trim();
-        REASONS.iter().find(|reason| reason.code.eq_ignore_ascii_case(code))
+        REASONS
+            .iter()
+            .find(|reason| reason.code.eq_ignore_ascii_case(code))
     }
 
     /// The label in a language.
@@ -415,7 +430,10 @@ pub fn reason_allowed(status: StatusCode, reason: &str) -> bool {
 
 /// The reasons allowed on `status`, in catalogue order.
 pub fn reasons_for(status: StatusCode) -> Vec<&'static ReasonCode> {
-    REASONS.iter().filter(|reason| reason.allowed_on(status)).collect()
+    REASONS
+        .iter()
+        .filter(|reason| reason.allowed_on(status))
+        .collect()
 }
 
 /// Whether a status must carry at least one reason (206, 207, 208, 210, 213, 501).
@@ -425,7 +443,10 @@ pub fn reason_required(status: StatusCode) -> bool {
 
 /// The label of a reason code; an unknown code is shown as itself.
 pub fn reason_label(code: &str, language: Language) -> String {
-    ReasonCode::find(code).map_or_else(|| code.trim().to_owned(), |reason| reason.label(language).to_owned())
+    ReasonCode::find(code).map_or_else(
+        || code.trim().to_owned(),
+        |reason| reason.label(language).to_owned(),
+    )
 }
 
 const ON_206_207: &[u16] = &[206, 207];
@@ -440,8 +461,18 @@ const ON_208: &[u16] = &[208];
 const ON_213_251: &[u16] = &[213, 251];
 const ON_501: &[u16] = &[501];
 
-const fn reason(code: &'static str, label_fr: &'static str, label_en: &'static str, allowed_on: &'static [u16]) -> ReasonCode {
-    ReasonCode { code, label_fr, label_en, allowed_on }
+const fn reason(
+    code: &'static str,
+    label_fr: &'static str,
+    label_en: &'static str,
+    allowed_on: &'static [u16],
+) -> ReasonCode {
+    ReasonCode {
+        code,
+        label_fr,
+        label_en,
+        allowed_on,
+    }
 }
 
 /// Every known reason code.
@@ -515,7 +546,15 @@ pub enum RequestedAction {
 
 impl RequestedAction {
     /// Every requested action.
-    pub const ALL: [Self; 7] = [Self::Noa, Self::Pin, Self::Nin, Self::Cnf, Self::Cnp, Self::Cna, Self::Oth];
+    pub const ALL: [Self; 7] = [
+        Self::Noa,
+        Self::Pin,
+        Self::Nin,
+        Self::Cnf,
+        Self::Cnp,
+        Self::Cna,
+        Self::Oth,
+    ];
 
     /// The code, e.g. `NIN`.
     pub const fn code(self) -> &'static str {
@@ -533,7 +572,9 @@ impl RequestedAction {
     /// Parses a code (case-insensitive).
     pub fn parse(code: &str) -> Option<Self> {
         let code = code.trim();
-        Self::ALL.into_iter().find(|action| action.code().eq_ignore_ascii_case(code))
+        Self::ALL
+            .into_iter()
+            .find(|action| action.code().eq_ignore_ascii_case(code))
     }
 
     /// The label in a language.
@@ -541,10 +582,16 @@ impl RequestedAction {
         match self {
             Self::Noa => language.pick("Aucune action requise", "No action required"),
             Self::Pin => language.pick("Fournir des informations", "Provide information"),
-            Self::Nin => language.pick("Émettre une facture rectificative", "Issue a corrective invoice"),
+            Self::Nin => language.pick(
+                "Émettre une facture rectificative",
+                "Issue a corrective invoice",
+            ),
             Self::Cnf => language.pick("Émettre un avoir total", "Issue a full credit note"),
             Self::Cnp => language.pick("Émettre un avoir partiel", "Issue a partial credit note"),
-            Self::Cna => language.pick("Émettre un avoir du montant indiqué", "Issue a credit note for the stated amount"),
+            Self::Cna => language.pick(
+                "Émettre un avoir du montant indiqué",
+                "Issue a credit note for the stated amount",
+            ),
             Self::Oth => language.pick("Autre action", "Other action"),
         }
     }
@@ -558,5 +605,8 @@ impl fmt::Display for RequestedAction {
 
 /// The label of a requested-action code; an unknown code is shown as itself.
 pub fn requested_action_label(code: &str, language: Language) -> String {
-    RequestedAction::parse(code).map_or_else(|| code.trim().to_owned(), |action| action.label(language).to_owned())
+    RequestedAction::parse(code).map_or_else(
+        || code.trim().to_owned(),
+        |action| action.label(language).to_owned(),
+    )
 }
