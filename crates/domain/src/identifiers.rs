@@ -184,8 +184,8 @@ impl Localized for SiretError {
 
 /// A SIRET: the 14-digit identifier of an establishment, starting with its company's SIREN.
 ///
-/// The key is Luhn over the 14 digits, except for La Poste (SIREN 356000000) whose SIRETs have a
-/// digit sum that is a multiple of 5.
+/// The key is Luhn over the 14 digits, except for La Poste (SIREN 356000000) whose establishments'
+/// SIRETs have a digit sum that is a multiple of 5 instead (its head office is Luhn-valid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Siret(u64);
@@ -203,11 +203,15 @@ impl Siret {
         if Siren::parse(prefix).is_err() {
             return Err(SiretError::BadSiren);
         }
-        let valid = if prefix == LA_POSTE_SIREN {
-            digits.bytes().map(|b| u32::from(b - b'0')).sum::<u32>() % 5 == 0
-        } else {
-            luhn_valid(&digits)
-        };
+        // La Poste's establishments use a digit sum that is a multiple of 5; its head office
+        // (35600000000048) has a regular Luhn key, so either is accepted for La Poste.
+        let valid = luhn_valid(&digits)
+            || (prefix == LA_POSTE_SIREN
+                && digits
+                    .bytes()
+                    .map(|b| u32::from(b - b'0'))
+                    .sum::<u32>()
+                    .is_multiple_of(5));
         if !valid {
             return Err(SiretError::Checksum);
         }
