@@ -1,5 +1,28 @@
 //! The rules of French e-invoicing as pure Rust: no I/O, no framework.
 //!
-//! Every other crate asks this one instead of re-deciding a rule.
+//! Every other crate asks this one instead of re-deciding a rule:
+//! - [`money`]: exact amounts, quantities, unit prices, VAT rates, exemption reasons, totals;
+//! - [`identifiers`]: SIREN, SIRET, VAT number, IBAN, BIC, electronic address, email, invoice number;
+//! - [`invoice`]: invoices and credit notes, and the pre-submission check;
+//! - [`status`]: the catalogue of lifecycle statuses, reason codes and requested actions;
+//! - [`lifecycle`]: status events and the fold that derives an invoice's state from them;
+//! - [`ids`]: the entities' UUID v7 identifiers.
+//!
+//! Decisions worth knowing:
+//! - amounts are never negative: credit notes carry positive amounts and are told apart by their
+//!   kind (as Billit's `OrderType: "CreditNote"`); negative quantities and prices are refused;
+//! - VAT groups are keyed by rate *and* exemption reason; 0 % requires an exemption reason;
+//! - a 0225 address does not require a Luhn-valid SIREN (Billit's sandbox identifiers have none),
+//!   but the buyer's own SIREN (BT-47) does;
+//! - 220 Annulée is final, takes the headline, closes open requests and needs no action;
+//! - the REJ_* reason codes are allowed on 251 as well as 213 (the PPF's Flux 1 rejections use them).
 
+pub mod identifiers;
 pub mod ids;
+pub mod invoice;
+pub mod lang;
+pub mod lifecycle;
+pub mod money;
+pub mod status;
+
+pub use lang::{Language, Localized};

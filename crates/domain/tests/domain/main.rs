@@ -1,0 +1,16 @@
+//! Tests of the domain crate (one test binary).
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod identifiers;
+#[cfg(test)]
+mod invoice;
+#[cfg(test)]
+mod lifecycle;
+#[cfg(test)]
+mod money;
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod status;
