@@ -1,4 +1,4 @@
-//! The three Billit orders of `../shared/fixtures/billit/`, their events hand-encoded per the
+//! The three Billit orders of `fixtures/billit/` (copied from `shared/fixtures`), their events hand-encoded per the
 //! signal table of the domain guide (the Billit crate will feed them through the real classifier).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -34,18 +34,11 @@ fn step(kind: EventKind, source: Source, at: &str, description: &str) -> StatusE
 
 fn fixture(name: &str) -> Option<serde_json::Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/billit")
+        .join("../../fixtures/billit")
         .join(name);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(serde_json::from_str(&text).unwrap()),
-        Err(_) => {
-            eprintln!(
-                "fixture {} not found: totals not cross-checked",
-                path.display()
-            );
-            None
-        }
-    }
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("fixture {}: {error}", path.display()));
+    Some(serde_json::from_str(&text).unwrap())
 }
 
 fn decimal(value: &serde_json::Value) -> Decimal {
