@@ -1,9 +1,13 @@
-//! The audit log: who did what, to what, when. Firm-level entries have no tenant.
+//! The audit log: who did what, to what, when and from where. Firm-level entries have no tenant.
 
 use crate::entities::audit_log;
 use crate::scope::TenantScope;
-use portal_domain::ids::UserId;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
+use chrono::{DateTime, Utc};
+use portal_domain::ids::{TenantId, UserId};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -12,6 +16,48 @@ pub struct AuditEntry {
     pub action: &'static str,
     pub target: String,
     pub details: serde_json::Value,
+    /// The client's address, for actions that came over HTTP.
+    pub ip: Option<String>,
+}
+
+impl AuditEntry {
+    pub fn new(action: &'static str, target: impl Into<String>) -> Self {
+        Self {
+            actor: None,
+            action,
+            target: target.into(),
+            details: serde_json::Value::Null,
+            ip: None,
+        }
+    }
+
+    pub fn by(mut self, actor: Option<UserId>) -> Self {
+        self.actor = actor;
+        self
+    }
+
+    pub fn from_ip(mut self, ip: Option<String>) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// An entry as shown to people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub tenant_id: Option<TenantId>,
+    pub actor: Option<UserId>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub details: String,
+    pub ip: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 /// Records an action on one tenant (inside the caller's transaction when it has one).
@@ -23,7 +69,7 @@ pub async fn record_for_tenant<C: ConnectionTrait>(
     insert(conn, Some(scope.tenant_id().as_uuid()), entry).await
 }
 
-/// Records a firm-level action (tenants, firm administrators, command-line operations).
+/// Records a firm-level action (tenants, firm administrators, sign-ins, command-line operations).
 pub async fn record_for_firm<C: ConnectionTrait>(conn: &C, entry: AuditEntry) -> Result<(), DbErr> {
     insert(conn, None, entry).await
 }
@@ -40,9 +86,62 @@ async fn insert<C: ConnectionTrait>(
         action: Set(entry.action.to_owned()),
         target: Set(entry.target),
         details: Set(entry.details.to_string()),
-        at: Set(chrono::Utc::now()),
+        at: Set(Utc::now()),
+        ip: Set(entry.ip),
     }
     .insert(conn)
     .await?;
     Ok(())
+}
+
+/// A tenant's own entries, newest first.
+pub async fn list_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    scope: &TenantScope,
+    limit: u64,
+) -> Result<Vec<AuditRecord>, DbErr> {
+    let rows = audit_log::Entity::find()
+        .filter(audit_log::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+        .order_by_desc(audit_log::Column::At)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    with_emails(conn, rows).await
+}
+
+/// Every entry (firm administrators), newest first.
+pub async fn list_all<C: ConnectionTrait>(conn: &C, limit: u64) -> Result<Vec<AuditRecord>, DbErr> {
+    let rows = audit_log::Entity::find()
+        .order_by_desc(audit_log::Column::At)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    with_emails(conn, rows).await
+}
+
+async fn with_emails<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<audit_log::Model>,
+) -> Result<Vec<AuditRecord>, DbErr> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let actor_email = match row.actor_user_id {
+            Some(id) => crate::entities::users::Entity::find_by_id(id)
+                .one(conn)
+                .await?
+                .map(|user| user.email),
+            None => None,
+        };
+        out.push(AuditRecord {
+            tenant_id: row.tenant_id.map(TenantId::from_uuid),
+            actor: row.actor_user_id.map(UserId::from_uuid),
+            actor_email,
+            action: row.action,
+            target: row.target,
+            details: row.details,
+            ip: row.ip,
+            at: row.at,
+        });
+    }
+    Ok(out)
 }

@@ -2,11 +2,17 @@
 //! the durable job queue. Uses the domain crate, never the Billit or web crates, and no HTTP types.
 
 pub mod audit;
+pub mod billit_connections;
 pub mod db;
 pub mod entities;
+pub mod invitations;
 pub mod jobs;
+pub mod outbox;
 pub mod scope;
+pub mod sessions;
 pub mod tenants;
+pub mod throttle;
+pub mod tokens;
 pub mod users;
 
 #[cfg(feature = "test-support")]

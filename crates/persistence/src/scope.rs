@@ -48,6 +48,10 @@ pub enum ScopeOrigin {
     Membership,
     /// A background job enqueued for the tenant.
     Job,
+    /// A firm administrator helping the tenant.
+    FirmAdmin,
+    /// A Billit webhook delivered to the tenant's own endpoint token.
+    Webhook,
 }
 
 impl TenantScope {

@@ -1,11 +1,13 @@
-//! Client companies of the firm, and who may act on them.
+//! Client companies of the firm, their members, and who may act on them.
 
-use crate::entities::{memberships, tenants};
+use crate::entities::{memberships, sessions, tenants, users};
 use crate::scope::{ScopeOrigin, TenantRole, TenantScope};
+use crate::users::User;
+use chrono::Utc;
 use portal_domain::ids::{TenantId, UserId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter,
+    PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +17,25 @@ pub struct Tenant {
     pub legal_name: String,
     pub siren: String,
     pub vat_number: Option<String>,
+    pub address: TenantAddress,
+    pub email: EmailSettings,
     pub active: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantAddress {
+    pub street: Option<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+}
+
+/// How the tenant's emails to its customers look.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmailSettings {
+    pub sender_name: Option<String>,
+    pub reply_to: Option<String>,
+    pub signature: Option<String>,
 }
 
 impl From<tenants::Model> for Tenant {
@@ -26,18 +46,50 @@ impl From<tenants::Model> for Tenant {
             legal_name: row.legal_name,
             siren: row.siren,
             vat_number: row.vat_number,
+            address: TenantAddress {
+                street: row.address_street,
+                postal_code: row.address_postal_code,
+                city: row.address_city,
+                country: row.address_country,
+            },
+            email: EmailSettings {
+                sender_name: row.email_sender_name,
+                reply_to: row.email_reply_to,
+                signature: row.email_signature,
+            },
             active: row.status == "active",
         }
     }
 }
 
-/// What firm staff give to create a company.
-#[derive(Debug, Clone)]
-pub struct NewTenant {
+/// What firm staff give to create or edit a company (already validated by the caller).
+#[derive(Debug, Clone, Default)]
+pub struct TenantProfile {
     pub slug: String,
     pub legal_name: String,
     pub siren: String,
     pub vat_number: Option<String>,
+    pub address: TenantAddress,
+}
+
+/// Kept for callers that create a tenant with the essentials only.
+pub type NewTenant = TenantProfile;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user: User,
+    pub role: TenantRole,
+    pub active: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    #[error("a tenant must keep at least one active administrator")]
+    LastAdmin,
+    #[error("no such member")]
+    NotFound,
+    #[error(transparent)]
+    Database(#[from] DbErr),
 }
 
 #[derive(Debug, Clone)]
@@ -50,21 +102,94 @@ impl TenantRepository {
         Self { db }
     }
 
-    pub async fn create(&self, tenant: NewTenant) -> Result<Tenant, DbErr> {
-        let now = chrono::Utc::now();
+    // ---- firm administration (tenants themselves are not tenant-owned data) ----
+
+    pub async fn create(&self, profile: TenantProfile) -> Result<Tenant, DbErr> {
+        let now = Utc::now();
         let row = tenants::ActiveModel {
             id: Set(TenantId::new().as_uuid()),
-            slug: Set(tenant.slug),
-            legal_name: Set(tenant.legal_name),
-            siren: Set(tenant.siren),
-            vat_number: Set(tenant.vat_number),
+            slug: Set(profile.slug),
+            legal_name: Set(profile.legal_name),
+            siren: Set(profile.siren),
+            vat_number: Set(profile.vat_number),
             status: Set("active".to_owned()),
+            address_street: Set(profile.address.street),
+            address_postal_code: Set(profile.address.postal_code),
+            address_city: Set(profile.address.city),
+            address_country: Set(profile.address.country),
+            email_sender_name: Set(None),
+            email_reply_to: Set(None),
+            email_signature: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }
         .insert(&self.db)
         .await?;
         Ok(row.into())
+    }
+
+    pub async fn list_all(&self) -> Result<Vec<Tenant>, DbErr> {
+        Ok(tenants::Entity::find()
+            .order_by_asc(tenants::Column::LegalName)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Tenant::from)
+            .collect())
+    }
+
+    pub async fn find_by_id(&self, id: TenantId) -> Result<Option<Tenant>, DbErr> {
+        Ok(tenants::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await?
+            .map(Tenant::from))
+    }
+
+    pub async fn slug_taken(&self, slug: &str, except: Option<TenantId>) -> Result<bool, DbErr> {
+        let mut query = tenants::Entity::find().filter(tenants::Column::Slug.eq(slug));
+        if let Some(id) = except {
+            query = query.filter(tenants::Column::Id.ne(id.as_uuid()));
+        }
+        Ok(query.count(&self.db).await? > 0)
+    }
+
+    pub async fn update_profile(
+        &self,
+        id: TenantId,
+        profile: TenantProfile,
+    ) -> Result<Option<Tenant>, DbErr> {
+        let Some(row) = tenants::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut active: tenants::ActiveModel = row.into();
+        active.slug = Set(profile.slug);
+        active.legal_name = Set(profile.legal_name);
+        active.siren = Set(profile.siren);
+        active.vat_number = Set(profile.vat_number);
+        active.address_street = Set(profile.address.street);
+        active.address_postal_code = Set(profile.address.postal_code);
+        active.address_city = Set(profile.address.city);
+        active.address_country = Set(profile.address.country);
+        active.updated_at = Set(Utc::now());
+        Ok(Some(active.update(&self.db).await?.into()))
+    }
+
+    /// Suspends (nobody can enter it, its jobs keep their data) or reactivates a tenant.
+    pub async fn set_active(&self, id: TenantId, active_flag: bool) -> Result<bool, DbErr> {
+        let Some(row) = tenants::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let mut active: tenants::ActiveModel = row.into();
+        active.status = Set(if active_flag { "active" } else { "suspended" }.to_owned());
+        active.updated_at = Set(Utc::now());
+        active.update(&self.db).await?;
+        Ok(true)
     }
 
     pub async fn add_member(
@@ -77,12 +202,15 @@ impl TenantRepository {
             tenant_id: Set(tenant.as_uuid()),
             user_id: Set(user.as_uuid()),
             role: Set(role.as_str().to_owned()),
-            created_at: Set(chrono::Utc::now()),
+            created_at: Set(Utc::now()),
+            active: Set(true),
         }
         .insert(&self.db)
         .await?;
         Ok(())
     }
+
+    // ---- scopes ----
 
     /// The membership check: a scope for `user` in the active tenant `slug`, or `None` (then the caller answers
     /// 404, whether the tenant does not exist or the user is not in it).
@@ -91,22 +219,187 @@ impl TenantRepository {
         user: UserId,
         slug: &str,
     ) -> Result<Option<(Tenant, TenantScope)>, DbErr> {
-        let Some(tenant) = tenants::Entity::find()
+        let Some(tenant) = self.active_by_slug(slug).await? else {
+            return Ok(None);
+        };
+        let membership = memberships::Entity::find_by_id((tenant.id.as_uuid(), user.as_uuid()))
+            .one(&self.db)
+            .await?;
+        Ok(membership
+            .filter(|membership| membership.active)
+            .and_then(|membership| {
+                let role = TenantRole::parse(&membership.role)?;
+                let scope = TenantScope::new(tenant.id, role, ScopeOrigin::Membership);
+                Some((tenant, scope))
+            }))
+    }
+
+    /// Firm administrators may enter any active tenant to help it, as its administrator.
+    pub async fn scope_for_firm_admin(
+        &self,
+        user: &User,
+        slug: &str,
+    ) -> Result<Option<(Tenant, TenantScope)>, DbErr> {
+        if !(user.is_firm_admin && user.active) {
+            return Ok(None);
+        }
+        Ok(self.active_by_slug(slug).await?.map(|tenant| {
+            let scope = TenantScope::new(tenant.id, TenantRole::Admin, ScopeOrigin::FirmAdmin);
+            (tenant, scope)
+        }))
+    }
+
+    async fn active_by_slug(&self, slug: &str) -> Result<Option<Tenant>, DbErr> {
+        Ok(tenants::Entity::find()
             .filter(tenants::Column::Slug.eq(slug))
             .filter(tenants::Column::Status.eq("active"))
             .one(&self.db)
             .await?
-        else {
-            return Ok(None);
-        };
-        let membership = memberships::Entity::find_by_id((tenant.id, user.as_uuid()))
-            .one(&self.db)
+            .map(Tenant::from))
+    }
+
+    /// The active tenants a user can enter, with their role there.
+    pub async fn tenants_of(&self, user: UserId) -> Result<Vec<(Tenant, TenantRole)>, DbErr> {
+        let rows = memberships::Entity::find()
+            .filter(memberships::Column::UserId.eq(user.as_uuid()))
+            .filter(memberships::Column::Active.eq(true))
+            .all(&self.db)
             .await?;
-        Ok(membership.and_then(|membership| {
-            let role = TenantRole::parse(&membership.role)?;
-            let tenant = Tenant::from(tenant);
-            let scope = TenantScope::new(tenant.id, role, ScopeOrigin::Membership);
-            Some((tenant, scope))
-        }))
+        let mut out = Vec::new();
+        for membership in rows {
+            let Some(role) = TenantRole::parse(&membership.role) else {
+                continue;
+            };
+            if let Some(tenant) = tenants::Entity::find_by_id(membership.tenant_id)
+                .one(&self.db)
+                .await?
+            {
+                let tenant = Tenant::from(tenant);
+                if tenant.active {
+                    out.push((tenant, role));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.legal_name.cmp(&b.0.legal_name));
+        Ok(out)
+    }
+
+    // ---- tenant administration (scoped) ----
+
+    pub async fn get(&self, scope: &TenantScope) -> Result<Option<Tenant>, DbErr> {
+        self.find_by_id(scope.tenant_id()).await
+    }
+
+    pub async fn update_email_settings(
+        &self,
+        scope: &TenantScope,
+        settings: EmailSettings,
+    ) -> Result<(), DbErr> {
+        let Some(row) = tenants::Entity::find_by_id(scope.tenant_id().as_uuid())
+            .one(&self.db)
+            .await?
+        else {
+            return Err(DbErr::RecordNotFound("tenant".to_owned()));
+        };
+        let mut active: tenants::ActiveModel = row.into();
+        active.email_sender_name = Set(settings.sender_name);
+        active.email_reply_to = Set(settings.reply_to);
+        active.email_signature = Set(settings.signature);
+        active.updated_at = Set(Utc::now());
+        active.update(&self.db).await?;
+        Ok(())
+    }
+
+    /// The tenant's company profile as its admins may edit it (not the slug or SIREN: firm staff own those).
+    pub async fn update_own_profile(
+        &self,
+        scope: &TenantScope,
+        legal_name: String,
+        address: TenantAddress,
+    ) -> Result<(), DbErr> {
+        let Some(row) = tenants::Entity::find_by_id(scope.tenant_id().as_uuid())
+            .one(&self.db)
+            .await?
+        else {
+            return Err(DbErr::RecordNotFound("tenant".to_owned()));
+        };
+        let mut active: tenants::ActiveModel = row.into();
+        active.legal_name = Set(legal_name);
+        active.address_street = Set(address.street);
+        active.address_postal_code = Set(address.postal_code);
+        active.address_city = Set(address.city);
+        active.address_country = Set(address.country);
+        active.updated_at = Set(Utc::now());
+        active.update(&self.db).await?;
+        Ok(())
+    }
+
+    pub async fn members(&self, scope: &TenantScope) -> Result<Vec<Member>, DbErr> {
+        let rows = memberships::Entity::find()
+            .filter(memberships::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for membership in rows {
+            let Some(role) = TenantRole::parse(&membership.role) else {
+                continue;
+            };
+            if let Some(user) = users::Entity::find_by_id(membership.user_id)
+                .one(&self.db)
+                .await?
+            {
+                out.push(Member {
+                    user: user.into(),
+                    role,
+                    active: membership.active,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.user.name.to_lowercase().cmp(&b.user.name.to_lowercase()));
+        Ok(out)
+    }
+
+    /// Changes a member's role or (de)activates them, never leaving the tenant without an active admin.
+    pub async fn change_member(
+        &self,
+        scope: &TenantScope,
+        user: UserId,
+        role: TenantRole,
+        active_flag: bool,
+    ) -> Result<(), MembershipError> {
+        let txn = self.db.begin().await?;
+        let Some(membership) =
+            memberships::Entity::find_by_id((scope.tenant_id().as_uuid(), user.as_uuid()))
+                .one(&txn)
+                .await?
+        else {
+            return Err(MembershipError::NotFound);
+        };
+        let was_active_admin = membership.active && membership.role == TenantRole::Admin.as_str();
+        let stays_active_admin = active_flag && role == TenantRole::Admin;
+        if was_active_admin && !stays_active_admin {
+            let admins = memberships::Entity::find()
+                .filter(memberships::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+                .filter(memberships::Column::Role.eq(TenantRole::Admin.as_str()))
+                .filter(memberships::Column::Active.eq(true))
+                .count(&txn)
+                .await?;
+            if admins <= 1 {
+                return Err(MembershipError::LastAdmin);
+            }
+        }
+        let mut active: memberships::ActiveModel = membership.into();
+        active.role = Set(role.as_str().to_owned());
+        active.active = Set(active_flag);
+        active.update(&txn).await?;
+        if !active_flag {
+            // A deactivated member's open sessions would still carry tenant pages: end them.
+            sessions::Entity::delete_many()
+                .filter(sessions::Column::UserId.eq(user.as_uuid()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@ use crate::entities::users;
 use portal_domain::ids::UserId;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter,
+    PaginatorTrait, QueryFilter,
 };
 
 /// A user as the rest of the portal sees it (no password hash).
@@ -131,5 +131,54 @@ impl UserRepository {
         .insert(&self.db)
         .await?;
         Ok(row.into())
+    }
+}
+
+impl UserRepository {
+    pub async fn set_language(&self, id: UserId, language: &str) -> Result<(), DbErr> {
+        if let Some(row) = users::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await?
+        {
+            let mut active: users::ActiveModel = row.into();
+            active.language = Set(language.to_owned());
+            active.updated_at = Set(chrono::Utc::now());
+            active.update(&self.db).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn firm_admins(&self) -> Result<Vec<User>, DbErr> {
+        Ok(users::Entity::find()
+            .filter(users::Column::IsFirmAdmin.eq(true))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(User::from)
+            .collect())
+    }
+
+    /// Takes the firm administrator role away, unless it is the last active one.
+    pub async fn revoke_firm_admin(&self, id: UserId) -> Result<bool, DbErr> {
+        let remaining = users::Entity::find()
+            .filter(users::Column::IsFirmAdmin.eq(true))
+            .filter(users::Column::Active.eq(true))
+            .filter(users::Column::Id.ne(id.as_uuid()))
+            .count(&self.db)
+            .await?;
+        if remaining == 0 {
+            return Ok(false);
+        }
+        let Some(row) = users::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let mut active: users::ActiveModel = row.into();
+        active.is_firm_admin = Set(false);
+        active.updated_at = Set(chrono::Utc::now());
+        active.update(&self.db).await?;
+        Ok(true)
     }
 }

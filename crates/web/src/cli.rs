@@ -170,12 +170,8 @@ async fn create_admin(config: Config, args: CreateAdminArgs) -> Result<(), Failu
     };
     audit::record_for_firm(
         &db,
-        AuditEntry {
-            actor: None,
-            action,
-            target: format!("user:{id}"),
-            details: serde_json::json!({ "email": email, "via": "command line" }),
-        },
+        AuditEntry::new(action, format!("user:{id}"))
+            .details(serde_json::json!({ "email": email, "via": "command line" })),
     )
     .await
     .context("cannot write the audit log")?;

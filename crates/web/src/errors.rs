@@ -1,73 +1,144 @@
-//! What users see when something goes wrong: an opaque page with a reference, while the log gets the whole cause
-//! chain under the same request id.
+//! What users see when something goes wrong: a page in both languages, never an internal detail. Internal
+//! failures are logged with their whole cause chain under the request's id, which the 500 page shows.
 
-use crate::pages::{Layout, NotFoundPage, ServerErrorPage};
+use crate::pages::{ErrorPage, Layout};
 use actix_web::http::StatusCode;
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
-/// An internal failure: never shown as such, always logged.
+/// The ways a handler can fail.
 #[derive(Debug)]
-pub struct AppError(anyhow::Error);
+pub enum WebError {
+    /// Unknown, or not yours: the same answer, so nobody learns what exists in another tenant.
+    NotFound,
+    /// Signed in, but the role does not allow it.
+    Forbidden,
+    /// The page needs a signed-in user: go to the login page, then come back.
+    SignIn { next: String },
+    /// Anything else: logged, shown as an opaque 500.
+    Internal(anyhow::Error),
+}
 
-impl std::fmt::Display for AppError {
+/// Kept for handlers written before the accounts pages: an internal failure.
+pub type AppError = WebError;
+
+impl std::fmt::Display for WebError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("internal error")
+        match self {
+            Self::NotFound => f.write_str("not found"),
+            Self::Forbidden => f.write_str("forbidden"),
+            Self::SignIn { .. } => f.write_str("sign-in required"),
+            Self::Internal(_) => f.write_str("internal error"),
+        }
     }
 }
 
-impl<E: Into<anyhow::Error>> From<E> for AppError {
+impl<E: Into<anyhow::Error>> From<E> for WebError {
     fn from(error: E) -> Self {
-        Self(error.into())
+        Self::Internal(error.into())
     }
 }
 
-impl ResponseError for AppError {
+impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::SignIn { .. } => StatusCode::SEE_OTHER,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 
     fn error_response(&self) -> HttpResponse {
-        // `{:#}` prints the whole chain of causes on one line.
-        tracing::error!(error = format!("{:#}", self.0), "internal error");
-        // The request middleware replaces every 500 body with the page that carries the request id.
-        HttpResponse::InternalServerError().finish()
+        match self {
+            Self::NotFound => error_page(StatusCode::NOT_FOUND, ""),
+            Self::Forbidden => error_page(StatusCode::FORBIDDEN, ""),
+            Self::SignIn { next } => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, login_url(next)))
+                .finish(),
+            Self::Internal(error) => {
+                // `{:#}` prints the whole chain of causes on one line.
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                // The request middleware replaces every 500 body with the page that carries the request id.
+                HttpResponse::InternalServerError().finish()
+            }
+        }
     }
 }
 
+/// `/login?next=…`, keeping only local paths.
+pub fn login_url(next: &str) -> String {
+    if next.is_empty() || next == "/" {
+        "/login".to_owned()
+    } else {
+        format!("/login?next={}", urlencode(next))
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(char::from(byte))
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
 pub fn server_error_page(request_id: &str) -> HttpResponse {
-    let page = ServerErrorPage {
-        layout: Layout::new(),
-        request_id: request_id.to_owned(),
+    error_page(StatusCode::INTERNAL_SERVER_ERROR, request_id)
+}
+
+/// A refused state-changing request (missing or wrong CSRF token).
+pub fn csrf_refused_page() -> HttpResponse {
+    error_page(StatusCode::FORBIDDEN, "csrf")
+}
+
+pub fn error_page(status: StatusCode, detail: &str) -> HttpResponse {
+    let page = ErrorPage {
+        layout: Layout::anonymous(Default::default()),
+        status: status.as_u16(),
+        detail: detail.to_owned(),
     };
-    html(StatusCode::INTERNAL_SERVER_ERROR, page.render())
+    html(status, page.render())
 }
 
 pub fn not_found_page(_request: &HttpRequest) -> HttpResponse {
-    html(
-        StatusCode::NOT_FOUND,
-        NotFoundPage {
-            layout: Layout::new(),
-        }
-        .render(),
-    )
+    error_page(StatusCode::NOT_FOUND, "")
 }
 
 pub async fn not_found(request: HttpRequest) -> HttpResponse {
     not_found_page(&request)
 }
 
-fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> HttpResponse {
+pub fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> HttpResponse {
     match rendered {
         Ok(body) => HttpResponse::build(status)
             .content_type(ContentType::html())
             .body(body),
         Err(error) => {
             tracing::error!(error = %error, "a page template failed to render");
-            HttpResponse::build(status)
+            HttpResponse::build(StatusCode::INTERNAL_SERVER_ERROR)
                 .content_type(ContentType::plaintext())
-                .body(status.canonical_reason().unwrap_or("error"))
+                .body("error")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_redirects_keep_the_path_encoded() {
+        assert_eq!(login_url("/"), "/login");
+        assert_eq!(
+            login_url("/t/acme/settings?x=1&y=2"),
+            "/login?next=/t/acme/settings%3Fx%3D1%26y%3D2"
+        );
     }
 }

@@ -2,9 +2,14 @@
 //! command. It is the only crate that uses every other one.
 
 pub mod assets;
+pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod crypto;
+pub mod emails;
 pub mod errors;
+pub mod i18n;
+pub mod mailer;
 pub mod master_key;
 pub mod pages;
 pub mod password;

@@ -1,16 +1,24 @@
 //! Building and running the whole application: database, migrations, HTTP server and background workers.
 
 use crate::config::{Config, ConfigError, prepare_data_dir};
+use crate::mailer::Mailer;
 use crate::master_key::MasterKey;
 use crate::state::AppState;
 use crate::worker::{JobFailure, JobRegistry, Jobs, WorkerPool, WorkerSettings};
-use crate::{assets, errors, routes, telemetry};
+use crate::{errors, routes, telemetry};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use portal_persistence::billit_connections::BillitConnectionRepository;
 use portal_persistence::db::{self, DatabaseTarget, PoolSettings};
+use portal_persistence::invitations::{InvitationRepository, PasswordResetRepository};
 use portal_persistence::jobs::{JobQueue, RetryPolicy, SystemClock};
+use portal_persistence::outbox::OutboxRepository;
+use portal_persistence::sessions::{SessionPolicy, SessionRepository};
+use portal_persistence::tenants::TenantRepository;
+use portal_persistence::throttle::{LoginThrottle, ThrottlePolicy};
+use portal_persistence::users::UserRepository;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +48,21 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
 }
 
+/// A form that does not parse (a missing field, a number where text was expected) gets a 400 page, not
+/// actix's plain text.
+fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(256 * 1024)
+        .error_handler(|error, _req| {
+            tracing::info!(error = %error, "unreadable form");
+            actix_web::error::InternalError::from_response(
+                error,
+                errors::error_page(actix_web::http::StatusCode::BAD_REQUEST, ""),
+            )
+            .into()
+        })
+}
+
 /// Opens the configured database (SQLite under the data dir by default) and applies the migrations.
 pub async fn open_database(config: &Config) -> Result<db::Db, StartError> {
     prepare_data_dir(config)?;
@@ -63,7 +86,26 @@ pub async fn open_database(config: &Config) -> Result<db::Db, StartError> {
 /// The portal's own background jobs.
 pub fn default_registry(state: &AppState) -> JobRegistry {
     let queue = state.jobs.queue.clone();
+    let outbox = state.outbox.clone();
+    let mailer = state.mailer.clone();
+    let sessions = state.sessions.clone();
     JobRegistry::new()
+        .handle(portal_persistence::outbox::SEND_JOB, move |job| {
+            crate::mailer::send_job(outbox.clone(), mailer.clone(), job)
+        })
+        .handle("sessions.purge", move |_job| {
+            let sessions = sessions.clone();
+            async move {
+                let purged = sessions.purge_expired(chrono::Utc::now()).await?;
+                tracing::info!(purged, "expired sessions purged");
+                Ok(())
+            }
+        })
+        .every(
+            Duration::from_secs(3600),
+            "sessions.purge",
+            serde_json::json!({}),
+        )
         .handle("jobs.purge_done", move |_job| {
             let queue = queue.clone();
             async move {
@@ -120,30 +162,59 @@ impl Application {
             cap: Duration::from_secs(config.jobs.retry_cap_secs),
         };
         let jobs = Jobs::new(JobQueue::with(db.clone(), retry, Arc::new(SystemClock)));
-        let state = AppState {
-            db,
-            jobs: jobs.clone(),
-            config: Arc::new(config),
-            master_key,
-        };
-
         let listener =
             TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener
             .local_addr()
             .context("the listener has no address")?
             .port();
+        let base_url = match &config.server.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}:{port}", addr.ip()),
+        };
+        let secure_cookies = config
+            .security
+            .secure_cookies
+            .unwrap_or_else(|| base_url.starts_with("https://"));
+        let mailer = Mailer::from_config(
+            config
+                .mail
+                .smtp_url
+                .as_ref()
+                .map(|url| url.expose().as_str()),
+            config.outbox_dir(),
+        )?;
+        let dummy_hash: Arc<str> = crate::password::hash("not a real password".to_owned())
+            .await?
+            .into();
+        let state = AppState {
+            jobs: jobs.clone(),
+            config: Arc::new(config),
+            master_key,
+            base_url,
+            secure_cookies,
+            sessions: SessionRepository::new(db.clone(), SessionPolicy::default()),
+            users: UserRepository::new(db.clone()),
+            tenants: TenantRepository::new(db.clone()),
+            throttle: LoginThrottle::new(db.clone(), ThrottlePolicy::default()),
+            invitations: InvitationRepository::new(db.clone()),
+            resets: PasswordResetRepository::new(db.clone()),
+            outbox: OutboxRepository::new(db.clone()),
+            billit: BillitConnectionRepository::new(db.clone()),
+            mailer,
+            dummy_hash,
+            db,
+        };
         let config = Arc::clone(&state.config);
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(form_config())
+                .wrap(from_fn(crate::auth::csrf_guard))
                 .wrap(from_fn(telemetry::request_span))
                 .wrap(security_headers())
-                .route("/", web::get().to(routes::home::home))
-                .route("/healthz", web::get().to(routes::health::healthz))
-                .route("/readyz", web::get().to(routes::health::readyz))
-                .route("/static/{path:.*}", web::get().to(assets::serve))
+                .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
         })
         .disable_signals()

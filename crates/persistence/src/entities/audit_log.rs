@@ -12,6 +12,8 @@ pub struct Model {
     /// JSON text.
     pub details: String,
     pub at: DateTimeUtc,
+    /// Where the action came from (the client's address), when it came over HTTP.
+    pub ip: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,8 @@ pub struct Model {
     pub user_id: Uuid,
     pub role: String,
     pub created_at: DateTimeUtc,
+    /// A deactivated member keeps their history but can no longer act on the tenant.
+    pub active: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

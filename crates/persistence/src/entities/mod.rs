@@ -2,8 +2,13 @@
 //! from forms; callers pass domain values and get records back.
 
 pub mod audit_log;
+pub mod billit_connections;
+pub mod invitations;
 pub mod jobs;
+pub mod login_throttle;
 pub mod memberships;
+pub mod outbox;
+pub mod password_resets;
 pub mod sessions;
 pub mod tenants;
 pub mod users;

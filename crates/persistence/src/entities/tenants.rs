@@ -11,6 +11,13 @@ pub struct Model {
     pub siren: String,
     pub vat_number: Option<String>,
     pub status: String,
+    pub address_street: Option<String>,
+    pub address_postal_code: Option<String>,
+    pub address_city: Option<String>,
+    pub address_country: Option<String>,
+    pub email_sender_name: Option<String>,
+    pub email_reply_to: Option<String>,
+    pub email_signature: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

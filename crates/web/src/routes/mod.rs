@@ -1,4 +1,85 @@
-//! HTTP handlers: thin, they parse, call a service or repository, and render.
+//! HTTP handlers: thin, they parse, call a repository or service with a scope, and render.
 
+pub mod admin;
+pub mod auth;
 pub mod health;
-pub mod home;
+pub mod tenant;
+
+use actix_web::web;
+
+/// Every route of the application (contracts.md: `/t/{slug}/…` for tenants, `/admin/…` for the firm).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(auth::home))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/static/{path:.*}", web::get().to(crate::assets::serve))
+        .route("/login", web::get().to(auth::login_form))
+        .route("/login", web::post().to(auth::login))
+        .route("/logout", web::post().to(auth::logout))
+        .route("/account", web::get().to(auth::account))
+        .route(
+            "/account/logout-everywhere",
+            web::post().to(auth::logout_everywhere),
+        )
+        .route("/account/language", web::post().to(auth::set_language))
+        .route("/invitations/{token}", web::get().to(auth::invitation_form))
+        .route(
+            "/invitations/{token}",
+            web::post().to(auth::accept_invitation),
+        )
+        .route("/password/forgot", web::get().to(auth::forgot_form))
+        .route("/password/forgot", web::post().to(auth::forgot))
+        .route("/password/reset/{token}", web::get().to(auth::reset_form))
+        .route("/password/reset/{token}", web::post().to(auth::reset))
+        .route("/t", web::get().to(tenant::switcher))
+        .route("/t/{slug}", web::get().to(tenant::dashboard))
+        .route("/t/{slug}/", web::get().to(tenant::dashboard))
+        .route("/t/{slug}/settings", web::get().to(tenant::profile))
+        .route(
+            "/t/{slug}/settings/profile",
+            web::post().to(tenant::save_profile),
+        )
+        .route("/t/{slug}/settings/users", web::get().to(tenant::users))
+        .route(
+            "/t/{slug}/settings/users/invite",
+            web::post().to(tenant::invite),
+        )
+        .route(
+            "/t/{slug}/settings/users/{user_id}",
+            web::post().to(tenant::change_member),
+        )
+        .route("/t/{slug}/settings/billit", web::get().to(tenant::billit))
+        .route(
+            "/t/{slug}/settings/billit",
+            web::post().to(tenant::save_billit),
+        )
+        .route(
+            "/t/{slug}/settings/email",
+            web::get().to(tenant::email_settings),
+        )
+        .route(
+            "/t/{slug}/settings/email",
+            web::post().to(tenant::save_email_settings),
+        )
+        .route("/t/{slug}/settings/audit", web::get().to(tenant::audit_log))
+        .route("/admin", web::get().to(admin::tenants))
+        .route("/admin/tenants/new", web::get().to(admin::new_tenant))
+        .route("/admin/tenants", web::post().to(admin::create_tenant))
+        .route("/admin/tenants/{id}", web::get().to(admin::edit_tenant))
+        .route("/admin/tenants/{id}", web::post().to(admin::update_tenant))
+        .route(
+            "/admin/tenants/{id}/status",
+            web::post().to(admin::set_tenant_status),
+        )
+        .route(
+            "/admin/tenants/{id}/invite",
+            web::post().to(admin::invite_tenant_admin),
+        )
+        .route("/admin/admins", web::get().to(admin::admins))
+        .route("/admin/admins/invite", web::post().to(admin::invite_admin))
+        .route(
+            "/admin/admins/{id}/revoke",
+            web::post().to(admin::revoke_admin),
+        )
+        .route("/admin/audit", web::get().to(admin::audit_log));
+}

@@ -1,0 +1,135 @@
+//! Server-side sessions. The cookie holds a random token; the table holds only its SHA-256, so a leaked table
+//! yields no usable session.
+
+use crate::entities::{sessions, users};
+use crate::users::User;
+use chrono::{DateTime, Duration, Utc};
+use portal_domain::ids::UserId;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter,
+};
+
+/// How long a session lives without use, and at most.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    pub idle: Duration,
+    pub absolute: Duration,
+    /// `last_seen_at` is written at most this often, not on every request.
+    pub touch_every: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle: Duration::hours(2),
+            absolute: Duration::hours(12),
+            touch_every: Duration::minutes(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ActiveSession {
+    pub id_hash: String,
+    pub user: User,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRepository {
+    db: DatabaseConnection,
+    policy: SessionPolicy,
+}
+
+impl SessionRepository {
+    pub fn new(db: DatabaseConnection, policy: SessionPolicy) -> Self {
+        Self { db, policy }
+    }
+
+    pub fn policy(&self) -> SessionPolicy {
+        self.policy
+    }
+
+    pub async fn create(
+        &self,
+        id_hash: &str,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        sessions::ActiveModel {
+            id: Set(id_hash.to_owned()),
+            user_id: Set(user.as_uuid()),
+            // Kept for compatibility with the first schema; CSRF tokens are derived from the session token.
+            csrf_token: Set(String::new()),
+            created_at: Set(now),
+            last_seen_at: Set(now),
+            expires_at: Set(now + self.policy.absolute),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// The session and its (active) user, or `None` when unknown, idle too long, past its lifetime, or the user is
+    /// deactivated; an expired session is deleted on the way.
+    pub async fn find_valid(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ActiveSession>, DbErr> {
+        let Some((session, user)) = sessions::Entity::find_by_id(id_hash.to_owned())
+            .find_also_related(users::Entity)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let expired = now >= session.expires_at || now - session.last_seen_at >= self.policy.idle;
+        let Some(user) = user.filter(|user| user.active && !expired) else {
+            sessions::Entity::delete_by_id(session.id)
+                .exec(&self.db)
+                .await?;
+            return Ok(None);
+        };
+        if now - session.last_seen_at >= self.policy.touch_every {
+            let mut active: sessions::ActiveModel = session.clone().into();
+            active.last_seen_at = Set(now);
+            active.update(&self.db).await?;
+        }
+        Ok(Some(ActiveSession {
+            id_hash: session.id,
+            user: user.into(),
+            created_at: session.created_at,
+        }))
+    }
+
+    pub async fn delete(&self, id_hash: &str) -> Result<(), DbErr> {
+        sessions::Entity::delete_by_id(id_hash.to_owned())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// "Sign out everywhere" (and what a password change or deactivation does).
+    pub async fn delete_all_for_user(&self, user: UserId) -> Result<u64, DbErr> {
+        Ok(sessions::Entity::delete_many()
+            .filter(sessions::Column::UserId.eq(user.as_uuid()))
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
+
+    pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, DbErr> {
+        Ok(sessions::Entity::delete_many()
+            .filter(
+                sessions::Column::ExpiresAt
+                    .lte(now)
+                    .or(sessions::Column::LastSeenAt.lte(now - self.policy.idle)),
+            )
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
+}

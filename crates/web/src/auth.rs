@@ -1,0 +1,351 @@
+//! Who is asking: server-side sessions behind an HttpOnly cookie, CSRF tokens bound to the session, and the
+//! extractors that turn a request into a signed-in user or a tenant scope.
+
+use crate::crypto;
+use crate::errors::WebError;
+use crate::pages::{Layout, Nav, NavTenant};
+use crate::state::AppState;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use portal_domain::Language;
+use portal_persistence::TenantScope;
+use portal_persistence::scope::TenantRole;
+use portal_persistence::tenants::Tenant;
+use portal_persistence::tokens::{hash_token, new_token};
+use portal_persistence::users::User;
+use std::future::Future;
+use std::pin::Pin;
+
+pub const SESSION_COOKIE: &str = "portal_session";
+/// Before signing in, forms (the login form itself) are bound to this random cookie instead.
+pub const PRESESSION_COOKIE: &str = "portal_presession";
+pub const CSRF_FIELD: &str = "csrf_token";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+const CSRF_PURPOSE: &str = "csrf";
+/// Forms are small; anything larger is not a form this portal renders.
+const FORM_LIMIT: usize = 256 * 1024;
+
+/// What CSRF tokens of this request are derived from (the session cookie, or the pre-session cookie).
+#[derive(Debug, Clone)]
+struct CsrfBase(String);
+
+/// The client's address, for throttling and the audit log (the direct peer: no proxy header is trusted).
+pub fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|addr| addr.ip().to_string())
+}
+
+pub fn session_cookie(state: &AppState, token: &str) -> Cookie<'static> {
+    let policy = state.sessions.policy();
+    Cookie::build(SESSION_COOKIE, token.to_owned())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.secure_cookies)
+        .max_age(CookieDuration::seconds(policy.absolute.num_seconds()))
+        .finish()
+}
+
+pub fn expired_session_cookie(state: &AppState) -> Cookie<'static> {
+    let mut cookie = Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.secure_cookies)
+        .finish();
+    cookie.make_removal();
+    cookie
+}
+
+/// Checks the CSRF token of every state-changing request (except Billit's webhooks, which are signed), and makes
+/// sure every visitor has something to bind tokens to.
+pub async fn csrf_guard(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let existing = req
+        .cookie(SESSION_COOKIE)
+        .or_else(|| req.cookie(PRESESSION_COOKIE))
+        .map(|cookie| cookie.value().to_owned())
+        .filter(|value| !value.is_empty());
+    let (base, new_presession) = match existing {
+        Some(base) => (base, None),
+        None => {
+            let (fresh, _) = new_token();
+            (fresh.clone(), Some(fresh))
+        }
+    };
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if unsafe_method && !req.path().starts_with("/hooks/") {
+        let from_header = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let submitted = match from_header {
+            Some(token) => Some(token),
+            None => form_field(&mut req, CSRF_FIELD).await,
+        };
+        let valid = submitted.is_some_and(|token| {
+            crypto::verify_tag(&state.master_key, CSRF_PURPOSE, &base, &token)
+        });
+        if !valid {
+            tracing::warn!(path = %req.path(), "state-changing request refused: missing or wrong CSRF token");
+            return Ok(req.into_response(crate::errors::csrf_refused_page()));
+        }
+    }
+    req.extensions_mut().insert(CsrfBase(base));
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    if let Some(value) = new_presession {
+        let cookie = Cookie::build(PRESESSION_COOKIE, value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(state.secure_cookies)
+            .finish();
+        response.response_mut().add_cookie(&cookie)?;
+    }
+    Ok(response)
+}
+
+/// Reads one field of a url-encoded form body and puts the body back for the handler.
+async fn form_field(req: &mut ServiceRequest, name: &str) -> Option<String> {
+    let is_form = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return None;
+    }
+    let mut payload = req.take_payload();
+    let mut body = web::BytesMut::new();
+    use futures_util::StreamExt;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.ok()?;
+        if body.len() + chunk.len() > FORM_LIMIT {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
+    let value = form_urlencoded::parse(&body)
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned());
+    req.set_payload(Payload::from(body));
+    value
+}
+
+/// The CSRF token for the forms of this request's page.
+pub fn csrf_token(req: &HttpRequest, state: &AppState) -> String {
+    let base = req
+        .extensions()
+        .get::<CsrfBase>()
+        .map(|base| base.0.clone())
+        .unwrap_or_default();
+    crypto::tag(&state.master_key, CSRF_PURPOSE, &base)
+}
+
+/// A signed-in user (the page redirects to the login page otherwise).
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    pub session_hash: String,
+}
+
+impl CurrentUser {
+    pub fn language(&self) -> Language {
+        Language::parse(&self.user.language).unwrap_or_default()
+    }
+}
+
+async fn current_user(req: &HttpRequest) -> Result<Option<CurrentUser>, WebError> {
+    if let Some(user) = req.extensions().get::<CurrentUser>() {
+        return Ok(Some(user.clone()));
+    }
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Err(WebError::Internal(anyhow::anyhow!("no application state")));
+    };
+    let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = hash_token(cookie.value());
+    let Some(session) = state.sessions.find_valid(&hash, chrono::Utc::now()).await? else {
+        return Ok(None);
+    };
+    let user = CurrentUser {
+        user: session.user,
+        session_hash: session.id_hash,
+    };
+    req.extensions_mut().insert(user.clone());
+    Ok(Some(user))
+}
+
+fn sign_in_error(req: &HttpRequest) -> WebError {
+    let next = match req.query_string() {
+        "" => req.path().to_owned(),
+        query => format!("{}?{query}", req.path()),
+    };
+    // Only pages are worth coming back to; a form post would be replayed without its data.
+    let next = if req.method() == Method::GET {
+        next
+    } else {
+        "/".to_owned()
+    };
+    WebError::SignIn { next }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = WebError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { current_user(&req).await?.ok_or_else(|| sign_in_error(&req)) })
+    }
+}
+
+/// The signed-in user if any (public pages).
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = WebError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(Self(current_user(&req).await?)) })
+    }
+}
+
+/// A firm administrator (403 for anyone else signed in).
+#[derive(Debug, Clone)]
+pub struct FirmAdmin(pub CurrentUser);
+
+impl FromRequest for FirmAdmin {
+    type Error = WebError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = current_user(&req)
+                .await?
+                .ok_or_else(|| sign_in_error(&req))?;
+            if user.user.is_firm_admin {
+                Ok(Self(user))
+            } else {
+                Err(WebError::NotFound)
+            }
+        })
+    }
+}
+
+/// A signed-in user inside the tenant named by the URL's `{slug}`, with the scope that proves it. Anyone who is
+/// not a member (and not a firm administrator) gets the same 404 as for a tenant that does not exist.
+#[derive(Debug, Clone)]
+pub struct TenantContext {
+    pub user: CurrentUser,
+    pub tenant: Tenant,
+    pub scope: TenantScope,
+}
+
+impl TenantContext {
+    /// 403 unless the user's role in this tenant is at least `role`.
+    pub fn require(&self, role: TenantRole) -> Result<(), WebError> {
+        if self.scope.allows(role) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+}
+
+impl FromRequest for TenantContext {
+    type Error = WebError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = current_user(&req)
+                .await?
+                .ok_or_else(|| sign_in_error(&req))?;
+            let Some(state) = req.app_data::<web::Data<AppState>>() else {
+                return Err(WebError::Internal(anyhow::anyhow!("no application state")));
+            };
+            let slug = req.match_info().get("slug").unwrap_or_default().to_owned();
+            let found = match state.tenants.scope_for_member(user.user.id, &slug).await? {
+                Some(found) => Some(found),
+                None => {
+                    state
+                        .tenants
+                        .scope_for_firm_admin(&user.user, &slug)
+                        .await?
+                }
+            };
+            let (tenant, scope) = found.ok_or(WebError::NotFound)?;
+            Ok(Self {
+                user,
+                tenant,
+                scope,
+            })
+        })
+    }
+}
+
+/// The frame of a signed-in page: menu, tenant switcher, language.
+pub async fn layout_for(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &CurrentUser,
+    current: Option<&TenantContext>,
+) -> Result<Layout, WebError> {
+    let tenants = state.tenants.tenants_of(user.user.id).await?;
+    let nav = Nav {
+        user_name: user.user.name.clone(),
+        is_firm_admin: user.user.is_firm_admin,
+        current: current.map(|ctx| NavTenant {
+            slug: ctx.tenant.slug.clone(),
+            name: ctx.tenant.legal_name.clone(),
+            is_admin: ctx.scope.allows(TenantRole::Admin),
+        }),
+        tenants: tenants
+            .into_iter()
+            .map(|(tenant, role)| NavTenant {
+                slug: tenant.slug,
+                name: tenant.legal_name,
+                is_admin: role == TenantRole::Admin,
+            })
+            .collect(),
+    };
+    Ok(Layout::anonymous(user.language())
+        .with_csrf(&csrf_token(req, state))
+        .with_nav(nav))
+}
+
+/// The frame of a public page, in the visitor's language (the `lang` cookie, else the browser's first choice).
+pub fn public_layout(state: &AppState, req: &HttpRequest) -> Layout {
+    Layout::anonymous(visitor_language(req)).with_csrf(&csrf_token(req, state))
+}
+
+pub fn visitor_language(req: &HttpRequest) -> Language {
+    if let Some(cookie) = req.cookie("lang") {
+        if let Some(lang) = Language::parse(cookie.value()) {
+            return lang;
+        }
+    }
+    req.headers()
+        .get(actix_web::http::header::ACCEPT_LANGUAGE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(',').next())
+        .and_then(Language::parse)
+        .unwrap_or_default()
+}

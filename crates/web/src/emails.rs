@@ -1,0 +1,86 @@
+//! The portal's own emails (invitations, password resets), in the recipient's language, text and HTML.
+
+use crate::i18n::Tr;
+use crate::state::AppState;
+use askama::Template;
+use portal_domain::Language;
+use portal_persistence::outbox::NewEmail;
+
+#[derive(Template)]
+#[template(path = "emails/invitation.txt")]
+struct InvitationText<'a> {
+    t: Tr,
+    intro: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "emails/invitation.html")]
+struct InvitationHtml<'a> {
+    t: Tr,
+    intro: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "emails/reset.txt")]
+struct ResetText<'a> {
+    t: Tr,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "emails/reset.html")]
+struct ResetHtml<'a> {
+    t: Tr,
+    link: &'a str,
+}
+
+/// An invitation to `place` (a company name, or the firm) with the link that accepts it.
+pub fn invitation(
+    state: &AppState,
+    lang: Language,
+    to: &str,
+    place: &str,
+    token: &str,
+) -> Result<NewEmail, askama::Error> {
+    let t = Tr::new(lang);
+    let link = format!("{}/invitations/{token}", state.base_url);
+    let intro = t.fill("email.invitation.intro", &[("place", place)]);
+    Ok(NewEmail {
+        to: vec![to.to_owned()],
+        subject: t.fill("email.invitation.subject", &[("place", place)]),
+        text_body: InvitationText {
+            t,
+            intro: &intro,
+            link: &link,
+        }
+        .render()?,
+        html_body: InvitationHtml {
+            t,
+            intro: &intro,
+            link: &link,
+        }
+        .render()?,
+        from: state.config.mail.from.clone(),
+        reply_to: None,
+    })
+}
+
+pub fn password_reset(
+    state: &AppState,
+    lang: Language,
+    to: &str,
+    token: &str,
+) -> Result<NewEmail, askama::Error> {
+    let t = Tr::new(lang);
+    let link = format!("{}/password/reset/{token}", state.base_url);
+    Ok(NewEmail {
+        to: vec![to.to_owned()],
+        subject: t.get("email.reset.subject").to_owned(),
+        text_body: ResetText { t, link: &link }.render()?,
+        html_body: ResetHtml { t, link: &link }.render()?,
+        from: state.config.mail.from.clone(),
+        reply_to: None,
+    })
+}

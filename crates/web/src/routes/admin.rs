@@ -1,0 +1,519 @@
+//! Firm administration: companies (tenants), their first admin, firm administrators, the whole audit log.
+
+use crate::auth::{FirmAdmin, client_ip, layout_for};
+use crate::emails;
+use crate::errors::{WebError, html};
+use crate::i18n::Tr;
+use crate::pages::Layout;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use portal_domain::Localized;
+use portal_domain::identifiers::{Email, Siren, VatNumber};
+use portal_domain::ids::{TenantId, UserId};
+use portal_persistence::audit::{self, AuditEntry, AuditRecord};
+use portal_persistence::tenants::{Tenant, TenantAddress, TenantProfile};
+use portal_persistence::users::User;
+use serde::Deserialize;
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location.to_owned()))
+        .finish()
+}
+
+fn blank_to_none(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+fn entry(admin: &FirmAdmin, req: &HttpRequest, action: &'static str, target: String) -> AuditEntry {
+    AuditEntry::new(action, target)
+        .by(Some(admin.0.user.id))
+        .from_ip(client_ip(req))
+}
+
+// ---- tenants ----
+
+#[derive(Template)]
+#[template(path = "pages/admin/tenants.html")]
+struct TenantsPage {
+    layout: Layout,
+    tenants: Vec<Tenant>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+pub async fn tenants(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+    query: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, WebError> {
+    let layout = layout_for(&state, &req, &admin.0, None).await?;
+    let notice = match query.notice.as_deref() {
+        Some("created") => Some(layout.t.get("admin.tenant_created").to_owned()),
+        Some("saved") => Some(layout.t.get("settings.saved").to_owned()),
+        Some("invited") => Some(layout.t.get("users.invited").to_owned()),
+        _ => None,
+    };
+    let page = TenantsPage {
+        layout,
+        tenants: state.tenants.list_all().await?,
+        notice,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// The tenant form, as typed (kept on errors so nothing is lost).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TenantForm {
+    slug: String,
+    legal_name: String,
+    siren: String,
+    vat_number: String,
+    street: String,
+    postal_code: String,
+    city: String,
+    country: String,
+}
+
+/// One message per field, next to it.
+#[derive(Debug, Default)]
+struct FieldErrors {
+    slug: Option<String>,
+    legal_name: Option<String>,
+    siren: Option<String>,
+    vat_number: Option<String>,
+    country: Option<String>,
+}
+
+impl FieldErrors {
+    fn any(&self) -> bool {
+        self.slug.is_some()
+            || self.legal_name.is_some()
+            || self.siren.is_some()
+            || self.vat_number.is_some()
+            || self.country.is_some()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/admin/tenant_form.html")]
+struct TenantFormPage {
+    layout: Layout,
+    /// `None` when creating.
+    tenant: Option<Tenant>,
+    form: TenantForm,
+    errors: FieldErrors,
+}
+
+impl TenantFormPage {
+    fn action(&self) -> String {
+        match &self.tenant {
+            Some(tenant) => format!("/admin/tenants/{}", tenant.id),
+            None => "/admin/tenants".to_owned(),
+        }
+    }
+}
+
+impl TenantForm {
+    fn from_tenant(tenant: &Tenant) -> Self {
+        Self {
+            slug: tenant.slug.clone(),
+            legal_name: tenant.legal_name.clone(),
+            siren: tenant.siren.clone(),
+            vat_number: tenant.vat_number.clone().unwrap_or_default(),
+            street: tenant.address.street.clone().unwrap_or_default(),
+            postal_code: tenant.address.postal_code.clone().unwrap_or_default(),
+            city: tenant.address.city.clone().unwrap_or_default(),
+            country: tenant.address.country.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The checked profile, or the message of every field at fault.
+    async fn validate(
+        &self,
+        state: &AppState,
+        t: Tr,
+        except: Option<TenantId>,
+    ) -> Result<Result<TenantProfile, FieldErrors>, WebError> {
+        let mut errors = FieldErrors::default();
+        let slug = self.slug.trim().to_lowercase();
+        let slug_ok = (2..=63).contains(&slug.len())
+            && slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !slug.starts_with('-')
+            && !slug.ends_with('-');
+        if !slug_ok {
+            errors.slug = Some(t.get("admin.slug_invalid").to_owned());
+        } else if state.tenants.slug_taken(&slug, except).await? {
+            errors.slug = Some(t.get("admin.slug_taken").to_owned());
+        }
+        if self.legal_name.trim().is_empty() {
+            errors.legal_name = Some(t.get("profile.legal_name_required").to_owned());
+        }
+        let siren = match Siren::parse(&self.siren) {
+            Ok(siren) => Some(siren),
+            Err(error) => {
+                errors.siren = Some(error.message(t.lang));
+                None
+            }
+        };
+        let vat = match (siren, blank_to_none(&self.vat_number)) {
+            (Some(siren), None) => Some(VatNumber::from_siren(siren)),
+            (Some(siren), Some(text)) => match VatNumber::parse_for(&text, siren) {
+                Ok(vat) => Some(vat),
+                Err(error) => {
+                    errors.vat_number = Some(error.message(t.lang));
+                    None
+                }
+            },
+            (None, _) => None,
+        };
+        let country = self.country.trim().to_uppercase();
+        if !country.is_empty()
+            && (country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()))
+        {
+            errors.country = Some(t.get("profile.country_invalid").to_owned());
+        }
+        if errors.any() {
+            return Ok(Err(errors));
+        }
+        let (Some(siren), Some(vat)) = (siren, vat) else {
+            return Ok(Err(errors));
+        };
+        Ok(Ok(TenantProfile {
+            slug,
+            legal_name: self.legal_name.trim().to_owned(),
+            siren: siren.to_string(),
+            vat_number: Some(vat.to_string()),
+            address: TenantAddress {
+                street: blank_to_none(&self.street),
+                postal_code: blank_to_none(&self.postal_code),
+                city: blank_to_none(&self.city),
+                country: blank_to_none(&country),
+            },
+        }))
+    }
+}
+
+pub async fn new_tenant(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+) -> Result<HttpResponse, WebError> {
+    let page = TenantFormPage {
+        layout: layout_for(&state, &req, &admin.0, None).await?,
+        tenant: None,
+        form: TenantForm {
+            country: "FR".to_owned(),
+            ..TenantForm::default()
+        },
+        errors: FieldErrors::default(),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+pub async fn create_tenant(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+    form: web::Form<TenantForm>,
+) -> Result<HttpResponse, WebError> {
+    let layout = layout_for(&state, &req, &admin.0, None).await?;
+    let form = form.into_inner();
+    let profile = match form.validate(&state, layout.t, None).await? {
+        Ok(profile) => profile,
+        Err(errors) => {
+            let page = TenantFormPage {
+                layout,
+                tenant: None,
+                form,
+                errors,
+            };
+            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+        }
+    };
+    let tenant = state.tenants.create(profile).await?;
+    audit::record_for_firm(
+        &state.db,
+        entry(
+            &admin,
+            &req,
+            "tenant.created",
+            format!("tenant:{}", tenant.slug),
+        ),
+    )
+    .await?;
+    Ok(see_other("/admin?notice=created"))
+}
+
+pub async fn edit_tenant(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let id = TenantId::parse(&id).ok_or(WebError::NotFound)?;
+    let tenant = state
+        .tenants
+        .find_by_id(id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let page = TenantFormPage {
+        layout: layout_for(&state, &req, &admin.0, None).await?,
+        form: TenantForm::from_tenant(&tenant),
+        tenant: Some(tenant),
+        errors: FieldErrors::default(),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+pub async fn update_tenant(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+    id: web::Path<String>,
+    form: web::Form<TenantForm>,
+) -> Result<HttpResponse, WebError> {
+    let id = TenantId::parse(&id).ok_or(WebError::NotFound)?;
+    let tenant = state
+        .tenants
+        .find_by_id(id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let layout = layout_for(&state, &req, &admin.0, None).await?;
+    let form = form.into_inner();
+    let profile = match form.validate(&state, layout.t, Some(id)).await? {
+        Ok(profile) => profile,
+        Err(errors) => {
+            let page = TenantFormPage {
+                layout,
+                tenant: Some(tenant),
+                form,
+                errors,
+            };
+            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+        }
+    };
+    state.tenants.update_profile(id, profile).await?;
+    audit::record_for_firm(
+        &state.db,
+        entry(
+            &admin,
+            &req,
+            "tenant.updated",
+            format!("tenant:{}", tenant.slug),
+        ),
+    )
+    .await?;
+    Ok(see_other("/admin?notice=saved"))
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    active: String,
+}
+
+pub async fn set_tenant_status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+    id: web::Path<String>,
+    form: web::Form<StatusForm>,
+) -> Result<HttpResponse, WebError> {
+    let id = TenantId::parse(&id).ok_or(WebError::NotFound)?;
+    let active = form.active == "true";
+    if !state.tenants.set_active(id, active).await? {
+        return Err(WebError::NotFound);
+    }
+    let action = if active {
+        "tenant.reactivated"
+    } else {
+        "tenant.suspended"
+    };
+    audit::record_for_firm(
+        &state.db,
+        entry(&admin, &req, action, format!("tenant:{id}")),
+    )
+    .await?;
+    Ok(see_other("/admin?notice=saved"))
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    email: String,
+    language: Option<String>,
+}
+
+/// Invites a tenant's first administrator.
+pub async fn invite_tenant_admin(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+    id: web::Path<String>,
+    form: web::Form<InviteForm>,
+) -> Result<HttpResponse, WebError> {
+    let id = TenantId::parse(&id).ok_or(WebError::NotFound)?;
+    let tenant = state
+        .tenants
+        .find_by_id(id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let Ok(email) = Email::parse(&form.email) else {
+        let layout = layout_for(&state, &req, &admin.0, None).await?;
+        let page = TenantFormPage {
+            errors: FieldErrors::default(),
+            form: TenantForm::from_tenant(&tenant),
+            tenant: Some(tenant),
+            layout,
+        };
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+    };
+    let email = email.to_string();
+    let now = Utc::now();
+    let token = state
+        .invitations
+        .invite_first_admin(id, &email, Some(admin.0.user.id), now)
+        .await?;
+    let lang = form
+        .language
+        .as_deref()
+        .and_then(portal_domain::Language::parse)
+        .unwrap_or_default();
+    let message = emails::invitation(&state, lang, &email, &tenant.legal_name, &token)?;
+    state.outbox.queue_for_firm(message).await?;
+    state.jobs.ring();
+    audit::record_for_firm(
+        &state.db,
+        entry(
+            &admin,
+            &req,
+            "tenant.admin_invited",
+            format!("tenant:{}", tenant.slug),
+        )
+        .details(serde_json::json!({ "email": email })),
+    )
+    .await?;
+    Ok(see_other("/admin?notice=invited"))
+}
+
+// ---- firm administrators ----
+
+#[derive(Template)]
+#[template(path = "pages/admin/admins.html")]
+struct AdminsPage {
+    layout: Layout,
+    admins: Vec<User>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+pub async fn admins(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+    query: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, WebError> {
+    let layout = layout_for(&state, &req, &admin.0, None).await?;
+    let notice = match query.notice.as_deref() {
+        Some("invited") => Some(layout.t.get("users.invited").to_owned()),
+        Some("revoked") => Some(layout.t.get("users.changed").to_owned()),
+        _ => None,
+    };
+    let error = (query.notice.as_deref() == Some("last"))
+        .then(|| layout.t.get("admin.last_admin").to_owned());
+    let page = AdminsPage {
+        layout,
+        admins: state.users.firm_admins().await?,
+        notice,
+        error,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+pub async fn invite_admin(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+    form: web::Form<InviteForm>,
+) -> Result<HttpResponse, WebError> {
+    let Ok(email) = Email::parse(&form.email) else {
+        let layout = layout_for(&state, &req, &admin.0, None).await?;
+        let page = AdminsPage {
+            error: Some(layout.t.get("users.email_invalid").to_owned()),
+            layout,
+            admins: state.users.firm_admins().await?,
+            notice: None,
+        };
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+    };
+    let email = email.to_string();
+    let token = state
+        .invitations
+        .invite_firm_admin(&email, Some(admin.0.user.id), Utc::now())
+        .await?;
+    let lang = form
+        .language
+        .as_deref()
+        .and_then(portal_domain::Language::parse)
+        .unwrap_or_default();
+    let place = Tr::new(lang).get("invitation.firm").to_owned();
+    let message = emails::invitation(&state, lang, &email, &place, &token)?;
+    state.outbox.queue_for_firm(message).await?;
+    state.jobs.ring();
+    audit::record_for_firm(
+        &state.db,
+        entry(&admin, &req, "firm_admin.invited", format!("email:{email}")),
+    )
+    .await?;
+    Ok(see_other("/admin/admins?notice=invited"))
+}
+
+pub async fn revoke_admin(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let id = UserId::parse(&id).ok_or(WebError::NotFound)?;
+    if !state.users.revoke_firm_admin(id).await? {
+        return Ok(see_other("/admin/admins?notice=last"));
+    }
+    audit::record_for_firm(
+        &state.db,
+        entry(&admin, &req, "firm_admin.revoked", format!("user:{id}")),
+    )
+    .await?;
+    Ok(see_other("/admin/admins?notice=revoked"))
+}
+
+// ---- audit ----
+
+#[derive(Template)]
+#[template(path = "pages/admin/audit.html")]
+struct AuditPage {
+    layout: Layout,
+    entries: Vec<AuditRecord>,
+}
+
+pub async fn audit_log(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+) -> Result<HttpResponse, WebError> {
+    let page = AuditPage {
+        layout: layout_for(&state, &req, &admin.0, None).await?,
+        entries: audit::list_all(&state.db, 500).await?,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}

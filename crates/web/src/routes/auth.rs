@@ -1,0 +1,564 @@
+//! Signing in and out, invitations, password resets, the language switch.
+
+use crate::auth::{
+    CurrentUser, MaybeUser, client_ip, expired_session_cookie, layout_for, public_layout,
+    session_cookie, visitor_language,
+};
+use crate::emails;
+use crate::errors::{WebError, html};
+use crate::i18n::Tr;
+use crate::pages::{Layout, NoticePage};
+use crate::password;
+use crate::state::AppState;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use portal_domain::Language;
+use portal_persistence::audit::{self, AuditEntry};
+use portal_persistence::invitations::{Accepted, InvitedAs};
+use portal_persistence::throttle::{account_key, address_key};
+use portal_persistence::tokens::{hash_token, new_token};
+use portal_persistence::users::normalize_email;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "pages/login.html")]
+struct LoginPage {
+    layout: Layout,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only paths of this site: never `//evil.example` or an absolute URL.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location.to_owned()))
+        .finish()
+}
+
+pub async fn login_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: MaybeUser,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, WebError> {
+    if user.0.is_some() {
+        return Ok(see_other(&safe_next(query.next.as_deref())));
+    }
+    let page = LoginPage {
+        layout: public_layout(&state, &req),
+        email: String::new(),
+        next: safe_next(query.next.as_deref()),
+        error: None,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, WebError> {
+    let form = form.into_inner();
+    let now = Utc::now();
+    let email = normalize_email(&form.email);
+    let ip = client_ip(&req);
+    let keys: Vec<String> = std::iter::once(account_key(&email))
+        .chain(ip.as_deref().map(address_key))
+        .collect();
+    let layout = public_layout(&state, &req);
+    let t = layout.t;
+    let refuse = |status: StatusCode, error: String| {
+        let page = LoginPage {
+            layout: layout.clone(),
+            email: form.email.trim().to_owned(),
+            next: safe_next(form.next.as_deref()),
+            error: Some(error),
+        };
+        html(status, page.render())
+    };
+
+    if let Some(until) = state.throttle.blocked_until(&keys, now).await? {
+        let seconds = (until - now).num_seconds().max(1).to_string();
+        return Ok(refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            t.fill("login.throttled", &[("seconds", &seconds)]),
+        ));
+    }
+
+    let user = state.users.find_by_email(&email).await?;
+    let stored = match &user {
+        Some(user) if user.active => state.users.password_hash(user.id).await?,
+        _ => None,
+    };
+    // The same work whether the email exists or not.
+    let hash = stored
+        .clone()
+        .unwrap_or_else(|| state.dummy_hash.to_string());
+    let matches = password::verify(form.password.clone(), hash).await? && stored.is_some();
+    let Some(user) = user.filter(|_| matches) else {
+        for key in &keys {
+            state.throttle.record_failure(key, now).await?;
+        }
+        audit::record_for_firm(
+            &state.db,
+            AuditEntry::new("login.failed", format!("email:{email}")).from_ip(ip.clone()),
+        )
+        .await?;
+        return Ok(refuse(
+            StatusCode::UNAUTHORIZED,
+            t.get("login.failed").to_owned(),
+        ));
+    };
+
+    state.throttle.clear(&account_key(&email)).await?;
+    if let Some(old) = req.cookie(crate::auth::SESSION_COOKIE) {
+        // A new session id at every sign-in (no fixation).
+        state.sessions.delete(&hash_token(old.value())).await?;
+    }
+    let (token, token_hash) = new_token();
+    state.sessions.create(&token_hash, user.id, now).await?;
+    audit::record_for_firm(
+        &state.db,
+        AuditEntry::new("login.succeeded", format!("user:{}", user.id))
+            .by(Some(user.id))
+            .from_ip(ip),
+    )
+    .await?;
+    let mut response = see_other(&safe_next(form.next.as_deref()));
+    response.add_cookie(&session_cookie(&state, &token))?;
+    Ok(response)
+}
+
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, WebError> {
+    if let Some(cookie) = req.cookie(crate::auth::SESSION_COOKIE) {
+        state.sessions.delete(&hash_token(cookie.value())).await?;
+    }
+    let mut response = see_other("/login");
+    response.add_removal_cookie(&expired_session_cookie(&state))?;
+    Ok(response)
+}
+
+pub async fn logout_everywhere(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+) -> Result<HttpResponse, WebError> {
+    let ended = state.sessions.delete_all_for_user(user.user.id).await?;
+    audit::record_for_firm(
+        &state.db,
+        AuditEntry::new(
+            "sessions.ended_everywhere",
+            format!("user:{}", user.user.id),
+        )
+        .by(Some(user.user.id))
+        .from_ip(client_ip(&req))
+        .details(serde_json::json!({ "sessions": ended })),
+    )
+    .await?;
+    let mut response = see_other("/login");
+    response.add_removal_cookie(&expired_session_cookie(&state))?;
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct LanguageForm {
+    language: String,
+}
+
+/// Switches the language: stored on the user when signed in, in a cookie otherwise.
+pub async fn set_language(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: MaybeUser,
+    form: web::Form<LanguageForm>,
+) -> Result<HttpResponse, WebError> {
+    let lang = Language::parse(&form.language).unwrap_or_default();
+    if let Some(user) = &user.0 {
+        state.users.set_language(user.user.id, lang.code()).await?;
+    }
+    let back = req
+        .headers()
+        .get(actix_web::http::header::REFERER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|referer| referer.strip_prefix(&state.base_url))
+        .map_or_else(|| "/".to_owned(), |path| safe_next(Some(path)));
+    let mut response = see_other(&back);
+    response.add_cookie(
+        &Cookie::build("lang", lang.code())
+            .path("/")
+            .same_site(SameSite::Lax)
+            .http_only(true)
+            .finish(),
+    )?;
+    Ok(response)
+}
+
+/// `/`: the landing page, or straight to where a signed-in user works.
+pub async fn home(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: MaybeUser,
+) -> Result<HttpResponse, WebError> {
+    let Some(user) = user.0 else {
+        let page = crate::pages::HomePage {
+            layout: public_layout(&state, &req),
+        };
+        return Ok(html(StatusCode::OK, page.render()));
+    };
+    let tenants = state.tenants.tenants_of(user.user.id).await?;
+    Ok(match tenants.as_slice() {
+        [(tenant, _)] if !user.user.is_firm_admin => see_other(&format!("/t/{}/", tenant.slug)),
+        [] if user.user.is_firm_admin => see_other("/admin"),
+        _ => see_other("/t"),
+    })
+}
+
+// ---- invitations ----
+
+#[derive(Template)]
+#[template(path = "pages/invitation.html")]
+struct InvitationPage {
+    layout: Layout,
+    token: String,
+    intro: String,
+    name: String,
+    error: Option<String>,
+}
+
+fn place_of(
+    t: Tr,
+    invited_as: InvitedAs,
+    tenant: Option<&portal_persistence::tenants::Tenant>,
+) -> String {
+    match (invited_as, tenant) {
+        (InvitedAs::Member(_), Some(tenant)) => tenant.legal_name.clone(),
+        _ => t.get("invitation.firm").to_owned(),
+    }
+}
+
+fn link_expired(layout: Layout) -> HttpResponse {
+    let t = layout.t;
+    let page = NoticePage {
+        layout,
+        title: t.get("link.expired.title").to_owned(),
+        message: t.get("link.expired.text").to_owned(),
+        link: Some(("/login".to_owned(), t.get("login.submit").to_owned())),
+    };
+    html(StatusCode::GONE, page.render())
+}
+
+pub async fn invitation_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let layout = public_layout(&state, &req);
+    let Some(invitation) = state.invitations.find_open(&token, Utc::now()).await? else {
+        return Ok(link_expired(layout));
+    };
+    let place = place_of(layout.t, invitation.invited_as, invitation.tenant.as_ref());
+    let page = InvitationPage {
+        intro: layout.t.fill(
+            "invitation.intro",
+            &[("place", &place), ("email", &invitation.email)],
+        ),
+        layout,
+        token: token.into_inner(),
+        name: String::new(),
+        error: None,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+#[derive(Deserialize)]
+pub struct AcceptForm {
+    name: String,
+    password: String,
+    password_confirmation: String,
+}
+
+pub async fn accept_invitation(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+    form: web::Form<AcceptForm>,
+) -> Result<HttpResponse, WebError> {
+    let layout = public_layout(&state, &req);
+    let t = layout.t;
+    let now = Utc::now();
+    let Some(invitation) = state.invitations.find_open(&token, now).await? else {
+        return Ok(link_expired(layout));
+    };
+    let existing = state.users.find_by_email(&invitation.email).await?;
+    let error = if existing.is_none() && form.name.trim().is_empty() {
+        Some(t.get("invitation.name_required").to_owned())
+    } else if existing.is_none() {
+        password_problem(t, &form.password, &form.password_confirmation)
+    } else {
+        None
+    };
+    if let Some(error) = error {
+        let place = place_of(t, invitation.invited_as, invitation.tenant.as_ref());
+        let page = InvitationPage {
+            intro: t.fill(
+                "invitation.intro",
+                &[("place", &place), ("email", &invitation.email)],
+            ),
+            layout,
+            token: token.into_inner(),
+            name: form.name.trim().to_owned(),
+            error: Some(error),
+        };
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+    }
+    let hash = password::hash(form.password.clone()).await?;
+    let accepted = match state
+        .invitations
+        .accept(
+            &token,
+            &form.name,
+            visitor_language(&req).code(),
+            &hash,
+            now,
+        )
+        .await
+    {
+        Ok(accepted) => accepted,
+        Err(portal_persistence::invitations::InvitationError::Invalid) => {
+            return Ok(link_expired(layout));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let user = match accepted {
+        Accepted::NewUser(id) | Accepted::ExistingUser(id) => id,
+    };
+    let entry = AuditEntry::new("invitation.accepted", format!("user:{user}"))
+        .by(Some(user))
+        .from_ip(client_ip(&req))
+        .details(serde_json::json!({ "email": invitation.email }));
+    match &invitation.tenant {
+        Some(tenant) => {
+            audit::record_for_firm(
+                &state.db,
+                entry.clone().details(
+                    serde_json::json!({ "email": invitation.email, "tenant": tenant.slug }),
+                ),
+            )
+            .await?;
+        }
+        None => audit::record_for_firm(&state.db, entry).await?,
+    }
+    let message = match accepted {
+        Accepted::NewUser(_) => t.get("invitation.done.new"),
+        Accepted::ExistingUser(_) => t.get("invitation.done.existing"),
+    };
+    let page = NoticePage {
+        layout,
+        title: t.get("invitation.done.title").to_owned(),
+        message: message.to_owned(),
+        link: Some(("/login".to_owned(), t.get("login.submit").to_owned())),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+fn password_problem(t: Tr, password: &str, confirmation: &str) -> Option<String> {
+    if password.chars().count() < password::MIN_LENGTH {
+        Some(t.fill(
+            "password.too_short",
+            &[("min", &password::MIN_LENGTH.to_string())],
+        ))
+    } else if password != confirmation {
+        Some(t.get("password.mismatch").to_owned())
+    } else {
+        None
+    }
+}
+
+// ---- password reset ----
+
+#[derive(Template)]
+#[template(path = "pages/forgot.html")]
+struct ForgotPage {
+    layout: Layout,
+}
+
+#[derive(Template)]
+#[template(path = "pages/reset.html")]
+struct ResetPage {
+    layout: Layout,
+    token: String,
+    error: Option<String>,
+}
+
+pub async fn forgot_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, WebError> {
+    let page = ForgotPage {
+        layout: public_layout(&state, &req),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    email: String,
+}
+
+/// Always the same answer, whether the email has an account or not.
+pub async fn forgot(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<ForgotForm>,
+) -> Result<HttpResponse, WebError> {
+    let layout = public_layout(&state, &req);
+    let t = layout.t;
+    let now = Utc::now();
+    let ip = client_ip(&req);
+    let key = format!("reset:{}", normalize_email(&form.email));
+    let throttled = state
+        .throttle
+        .blocked_until(std::slice::from_ref(&key), now)
+        .await?
+        .is_some();
+    if let (Some(user), false) = (state.users.find_by_email(&form.email).await?, throttled) {
+        if user.active {
+            // Counted like a failure: a few resets are fine, a flood is slowed down.
+            state.throttle.record_failure(&key, now).await?;
+            let token = state.resets.create(user.id, now).await?;
+            let lang = Language::parse(&user.language).unwrap_or_default();
+            let email = emails::password_reset(&state, lang, &user.email, &token)?;
+            state.outbox.queue_for_firm(email).await?;
+            state.jobs.ring();
+            audit::record_for_firm(
+                &state.db,
+                AuditEntry::new("password.reset_requested", format!("user:{}", user.id))
+                    .from_ip(ip),
+            )
+            .await?;
+        }
+    }
+    let page = NoticePage {
+        layout,
+        title: t.get("forgot.sent.title").to_owned(),
+        message: t.get("forgot.sent.text").to_owned(),
+        link: Some(("/login".to_owned(), t.get("login.submit").to_owned())),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+pub async fn reset_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let layout = public_layout(&state, &req);
+    if !state.resets.is_valid(&token, Utc::now()).await? {
+        return Ok(link_expired(layout));
+    }
+    let page = ResetPage {
+        layout,
+        token: token.into_inner(),
+        error: None,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    password: String,
+    password_confirmation: String,
+}
+
+pub async fn reset(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+    form: web::Form<ResetForm>,
+) -> Result<HttpResponse, WebError> {
+    let layout = public_layout(&state, &req);
+    let t = layout.t;
+    let now = Utc::now();
+    if !state.resets.is_valid(&token, now).await? {
+        return Ok(link_expired(layout));
+    }
+    if let Some(error) = password_problem(t, &form.password, &form.password_confirmation) {
+        let page = ResetPage {
+            layout,
+            token: token.into_inner(),
+            error: Some(error),
+        };
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+    }
+    let hash = password::hash(form.password.clone()).await?;
+    let user = match state.resets.consume(&token, &hash, now).await {
+        Ok(user) => user,
+        Err(portal_persistence::invitations::InvitationError::Invalid) => {
+            return Ok(link_expired(layout));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    audit::record_for_firm(
+        &state.db,
+        AuditEntry::new("password.reset", format!("user:{user}"))
+            .by(Some(user))
+            .from_ip(client_ip(&req)),
+    )
+    .await?;
+    let page = NoticePage {
+        layout,
+        title: t.get("reset.done.title").to_owned(),
+        message: t.get("reset.done.text").to_owned(),
+        link: Some(("/login".to_owned(), t.get("login.submit").to_owned())),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// The account page: sign out everywhere.
+#[derive(Template)]
+#[template(path = "pages/account.html")]
+struct AccountPage {
+    layout: Layout,
+    email: String,
+}
+
+pub async fn account(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+) -> Result<HttpResponse, WebError> {
+    let page = AccountPage {
+        layout: layout_for(&state, &req, &user, None).await?,
+        email: user.user.email.clone(),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}

@@ -1,7 +1,0 @@
-use crate::pages::{HomePage, Layout};
-
-pub async fn home() -> HomePage {
-    HomePage {
-        layout: Layout::new(),
-    }
-}

@@ -1,0 +1,647 @@
+//! A tenant's own pages: the switcher, the dashboard and the settings (company, users, Billit, email, audit).
+
+use crate::auth::{CurrentUser, TenantContext, client_ip, layout_for};
+use crate::crypto;
+use crate::emails;
+use crate::errors::{WebError, html};
+use crate::pages::Layout;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use portal_domain::Language;
+use portal_domain::identifiers::Email;
+use portal_persistence::audit::{self, AuditEntry, AuditRecord};
+use portal_persistence::billit_connections::{
+    BillitConnection, BillitEnvironment, ConnectionSettings,
+};
+use portal_persistence::invitations::{Invitation, InvitedAs};
+use portal_persistence::scope::TenantRole;
+use portal_persistence::tenants::{EmailSettings, Member, MembershipError, Tenant, TenantAddress};
+use serde::Deserialize;
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location.to_owned()))
+        .finish()
+}
+
+fn blank_to_none(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+fn entry(
+    ctx: &TenantContext,
+    req: &HttpRequest,
+    action: &'static str,
+    target: String,
+) -> AuditEntry {
+    AuditEntry::new(action, target)
+        .by(Some(ctx.user.user.id))
+        .from_ip(client_ip(req))
+}
+
+// ---- the switcher and the dashboard ----
+
+#[derive(Template)]
+#[template(path = "pages/tenants.html")]
+struct TenantsPage {
+    layout: Layout,
+}
+
+pub async fn switcher(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+) -> Result<HttpResponse, WebError> {
+    let page = TenantsPage {
+        layout: layout_for(&state, &req, &user, None).await?,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+#[derive(Template)]
+#[template(path = "pages/tenant_home.html")]
+struct TenantHomePage {
+    layout: Layout,
+    tenant: Tenant,
+    role: &'static str,
+    billit_configured: bool,
+}
+
+pub async fn dashboard(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+) -> Result<HttpResponse, WebError> {
+    let connection = state.billit.get(&ctx.scope).await?;
+    let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
+    let page = TenantHomePage {
+        role: layout.t.get(role_key(ctx.scope.role())),
+        layout,
+        tenant: ctx.tenant.clone(),
+        billit_configured: connection.is_some_and(|connection| connection.has_api_key),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+pub fn role_key(role: TenantRole) -> &'static str {
+    match role {
+        TenantRole::Admin => "role.admin",
+        TenantRole::Member => "role.member",
+        TenantRole::Viewer => "role.viewer",
+    }
+}
+
+// ---- company profile ----
+
+#[derive(Template)]
+#[template(path = "pages/settings/profile.html")]
+struct ProfilePage {
+    layout: Layout,
+    tenant: Tenant,
+    saved: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SavedQuery {
+    saved: Option<String>,
+}
+
+pub async fn profile(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    query: web::Query<SavedQuery>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Admin)?;
+    let page = ProfilePage {
+        layout: layout_for(&state, &req, &ctx.user, Some(&ctx)).await?,
+        tenant: ctx.tenant.clone(),
+        saved: query.saved.is_some(),
+        error: None,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    legal_name: String,
+    street: String,
+    postal_code: String,
+    city: String,
+    country: String,
+}
+
+pub async fn save_profile(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    form: web::Form<ProfileForm>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Admin)?;
+    let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
+    let country = form.country.trim().to_uppercase();
+    let error = if form.legal_name.trim().is_empty() {
+        Some(layout.t.get("profile.legal_name_required").to_owned())
+    } else if !country.is_empty()
+        && (country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()))
+    {
+        Some(layout.t.get("profile.country_invalid").to_owned())
+    } else {
+        None
+    };
+    if let Some(error) = error {
+        let mut tenant = ctx.tenant.clone();
+        tenant.legal_name = form.legal_name.trim().to_owned();
+        let page = ProfilePage {
+            layout,
+            tenant,
+            saved: false,
+            error: Some(error),
+        };
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+    }
+    let address = TenantAddress {
+        street: blank_to_none(&form.street),
+        postal_code: blank_to_none(&form.postal_code),
+        city: blank_to_none(&form.city),
+        country: blank_to_none(&country),
+    };
+    state
+        .tenants
+        .update_own_profile(&ctx.scope, form.legal_name.trim().to_owned(), address)
+        .await?;
+    audit::record_for_tenant(
+        &state.db,
+        &ctx.scope,
+        entry(
+            &ctx,
+            &req,
+            "tenant.profile_changed",
+            format!("tenant:{}", ctx.tenant.slug),
+        ),
+    )
+    .await?;
+    Ok(see_other(&format!(
+        "/t/{}/settings?saved=1",
+        ctx.tenant.slug
+    )))
+}
+
+// ---- users and invitations ----
+
+#[derive(Template)]
+#[template(path = "pages/settings/users.html")]
+struct UsersPage {
+    layout: Layout,
+    tenant: Tenant,
+    members: Vec<Member>,
+    invitations: Vec<Invitation>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+impl UsersPage {
+    fn role_label(&self, role: &TenantRole) -> &str {
+        self.layout.t.get(role_key(*role))
+    }
+
+    fn invited_role(&self, invitation: &Invitation) -> &str {
+        match invitation.invited_as {
+            InvitedAs::Member(role) => self.layout.t.get(role_key(role)),
+            InvitedAs::FirmAdmin => self.layout.t.get("role.firm_admin"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+async fn users_page(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<UsersPage, WebError> {
+    Ok(UsersPage {
+        layout: layout_for(state, req, &ctx.user, Some(ctx)).await?,
+        tenant: ctx.tenant.clone(),
+        members: state.tenants.members(&ctx.scope).await?,
+        invitations: state
+            .invitations
+            .list_for_tenant(&ctx.scope)
+            .await?
+            .into_iter()
+            .filter(|invitation| {
+                invitation.accepted_at.is_none() && invitation.expires_at > Utc::now()
+            })
+            .collect(),
+        notice,
+        error,
+    })
+}
+
+pub async fn users(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    query: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Admin)?;
+    let mut page = users_page(&state, &req, &ctx, None, None).await?;
+    page.notice = match query.notice.as_deref() {
+        Some("invited") => Some(page.layout.t.get("users.invited").to_owned()),
+        Some("changed") => Some(page.layout.t.get("users.changed").to_owned()),
+        _ => None,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    email: String,
+    role: String,
+    language: Option<String>,
+}
+
+pub async fn invite(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    form: web::Form<InviteForm>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Admin)?;
+    let t = crate::i18n::Tr::new(ctx.user.language());
+    let email = match Email::parse(&form.email) {
+        Ok(email) => email.to_string(),
+        Err(_) => {
+            let page = users_page(
+                &state,
+                &req,
+                &ctx,
+                None,
+                Some(t.get("users.email_invalid").to_owned()),
+            )
+            .await?;
+            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+        }
+    };
+    let Some(role) = TenantRole::parse(&form.role) else {
+        let page = users_page(
+            &state,
+            &req,
+            &ctx,
+            None,
+            Some(t.get("users.role_invalid").to_owned()),
+        )
+        .await?;
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+    };
+    let now = Utc::now();
+    let token = state
+        .invitations
+        .invite_to_tenant(&ctx.scope, &email, role, Some(ctx.user.user.id), now)
+        .await?;
+    let lang = form
+        .language
+        .as_deref()
+        .and_then(Language::parse)
+        .unwrap_or_default();
+    let message = emails::invitation(&state, lang, &email, &ctx.tenant.legal_name, &token)?;
+    state.outbox.queue_for_tenant(&ctx.scope, message).await?;
+    state.jobs.ring();
+    audit::record_for_tenant(
+        &state.db,
+        &ctx.scope,
+        entry(&ctx, &req, "user.invited", format!("email:{email}"))
+            .details(serde_json::json!({ "role": role.as_str() })),
+    )
+    .await?;
+    Ok(see_other(&format!(
+        "/t/{}/settings/users?notice=invited",
+        ctx.tenant.slug
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct MemberForm {
+    role: String,
+    active: Option<String>,
+}
+
+pub async fn change_member(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    path: web::Path<(String, String)>,
+    form: web::Form<MemberForm>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Admin)?;
+    let (_, user_id) = path.into_inner();
+    let user = portal_domain::ids::UserId::parse(&user_id).ok_or(WebError::NotFound)?;
+    let role = TenantRole::parse(&form.role).ok_or(WebError::NotFound)?;
+    let active = form.active.as_deref() != Some("false");
+    match state
+        .tenants
+        .change_member(&ctx.scope, user, role, active)
+        .await
+    {
+        Ok(()) => {}
+        Err(MembershipError::NotFound) => return Err(WebError::NotFound),
+        Err(MembershipError::LastAdmin) => {
+            let t = crate::i18n::Tr::new(ctx.user.language());
+            let page = users_page(
+                &state,
+                &req,
+                &ctx,
+                None,
+                Some(t.get("users.last_admin").to_owned()),
+            )
+            .await?;
+            return Ok(html(StatusCode::CONFLICT, page.render()));
+        }
+        Err(MembershipError::Database(error)) => return Err(error.into()),
+    }
+    audit::record_for_tenant(
+        &state.db,
+        &ctx.scope,
+        entry(&ctx, &req, "user.role_changed", format!("user:{user}"))
+            .details(serde_json::json!({ "role": role.as_str(), "active": active })),
+    )
+    .await?;
+    Ok(see_other(&format!(
+        "/t/{}/settings/users?notice=changed",
+        ctx.tenant.slug
+    )))
+}
+
+// ---- Billit connection ----
+
+#[derive(Template)]
+#[template(path = "pages/settings/billit.html")]
+struct BillitPage {
+    layout: Layout,
+    tenant: Tenant,
+    connection: Option<BillitConnection>,
+    webhook_url: Option<String>,
+    saved: bool,
+    error: Option<String>,
+}
+
+impl BillitPage {
+    fn environment_is(&self, name: &str) -> bool {
+        self.connection
+            .as_ref()
+            .map_or(name == "embedded", |connection| {
+                connection.environment.as_str() == name
+            })
+    }
+
+    fn party_id(&self) -> String {
+        self.connection
+            .as_ref()
+            .and_then(|connection| connection.party_id)
+            .map(|id| id.to_string())
+            .unwrap_or_default()
+    }
+
+    fn context_party_id(&self) -> String {
+        self.connection
+            .as_ref()
+            .and_then(|connection| connection.context_party_id)
+            .map(|id| id.to_string())
+            .unwrap_or_default()
+    }
+}
+
+pub async fn billit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    query: web::Query<SavedQuery>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Admin)?;
+    let connection = state.billit.get(&ctx.scope).await?;
+    let page = BillitPage {
+        webhook_url: connection.as_ref().map(|connection| {
+            format!(
+                "{}/hooks/billit/{}",
+                state.base_url, connection.webhook_token
+            )
+        }),
+        layout: layout_for(&state, &req, &ctx.user, Some(&ctx)).await?,
+        tenant: ctx.tenant.clone(),
+        connection,
+        saved: query.saved.is_some(),
+        error: None,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+#[derive(Deserialize)]
+pub struct BillitForm {
+    environment: String,
+    api_key: String,
+    party_id: String,
+    context_party_id: String,
+}
+
+pub async fn save_billit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    form: web::Form<BillitForm>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Admin)?;
+    let t = crate::i18n::Tr::new(ctx.user.language());
+    let environment = BillitEnvironment::parse(&form.environment);
+    let party_id = parse_party_id(&form.party_id);
+    let context_party_id = parse_party_id(&form.context_party_id);
+    let error = if environment.is_none() {
+        Some(t.get("billit.environment_invalid"))
+    } else if party_id.is_err() || context_party_id.is_err() {
+        Some(t.get("billit.party_invalid"))
+    } else if form.api_key.trim().len() > 512 {
+        Some(t.get("billit.api_key_invalid"))
+    } else {
+        None
+    };
+    let (Some(environment), Ok(party_id), Ok(context_party_id), None) =
+        (environment, party_id, context_party_id, error)
+    else {
+        let connection = state.billit.get(&ctx.scope).await?;
+        let page = BillitPage {
+            webhook_url: None,
+            layout: layout_for(&state, &req, &ctx.user, Some(&ctx)).await?,
+            tenant: ctx.tenant.clone(),
+            connection,
+            saved: false,
+            error: error.map(str::to_owned),
+        };
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+    };
+    let api_key_encrypted = match blank_to_none(&form.api_key) {
+        Some(key) => Some(crypto::encrypt(&state.master_key, &key)?),
+        None => None,
+    };
+    let changed_key = api_key_encrypted.is_some();
+    state
+        .billit
+        .save(
+            &ctx.scope,
+            ConnectionSettings {
+                environment,
+                api_key_encrypted,
+                party_id,
+                context_party_id,
+            },
+        )
+        .await?;
+    audit::record_for_tenant(
+        &state.db,
+        &ctx.scope,
+        entry(&ctx, &req, "billit.settings_changed", format!("tenant:{}", ctx.tenant.slug)).details(
+            serde_json::json!({ "environment": environment.as_str(), "api_key_changed": changed_key }),
+        ),
+    )
+    .await?;
+    Ok(see_other(&format!(
+        "/t/{}/settings/billit?saved=1",
+        ctx.tenant.slug
+    )))
+}
+
+fn parse_party_id(text: &str) -> Result<Option<i64>, ()> {
+    match blank_to_none(text) {
+        None => Ok(None),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(Some)
+            .ok_or(()),
+    }
+}
+
+// ---- email settings ----
+
+#[derive(Template)]
+#[template(path = "pages/settings/email.html")]
+struct EmailSettingsPage {
+    layout: Layout,
+    tenant: Tenant,
+    saved: bool,
+    error: Option<String>,
+}
+
+pub async fn email_settings(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    query: web::Query<SavedQuery>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Admin)?;
+    let page = EmailSettingsPage {
+        layout: layout_for(&state, &req, &ctx.user, Some(&ctx)).await?,
+        tenant: ctx.tenant.clone(),
+        saved: query.saved.is_some(),
+        error: None,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+#[derive(Deserialize)]
+pub struct EmailSettingsForm {
+    sender_name: String,
+    reply_to: String,
+    signature: String,
+}
+
+pub async fn save_email_settings(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    form: web::Form<EmailSettingsForm>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Admin)?;
+    let reply_to = match blank_to_none(&form.reply_to) {
+        None => None,
+        Some(text) => match Email::parse(&text) {
+            Ok(email) => Some(email.to_string()),
+            Err(_) => {
+                let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
+                let mut tenant = ctx.tenant.clone();
+                tenant.email = EmailSettings {
+                    sender_name: blank_to_none(&form.sender_name),
+                    reply_to: Some(text),
+                    signature: blank_to_none(&form.signature),
+                };
+                let page = EmailSettingsPage {
+                    error: Some(layout.t.get("email_settings.reply_to_invalid").to_owned()),
+                    layout,
+                    tenant,
+                    saved: false,
+                };
+                return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+            }
+        },
+    };
+    state
+        .tenants
+        .update_email_settings(
+            &ctx.scope,
+            EmailSettings {
+                sender_name: blank_to_none(&form.sender_name),
+                reply_to,
+                signature: blank_to_none(&form.signature),
+            },
+        )
+        .await?;
+    audit::record_for_tenant(
+        &state.db,
+        &ctx.scope,
+        entry(
+            &ctx,
+            &req,
+            "tenant.email_settings_changed",
+            format!("tenant:{}", ctx.tenant.slug),
+        ),
+    )
+    .await?;
+    Ok(see_other(&format!(
+        "/t/{}/settings/email?saved=1",
+        ctx.tenant.slug
+    )))
+}
+
+// ---- audit ----
+
+#[derive(Template)]
+#[template(path = "pages/settings/audit.html")]
+struct AuditPage {
+    layout: Layout,
+    tenant: Tenant,
+    entries: Vec<AuditRecord>,
+}
+
+pub async fn audit_log(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Admin)?;
+    let page = AuditPage {
+        layout: layout_for(&state, &req, &ctx.user, Some(&ctx)).await?,
+        tenant: ctx.tenant.clone(),
+        entries: audit::list_for_tenant(&state.db, &ctx.scope, 200).await?,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
