@@ -355,7 +355,7 @@ impl TenantRepository {
                 });
             }
         }
-        out.sort_by(|a, b| a.user.name.to_lowercase().cmp(&b.user.name.to_lowercase()));
+        out.sort_by_key(|member| member.user.name.to_lowercase());
         Ok(out)
     }
 

@@ -74,10 +74,9 @@ impl LoginThrottle {
             if let Some(row) = login_throttle::Entity::find_by_id(key.clone())
                 .one(&self.db)
                 .await?
+                && row.next_allowed_at > now
             {
-                if row.next_allowed_at > now {
-                    until = Some(until.map_or(row.next_allowed_at, |u| u.max(row.next_allowed_at)));
-                }
+                until = Some(until.map_or(row.next_allowed_at, |u| u.max(row.next_allowed_at)));
             }
         }
         Ok(until)

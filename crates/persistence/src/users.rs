@@ -182,3 +182,19 @@ impl UserRepository {
         Ok(true)
     }
 }
+
+impl UserRepository {
+    /// Sets a new password hash (the caller ends the user's other sessions when appropriate).
+    pub async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<(), DbErr> {
+        if let Some(row) = users::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await?
+        {
+            let mut active: users::ActiveModel = row.into();
+            active.password_hash = Set(Some(password_hash.to_owned()));
+            active.updated_at = Set(chrono::Utc::now());
+            active.update(&self.db).await?;
+        }
+        Ok(())
+    }
+}

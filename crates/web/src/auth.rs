@@ -337,10 +337,10 @@ pub fn public_layout(state: &AppState, req: &HttpRequest) -> Layout {
 }
 
 pub fn visitor_language(req: &HttpRequest) -> Language {
-    if let Some(cookie) = req.cookie("lang") {
-        if let Some(lang) = Language::parse(cookie.value()) {
-            return lang;
-        }
+    if let Some(cookie) = req.cookie("lang")
+        && let Some(lang) = Language::parse(cookie.value())
+    {
+        return lang;
     }
     req.headers()
         .get(actix_web::http::header::ACCEPT_LANGUAGE)

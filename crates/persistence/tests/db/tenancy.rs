@@ -16,6 +16,7 @@ async fn a_scope_exists_only_for_members_of_an_active_tenant() {
             legal_name: "ACME SAS".into(),
             siren: "732829320".into(),
             vat_number: None,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -25,6 +26,7 @@ async fn a_scope_exists_only_for_members_of_an_active_tenant() {
             legal_name: "Globex SARL".into(),
             siren: "443061841".into(),
             vat_number: None,
+            ..Default::default()
         })
         .await
         .unwrap();

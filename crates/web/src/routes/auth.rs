@@ -450,22 +450,21 @@ pub async fn forgot(
         .blocked_until(std::slice::from_ref(&key), now)
         .await?
         .is_some();
-    if let (Some(user), false) = (state.users.find_by_email(&form.email).await?, throttled) {
-        if user.active {
-            // Counted like a failure: a few resets are fine, a flood is slowed down.
-            state.throttle.record_failure(&key, now).await?;
-            let token = state.resets.create(user.id, now).await?;
-            let lang = Language::parse(&user.language).unwrap_or_default();
-            let email = emails::password_reset(&state, lang, &user.email, &token)?;
-            state.outbox.queue_for_firm(email).await?;
-            state.jobs.ring();
-            audit::record_for_firm(
-                &state.db,
-                AuditEntry::new("password.reset_requested", format!("user:{}", user.id))
-                    .from_ip(ip),
-            )
-            .await?;
-        }
+    if let (Some(user), false) = (state.users.find_by_email(&form.email).await?, throttled)
+        && user.active
+    {
+        // Counted like a failure: a few resets are fine, a flood is slowed down.
+        state.throttle.record_failure(&key, now).await?;
+        let token = state.resets.create(user.id, now).await?;
+        let lang = Language::parse(&user.language).unwrap_or_default();
+        let email = emails::password_reset(&state, lang, &user.email, &token)?;
+        state.outbox.queue_for_firm(email).await?;
+        state.jobs.ring();
+        audit::record_for_firm(
+            &state.db,
+            AuditEntry::new("password.reset_requested", format!("user:{}", user.id)).from_ip(ip),
+        )
+        .await?;
     }
     let page = NoticePage {
         layout,

@@ -1,6 +1,8 @@
 //! In-process HTTP tests: each test builds the whole application on its own database and a free port.
 
 #[cfg(test)]
+mod accounts;
+#[cfg(test)]
 mod helpers;
 #[cfg(test)]
 mod pages;

@@ -1,0 +1,834 @@
+//! Accounts over real HTTP: sign-in, sessions, CSRF, throttling, invitations, resets, roles, tenant isolation.
+
+use crate::helpers::{PASSWORD, TestApp, Visitor, csrf_of};
+use portal_persistence::entities::{billit_connections, memberships, sessions};
+use portal_persistence::outbox::OutboxRepository;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+
+/// The link of the newest email in the outbox (read from the stored email, as the recipient would see it).
+async fn last_link(app: &TestApp, prefix: &str) -> String {
+    let emails = OutboxRepository::new(app.test_db.db.clone())
+        .recent(10)
+        .await
+        .unwrap();
+    let email = emails.first().expect("an email was queued");
+    let start = email
+        .email
+        .text_body
+        .find(prefix)
+        .expect("the email has the link");
+    email.email.text_body[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_start_matches(&app.address)
+        .to_owned()
+}
+
+#[tokio::test]
+async fn signing_in_and_out() {
+    let app = TestApp::spawn().await;
+    app.world().await;
+    let visitor = Visitor::new(&app);
+
+    let protected = visitor.get("/t/acme/").await;
+    assert_eq!(protected.status(), 303);
+    assert_eq!(protected.headers()["location"], "/login?next=/t/acme/");
+
+    let wrong = visitor
+        .login("member@acme.fr", "not the password at all")
+        .await;
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("Adresse électronique ou mot de passe incorrect.")
+    );
+    let unknown = visitor.login("nobody@acme.fr", PASSWORD).await;
+    assert_eq!(unknown.status(), 401);
+    assert!(
+        unknown
+            .text()
+            .await
+            .unwrap()
+            .contains("Adresse électronique ou mot de passe incorrect."),
+        "same message"
+    );
+
+    let ok = visitor.login("MEMBER@acme.fr", PASSWORD).await;
+    assert_eq!(ok.status(), 303);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert_eq!(visitor.get("/").await.headers()["location"], "/t/acme/");
+    let home = visitor.get("/t/acme/").await;
+    assert_eq!(home.status(), 200);
+    assert!(home.text().await.unwrap().contains("ACME SAS"));
+
+    let out = visitor.submit("/t/acme/", "/logout", &[]).await;
+    assert_eq!(out.status(), 303);
+    assert_eq!(visitor.get("/t/acme/").await.status(), 303, "signed out");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn sessions_expire_when_idle_and_can_all_be_ended() {
+    let app = TestApp::spawn().await;
+    app.world().await;
+    let first = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let second = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+
+    // Make every session look idle for three hours.
+    for session in sessions::Entity::find().all(&app.test_db.db).await.unwrap() {
+        let mut active: sessions::ActiveModel = session.into();
+        active.last_seen_at = Set(chrono::Utc::now() - chrono::Duration::hours(3));
+        active.update(&app.test_db.db).await.unwrap();
+    }
+    assert_eq!(
+        first.get("/t/acme/").await.status(),
+        303,
+        "idle session refused"
+    );
+    assert!(
+        sessions::Entity::find()
+            .all(&app.test_db.db)
+            .await
+            .unwrap()
+            .len()
+            < 2,
+        "and deleted"
+    );
+
+    let first = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let second_again = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let _ = second;
+    let ended = first
+        .submit("/account", "/account/logout-everywhere", &[])
+        .await;
+    assert_eq!(ended.status(), 303);
+    assert_eq!(
+        second_again.get("/t/acme/").await.status(),
+        303,
+        "the other browser is signed out too"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn forms_without_a_valid_csrf_token_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    app.world().await;
+    // Even the login form.
+    let visitor = Visitor::new(&app);
+    let forged = visitor
+        .post_without_token(
+            "/login",
+            &[("email", "admin@acme.fr"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    assert_eq!(visitor.get("/t/acme/").await.status(), 303, "not signed in");
+
+    let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let forged = admin
+        .post_without_token(
+            "/t/acme/settings/profile",
+            &[
+                ("legal_name", "Hacked"),
+                ("street", ""),
+                ("postal_code", ""),
+                ("city", ""),
+                ("country", "FR"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    assert!(forged.text().await.unwrap().contains("Formulaire expiré"));
+    let wrong = admin
+        .post_without_token(
+            "/t/acme/settings/profile",
+            &[
+                ("legal_name", "Hacked"),
+                ("street", ""),
+                ("postal_code", ""),
+                ("city", ""),
+                ("country", "FR"),
+                ("csrf_token", "00ff"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), 403);
+    // A token from another session is no good either.
+    let other = Visitor::signed_in(&app, "member@acme.fr", PASSWORD).await;
+    let stolen = csrf_of(&other.get("/t/acme/").await.text().await.unwrap());
+    let replayed = admin
+        .post_without_token(
+            "/t/acme/settings/profile",
+            &[
+                ("legal_name", "Hacked"),
+                ("street", ""),
+                ("postal_code", ""),
+                ("city", ""),
+                ("country", "FR"),
+                ("csrf_token", &stolen),
+            ],
+        )
+        .await;
+    assert_eq!(replayed.status(), 403);
+    let page = admin.get("/t/acme/settings").await.text().await.unwrap();
+    assert!(page.contains("ACME SAS") && !page.contains("Hacked"));
+
+    let saved = admin
+        .submit(
+            "/t/acme/settings",
+            "/t/acme/settings/profile",
+            &[
+                ("legal_name", "ACME Group SAS"),
+                ("street", "1 rue de la Paix"),
+                ("postal_code", "75002"),
+                ("city", "Paris"),
+                ("country", "fr"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    assert!(
+        admin
+            .get("/t/acme/settings")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("ACME Group SAS")
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_slow_down_then_lock_the_account() {
+    let app = TestApp::spawn().await;
+    app.world().await;
+    let attacker = Visitor::new(&app);
+    for _ in 0..3 {
+        assert_eq!(
+            attacker
+                .login("admin@acme.fr", "wrong password 123")
+                .await
+                .status(),
+            401
+        );
+    }
+    // The fourth failure imposes a delay: even the right password is refused for now.
+    assert_eq!(
+        attacker
+            .login("admin@acme.fr", "wrong password 123")
+            .await
+            .status(),
+        401
+    );
+    let throttled = attacker.login("admin@acme.fr", PASSWORD).await;
+    assert_eq!(throttled.status(), 429);
+    assert!(
+        throttled
+            .text()
+            .await
+            .unwrap()
+            .contains("Trop de tentatives")
+    );
+    // From another address the account is throttled as well (per-account key).
+    let rows = portal_persistence::entities::login_throttle::Entity::find()
+        .all(&app.test_db.db)
+        .await
+        .unwrap();
+    assert!(rows.iter().any(|row| row.key == "account:admin@acme.fr"));
+    assert!(rows.iter().any(|row| row.key.starts_with("ip:127.0.0.1")));
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invitation_works_once_and_creates_a_member() {
+    let app = TestApp::spawn().await;
+    app.world().await;
+    let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let invited = admin
+        .submit(
+            "/t/acme/settings/users",
+            "/t/acme/settings/users/invite",
+            &[
+                ("email", "new.person@acme.fr"),
+                ("role", "member"),
+                ("language", "en"),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status(), 303);
+    let users_page = admin
+        .get("/t/acme/settings/users?notice=invited")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        users_page.contains("new.person@acme.fr"),
+        "pending invitation listed"
+    );
+
+    let emails = OutboxRepository::new(app.test_db.db.clone())
+        .recent(10)
+        .await
+        .unwrap();
+    assert_eq!(emails[0].email.to, vec!["new.person@acme.fr".to_owned()]);
+    assert!(
+        emails[0].email.subject.contains("ACME SAS"),
+        "English email names the company"
+    );
+    assert!(emails[0].email.text_body.contains("You are invited"));
+    let link = last_link(&app, &format!("{}/invitations/", app.address)).await;
+
+    let newcomer = Visitor::new(&app);
+    let form = newcomer.get(&link).await;
+    assert_eq!(form.status(), 200);
+    let too_short = newcomer
+        .submit(
+            &link,
+            &link,
+            &[
+                ("name", "New Person"),
+                ("password", "short"),
+                ("password_confirmation", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(too_short.status(), 422);
+    let accepted = newcomer
+        .submit(
+            &link,
+            &link,
+            &[
+                ("name", "New Person"),
+                ("password", "a brand new password"),
+                ("password_confirmation", "a brand new password"),
+            ],
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+    assert_eq!(
+        newcomer.get(&link).await.status(),
+        410,
+        "the link works once"
+    );
+
+    let member = Visitor::signed_in(&app, "new.person@acme.fr", "a brand new password").await;
+    assert_eq!(member.get("/t/acme/").await.status(), 200);
+    assert_eq!(
+        member.get("/t/acme/settings").await.status(),
+        403,
+        "a member does not administer"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_password_reset_link_works_once_and_ends_old_sessions() {
+    let app = TestApp::spawn().await;
+    app.world().await;
+    let old_browser = Visitor::signed_in(&app, "member@acme.fr", PASSWORD).await;
+    let visitor = Visitor::new(&app);
+    let asked = visitor
+        .submit(
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "member@acme.fr")],
+        )
+        .await;
+    assert_eq!(asked.status(), 200);
+    let unknown = visitor
+        .submit(
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "nobody@acme.fr")],
+        )
+        .await;
+    assert_eq!(
+        unknown.status(),
+        200,
+        "the same answer for an unknown address"
+    );
+    let emails = OutboxRepository::new(app.test_db.db.clone())
+        .recent(10)
+        .await
+        .unwrap();
+    assert_eq!(emails.len(), 1, "only the real account got an email");
+
+    let link = last_link(&app, &format!("{}/password/reset/", app.address)).await;
+    let mismatch = visitor
+        .submit(
+            &link,
+            &link,
+            &[
+                ("password", "another long password"),
+                ("password_confirmation", "different"),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status(), 422);
+    let done = visitor
+        .submit(
+            &link,
+            &link,
+            &[
+                ("password", "another long password"),
+                ("password_confirmation", "another long password"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status(), 200);
+    assert_eq!(visitor.get(&link).await.status(), 410, "single use");
+    assert_eq!(
+        old_browser.get("/t/acme/").await.status(),
+        303,
+        "old sessions ended"
+    );
+    assert_eq!(
+        Visitor::new(&app)
+            .login("member@acme.fr", PASSWORD)
+            .await
+            .status(),
+        401
+    );
+    Visitor::signed_in(&app, "member@acme.fr", "another long password").await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn roles_limit_what_each_member_can_do() {
+    let app = TestApp::spawn().await;
+    app.world().await;
+    let viewer = Visitor::signed_in(&app, "viewer@acme.fr", PASSWORD).await;
+    assert_eq!(viewer.get("/t/acme/").await.status(), 200);
+    let token = csrf_of(&viewer.get("/t/acme/").await.text().await.unwrap());
+    let attempt = viewer
+        .post_without_token(
+            "/t/acme/settings/users/invite",
+            &[
+                ("email", "x@acme.fr"),
+                ("role", "admin"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(attempt.status(), 403, "a viewer changes nothing");
+    assert!(
+        OutboxRepository::new(app.test_db.db.clone())
+            .recent(5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let member = Visitor::signed_in(&app, "member@acme.fr", PASSWORD).await;
+    for path in [
+        "/t/acme/settings",
+        "/t/acme/settings/users",
+        "/t/acme/settings/billit",
+        "/t/acme/settings/email",
+        "/t/acme/settings/audit",
+    ] {
+        assert_eq!(member.get(path).await.status(), 403, "{path}");
+    }
+    assert_eq!(
+        member.get("/admin").await.status(),
+        404,
+        "firm administration is invisible"
+    );
+
+    // The last admin can neither demote nor deactivate themselves.
+    let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let users = portal_persistence::users::UserRepository::new(app.test_db.db.clone());
+    let admin_id = users
+        .find_by_email("admin@acme.fr")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let demote = admin
+        .submit(
+            "/t/acme/settings/users",
+            &format!("/t/acme/settings/users/{admin_id}"),
+            &[("role", "member"), ("active", "true")],
+        )
+        .await;
+    assert_eq!(demote.status(), 409);
+    assert!(
+        demote
+            .text()
+            .await
+            .unwrap()
+            .contains("au moins un administrateur actif")
+    );
+    let deactivate = admin
+        .submit(
+            "/t/acme/settings/users",
+            &format!("/t/acme/settings/users/{admin_id}"),
+            &[("role", "admin"), ("active", "false")],
+        )
+        .await;
+    assert_eq!(deactivate.status(), 409);
+    let membership =
+        memberships::Entity::find_by_id((app.world_tenant_id("acme").await, admin_id.as_uuid()))
+            .one(&app.test_db.db)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        (membership.role.as_str(), membership.active),
+        ("admin", true)
+    );
+
+    // Promoting the member first lets the old admin step down.
+    let member_id = users
+        .find_by_email("member@acme.fr")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let promoted = admin
+        .submit(
+            "/t/acme/settings/users",
+            &format!("/t/acme/settings/users/{member_id}"),
+            &[("role", "admin"), ("active", "true")],
+        )
+        .await;
+    assert_eq!(promoted.status(), 303);
+    assert_eq!(
+        member.get("/t/acme/settings").await.status(),
+        200,
+        "now an admin"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn billit_secrets_are_stored_encrypted_and_never_shown() {
+    let app = TestApp::spawn().await;
+    let world = app.world().await;
+    let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let saved = admin
+        .submit(
+            "/t/acme/settings/billit",
+            "/t/acme/settings/billit",
+            &[
+                ("environment", "sandbox"),
+                ("api_key", "sk-live-0123456789"),
+                ("party_id", "42"),
+                ("context_party_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let row = billit_connections::Entity::find_by_id(world.acme.id.as_uuid())
+        .one(&app.test_db.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = row.api_key_encrypted.clone().unwrap();
+    assert!(
+        !stored.contains("sk-live"),
+        "the raw column holds ciphertext"
+    );
+    assert_eq!(
+        portal_web::crypto::decrypt(&app.state.master_key, &stored).unwrap(),
+        "sk-live-0123456789"
+    );
+    assert_eq!(row.party_id, Some(42));
+    let page = admin
+        .get("/t/acme/settings/billit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("sk-live"), "never shown again");
+    assert!(page.contains("Une clé est enregistrée"));
+    assert!(page.contains(&format!("/hooks/billit/{}", row.webhook_token)));
+
+    // Saving again with an empty key keeps it.
+    admin
+        .submit(
+            "/t/acme/settings/billit",
+            "/t/acme/settings/billit",
+            &[
+                ("environment", "sandbox"),
+                ("api_key", ""),
+                ("party_id", "43"),
+                ("context_party_id", ""),
+            ],
+        )
+        .await;
+    let row = billit_connections::Entity::find_by_id(world.acme.id.as_uuid())
+        .one(&app.test_db.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.api_key_encrypted.as_deref(), Some(stored.as_str()));
+    assert_eq!(row.party_id, Some(43));
+
+    let bad = admin
+        .submit(
+            "/t/acme/settings/billit",
+            "/t/acme/settings/billit",
+            &[
+                ("environment", "sandbox"),
+                ("api_key", ""),
+                ("party_id", "-3"),
+                ("context_party_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains("PartyID"));
+    app.shutdown().await;
+}
+
+/// Every tenant route: a user of another tenant gets 404, for pages and forms alike, and nothing changes.
+#[tokio::test]
+async fn another_tenants_pages_are_404() {
+    let app = TestApp::spawn().await;
+    let world = app.world().await;
+    let outsider = Visitor::signed_in(&app, "admin@globex.fr", PASSWORD).await;
+    let acme_admin_id = portal_persistence::users::UserRepository::new(app.test_db.db.clone())
+        .find_by_email("admin@acme.fr")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    for path in [
+        "/t/acme",
+        "/t/acme/",
+        "/t/acme/settings",
+        "/t/acme/settings/users",
+        "/t/acme/settings/billit",
+        "/t/acme/settings/email",
+        "/t/acme/settings/audit",
+    ] {
+        assert_eq!(outsider.get(path).await.status(), 404, "GET {path}");
+    }
+    let token = csrf_of(&outsider.get("/t/globex/").await.text().await.unwrap());
+    let member_path = format!("/t/acme/settings/users/{acme_admin_id}");
+    let posts: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "/t/acme/settings/profile",
+            vec![
+                ("legal_name", "Pwned"),
+                ("street", ""),
+                ("postal_code", ""),
+                ("city", ""),
+                ("country", "FR"),
+            ],
+        ),
+        (
+            "/t/acme/settings/users/invite",
+            vec![("email", "spy@globex.fr"), ("role", "admin")],
+        ),
+        (
+            member_path.as_str(),
+            vec![("role", "viewer"), ("active", "true")],
+        ),
+        (
+            "/t/acme/settings/billit",
+            vec![
+                ("environment", "production"),
+                ("api_key", "x"),
+                ("party_id", ""),
+                ("context_party_id", ""),
+            ],
+        ),
+        (
+            "/t/acme/settings/email",
+            vec![
+                ("sender_name", "Pwned"),
+                ("reply_to", ""),
+                ("signature", ""),
+            ],
+        ),
+    ];
+    for (path, mut form) in posts {
+        form.push(("csrf_token", &token));
+        let response = outsider.post_without_token(path, &form).await;
+        assert_eq!(response.status(), 404, "POST {path}");
+    }
+    let acme = portal_persistence::tenants::TenantRepository::new(app.test_db.db.clone())
+        .find_by_id(world.acme.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(acme.legal_name, "ACME SAS");
+    assert_eq!(acme.email.sender_name, None);
+    assert!(
+        billit_connections::Entity::find_by_id(world.acme.id.as_uuid())
+            .one(&app.test_db.db)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A suspended tenant is 404 for its own members too.
+    assert_eq!(outsider.get("/t/globex/").await.status(), 200);
+    portal_persistence::tenants::TenantRepository::new(app.test_db.db.clone())
+        .set_active(world.globex.id, false)
+        .await
+        .unwrap();
+    assert_eq!(outsider.get("/t/globex/").await.status(), 404);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn firm_admins_create_tenants_with_checked_identifiers() {
+    let app = TestApp::spawn().await;
+    app.firm_admin("staff@cabinet.fr").await;
+    let staff = Visitor::signed_in(&app, "staff@cabinet.fr", PASSWORD).await;
+    assert_eq!(staff.get("/").await.headers()["location"], "/admin");
+    let bad = staff
+        .submit(
+            "/admin/tenants/new",
+            "/admin/tenants",
+            &[
+                ("slug", "Bad Slug"),
+                ("legal_name", ""),
+                ("siren", "732829321"),
+                ("vat_number", ""),
+                ("street", ""),
+                ("postal_code", ""),
+                ("city", ""),
+                ("country", "FR"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let page = bad.text().await.unwrap();
+    assert!(page.contains("aria-invalid=\"true\""));
+    assert!(page.contains("L’identifiant doit faire"), "slug message");
+    assert!(
+        page.contains("Indiquez la raison sociale"),
+        "legal name message"
+    );
+    assert!(page.contains("732829321"), "what was typed is kept");
+
+    let created = staff
+        .submit(
+            "/admin/tenants/new",
+            "/admin/tenants",
+            &[
+                ("slug", "initech"),
+                ("legal_name", "Initech SA"),
+                ("siren", "732 829 320"),
+                ("vat_number", ""),
+                ("street", ""),
+                ("postal_code", ""),
+                ("city", "Lyon"),
+                ("country", "FR"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    let tenants = portal_persistence::tenants::TenantRepository::new(app.test_db.db.clone())
+        .list_all()
+        .await
+        .unwrap();
+    let initech = tenants
+        .iter()
+        .find(|tenant| tenant.slug == "initech")
+        .unwrap();
+    assert_eq!(initech.siren, "732829320");
+    assert_eq!(
+        initech.vat_number.as_deref(),
+        Some("FR44732829320"),
+        "VAT derived from the SIREN"
+    );
+
+    let duplicate = staff
+        .submit(
+            "/admin/tenants/new",
+            "/admin/tenants",
+            &[
+                ("slug", "initech"),
+                ("legal_name", "Other"),
+                ("siren", "443061841"),
+                ("vat_number", ""),
+                ("street", ""),
+                ("postal_code", ""),
+                ("city", ""),
+                ("country", "FR"),
+            ],
+        )
+        .await;
+    assert_eq!(duplicate.status(), 422);
+
+    // Inviting the first admin queues an email; the audit log shows all of it.
+    let invited = staff
+        .submit(
+            &format!("/admin/tenants/{}", initech.id),
+            &format!("/admin/tenants/{}/invite", initech.id),
+            &[("email", "boss@initech.fr"), ("language", "fr")],
+        )
+        .await;
+    assert_eq!(invited.status(), 303);
+    let audit = staff.get("/admin/audit").await.text().await.unwrap();
+    assert!(
+        audit.contains("tenant.created")
+            && audit.contains("tenant.admin_invited")
+            && audit.contains("login.succeeded")
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_outbox_worker_writes_emails_as_eml_files() {
+    let app = TestApp::spawn().await;
+    app.world().await;
+    let visitor = Visitor::new(&app);
+    visitor
+        .submit(
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "admin@acme.fr")],
+        )
+        .await;
+    let queue = portal_persistence::jobs::JobQueue::new(app.test_db.db.clone());
+    let job = queue
+        .claim("test", std::time::Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("a mail job");
+    assert_eq!(job.kind, "mail.send");
+    portal_web::mailer::send_job(
+        app.state.outbox.clone(),
+        app.state.mailer.clone(),
+        job.clone(),
+    )
+    .await
+    .unwrap();
+    queue.complete(&job).await.unwrap();
+    let dir = app.state.config.outbox_dir();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let eml = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(eml.contains("To: admin@acme.fr"));
+    assert!(eml.contains("Message-ID: <"));
+    assert!(eml.contains("Date: "));
+    assert!(eml.contains("multipart/alternative"));
+    let stored = OutboxRepository::new(app.test_db.db.clone())
+        .recent(1)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored[0].status,
+        portal_persistence::outbox::EmailStatus::Sent
+    );
+    app.shutdown().await;
+}
