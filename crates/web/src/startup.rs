@@ -129,6 +129,8 @@ pub struct Application {
     server: Server,
     workers: Option<WorkerPool>,
     state: AppState,
+    /// Installed while building, so a SIGTERM that arrives as soon as the address is printed is already ours.
+    signals: Signals,
 }
 
 impl Application {
@@ -245,6 +247,7 @@ impl Application {
             server,
             workers,
             state,
+            signals: Signals::install(),
         })
     }
 
@@ -265,8 +268,9 @@ impl Application {
     /// stops the workers (finishing or releasing their jobs) and closes the database.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let handle = self.server.handle();
+        let mut termination = self.signals;
         let signals = tokio::spawn(async move {
-            wait_for_termination().await;
+            termination.wait().await;
             tracing::info!("shutdown requested");
             handle.stop(true).await;
         });
@@ -283,25 +287,63 @@ impl Application {
     }
 }
 
-async fn wait_for_termination() {
+/// SIGTERM and SIGINT (Ctrl-C), listened to from the moment the application is built.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(error) => {
-                tracing::warn!(error = %error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                let _interrupted = tokio::signal::ctrl_c().await;
+    terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let terminate = signal(SignalKind::terminate())
+                .inspect_err(|error| tracing::warn!(error = %error, "cannot listen for SIGTERM"))
+                .ok();
+            let interrupt = signal(SignalKind::interrupt())
+                .inspect_err(|error| tracing::warn!(error = %error, "cannot listen for SIGINT"))
+                .ok();
+            Self {
+                terminate,
+                interrupt,
             }
         }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _interrupted = tokio::signal::ctrl_c().await;
+
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        {
+            let terminate = async {
+                match self.terminate.as_mut() {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let interrupt = async {
+                match self.interrupt.as_mut() {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = terminate => {}
+                () = interrupt => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _interrupted = tokio::signal::ctrl_c().await;
+        }
     }
 }
