@@ -1,0 +1,6 @@
+//! Tests of the Billit crate (one test binary).
+
+#[cfg(test)]
+mod support;
+#[cfg(test)]
+mod wire;
