@@ -1,6 +1,8 @@
 //! Tests of the Billit crate (one test binary).
 
 #[cfg(test)]
+mod cdar;
+#[cfg(test)]
 mod support;
 #[cfg(test)]
 mod wire;

@@ -23,3 +23,11 @@ pub fn fixture_files(folder: &str, extension: &str) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// Reads a file of this crate's tests/data folder.
+pub fn test_data(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+}
