@@ -3,6 +3,8 @@
 #[cfg(test)]
 mod cdar;
 #[cfg(test)]
+mod inspect;
+#[cfg(test)]
 mod support;
 #[cfg(test)]
 mod wire;
