@@ -1,1 +1,1 @@
-//! (being written)
+//! The Billit API client (being written).

@@ -3,8 +3,12 @@
 #[cfg(test)]
 mod cdar;
 #[cfg(test)]
+mod classify;
+#[cfg(test)]
 mod inspect;
 #[cfg(test)]
 mod support;
+#[cfg(test)]
+mod webhook;
 #[cfg(test)]
 mod wire;
