@@ -5,6 +5,8 @@ mod cdar;
 #[cfg(test)]
 mod classify;
 #[cfg(test)]
+mod client;
+#[cfg(test)]
 mod inspect;
 #[cfg(test)]
 mod support;
