@@ -9,6 +9,8 @@ mod client;
 #[cfg(test)]
 mod inspect;
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod support;
 #[cfg(test)]
 mod webhook;
