@@ -319,16 +319,15 @@ pub fn classify_message(
         .and_then(|date| date.to_utc())
         .unwrap_or(fallback_at);
     let description = message.description.clone().unwrap_or_default();
-    let event = if let Some(cdar) = cdar {
+    if let Some(cdar) = cdar {
         let mut event = classify_cdar(cdar, Some(&key), message.file_id.as_deref());
         event.at = at;
         if !description.is_empty() {
             event.description = format!("{description} — {}", event.description);
         }
         return event;
-    } else {
-        classify_text(message, &description, at, &key)
-    };
+    }
+    let event = classify_text(message, &description, at, &key);
     match message.file_id.as_deref() {
         Some(file_id) if !file_id.trim().is_empty() => event.with_file_id(file_id.trim()),
         _ => event,
