@@ -146,3 +146,77 @@ async fn create_admin_refuses_a_short_password_or_a_bad_email() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr_of(&bad).contains("not an email"));
 }
+
+fn inspect(file: &str, json: bool) -> std::process::Output {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(file);
+    let mut command = Command::new(BINARY);
+    command.args(["billit", "inspect"]).arg(path);
+    if json {
+        command.args(["--format", "json"]);
+    }
+    command.output().unwrap()
+}
+
+fn lifecycle_of(file: &str) -> serde_json::Value {
+    let output = inspect(file, true);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["observations"].is_array());
+    report["lifecycle"].clone()
+}
+
+#[test]
+fn billit_inspect_json_folds_the_three_orders_as_the_domain_says() {
+    let delivered = lifecycle_of("billit/order-delivered.json");
+    assert_eq!(delivered["current"], 203);
+    assert_eq!(delivered["delivery"], "delivered");
+    assert_eq!(delivered["tax_reporting"], "done");
+    assert_eq!(delivered["payment"], "unpaid");
+    assert_eq!(delivered["needs_action"], false);
+
+    let partial = lifecycle_of("billit/order-delivered-reported-partially-paid.json");
+    assert_eq!(partial["current"], 203);
+    assert_eq!(partial["delivery"], "delivered");
+    assert_eq!(partial["tax_reporting"], "done");
+    assert_eq!(partial["payment"], "partial");
+
+    let rejected = lifecycle_of("billit/order-ppf-rejected.json");
+    assert_eq!(rejected["current"], 251);
+    assert_eq!(rejected["final"], true);
+    assert_eq!(rejected["needs_action"], true);
+    assert_eq!(rejected["tax_reporting"], "failed");
+    assert_eq!(rejected["delivery"], "pending");
+}
+
+#[test]
+fn billit_inspect_reads_a_cdar_file_and_prints_a_table_by_default() {
+    let dispute = lifecycle_of("cdar/UC4_F202500006_04-CDV-207_En_litige.xml");
+    assert_eq!(dispute["current"], 207);
+    assert_eq!(dispute["open_request"], 207);
+    let table = inspect("cdar/UC4_F202500006_04-CDV-207_En_litige.xml", false);
+    assert!(table.status.success());
+    assert!(String::from_utf8_lossy(&table.stdout).contains("207"));
+}
+
+#[test]
+fn billit_inspect_refuses_unreadable_input_with_exit_code_2_and_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "{ not json").unwrap();
+    for path in [garbage, dir.path().join("missing.xml")] {
+        let output = Command::new(BINARY)
+            .args(["billit", "inspect"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        assert_eq!(
+            stderr_of(&output).trim_end().lines().count(),
+            1,
+            "{}",
+            stderr_of(&output)
+        );
+    }
+}

@@ -34,6 +34,34 @@ pub enum Command {
     Migrate,
     /// Create a firm administrator, or reset one's password; the password is read from standard input.
     CreateAdmin(CreateAdminArgs),
+    /// Billit tools for support staff.
+    #[command(subcommand)]
+    Billit(BillitCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BillitCommand {
+    /// Read a Billit order (JSON), a Billit webhook payload (JSON) or a status file (CDAR XML) and print what the
+    /// portal understands of it: the status observations and the resulting lifecycle.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// The file to read.
+    pub file: PathBuf,
+    /// `table` (readable, the default) or `json` (the contract of contracts.md).
+    #[arg(long, value_enum, default_value_t = InspectFormat::Table)]
+    pub format: InspectFormat,
+    /// Language of the table's labels.
+    #[arg(long, default_value = "fr")]
+    pub lang: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InspectFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -100,6 +128,10 @@ fn usage(message: impl Into<String>) -> Failure {
 }
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
+    // Inspecting a file needs no configuration, database or data dir: it only reads the file.
+    if let Some(Command::Billit(BillitCommand::Inspect(args))) = &cli.command {
+        return inspect(args);
+    }
     let mut sources = ConfigSources::from_process(cli.config.clone(), cli.data_dir.clone());
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
     if let Command::Serve(args) = &command {
@@ -119,7 +151,27 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::CreateAdmin(args) => create_admin(config, args).await,
+        Command::Billit(BillitCommand::Inspect(args)) => inspect(&args),
     }
+}
+
+fn inspect(args: &InspectArgs) -> Result<(), Failure> {
+    let bytes = std::fs::read(&args.file)
+        .map_err(|error| usage(format!("cannot read {}: {error}", args.file.display())))?;
+    let report = portal_billit::inspect::inspect_bytes(&bytes)
+        .map_err(|error| usage(format!("{}: {error}", args.file.display())))?;
+    match args.format {
+        InspectFormat::Json => {
+            let json = serde_json::to_string_pretty(&report)
+                .map_err(|error| Failure::from(anyhow::Error::from(error)))?;
+            println!("{json}");
+        }
+        InspectFormat::Table => {
+            let lang = portal_domain::Language::parse(&args.lang).unwrap_or_default();
+            print!("{}", portal_billit::inspect::render_table(&report, lang));
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), Failure> {
