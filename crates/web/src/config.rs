@@ -24,6 +24,31 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub security: SecurityConfig,
     pub log: LogConfig,
+    pub billit: BillitConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillitConfig {
+    /// Billit's production API.
+    pub production_url: String,
+    /// Billit's own sandbox.
+    pub sandbox_url: String,
+    /// The sandbox embedded in the portal, when one runs (development and demonstration).
+    pub embedded_url: Option<String>,
+    /// How old a webhook's signature timestamp may be.
+    pub webhook_tolerance_secs: u64,
+}
+
+impl Default for BillitConfig {
+    fn default() -> Self {
+        Self {
+            production_url: "https://api.billit.be".to_owned(),
+            sandbox_url: "https://api.sandbox.billit.be".to_owned(),
+            embedded_url: None,
+            webhook_tolerance_secs: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +242,17 @@ impl Config {
                     "server.public_url",
                     "must start with http:// or https://",
                 ));
+            }
+        }
+        for (key, url) in [
+            ("billit.production_url", Some(&self.billit.production_url)),
+            ("billit.sandbox_url", Some(&self.billit.sandbox_url)),
+            ("billit.embedded_url", self.billit.embedded_url.as_ref()),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(invalid(key, "must start with http:// or https://"));
             }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)

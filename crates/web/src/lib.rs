@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod billit_connection;
 pub mod cli;
 pub mod config;
 pub mod crypto;

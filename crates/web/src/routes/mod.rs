@@ -54,6 +54,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(tenant::save_billit),
         )
         .route(
+            "/t/{slug}/settings/billit/test",
+            web::post().to(tenant::test_billit),
+        )
+        .route(
+            "/t/{slug}/settings/billit/webhook",
+            web::post().to(tenant::register_webhook),
+        )
+        .route(
             "/t/{slug}/settings/email",
             web::get().to(tenant::email_settings),
         )

@@ -394,6 +394,8 @@ struct BillitPage {
     webhook_url: Option<String>,
     saved: bool,
     error: Option<String>,
+    /// The outcome of "test the connection" or "register the webhook": success, and the sentence.
+    outcome: Option<(bool, String)>,
 }
 
 impl BillitPage {
@@ -442,8 +444,181 @@ pub async fn billit(
         connection,
         saved: query.saved.is_some(),
         error: None,
+        outcome: None,
     };
     Ok(html(StatusCode::OK, page.render()))
+}
+
+async fn billit_page_with(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    outcome: (bool, String),
+) -> Result<HttpResponse, WebError> {
+    let connection = state.billit.get(&ctx.scope).await?;
+    let page = BillitPage {
+        webhook_url: connection.as_ref().map(|connection| {
+            format!(
+                "{}/hooks/billit/{}",
+                state.base_url, connection.webhook_token
+            )
+        }),
+        layout: layout_for(state, req, &ctx.user, Some(ctx)).await?,
+        tenant: ctx.tenant.clone(),
+        connection,
+        saved: false,
+        error: None,
+        outcome: Some(outcome),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// "Test the connection": asks Billit who we are, and shows the company it knows.
+pub async fn test_billit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+) -> Result<HttpResponse, WebError> {
+    use portal_billit::client::BillitClient;
+    use portal_domain::Localized;
+    ctx.require(TenantRole::Admin)?;
+    let t = crate::i18n::Tr::new(ctx.user.language());
+    let outcome = match crate::billit_connection::client_for(&state, &ctx.scope).await {
+        Err(problem) => {
+            tracing::info!(problem = %problem, "Billit connection cannot be tested");
+            (false, t.get(problem.message_key()).to_owned())
+        }
+        Ok(client) => match client.account_information().await {
+            Ok(account) => {
+                let connection = state.billit.get(&ctx.scope).await?;
+                let party = connection.and_then(|connection| connection.party_id);
+                let companies = account.companies.unwrap_or_default();
+                let company = companies
+                    .iter()
+                    .find(|company| company.party_id.is_some() && company.party_id == party)
+                    .or_else(|| companies.first());
+                let name = company
+                    .and_then(|company| company.name.clone())
+                    .unwrap_or_else(|| t.get("billit.test_unnamed").to_owned());
+                (true, t.fill("billit.test_ok", &[("company", &name)]))
+            }
+            Err(error) => {
+                tracing::info!(error = %error, "Billit connection test failed");
+                (
+                    false,
+                    t.fill(
+                        "billit.test_failed",
+                        &[("reason", &error.message(ctx.user.language()))],
+                    ),
+                )
+            }
+        },
+    };
+    audit::record_for_tenant(
+        &state.db,
+        &ctx.scope,
+        entry(
+            &ctx,
+            &req,
+            "billit.connection_tested",
+            format!("tenant:{}", ctx.tenant.slug),
+        )
+        .details(serde_json::json!({ "ok": outcome.0 })),
+    )
+    .await?;
+    billit_page_with(&state, &req, &ctx, outcome).await
+}
+
+/// Registers the portal's endpoint with Billit for messages and orders; the signing secrets are stored encrypted
+/// and shown nowhere.
+pub async fn register_webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+) -> Result<HttpResponse, WebError> {
+    use portal_billit::client::BillitClient;
+    use portal_billit::wire::WebhookRegistration;
+    use portal_domain::Localized;
+    ctx.require(TenantRole::Admin)?;
+    let t = crate::i18n::Tr::new(ctx.user.language());
+    let client = match crate::billit_connection::client_for(&state, &ctx.scope).await {
+        Ok(client) => client,
+        Err(problem) => {
+            return billit_page_with(
+                &state,
+                &req,
+                &ctx,
+                (false, t.get(problem.message_key()).to_owned()),
+            )
+            .await;
+        }
+    };
+    let Some(connection) = state.billit.get(&ctx.scope).await? else {
+        return Err(WebError::NotFound);
+    };
+    let url = format!(
+        "{}/hooks/billit/{}",
+        state.base_url, connection.webhook_token
+    );
+    let mut secrets = Vec::new();
+    let mut ids = Vec::new();
+    for (entity, update) in [("Message", "I"), ("Order", "U")] {
+        let registration = WebhookRegistration {
+            entity_type: Some(entity.to_owned()),
+            entity_update_type: Some(update.to_owned()),
+            webhook_url: Some(url.clone()),
+            ..WebhookRegistration::default()
+        };
+        match client.create_webhook(&registration).await {
+            Ok(webhook) => {
+                if let Some(secret) = webhook.secret {
+                    secrets.push(secret);
+                }
+                if let Some(id) = webhook.webhook_id {
+                    ids.push(id.to_string());
+                }
+            }
+            Err(error) => {
+                tracing::info!(error = %error, "webhook registration failed");
+                let message = t.fill(
+                    "billit.webhook_failed",
+                    &[("reason", &error.message(ctx.user.language()))],
+                );
+                return billit_page_with(&state, &req, &ctx, (false, message)).await;
+            }
+        }
+    }
+    if secrets.is_empty() {
+        let message = t.fill(
+            "billit.webhook_failed",
+            &[("reason", t.get("billit.webhook_no_secret"))],
+        );
+        return billit_page_with(&state, &req, &ctx, (false, message)).await;
+    }
+    let encrypted = crypto::encrypt(&state.master_key, &serde_json::to_string(&secrets)?)?;
+    state
+        .billit
+        .set_webhook(&ctx.scope, encrypted, &ids)
+        .await?;
+    audit::record_for_tenant(
+        &state.db,
+        &ctx.scope,
+        entry(
+            &ctx,
+            &req,
+            "billit.webhook_registered",
+            format!("tenant:{}", ctx.tenant.slug),
+        )
+        .details(serde_json::json!({ "webhooks": ids })),
+    )
+    .await?;
+    billit_page_with(
+        &state,
+        &req,
+        &ctx,
+        (true, t.get("billit.webhook_ok").to_owned()),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -485,6 +660,7 @@ pub async fn save_billit(
             connection,
             saved: false,
             error: error.map(str::to_owned),
+            outcome: None,
         };
         return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
     };

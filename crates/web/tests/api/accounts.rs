@@ -832,3 +832,157 @@ async fn the_outbox_worker_writes_emails_as_eml_files() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn testing_the_billit_connection_and_registering_the_webhook() {
+    use wiremock::matchers::{body_partial_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let billit = MockServer::start().await;
+    let uri = billit.uri();
+    let app = TestApp::spawn_with(
+        move |mut config| {
+            config.billit.sandbox_url = uri;
+            config
+        },
+        |_state| portal_web::worker::JobRegistry::new(),
+    )
+    .await;
+    let world = app.world().await;
+    let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+
+    let not_yet = admin
+        .submit(
+            "/t/acme/settings/billit",
+            "/t/acme/settings/billit",
+            &[
+                ("environment", "sandbox"),
+                ("api_key", ""),
+                ("party_id", ""),
+                ("context_party_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(not_yet.status(), 303);
+    let incomplete = admin
+        .submit(
+            "/t/acme/settings/billit",
+            "/t/acme/settings/billit/test",
+            &[],
+        )
+        .await;
+    let body = incomplete.text().await.unwrap();
+    assert!(body.contains("Enregistrez d’abord la clé d’API"), "{body}");
+
+    admin
+        .submit(
+            "/t/acme/settings/billit",
+            "/t/acme/settings/billit",
+            &[
+                ("environment", "sandbox"),
+                ("api_key", "key-for-acme"),
+                ("party_id", "42"),
+                ("context_party_id", ""),
+            ],
+        )
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/account/accountInformation"))
+        .and(header("ApiKey", "key-for-acme"))
+        .and(header("PartyID", "42"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "Email": "compta@acme.fr",
+            "Companies": [{"PartyID": 41, "Name": "Other Co"}, {"PartyID": 42, "Name": "ACME SAS (Billit)"}]
+        })))
+        .expect(1)
+        .mount(&billit)
+        .await;
+    let tested = admin
+        .submit(
+            "/t/acme/settings/billit",
+            "/t/acme/settings/billit/test",
+            &[],
+        )
+        .await;
+    let page = tested.text().await.unwrap();
+    assert!(page.contains("Connexion réussie"), "{page}");
+    assert!(page.contains("ACME SAS (Billit)"));
+
+    Mock::given(method("POST"))
+        .and(path("/v1/webhooks"))
+        .and(body_partial_json(
+            serde_json::json!({"EntityType": "Message"}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"WebhookID": 7, "Secret": "whsec_message"})),
+        )
+        .mount(&billit)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/webhooks"))
+        .and(body_partial_json(
+            serde_json::json!({"EntityType": "Order"}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"WebhookID": 8, "Secret": "whsec_order"})),
+        )
+        .mount(&billit)
+        .await;
+    let registered = admin
+        .submit(
+            "/t/acme/settings/billit",
+            "/t/acme/settings/billit/webhook",
+            &[],
+        )
+        .await;
+    let page = registered.text().await.unwrap();
+    assert!(page.contains("Point de réception enregistré"), "{page}");
+    assert!(!page.contains("whsec_"), "secrets are shown nowhere");
+    let row = billit_connections::Entity::find_by_id(world.acme.id.as_uuid())
+        .one(&app.test_db.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = row.webhook_secret_encrypted.unwrap();
+    assert!(!stored.contains("whsec_"));
+    let secrets: Vec<String> =
+        serde_json::from_str(&portal_web::crypto::decrypt(&app.state.master_key, &stored).unwrap())
+            .unwrap();
+    assert_eq!(
+        secrets,
+        vec!["whsec_message".to_owned(), "whsec_order".to_owned()]
+    );
+    let requests = billit.received_requests().await.unwrap();
+    let hook_url = format!("{}/hooks/billit/{}", app.address, row.webhook_token);
+    assert!(
+        requests
+            .iter()
+            .filter(|request| request.url.path() == "/v1/webhooks")
+            .all(|request| { String::from_utf8_lossy(&request.body).contains(&hook_url) })
+    );
+
+    // A refused key is explained, not an error page.
+    billit.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/account/accountInformation"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&billit)
+        .await;
+    let refused = admin
+        .submit(
+            "/t/acme/settings/billit",
+            "/t/acme/settings/billit/test",
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status(), 200);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("La connexion a échoué")
+    );
+    app.shutdown().await;
+}

@@ -1,0 +1,75 @@
+//! A tenant's Billit client, built from its stored connection (the API key decrypted only here, in memory).
+
+use crate::crypto;
+use crate::state::AppState;
+use portal_billit::client::{BillitCredentials, ClientConfig, HttpBillitClient};
+use portal_persistence::TenantScope;
+use portal_persistence::billit_connections::BillitEnvironment;
+
+/// Why no client can be built; each has a sentence for the settings page.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionProblem {
+    #[error("no Billit connection is configured")]
+    NotConfigured,
+    #[error("the API key or the PartyID is missing")]
+    Incomplete,
+    #[error("the embedded sandbox is not running in this deployment")]
+    NoEmbeddedSandbox,
+    #[error("the stored API key cannot be decrypted: {0}")]
+    Undecryptable(#[from] crypto::CryptoError),
+    #[error("the client cannot be built: {0}")]
+    Client(#[from] portal_billit::client::BillitError),
+    #[error(transparent)]
+    Database(#[from] portal_persistence::DbErr),
+}
+
+impl ConnectionProblem {
+    pub fn message_key(&self) -> &'static str {
+        match self {
+            Self::NotConfigured | Self::Incomplete => "billit.test_incomplete",
+            Self::NoEmbeddedSandbox => "billit.test_no_embedded",
+            _ => "billit.test_internal",
+        }
+    }
+}
+
+pub fn base_url(state: &AppState, environment: BillitEnvironment) -> Option<String> {
+    let billit = &state.config.billit;
+    match environment {
+        BillitEnvironment::Production => Some(billit.production_url.clone()),
+        BillitEnvironment::Sandbox => Some(billit.sandbox_url.clone()),
+        BillitEnvironment::Embedded => billit.embedded_url.clone(),
+    }
+}
+
+/// The client for this tenant's Billit account.
+pub async fn client_for(
+    state: &AppState,
+    scope: &TenantScope,
+) -> Result<HttpBillitClient, ConnectionProblem> {
+    let connection = state
+        .billit
+        .get(scope)
+        .await?
+        .ok_or(ConnectionProblem::NotConfigured)?;
+    let secrets = state
+        .billit
+        .secrets(scope)
+        .await?
+        .ok_or(ConnectionProblem::NotConfigured)?;
+    let (Some(encrypted), Some(party_id)) = (secrets.api_key, connection.party_id) else {
+        return Err(ConnectionProblem::Incomplete);
+    };
+    let base =
+        base_url(state, connection.environment).ok_or(ConnectionProblem::NoEmbeddedSandbox)?;
+    let credentials = BillitCredentials {
+        api_key: crypto::decrypt(&state.master_key, &encrypted)?,
+        party_id: party_id.to_string(),
+        context_party_id: connection.context_party_id.map(|id| id.to_string()),
+    };
+    Ok(HttpBillitClient::new(
+        &base,
+        &credentials,
+        &ClientConfig::default(),
+    )?)
+}
