@@ -986,3 +986,32 @@ async fn testing_the_billit_connection_and_registering_the_webhook() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_interface_switches_to_english_and_remembers_it() {
+    let app = TestApp::spawn().await;
+    app.world().await;
+    let member = Visitor::signed_in(&app, "member@acme.fr", PASSWORD).await;
+    assert!(member.get("/t/acme/").await.text().await.unwrap().contains("Se déconnecter"));
+    let switched = member.submit("/t/acme/", "/account/language", &[("language", "en")]).await;
+    assert_eq!(switched.status(), 303);
+    let page = member.get("/t/acme/").await.text().await.unwrap();
+    assert!(page.contains("<html lang=\"en\">") && page.contains("Sign out"), "{page}");
+    // Stored on the user: a new browser gets English after signing in.
+    let elsewhere = Visitor::signed_in(&app, "member@acme.fr", PASSWORD).await;
+    assert!(elsewhere.get("/t/acme/").await.text().await.unwrap().contains("Sign out"));
+    // Before signing in, the browser's language decides.
+    let english_visitor = Visitor::new(&app);
+    let login = english_visitor
+        .client
+        .get(format!("{}/login", app.address))
+        .header("Accept-Language", "en-GB,en;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(login.contains("Forgot your password?"));
+    app.shutdown().await;
+}
