@@ -992,14 +992,35 @@ async fn the_interface_switches_to_english_and_remembers_it() {
     let app = TestApp::spawn().await;
     app.world().await;
     let member = Visitor::signed_in(&app, "member@acme.fr", PASSWORD).await;
-    assert!(member.get("/t/acme/").await.text().await.unwrap().contains("Se déconnecter"));
-    let switched = member.submit("/t/acme/", "/account/language", &[("language", "en")]).await;
+    assert!(
+        member
+            .get("/t/acme/")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Se déconnecter")
+    );
+    let switched = member
+        .submit("/t/acme/", "/account/language", &[("language", "en")])
+        .await;
     assert_eq!(switched.status(), 303);
     let page = member.get("/t/acme/").await.text().await.unwrap();
-    assert!(page.contains("<html lang=\"en\">") && page.contains("Sign out"), "{page}");
+    assert!(
+        page.contains("<html lang=\"en\">") && page.contains("Sign out"),
+        "{page}"
+    );
     // Stored on the user: a new browser gets English after signing in.
     let elsewhere = Visitor::signed_in(&app, "member@acme.fr", PASSWORD).await;
-    assert!(elsewhere.get("/t/acme/").await.text().await.unwrap().contains("Sign out"));
+    assert!(
+        elsewhere
+            .get("/t/acme/")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Sign out")
+    );
     // Before signing in, the browser's language decides.
     let english_visitor = Visitor::new(&app);
     let login = english_visitor
