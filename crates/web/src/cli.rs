@@ -160,18 +160,32 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
         .map_err(|error| usage(format!("cannot read {}: {error}", args.file.display())))?;
     let report = portal_billit::inspect::inspect_bytes(&bytes)
         .map_err(|error| usage(format!("{}: {error}", args.file.display())))?;
-    match args.format {
+    let text = match args.format {
         InspectFormat::Json => {
-            let json = serde_json::to_string_pretty(&report)
+            let mut json = serde_json::to_string_pretty(&report)
                 .map_err(|error| Failure::from(anyhow::Error::from(error)))?;
-            println!("{json}");
+            json.push('\n');
+            json
         }
         InspectFormat::Table => {
             let lang = portal_domain::Language::parse(&args.lang).unwrap_or_default();
-            print!("{}", portal_billit::inspect::render_table(&report, lang));
+            portal_billit::inspect::render_table(&report, lang)
         }
+    };
+    write_stdout(&text)
+}
+
+/// Prints without panicking when the reader goes away (`portal billit inspect … | head`).
+fn write_stdout(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(error) => Err(Failure::from(
+            anyhow::Error::from(error).context("writing to standard output"),
+        )),
     }
-    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), Failure> {
