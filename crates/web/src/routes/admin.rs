@@ -25,6 +25,15 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// Domain messages are sentence fragments; next to a field they start with a capital.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 fn blank_to_none(text: &str) -> Option<String> {
     let trimmed = text.trim();
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
@@ -164,7 +173,7 @@ impl TenantForm {
         let siren = match Siren::parse(&self.siren) {
             Ok(siren) => Some(siren),
             Err(error) => {
-                errors.siren = Some(error.message(t.lang));
+                errors.siren = Some(capitalized(&error.message(t.lang)));
                 None
             }
         };
@@ -173,7 +182,7 @@ impl TenantForm {
             (Some(siren), Some(text)) => match VatNumber::parse_for(&text, siren) {
                 Ok(vat) => Some(vat),
                 Err(error) => {
-                    errors.vat_number = Some(error.message(t.lang));
+                    errors.vat_number = Some(capitalized(&error.message(t.lang)));
                     None
                 }
             },
