@@ -5,9 +5,9 @@ use crate::emails;
 use crate::errors::{WebError, html};
 use crate::i18n::Tr;
 use crate::pages::Layout;
+use crate::routes::{blank_to_none, see_other};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
@@ -19,12 +19,6 @@ use portal_persistence::tenants::{Tenant, TenantAddress, TenantProfile};
 use portal_persistence::users::User;
 use serde::Deserialize;
 
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location.to_owned()))
-        .finish()
-}
-
 /// Domain messages are sentence fragments; next to a field they start with a capital.
 fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
@@ -32,11 +26,6 @@ fn capitalized(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
-}
-
-fn blank_to_none(text: &str) -> Option<String> {
-    let trimmed = text.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 fn entry(admin: &FirmAdmin, req: &HttpRequest, action: &'static str, target: String) -> AuditEntry {

@@ -9,10 +9,10 @@ use crate::errors::{WebError, html};
 use crate::i18n::Tr;
 use crate::pages::{Layout, NoticePage};
 use crate::password;
+use crate::routes::see_other;
 use crate::state::AppState;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
@@ -46,12 +46,6 @@ fn safe_next(next: Option<&str>) -> String {
         }
         _ => "/".to_owned(),
     }
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location.to_owned()))
-        .finish()
 }
 
 pub async fn login_form(

@@ -5,7 +5,22 @@ pub mod auth;
 pub mod health;
 pub mod tenant;
 
+use actix_web::HttpResponse;
+use actix_web::http::header::LOCATION;
 use actix_web::web;
+
+/// 303 to `location`: what every successful form post answers (post/redirect/get).
+pub(crate) fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location.to_owned()))
+        .finish()
+}
+
+/// A form field left empty (or only spaces) means "none".
+pub(crate) fn blank_to_none(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
 
 /// Every route of the application (contracts.md: `/t/{slug}/…` for tenants, `/admin/…` for the firm).
 pub fn configure(cfg: &mut web::ServiceConfig) {

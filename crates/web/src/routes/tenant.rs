@@ -5,9 +5,9 @@ use crate::crypto;
 use crate::emails;
 use crate::errors::{WebError, html};
 use crate::pages::Layout;
+use crate::routes::{blank_to_none, see_other};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
@@ -22,17 +22,6 @@ use portal_persistence::scope::TenantRole;
 use portal_persistence::tenants::{EmailSettings, Member, MembershipError, Tenant, TenantAddress};
 use serde::Deserialize;
 
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location.to_owned()))
-        .finish()
-}
-
-fn blank_to_none(text: &str) -> Option<String> {
-    let trimmed = text.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
-}
-
 fn entry(
     ctx: &TenantContext,
     req: &HttpRequest,
@@ -42,6 +31,23 @@ fn entry(
     AuditEntry::new(action, target)
         .by(Some(ctx.user.user.id))
         .from_ip(client_ip(req))
+}
+
+/// Records an action on the tenant itself (settings, connection) in its audit log.
+async fn record_on_tenant(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    action: &'static str,
+    details: serde_json::Value,
+) -> Result<(), WebError> {
+    audit::record_for_tenant(
+        &state.db,
+        &ctx.scope,
+        entry(ctx, req, action, format!("tenant:{}", ctx.tenant.slug)).details(details),
+    )
+    .await?;
+    Ok(())
 }
 
 // ---- the switcher and the dashboard ----
@@ -176,15 +182,12 @@ pub async fn save_profile(
         .tenants
         .update_own_profile(&ctx.scope, form.legal_name.trim().to_owned(), address)
         .await?;
-    audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        entry(
-            &ctx,
-            &req,
-            "tenant.profile_changed",
-            format!("tenant:{}", ctx.tenant.slug),
-        ),
+    record_on_tenant(
+        &state,
+        &req,
+        &ctx,
+        "tenant.profile_changed",
+        serde_json::Value::Null,
     )
     .await?;
     Ok(see_other(&format!(
@@ -514,16 +517,12 @@ pub async fn test_billit(
             }
         },
     };
-    audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        entry(
-            &ctx,
-            &req,
-            "billit.connection_tested",
-            format!("tenant:{}", ctx.tenant.slug),
-        )
-        .details(serde_json::json!({ "ok": outcome.0 })),
+    record_on_tenant(
+        &state,
+        &req,
+        &ctx,
+        "billit.connection_tested",
+        serde_json::json!({ "ok": outcome.0 }),
     )
     .await?;
     billit_page_with(&state, &req, &ctx, outcome).await
@@ -600,16 +599,12 @@ pub async fn register_webhook(
         .billit
         .set_webhook(&ctx.scope, encrypted, &ids)
         .await?;
-    audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        entry(
-            &ctx,
-            &req,
-            "billit.webhook_registered",
-            format!("tenant:{}", ctx.tenant.slug),
-        )
-        .details(serde_json::json!({ "webhooks": ids })),
+    record_on_tenant(
+        &state,
+        &req,
+        &ctx,
+        "billit.webhook_registered",
+        serde_json::json!({ "webhooks": ids }),
     )
     .await?;
     billit_page_with(
@@ -681,12 +676,12 @@ pub async fn save_billit(
             },
         )
         .await?;
-    audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        entry(&ctx, &req, "billit.settings_changed", format!("tenant:{}", ctx.tenant.slug)).details(
-            serde_json::json!({ "environment": environment.as_str(), "api_key_changed": changed_key }),
-        ),
+    record_on_tenant(
+        &state,
+        &req,
+        &ctx,
+        "billit.settings_changed",
+        serde_json::json!({ "environment": environment.as_str(), "api_key_changed": changed_key }),
     )
     .await?;
     Ok(see_other(&format!(
@@ -781,15 +776,12 @@ pub async fn save_email_settings(
             },
         )
         .await?;
-    audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        entry(
-            &ctx,
-            &req,
-            "tenant.email_settings_changed",
-            format!("tenant:{}", ctx.tenant.slug),
-        ),
+    record_on_tenant(
+        &state,
+        &req,
+        &ctx,
+        "tenant.email_settings_changed",
+        serde_json::Value::Null,
     )
     .await?;
     Ok(see_other(&format!(
