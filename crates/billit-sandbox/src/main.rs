@@ -2,6 +2,7 @@
 
 use billit_sandbox::{PartyAccount, Sandbox, SandboxConfig};
 use clap::Parser;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -36,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
     let sandbox = Sandbox::start(SandboxConfig {
@@ -57,7 +59,10 @@ async fn main() -> anyhow::Result<()> {
             })
             .map_err(|failure| anyhow::anyhow!("{}", failure.description))?;
     }
-    println!("Billit sandbox listening on {}", sandbox.base_url());
+    // The first line of stdout is the base URL (a closed pipe is not an error).
+    let mut stdout = std::io::stdout();
+    let _ignored = writeln!(stdout, "Billit sandbox listening on {}", sandbox.base_url())
+        .and_then(|()| stdout.flush());
     tokio::signal::ctrl_c().await?;
     sandbox.shutdown().await;
     Ok(())

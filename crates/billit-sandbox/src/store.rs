@@ -627,7 +627,10 @@ fn parse_filter(filter: &str) -> Result<Vec<Clause>, ApiFailure> {
         }
         skip_ws(&mut at);
         let rest: String = chars[at..].iter().collect();
-        let value = if rest.len() >= 9 && rest[..9].eq_ignore_ascii_case("DateTime'") {
+        let value = if rest
+            .get(..9)
+            .is_some_and(|head| head.eq_ignore_ascii_case("DateTime'"))
+        {
             at += 9;
             let start = at;
             while at < chars.len() && chars[at] != '\'' {
@@ -972,6 +975,17 @@ impl Store {
                 ));
             }
             let quantity = line.quantity.unwrap_or(Decimal::ONE);
+            let limit = Decimal::new(1_000_000_000, 0);
+            if [Some(quantity), line.unit_price_excl, line.unit_price_incl]
+                .into_iter()
+                .flatten()
+                .any(|value| value.abs() > limit)
+            {
+                return Err(ApiFailure::bad(
+                    "AmountOutOfRange",
+                    format!("Order line {position}: quantity and prices are at most 1000000000"),
+                ));
+            }
             let unit_excl = match (line.unit_price_excl, line.unit_price_incl) {
                 (Some(excl), _) => excl,
                 (None, Some(incl)) => {

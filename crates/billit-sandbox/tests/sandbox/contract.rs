@@ -384,3 +384,39 @@ async fn files_of_other_parties_are_not_found() {
     assert_eq!(error, BillitError::NotFound);
     sandbox.shutdown().await;
 }
+
+/// `cargo test -p billit-sandbox --release -- --ignored throughput --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn throughput_create_send_get() {
+    let sandbox = sandbox().await;
+    let client = std::sync::Arc::new(client(&sandbox));
+    let total = 2_000;
+    let concurrency = 16;
+    let start = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let client = std::sync::Arc::clone(&client);
+        tasks.push(tokio::spawn(async move {
+            for n in 0..total / concurrency {
+                let number = format!("TP-{worker}-{n}");
+                let id = client
+                    .create_order(&invoice(&number, ""), &number)
+                    .await
+                    .unwrap();
+                client.send_orders(&[id], "Peppol").await.unwrap();
+                client.get_order(id).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let elapsed = start.elapsed();
+    println!(
+        "{total} x (create + send + get) in {elapsed:?}: {:.0} invoices/s, {:.0} requests/s",
+        f64::from(total) / elapsed.as_secs_f64(),
+        f64::from(total * 3) / elapsed.as_secs_f64()
+    );
+    sandbox.shutdown().await;
+}

@@ -142,3 +142,129 @@ async fn state_survives_a_restart() {
     second.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn random_bodies_and_paths_never_break_the_server() {
+    use rand::{Rng, SeedableRng};
+    let sandbox = sandbox().await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let paths = [
+        "/v1/orders",
+        "/v1/orders/commands/send",
+        "/v1/orders/1000002/payments",
+        "/v1/webhooks",
+        "/v1/orders?$filter=",
+        "/_sandbox/parties",
+        "/_sandbox/orders/1000002/events",
+    ];
+    let tokens = [
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"OrderNumber\"",
+        "\"OrderLines\"",
+        ":",
+        ",",
+        "1e400",
+        "-1",
+        "null",
+        "\"VATPercentage\"",
+        "\"Quantity\"",
+        "99999999999999999999999999999",
+        "\"DateTime'€'\"",
+        "\"é\"",
+        "true",
+        "\"Customer\"",
+        "\"Identifiers\"",
+        "{\"Name\":\"x\"}",
+        "\"code\"",
+        "208",
+    ];
+    for round in 0..300 {
+        let path = paths[rng.random_range(0..paths.len())];
+        let body: String = (0..rng.random_range(0..24))
+            .map(|_| tokens[rng.random_range(0..tokens.len())])
+            .collect();
+        let (method, path) = if path.ends_with("$filter=") {
+            (
+                Method::GET,
+                format!("{path}{}", body.replace(' ', "%20").replace('#', "%23")),
+            )
+        } else {
+            (Method::POST, path.to_owned())
+        };
+        let response = raw(&sandbox, method, &path)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().as_u16() < 500,
+            "round {round}: {path} {body}"
+        );
+    }
+    let response = raw(&sandbox, Method::GET, "/v1/account/accountInformation")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn huge_amounts_are_refused_not_overflowed() {
+    let sandbox = sandbox().await;
+    let body = serde_json::json!({
+        "OrderNumber": "BIG-1",
+        "Customer": {"Name": "C", "Identifiers": [{"SchemeID": "0225", "Identifier": "1"}]},
+        "OrderLines": [{"Quantity": 79228162514264337593543950335u128.to_string(), "UnitPriceExcl": 1e20, "VATPercentage": 20}]
+    });
+    let response = raw(&sandbox, Method::POST, "/v1/orders")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let (status, code) = status_and_code(response).await;
+    assert_eq!((status, code.as_str()), (400, "AmountOutOfRange"));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_binary_serves_billit() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_billit-sandbox"))
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--step-ms",
+            "50",
+            "--party-id",
+            "7",
+            "--api-key",
+            "k",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    let denied = reqwest::get(format!("{base}/v1/account/accountInformation"))
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401);
+    let info = reqwest::Client::new()
+        .get(format!("{base}/v1/account/accountInformation"))
+        .header("ApiKey", "k")
+        .header("PartyID", "7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), 200);
+    child.kill().unwrap();
+    let _ = child.wait();
+}
