@@ -420,3 +420,39 @@ async fn throughput_create_send_get() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn parties_are_provisioned_over_the_control_api() {
+    let sandbox = sandbox().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/_sandbox/parties", sandbox.base_url()))
+        .json(
+            &json!({"PartyID": 42, "ApiKey": "k42", "Name": "Acme", "VATNumber": "FR44732829320"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let client = portal_billit::client::HttpBillitClient::new(
+        &sandbox.base_url(),
+        &portal_billit::client::BillitCredentials {
+            api_key: "k42".to_owned(),
+            party_id: "42".to_owned(),
+            context_party_id: None,
+        },
+        &portal_billit::client::ClientConfig::default(),
+    )
+    .unwrap();
+    let info = client.account_information().await.unwrap();
+    assert_eq!(info.companies.unwrap()[0].name.as_deref(), Some("Acme"));
+    // Another party's orders are not visible.
+    let id = crate::support::client(&sandbox)
+        .create_order(&invoice("MINE-1", ""), "m")
+        .await
+        .unwrap();
+    assert_eq!(
+        client.get_order(id).await.unwrap_err(),
+        BillitError::NotFound
+    );
+    sandbox.shutdown().await;
+}

@@ -139,3 +139,29 @@ async fn failed_calls_are_retried_with_backoff() {
     receiver.stop().await;
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_shape_can_be_switched_at_run_time() {
+    let sandbox = sandbox().await;
+    let client = client(&sandbox);
+    let mut receiver = Receiver::start(0).await;
+    register(&client, &receiver.url, "Message", "I").await;
+    let status = reqwest::Client::new()
+        .put(format!("{}/_sandbox/faults", sandbox.base_url()))
+        .json(&serde_json::json!({"webhook_shape": "old"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let id = client
+        .create_order(&invoice("SHAPE-OLD", ""), "h")
+        .await
+        .unwrap();
+    client.send_orders(&[id], "Peppol").await.unwrap();
+    sandbox.advance();
+    let payload = parse_payload(&receiver.next().await.unwrap().body).unwrap();
+    assert_eq!(payload.shape(), DetailShape::Old);
+    receiver.stop().await;
+    sandbox.shutdown().await;
+}
