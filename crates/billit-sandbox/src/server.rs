@@ -98,9 +98,11 @@ async fn begin(req: &HttpRequest, shared: &Shared) -> Result<i64, ApiFailure> {
             "An unexpected error occurred",
         ));
     }
-    shared
-        .lock()
-        .authenticate(header(req, "ApiKey"), header(req, "PartyID"))
+    shared.lock().authenticate(
+        header(req, "ApiKey"),
+        header(req, "PartyID"),
+        header(req, "ContextPartyID"),
+    )
 }
 
 /// Reads a body with the size limit, answering 413 Billit-style when over.

@@ -773,6 +773,7 @@ impl Store {
         &self,
         api_key: Option<&str>,
         party_id: Option<&str>,
+        context_party_id: Option<&str>,
     ) -> Result<i64, ApiFailure> {
         let unauthorized = || {
             ApiFailure::new(
@@ -786,8 +787,24 @@ impl Store {
             .ok_or_else(unauthorized)?;
         let key = api_key.map(str::trim).ok_or_else(unauthorized)?;
         match self.parties.get(&party_id) {
-            Some(account) if !key.is_empty() && account.api_key == key => Ok(party_id),
-            _ => Err(unauthorized()),
+            Some(account) if !key.is_empty() && account.api_key == key => {}
+            _ => return Err(unauthorized()),
+        }
+        // An accountant acts for another company its key also opens (same ApiKey).
+        let Some(context) = context_party_id.map(str::trim).filter(|c| !c.is_empty()) else {
+            return Ok(party_id);
+        };
+        let forbidden = || {
+            ApiFailure::new(
+                403,
+                "Forbidden",
+                "The ApiKey may not act for this ContextPartyID",
+            )
+        };
+        let context: i64 = context.parse().map_err(|_| forbidden())?;
+        match self.parties.get(&context) {
+            Some(account) if account.api_key == key => Ok(context),
+            _ => Err(forbidden()),
         }
     }
 

@@ -456,3 +456,43 @@ async fn parties_are_provisioned_over_the_control_api() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn context_party_id_acts_for_a_company_of_the_same_key() {
+    let sandbox = sandbox().await;
+    sandbox
+        .add_party(billit_sandbox::PartyAccount {
+            party_id: 77,
+            api_key: crate::support::KEY.to_owned(),
+            name: "Client of the firm".to_owned(),
+            vat_number: "FR44732829320".to_owned(),
+            email: None,
+        })
+        .unwrap();
+    sandbox
+        .add_party(billit_sandbox::PartyAccount {
+            party_id: 78,
+            api_key: "other".to_owned(),
+            name: "Stranger".to_owned(),
+            vat_number: "FR44732829320".to_owned(),
+            email: None,
+        })
+        .unwrap();
+    let as_client = |context: &str| {
+        portal_billit::client::HttpBillitClient::new(
+            &sandbox.base_url(),
+            &portal_billit::client::BillitCredentials {
+                api_key: crate::support::KEY.to_owned(),
+                party_id: crate::support::PARTY.to_string(),
+                context_party_id: Some(context.to_owned()),
+            },
+            &portal_billit::client::ClientConfig::default(),
+        )
+        .unwrap()
+    };
+    let info = as_client("77").account_information().await.unwrap();
+    assert_eq!(info.companies.unwrap()[0].party_id, Some(77));
+    let error = as_client("78").account_information().await.unwrap_err();
+    assert_eq!(error, BillitError::Unauthorized { status: 403 });
+    sandbox.shutdown().await;
+}
