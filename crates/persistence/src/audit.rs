@@ -8,6 +8,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect,
 };
+use std::collections::HashMap;
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -119,29 +120,34 @@ pub async fn list_all<C: ConnectionTrait>(conn: &C, limit: u64) -> Result<Vec<Au
     with_emails(conn, rows).await
 }
 
+/// The actors' emails, in one query for the whole page.
 async fn with_emails<C: ConnectionTrait>(
     conn: &C,
     rows: Vec<audit_log::Model>,
 ) -> Result<Vec<AuditRecord>, DbErr> {
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let actor_email = match row.actor_user_id {
-            Some(id) => crate::entities::users::Entity::find_by_id(id)
-                .one(conn)
-                .await?
-                .map(|user| user.email),
-            None => None,
-        };
-        out.push(AuditRecord {
+    let actors: Vec<Uuid> = rows.iter().filter_map(|row| row.actor_user_id).collect();
+    let emails: HashMap<Uuid, String> = if actors.is_empty() {
+        HashMap::new()
+    } else {
+        crate::entities::users::Entity::find()
+            .filter(crate::entities::users::Column::Id.is_in(actors))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|user| (user.id, user.email))
+            .collect()
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| AuditRecord {
             tenant_id: row.tenant_id.map(TenantId::from_uuid),
             actor: row.actor_user_id.map(UserId::from_uuid),
-            actor_email,
+            actor_email: row.actor_user_id.and_then(|id| emails.get(&id).cloned()),
             action: row.action,
             target: row.target,
             details: row.details,
             ip: row.ip,
             at: row.at,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }

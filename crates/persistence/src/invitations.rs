@@ -52,6 +52,24 @@ pub enum InvitationError {
     Database(#[from] DbErr),
 }
 
+/// The invitation a row describes (`None` for a role this version does not know).
+fn invitation_of(row: invitations::Model, tenant: Option<Tenant>) -> Option<Invitation> {
+    let invited_as = if row.role == "firm_admin" {
+        InvitedAs::FirmAdmin
+    } else {
+        InvitedAs::Member(TenantRole::parse(&row.role)?)
+    };
+    Some(Invitation {
+        id: row.id,
+        tenant,
+        email: row.email,
+        invited_as,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        accepted_at: row.accepted_at,
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct InvitationRepository {
     db: DatabaseConnection,
@@ -162,18 +180,22 @@ impl InvitationRepository {
 
     /// The tenant's invitations, newest first (pending and accepted).
     pub async fn list_for_tenant(&self, scope: &TenantScope) -> Result<Vec<Invitation>, DbErr> {
-        let rows = invitations::Entity::find()
+        let Some(tenant) =
+            crate::entities::tenants::Entity::find_by_id(scope.tenant_id().as_uuid())
+                .one(&self.db)
+                .await?
+                .map(Tenant::from)
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(invitations::Entity::find()
             .filter(invitations::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .order_by_desc(invitations::Column::CreatedAt)
             .all(&self.db)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            if let Some(invitation) = self.to_invitation(row).await? {
-                out.push(invitation);
-            }
-        }
-        Ok(out)
+            .await?
+            .into_iter()
+            .filter_map(|row| invitation_of(row, Some(tenant.clone())))
+            .collect())
     }
 
     async fn to_invitation(&self, row: invitations::Model) -> Result<Option<Invitation>, DbErr> {
@@ -187,38 +209,20 @@ impl InvitationRepository {
             },
             None => None,
         };
-        let invited_as = if row.role == "firm_admin" {
-            InvitedAs::FirmAdmin
-        } else {
-            match TenantRole::parse(&row.role) {
-                Some(role) => InvitedAs::Member(role),
-                None => return Ok(None),
-            }
-        };
-        Ok(Some(Invitation {
-            id: row.id,
-            tenant,
-            email: row.email,
-            invited_as,
-            created_at: row.created_at,
-            expires_at: row.expires_at,
-            accepted_at: row.accepted_at,
-        }))
+        Ok(invitation_of(row, tenant))
     }
 
-    /// Uses the link once: creates the account (with `name`, `language` and `password_hash`) unless the email has
-    /// one, and grants what the invitation says. Concurrent uses of one link: exactly one succeeds.
+    /// Uses an open invitation (from [`Self::find_open`]) once: creates the account (with `name`, `language` and
+    /// `password_hash`) unless the email has one, and grants what the invitation says. Concurrent uses of one link:
+    /// exactly one succeeds, the others get `Invalid`.
     pub async fn accept(
         &self,
-        token: &str,
+        invitation: &Invitation,
         name: &str,
         language: &str,
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Accepted, InvitationError> {
-        let Some(invitation) = self.find_open(token, now).await? else {
-            return Err(InvitationError::Invalid);
-        };
         let txn = self.db.begin().await?;
         let claimed = invitations::Entity::update_many()
             .col_expr(

@@ -9,6 +9,8 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
+use std::collections::HashMap;
+use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
@@ -258,37 +260,36 @@ impl TenantRepository {
             .map(Tenant::from))
     }
 
-    /// The active tenants a user can enter, with their role there.
+    /// The active tenants a user can enter, with their role there (two queries, whatever the number).
     pub async fn tenants_of(&self, user: UserId) -> Result<Vec<(Tenant, TenantRole)>, DbErr> {
-        let rows = memberships::Entity::find()
+        let roles: HashMap<Uuid, TenantRole> = memberships::Entity::find()
             .filter(memberships::Column::UserId.eq(user.as_uuid()))
             .filter(memberships::Column::Active.eq(true))
             .all(&self.db)
-            .await?;
-        let mut out = Vec::new();
-        for membership in rows {
-            let Some(role) = TenantRole::parse(&membership.role) else {
-                continue;
-            };
-            if let Some(tenant) = tenants::Entity::find_by_id(membership.tenant_id)
-                .one(&self.db)
-                .await?
-            {
-                let tenant = Tenant::from(tenant);
-                if tenant.active {
-                    out.push((tenant, role));
-                }
-            }
+            .await?
+            .into_iter()
+            .filter_map(|membership| {
+                Some((membership.tenant_id, TenantRole::parse(&membership.role)?))
+            })
+            .collect();
+        if roles.is_empty() {
+            return Ok(Vec::new());
         }
-        out.sort_by(|a, b| a.0.legal_name.cmp(&b.0.legal_name));
-        Ok(out)
+        Ok(tenants::Entity::find()
+            .filter(tenants::Column::Id.is_in(roles.keys().copied()))
+            .filter(tenants::Column::Status.eq("active"))
+            .order_by_asc(tenants::Column::LegalName)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|row| {
+                let role = *roles.get(&row.id)?;
+                Some((Tenant::from(row), role))
+            })
+            .collect())
     }
 
     // ---- tenant administration (scoped) ----
-
-    pub async fn get(&self, scope: &TenantScope) -> Result<Option<Tenant>, DbErr> {
-        self.find_by_id(scope.tenant_id()).await
-    }
 
     pub async fn update_email_settings(
         &self,
@@ -339,22 +340,26 @@ impl TenantRepository {
             .filter(memberships::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .all(&self.db)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for membership in rows {
-            let Some(role) = TenantRole::parse(&membership.role) else {
-                continue;
-            };
-            if let Some(user) = users::Entity::find_by_id(membership.user_id)
-                .one(&self.db)
-                .await?
-            {
-                out.push(Member {
-                    user: user.into(),
-                    role,
-                    active: membership.active,
-                });
-            }
+        if rows.is_empty() {
+            return Ok(Vec::new());
         }
+        let mut users: HashMap<Uuid, users::Model> = users::Entity::find()
+            .filter(users::Column::Id.is_in(rows.iter().map(|membership| membership.user_id)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|user| (user.id, user))
+            .collect();
+        let mut out: Vec<Member> = rows
+            .into_iter()
+            .filter_map(|membership| {
+                Some(Member {
+                    role: TenantRole::parse(&membership.role)?,
+                    user: users.remove(&membership.user_id)?.into(),
+                    active: membership.active,
+                })
+            })
+            .collect();
         out.sort_by_key(|member| member.user.name.to_lowercase());
         Ok(out)
     }

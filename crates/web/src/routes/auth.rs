@@ -338,7 +338,7 @@ pub async fn accept_invitation(
     let accepted = match state
         .invitations
         .accept(
-            &token,
+            &invitation,
             &form.name,
             visitor_language(&req).code(),
             &hash,
