@@ -685,6 +685,16 @@ impl Email {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Country code
+// ---------------------------------------------------------------------------------------------
+
+/// An ISO 3166-1 alpha-2 country code, upper-cased (` fr ` → `FR`); `None` unless it is exactly two letters.
+pub fn country_code(text: &str) -> Option<String> {
+    let code = text.trim().to_ascii_uppercase();
+    (code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(code)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Invoice number
 // ---------------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@
 
 use crate::identifiers::{
     ElectronicAddress, Email, InvoiceNumber, Siren, Siret, SiretError, VatNumber, VatNumberError,
+    country_code,
 };
 pub use crate::lang::Language;
 use crate::lang::Localized;
@@ -727,21 +728,19 @@ fn check_buyer(draft: &BuyerDraft, problems: &mut Vec<Problem>) -> Option<Buyer>
     }
 
     let mut address = draft.address.clone();
-    let country = address.country_code.trim().to_ascii_uppercase();
-    address.country_code = if country.is_empty() {
-        "FR".to_owned()
+    let typed = if address.country_code.trim().is_empty() {
+        "FR"
     } else {
-        country
+        address.country_code.as_str()
     };
-    if address.country_code.len() != 2
-        || !address.country_code.bytes().all(|b| b.is_ascii_uppercase())
-    {
-        problems.push(Problem::new(
+    match country_code(typed) {
+        Some(code) => address.country_code = code,
+        None => problems.push(Problem::new(
             "BT-55",
             ProblemCode::CountryInvalid,
             "le code pays doit compter deux lettres (ISO 3166), par exemple FR",
             "the country code must be two letters (ISO 3166), e.g. FR",
-        ));
+        )),
     }
 
     if problems.len() != before {

@@ -202,10 +202,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
 }
 
 async fn create_admin(config: Config, args: CreateAdminArgs) -> Result<(), Failure> {
-    let email = args.email.trim().to_owned();
-    if !looks_like_email(&email) {
-        return Err(usage(format!("'{email}' is not an email address")));
-    }
+    let email = parse_email(&args.email)?;
     let mut input = String::new();
     std::io::stdin()
         .read_to_string(&mut input)
@@ -246,17 +243,11 @@ async fn create_admin(config: Config, args: CreateAdminArgs) -> Result<(), Failu
     Ok(())
 }
 
-/// A light check for the command line; the accounts issue brings the domain's full email type.
-fn looks_like_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(char::is_whitespace)
-        && email.len() <= 254
+/// The domain's email rules, as a command-line error (exit code 2).
+fn parse_email(text: &str) -> Result<String, Failure> {
+    portal_domain::identifiers::Email::parse(text)
+        .map(|email| email.to_string())
+        .map_err(|_| usage(format!("'{}' is not an email address", text.trim())))
 }
 
 #[cfg(test)]
@@ -265,10 +256,13 @@ mod tests {
 
     #[test]
     fn command_line_emails_are_checked() {
-        assert!(looks_like_email("admin@cabinet.fr"));
-        assert!(!looks_like_email("admin"));
-        assert!(!looks_like_email("admin@localhost"));
-        assert!(!looks_like_email("a b@cabinet.fr"));
+        assert_eq!(
+            parse_email(" Admin@Cabinet.fr ").unwrap(),
+            "Admin@cabinet.fr"
+        );
+        assert!(parse_email("admin").is_err());
+        assert!(parse_email("admin@localhost").is_err());
+        assert!(parse_email("a b@cabinet.fr").is_err());
     }
 
     #[test]

@@ -289,3 +289,13 @@ fn identifiers_round_trip_through_serde() {
     );
     assert!(serde_json::from_str::<Siren>("\"123456789\"").is_err());
 }
+
+#[test]
+fn country_codes_are_two_letters_upper_cased() {
+    use portal_domain::identifiers::country_code;
+    assert_eq!(country_code(" fr ").as_deref(), Some("FR"));
+    assert_eq!(country_code("BE").as_deref(), Some("BE"));
+    for bad in ["", "F", "FRA", "F1", "é€"] {
+        assert_eq!(country_code(bad), None, "{bad}");
+    }
+}
