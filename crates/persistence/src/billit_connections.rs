@@ -93,14 +93,21 @@ impl BillitConnectionRepository {
         )
     }
 
-    pub async fn secrets(&self, scope: &TenantScope) -> Result<Option<EncryptedSecrets>, DbErr> {
+    /// The connection and its encrypted secrets, in one read (for the code that calls Billit).
+    pub async fn with_secrets(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<Option<(BillitConnection, EncryptedSecrets)>, DbErr> {
         Ok(
             billit_connections::Entity::find_by_id(scope.tenant_id().as_uuid())
                 .one(&self.db)
                 .await?
-                .map(|row| EncryptedSecrets {
-                    api_key: row.api_key_encrypted,
-                    webhook_secret: row.webhook_secret_encrypted,
+                .map(|row| {
+                    let secrets = EncryptedSecrets {
+                        api_key: row.api_key_encrypted.clone(),
+                        webhook_secret: row.webhook_secret_encrypted.clone(),
+                    };
+                    (public_view(row), secrets)
                 }),
         )
     }

@@ -4,7 +4,7 @@ use crate::crypto;
 use crate::state::AppState;
 use portal_billit::client::{BillitCredentials, ClientConfig, HttpBillitClient};
 use portal_persistence::TenantScope;
-use portal_persistence::billit_connections::BillitEnvironment;
+use portal_persistence::billit_connections::{BillitConnection, BillitEnvironment};
 
 /// Why no client can be built; each has a sentence for the settings page.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,11 @@ impl ConnectionProblem {
     }
 }
 
+/// The address Billit posts this tenant's webhooks to (its token makes it unguessable).
+pub fn webhook_url(state: &AppState, token: &str) -> String {
+    format!("{}/hooks/billit/{token}", state.base_url)
+}
+
 pub fn base_url(state: &AppState, environment: BillitEnvironment) -> Option<String> {
     let billit = &state.config.billit;
     match environment {
@@ -42,19 +47,14 @@ pub fn base_url(state: &AppState, environment: BillitEnvironment) -> Option<Stri
     }
 }
 
-/// The client for this tenant's Billit account.
+/// The client for this tenant's Billit account, and the connection it was built from.
 pub async fn client_for(
     state: &AppState,
     scope: &TenantScope,
-) -> Result<HttpBillitClient, ConnectionProblem> {
-    let connection = state
+) -> Result<(HttpBillitClient, BillitConnection), ConnectionProblem> {
+    let (connection, secrets) = state
         .billit
-        .get(scope)
-        .await?
-        .ok_or(ConnectionProblem::NotConfigured)?;
-    let secrets = state
-        .billit
-        .secrets(scope)
+        .with_secrets(scope)
         .await?
         .ok_or(ConnectionProblem::NotConfigured)?;
     let (Some(encrypted), Some(party_id)) = (secrets.api_key, connection.party_id) else {
@@ -67,9 +67,6 @@ pub async fn client_for(
         party_id: party_id.to_string(),
         context_party_id: connection.context_party_id.map(|id| id.to_string()),
     };
-    Ok(HttpBillitClient::new(
-        &base,
-        &credentials,
-        &ClientConfig::default(),
-    )?)
+    let client = HttpBillitClient::new(&base, &credentials, &ClientConfig::default())?;
+    Ok((client, connection))
 }

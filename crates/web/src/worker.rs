@@ -88,10 +88,6 @@ impl JobRegistry {
         });
         self
     }
-
-    pub fn kinds(&self) -> impl Iterator<Item = &str> {
-        self.handlers.keys().map(String::as_str)
-    }
 }
 
 /// The queue plus a bell that wakes this process's idle workers when something is enqueued here.

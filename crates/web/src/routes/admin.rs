@@ -5,7 +5,7 @@ use crate::emails;
 use crate::errors::{WebError, html};
 use crate::i18n::Tr;
 use crate::pages::Layout;
-use crate::routes::{blank_to_none, see_other};
+use crate::routes::{address_from_form, blank_to_none, see_other};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -15,7 +15,7 @@ use portal_domain::Localized;
 use portal_domain::identifiers::{Email, Siren, VatNumber};
 use portal_domain::ids::{TenantId, UserId};
 use portal_persistence::audit::{self, AuditEntry, AuditRecord};
-use portal_persistence::tenants::{Tenant, TenantAddress, TenantProfile};
+use portal_persistence::tenants::{Tenant, TenantProfile};
 use portal_persistence::users::User;
 use serde::Deserialize;
 
@@ -177,16 +177,14 @@ impl TenantForm {
             },
             (None, _) => None,
         };
-        let country = self.country.trim().to_uppercase();
-        if !country.is_empty()
-            && (country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()))
-        {
+        let address = address_from_form(&self.street, &self.postal_code, &self.city, &self.country);
+        if address.is_none() {
             errors.country = Some(t.get("profile.country_invalid").to_owned());
         }
         if errors.any() {
             return Ok(Err(errors));
         }
-        let (Some(siren), Some(vat)) = (siren, vat) else {
+        let (Some(siren), Some(vat), Some(address)) = (siren, vat, address) else {
             return Ok(Err(errors));
         };
         Ok(Ok(TenantProfile {
@@ -194,12 +192,7 @@ impl TenantForm {
             legal_name: self.legal_name.trim().to_owned(),
             siren: siren.to_string(),
             vat_number: Some(vat.to_string()),
-            address: TenantAddress {
-                street: blank_to_none(&self.street),
-                postal_code: blank_to_none(&self.postal_code),
-                city: blank_to_none(&self.city),
-                country: blank_to_none(&country),
-            },
+            address,
         }))
     }
 }

@@ -16,6 +16,25 @@ pub(crate) fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// The address fields of a company form, or `None` when the country is not an ISO 3166 code (empty means none).
+pub(crate) fn address_from_form(
+    street: &str,
+    postal_code: &str,
+    city: &str,
+    country: &str,
+) -> Option<portal_persistence::tenants::TenantAddress> {
+    let country = match blank_to_none(country) {
+        None => None,
+        Some(text) => Some(portal_domain::identifiers::country_code(&text)?),
+    };
+    Some(portal_persistence::tenants::TenantAddress {
+        street: blank_to_none(street),
+        postal_code: blank_to_none(postal_code),
+        city: blank_to_none(city),
+        country,
+    })
+}
+
 /// A form field left empty (or only spaces) means "none".
 pub(crate) fn blank_to_none(text: &str) -> Option<String> {
     let trimmed = text.trim();

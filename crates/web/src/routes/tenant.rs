@@ -5,7 +5,7 @@ use crate::crypto;
 use crate::emails;
 use crate::errors::{WebError, html};
 use crate::pages::Layout;
-use crate::routes::{blank_to_none, see_other};
+use crate::routes::{address_from_form, blank_to_none, see_other};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -150,33 +150,32 @@ pub async fn save_profile(
     form: web::Form<ProfileForm>,
 ) -> Result<HttpResponse, WebError> {
     ctx.require(TenantRole::Admin)?;
-    let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
-    let country = form.country.trim().to_uppercase();
+    let address = address_from_form(&form.street, &form.postal_code, &form.city, &form.country);
     let error = if form.legal_name.trim().is_empty() {
-        Some(layout.t.get("profile.legal_name_required").to_owned())
-    } else if !country.is_empty()
-        && (country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()))
-    {
-        Some(layout.t.get("profile.country_invalid").to_owned())
+        Some("profile.legal_name_required")
+    } else if address.is_none() {
+        Some("profile.country_invalid")
     } else {
         None
     };
-    if let Some(error) = error {
+    let (None, Some(address)) = (error, address) else {
+        // Shown again as typed, with the message: nothing the user entered is lost.
+        let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
         let mut tenant = ctx.tenant.clone();
         tenant.legal_name = form.legal_name.trim().to_owned();
+        tenant.address = TenantAddress {
+            street: blank_to_none(&form.street),
+            postal_code: blank_to_none(&form.postal_code),
+            city: blank_to_none(&form.city),
+            country: blank_to_none(&form.country),
+        };
         let page = ProfilePage {
+            error: error.map(|key| layout.t.get(key).to_owned()),
             layout,
             tenant,
             saved: false,
-            error: Some(error),
         };
         return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
-    }
-    let address = TenantAddress {
-        street: blank_to_none(&form.street),
-        postal_code: blank_to_none(&form.postal_code),
-        city: blank_to_none(&form.city),
-        country: blank_to_none(&country),
     };
     state
         .tenants
@@ -434,22 +433,33 @@ pub async fn billit(
     query: web::Query<SavedQuery>,
 ) -> Result<HttpResponse, WebError> {
     ctx.require(TenantRole::Admin)?;
+    let saved = query.saved.is_some();
+    render_billit(&state, &req, &ctx, StatusCode::OK, saved, None, None).await
+}
+
+/// The Billit settings page, with whatever the last action has to say.
+async fn render_billit(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    status: StatusCode,
+    saved: bool,
+    error: Option<String>,
+    outcome: Option<(bool, String)>,
+) -> Result<HttpResponse, WebError> {
     let connection = state.billit.get(&ctx.scope).await?;
     let page = BillitPage {
         webhook_url: connection.as_ref().map(|connection| {
-            format!(
-                "{}/hooks/billit/{}",
-                state.base_url, connection.webhook_token
-            )
+            crate::billit_connection::webhook_url(state, &connection.webhook_token)
         }),
-        layout: layout_for(&state, &req, &ctx.user, Some(&ctx)).await?,
+        layout: layout_for(state, req, &ctx.user, Some(ctx)).await?,
         tenant: ctx.tenant.clone(),
         connection,
-        saved: query.saved.is_some(),
-        error: None,
-        outcome: None,
+        saved,
+        error,
+        outcome,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(html(status, page.render()))
 }
 
 async fn billit_page_with(
@@ -458,22 +468,7 @@ async fn billit_page_with(
     ctx: &TenantContext,
     outcome: (bool, String),
 ) -> Result<HttpResponse, WebError> {
-    let connection = state.billit.get(&ctx.scope).await?;
-    let page = BillitPage {
-        webhook_url: connection.as_ref().map(|connection| {
-            format!(
-                "{}/hooks/billit/{}",
-                state.base_url, connection.webhook_token
-            )
-        }),
-        layout: layout_for(state, req, &ctx.user, Some(ctx)).await?,
-        tenant: ctx.tenant.clone(),
-        connection,
-        saved: false,
-        error: None,
-        outcome: Some(outcome),
-    };
-    Ok(html(StatusCode::OK, page.render()))
+    render_billit(state, req, ctx, StatusCode::OK, false, None, Some(outcome)).await
 }
 
 /// "Test the connection": asks Billit who we are, and shows the company it knows.
@@ -491,10 +486,9 @@ pub async fn test_billit(
             tracing::info!(problem = %problem, "Billit connection cannot be tested");
             (false, t.get(problem.message_key()).to_owned())
         }
-        Ok(client) => match client.account_information().await {
+        Ok((client, connection)) => match client.account_information().await {
             Ok(account) => {
-                let connection = state.billit.get(&ctx.scope).await?;
-                let party = connection.and_then(|connection| connection.party_id);
+                let party = connection.party_id;
                 let companies = account.companies.unwrap_or_default();
                 let company = companies
                     .iter()
@@ -540,8 +534,9 @@ pub async fn register_webhook(
     use portal_domain::Localized;
     ctx.require(TenantRole::Admin)?;
     let t = crate::i18n::Tr::new(ctx.user.language());
-    let client = match crate::billit_connection::client_for(&state, &ctx.scope).await {
-        Ok(client) => client,
+    let (client, connection) = match crate::billit_connection::client_for(&state, &ctx.scope).await
+    {
+        Ok(found) => found,
         Err(problem) => {
             return billit_page_with(
                 &state,
@@ -552,13 +547,7 @@ pub async fn register_webhook(
             .await;
         }
     };
-    let Some(connection) = state.billit.get(&ctx.scope).await? else {
-        return Err(WebError::NotFound);
-    };
-    let url = format!(
-        "{}/hooks/billit/{}",
-        state.base_url, connection.webhook_token
-    );
+    let url = crate::billit_connection::webhook_url(&state, &connection.webhook_token);
     let mut secrets = Vec::new();
     let mut ids = Vec::new();
     for (entity, update) in [("Message", "I"), ("Order", "U")] {
@@ -647,17 +636,17 @@ pub async fn save_billit(
     let (Some(environment), Ok(party_id), Ok(context_party_id), None) =
         (environment, party_id, context_party_id, error)
     else {
-        let connection = state.billit.get(&ctx.scope).await?;
-        let page = BillitPage {
-            webhook_url: None,
-            layout: layout_for(&state, &req, &ctx.user, Some(&ctx)).await?,
-            tenant: ctx.tenant.clone(),
-            connection,
-            saved: false,
-            error: error.map(str::to_owned),
-            outcome: None,
-        };
-        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+        let error = error.map(str::to_owned);
+        return render_billit(
+            &state,
+            &req,
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            false,
+            error,
+            None,
+        )
+        .await;
     };
     let api_key_encrypted = match blank_to_none(&form.api_key) {
         Some(key) => Some(crypto::encrypt(&state.master_key, &key)?),
