@@ -289,6 +289,7 @@ impl InvitationRepository {
                         role: Set(role.as_str().to_owned()),
                         created_at: Set(now),
                         active: Set(true),
+                        notify_needs_action: Set(true),
                     }
                     .insert(&txn)
                     .await?;

@@ -6,6 +6,7 @@ pub mod billit_connections;
 pub mod db;
 pub mod entities;
 pub mod invitations;
+pub mod invoices;
 pub mod jobs;
 pub mod outbox;
 pub mod scope;

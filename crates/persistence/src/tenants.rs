@@ -206,6 +206,7 @@ impl TenantRepository {
             role: Set(role.as_str().to_owned()),
             created_at: Set(Utc::now()),
             active: Set(true),
+            notify_needs_action: Set(true),
         }
         .insert(&self.db)
         .await?;

@@ -7,16 +7,30 @@ use portal_domain::Language;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-const FR: &str = include_str!("../i18n/fr.toml");
-const EN: &str = include_str!("../i18n/en.toml");
+/// One file per area, so that areas grow without touching each other's catalogue.
+const FR: &[&str] = &[
+    include_str!("../i18n/fr.toml"),
+    include_str!("../i18n/fr/customers.toml"),
+    include_str!("../i18n/fr/invoices.toml"),
+    include_str!("../i18n/fr/statuses.toml"),
+];
+const EN: &[&str] = &[
+    include_str!("../i18n/en.toml"),
+    include_str!("../i18n/en/customers.toml"),
+    include_str!("../i18n/en/invoices.toml"),
+    include_str!("../i18n/en/statuses.toml"),
+];
 
 static CATALOGUES: LazyLock<(HashMap<String, String>, HashMap<String, String>)> =
     LazyLock::new(|| (flatten(FR), flatten(EN)));
 
-fn flatten(text: &str) -> HashMap<String, String> {
+fn flatten(texts: &[&str]) -> HashMap<String, String> {
     let mut out = HashMap::new();
-    if let Ok(table) = text.parse::<toml::Table>() {
-        walk(&table, "", &mut out);
+    for text in texts {
+        match text.parse::<toml::Table>() {
+            Ok(table) => walk(&table, "", &mut out),
+            Err(error) => tracing::error!(error = %error, "a catalogue does not parse"),
+        }
     }
     out
 }
@@ -94,6 +108,21 @@ mod tests {
         let only_en: Vec<_> = en_keys.difference(&fr_keys).collect();
         assert!(only_fr.is_empty(), "missing in English: {only_fr:?}");
         assert!(only_en.is_empty(), "missing in French: {only_en:?}");
+    }
+
+    #[test]
+    fn every_catalogue_file_parses_and_no_key_repeats_across_files() {
+        for texts in [FR, EN] {
+            let mut seen = BTreeSet::new();
+            for text in texts {
+                let table = text.parse::<toml::Table>().expect("a catalogue parses");
+                let mut keys = HashMap::new();
+                walk(&table, "", &mut keys);
+                for key in keys.into_keys() {
+                    assert!(seen.insert(key.clone()), "{key} is defined twice");
+                }
+            }
+        }
     }
 
     /// Every `t.get("…")` and `t.fill("…"` in the templates and every `tr_key!`-style literal in the code names a

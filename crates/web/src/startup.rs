@@ -89,7 +89,9 @@ pub fn default_registry(state: &AppState) -> JobRegistry {
     let outbox = state.outbox.clone();
     let mailer = state.mailer.clone();
     let sessions = state.sessions.clone();
-    JobRegistry::new()
+    let registry = crate::invoicing::register(JobRegistry::new(), state);
+    let registry = crate::statuses::register(registry, state);
+    registry
         .handle(portal_persistence::outbox::SEND_JOB, move |job| {
             crate::mailer::send_job(outbox.clone(), mailer.clone(), job)
         })
@@ -203,6 +205,8 @@ impl Application {
             resets: PasswordResetRepository::new(db.clone()),
             outbox: OutboxRepository::new(db.clone()),
             billit: BillitConnectionRepository::new(db.clone()),
+            invoices: portal_persistence::invoices::InvoiceRepository::new(db.clone()),
+            live: crate::live::LiveUpdates::new(),
             mailer,
             dummy_hash,
             db,

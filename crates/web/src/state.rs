@@ -7,6 +7,7 @@ use crate::worker::Jobs;
 use portal_persistence::Db;
 use portal_persistence::billit_connections::BillitConnectionRepository;
 use portal_persistence::invitations::{InvitationRepository, PasswordResetRepository};
+use portal_persistence::invoices::InvoiceRepository;
 use portal_persistence::outbox::OutboxRepository;
 use portal_persistence::sessions::SessionRepository;
 use portal_persistence::tenants::TenantRepository;
@@ -31,6 +32,9 @@ pub struct AppState {
     pub resets: PasswordResetRepository,
     pub outbox: OutboxRepository,
     pub billit: BillitConnectionRepository,
+    pub invoices: InvoiceRepository,
+    /// Status changes, for the pages open in browsers.
+    pub live: crate::live::LiveUpdates,
     pub mailer: Mailer,
     /// An argon2 hash checked when the email is unknown, so that both failures take the same time.
     pub dummy_hash: Arc<str>,

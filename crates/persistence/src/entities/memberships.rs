@@ -11,6 +11,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// A deactivated member keeps their history but can no longer act on the tenant.
     pub active: bool,
+    /// Whether this member gets an email when an invoice comes to need action.
+    pub notify_needs_action: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,6 +3,12 @@
 
 pub mod audit_log;
 pub mod billit_connections;
+pub mod billit_sync;
+pub mod customers;
+pub mod invoice_events;
+pub mod invoice_sequences;
+pub mod invoice_settings;
+pub mod invoices;
 pub mod invitations;
 pub mod jobs;
 pub mod login_throttle;
@@ -12,3 +18,4 @@ pub mod password_resets;
 pub mod sessions;
 pub mod tenants;
 pub mod users;
+pub mod webhook_deliveries;

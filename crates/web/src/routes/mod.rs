@@ -2,7 +2,10 @@
 
 pub mod admin;
 pub mod auth;
+pub mod customers;
 pub mod health;
+pub mod hooks;
+pub mod invoices;
 pub mod tenant;
 
 use actix_web::HttpResponse;
@@ -123,5 +126,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/admins/{id}/revoke",
             web::post().to(admin::revoke_admin),
         )
-        .route("/admin/audit", web::get().to(admin::audit_log));
+        .route("/admin/audit", web::get().to(admin::audit_log))
+        .configure(customers::configure)
+        .configure(invoices::configure)
+        .configure(hooks::configure);
 }
