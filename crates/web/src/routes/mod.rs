@@ -5,6 +5,7 @@ pub mod auth;
 pub mod customers;
 pub mod health;
 pub mod hooks;
+pub mod invoice_views;
 pub mod invoices;
 pub mod tenant;
 
@@ -128,6 +129,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/audit", web::get().to(admin::audit_log))
         .configure(customers::configure)
+        // The editor's fixed paths (`/invoices/new`) before the views' `/invoices/{id}`.
         .configure(invoices::configure)
+        .configure(invoice_views::configure)
         .configure(hooks::configure);
 }
