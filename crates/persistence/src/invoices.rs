@@ -376,7 +376,7 @@ fn parse_document_type(text: &str) -> DocumentType {
     }
 }
 
-fn source_str(source: Source) -> String {
+pub(crate) fn source_str(source: Source) -> String {
     serde_json::to_value(source)
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
@@ -387,7 +387,7 @@ fn parse_source(text: &str) -> Source {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(Source::Unknown)
 }
 
-fn kind_str(kind: EventKind) -> String {
+pub(crate) fn kind_str(kind: EventKind) -> String {
     serde_json::to_value(kind)
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
@@ -399,7 +399,7 @@ fn parse_kind(text: &str) -> EventKind {
         .unwrap_or(EventKind::Unclassified)
 }
 
-fn enum_str<T: Serialize>(value: T, fallback: &str) -> String {
+pub(crate) fn enum_str<T: Serialize>(value: T, fallback: &str) -> String {
     serde_json::to_value(value)
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
@@ -416,7 +416,9 @@ fn blank_to_none(text: &str) -> Option<String> {
 }
 
 fn code_of(value: Option<i32>) -> Option<StatusCode> {
-    value.and_then(|code| u16::try_from(code).ok()).map(StatusCode)
+    value
+        .and_then(|code| u16::try_from(code).ok())
+        .map(StatusCode)
 }
 
 fn to_record(row: invoices::Model) -> Result<InvoiceRecord, InvoiceError> {
@@ -459,8 +461,7 @@ fn to_record(row: invoices::Model) -> Result<InvoiceRecord, InvoiceError> {
             vat: row.total_vat_cents,
             incl: row.total_incl_cents,
         },
-        submission: SubmissionState::parse(&row.submission_state)
-            .unwrap_or(SubmissionState::Draft),
+        submission: SubmissionState::parse(&row.submission_state).unwrap_or(SubmissionState::Draft),
         submission_error: row.submission_error.clone(),
         submission_attempts: row.submission_attempts,
         idempotency_key: row.idempotency_key.clone(),
@@ -504,8 +505,7 @@ fn to_row(row: invoices::Model) -> InvoiceRow {
         due_date: row.due_date,
         total_incl_cents: row.total_incl_cents,
         currency: row.currency.clone(),
-        submission: SubmissionState::parse(&row.submission_state)
-            .unwrap_or(SubmissionState::Draft),
+        submission: SubmissionState::parse(&row.submission_state).unwrap_or(SubmissionState::Draft),
         headline: code_of(row.headline_code),
         needs_action: row.needs_action,
         action_reasons: serde_json::from_str(&row.action_reasons).unwrap_or_default(),
@@ -1122,7 +1122,10 @@ impl InvoiceRepository {
             );
         }
         if let Some(comment) = &from_file.comment {
-            update = update.col_expr(invoice_events::Column::Comment, Expr::value(comment.clone()));
+            update = update.col_expr(
+                invoice_events::Column::Comment,
+                Expr::value(comment.clone()),
+            );
         }
         let result = update
             .filter(invoice_events::Column::TenantId.eq(scope.tenant_id().as_uuid()))
@@ -1207,7 +1210,10 @@ impl InvoiceRepository {
                     Expr::value(after.headline.map(|code| i32::from(code.0))),
                 )
                 .col_expr(invoices::Column::IsFinal, Expr::value(after.is_final))
-                .col_expr(invoices::Column::NeedsAction, Expr::value(after.needs_action))
+                .col_expr(
+                    invoices::Column::NeedsAction,
+                    Expr::value(after.needs_action),
+                )
                 .col_expr(
                     invoices::Column::ActionReasons,
                     Expr::value(
@@ -1239,9 +1245,18 @@ impl InvoiceRepository {
                     invoices::Column::AmountPaidCents,
                     Expr::value(after.amount_paid_cents),
                 )
-                .col_expr(invoices::Column::Unclassified, Expr::value(after.unclassified))
-                .col_expr(invoices::Column::EventsCount, Expr::value(after.events_count))
-                .col_expr(invoices::Column::LastEventAt, Expr::value(after.last_event_at))
+                .col_expr(
+                    invoices::Column::Unclassified,
+                    Expr::value(after.unclassified),
+                )
+                .col_expr(
+                    invoices::Column::EventsCount,
+                    Expr::value(after.events_count),
+                )
+                .col_expr(
+                    invoices::Column::LastEventAt,
+                    Expr::value(after.last_event_at),
+                )
                 .col_expr(invoices::Column::UpdatedAt, Expr::value(Utc::now()))
                 .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
                 .filter(invoices::Column::Id.eq(id.as_uuid()))
@@ -1255,8 +1270,8 @@ impl InvoiceRepository {
     // ---- lists ----
 
     fn filtered(scope: &TenantScope, filter: &InvoiceFilter) -> sea_orm::Select<invoices::Entity> {
-        let mut query =
-            invoices::Entity::find().filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()));
+        let mut query = invoices::Entity::find()
+            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()));
         match filter.headline {
             Some(0) => query = query.filter(invoices::Column::HeadlineCode.is_null()),
             Some(code) => query = query.filter(invoices::Column::HeadlineCode.eq(i32::from(code))),
@@ -1288,8 +1303,13 @@ impl InvoiceRepository {
             );
             query = query.filter(
                 Condition::any()
-                    .add(Expr::expr(Func::lower(Expr::col(invoices::Column::Number))).like(&pattern))
-                    .add(Expr::expr(Func::lower(Expr::col(invoices::Column::BuyerName))).like(&pattern)),
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(invoices::Column::Number))).like(&pattern),
+                    )
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(invoices::Column::BuyerName)))
+                            .like(&pattern),
+                    ),
             );
         }
         query
@@ -1463,10 +1483,8 @@ impl InvoiceRepository {
         Ok(events
             .into_iter()
             .map(|row| {
-                let (number, buyer_name) = invoices
-                    .get(&row.invoice_id)
-                    .cloned()
-                    .unwrap_or_default();
+                let (number, buyer_name) =
+                    invoices.get(&row.invoice_id).cloned().unwrap_or_default();
                 RecentEvent {
                     invoice_id: InvoiceId::from_uuid(row.invoice_id),
                     number: number.unwrap_or_default(),
@@ -1552,8 +1570,14 @@ mod tests {
             settings.value_of(DocumentType::Invoice, 2026, &number),
             Some(42)
         );
-        assert_eq!(settings.value_of(DocumentType::Invoice, 2025, &number), None);
-        assert_eq!(settings.value_of(DocumentType::CreditNote, 2026, &number), None);
+        assert_eq!(
+            settings.value_of(DocumentType::Invoice, 2025, &number),
+            None
+        );
+        assert_eq!(
+            settings.value_of(DocumentType::CreditNote, 2026, &number),
+            None
+        );
         assert_eq!(
             settings.value_of(DocumentType::Invoice, 2026, "F2026-12a"),
             None

@@ -10,6 +10,7 @@ pub mod invoices;
 pub mod jobs;
 pub mod outbox;
 pub mod scope;
+pub mod seed;
 pub mod sessions;
 pub mod tenants;
 pub mod throttle;

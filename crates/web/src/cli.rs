@@ -37,6 +37,37 @@ pub enum Command {
     /// Billit tools for support staff.
     #[command(subcommand)]
     Billit(BillitCommand),
+    /// Tools for developers (benchmarks, demonstrations).
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Fill the database with companies, customers and invoices with realistic status histories.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SeedArgs {
+    /// How many companies.
+    #[arg(long, default_value_t = 2)]
+    pub tenants: usize,
+    /// How many invoices per company.
+    #[arg(long, default_value_t = 100)]
+    pub invoices: usize,
+    /// How many customers per company.
+    #[arg(long, default_value_t = 50)]
+    pub customers: usize,
+    /// Company addresses are `<prefix>-001`, `<prefix>-002`…
+    #[arg(long, default_value = "seed")]
+    pub prefix: String,
+    /// The password of every seeded administrator (12 characters at least).
+    #[arg(long, default_value = "seed password 2026")]
+    pub password: String,
+    /// The random seed (the same seed gives the same data).
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +183,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::CreateAdmin(args) => create_admin(config, args).await,
         Command::Billit(BillitCommand::Inspect(args)) => inspect(&args),
+        Command::Dev(DevCommand::Seed(args)) => seed(config, args).await,
     }
 }
 
@@ -188,16 +220,96 @@ fn write_stdout(text: &str) -> Result<(), Failure> {
     }
 }
 
-async fn serve(config: Config) -> Result<(), Failure> {
+async fn serve(mut config: Config) -> Result<(), Failure> {
     let bind_host = config.bind_addr()?.ip();
     let data_dir = crate::config::describe_data_dir(&config.server.data_dir);
+    let sandbox = start_embedded_sandbox(&mut config).await?;
     let app = Application::build(config).await?;
     let backend = portal_persistence::db::backend_name(&app.state().db);
     // Scripts and tests read this line to learn the port (with --bind …:0).
     println!("Portal listening on http://{bind_host}:{}", app.port());
     println!("Data dir: {data_dir} · database: {backend}");
     tracing::info!(port = app.port(), database = backend, "portal started");
-    app.run_until_stopped().await?;
+    let served = app.run_until_stopped().await;
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
+    served?;
+    Ok(())
+}
+
+/// The local Billit of contracts.md: started unless the configuration names one (`billit.embedded_url`) or turns
+/// it off (`billit.embedded_sandbox = false`). Its state lives in the data dir, so orders survive a restart.
+async fn start_embedded_sandbox(
+    config: &mut Config,
+) -> Result<Option<billit_sandbox::RunningSandbox>, Failure> {
+    if config.billit.embedded_url.is_some() || !config.billit.embedded_sandbox {
+        return Ok(None);
+    }
+    crate::config::prepare_data_dir(config)?;
+    let sandbox = billit_sandbox::Sandbox::start(billit_sandbox::SandboxConfig {
+        step_ms: config.billit.embedded_step_ms,
+        state_file: Some(config.server.data_dir.join("billit-sandbox.json")),
+        ..billit_sandbox::SandboxConfig::default()
+    })
+    .await
+    .context("cannot start the embedded Billit sandbox")?;
+    println!("Embedded Billit sandbox on {}", sandbox.base_url());
+    config.billit.embedded_url = Some(sandbox.base_url());
+    Ok(Some(sandbox))
+}
+
+async fn seed(config: Config, args: SeedArgs) -> Result<(), Failure> {
+    if args.password.chars().count() < crate::password::MIN_LENGTH {
+        return Err(usage(format!(
+            "the password must have at least {} characters",
+            crate::password::MIN_LENGTH
+        )));
+    }
+    if args.tenants == 0 || args.tenants > 10_000 || args.invoices > 1_000_000 {
+        return Err(usage(
+            "--tenants must be between 1 and 10000 and --invoices at most 1000000",
+        ));
+    }
+    let prefix = args.prefix.trim().to_lowercase();
+    if prefix.is_empty()
+        || prefix.len() > 40
+        || !prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(usage(
+            "--prefix must be lowercase letters, digits and dashes (at most 40)",
+        ));
+    }
+    let db = open_database(&config).await?;
+    let plan = crate::seed::SeedPlan {
+        tenants: args.tenants,
+        invoices_per_tenant: args.invoices,
+        customers_per_tenant: args.customers,
+        prefix,
+        password: args.password.clone(),
+        seed: args.seed,
+    };
+    let started = std::time::Instant::now();
+    let report = crate::seed::run(&db, &plan, |line| eprintln!("{line}")).await?;
+    db.close().await.context("closing the database")?;
+    println!(
+        "Seeded {} companies, {} invoices, {} status events in {:.1} s.",
+        report.tenants.len(),
+        report.invoices,
+        report.events,
+        started.elapsed().as_secs_f64()
+    );
+    for (slug, email) in report.tenants.iter().take(5) {
+        println!("  /t/{slug}/  sign in as {email} / {}", args.password);
+    }
+    if report.tenants.len() > 5 {
+        println!(
+            "  … and {} more (admin@<slug>.example.fr)",
+            report.tenants.len() - 5
+        );
+    }
     Ok(())
 }
 

@@ -36,6 +36,10 @@ pub struct BillitConfig {
     pub sandbox_url: String,
     /// The sandbox embedded in the portal, when one runs (development and demonstration).
     pub embedded_url: Option<String>,
+    /// `portal serve` starts a local Billit sandbox (and sets `embedded_url`) unless an `embedded_url` is given.
+    pub embedded_sandbox: bool,
+    /// Milliseconds between two steps of an embedded sandbox scenario.
+    pub embedded_step_ms: u64,
     /// How old a webhook's signature timestamp may be.
     pub webhook_tolerance_secs: u64,
 }
@@ -46,6 +50,8 @@ impl Default for BillitConfig {
             production_url: "https://api.billit.be".to_owned(),
             sandbox_url: "https://api.sandbox.billit.be".to_owned(),
             embedded_url: None,
+            embedded_sandbox: true,
+            embedded_step_ms: 20_000,
             webhook_tolerance_secs: 300,
         }
     }

@@ -18,6 +18,7 @@ pub mod pages;
 pub mod password;
 pub mod routes;
 pub mod secret;
+pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod statuses;
