@@ -229,6 +229,9 @@ async fn serve(mut config: Config) -> Result<(), Failure> {
     // Scripts and tests read this line to learn the port (with --bind …:0).
     println!("Portal listening on http://{bind_host}:{}", app.port());
     println!("Data dir: {data_dir} · database: {backend}");
+    if let Some(sandbox) = &sandbox {
+        println!("Embedded Billit sandbox on {}", sandbox.base_url());
+    }
     tracing::info!(port = app.port(), database = backend, "portal started");
     let served = app.run_until_stopped().await;
     if let Some(sandbox) = sandbox {
@@ -254,7 +257,6 @@ async fn start_embedded_sandbox(
     })
     .await
     .context("cannot start the embedded Billit sandbox")?;
-    println!("Embedded Billit sandbox on {}", sandbox.base_url());
     config.billit.embedded_url = Some(sandbox.base_url());
     Ok(Some(sandbox))
 }
