@@ -462,39 +462,17 @@ pub async fn delete(
     )))
 }
 
-/// "Check on the network": asks Billit whether the customer's electronic address is registered on Peppol, and
-/// keeps the answer. When Billit cannot be asked, the page says why and nothing is stored.
-pub async fn check_network(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    ctx: TenantContext,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, WebError> {
+/// Asks Billit about `identifier`; `Err` is the sentence explaining why no answer could be had.
+async fn ask_network(
+    state: &AppState,
+    ctx: &TenantContext,
+    identifier: &str,
+) -> Result<NetworkCheck, String> {
     use crate::billit_connection::ConnectionProblem;
     use portal_billit::client::{BillitClient, BillitError};
     use portal_domain::Localized;
-    let customer = find(&state, &ctx, customer_id(&path)?).await?;
-    ctx.require(TenantRole::Member)?;
     let t = Tr::new(ctx.user.language());
-    let failed = |message: String| {
-        let customer = customer.clone();
-        let state = state.clone();
-        let req = req.clone();
-        let ctx = ctx.clone();
-        async move {
-            detail_page(
-                &state,
-                &req,
-                &ctx,
-                customer,
-                StatusCode::OK,
-                None,
-                Some(message),
-            )
-            .await
-        }
-    };
-    let client = match crate::billit_connection::client_for(&state, &ctx.scope).await {
+    let client = match crate::billit_connection::client_for(state, &ctx.scope).await {
         Ok((client, _)) => client,
         Err(problem) => {
             tracing::info!(problem = %problem, "the network check cannot ask Billit");
@@ -505,18 +483,44 @@ pub async fn check_network(
                 ConnectionProblem::NoEmbeddedSandbox => "customers.network.no_sandbox",
                 _ => "customers.network.unavailable",
             };
-            return failed(t.get(key).to_owned()).await;
+            return Err(t.get(key).to_owned());
         }
     };
-    let identifier = customer.electronic_address.clone();
-    let check = match client.peppol_participant(&identifier).await {
-        Ok(answer) => NetworkCheck::from_answer(&identifier, answer),
+    match client.peppol_participant(identifier).await {
+        Ok(answer) => Ok(NetworkCheck::from_answer(identifier, answer)),
         // The lookup's resource is the participant itself: Billit knows none at this identifier.
-        Err(BillitError::NotFound) => NetworkCheck::unknown_participant(&identifier),
+        Err(BillitError::NotFound) => Ok(NetworkCheck::unknown_participant(identifier)),
         Err(error) => {
             tracing::info!(error = %error, "the Peppol participant lookup failed");
             let reason = error.message(ctx.user.language());
-            return failed(t.fill("customers.network.failed", &[("reason", &reason)])).await;
+            Err(t.fill("customers.network.failed", &[("reason", &reason)]))
+        }
+    }
+}
+
+/// "Check on the network": asks Billit whether the customer's electronic address is registered on Peppol, and
+/// keeps the answer. When Billit cannot be asked, the page says why and nothing is stored.
+pub async fn check_network(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let customer = find(&state, &ctx, customer_id(&path)?).await?;
+    ctx.require(TenantRole::Member)?;
+    let check = match ask_network(&state, &ctx, &customer.electronic_address).await {
+        Ok(check) => check,
+        Err(message) => {
+            return detail_page(
+                &state,
+                &req,
+                &ctx,
+                customer,
+                StatusCode::OK,
+                None,
+                Some(message),
+            )
+            .await;
         }
     };
     let summary = serde_json::to_value(&check)?;
