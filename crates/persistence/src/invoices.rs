@@ -1295,11 +1295,7 @@ impl InvoiceRepository {
         if let Some(search) = filter.search.as_deref().and_then(blank_to_none) {
             let pattern = format!(
                 "%{}%",
-                search
-                    .to_lowercase()
-                    .replace('\\', "")
-                    .replace('%', "")
-                    .replace('_', "")
+                search.to_lowercase().replace(['\\', '%', '_'], "")
             );
             query = query.filter(
                 Condition::any()

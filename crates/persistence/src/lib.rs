@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod billit_connections;
+pub mod customers;
 pub mod db;
 pub mod entities;
 pub mod invitations;
