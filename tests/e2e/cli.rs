@@ -220,3 +220,79 @@ fn billit_inspect_refuses_unreadable_input_with_exit_code_2_and_one_line() {
         );
     }
 }
+
+#[tokio::test]
+async fn dev_seed_fills_companies_whose_admins_can_sign_in() {
+    let setup = Setup::new().await;
+    let output = setup
+        .command()
+        .args(["dev", "seed", "--tenants", "2", "--invoices", "300"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(
+        stdout.contains("Seeded 2 companies, 600 invoices"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("admin@seed-001.example.fr"), "{stdout}");
+
+    // Seeding again with the same prefix is refused and changes nothing.
+    let again = setup
+        .command()
+        .args(["dev", "seed", "--tenants", "1", "--invoices", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr_of(&again).contains("seed-001"),
+        "{}",
+        stderr_of(&again)
+    );
+
+    let bad = setup
+        .command()
+        .args(["dev", "seed", "--prefix", "Not OK"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr_of(&bad));
+
+    let server = crate::process::Server::start(setup.command());
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .get(format!("{}/login", server.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = login
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let signed = client
+        .post(format!("{}/login", server.base_url))
+        .form(&[
+            ("email", "admin@seed-001.example.fr"),
+            ("password", "seed password 2026"),
+            ("csrf_token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    let home = client
+        .get(format!("{}/t/seed-001/", server.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+    assert!(server.terminate().success());
+}
