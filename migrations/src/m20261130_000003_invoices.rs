@@ -360,36 +360,28 @@ impl MigrationTrait for Migration {
             .await?;
         for (name, columns) in [
             (
-                "idx_invoices_tenant_created",
-                vec![Invoices::TenantId, Invoices::CreatedAt, Invoices::Id],
+                "idx_invoices_tenant_id",
+                vec![Invoices::TenantId, Invoices::Id],
             ),
             (
                 "idx_invoices_tenant_headline",
-                vec![
-                    Invoices::TenantId,
-                    Invoices::HeadlineCode,
-                    Invoices::CreatedAt,
-                ],
+                vec![Invoices::TenantId, Invoices::HeadlineCode, Invoices::Id],
             ),
             (
                 "idx_invoices_tenant_action",
-                vec![
-                    Invoices::TenantId,
-                    Invoices::NeedsAction,
-                    Invoices::CreatedAt,
-                ],
+                vec![Invoices::TenantId, Invoices::NeedsAction, Invoices::Id],
             ),
             (
                 "idx_invoices_tenant_customer",
-                vec![
-                    Invoices::TenantId,
-                    Invoices::CustomerId,
-                    Invoices::CreatedAt,
-                ],
+                vec![Invoices::TenantId, Invoices::CustomerId, Invoices::Id],
             ),
             (
                 "idx_invoices_tenant_order",
                 vec![Invoices::TenantId, Invoices::BillitOrderId],
+            ),
+            (
+                "idx_invoices_tenant_total",
+                vec![Invoices::TenantId, Invoices::TotalInclCents, Invoices::Id],
             ),
             (
                 "idx_invoices_tenant_state",
