@@ -13,7 +13,7 @@ use portal_domain::lifecycle::{
 };
 use portal_domain::status::StatusCode;
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DbErr, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter,
@@ -1293,15 +1293,26 @@ impl InvoiceRepository {
             query = query.filter(invoices::Column::IssueDate.lte(to));
         }
         if let Some(search) = filter.search.as_deref().and_then(blank_to_none) {
-            let pattern = format!("%{}%", search.to_lowercase().replace(['\\', '%', '_'], ""));
+            // `_` and `%` are searched as themselves (numbers and endpoints contain `_`), escaped with `!`.
+            let mut escaped = String::with_capacity(search.len() + 2);
+            escaped.push('%');
+            for c in search.to_lowercase().chars() {
+                if matches!(c, '!' | '%' | '_') {
+                    escaped.push('!');
+                }
+                escaped.push(c);
+            }
+            escaped.push('%');
+            let pattern = || LikeExpr::new(escaped.clone()).escape('!');
             query = query.filter(
                 Condition::any()
                     .add(
-                        Expr::expr(Func::lower(Expr::col(invoices::Column::Number))).like(&pattern),
+                        Expr::expr(Func::lower(Expr::col(invoices::Column::Number)))
+                            .like(pattern()),
                     )
                     .add(
                         Expr::expr(Func::lower(Expr::col(invoices::Column::BuyerName)))
-                            .like(&pattern),
+                            .like(pattern()),
                     ),
             );
         }
@@ -1376,7 +1387,9 @@ impl InvoiceRepository {
         Ok(InvoicePage { rows, next })
     }
 
-    /// Invoices that need the supplier: open requests oldest first, then the others by age.
+    /// Invoices that need the supplier: open requests (207/208) oldest first, then the others (refusals,
+    /// rejections, failed submissions) oldest invoice first. The "is null" key is explicit because the two
+    /// backends sort nulls differently.
     pub async fn needs_action(
         &self,
         scope: &TenantScope,
@@ -1385,7 +1398,11 @@ impl InvoiceRepository {
         Ok(invoices::Entity::find()
             .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(invoices::Column::NeedsAction.eq(true))
-            .order_by(invoices::Column::OpenRequestSince, Order::Desc)
+            .order_by(
+                Expr::col(invoices::Column::OpenRequestSince).is_null(),
+                Order::Asc,
+            )
+            .order_by(invoices::Column::OpenRequestSince, Order::Asc)
             .order_by(invoices::Column::Id, Order::Asc)
             .limit(limit)
             .all(&self.db)

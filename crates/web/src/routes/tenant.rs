@@ -76,6 +76,8 @@ struct TenantHomePage {
     tenant: Tenant,
     role: &'static str,
     billit_configured: bool,
+    views: crate::routes::invoice_views::DashboardPanels,
+    chips: Vec<crate::routes::invoice_views::Chip>,
 }
 
 pub async fn dashboard(
@@ -85,11 +87,15 @@ pub async fn dashboard(
 ) -> Result<HttpResponse, WebError> {
     let connection = state.billit.get(&ctx.scope).await?;
     let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
+    let mut views = crate::routes::invoice_views::dashboard_panels(&state, &ctx, layout.t).await?;
     let page = TenantHomePage {
         role: layout.t.get(role_key(ctx.scope.role())),
         layout,
         tenant: ctx.tenant.clone(),
         billit_configured: connection.is_some_and(|connection| connection.has_api_key),
+        // The chips component reads `chips`, as on the list.
+        chips: std::mem::take(&mut views.chips),
+        views,
     };
     Ok(html(StatusCode::OK, page.render()))
 }

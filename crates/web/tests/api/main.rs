@@ -9,4 +9,6 @@ mod helpers;
 #[cfg(test)]
 mod pages;
 #[cfg(test)]
+mod views;
+#[cfg(test)]
 mod workers;

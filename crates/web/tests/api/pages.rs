@@ -98,7 +98,7 @@ async fn the_home_page_is_styled_french_html_with_security_headers() {
 #[tokio::test]
 async fn unknown_pages_and_files_get_the_styled_404() {
     let app = TestApp::spawn().await;
-    for path in ["/nope", "/static/nope.css", "/t/unknown/invoices"] {
+    for path in ["/nope", "/static/nope.css", "/t/unknown/nope"] {
         let response = app.get(path).await;
         assert_eq!(response.status(), 404, "{path}");
         assert!(response.headers().contains_key("content-security-policy"));

@@ -1,0 +1,217 @@
+//! How amounts, numbers and dates read in each language: French `1 234,56 €` and `30/11/2026`, English
+//! `€1,234.56` and `2026-11-30`. Times are shown in Paris time, whatever the server's zone, because every tenant
+//! is a French company.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Europe::Paris;
+use portal_domain::Language;
+use rust_decimal::Decimal;
+
+/// French thousands separator (espace fine insécable), as the French typographic convention wants.
+const NARROW_NBSP: &str = "\u{202f}";
+/// Between a French amount and its currency sign, so the sign never wraps to the next line alone.
+const NBSP: &str = "\u{a0}";
+
+/// An amount given in cents, e.g. `123456` → `1 234,56 €` / `€1,234.56`. Other currencies keep their code.
+pub fn amount_cents(cents: i64, currency: &str, lang: Language) -> String {
+    let negative = cents < 0;
+    let magnitude = cents.unsigned_abs();
+    let units = group(&(magnitude / 100).to_string(), thousands(lang));
+    let fraction = magnitude % 100;
+    let sign = if negative { "-" } else { "" };
+    let currency = currency.trim();
+    let is_euro = currency.is_empty() || currency.eq_ignore_ascii_case("EUR");
+    match lang {
+        Language::Fr => {
+            let symbol = if is_euro { "€" } else { currency };
+            format!("{sign}{units},{fraction:02}{NBSP}{symbol}")
+        }
+        Language::En => {
+            if is_euro {
+                format!("{sign}€{units}.{fraction:02}")
+            } else {
+                format!("{sign}{currency}{NBSP}{units}.{fraction:02}")
+            }
+        }
+    }
+}
+
+/// An exact amount rounded half away from zero to cents, then written as [`amount_cents`] does.
+pub fn amount(value: Decimal, currency: &str, lang: Language) -> String {
+    amount_cents(cents_of(value), currency, lang)
+}
+
+/// A decimal amount as cents (half away from zero); out-of-range values saturate rather than fail a page.
+pub fn cents_of(value: Decimal) -> i64 {
+    let cents = (value * Decimal::ONE_HUNDRED)
+        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    i64::try_from(cents).unwrap_or(if cents.is_sign_negative() {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+/// A number with at least `min_fraction` decimals and no useless trailing zeros beyond them:
+/// quantities (`1,5`), unit prices (`19,99999`), rates (`5,5`).
+pub fn number(value: Decimal, min_fraction: usize, lang: Language) -> String {
+    let text = value.normalize().abs().to_string();
+    let (integer, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let mut fraction = fraction.to_owned();
+    while fraction.len() < min_fraction {
+        fraction.push('0');
+    }
+    let sign = if value.is_sign_negative() && !value.is_zero() {
+        "-"
+    } else {
+        ""
+    };
+    let integer = group(integer, thousands(lang));
+    if fraction.is_empty() {
+        format!("{sign}{integer}")
+    } else {
+        let point = match lang {
+            Language::Fr => ",",
+            Language::En => ".",
+        };
+        format!("{sign}{integer}{point}{fraction}")
+    }
+}
+
+/// A VAT rate: `20 %`, `5,5 %` / `20%`, `5.5%`.
+pub fn percent(rate: Decimal, lang: Language) -> String {
+    let number = number(rate, 0, lang);
+    match lang {
+        Language::Fr => format!("{number}{NBSP}%"),
+        Language::En => format!("{number}%"),
+    }
+}
+
+/// A calendar date: `30/11/2026` / `2026-11-30`.
+pub fn date(date: NaiveDate, lang: Language) -> String {
+    match lang {
+        Language::Fr => date.format("%d/%m/%Y").to_string(),
+        Language::En => date.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// An optional date, or a dash.
+pub fn date_or_dash(value: Option<NaiveDate>, lang: Language) -> String {
+    value.map_or_else(|| "—".to_owned(), |value| date(value, lang))
+}
+
+/// An instant in Paris time: `30/11/2026 14:05` / `2026-11-30 14:05`.
+pub fn date_time(at: DateTime<Utc>, lang: Language) -> String {
+    let local = at.with_timezone(&Paris);
+    match lang {
+        Language::Fr => local.format("%d/%m/%Y %H:%M").to_string(),
+        Language::En => local.format("%Y-%m-%d %H:%M").to_string(),
+    }
+}
+
+/// Whole days from `since` to `now` in Paris calendar days (0 on the same day), never negative.
+pub fn days_between(since: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let from = since.with_timezone(&Paris).date_naive();
+    let to = now.with_timezone(&Paris).date_naive();
+    (to - from).num_days().max(0)
+}
+
+fn thousands(lang: Language) -> &'static str {
+    match lang {
+        Language::Fr => NARROW_NBSP,
+        Language::En => ",",
+    }
+}
+
+/// `1234567` → `1 234 567` with `separator` between groups of three digits.
+fn group(digits: &str, separator: &str) -> String {
+    let count = digits.chars().count();
+    let mut out = String::with_capacity(digits.len() + count / 3 * separator.len());
+    for (position, digit) in digits.chars().enumerate() {
+        if position > 0 && (count - position).is_multiple_of(3) {
+            out.push_str(separator);
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn dec(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn french_amounts_use_a_narrow_space_for_thousands_and_a_comma() {
+        assert_eq!(
+            amount_cents(123_456, "EUR", Language::Fr),
+            "1\u{202f}234,56\u{a0}€"
+        );
+        assert_eq!(amount_cents(5, "EUR", Language::Fr), "0,05\u{a0}€");
+        assert_eq!(amount_cents(0, "", Language::Fr), "0,00\u{a0}€");
+        assert_eq!(
+            amount_cents(-100_000_000, "EUR", Language::Fr),
+            "-1\u{202f}000\u{202f}000,00\u{a0}€"
+        );
+        assert_eq!(amount_cents(48_000, "USD", Language::Fr), "480,00\u{a0}USD");
+    }
+
+    #[test]
+    fn english_amounts_put_the_euro_first_with_commas() {
+        assert_eq!(amount_cents(123_456, "EUR", Language::En), "€1,234.56");
+        assert_eq!(amount_cents(-48_000, "eur", Language::En), "-€480.00");
+        assert_eq!(amount_cents(99, "USD", Language::En), "USD\u{a0}0.99");
+        assert_eq!(
+            amount_cents(i64::MIN, "EUR", Language::En),
+            "-€92,233,720,368,547,758.08"
+        );
+    }
+
+    #[test]
+    fn decimals_round_half_away_from_zero_to_cents() {
+        assert_eq!(amount(dec("1234.565"), "EUR", Language::En), "€1,234.57");
+        assert_eq!(cents_of(dec("-0.005")), -1);
+        assert_eq!(cents_of(dec("400")), 40_000);
+    }
+
+    #[test]
+    fn numbers_and_rates() {
+        assert_eq!(number(dec("1.50000"), 0, Language::Fr), "1,5");
+        assert_eq!(number(dec("2"), 2, Language::Fr), "2,00");
+        assert_eq!(number(dec("19.99999"), 2, Language::En), "19.99999");
+        assert_eq!(number(dec("12500"), 0, Language::Fr), "12\u{202f}500");
+        assert_eq!(percent(dec("5.5"), Language::Fr), "5,5\u{a0}%");
+        assert_eq!(percent(dec("20.00"), Language::En), "20%");
+    }
+
+    #[test]
+    fn dates_in_each_language() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        assert_eq!(date(day, Language::Fr), "30/11/2026");
+        assert_eq!(date(day, Language::En), "2026-11-30");
+        assert_eq!(date_or_dash(None, Language::Fr), "—");
+    }
+
+    #[test]
+    fn times_are_shown_in_paris_time_across_daylight_saving() {
+        // Winter: UTC+1.
+        let winter = Utc.with_ymd_and_hms(2026, 11, 30, 23, 30, 0).unwrap();
+        assert_eq!(date_time(winter, Language::Fr), "01/12/2026 00:30");
+        assert_eq!(date_time(winter, Language::En), "2026-12-01 00:30");
+        // Summer: UTC+2.
+        let summer = Utc.with_ymd_and_hms(2026, 6, 2, 9, 29, 2).unwrap();
+        assert_eq!(date_time(summer, Language::Fr), "02/06/2026 11:29");
+    }
+
+    #[test]
+    fn days_are_counted_in_paris_calendar_days() {
+        let since = Utc.with_ymd_and_hms(2026, 11, 27, 22, 30, 0).unwrap(); // 23:30 in Paris
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 0, 30, 0).unwrap(); // 01:30 the next day
+        assert_eq!(days_between(since, now), 1);
+        assert_eq!(days_between(now, since), 0, "never negative");
+    }
+}

@@ -1,0 +1,1 @@
+// Placeholder so assets::url("js/live.js") resolves; the statuses area writes the live-update script.
