@@ -3,6 +3,8 @@
 #[cfg(test)]
 mod accounts;
 #[cfg(test)]
+mod editor;
+#[cfg(test)]
 mod helpers;
 #[cfg(test)]
 mod pages;
