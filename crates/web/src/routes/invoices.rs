@@ -60,8 +60,9 @@ fn edit_page(slug: &str, id: InvoiceId) -> String {
     format!("/t/{slug}/invoices/{id}/edit")
 }
 
+/// Today in France (Paris keeps Brussels' time, which the Billit crate already converts to).
 fn today() -> chrono::NaiveDate {
-    Utc::now().date_naive()
+    portal_billit::time::utc_to_brussels(Utc::now()).date()
 }
 
 fn seller_siren(ctx: &TenantContext) -> Option<Siren> {

@@ -22,12 +22,17 @@ const PARTY_ID: i64 = 4242;
 /// Globex's SIREN (Luhn-valid): the buyer of acme's invoices here.
 const BUYER_SIREN: &str = "443061841";
 
+/// Today as the portal sees it (French time).
+fn today_date() -> chrono::NaiveDate {
+    portal_billit::time::utc_to_brussels(Utc::now()).date()
+}
+
 fn year() -> i32 {
-    Utc::now().year()
+    today_date().year()
 }
 
 fn today() -> String {
-    Utc::now().date_naive().format("%Y-%m-%d").to_string()
+    today_date().format("%Y-%m-%d").to_string()
 }
 
 /// An app without workers (pages only).
@@ -845,6 +850,192 @@ async fn an_order_created_before_a_crash_is_reused_not_created_twice() {
             .is_sent,
         Some(true)
     );
+    app.shutdown().await;
+    sandbox.shutdown().await;
+}
+
+/// A customer of `tenant`, written straight into the table (the customers area owns its pages).
+async fn add_customer(app: &TestApp, tenant: Uuid, name: &str, address: &str) -> Uuid {
+    use portal_persistence::entities::customers;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let id = Uuid::now_v7();
+    customers::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant),
+        legal_name: Set(name.to_owned()),
+        siren: Set(BUYER_SIREN.to_owned()),
+        siret: Set(Some(format!("{BUYER_SIREN}00015"))),
+        vat_number: Set(None),
+        electronic_address: Set(address.to_owned()),
+        contact_emails: Set(r#"["achats@client.fr","compta@client.fr"]"#.to_owned()),
+        address_street: Set(Some("2 place du Marché".to_owned())),
+        address_additional: Set(None),
+        address_postcode: Set(Some("69001".to_owned())),
+        address_city: Set(Some("Lyon".to_owned())),
+        address_country: Set("FR".to_owned()),
+        language: Set("en".to_owned()),
+        peppol_checked_at: Set(None),
+        peppol_summary: Set(None),
+        created_at: Set(Utc::now()),
+        updated_at: Set(Utc::now()),
+    }
+    .insert(&app.test_db.db)
+    .await
+    .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn the_buyer_comes_from_a_customer_of_the_tenant_only() {
+    let app = pages_app().await;
+    let world = app.world().await;
+    let ours = add_customer(
+        &app,
+        world.acme.id.as_uuid(),
+        "Client Lyonnais",
+        "0225:443061841",
+    )
+    .await;
+    let theirs = add_customer(
+        &app,
+        world.globex.id.as_uuid(),
+        "Client de Globex",
+        "0225:443061841",
+    )
+    .await;
+    let member = Visitor::signed_in(&app, "member@acme.fr", PASSWORD).await;
+
+    let html = member
+        .get(&format!("/t/acme/invoices/new?customer={ours}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("value=\"Client Lyonnais\"") && html.contains("value=\"0225:443061841\"")
+    );
+    assert!(
+        html.contains("value=\"achats@client.fr, compta@client.fr\"")
+            && html.contains("value=\"Lyon\"")
+    );
+    assert!(html.contains(&format!(
+        "<option value=\"{ours}\" selected>Client Lyonnais</option>"
+    )));
+    assert!(
+        !html.contains("Client de Globex"),
+        "another tenant's customers are not offered"
+    );
+    assert_eq!(
+        member
+            .get(&format!("/t/acme/invoices/new?customer={theirs}"))
+            .await
+            .status(),
+        404
+    );
+
+    // Choosing a customer in the form (without JavaScript) fills the buyer and keeps the rest.
+    let chosen = with(
+        with(good_invoice("F-CUST-1"), "customer_id", &ours.to_string()),
+        "line_description",
+        "Audit",
+    );
+    let html = post(&member, "/t/acme/invoices", &chosen, "use_customer")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("value=\"Client Lyonnais\"") && html.contains("value=\"Audit\""));
+
+    // The draft is linked to the customer; another tenant's customer id is not linked.
+    let id = save_draft(&member, &chosen).await;
+    assert_eq!(row(&app, id).await.unwrap().customer_id, Some(ours));
+    let foreign = with(good_invoice("F-CUST-2"), "customer_id", &theirs.to_string());
+    let id = save_draft(&member, &foreign).await;
+    assert_eq!(row(&app, id).await.unwrap().customer_id, None);
+}
+
+#[tokio::test]
+async fn a_failed_send_with_an_order_reuses_it_and_deleting_one_says_where_it_stays() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    let (app, sandbox) = billit_app().await;
+    app.world().await;
+    connect_billit(&app).await;
+    let member = Visitor::signed_in(&app, "member@acme.fr", PASSWORD).await;
+    let client = sandbox_client(&sandbox);
+
+    // Billit created the order, then sending failed for good (the portal kept the order id).
+    let mut created = Vec::new();
+    for number in ["F-ORDER-1", "F-ORDER-2"] {
+        let id = save_draft(&member, &good_invoice(number)).await;
+        let stored = record(&app, id).await;
+        let draft = draft_for_check(&stored, "732829320");
+        let invoice =
+            portal_domain::invoice::check_before_submission(&draft, &|_: &_| false).unwrap();
+        let order_id = client
+            .create_order(&order_for(&invoice), &stored.idempotency_key)
+            .await
+            .unwrap();
+        let mut failed = row(&app, id).await.unwrap().into_active_model();
+        failed.billit_order_id = Set(Some(order_id));
+        failed.submission_state = Set("failed".to_owned());
+        failed.submission_error = Set(Some("Billit était en maintenance.".to_owned()));
+        failed.update(&app.test_db.db).await.unwrap();
+        created.push((id, order_id));
+    }
+    let (retried, retried_order) = created[0];
+    // The content of an invoice whose order exists cannot change any more.
+    assert_eq!(
+        member
+            .get(&format!("/t/acme/invoices/{retried}/edit"))
+            .await
+            .status(),
+        303
+    );
+    let refused = post(
+        &member,
+        &format!("/t/acme/invoices/{retried}"),
+        &good_invoice("F-ORDER-9"),
+        "save",
+    )
+    .await;
+    assert_eq!(refused.status(), 409);
+    // Even if the earlier send went through before the failure was recorded, retrying sends it once.
+    client
+        .send_orders(&[retried_order], "Peppol")
+        .await
+        .unwrap();
+    let sent = member
+        .submit(
+            "/t/acme/",
+            &format!("/t/acme/invoices/{retried}/retry"),
+            &[],
+        )
+        .await;
+    assert_eq!(location(&sent), format!("/t/acme/invoices/{retried}"));
+    let done = wait_for(&app, retried, "sent", |row| row.submission_state == "sent").await;
+    assert_eq!(done.billit_order_id, Some(retried_order));
+    assert_eq!(
+        sandbox_orders(&sandbox).await.len(),
+        2,
+        "no order created by the retry"
+    );
+
+    // Deleting the other one: gone from the portal, and the user is told the order stays at Billit.
+    let (deleted, kept_order) = created[1];
+    let response = member
+        .submit(
+            "/t/acme/",
+            &format!("/t/acme/invoices/{deleted}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(&format!("commande n° {kept_order}")),
+        "{html}"
+    );
+    assert!(row(&app, deleted).await.is_none());
     app.shutdown().await;
     sandbox.shutdown().await;
 }
