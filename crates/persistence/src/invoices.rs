@@ -1,12 +1,15 @@
 //! Invoices and credit notes of a tenant: drafts, numbering, the submission's progress, the status event log and
 //! the summary columns that lists and filters read (the domain fold's result, saved after every change).
 
-use crate::entities::{billit_sync, invoice_events, invoice_sequences, invoice_settings, invoices};
-use crate::jobs::statement;
+use crate::entities::{
+    billit_sync, customers, invoice_events, invoice_sequences, invoice_settings, invoices,
+};
+use crate::jobs::{Enqueued, JobQueue, JobQueueError, NewJob, statement};
 use crate::scope::TenantScope;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use portal_domain::Language;
 use portal_domain::ids::{CustomerId, InvoiceId, UserId};
-use portal_domain::invoice::{BuyerDraft, DocumentType, InvoiceDraft, LineDraft};
+use portal_domain::invoice::{Address, BuyerDraft, DocumentType, InvoiceDraft, LineDraft};
 use portal_domain::lifecycle::{
     ActionReason, Delivery, EventKind, InvoiceFacts, Lifecycle, Payment, Source, StatusEvent,
     TaxReporting,
@@ -778,6 +781,11 @@ impl InvoiceRepository {
         let mut active: invoices::ActiveModel = row.into();
         Self::content_columns(&mut active, content);
         active.submission_state = Set(SubmissionState::Draft.as_str().to_owned());
+        // A failed submission edited back into a draft is no longer failing: its sentence and its "needs action"
+        // flag belonged to the content that was refused (it has no order, hence no status events).
+        active.submission_error = Set(None);
+        active.needs_action = Set(false);
+        active.action_reasons = Set("[]".to_owned());
         active.updated_at = Set(Utc::now());
         if let Err(error) = active.update(&txn).await {
             return Err(if is_unique_violation(&error) {
@@ -836,6 +844,79 @@ impl InvoiceRepository {
         Ok(true)
     }
 
+    /// The invoice or credit note of the tenant with this number (the most recent one if several years use it).
+    pub async fn find_by_number(
+        &self,
+        scope: &TenantScope,
+        number: &str,
+    ) -> Result<Option<InvoiceRecord>, InvoiceError> {
+        let row = invoices::Entity::find()
+            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(invoices::Column::Number.eq(number.trim()))
+            .order_by(invoices::Column::IssueYear, Order::Desc)
+            .one(&self.db)
+            .await?;
+        row.map(to_record).transpose()
+    }
+
+    // ---- the buyer, from the tenant's customers ----
+
+    /// The tenant's customers for the editor's choice: `(id, legal name)`, by name.
+    pub async fn buyer_choices(
+        &self,
+        scope: &TenantScope,
+        limit: u64,
+    ) -> Result<Vec<(CustomerId, String)>, DbErr> {
+        let rows: Vec<(Uuid, String)> = customers::Entity::find()
+            .select_only()
+            .column(customers::Column::Id)
+            .column(customers::Column::LegalName)
+            .filter(customers::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .order_by(customers::Column::LegalName, Order::Asc)
+            .order_by(customers::Column::Id, Order::Asc)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name)| (CustomerId::from_uuid(id), name))
+            .collect())
+    }
+
+    /// A customer of the tenant as the buyer of an invoice (the editor fills its buyer fields with it).
+    pub async fn get_buyer(
+        &self,
+        scope: &TenantScope,
+        customer: CustomerId,
+    ) -> Result<Option<(CustomerId, BuyerDraft)>, DbErr> {
+        let row = customers::Entity::find_by_id(customer.as_uuid())
+            .filter(customers::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .one(&self.db)
+            .await?;
+        Ok(row.map(|row| {
+            let contact_emails: Vec<String> =
+                serde_json::from_str(&row.contact_emails).unwrap_or_default();
+            let buyer = BuyerDraft {
+                legal_name: row.legal_name,
+                siren: row.siren,
+                siret: row.siret.unwrap_or_default(),
+                vat_number: row.vat_number.unwrap_or_default(),
+                electronic_address: row.electronic_address,
+                contact_emails,
+                address: Address {
+                    street: row.address_street.unwrap_or_default(),
+                    additional: row.address_additional.unwrap_or_default(),
+                    postcode: row.address_postcode.unwrap_or_default(),
+                    city: row.address_city.unwrap_or_default(),
+                    country_code: row.address_country,
+                },
+                language: Language::parse(&row.language).unwrap_or_default(),
+            };
+            (CustomerId::from_uuid(row.id), buyer)
+        }))
+    }
+
     // ---- submission ----
 
     /// Marks a checked draft (or a failed submission) as queued, inside the caller's transaction, so that the
@@ -854,12 +935,40 @@ impl InvoiceRepository {
             )
             .col_expr(invoices::Column::SubmittedAt, Expr::value(now))
             .col_expr(invoices::Column::UpdatedAt, Expr::value(now))
+            // Queued again: the failure that needed the user is being dealt with (a draft or failed submission has
+            // no status events, so nothing else asks for action).
+            .col_expr(invoices::Column::NeedsAction, Expr::value(false))
+            .col_expr(invoices::Column::ActionReasons, Expr::value("[]"))
             .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(invoices::Column::Id.eq(id.as_uuid()))
             .filter(invoices::Column::SubmissionState.is_in(["draft", "failed"]))
             .exec(conn)
             .await?;
         Ok(result.rows_affected == 1)
+    }
+
+    /// Queues a checked draft (or a failed submission) and enqueues the job that sends it, in one transaction: the
+    /// job exists if and only if the invoice is queued. `job` gets the number of attempts made so far, so that
+    /// each submission has its own unique key. `None` when the invoice is not a draft or a failed submission.
+    pub async fn queue_submission(
+        &self,
+        scope: &TenantScope,
+        id: InvoiceId,
+        now_ms: i64,
+        job: impl FnOnce(i32) -> NewJob,
+    ) -> Result<Option<Enqueued>, JobQueueError> {
+        let txn = self.db.begin().await?;
+        if !Self::mark_queued_in(&txn, scope, id).await? {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        let Some(row) = self.find_row(&txn, scope, id).await? else {
+            txn.rollback().await?;
+            return Ok(None);
+        };
+        let enqueued = JobQueue::enqueue_in(&txn, now_ms, job(row.submission_attempts)).await?;
+        txn.commit().await?;
+        Ok(Some(enqueued))
     }
 
     async fn set_columns(
@@ -950,6 +1059,15 @@ impl InvoiceRepository {
                     Expr::value(message.to_owned()),
                 ),
                 (invoices::Column::NeedsAction, Expr::value(true)),
+                // The same reason `summary_from` gives a failed submission, so lists filtering on it agree before
+                // any status arrives.
+                (
+                    invoices::Column::ActionReasons,
+                    Expr::value(
+                        serde_json::to_string(&[ActionReason::SubmissionFailing])
+                            .unwrap_or_else(|_| "[]".into()),
+                    ),
+                ),
             ],
         )
         .await

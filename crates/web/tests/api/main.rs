@@ -5,6 +5,8 @@ mod accounts;
 #[cfg(test)]
 mod customers;
 #[cfg(test)]
+mod editor;
+#[cfg(test)]
 mod helpers;
 #[cfg(test)]
 mod pages;
