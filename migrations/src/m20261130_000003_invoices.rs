@@ -365,15 +365,27 @@ impl MigrationTrait for Migration {
             ),
             (
                 "idx_invoices_tenant_headline",
-                vec![Invoices::TenantId, Invoices::HeadlineCode, Invoices::CreatedAt],
+                vec![
+                    Invoices::TenantId,
+                    Invoices::HeadlineCode,
+                    Invoices::CreatedAt,
+                ],
             ),
             (
                 "idx_invoices_tenant_action",
-                vec![Invoices::TenantId, Invoices::NeedsAction, Invoices::CreatedAt],
+                vec![
+                    Invoices::TenantId,
+                    Invoices::NeedsAction,
+                    Invoices::CreatedAt,
+                ],
             ),
             (
                 "idx_invoices_tenant_customer",
-                vec![Invoices::TenantId, Invoices::CustomerId, Invoices::CreatedAt],
+                vec![
+                    Invoices::TenantId,
+                    Invoices::CustomerId,
+                    Invoices::CreatedAt,
+                ],
             ),
             (
                 "idx_invoices_tenant_order",
@@ -381,7 +393,11 @@ impl MigrationTrait for Migration {
             ),
             (
                 "idx_invoices_tenant_state",
-                vec![Invoices::TenantId, Invoices::SubmissionState, Invoices::IsFinal],
+                vec![
+                    Invoices::TenantId,
+                    Invoices::SubmissionState,
+                    Invoices::IsFinal,
+                ],
             ),
         ] {
             let mut index = Index::create();
@@ -417,7 +433,10 @@ impl MigrationTrait for Migration {
                     // webhook, poll, file.
                     .col(string_len(InvoiceEvents::Via, 16))
                     .col(timestamp_with_time_zone(InvoiceEvents::ReceivedAt))
-                    .foreign_key(&mut tenant_fk(InvoiceEvents::Table, InvoiceEvents::TenantId))
+                    .foreign_key(&mut tenant_fk(
+                        InvoiceEvents::Table,
+                        InvoiceEvents::TenantId,
+                    ))
                     .foreign_key(
                         ForeignKey::create()
                             .from(InvoiceEvents::Table, InvoiceEvents::InvoiceId)
@@ -461,7 +480,9 @@ impl MigrationTrait for Migration {
                     // received, processed, failed.
                     .col(string_len(WebhookDeliveries::State, 16))
                     .col(text_null(WebhookDeliveries::Error))
-                    .col(timestamp_with_time_zone_null(WebhookDeliveries::ProcessedAt))
+                    .col(timestamp_with_time_zone_null(
+                        WebhookDeliveries::ProcessedAt,
+                    ))
                     .foreign_key(&mut tenant_fk(
                         WebhookDeliveries::Table,
                         WebhookDeliveries::TenantId,

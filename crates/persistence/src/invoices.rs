@@ -416,7 +416,9 @@ fn blank_to_none(text: &str) -> Option<String> {
 }
 
 fn code_of(value: Option<i32>) -> Option<StatusCode> {
-    value.and_then(|code| u16::try_from(code).ok()).map(StatusCode)
+    value
+        .and_then(|code| u16::try_from(code).ok())
+        .map(StatusCode)
 }
 
 fn to_record(row: invoices::Model) -> Result<InvoiceRecord, InvoiceError> {
@@ -459,8 +461,7 @@ fn to_record(row: invoices::Model) -> Result<InvoiceRecord, InvoiceError> {
             vat: row.total_vat_cents,
             incl: row.total_incl_cents,
         },
-        submission: SubmissionState::parse(&row.submission_state)
-            .unwrap_or(SubmissionState::Draft),
+        submission: SubmissionState::parse(&row.submission_state).unwrap_or(SubmissionState::Draft),
         submission_error: row.submission_error.clone(),
         submission_attempts: row.submission_attempts,
         idempotency_key: row.idempotency_key.clone(),
@@ -504,8 +505,7 @@ fn to_row(row: invoices::Model) -> InvoiceRow {
         due_date: row.due_date,
         total_incl_cents: row.total_incl_cents,
         currency: row.currency.clone(),
-        submission: SubmissionState::parse(&row.submission_state)
-            .unwrap_or(SubmissionState::Draft),
+        submission: SubmissionState::parse(&row.submission_state).unwrap_or(SubmissionState::Draft),
         headline: code_of(row.headline_code),
         needs_action: row.needs_action,
         action_reasons: serde_json::from_str(&row.action_reasons).unwrap_or_default(),
@@ -1002,7 +1002,13 @@ impl InvoiceRepository {
             .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(invoices::Column::IsFinal.eq(false))
             .filter(invoices::Column::BillitOrderId.is_not_null())
-            .order_by(invoices::Column::LastPolledAt, Order::Asc)
+            // Never read first on both backends (PostgreSQL puts NULLs last by default, SQLite first).
+            .order_by_with_nulls(
+                invoices::Column::LastPolledAt,
+                Order::Asc,
+                sea_orm::sea_query::NullOrdering::First,
+            )
+            .order_by(invoices::Column::Id, Order::Asc)
             .limit(limit)
             .into_tuple()
             .all(&self.db)
@@ -1043,14 +1049,27 @@ impl InvoiceRepository {
         events: &[StatusEvent],
         via: &str,
     ) -> Result<Vec<StatusEvent>, DbErr> {
+        // The events' foreign key names the invoice alone: without this check, another tenant's scope could
+        // attach rows to an invoice that is not its own.
+        let owned = invoices::Entity::find_by_id(invoice.as_uuid())
+            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .count(&self.db)
+            .await?;
+        if owned == 0 {
+            return Err(DbErr::RecordNotFound(format!("invoice {invoice}")));
+        }
         let now = Utc::now();
         let mut new = Vec::new();
         for event in events {
+            // The column holds 400 characters: the key is cut here, and the event returned carries the cut key,
+            // so that callers find the stored row again by it (file enrichment, notifications).
+            let mut event = event.clone();
+            event.dedup_key = event.dedup_key.chars().take(400).collect();
             let row = invoice_events::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 tenant_id: Set(scope.tenant_id().as_uuid()),
                 invoice_id: Set(invoice.as_uuid()),
-                dedup_key: Set(event.dedup_key.chars().take(400).collect()),
+                dedup_key: Set(event.dedup_key.clone()),
                 code: Set(event.code.map(|code| i32::from(code.0))),
                 kind: Set(kind_str(event.kind)),
                 source: Set(source_str(event.source)),
@@ -1081,7 +1100,7 @@ impl InvoiceRepository {
                 .exec_without_returning(&self.db)
                 .await?;
             if inserted > 0 {
-                new.push(event.clone());
+                new.push(event);
             }
         }
         Ok(new)
@@ -1122,7 +1141,10 @@ impl InvoiceRepository {
             );
         }
         if let Some(comment) = &from_file.comment {
-            update = update.col_expr(invoice_events::Column::Comment, Expr::value(comment.clone()));
+            update = update.col_expr(
+                invoice_events::Column::Comment,
+                Expr::value(comment.clone()),
+            );
         }
         let result = update
             .filter(invoice_events::Column::TenantId.eq(scope.tenant_id().as_uuid()))
@@ -1207,7 +1229,10 @@ impl InvoiceRepository {
                     Expr::value(after.headline.map(|code| i32::from(code.0))),
                 )
                 .col_expr(invoices::Column::IsFinal, Expr::value(after.is_final))
-                .col_expr(invoices::Column::NeedsAction, Expr::value(after.needs_action))
+                .col_expr(
+                    invoices::Column::NeedsAction,
+                    Expr::value(after.needs_action),
+                )
                 .col_expr(
                     invoices::Column::ActionReasons,
                     Expr::value(
@@ -1239,9 +1264,18 @@ impl InvoiceRepository {
                     invoices::Column::AmountPaidCents,
                     Expr::value(after.amount_paid_cents),
                 )
-                .col_expr(invoices::Column::Unclassified, Expr::value(after.unclassified))
-                .col_expr(invoices::Column::EventsCount, Expr::value(after.events_count))
-                .col_expr(invoices::Column::LastEventAt, Expr::value(after.last_event_at))
+                .col_expr(
+                    invoices::Column::Unclassified,
+                    Expr::value(after.unclassified),
+                )
+                .col_expr(
+                    invoices::Column::EventsCount,
+                    Expr::value(after.events_count),
+                )
+                .col_expr(
+                    invoices::Column::LastEventAt,
+                    Expr::value(after.last_event_at),
+                )
                 .col_expr(invoices::Column::UpdatedAt, Expr::value(Utc::now()))
                 .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
                 .filter(invoices::Column::Id.eq(id.as_uuid()))
@@ -1255,8 +1289,8 @@ impl InvoiceRepository {
     // ---- lists ----
 
     fn filtered(scope: &TenantScope, filter: &InvoiceFilter) -> sea_orm::Select<invoices::Entity> {
-        let mut query =
-            invoices::Entity::find().filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()));
+        let mut query = invoices::Entity::find()
+            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()));
         match filter.headline {
             Some(0) => query = query.filter(invoices::Column::HeadlineCode.is_null()),
             Some(code) => query = query.filter(invoices::Column::HeadlineCode.eq(i32::from(code))),
@@ -1288,8 +1322,13 @@ impl InvoiceRepository {
             );
             query = query.filter(
                 Condition::any()
-                    .add(Expr::expr(Func::lower(Expr::col(invoices::Column::Number))).like(&pattern))
-                    .add(Expr::expr(Func::lower(Expr::col(invoices::Column::BuyerName))).like(&pattern)),
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(invoices::Column::Number))).like(&pattern),
+                    )
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(invoices::Column::BuyerName)))
+                            .like(&pattern),
+                    ),
             );
         }
         query
@@ -1463,10 +1502,8 @@ impl InvoiceRepository {
         Ok(events
             .into_iter()
             .map(|row| {
-                let (number, buyer_name) = invoices
-                    .get(&row.invoice_id)
-                    .cloned()
-                    .unwrap_or_default();
+                let (number, buyer_name) =
+                    invoices.get(&row.invoice_id).cloned().unwrap_or_default();
                 RecentEvent {
                     invoice_id: InvoiceId::from_uuid(row.invoice_id),
                     number: number.unwrap_or_default(),
@@ -1552,8 +1589,14 @@ mod tests {
             settings.value_of(DocumentType::Invoice, 2026, &number),
             Some(42)
         );
-        assert_eq!(settings.value_of(DocumentType::Invoice, 2025, &number), None);
-        assert_eq!(settings.value_of(DocumentType::CreditNote, 2026, &number), None);
+        assert_eq!(
+            settings.value_of(DocumentType::Invoice, 2025, &number),
+            None
+        );
+        assert_eq!(
+            settings.value_of(DocumentType::CreditNote, 2026, &number),
+            None
+        );
         assert_eq!(
             settings.value_of(DocumentType::Invoice, 2026, "F2026-12a"),
             None

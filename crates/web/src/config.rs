@@ -38,6 +38,10 @@ pub struct BillitConfig {
     pub embedded_url: Option<String>,
     /// How old a webhook's signature timestamp may be.
     pub webhook_tolerance_secs: u64,
+    /// How often each tenant's orders changed at Billit are listed (what webhooks may have missed).
+    pub poll_interval_secs: u64,
+    /// How often every open invoice's order is read again, changed or not.
+    pub full_check_interval_secs: u64,
 }
 
 impl Default for BillitConfig {
@@ -47,6 +51,8 @@ impl Default for BillitConfig {
             sandbox_url: "https://api.sandbox.billit.be".to_owned(),
             embedded_url: None,
             webhook_tolerance_secs: 300,
+            poll_interval_secs: 60,
+            full_check_interval_secs: 900,
         }
     }
 }
@@ -214,6 +220,15 @@ impl Config {
         }
         if self.jobs.poll_interval_ms == 0 {
             return Err(invalid("jobs.poll_interval_ms", "must be at least 1"));
+        }
+        if self.billit.poll_interval_secs == 0 {
+            return Err(invalid("billit.poll_interval_secs", "must be at least 1"));
+        }
+        if self.billit.full_check_interval_secs == 0 {
+            return Err(invalid(
+                "billit.full_check_interval_secs",
+                "must be at least 1",
+            ));
         }
         if self.jobs.retry_base_secs == 0 || self.jobs.retry_cap_secs < self.jobs.retry_base_secs {
             return Err(invalid(
