@@ -1312,14 +1312,7 @@ impl InvoiceRepository {
             query = query.filter(invoices::Column::IssueDate.lte(to));
         }
         if let Some(search) = filter.search.as_deref().and_then(blank_to_none) {
-            let pattern = format!(
-                "%{}%",
-                search
-                    .to_lowercase()
-                    .replace('\\', "")
-                    .replace('%', "")
-                    .replace('_', "")
-            );
+            let pattern = format!("%{}%", search.to_lowercase().replace(['\\', '%', '_'], ""));
             query = query.filter(
                 Condition::any()
                     .add(

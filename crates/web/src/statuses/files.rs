@@ -9,6 +9,7 @@ use portal_billit::cdar::{CdarDocument, parse_cdar};
 use portal_billit::classify::classify_cdar;
 use portal_billit::client::{BillitClient, DownloadedFile};
 use portal_domain::ids::InvoiceId;
+use portal_persistence::TenantScope;
 use portal_persistence::invoices::{DetailCharacteristic, DetailNote, EventDetails};
 use portal_persistence::jobs::ClaimedJob;
 use serde::Deserialize;
@@ -22,19 +23,29 @@ struct FetchFileJob {
 pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
     let scope = scope_of(&job)?;
     let payload: FetchFileJob = payload_of(&job)?;
+    read_status_file(&state, &scope, payload.invoice_id, &payload.file_id).await
+}
+
+/// Downloads `file_id`, and when it is a status file, puts what it says on the invoice's event that carries it
+/// and folds again. Doing it twice gives the same result (the notification job reads the file itself when it
+/// comes first, so that the email gives the file's reasons).
+pub(super) async fn read_status_file(
+    state: &AppState,
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    file_id: &str,
+) -> JobResult {
     let Some(stored) = state
         .invoices
-        .event_with_file(&scope, payload.invoice_id, &payload.file_id)
+        .event_with_file(scope, invoice, file_id)
         .await?
     else {
-        tracing::info!(file = %payload.file_id, "no event of the invoice has this file any more");
+        tracing::info!(file = %file_id, "no event of the invoice has this file any more");
         return Ok(());
     };
-    let (client, _) = client_for(&state, &scope)
-        .await
-        .map_err(connection_failure)?;
+    let (client, _) = client_for(state, scope).await.map_err(connection_failure)?;
     let file = client
-        .get_file(&payload.file_id)
+        .get_file(file_id)
         .await
         .map_err(|error| billit_failure(error, "cannot download the status file"))?;
     if !looks_like_xml(&file) {
@@ -46,18 +57,18 @@ pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
         Ok(_) => return Ok(()),
         Err(error) => {
             // XML but not a status message (the invoice's own UBL, say): nothing to add.
-            tracing::debug!(file = %payload.file_id, error = %error, "the file is not a CDAR status");
+            tracing::debug!(file = %file_id, error = %error, "the file is not a CDAR status");
             return Ok(());
         }
     };
     let key = stored.event.dedup_key;
-    let from_file = classify_cdar(&doc, Some(&key), Some(&payload.file_id));
+    let from_file = classify_cdar(&doc, Some(&key), Some(file_id));
     let details = details_of(&doc, file.file_name);
     state
         .invoices
-        .enrich_event(&scope, payload.invoice_id, &key, &from_file, &details)
+        .enrich_event(scope, invoice, &key, &from_file, &details)
         .await?;
-    settle(&state, &scope, payload.invoice_id, &[from_file]).await?;
+    settle(state, scope, invoice, &[from_file]).await?;
     Ok(())
 }
 
@@ -86,15 +97,15 @@ fn details_of(doc: &CdarDocument, file_name: Option<String>) -> EventDetails {
         ..EventDetails::default()
     };
     for status in doc.statuses() {
-        if status.notes.is_empty() {
-            if let Some(reason) = &status.reason {
-                details.notes.push(DetailNote {
-                    rule: None,
-                    message: reason.clone(),
-                    terms: None,
-                    reason: status.reason_code.clone(),
-                });
-            }
+        if status.notes.is_empty()
+            && let Some(reason) = &status.reason
+        {
+            details.notes.push(DetailNote {
+                rule: None,
+                message: reason.clone(),
+                terms: None,
+                reason: status.reason_code.clone(),
+            });
         }
         for note in &status.notes {
             details.notes.push(DetailNote {

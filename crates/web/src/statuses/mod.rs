@@ -130,7 +130,11 @@ pub(crate) async fn settle(
             headline: after.headline.map(|code| code.0),
         });
     }
-    for key in notifications_due(&before, &after, new) {
+    for notice in notifications_due(&before, &after, new) {
+        let key = match notice {
+            Notice::Event(key) => key,
+            Notice::Reasons(reasons) => key_for_reasons(state, scope, invoice, &reasons).await?,
+        };
         let job = NewJob::for_tenant(
             scope,
             NOTIFY_JOB,
@@ -159,19 +163,28 @@ fn action_reason_of(code: StatusCode) -> Option<ActionReason> {
     }
 }
 
-/// The dedup keys to notify about (one email per invoice and event; the job's unique key makes repeats harmless).
+/// What an email is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Notice {
+    /// This event (its dedup key).
+    Event(String),
+    /// The invoice came to need action, for these reasons, without a new event saying why in this batch.
+    Reasons(Vec<ActionReason>),
+}
+
+/// What to notify about (one email per invoice and event; the job's unique key makes repeats harmless).
 ///
 /// A new 207/208 is news each time it is still open after the fold. A final rejection is news only the first
 /// time its reason appears: Billit reports a tax-data rejection both as a message and on the order, and one
 /// email is enough. An event the fold ignores (a 213 DOUBLON on a re-delivery) or that an answer already closed
-/// asks nothing. When the invoice comes to need action without such an event (e.g. its submission fails at
-/// Billit), the reasons themselves are the key.
+/// asks nothing. When the invoice comes to need action without such an event in this batch (another ingest
+/// appended it and this fold saw it first, or the submission fails at Billit), the reasons say what it is about.
 fn notifications_due(
     before: &InvoiceSummary,
     after: &InvoiceSummary,
     new: &[StatusEvent],
-) -> Vec<String> {
-    let mut keys = Vec::new();
+) -> Vec<Notice> {
+    let mut notices = Vec::new();
     let mut announced = Vec::new();
     for event in new {
         let Some(reason) = event.effective_code().and_then(action_reason_of) else {
@@ -188,24 +201,53 @@ fn notifications_due(
             continue;
         }
         announced.push(reason);
-        keys.push(event.dedup_key.clone());
+        notices.push(Notice::Event(event.dedup_key.clone()));
     }
-    if keys.is_empty() && after.needs_action && !before.needs_action {
-        let reasons: Vec<String> = after
-            .action_reasons
+    if notices.is_empty() && after.needs_action && !before.needs_action {
+        notices.push(Notice::Reasons(after.action_reasons.clone()));
+    }
+    notices
+}
+
+/// The key of an email about `reasons`: the stored event behind the first one (the latest open request, or the
+/// earliest final rejection, as the fold reads them), so that it is the same key as the ingest that appended
+/// that event uses; otherwise the reasons themselves.
+async fn key_for_reasons(
+    state: &AppState,
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    reasons: &[ActionReason],
+) -> anyhow::Result<String> {
+    let events = state
+        .invoices
+        .events(scope, invoice)
+        .await
+        .context("cannot read the invoice's events")?;
+    for reason in reasons {
+        let mut matching = events
             .iter()
-            .filter_map(|reason| serde_json::to_value(reason).ok())
-            .filter_map(|value| value.as_str().map(str::to_owned))
-            .collect();
-        keys.push(format!("needs-action:{}", reasons.join("+")));
+            .map(|stored| &stored.event)
+            .filter(|event| event.effective_code().and_then(action_reason_of) == Some(*reason));
+        let chosen = match reason {
+            ActionReason::OpenDispute | ActionReason::OpenSuspension => matching.next_back(),
+            _ => matching.next(),
+        };
+        if let Some(event) = chosen {
+            return Ok(event.dedup_key.clone());
+        }
     }
-    keys
+    let names: Vec<String> = reasons
+        .iter()
+        .filter_map(|reason| serde_json::to_value(reason).ok())
+        .filter_map(|value| value.as_str().map(str::to_owned))
+        .collect();
+    Ok(format!("needs-action:{}", names.join("+")))
 }
 
 /// The file of a new event that may explain it (a CDAR): statuses from the buyer's side, the platforms and the
 /// tax authority, and anything that needs action or was not understood. The supplier's own messages carry the
 /// invoice itself (UBL) and are left alone.
-fn file_worth_reading(event: &StatusEvent) -> Option<&str> {
+pub(super) fn file_worth_reading(event: &StatusEvent) -> Option<&str> {
     let file_id = event.file_id.as_deref().map(str::trim)?;
     if file_id.is_empty() {
         return None;
@@ -295,10 +337,10 @@ mod tests {
         let before = summary(&[]);
         let after = summary(&[ActionReason::OpenDispute]);
         let keys = notifications_due(&before, &after, &[event(203, "a"), event(207, "b")]);
-        assert_eq!(keys, vec!["b".to_owned()]);
+        assert_eq!(keys, vec![Notice::Event("b".to_owned())]);
         // Already needing action for a dispute, a second dispute is still news.
         let keys = notifications_due(&after, &after, &[event(207, "c")]);
-        assert_eq!(keys, vec!["c".to_owned()]);
+        assert_eq!(keys, vec![Notice::Event("c".to_owned())]);
     }
 
     #[test]
@@ -306,7 +348,7 @@ mod tests {
         let before = summary(&[]);
         let after = summary(&[ActionReason::TaxDataRejected]);
         let keys = notifications_due(&before, &after, &[event(251, "msg"), event(251, "order")]);
-        assert_eq!(keys, vec!["msg".to_owned()]);
+        assert_eq!(keys, vec![Notice::Event("msg".to_owned())]);
         assert!(notifications_due(&after, &after, &[event(251, "later")]).is_empty());
     }
 
@@ -318,13 +360,15 @@ mod tests {
     }
 
     #[test]
-    fn needing_action_without_an_event_is_keyed_by_its_reasons() {
+    fn needing_action_without_a_new_event_is_about_its_reasons() {
         let before = summary(&[]);
         let after = summary(&[ActionReason::SubmissionFailing]);
         assert_eq!(
             notifications_due(&before, &after, &[]),
-            vec!["needs-action:submission_failing".to_owned()]
+            vec![Notice::Reasons(vec![ActionReason::SubmissionFailing])]
         );
+        // Nothing new to say when it needed action already.
+        assert!(notifications_due(&after, &after, &[]).is_empty());
     }
 
     #[test]

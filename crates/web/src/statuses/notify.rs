@@ -49,15 +49,28 @@ struct NeedsAction {
 pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
     let scope = scope_of(&job)?;
     let payload: NotifyJob = payload_of(&job)?;
+    let invoice = payload.invoice_id;
+    if let Some(stored) = find_event(&state, &scope, invoice, &payload.dedup_key).await?
+        && stored.details.is_none()
+        && let Some(file_id) = super::file_worth_reading(&stored.event)
+    {
+        // The status file says more than Billit's message (reasons, rules, the buyer's words): read it first
+        // unless its own job already did. Failing that, the email goes with what the message said.
+        let file_id = file_id.to_owned();
+        if let Err(JobFailure::Retry(error) | JobFailure::Permanent(error)) =
+            super::files::read_status_file(&state, &scope, invoice, &file_id).await
+        {
+            tracing::info!(error = %format!("{error:#}"), "the status file could not be read before the email");
+        }
+    }
     let Some(record) = state
         .invoices
-        .get(&scope, payload.invoice_id)
+        .get(&scope, invoice)
         .await
         .map_err(anyhow::Error::from)?
     else {
         return Err(JobFailure::Permanent(anyhow::anyhow!(
-            "invoice {} does not exist for this tenant",
-            payload.invoice_id
+            "invoice {invoice} does not exist for this tenant"
         )));
     };
     if !record.summary.needs_action {
@@ -68,12 +81,8 @@ pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
     let Some(tenant) = state.tenants.find_by_id(scope.tenant_id()).await? else {
         return Err(JobFailure::Permanent(anyhow::anyhow!("the tenant is gone")));
     };
-    let event = state
-        .invoices
-        .events(&scope, record.id)
+    let event = find_event(&state, &scope, invoice, &payload.dedup_key)
         .await?
-        .into_iter()
-        .find(|stored| stored.event.dedup_key == payload.dedup_key)
         .map(|stored| stored.event);
     let link = format!(
         "{}/t/{}/invoices/{}",
@@ -97,6 +106,20 @@ pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
         state.outbox.queue_for_tenant(&scope, email).await?;
     }
     Ok(())
+}
+
+async fn find_event(
+    state: &AppState,
+    scope: &portal_persistence::TenantScope,
+    invoice: InvoiceId,
+    dedup_key: &str,
+) -> Result<Option<portal_persistence::invoices::StoredEvent>, portal_persistence::DbErr> {
+    Ok(state
+        .invoices
+        .events(scope, invoice)
+        .await?
+        .into_iter()
+        .find(|stored| stored.event.dedup_key == dedup_key))
 }
 
 fn needs_action_email(

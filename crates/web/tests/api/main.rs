@@ -7,4 +7,6 @@ mod helpers;
 #[cfg(test)]
 mod pages;
 #[cfg(test)]
+mod statuses;
+#[cfg(test)]
 mod workers;
