@@ -1,1 +1,76 @@
-// Placeholder so assets::url("js/live.js") resolves; the statuses area writes the live-update script.
+// Live updates: the element carrying data-live="/t/{slug}/live" is refreshed when the server says an invoice of
+// the tenant changed. Without JavaScript (or EventSource) a reload shows the same thing.
+(function () {
+  "use strict";
+
+  var root = document.querySelector("[data-live]");
+  if (!root || !window.EventSource || !window.fetch || !window.DOMParser) {
+    return;
+  }
+  var url = root.getAttribute("data-live");
+  var timer = null;
+  var busy = false;
+  var again = false;
+
+  // Someone typing in the element would lose their input: wait until they leave the field.
+  function editing(element) {
+    var active = document.activeElement;
+    return active && element.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
+  }
+
+  function refresh() {
+    var current = document.querySelector("[data-live]");
+    if (!current) {
+      return;
+    }
+    if (busy || editing(current)) {
+      again = true;
+      return;
+    }
+    busy = true;
+    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live]");
+        if (fresh && !editing(current)) {
+          current.innerHTML = fresh.innerHTML;
+        }
+      })
+      .catch(function () {
+        // A failed refresh is not worth a message: the next event, or a reload, tries again.
+      })
+      .then(function () {
+        busy = false;
+        if (again) {
+          again = false;
+          schedule();
+        }
+      });
+  }
+
+  // Several events in a burst make one refresh.
+  function schedule() {
+    if (timer) {
+      window.clearTimeout(timer);
+    }
+    timer = window.setTimeout(function () {
+      timer = null;
+      refresh();
+    }, 300);
+  }
+
+  document.addEventListener("focusout", function () {
+    if (again && !busy) {
+      again = false;
+      schedule();
+    }
+  });
+
+  var source = new EventSource(url);
+  source.addEventListener("invoice", schedule);
+})();

@@ -1120,7 +1120,13 @@ impl InvoiceRepository {
             .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(invoices::Column::IsFinal.eq(false))
             .filter(invoices::Column::BillitOrderId.is_not_null())
-            .order_by(invoices::Column::LastPolledAt, Order::Asc)
+            // Never read first on both backends (PostgreSQL puts NULLs last by default, SQLite first).
+            .order_by_with_nulls(
+                invoices::Column::LastPolledAt,
+                Order::Asc,
+                sea_orm::sea_query::NullOrdering::First,
+            )
+            .order_by(invoices::Column::Id, Order::Asc)
             .limit(limit)
             .into_tuple()
             .all(&self.db)
@@ -1161,14 +1167,27 @@ impl InvoiceRepository {
         events: &[StatusEvent],
         via: &str,
     ) -> Result<Vec<StatusEvent>, DbErr> {
+        // The events' foreign key names the invoice alone: without this check, another tenant's scope could
+        // attach rows to an invoice that is not its own.
+        let owned = invoices::Entity::find_by_id(invoice.as_uuid())
+            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .count(&self.db)
+            .await?;
+        if owned == 0 {
+            return Err(DbErr::RecordNotFound(format!("invoice {invoice}")));
+        }
         let now = Utc::now();
         let mut new = Vec::new();
         for event in events {
+            // The column holds 400 characters: the key is cut here, and the event returned carries the cut key,
+            // so that callers find the stored row again by it (file enrichment, notifications).
+            let mut event = event.clone();
+            event.dedup_key = event.dedup_key.chars().take(400).collect();
             let row = invoice_events::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 tenant_id: Set(scope.tenant_id().as_uuid()),
                 invoice_id: Set(invoice.as_uuid()),
-                dedup_key: Set(event.dedup_key.chars().take(400).collect()),
+                dedup_key: Set(event.dedup_key.clone()),
                 code: Set(event.code.map(|code| i32::from(code.0))),
                 kind: Set(kind_str(event.kind)),
                 source: Set(source_str(event.source)),
@@ -1199,7 +1218,7 @@ impl InvoiceRepository {
                 .exec_without_returning(&self.db)
                 .await?;
             if inserted > 0 {
-                new.push(event.clone());
+                new.push(event);
             }
         }
         Ok(new)

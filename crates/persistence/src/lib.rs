@@ -9,6 +9,7 @@ pub mod entities;
 pub mod invitations;
 pub mod invoices;
 pub mod jobs;
+pub mod notifications;
 pub mod outbox;
 pub mod scope;
 pub mod seed;
@@ -17,6 +18,7 @@ pub mod tenants;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
+pub mod webhook_deliveries;
 
 #[cfg(feature = "test-support")]
 pub mod testing;

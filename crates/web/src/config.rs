@@ -42,6 +42,10 @@ pub struct BillitConfig {
     pub embedded_step_ms: u64,
     /// How old a webhook's signature timestamp may be.
     pub webhook_tolerance_secs: u64,
+    /// How often each tenant's orders changed at Billit are listed (what webhooks may have missed).
+    pub poll_interval_secs: u64,
+    /// How often every open invoice's order is read again, changed or not.
+    pub full_check_interval_secs: u64,
 }
 
 impl Default for BillitConfig {
@@ -53,6 +57,8 @@ impl Default for BillitConfig {
             embedded_sandbox: true,
             embedded_step_ms: 20_000,
             webhook_tolerance_secs: 300,
+            poll_interval_secs: 60,
+            full_check_interval_secs: 900,
         }
     }
 }
@@ -220,6 +226,15 @@ impl Config {
         }
         if self.jobs.poll_interval_ms == 0 {
             return Err(invalid("jobs.poll_interval_ms", "must be at least 1"));
+        }
+        if self.billit.poll_interval_secs == 0 {
+            return Err(invalid("billit.poll_interval_secs", "must be at least 1"));
+        }
+        if self.billit.full_check_interval_secs == 0 {
+            return Err(invalid(
+                "billit.full_check_interval_secs",
+                "must be at least 1",
+            ));
         }
         if self.jobs.retry_base_secs == 0 || self.jobs.retry_cap_secs < self.jobs.retry_base_secs {
             return Err(invalid(

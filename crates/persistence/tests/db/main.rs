@@ -4,6 +4,8 @@
 #[cfg(test)]
 mod customers;
 #[cfg(test)]
+mod invoices;
+#[cfg(test)]
 mod jobs;
 #[cfg(test)]
 mod tenancy;

@@ -536,22 +536,59 @@ pub async fn reset(
     Ok(html(StatusCode::OK, page.render()))
 }
 
-/// The account page: sign out everywhere.
+/// The account page: sign out everywhere, and the "needs action" email alerts per company.
 #[derive(Template)]
 #[template(path = "pages/account.html")]
 struct AccountPage {
     layout: Layout,
     email: String,
+    notifications: Vec<portal_persistence::notifications::NotificationChoice>,
+    notifications_saved: bool,
+}
+
+#[derive(Deserialize)]
+pub struct AccountQuery {
+    saved: Option<String>,
 }
 
 pub async fn account(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
+    query: web::Query<AccountQuery>,
 ) -> Result<HttpResponse, WebError> {
+    let notifications =
+        portal_persistence::notifications::NotificationRepository::new(state.db.clone())
+            .choices(user.user.id)
+            .await?;
     let page = AccountPage {
         layout: layout_for(&state, &req, &user, None).await?,
         email: user.user.email.clone(),
+        notifications,
+        notifications_saved: query.saved.is_some(),
     };
     Ok(html(StatusCode::OK, page.render()))
+}
+
+/// `POST /account/notifications`: one `notify` field per company whose alerts stay on (an unchecked box sends
+/// nothing, so every membership not named is turned off).
+pub async fn save_notifications(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let wanted: Vec<String> = form_urlencoded::parse(&body)
+        .filter(|(key, _)| key == "notify")
+        .map(|(_, slug)| slug.into_owned())
+        .collect();
+    let repository =
+        portal_persistence::notifications::NotificationRepository::new(state.db.clone());
+    let choices: Vec<_> = repository
+        .choices(user.user.id)
+        .await?
+        .into_iter()
+        .map(|choice| (choice.tenant_id, wanted.contains(&choice.slug)))
+        .collect();
+    repository.set_choices(user.user.id, &choices).await?;
+    Ok(see_other("/account?saved=1#notifications"))
 }

@@ -7,6 +7,7 @@ pub mod health;
 pub mod hooks;
 pub mod invoice_views;
 pub mod invoices;
+pub mod live;
 pub mod tenant;
 
 use actix_web::HttpResponse;

@@ -1,0 +1,257 @@
+//! Billit's side coming in: every signed webhook delivery as received (kept raw, processed by a job), and what the
+//! poller needs (which tenants to poll, when the last slow check of open invoices ran).
+
+use crate::entities::{billit_connections, billit_sync, tenants, webhook_deliveries};
+use crate::jobs::{JobQueue, JobQueueError, NewJob};
+use crate::scope::{ScopeOrigin, TenantRole, TenantScope};
+use chrono::{DateTime, Utc};
+use portal_domain::ids::TenantId;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+
+/// Where a delivery is in its processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    /// Stored; its job has not finished yet.
+    Received,
+    /// Read and applied (or knowingly ignored, with a note).
+    Processed,
+    /// Unreadable, or its processing failed for good.
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Processed => "processed",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "received" => Some(Self::Received),
+            "processed" => Some(Self::Processed),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A webhook delivery as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub id: Uuid,
+    pub received_at: DateTime<Utc>,
+    /// The raw body, exactly as signed (lossless when it was UTF-8, which Billit's JSON is).
+    pub body: String,
+    pub state: DeliveryState,
+    /// Why it failed, or a note on why it was ignored.
+    pub error: Option<String>,
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Database(#[from] DbErr),
+    #[error(transparent)]
+    Queue(#[from] JobQueueError),
+}
+
+fn to_delivery(row: webhook_deliveries::Model) -> WebhookDelivery {
+    WebhookDelivery {
+        id: row.id,
+        received_at: row.received_at,
+        body: row.body,
+        state: DeliveryState::parse(&row.state).unwrap_or(DeliveryState::Received),
+        error: row.error,
+        processed_at: row.processed_at,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookDeliveryRepository {
+    db: DatabaseConnection,
+}
+
+impl WebhookDeliveryRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Stores a verified delivery and enqueues `job_kind` `{"delivery_id"}` in the same transaction: the delivery
+    /// is processed if and only if it was stored.
+    pub async fn record(
+        &self,
+        scope: &TenantScope,
+        body: String,
+        job_kind: &str,
+    ) -> Result<Uuid, DeliveryError> {
+        let id = Uuid::now_v7();
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        webhook_deliveries::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(scope.tenant_id().as_uuid()),
+            received_at: Set(now),
+            body: Set(body),
+            state: Set(DeliveryState::Received.as_str().to_owned()),
+            error: Set(None),
+            processed_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        let job = NewJob::for_tenant(scope, job_kind, serde_json::json!({ "delivery_id": id }))
+            .unique_key(format!("webhook:{id}"));
+        JobQueue::enqueue_in(&txn, now.timestamp_millis(), job).await?;
+        txn.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn get(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+    ) -> Result<Option<WebhookDelivery>, DbErr> {
+        Ok(webhook_deliveries::Entity::find_by_id(id)
+            .filter(webhook_deliveries::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .one(&self.db)
+            .await?
+            .map(to_delivery))
+    }
+
+    /// The tenant's latest deliveries, newest first.
+    pub async fn recent(
+        &self,
+        scope: &TenantScope,
+        limit: u64,
+    ) -> Result<Vec<WebhookDelivery>, DbErr> {
+        Ok(webhook_deliveries::Entity::find()
+            .filter(webhook_deliveries::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .order_by_desc(webhook_deliveries::Column::ReceivedAt)
+            .order_by_desc(webhook_deliveries::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_delivery)
+            .collect())
+    }
+
+    /// Done with it; `note` says why nothing was applied, if so.
+    pub async fn mark_processed(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        note: Option<&str>,
+    ) -> Result<(), DbErr> {
+        self.finish(scope, id, DeliveryState::Processed, note).await
+    }
+
+    pub async fn mark_failed(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        error: &str,
+    ) -> Result<(), DbErr> {
+        self.finish(scope, id, DeliveryState::Failed, Some(error))
+            .await
+    }
+
+    async fn finish(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        state: DeliveryState,
+        note: Option<&str>,
+    ) -> Result<(), DbErr> {
+        webhook_deliveries::Entity::update_many()
+            .col_expr(
+                webhook_deliveries::Column::State,
+                Expr::value(state.as_str()),
+            )
+            .col_expr(
+                webhook_deliveries::Column::Error,
+                Expr::value(note.map(str::to_owned)),
+            )
+            .col_expr(
+                webhook_deliveries::Column::ProcessedAt,
+                Expr::value(Some(Utc::now())),
+            )
+            .filter(webhook_deliveries::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(webhook_deliveries::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    // ---- polling ----
+
+    /// A scope for each active tenant whose Billit connection can be used (an API key and a PartyID), for the
+    /// firm-wide sweep that hands each tenant its own job.
+    pub async fn tenants_to_poll(&self) -> Result<Vec<TenantScope>, DbErr> {
+        let connected: Vec<Uuid> = billit_connections::Entity::find()
+            .select_only()
+            .column(billit_connections::Column::TenantId)
+            .filter(billit_connections::Column::ApiKeyEncrypted.is_not_null())
+            .filter(billit_connections::Column::PartyId.is_not_null())
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if connected.is_empty() {
+            return Ok(Vec::new());
+        }
+        let active: Vec<Uuid> = tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::Id)
+            .filter(tenants::Column::Id.is_in(connected))
+            .filter(tenants::Column::Status.eq("active"))
+            .order_by_asc(tenants::Column::Id)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(active
+            .into_iter()
+            .map(|id| {
+                TenantScope::new(TenantId::from_uuid(id), TenantRole::Admin, ScopeOrigin::Job)
+            })
+            .collect())
+    }
+
+    /// When the slow check of every open invoice last ran for the tenant.
+    pub async fn last_full_check(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<Option<DateTime<Utc>>, DbErr> {
+        Ok(billit_sync::Entity::find_by_id(scope.tenant_id().as_uuid())
+            .one(&self.db)
+            .await?
+            .and_then(|row| row.last_full_check_at))
+    }
+
+    pub async fn set_last_full_check(
+        &self,
+        scope: &TenantScope,
+        at: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        billit_sync::Entity::insert(billit_sync::ActiveModel {
+            tenant_id: Set(scope.tenant_id().as_uuid()),
+            last_sweep_at: Set(None),
+            last_full_check_at: Set(Some(at)),
+        })
+        .on_conflict(
+            OnConflict::column(billit_sync::Column::TenantId)
+                .update_column(billit_sync::Column::LastFullCheckAt)
+                .to_owned(),
+        )
+        .exec(&self.db)
+        .await?;
+        Ok(())
+    }
+}

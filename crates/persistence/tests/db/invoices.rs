@@ -1,0 +1,432 @@
+//! The invoice repository as the statuses area uses it: events appended once per dedup key, the fold saved as
+//! the summary, orders found back, open invoices listed; and webhook deliveries and alert choices.
+
+use crate::fresh;
+use chrono::{Duration, TimeZone, Utc};
+use portal_domain::ids::InvoiceId;
+use portal_domain::invoice::{BuyerDraft, InvoiceDraft};
+use portal_domain::lifecycle::{ActionReason, InvoiceFacts, Source, StatusEvent};
+use portal_domain::status::StatusCode;
+use portal_persistence::invoices::{EventDetails, InvoiceContent, InvoiceRepository, TotalsCents};
+use portal_persistence::notifications::NotificationRepository;
+use portal_persistence::tenants::{NewTenant, TenantRepository};
+use portal_persistence::testing::TestDatabase;
+use portal_persistence::users::UserRepository;
+use portal_persistence::webhook_deliveries::{DeliveryState, WebhookDeliveryRepository};
+use portal_persistence::{TenantRole, TenantScope};
+
+struct World {
+    acme: TenantScope,
+    globex: TenantScope,
+    alice: portal_domain::ids::UserId,
+}
+
+async fn world(test: &TestDatabase) -> World {
+    let tenants = TenantRepository::new(test.db.clone());
+    let users = UserRepository::new(test.db.clone());
+    let mut scopes = Vec::new();
+    let alice = users.create("alice@acme.fr", "Alice", "fr").await.unwrap();
+    for (slug, siren) in [("acme", "732829320"), ("globex", "443061841")] {
+        let tenant = tenants
+            .create(NewTenant {
+                slug: slug.into(),
+                legal_name: slug.to_uppercase(),
+                siren: siren.into(),
+                vat_number: None,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let user = if slug == "acme" {
+            alice.clone()
+        } else {
+            users.create("bob@globex.fr", "Bob", "en").await.unwrap()
+        };
+        tenants
+            .add_member(tenant.id, user.id, TenantRole::Admin)
+            .await
+            .unwrap();
+        let (_, scope) = tenants
+            .scope_for_member(user.id, slug)
+            .await
+            .unwrap()
+            .unwrap();
+        scopes.push(scope);
+    }
+    let globex = scopes.pop().unwrap();
+    let acme = scopes.pop().unwrap();
+    World {
+        acme,
+        globex,
+        alice: alice.id,
+    }
+}
+
+async fn sent_invoice(
+    invoices: &InvoiceRepository,
+    scope: &TenantScope,
+    number: &str,
+    order_id: i64,
+) -> InvoiceId {
+    let content = InvoiceContent {
+        customer_id: None,
+        draft: InvoiceDraft {
+            number: number.to_owned(),
+            issue_date: chrono::NaiveDate::from_ymd_opt(2026, 9, 1),
+            buyer: BuyerDraft {
+                legal_name: "Client SA".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        totals: TotalsCents {
+            excl: 40_000,
+            vat: 8_000,
+            incl: 48_000,
+        },
+    };
+    let id = invoices.create_draft(scope, &content, None).await.unwrap();
+    invoices.set_order_id(scope, id, order_id).await.unwrap();
+    invoices.mark_sent(scope, id, Utc::now()).await.unwrap();
+    id
+}
+
+fn at(minutes: i64) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 9, 1, 10, 0, 0).unwrap() + Duration::minutes(minutes)
+}
+
+fn status(code: u16, source: Source, minutes: i64, key: &str) -> StatusEvent {
+    StatusEvent::status(StatusCode(code), source, at(minutes), key)
+}
+
+#[tokio::test]
+async fn events_are_appended_once_per_dedup_key_and_only_the_new_ones_are_returned() {
+    let test = fresh().await;
+    let w = world(&test).await;
+    let invoices = InvoiceRepository::new(test.db.clone());
+    let id = sent_invoice(&invoices, &w.acme, "F-1", 11).await;
+    let first = [
+        status(200, Source::SellerPlatform, 0, "k200"),
+        status(201, Source::SellerPlatform, 1, "k201"),
+    ];
+    let new = invoices
+        .append_events(&w.acme, id, &first, "webhook")
+        .await
+        .unwrap();
+    assert_eq!(new.len(), 2);
+    // The same events again (a repeated webhook, then the poll), plus one new: only the new one is returned.
+    let again = [
+        status(201, Source::SellerPlatform, 1, "k201"),
+        status(200, Source::SellerPlatform, 0, "k200"),
+        status(203, Source::BuyerPlatform, 2, "k203"),
+    ];
+    let new = invoices
+        .append_events(&w.acme, id, &again, "poll")
+        .await
+        .unwrap();
+    assert_eq!(
+        new.iter().map(|e| e.dedup_key.as_str()).collect::<Vec<_>>(),
+        ["k203"]
+    );
+    let stored = invoices.events(&w.acme, id).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[0].via, "webhook");
+    assert_eq!(stored[2].via, "poll");
+
+    // A key longer than the column is cut, and the event returned carries the stored key.
+    let long_key = "k".repeat(450);
+    let new = invoices
+        .append_events(
+            &w.acme,
+            id,
+            &[status(204, Source::Buyer, 3, &long_key)],
+            "poll",
+        )
+        .await
+        .unwrap();
+    assert_eq!(new[0].dedup_key.chars().count(), 400);
+    let again = invoices
+        .append_events(
+            &w.acme,
+            id,
+            &[status(204, Source::Buyer, 3, &long_key)],
+            "poll",
+        )
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+    assert!(
+        invoices
+            .events(&w.acme, id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.event.dedup_key == new[0].dedup_key)
+    );
+
+    // Another tenant sees none of it and cannot append to it.
+    assert!(invoices.events(&w.globex, id).await.unwrap().is_empty());
+    assert!(
+        invoices
+            .append_events(&w.globex, id, &[status(210, Source::Buyer, 9, "x")], "poll")
+            .await
+            .is_err()
+    );
+    assert_eq!(invoices.events(&w.acme, id).await.unwrap().len(), 4);
+    assert!(invoices.events(&w.globex, id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn refold_saves_the_summary_and_tells_before_and_after() {
+    let test = fresh().await;
+    let w = world(&test).await;
+    let invoices = InvoiceRepository::new(test.db.clone());
+    let id = sent_invoice(&invoices, &w.acme, "F-2", 12).await;
+    invoices
+        .append_events(
+            &w.acme,
+            id,
+            &[
+                status(200, Source::SellerPlatform, 0, "a"),
+                status(203, Source::BuyerPlatform, 1, "b"),
+            ],
+            "poll",
+        )
+        .await
+        .unwrap();
+    let (before, after) = invoices.refold(&w.acme, id).await.unwrap().unwrap();
+    assert_eq!(before.headline, None);
+    assert_eq!(after.headline, Some(StatusCode(203)));
+    assert!(!after.needs_action);
+    assert_eq!(after.events_count, 2);
+
+    // A dispute, out of order (older than the delivery): the open request wins the headline.
+    invoices
+        .append_events(
+            &w.acme,
+            id,
+            &[status(207, Source::Buyer, 5, "c").with_reasons(["TX_TVA_ERR"])],
+            "webhook",
+        )
+        .await
+        .unwrap();
+    let (before, after) = invoices.refold(&w.acme, id).await.unwrap().unwrap();
+    assert_eq!(before.headline, Some(StatusCode(203)));
+    assert_eq!(after.headline, Some(StatusCode(207)));
+    assert!(after.needs_action);
+    assert_eq!(after.action_reasons, vec![ActionReason::OpenDispute]);
+    let record = invoices.get(&w.acme, id).await.unwrap().unwrap();
+    assert_eq!(record.summary, after);
+
+    // Folding again changes nothing.
+    let (before, after) = invoices.refold(&w.acme, id).await.unwrap().unwrap();
+    assert_eq!(before, after);
+
+    // Billit's facts count in the fold: fully paid.
+    let facts = InvoiceFacts {
+        paid: Some(true),
+        to_pay: Some(rust_decimal::Decimal::ZERO),
+        ..InvoiceFacts::default()
+    };
+    invoices.set_facts(&w.acme, id, &facts).await.unwrap();
+    let (_, after) = invoices.refold(&w.acme, id).await.unwrap().unwrap();
+    assert_eq!(after.payment, portal_domain::lifecycle::Payment::Paid);
+
+    // What a status file adds is stored on its event.
+    let details = EventDetails {
+        file_name: Some("cdar.xml".into()),
+        ..EventDetails::default()
+    };
+    let from_file = status(207, Source::Buyer, 5, "c")
+        .with_reasons(["TX_TVA_ERR", "CALCUL_ERR"])
+        .with_requested_action("NIN");
+    assert!(
+        invoices
+            .enrich_event(&w.acme, id, "c", &from_file, &details)
+            .await
+            .unwrap()
+    );
+    let stored = invoices.events(&w.acme, id).await.unwrap();
+    let dispute = stored.iter().find(|e| e.event.dedup_key == "c").unwrap();
+    assert_eq!(dispute.event.reasons, ["TX_TVA_ERR", "CALCUL_ERR"]);
+    assert_eq!(dispute.event.requested_action.as_deref(), Some("NIN"));
+    assert_eq!(dispute.details.as_ref(), Some(&details));
+
+    // Another tenant cannot fold it.
+    assert!(invoices.refold(&w.globex, id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn orders_are_found_back_within_their_tenant_and_open_ones_listed() {
+    let test = fresh().await;
+    let w = world(&test).await;
+    let invoices = InvoiceRepository::new(test.db.clone());
+    let first = sent_invoice(&invoices, &w.acme, "F-3", 21).await;
+    let second = sent_invoice(&invoices, &w.acme, "F-4", 22).await;
+    let theirs = sent_invoice(&invoices, &w.globex, "G-1", 31).await;
+    assert_eq!(
+        invoices.find_by_order(&w.acme, 21).await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(invoices.find_by_order(&w.acme, 31).await.unwrap(), None);
+    assert_eq!(
+        invoices.find_by_order(&w.globex, 31).await.unwrap(),
+        Some(theirs)
+    );
+
+    // A refused invoice is final: no longer open. Never-read ones come before the others.
+    invoices
+        .append_events(
+            &w.acme,
+            first,
+            &[status(210, Source::Buyer, 0, "refused")],
+            "poll",
+        )
+        .await
+        .unwrap();
+    invoices.refold(&w.acme, first).await.unwrap();
+    let third = sent_invoice(&invoices, &w.acme, "F-5", 23).await;
+    invoices
+        .set_facts(&w.acme, second, &InvoiceFacts::default())
+        .await
+        .unwrap();
+    let open = invoices.open_orders(&w.acme, 10).await.unwrap();
+    assert_eq!(open, vec![(third, 23), (second, 22)]);
+    // A draft without an order is not open at Billit.
+    assert_eq!(
+        invoices.open_orders(&w.globex, 10).await.unwrap(),
+        vec![(theirs, 31)]
+    );
+}
+
+#[tokio::test]
+async fn deliveries_are_stored_with_their_job_and_finished_within_their_tenant() {
+    let test = fresh().await;
+    let w = world(&test).await;
+    let deliveries = WebhookDeliveryRepository::new(test.db.clone());
+    let id = deliveries
+        .record(&w.acme, "{\"UpdatedEntityID\":1}".into(), "billit.webhook")
+        .await
+        .unwrap();
+    let stored = deliveries.get(&w.acme, id).await.unwrap().unwrap();
+    assert_eq!(stored.state, DeliveryState::Received);
+    assert_eq!(stored.body, "{\"UpdatedEntityID\":1}");
+    assert!(deliveries.get(&w.globex, id).await.unwrap().is_none());
+    assert!(deliveries.recent(&w.globex, 10).await.unwrap().is_empty());
+
+    let queue = portal_persistence::jobs::JobQueue::new(test.db.clone());
+    let job = queue
+        .claim("w", std::time::Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.kind, "billit.webhook");
+    assert_eq!(job.tenant_scope().unwrap().tenant_id(), w.acme.tenant_id());
+    let payload: serde_json::Value = job.payload().unwrap();
+    assert_eq!(payload["delivery_id"], id.to_string());
+
+    // Another tenant's scope changes nothing.
+    deliveries.mark_failed(&w.globex, id, "nope").await.unwrap();
+    assert_eq!(
+        deliveries.get(&w.acme, id).await.unwrap().unwrap().state,
+        DeliveryState::Received
+    );
+    deliveries
+        .mark_processed(&w.acme, id, Some("order 1 matches no invoice"))
+        .await
+        .unwrap();
+    let done = deliveries.get(&w.acme, id).await.unwrap().unwrap();
+    assert_eq!(done.state, DeliveryState::Processed);
+    assert_eq!(done.error.as_deref(), Some("order 1 matches no invoice"));
+    assert!(done.processed_at.is_some());
+}
+
+#[tokio::test]
+async fn only_connected_active_tenants_are_polled_and_alerts_follow_each_members_choice() {
+    let test = fresh().await;
+    let w = world(&test).await;
+    let deliveries = WebhookDeliveryRepository::new(test.db.clone());
+    assert!(deliveries.tenants_to_poll().await.unwrap().is_empty());
+    let connections =
+        portal_persistence::billit_connections::BillitConnectionRepository::new(test.db.clone());
+    connections
+        .save(
+            &w.acme,
+            portal_persistence::billit_connections::ConnectionSettings {
+                environment: portal_persistence::billit_connections::BillitEnvironment::Embedded,
+                api_key_encrypted: Some("encrypted".into()),
+                party_id: Some(1),
+                context_party_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    connections
+        .save(
+            &w.globex,
+            portal_persistence::billit_connections::ConnectionSettings {
+                environment: portal_persistence::billit_connections::BillitEnvironment::Embedded,
+                api_key_encrypted: None,
+                party_id: Some(2),
+                context_party_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let polled = deliveries.tenants_to_poll().await.unwrap();
+    assert_eq!(
+        polled
+            .iter()
+            .map(TenantScope::tenant_id)
+            .collect::<Vec<_>>(),
+        vec![w.acme.tenant_id()]
+    );
+    assert_eq!(deliveries.last_full_check(&w.acme).await.unwrap(), None);
+    deliveries
+        .set_last_full_check(&w.acme, at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        deliveries.last_full_check(&w.acme).await.unwrap(),
+        Some(at(0))
+    );
+
+    let notifications = NotificationRepository::new(test.db.clone());
+    let recipients = notifications
+        .needs_action_recipients(&w.acme)
+        .await
+        .unwrap();
+    assert_eq!(
+        recipients
+            .iter()
+            .map(|r| r.email.as_str())
+            .collect::<Vec<_>>(),
+        ["alice@acme.fr"]
+    );
+    let choices = notifications.choices(w.alice).await.unwrap();
+    assert_eq!(choices.len(), 1);
+    assert!(choices[0].needs_action);
+    // Choosing for a tenant one is not a member of changes nothing there.
+    notifications
+        .set_choices(
+            w.alice,
+            &[(w.acme.tenant_id(), false), (w.globex.tenant_id(), false)],
+        )
+        .await
+        .unwrap();
+    assert!(
+        notifications
+            .needs_action_recipients(&w.acme)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        notifications
+            .needs_action_recipients(&w.globex)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -1,0 +1,143 @@
+//! `billit.fetch_file`: the status file (CDAR) behind an event, downloaded and read. What it says wins over
+//! Billit's wording: its code, its reasons, the requested action, and the rules and values it cites.
+
+use super::{billit_failure, connection_failure, payload_of, scope_of, settle};
+use crate::billit_connection::client_for;
+use crate::state::AppState;
+use crate::worker::JobResult;
+use portal_billit::cdar::{CdarDocument, parse_cdar};
+use portal_billit::classify::classify_cdar;
+use portal_billit::client::{BillitClient, DownloadedFile};
+use portal_domain::ids::InvoiceId;
+use portal_persistence::TenantScope;
+use portal_persistence::invoices::{DetailCharacteristic, DetailNote, EventDetails};
+use portal_persistence::jobs::ClaimedJob;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct FetchFileJob {
+    invoice_id: InvoiceId,
+    file_id: String,
+}
+
+pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
+    let scope = scope_of(&job)?;
+    let payload: FetchFileJob = payload_of(&job)?;
+    read_status_file(&state, &scope, payload.invoice_id, &payload.file_id).await
+}
+
+/// Downloads `file_id`, and when it is a status file, puts what it says on the invoice's event that carries it
+/// and folds again. Doing it twice gives the same result (the notification job reads the file itself when it
+/// comes first, so that the email gives the file's reasons).
+pub(super) async fn read_status_file(
+    state: &AppState,
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    file_id: &str,
+) -> JobResult {
+    let Some(stored) = state
+        .invoices
+        .event_with_file(scope, invoice, file_id)
+        .await?
+    else {
+        tracing::info!(file = %file_id, "no event of the invoice has this file any more");
+        return Ok(());
+    };
+    let (client, _) = client_for(state, scope).await.map_err(connection_failure)?;
+    let file = client
+        .get_file(file_id)
+        .await
+        .map_err(|error| billit_failure(error, "cannot download the status file"))?;
+    if !looks_like_xml(&file) {
+        // A PDF or another proof: shown as a download, nothing to read in it.
+        return Ok(());
+    }
+    let doc = match parse_cdar(&file.content) {
+        Ok(doc) if doc.status_code().is_some() || !doc.statuses().is_empty() => doc,
+        Ok(_) => return Ok(()),
+        Err(error) => {
+            // XML but not a status message (the invoice's own UBL, say): nothing to add.
+            tracing::debug!(file = %file_id, error = %error, "the file is not a CDAR status");
+            return Ok(());
+        }
+    };
+    let key = stored.event.dedup_key;
+    let from_file = classify_cdar(&doc, Some(&key), Some(file_id));
+    let details = details_of(&doc, file.file_name);
+    state
+        .invoices
+        .enrich_event(scope, invoice, &key, &from_file, &details)
+        .await?;
+    settle(state, scope, invoice, &[from_file]).await?;
+    Ok(())
+}
+
+fn looks_like_xml(file: &DownloadedFile) -> bool {
+    if file
+        .mime_type
+        .as_deref()
+        .is_some_and(|mime| mime.to_ascii_lowercase().contains("xml"))
+    {
+        return true;
+    }
+    let content = file
+        .content
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(&file.content);
+    content
+        .iter()
+        .find(|byte| !byte.is_ascii_whitespace())
+        .is_some_and(|first| *first == b'<')
+}
+
+/// The rules broken and the values disputed, as the invoice page shows them.
+fn details_of(doc: &CdarDocument, file_name: Option<String>) -> EventDetails {
+    let mut details = EventDetails {
+        file_name,
+        ..EventDetails::default()
+    };
+    for status in doc.statuses() {
+        if status.notes.is_empty()
+            && let Some(reason) = &status.reason
+        {
+            details.notes.push(DetailNote {
+                rule: None,
+                message: reason.clone(),
+                terms: None,
+                reason: status.reason_code.clone(),
+            });
+        }
+        for note in &status.notes {
+            details.notes.push(DetailNote {
+                rule: note.content_code.clone(),
+                message: note
+                    .content
+                    .clone()
+                    .or_else(|| status.reason.clone())
+                    .unwrap_or_default(),
+                terms: note.subject_code.clone(),
+                reason: status.reason_code.clone(),
+            });
+        }
+        for characteristic in &status.characteristics {
+            let value = match (
+                &characteristic.value_amount,
+                &characteristic.value_percent,
+                &characteristic.value,
+            ) {
+                (Some(amount), _, _) => Some(match &characteristic.value_currency {
+                    Some(currency) => format!("{amount} {currency}"),
+                    None => amount.clone(),
+                }),
+                (None, Some(percent), _) => Some(format!("{percent} %")),
+                (None, None, value) => value.clone(),
+            };
+            details.characteristics.push(DetailCharacteristic {
+                term: characteristic.id.clone(),
+                name: characteristic.name.clone(),
+                value,
+            });
+        }
+    }
+    details
+}

@@ -1,0 +1,393 @@
+//! Statuses in: webhook deliveries and polls feed one path (classify, append, fold, summarise, notify).
+//!
+//! Webhooks are fast but may be lost, repeated or reordered; polling is slow but complete. Both end in [`ingest`],
+//! which appends events by dedup key (repeats are harmless), folds every stored event again, and tells the open
+//! pages and, when the supplier must act, the tenant's members.
+
+mod files;
+mod notify;
+mod sync;
+mod webhook;
+
+pub use sync::{SweepReport, sweep_tenant_now};
+
+use crate::state::AppState;
+use crate::worker::{JobFailure, JobRegistry};
+use anyhow::Context;
+use portal_domain::ids::InvoiceId;
+use portal_domain::lifecycle::{ActionReason, InvoiceFacts, Source, StatusEvent};
+use portal_domain::status::StatusCode;
+use portal_persistence::TenantScope;
+use portal_persistence::invoices::InvoiceSummary;
+use portal_persistence::jobs::{ClaimedJob, NewJob};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// `{"delivery_id"}`: read a stored webhook delivery and apply it.
+pub const WEBHOOK_JOB: &str = "billit.webhook";
+/// `{"invoice_id","order_id"}`: read the order at Billit and apply it.
+pub const SYNC_ORDER_JOB: &str = "billit.sync_order";
+/// Periodic, firm-wide: one `billit.sweep_tenant` per connected tenant.
+pub const SWEEP_JOB: &str = "billit.sweep";
+/// `{}`: list the tenant's orders changed lately, and now and then re-read every open one.
+pub const SWEEP_TENANT_JOB: &str = "billit.sweep_tenant";
+/// `{"invoice_id","file_id"}`: download a status file and add what it says to its event.
+pub const FETCH_FILE_JOB: &str = "billit.fetch_file";
+/// `{"invoice_id","dedup_key"}`: email the members who want to know that an invoice needs action.
+pub const NOTIFY_JOB: &str = "invoice.notify";
+
+/// The job handlers of this area, and the periodic sweep.
+pub fn register(registry: JobRegistry, state: &AppState) -> JobRegistry {
+    let poll_every = Duration::from_secs(state.config.billit.poll_interval_secs.max(1));
+    let (webhook, sync, sweep, sweep_tenant, fetch, notify) = (
+        state.clone(),
+        state.clone(),
+        state.clone(),
+        state.clone(),
+        state.clone(),
+        state.clone(),
+    );
+    registry
+        .handle(WEBHOOK_JOB, move |job| webhook::run(webhook.clone(), job))
+        .handle(SYNC_ORDER_JOB, move |job| {
+            sync::run_sync_order(sync.clone(), job)
+        })
+        .handle(SWEEP_JOB, move |job| sync::run_sweep(sweep.clone(), job))
+        .handle(SWEEP_TENANT_JOB, move |job| {
+            sync::run_sweep_tenant(sweep_tenant.clone(), job)
+        })
+        .handle(FETCH_FILE_JOB, move |job| files::run(fetch.clone(), job))
+        .handle(NOTIFY_JOB, move |job| notify::run(notify.clone(), job))
+        .every(poll_every, SWEEP_JOB, serde_json::json!({}))
+}
+
+/// Applies what Billit said about an invoice: its order's facts (when read from the order), then its events
+/// (repeats ignored), then the fold; fetches the status files of new events, updates open pages, and asks for a
+/// notification when the supplier has something new to do.
+pub async fn ingest(
+    state: &AppState,
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    events: &[StatusEvent],
+    facts: Option<InvoiceFacts>,
+    via: &str,
+) -> anyhow::Result<()> {
+    if let Some(facts) = &facts {
+        state
+            .invoices
+            .set_facts(scope, invoice, facts)
+            .await
+            .context("cannot save the order's facts")?;
+    }
+    let new = state
+        .invoices
+        .append_events(scope, invoice, events, via)
+        .await
+        .context("cannot append the status events")?;
+    for event in &new {
+        if let Some(file_id) = file_worth_reading(event) {
+            let job = NewJob::for_tenant(
+                scope,
+                FETCH_FILE_JOB,
+                serde_json::json!({ "invoice_id": invoice, "file_id": file_id }),
+            )
+            .unique_key(bounded_key(&format!("file:{invoice}:"), file_id));
+            state
+                .jobs
+                .enqueue(job)
+                .await
+                .context("cannot enqueue the status file's download")?;
+        }
+    }
+    if new.is_empty() && facts.is_none() {
+        // Nothing the fold has not seen already.
+        return Ok(());
+    }
+    settle(state, scope, invoice, &new).await
+}
+
+/// Folds the invoice again and acts on the change: the live pages hear of a new summary, and the members of
+/// news that needs them.
+pub(crate) async fn settle(
+    state: &AppState,
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    new: &[StatusEvent],
+) -> anyhow::Result<()> {
+    let Some((before, after)) = state
+        .invoices
+        .refold(scope, invoice)
+        .await
+        .context("cannot fold the invoice's events")?
+    else {
+        tracing::warn!(%invoice, "status events for an invoice that no longer exists");
+        return Ok(());
+    };
+    if before != after {
+        state.live.publish(crate::live::LiveEvent {
+            tenant: scope.tenant_id(),
+            invoice,
+            headline: after.headline.map(|code| code.0),
+        });
+    }
+    for notice in notifications_due(&before, &after, new) {
+        let key = match notice {
+            Notice::Event(key) => key,
+            Notice::Reasons(reasons) => key_for_reasons(state, scope, invoice, &reasons).await?,
+        };
+        let job = NewJob::for_tenant(
+            scope,
+            NOTIFY_JOB,
+            serde_json::json!({ "invoice_id": invoice, "dedup_key": key }),
+        )
+        .unique_key(bounded_key(&format!("notify:{invoice}:"), &key));
+        state
+            .jobs
+            .enqueue(job)
+            .await
+            .context("cannot enqueue the notification")?;
+    }
+    Ok(())
+}
+
+/// The codes that ask something of the supplier, with the reason the fold gives for them.
+fn action_reason_of(code: StatusCode) -> Option<ActionReason> {
+    match code.0 {
+        207 => Some(ActionReason::OpenDispute),
+        208 => Some(ActionReason::OpenSuspension),
+        210 => Some(ActionReason::Refused),
+        213 => Some(ActionReason::Rejected),
+        501 => Some(ActionReason::NotReceivable),
+        251 => Some(ActionReason::TaxDataRejected),
+        _ => None,
+    }
+}
+
+/// What an email is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Notice {
+    /// This event (its dedup key).
+    Event(String),
+    /// The invoice came to need action, for these reasons, without a new event saying why in this batch.
+    Reasons(Vec<ActionReason>),
+}
+
+/// What to notify about (one email per invoice and event; the job's unique key makes repeats harmless).
+///
+/// A new 207/208 is news each time it is still open after the fold. A final rejection is news only the first
+/// time its reason appears: Billit reports a tax-data rejection both as a message and on the order, and one
+/// email is enough. An event the fold ignores (a 213 DOUBLON on a re-delivery) or that an answer already closed
+/// asks nothing. When the invoice comes to need action without such an event in this batch (another ingest
+/// appended it and this fold saw it first, or the submission fails at Billit), the reasons say what it is about.
+fn notifications_due(
+    before: &InvoiceSummary,
+    after: &InvoiceSummary,
+    new: &[StatusEvent],
+) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    let mut announced = Vec::new();
+    for event in new {
+        let Some(reason) = event.effective_code().and_then(action_reason_of) else {
+            continue;
+        };
+        if !after.action_reasons.contains(&reason) {
+            continue;
+        }
+        let is_request = matches!(
+            reason,
+            ActionReason::OpenDispute | ActionReason::OpenSuspension
+        );
+        if !is_request && (before.action_reasons.contains(&reason) || announced.contains(&reason)) {
+            continue;
+        }
+        announced.push(reason);
+        notices.push(Notice::Event(event.dedup_key.clone()));
+    }
+    if notices.is_empty() && after.needs_action && !before.needs_action {
+        notices.push(Notice::Reasons(after.action_reasons.clone()));
+    }
+    notices
+}
+
+/// The key of an email about `reasons`: the stored event behind the first one (the latest open request, or the
+/// earliest final rejection, as the fold reads them), so that it is the same key as the ingest that appended
+/// that event uses; otherwise the reasons themselves.
+async fn key_for_reasons(
+    state: &AppState,
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    reasons: &[ActionReason],
+) -> anyhow::Result<String> {
+    let events = state
+        .invoices
+        .events(scope, invoice)
+        .await
+        .context("cannot read the invoice's events")?;
+    for reason in reasons {
+        let mut matching = events
+            .iter()
+            .map(|stored| &stored.event)
+            .filter(|event| event.effective_code().and_then(action_reason_of) == Some(*reason));
+        let chosen = match reason {
+            ActionReason::OpenDispute | ActionReason::OpenSuspension => matching.next_back(),
+            _ => matching.next(),
+        };
+        if let Some(event) = chosen {
+            return Ok(event.dedup_key.clone());
+        }
+    }
+    let names: Vec<String> = reasons
+        .iter()
+        .filter_map(|reason| serde_json::to_value(reason).ok())
+        .filter_map(|value| value.as_str().map(str::to_owned))
+        .collect();
+    Ok(format!("needs-action:{}", names.join("+")))
+}
+
+/// The file of a new event that may explain it (a CDAR): statuses from the buyer's side, the platforms and the
+/// tax authority, and anything that needs action or was not understood. The supplier's own messages carry the
+/// invoice itself (UBL) and are left alone.
+pub(super) fn file_worth_reading(event: &StatusEvent) -> Option<&str> {
+    let file_id = event.file_id.as_deref().map(str::trim)?;
+    if file_id.is_empty() {
+        return None;
+    }
+    let needs_action = event.code.and_then(action_reason_of).is_some();
+    let from_outside = matches!(
+        event.source,
+        Source::Buyer | Source::BuyerPlatform | Source::Ppf | Source::Unknown
+    );
+    (needs_action || from_outside || event.is_unclassified()).then_some(file_id)
+}
+
+/// A job unique key (at most 255 characters): `prefix` + `rest`, or `prefix` + a hash of a long `rest`.
+fn bounded_key(prefix: &str, rest: &str) -> String {
+    let key = format!("{prefix}{rest}");
+    if key.len() <= 255 {
+        key
+    } else {
+        format!(
+            "{prefix}sha256:{}",
+            hex::encode(Sha256::digest(rest.as_bytes()))
+        )
+    }
+}
+
+/// The scope of a tenant job (a job without a tenant cannot touch tenant data).
+fn scope_of(job: &ClaimedJob) -> Result<TenantScope, JobFailure> {
+    job.tenant_scope()
+        .ok_or_else(|| JobFailure::Permanent(anyhow::anyhow!("job {} has no tenant", job.kind)))
+}
+
+/// The job's payload, or a permanent failure (no retry will make it readable).
+fn payload_of<T: serde::de::DeserializeOwned>(job: &ClaimedJob) -> Result<T, JobFailure> {
+    job.payload().map_err(|error| {
+        JobFailure::Permanent(anyhow::Error::from(error).context("unreadable job payload"))
+    })
+}
+
+/// A Billit error as a job outcome: worth retrying when Billit was busy or unreachable (or refused the
+/// credentials, which an admin may fix); permanent when the thing does not exist or the request is refused.
+fn billit_failure(error: portal_billit::client::BillitError, doing: &str) -> JobFailure {
+    use portal_billit::client::BillitError;
+    let retry = error.is_transient()
+        || matches!(
+            error,
+            BillitError::Unauthorized { .. } | BillitError::Decode(_)
+        );
+    let error = anyhow::Error::from(error).context(doing.to_owned());
+    if retry {
+        JobFailure::Retry(error)
+    } else {
+        JobFailure::Permanent(error)
+    }
+}
+
+/// A tenant's Billit connection problem as a job outcome: only a database hiccup is worth retrying.
+fn connection_failure(problem: crate::billit_connection::ConnectionProblem) -> JobFailure {
+    use crate::billit_connection::ConnectionProblem;
+    let retry = matches!(problem, ConnectionProblem::Database(_));
+    let error = anyhow::Error::from(problem).context("no usable Billit connection");
+    if retry {
+        JobFailure::Retry(error)
+    } else {
+        JobFailure::Permanent(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn event(code: u16, key: &str) -> StatusEvent {
+        StatusEvent::status(StatusCode(code), Source::Buyer, Utc::now(), key)
+    }
+
+    fn summary(reasons: &[ActionReason]) -> InvoiceSummary {
+        InvoiceSummary {
+            needs_action: !reasons.is_empty(),
+            action_reasons: reasons.to_vec(),
+            ..InvoiceSummary::default()
+        }
+    }
+
+    #[test]
+    fn a_new_open_dispute_is_announced_once_per_event() {
+        let before = summary(&[]);
+        let after = summary(&[ActionReason::OpenDispute]);
+        let keys = notifications_due(&before, &after, &[event(203, "a"), event(207, "b")]);
+        assert_eq!(keys, vec![Notice::Event("b".to_owned())]);
+        // Already needing action for a dispute, a second dispute is still news.
+        let keys = notifications_due(&after, &after, &[event(207, "c")]);
+        assert_eq!(keys, vec![Notice::Event("c".to_owned())]);
+    }
+
+    #[test]
+    fn a_final_rejection_is_announced_the_first_time_only() {
+        let before = summary(&[]);
+        let after = summary(&[ActionReason::TaxDataRejected]);
+        let keys = notifications_due(&before, &after, &[event(251, "msg"), event(251, "order")]);
+        assert_eq!(keys, vec![Notice::Event("msg".to_owned())]);
+        assert!(notifications_due(&after, &after, &[event(251, "later")]).is_empty());
+    }
+
+    #[test]
+    fn an_ignored_or_answered_request_asks_nothing() {
+        let nothing = summary(&[]);
+        assert!(notifications_due(&nothing, &nothing, &[event(213, "doublon")]).is_empty());
+        assert!(notifications_due(&nothing, &nothing, &[event(207, "answered")]).is_empty());
+    }
+
+    #[test]
+    fn needing_action_without_a_new_event_is_about_its_reasons() {
+        let before = summary(&[]);
+        let after = summary(&[ActionReason::SubmissionFailing]);
+        assert_eq!(
+            notifications_due(&before, &after, &[]),
+            vec![Notice::Reasons(vec![ActionReason::SubmissionFailing])]
+        );
+        // Nothing new to say when it needed action already.
+        assert!(notifications_due(&after, &after, &[]).is_empty());
+    }
+
+    #[test]
+    fn long_keys_are_hashed_to_fit() {
+        assert_eq!(bounded_key("file:1:", "abc"), "file:1:abc");
+        let long = "x".repeat(400);
+        let key = bounded_key("notify:1:", &long);
+        assert!(key.len() <= 255 && key.starts_with("notify:1:sha256:"));
+    }
+
+    #[test]
+    fn only_files_from_outside_or_about_actions_are_read() {
+        let ubl = StatusEvent::status(StatusCode(201), Source::SellerPlatform, Utc::now(), "k")
+            .with_file_id("ubl");
+        assert_eq!(file_worth_reading(&ubl), None);
+        let dispute = event(207, "k").with_file_id("cdar");
+        assert_eq!(file_worth_reading(&dispute), Some("cdar"));
+        let unknown =
+            StatusEvent::unclassified(Source::Unknown, Utc::now(), "?", "k").with_file_id("f");
+        assert_eq!(file_worth_reading(&unknown), Some("f"));
+    }
+}

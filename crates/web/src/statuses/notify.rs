@@ -1,0 +1,203 @@
+//! `invoice.notify`: the email telling a tenant's members that an invoice needs them, in each one's language.
+
+use super::{payload_of, scope_of};
+use crate::i18n::Tr;
+use crate::state::AppState;
+use crate::worker::{JobFailure, JobResult};
+use askama::Template;
+use portal_domain::Language;
+use portal_domain::ids::InvoiceId;
+use portal_domain::lifecycle::StatusEvent;
+use portal_domain::status::{reason_label, requested_action_label};
+use portal_persistence::invoices::InvoiceRecord;
+use portal_persistence::jobs::ClaimedJob;
+use portal_persistence::notifications::NotificationRepository;
+use portal_persistence::outbox::NewEmail;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct NotifyJob {
+    invoice_id: InvoiceId,
+    dedup_key: String,
+}
+
+#[derive(Template)]
+#[template(path = "emails/needs_action.txt")]
+struct NeedsActionText<'a> {
+    t: Tr,
+    content: &'a NeedsAction,
+}
+
+#[derive(Template)]
+#[template(path = "emails/needs_action.html")]
+struct NeedsActionHtml<'a> {
+    t: Tr,
+    content: &'a NeedsAction,
+}
+
+/// What the email says, in one language.
+struct NeedsAction {
+    intro: String,
+    status: String,
+    reasons: Vec<String>,
+    requested_action: Option<String>,
+    comment: Option<String>,
+    to_do: Vec<String>,
+    link: String,
+}
+
+pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
+    let scope = scope_of(&job)?;
+    let payload: NotifyJob = payload_of(&job)?;
+    let invoice = payload.invoice_id;
+    if let Some(stored) = find_event(&state, &scope, invoice, &payload.dedup_key).await?
+        && stored.details.is_none()
+        && let Some(file_id) = super::file_worth_reading(&stored.event)
+    {
+        // The status file says more than Billit's message (reasons, rules, the buyer's words): read it first
+        // unless its own job already did. Failing that, the email goes with what the message said.
+        let file_id = file_id.to_owned();
+        if let Err(JobFailure::Retry(error) | JobFailure::Permanent(error)) =
+            super::files::read_status_file(&state, &scope, invoice, &file_id).await
+        {
+            tracing::info!(error = %format!("{error:#}"), "the status file could not be read before the email");
+        }
+    }
+    let Some(record) = state
+        .invoices
+        .get(&scope, invoice)
+        .await
+        .map_err(anyhow::Error::from)?
+    else {
+        return Err(JobFailure::Permanent(anyhow::anyhow!(
+            "invoice {invoice} does not exist for this tenant"
+        )));
+    };
+    if !record.summary.needs_action {
+        // Answered or fixed before the email left: nothing to ask any more.
+        tracing::info!(invoice = %record.id, "no longer needs action; no email");
+        return Ok(());
+    }
+    let Some(tenant) = state.tenants.find_by_id(scope.tenant_id()).await? else {
+        return Err(JobFailure::Permanent(anyhow::anyhow!("the tenant is gone")));
+    };
+    let event = find_event(&state, &scope, invoice, &payload.dedup_key)
+        .await?
+        .map(|stored| stored.event);
+    let link = format!(
+        "{}/t/{}/invoices/{}",
+        state.base_url, tenant.slug, record.id
+    );
+    let recipients = NotificationRepository::new(state.db.clone())
+        .needs_action_recipients(&scope)
+        .await?;
+    for recipient in recipients {
+        let lang = Language::parse(&recipient.language).unwrap_or_default();
+        let email = needs_action_email(
+            &state,
+            lang,
+            &recipient.email,
+            &tenant.legal_name,
+            &record,
+            event.as_ref(),
+            &link,
+        )
+        .map_err(anyhow::Error::from)?;
+        state.outbox.queue_for_tenant(&scope, email).await?;
+    }
+    Ok(())
+}
+
+async fn find_event(
+    state: &AppState,
+    scope: &portal_persistence::TenantScope,
+    invoice: InvoiceId,
+    dedup_key: &str,
+) -> Result<Option<portal_persistence::invoices::StoredEvent>, portal_persistence::DbErr> {
+    Ok(state
+        .invoices
+        .events(scope, invoice)
+        .await?
+        .into_iter()
+        .find(|stored| stored.event.dedup_key == dedup_key))
+}
+
+fn needs_action_email(
+    state: &AppState,
+    lang: Language,
+    to: &str,
+    company: &str,
+    record: &InvoiceRecord,
+    event: Option<&StatusEvent>,
+    link: &str,
+) -> Result<NewEmail, askama::Error> {
+    let t = Tr::new(lang);
+    let number = if record.number().trim().is_empty() {
+        t.get("statuses.email.no_number").to_owned()
+    } else {
+        record.number().trim().to_owned()
+    };
+    let status = event
+        .and_then(StatusEvent::effective_code)
+        .or(record.summary.headline)
+        .map_or_else(
+            || t.get("statuses.email.no_status").to_owned(),
+            |code| format!("{} ({code})", code.label(lang)),
+        );
+    let content = NeedsAction {
+        intro: t.fill(
+            "statuses.email.intro",
+            &[
+                ("number", &number),
+                ("customer", &record.buyer_name),
+                ("company", company),
+            ],
+        ),
+        status: status.clone(),
+        reasons: event
+            .map(|event| {
+                event
+                    .reasons
+                    .iter()
+                    .map(|reason| format!("{} ({})", reason_label(reason, lang), reason.trim()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        requested_action: event
+            .and_then(|event| event.requested_action.as_deref())
+            .map(|action| requested_action_label(action, lang)),
+        comment: event
+            .and_then(|event| event.comment.clone())
+            .filter(|comment| !comment.trim().is_empty()),
+        to_do: record
+            .summary
+            .action_reasons
+            .iter()
+            .map(|reason| reason.label(lang).to_owned())
+            .collect(),
+        link: link.to_owned(),
+    };
+    Ok(NewEmail {
+        to: vec![to.to_owned()],
+        subject: t.fill(
+            "statuses.email.subject",
+            &[
+                ("number", &number),
+                ("status", &status),
+                ("company", company),
+            ],
+        ),
+        text_body: NeedsActionText {
+            t,
+            content: &content,
+        }
+        .render()?,
+        html_body: NeedsActionHtml {
+            t,
+            content: &content,
+        }
+        .render()?,
+        from: state.config.mail.from.clone(),
+        reply_to: None,
+    })
+}
