@@ -20,18 +20,18 @@ use uuid::Uuid;
 const API_KEY: &str = "acme-billit-key";
 const PARTY_ID: i64 = 4242;
 /// Globex's SIREN (Luhn-valid): the buyer of acme's invoices here.
-const BUYER_SIREN: &str = "443061841";
+pub(crate) const BUYER_SIREN: &str = "443061841";
 
 /// Today as the portal sees it (French time).
-fn today_date() -> chrono::NaiveDate {
+pub(crate) fn today_date() -> chrono::NaiveDate {
     portal_billit::time::utc_to_brussels(Utc::now()).date()
 }
 
-fn year() -> i32 {
+pub(crate) fn year() -> i32 {
     today_date().year()
 }
 
-fn today() -> String {
+pub(crate) fn today() -> String {
     today_date().format("%Y-%m-%d").to_string()
 }
 
@@ -105,7 +105,7 @@ async fn sandbox_orders(sandbox: &RunningSandbox) -> Vec<Order> {
 }
 
 /// A complete invoice: two lines (3 × 100 at 20 %, 1 × 50.50 at 5.5 %), a buyer reachable on the network.
-fn good_invoice(number: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn good_invoice(number: &str) -> Vec<(&'static str, String)> {
     vec![
         ("document_type", "invoice".into()),
         ("number", number.into()),
@@ -145,7 +145,7 @@ fn good_invoice(number: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn with(
+pub(crate) fn with(
     mut form: Vec<(&'static str, String)>,
     key: &'static str,
     value: &str,
@@ -156,7 +156,7 @@ fn with(
     form
 }
 
-async fn post(
+pub(crate) async fn post(
     visitor: &Visitor<'_>,
     action: &str,
     form: &[(&'static str, String)],
@@ -167,7 +167,7 @@ async fn post(
     visitor.submit("/t/acme/", action, &fields).await
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub(crate) fn location(response: &reqwest::Response) -> String {
     response
         .headers()
         .get("location")
@@ -177,14 +177,14 @@ fn location(response: &reqwest::Response) -> String {
 }
 
 /// The invoice id in `/t/acme/invoices/<id>` or `/t/acme/invoices/<id>/edit…`.
-fn id_in(location: &str) -> Uuid {
+pub(crate) fn id_in(location: &str) -> Uuid {
     let rest = location
         .strip_prefix("/t/acme/invoices/")
         .unwrap_or_else(|| panic!("not an invoice URL: {location}"));
     Uuid::parse_str(rest.split(['/', '?']).next().unwrap()).unwrap()
 }
 
-async fn row(app: &TestApp, id: Uuid) -> Option<invoices::Model> {
+pub(crate) async fn row(app: &TestApp, id: Uuid) -> Option<invoices::Model> {
     invoices::Entity::find_by_id(id)
         .one(&app.test_db.db)
         .await
@@ -199,7 +199,7 @@ async fn invoice_count(app: &TestApp) -> u64 {
 }
 
 /// Waits (with a deadline) until the invoice's row satisfies `done`.
-async fn wait_for(
+pub(crate) async fn wait_for(
     app: &TestApp,
     id: Uuid,
     what: &str,

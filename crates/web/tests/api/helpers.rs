@@ -34,8 +34,17 @@ impl TestApp {
         configure: impl FnOnce(Config) -> Config,
         registry: impl FnOnce(&AppState) -> JobRegistry,
     ) -> Self {
-        portal_web::telemetry::init("warn", false);
         let test_db = TestDatabase::new().await.expect("test database");
+        Self::spawn_on(test_db, configure, registry).await
+    }
+
+    /// A new process of the application on an existing database and data dir (a restart).
+    pub async fn spawn_on(
+        test_db: TestDatabase,
+        configure: impl FnOnce(Config) -> Config,
+        registry: impl FnOnce(&AppState) -> JobRegistry,
+    ) -> Self {
+        portal_web::telemetry::init("warn", false);
         let config = configure(test_config(&test_db));
         let app = Application::build_with(config, registry)
             .await

@@ -16,17 +16,17 @@ use portal_persistence::invoices::{InvoiceContent, InvoiceSummary, TotalsCents, 
 use portal_persistence::webhook_deliveries::{DeliveryState, WebhookDeliveryRepository};
 use std::time::{Duration, Instant};
 
-const ACME: (i64, &str) = (1_001, "acme-api-key");
+pub(crate) const ACME: (i64, &str) = (1_001, "acme-api-key");
 const GLOBEX: (i64, &str) = (1_002, "globex-api-key");
 
-struct Setup {
-    app: TestApp,
-    sandbox: RunningSandbox,
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
+    pub(crate) sandbox: RunningSandbox,
 }
 
 impl Setup {
     /// The portal with its workers, and a sandbox whose steps run only when told (`advance`).
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let sandbox = Sandbox::start(SandboxConfig {
             step_ms: 3_600_000,
             webhook_retry_base_ms: 20,
@@ -60,12 +60,12 @@ impl Setup {
         Self { app, sandbox }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.sandbox.shutdown().await;
         self.app.shutdown().await;
     }
 
-    async fn scope(&self, email: &str, slug: &str) -> TenantScope {
+    pub(crate) async fn scope(&self, email: &str, slug: &str) -> TenantScope {
         let user = self
             .app
             .state
@@ -86,7 +86,7 @@ impl Setup {
 
     /// The tenant's admin connects it to its sandbox account and registers the webhooks, through the settings
     /// pages.
-    async fn connect(&self, slug: &str, (party, key): (i64, &str)) -> TenantScope {
+    pub(crate) async fn connect(&self, slug: &str, (party, key): (i64, &str)) -> TenantScope {
         let admin = format!("admin@{slug}.fr");
         let visitor = Visitor::signed_in(&self.app, &admin, PASSWORD).await;
         let settings = format!("/t/{slug}/settings/billit");
@@ -117,7 +117,7 @@ impl Setup {
         scope
     }
 
-    fn client(&self, (party, key): (i64, &str)) -> HttpBillitClient {
+    pub(crate) fn client(&self, (party, key): (i64, &str)) -> HttpBillitClient {
         HttpBillitClient::new(
             &self.sandbox.base_url(),
             &BillitCredentials {
@@ -132,7 +132,7 @@ impl Setup {
 
     /// An invoice sent to a customer whose CTC identifier ends with `suffix` (the sandbox's scenario): the order
     /// is created and sent at the sandbox directly, and the invoice row points to it.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         scope: &TenantScope,
         account: (i64, &str),
@@ -194,7 +194,7 @@ impl Setup {
         (id, order_id)
     }
 
-    async fn summary(&self, scope: &TenantScope, id: InvoiceId) -> InvoiceSummary {
+    pub(crate) async fn summary(&self, scope: &TenantScope, id: InvoiceId) -> InvoiceSummary {
         self.app
             .state
             .invoices
@@ -206,7 +206,7 @@ impl Setup {
     }
 
     /// What folding the order as Billit shows it now gives (with the invoice's own total).
-    async fn expected(
+    pub(crate) async fn expected(
         &self,
         scope: &TenantScope,
         account: (i64, &str),
@@ -229,7 +229,7 @@ impl Setup {
     }
 
     /// Waits (polling, with a deadline) until every job has run; fails if one died.
-    async fn settle(&self) {
+    pub(crate) async fn settle(&self) {
         let queue = &self.app.state.jobs.queue;
         wait_until("every job ran", async || {
             let counts = queue.counts().await.unwrap();
@@ -244,7 +244,7 @@ impl Setup {
     }
 
     /// The tenant's decrypted webhook signing secret.
-    async fn secret(&self, scope: &TenantScope) -> String {
+    pub(crate) async fn secret(&self, scope: &TenantScope) -> String {
         let (_, secrets) = self
             .app
             .state
@@ -261,7 +261,7 @@ impl Setup {
         serde_json::from_str::<Vec<String>>(&decrypted).unwrap()[0].clone()
     }
 
-    async fn token(&self, scope: &TenantScope) -> String {
+    pub(crate) async fn token(&self, scope: &TenantScope) -> String {
         self.app
             .state
             .billit
@@ -272,7 +272,12 @@ impl Setup {
             .webhook_token
     }
 
-    async fn post_webhook(&self, token: &str, body: &[u8], signature: Option<&str>) -> u16 {
+    pub(crate) async fn post_webhook(
+        &self,
+        token: &str,
+        body: &[u8],
+        signature: Option<&str>,
+    ) -> u16 {
         let mut request = self
             .app
             .client
@@ -286,7 +291,7 @@ impl Setup {
     }
 
     /// The sandbox sends no webhook: every delivery the portal stores is one the test posted.
-    fn mute_webhooks(&self) {
+    pub(crate) fn mute_webhooks(&self) {
         self.sandbox
             .set_faults(Faults {
                 webhook_drop: 1.0,
@@ -296,7 +301,7 @@ impl Setup {
     }
 
     /// Waits until every event Billit's order shows now is stored for the invoice.
-    async fn caught_up(
+    pub(crate) async fn caught_up(
         &self,
         scope: &TenantScope,
         account: (i64, &str),
@@ -325,13 +330,13 @@ impl Setup {
         .await;
     }
 
-    fn deliveries(&self) -> WebhookDeliveryRepository {
+    pub(crate) fn deliveries(&self) -> WebhookDeliveryRepository {
         WebhookDeliveryRepository::new(self.app.test_db.db.clone())
     }
 }
 
 /// The fields the list and the page show, compared between two summaries.
-fn visible(summary: &InvoiceSummary) -> impl PartialEq + std::fmt::Debug + use<> {
+pub(crate) fn visible(summary: &InvoiceSummary) -> impl PartialEq + std::fmt::Debug + use<> {
     (
         summary.headline,
         summary.is_final,
@@ -347,7 +352,7 @@ fn now_signature(secret: &str, body: &[u8]) -> String {
     portal_billit::webhook::sign(secret.as_bytes(), chrono::Utc::now().timestamp(), body)
 }
 
-async fn wait_until(what: &str, mut condition: impl AsyncFnMut() -> bool) {
+pub(crate) async fn wait_until(what: &str, mut condition: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if condition().await {
