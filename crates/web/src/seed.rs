@@ -298,6 +298,15 @@ fn history(
         return events;
     }
     events.push(status(250, Source::Ppf, step(rng), "250", "CFE0111A"));
+    events.push(
+        StatusEvent::step(
+            EventKind::TaxReportingDone,
+            Source::Ppf,
+            step(rng),
+            key("ack"),
+        )
+        .with_description("ack"),
+    );
     events.push(status(
         201,
         Source::SellerPlatform,
