@@ -379,6 +379,16 @@ impl MigrationTrait for Migration {
                 "idx_invoices_tenant_order",
                 vec![Invoices::TenantId, Invoices::BillitOrderId],
             ),
+            // Covers the counts per status that every list and dashboard shows.
+            (
+                "idx_invoices_tenant_counts",
+                vec![
+                    Invoices::TenantId,
+                    Invoices::HeadlineCode,
+                    Invoices::SubmissionState,
+                    Invoices::NeedsAction,
+                ],
+            ),
             (
                 "idx_invoices_tenant_total",
                 vec![Invoices::TenantId, Invoices::TotalInclCents, Invoices::Id],

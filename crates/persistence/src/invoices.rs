@@ -1562,7 +1562,8 @@ impl InvoiceRepository {
             .column(invoices::Column::HeadlineCode)
             .column(invoices::Column::SubmissionState)
             .column(invoices::Column::NeedsAction)
-            .column_as(invoices::Column::Id.count(), "count")
+            // COUNT(*) so that the covering index answers alone.
+            .column_as(Expr::cust("COUNT(*)"), "count")
             .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .group_by(invoices::Column::HeadlineCode)
             .group_by(invoices::Column::SubmissionState)
