@@ -76,7 +76,7 @@ fn portal(data_dir: &std::path::Path, database_url: &str) -> Command {
         .arg("--data-dir")
         .arg(data_dir)
         .env("DATABASE_URL", database_url)
-        .env("PORTAL_LOG__LEVEL", "error")
+        .env("PORTAL_LOG__LEVEL", "off")
         .env("PORTAL_BILLIT__EMBEDDED_SANDBOX", "false")
         .env_remove("PORTAL_CONFIG");
     command
