@@ -70,3 +70,59 @@ pub async fn client_for(
     let client = HttpBillitClient::new(&base, &credentials, &ClientConfig::default())?;
     Ok((client, connection))
 }
+
+/// Why the webhooks could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationProblem {
+    #[error(transparent)]
+    Connection(#[from] ConnectionProblem),
+    #[error("Billit refused the webhook: {0}")]
+    Billit(#[from] portal_billit::client::BillitError),
+    #[error("Billit gave no signing secret")]
+    NoSecret,
+    #[error("the secrets cannot be stored: {0}")]
+    Storage(#[from] anyhow::Error),
+}
+
+/// Registers the tenant's webhook endpoint with Billit for new messages and order updates, and stores the signing
+/// secrets (encrypted). Returns Billit's webhook ids.
+pub async fn register_webhooks(
+    state: &AppState,
+    scope: &TenantScope,
+) -> Result<Vec<String>, RegistrationProblem> {
+    use portal_billit::client::BillitClient;
+    use portal_billit::wire::WebhookRegistration;
+    let (client, connection) = client_for(state, scope).await?;
+    let url = webhook_url(state, &connection.webhook_token);
+    let mut secrets = Vec::new();
+    let mut ids = Vec::new();
+    for (entity, update) in [("Message", "I"), ("Order", "U")] {
+        let registration = WebhookRegistration {
+            entity_type: Some(entity.to_owned()),
+            entity_update_type: Some(update.to_owned()),
+            webhook_url: Some(url.clone()),
+            ..WebhookRegistration::default()
+        };
+        let webhook = client.create_webhook(&registration).await?;
+        if let Some(secret) = webhook.secret {
+            secrets.push(secret);
+        }
+        if let Some(id) = webhook.webhook_id {
+            ids.push(id.to_string());
+        }
+    }
+    if secrets.is_empty() {
+        return Err(RegistrationProblem::NoSecret);
+    }
+    let encrypted = crypto::encrypt(
+        &state.master_key,
+        &serde_json::to_string(&secrets).map_err(anyhow::Error::from)?,
+    )
+    .map_err(anyhow::Error::from)?;
+    state
+        .billit
+        .set_webhook(scope, encrypted, &ids)
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(ids)
+}

@@ -535,15 +535,13 @@ pub async fn register_webhook(
     req: HttpRequest,
     ctx: TenantContext,
 ) -> Result<HttpResponse, WebError> {
-    use portal_billit::client::BillitClient;
-    use portal_billit::wire::WebhookRegistration;
+    use crate::billit_connection::RegistrationProblem;
     use portal_domain::Localized;
     ctx.require(TenantRole::Admin)?;
     let t = crate::i18n::Tr::new(ctx.user.language());
-    let (client, connection) = match crate::billit_connection::client_for(&state, &ctx.scope).await
-    {
-        Ok(found) => found,
-        Err(problem) => {
+    let ids = match crate::billit_connection::register_webhooks(&state, &ctx.scope).await {
+        Ok(ids) => ids,
+        Err(RegistrationProblem::Connection(problem)) => {
             return billit_page_with(
                 &state,
                 &req,
@@ -552,48 +550,23 @@ pub async fn register_webhook(
             )
             .await;
         }
-    };
-    let url = crate::billit_connection::webhook_url(&state, &connection.webhook_token);
-    let mut secrets = Vec::new();
-    let mut ids = Vec::new();
-    for (entity, update) in [("Message", "I"), ("Order", "U")] {
-        let registration = WebhookRegistration {
-            entity_type: Some(entity.to_owned()),
-            entity_update_type: Some(update.to_owned()),
-            webhook_url: Some(url.clone()),
-            ..WebhookRegistration::default()
-        };
-        match client.create_webhook(&registration).await {
-            Ok(webhook) => {
-                if let Some(secret) = webhook.secret {
-                    secrets.push(secret);
-                }
-                if let Some(id) = webhook.webhook_id {
-                    ids.push(id.to_string());
-                }
-            }
-            Err(error) => {
-                tracing::info!(error = %error, "webhook registration failed");
-                let message = t.fill(
-                    "billit.webhook_failed",
-                    &[("reason", &error.message(ctx.user.language()))],
-                );
-                return billit_page_with(&state, &req, &ctx, (false, message)).await;
-            }
+        Err(RegistrationProblem::Billit(error)) => {
+            tracing::info!(error = %error, "webhook registration failed");
+            let message = t.fill(
+                "billit.webhook_failed",
+                &[("reason", &error.message(ctx.user.language()))],
+            );
+            return billit_page_with(&state, &req, &ctx, (false, message)).await;
         }
-    }
-    if secrets.is_empty() {
-        let message = t.fill(
-            "billit.webhook_failed",
-            &[("reason", t.get("billit.webhook_no_secret"))],
-        );
-        return billit_page_with(&state, &req, &ctx, (false, message)).await;
-    }
-    let encrypted = crypto::encrypt(&state.master_key, &serde_json::to_string(&secrets)?)?;
-    state
-        .billit
-        .set_webhook(&ctx.scope, encrypted, &ids)
-        .await?;
+        Err(RegistrationProblem::NoSecret) => {
+            let message = t.fill(
+                "billit.webhook_failed",
+                &[("reason", t.get("billit.webhook_no_secret"))],
+            );
+            return billit_page_with(&state, &req, &ctx, (false, message)).await;
+        }
+        Err(RegistrationProblem::Storage(error)) => return Err(error.into()),
+    };
     record_on_tenant(
         &state,
         &req,
