@@ -171,7 +171,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let config = Config::load(&sources)?;
     crate::telemetry::init(&config.log.level, config.log.json);
     match command {
-        Command::Serve(_) => serve(config).await,
+        Command::Serve(args) => serve(config, &args).await,
         Command::Migrate => {
             let db = open_database(&config).await?;
             println!(
@@ -220,7 +220,7 @@ fn write_stdout(text: &str) -> Result<(), Failure> {
     }
 }
 
-async fn serve(mut config: Config) -> Result<(), Failure> {
+async fn serve(mut config: Config, args: &ServeArgs) -> Result<(), Failure> {
     let bind_host = config.bind_addr()?.ip();
     let data_dir = crate::config::describe_data_dir(&config.server.data_dir);
     let sandbox = start_embedded_sandbox(&mut config).await?;
@@ -231,6 +231,29 @@ async fn serve(mut config: Config) -> Result<(), Failure> {
     println!("Data dir: {data_dir} · database: {backend}");
     if let Some(sandbox) = &sandbox {
         println!("Embedded Billit sandbox on {}", sandbox.base_url());
+        if !args.no_demo {
+            match crate::demo::create_if_empty(app.state(), sandbox).await {
+                Ok(Some(logins)) => {
+                    println!(
+                        "Demonstration created: sign in at {}/login with",
+                        app.state().base_url
+                    );
+                    for login in logins {
+                        println!("  {:<40} {} / {}", login.who, login.email, login.password);
+                    }
+                    println!(
+                        "(the passwords are shown once; statuses keep arriving over the next minutes)"
+                    );
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "the demonstration could not be created"
+                    );
+                }
+            }
+        }
     }
     tracing::info!(port = app.port(), database = backend, "portal started");
     let served = app.run_until_stopped().await;

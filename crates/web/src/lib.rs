@@ -7,6 +7,7 @@ pub mod billit_connection;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod emails;
 pub mod errors;
 pub mod i18n;

@@ -125,7 +125,7 @@ const ITEMS: [(&str, &str, i64); 8] = [
 ];
 
 /// A valid SIREN: eight random digits and the Luhn check digit.
-fn random_siren(rng: &mut StdRng) -> String {
+pub(crate) fn random_siren(rng: &mut StdRng) -> String {
     let mut digits: Vec<u32> = (0..8).map(|_| rng.random_range(0..10)).collect();
     if digits[0] == 0 {
         digits[0] = 1;
@@ -199,7 +199,7 @@ fn pick_scenario(rng: &mut StdRng) -> Scenario {
     Scenario::Delivered
 }
 
-fn lines(rng: &mut StdRng) -> (Vec<LineDraft>, TotalsCents) {
+pub(crate) fn lines(rng: &mut StdRng) -> (Vec<LineDraft>, TotalsCents) {
     let count = rng.random_range(1..=4);
     let mut drafts = Vec::with_capacity(count);
     let mut amounts = Vec::with_capacity(count);
