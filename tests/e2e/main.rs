@@ -6,6 +6,8 @@
 #[cfg(test)]
 mod cli;
 #[cfg(test)]
+mod demo;
+#[cfg(test)]
 mod process;
 #[cfg(test)]
 mod serve;

@@ -71,12 +71,20 @@ impl Setup {
 pub struct Server {
     pub child: Child,
     pub base_url: String,
+    /// Every later line of standard output, as printed.
+    pub output: std::sync::mpsc::Receiver<String>,
 }
 
 impl Server {
-    pub fn start(mut command: Command) -> Self {
+    pub fn start(command: Command) -> Self {
+        Self::start_with(command, &[])
+    }
+
+    /// `portal serve --bind 127.0.0.1:0` with more flags.
+    pub fn start_with(mut command: Command, flags: &[&str]) -> Self {
         let mut child = command
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -92,8 +100,36 @@ impl Server {
             .strip_prefix("Portal listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {first}"))
             .to_owned();
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        Self { child, base_url }
+        let (sender, output) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.by_ref().map_while(Result::ok) {
+                // Nobody listening any more is fine: the lines are still drained.
+                let _unread = sender.send(line);
+            }
+        });
+        Self {
+            child,
+            base_url,
+            output,
+        }
+    }
+
+    /// The lines printed after the address, up to and including the first that contains `until` (with a deadline).
+    pub fn lines_until(&self, until: &str) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self
+                .output
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no line with '{until}' in: {lines:#?}"));
+            let done = line.contains(until);
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
     }
 
     /// Sends SIGTERM and returns the exit status.

@@ -256,6 +256,7 @@ async fn serve(mut config: Config, args: &ServeArgs) -> Result<(), Failure> {
         }
     }
     tracing::info!(port = app.port(), database = backend, "portal started");
+    println!("Ready: Ctrl-C stops the portal.");
     let served = app.run_until_stopped().await;
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
