@@ -1183,28 +1183,7 @@ impl InvoiceRepository {
             // so that callers find the stored row again by it (file enrichment, notifications).
             let mut event = event.clone();
             event.dedup_key = event.dedup_key.chars().take(400).collect();
-            let row = invoice_events::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                tenant_id: Set(scope.tenant_id().as_uuid()),
-                invoice_id: Set(invoice.as_uuid()),
-                dedup_key: Set(event.dedup_key.clone()),
-                code: Set(event.code.map(|code| i32::from(code.0))),
-                kind: Set(kind_str(event.kind)),
-                source: Set(source_str(event.source)),
-                at: Set(event.at),
-                description: Set(event.description.clone()),
-                reasons: Set(serde_json::to_string(&event.reasons).unwrap_or_else(|_| "[]".into())),
-                requested_action: Set(event
-                    .requested_action
-                    .as_ref()
-                    .map(|action| action.chars().take(16).collect())),
-                comment: Set(event.comment.clone()),
-                file_id: Set(event.file_id.clone()),
-                amount: Set(event.amount.map(|amount| amount.to_string())),
-                details: Set(None),
-                via: Set(via.to_owned()),
-                received_at: Set(now),
-            };
+            let row = event_row(scope.tenant_id().as_uuid(), invoice, &event, via, now);
             let inserted = invoice_events::Entity::insert(row)
                 .on_conflict(
                     OnConflict::columns([
@@ -1674,6 +1653,38 @@ impl InvoiceRepository {
         .exec(&self.db)
         .await?;
         Ok(())
+    }
+}
+
+/// The stored form of an event (the seed writes the same rows in bulk).
+pub(crate) fn event_row(
+    tenant: Uuid,
+    invoice: InvoiceId,
+    event: &StatusEvent,
+    via: &str,
+    received_at: DateTime<Utc>,
+) -> invoice_events::ActiveModel {
+    invoice_events::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant),
+        invoice_id: Set(invoice.as_uuid()),
+        dedup_key: Set(event.dedup_key.clone()),
+        code: Set(event.code.map(|code| i32::from(code.0))),
+        kind: Set(kind_str(event.kind)),
+        source: Set(source_str(event.source)),
+        at: Set(event.at),
+        description: Set(event.description.clone()),
+        reasons: Set(serde_json::to_string(&event.reasons).unwrap_or_else(|_| "[]".into())),
+        requested_action: Set(event
+            .requested_action
+            .as_ref()
+            .map(|action| action.chars().take(16).collect())),
+        comment: Set(event.comment.clone()),
+        file_id: Set(event.file_id.clone()),
+        amount: Set(event.amount.map(|amount| amount.to_string())),
+        details: Set(None),
+        via: Set(via.to_owned()),
+        received_at: Set(received_at),
     }
 }
 

@@ -4,8 +4,7 @@
 
 use crate::entities::{customers, invoice_events, invoices};
 use crate::invoices::{
-    InvoiceContent, SubmissionState, document_type_str, enum_str, kind_str, source_str,
-    summary_from,
+    InvoiceContent, SubmissionState, document_type_str, enum_str, event_row, summary_from,
 };
 use crate::scope::TenantScope;
 use chrono::{DateTime, Datelike, Utc};
@@ -106,7 +105,7 @@ pub async fn insert_invoices(
         .flat_map(|seed| {
             seed.events
                 .iter()
-                .map(move |event| event_row(tenant, seed.id, event))
+                .map(move |event| event_row(tenant, seed.id, event, "seed", event.at))
         })
         .collect();
     for chunk in events.chunks(EVENT_CHUNK) {
@@ -174,27 +173,5 @@ fn invoice_row(tenant: Uuid, seed: &SeedInvoice) -> invoices::ActiveModel {
         created_by: Set(None),
         created_at: Set(seed.created_at),
         updated_at: Set(seed.created_at),
-    }
-}
-
-fn event_row(tenant: Uuid, invoice: InvoiceId, event: &StatusEvent) -> invoice_events::ActiveModel {
-    invoice_events::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        tenant_id: Set(tenant),
-        invoice_id: Set(invoice.as_uuid()),
-        dedup_key: Set(event.dedup_key.clone()),
-        code: Set(event.code.map(|code| i32::from(code.0))),
-        kind: Set(kind_str(event.kind)),
-        source: Set(source_str(event.source)),
-        at: Set(event.at),
-        description: Set(event.description.clone()),
-        reasons: Set(serde_json::to_string(&event.reasons).unwrap_or_else(|_| "[]".into())),
-        requested_action: Set(event.requested_action.clone()),
-        comment: Set(event.comment.clone()),
-        file_id: Set(event.file_id.clone()),
-        amount: Set(event.amount.map(|amount| amount.to_string())),
-        details: Set(None),
-        via: Set("seed".to_owned()),
-        received_at: Set(event.at),
     }
 }
