@@ -6,6 +6,7 @@ use crate::entities::{
 };
 use crate::jobs::{Enqueued, JobQueue, JobQueueError, NewJob, statement};
 use crate::scope::TenantScope;
+use crate::settlements::InvoiceRelation;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use portal_domain::Language;
 use portal_domain::ids::{CustomerId, InvoiceId, UserId};
@@ -125,6 +126,8 @@ pub struct InvoiceRecord {
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The invoice this document settles or replaces (a credit note or a corrected invoice).
+    pub related: Option<(InvoiceId, InvoiceRelation)>,
 }
 
 impl InvoiceRecord {
@@ -454,7 +457,12 @@ fn to_record(row: invoices::Model) -> Result<InvoiceRecord, InvoiceError> {
         buyer_reference: row.buyer_reference.clone().unwrap_or_default(),
         notes,
     };
+    let related = row
+        .related_invoice_id
+        .zip(row.relation.as_deref().and_then(InvoiceRelation::parse))
+        .map(|(id, relation)| (InvoiceId::from_uuid(id), relation));
     Ok(InvoiceRecord {
+        related,
         id: InvoiceId::from_uuid(row.id),
         customer_id: row.customer_id.map(CustomerId::from_uuid),
         buyer_name: row.buyer_name.clone(),
@@ -714,6 +722,19 @@ impl InvoiceRepository {
         content: &InvoiceContent,
         created_by: Option<UserId>,
     ) -> Result<InvoiceId, InvoiceError> {
+        self.create_linked_draft(scope, content, created_by, None)
+            .await
+    }
+
+    /// A new draft that settles or replaces `related` (an invoice of the same tenant, else `NotFound`); the link
+    /// is written with the draft, and its relation follows the draft's type.
+    pub async fn create_linked_draft(
+        &self,
+        scope: &TenantScope,
+        content: &InvoiceContent,
+        created_by: Option<UserId>,
+        related: Option<InvoiceId>,
+    ) -> Result<InvoiceId, InvoiceError> {
         let id = InvoiceId::new();
         let now = Utc::now();
         let settings = self.numbering(scope).await?;
@@ -749,6 +770,17 @@ impl InvoiceRepository {
         };
         Self::content_columns(&mut active, content);
         let txn = self.db.begin().await?;
+        if let Some(related) = related {
+            if self.find_row(&txn, scope, related).await?.is_none() {
+                return Err(InvoiceError::NotFound);
+            }
+            active.related_invoice_id = Set(Some(related.as_uuid()));
+            active.relation = Set(Some(
+                InvoiceRelation::for_document(content.draft.document_type)
+                    .as_str()
+                    .to_owned(),
+            ));
+        }
         if let Err(error) = active.insert(&txn).await {
             return Err(if is_unique_violation(&error) {
                 InvoiceError::NumberTaken
@@ -778,8 +810,16 @@ impl InvoiceRepository {
         if !state.is_editable() || row.billit_order_id.is_some() {
             return Err(InvoiceError::NotEditable);
         }
+        let linked = row.related_invoice_id.is_some();
         let mut active: invoices::ActiveModel = row.into();
         Self::content_columns(&mut active, content);
+        if linked {
+            active.relation = Set(Some(
+                InvoiceRelation::for_document(content.draft.document_type)
+                    .as_str()
+                    .to_owned(),
+            ));
+        }
         active.submission_state = Set(SubmissionState::Draft.as_str().to_owned());
         // A failed submission edited back into a draft is no longer failing: its sentence and its "needs action"
         // flag belonged to the content that was refused (it has no order, hence no status events).

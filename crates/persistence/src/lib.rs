@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod scope;
 pub mod seed;
 pub mod sessions;
+pub mod settlements;
 pub mod tenants;
 pub mod throttle;
 pub mod tokens;

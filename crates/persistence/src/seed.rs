@@ -173,5 +173,7 @@ fn invoice_row(tenant: Uuid, seed: &SeedInvoice) -> invoices::ActiveModel {
         created_by: Set(None),
         created_at: Set(seed.created_at),
         updated_at: Set(seed.created_at),
+        related_invoice_id: Set(None),
+        relation: Set(None),
     }
 }

@@ -20,6 +20,7 @@ pub mod password;
 pub mod routes;
 pub mod secret;
 pub mod seed;
+pub mod settlements;
 pub mod startup;
 pub mod state;
 pub mod statuses;

@@ -57,6 +57,10 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The invoice (same tenant) this document settles or replaces.
+    pub related_invoice_id: Option<Uuid>,
+    /// `credit_note_for` or `corrects`.
+    pub relation: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -103,6 +103,8 @@ pub struct EditorForm {
     pub contract: String,
     pub buyer_reference: String,
     pub notes: String,
+    /// The invoice a new credit note or corrected invoice settles (hidden field; see `crate::settlements`).
+    pub related_invoice: String,
 }
 
 /// The stable name of an exemption reason in forms.
@@ -212,6 +214,7 @@ impl EditorForm {
                 "contract" => form.contract = value,
                 "buyer_reference" => form.buyer_reference = value,
                 "notes" => form.notes = value,
+                "related_invoice_id" => form.related_invoice = value,
                 other if other.starts_with("line_") => {
                     columns.entry(other.to_owned()).or_default().push(value);
                 }

@@ -98,7 +98,11 @@ fn coded(code: StatusCode, lang: Language) -> String {
 }
 
 /// The headline status (official code and label), or where the submission stands when there is none yet.
-fn status_badge(headline: Option<StatusCode>, submission: SubmissionState, t: Tr) -> StatusBadge {
+pub(crate) fn status_badge(
+    headline: Option<StatusCode>,
+    submission: SubmissionState,
+    t: Tr,
+) -> StatusBadge {
     match headline {
         Some(code) => StatusBadge {
             text: coded(code, t.lang),
@@ -740,6 +744,7 @@ struct ShowPage {
     notes: Vec<String>,
     timeline: Vec<TimelineEntry>,
     downloads: Vec<Download>,
+    settlement: crate::settlements::SettlementPanel,
 }
 
 fn coded_reasons(reasons: &[String], lang: Language) -> Vec<Coded> {
@@ -1128,7 +1133,10 @@ pub async fn show(
         .map(|stored| timeline_entry(&base, stored, &lifecycle.ignored, currency, t))
         .collect();
 
+    let settlement =
+        crate::settlements::panel(&state, &ctx, &record, &events, &lifecycle, t).await?;
     let page = ShowPage {
+        settlement,
         live: live_url(&slug),
         live_js: live_js(),
         number: number_or_placeholder(&draft.number, t),

@@ -148,6 +148,8 @@ struct EditorPage {
     notice: Option<String>,
     alert: Option<String>,
     editor_js: String,
+    /// The invoice a credit note or corrected invoice is linked to.
+    settlement: Option<crate::settlements::EditorLink>,
 }
 
 const UNITS: [(&str, &str); 12] = [
@@ -523,7 +525,9 @@ async fn render_editor(
         .map(|(index, line)| line_view(t, index, line, &currency, &field_problems))
         .collect();
     let lines_problems = field_problems.of("lines").to_vec();
+    let settlement = crate::settlements::editor_link(state, ctx, &form, render.invoice, t).await?;
     let page = EditorPage {
+        settlement,
         slug: ctx.tenant.slug.clone(),
         action: match invoice_id {
             Some(id) => invoice_page(&ctx.tenant.slug, id),
@@ -574,6 +578,10 @@ pub struct NewQuery {
     document_type: Option<String>,
     corrects: Option<String>,
     customer: Option<String>,
+    /// A credit note or corrected invoice of this invoice (`as` = `credit_note` or `corrected`).
+    from: Option<String>,
+    #[serde(rename = "as")]
+    settle_as: Option<String>,
 }
 
 pub async fn new_invoice(
@@ -583,6 +591,24 @@ pub async fn new_invoice(
     query: web::Query<NewQuery>,
 ) -> Result<HttpResponse, WebError> {
     ctx.require(TenantRole::Member)?;
+    if let Some(from) = query.from.as_deref() {
+        let settle_as = query.settle_as.as_deref().unwrap_or_default();
+        let form = match crate::settlements::prefill(&state, &req, &ctx, from, settle_as, today())
+            .await?
+        {
+            crate::settlements::Prefill::Form(form) => *form,
+            crate::settlements::Prefill::Refused(response) => return Ok(response),
+        };
+        let render = Render {
+            status: StatusCode::OK,
+            invoice: None,
+            form,
+            check: false,
+            notice: None,
+            alert: None,
+        };
+        return render_editor(&state, &req, &ctx, render).await;
+    }
     let document_type = if query.document_type.as_deref() == Some("credit_note") {
         DocumentType::CreditNote
     } else {
@@ -825,6 +851,28 @@ async fn save_form(
         )
         .await;
     }
+    // A credit note or corrected invoice is linked to an invoice of this tenant, within what remains of it.
+    let mut draft = parsed.draft.clone();
+    let totals = totals_cents(totals_of(&draft.lines).as_ref());
+    let t = Tr::new(ctx.user.language());
+    let original =
+        match crate::settlements::check_link(state, ctx, &form, invoice, &draft, totals.incl, t)
+            .await?
+        {
+            crate::settlements::LinkCheck::Unlinked => None,
+            crate::settlements::LinkCheck::Linked(original) => Some(original),
+            crate::settlements::LinkCheck::Refused(sentence) => {
+                let mut render = again(form, StatusCode::UNPROCESSABLE_ENTITY, true);
+                render.alert = Some(sentence);
+                return render_editor(state, req, ctx, render).await;
+            }
+        };
+    if let Some(original) = &original
+        && draft.document_type == DocumentType::CreditNote
+    {
+        // Billit's `AboutInvoiceNumber`: the number of the invoice it is linked to, whatever was typed.
+        draft.corrects = original.number().to_owned();
+    }
     // Only a customer of this tenant may be linked.
     let customer_id = match parsed.customer_id {
         Some(customer) => state
@@ -836,14 +884,19 @@ async fn save_form(
     };
     let content = InvoiceContent {
         customer_id,
-        totals: totals_cents(totals_of(&draft.lines).as_ref()),
-        draft: parsed.draft.clone(),
+        totals,
+        draft,
     };
     let saved = match invoice {
         None => {
             state
                 .invoices
-                .create_draft(&ctx.scope, &content, Some(ctx.user.user.id))
+                .create_linked_draft(
+                    &ctx.scope,
+                    &content,
+                    Some(ctx.user.user.id),
+                    original.as_ref().map(|original| original.id),
+                )
                 .await
         }
         Some(invoice) => state
@@ -872,6 +925,11 @@ async fn save_form(
         Err(InvoiceError::NotFound) => return Err(WebError::NotFound),
         Err(error) => return Err(error.into()),
     };
+    if invoice.is_none()
+        && let Some(original) = &original
+    {
+        crate::settlements::record_created(state, req, ctx, id, &content.draft, original).await?;
+    }
     if action == EditorAction::Send {
         let record = state
             .invoices
@@ -894,6 +952,23 @@ async fn queue_and_redirect(
     ctx: &TenantContext,
     invoice: &InvoiceRecord,
 ) -> Result<HttpResponse, WebError> {
+    let t = Tr::new(ctx.user.language());
+    if invoice.submission.is_editable()
+        && let Some(sentence) =
+            crate::settlements::check_before_sending(state, ctx, invoice, t).await?
+    {
+        let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
+        let page = NoticePage {
+            title: layout.t.get("editor.refused_title").to_owned(),
+            message: sentence,
+            link: Some((
+                edit_page(&ctx.tenant.slug, invoice.id),
+                layout.t.get("settlements.to_editor").to_owned(),
+            )),
+            layout,
+        };
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+    }
     let outcome = submit::queue(
         state,
         &ctx.scope,

@@ -13,6 +13,8 @@ mod pages;
 #[cfg(test)]
 mod scenarios;
 #[cfg(test)]
+mod settlements;
+#[cfg(test)]
 mod statuses;
 #[cfg(test)]
 mod views;
