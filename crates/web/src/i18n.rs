@@ -13,12 +13,14 @@ const FR: &[&str] = &[
     include_str!("../i18n/fr/customers.toml"),
     include_str!("../i18n/fr/invoices.toml"),
     include_str!("../i18n/fr/statuses.toml"),
+    include_str!("../i18n/fr/payments.toml"),
 ];
 const EN: &[&str] = &[
     include_str!("../i18n/en.toml"),
     include_str!("../i18n/en/customers.toml"),
     include_str!("../i18n/en/invoices.toml"),
     include_str!("../i18n/en/statuses.toml"),
+    include_str!("../i18n/en/payments.toml"),
 ];
 
 static CATALOGUES: LazyLock<(HashMap<String, String>, HashMap<String, String>)> =

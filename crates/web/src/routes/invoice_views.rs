@@ -740,6 +740,7 @@ struct ShowPage {
     notes: Vec<String>,
     timeline: Vec<TimelineEntry>,
     downloads: Vec<Download>,
+    payments: Option<crate::payments::PaymentPanel>,
 }
 
 fn coded_reasons(reasons: &[String], lang: Language) -> Vec<Coded> {
@@ -1166,6 +1167,7 @@ pub async fn show(
             .cloned()
             .collect(),
         downloads: downloads(&base, &record, &events, t),
+        payments: crate::payments::panel_for_page(&state, &ctx.scope, &slug, &record, t).await?,
         timeline,
         base,
         slug,
