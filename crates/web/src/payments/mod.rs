@@ -485,7 +485,13 @@ pub async fn panel_for_page(
     invoice: &InvoiceRecord,
     t: Tr,
 ) -> anyhow::Result<Option<PaymentPanel>> {
-    let form = form_view(&PaymentForm::blank(), invoice, FormErrors::default(), None, t);
+    let form = form_view(
+        &PaymentForm::blank(),
+        invoice,
+        FormErrors::default(),
+        None,
+        t,
+    );
     panel(state, scope, slug, invoice, form, t).await
 }
 
@@ -542,10 +548,20 @@ mod tests {
         }
         let mut unknown = form("10", "2026-11-30");
         unknown.method = "bitcoin".to_owned();
-        assert!(check(&unknown, issued, today, t).unwrap_err().method.is_some());
+        assert!(
+            check(&unknown, issued, today, t)
+                .unwrap_err()
+                .method
+                .is_some()
+        );
         let mut long = form("10", "2026-11-30");
         long.reference = "x".repeat(REFERENCE_MAX + 1);
-        assert!(check(&long, issued, today, t).unwrap_err().reference.is_some());
+        assert!(
+            check(&long, issued, today, t)
+                .unwrap_err()
+                .reference
+                .is_some()
+        );
     }
 
     #[test]

@@ -82,10 +82,7 @@ async fn run(state: &AppState, job: ClaimedJob) -> JobResult {
     let outcome = report(state, &scope, &payment).await;
     let (code, detail, retry) = match outcome {
         Ok(order_id) => {
-            if payments
-                .mark_reported(&scope, payment.id, order_id)
-                .await?
-            {
+            if payments.mark_reported(&scope, payment.id, order_id).await? {
                 tracing::info!(payment = %payment.id, order_id, "payment reported to Billit");
                 reconcile_acceptances(state, &scope, invoice).await?;
                 let sync = NewJob::for_tenant(

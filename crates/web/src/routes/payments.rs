@@ -44,6 +44,8 @@ struct PaymentsPage {
     payments: Option<PaymentPanel>,
 }
 
+const NOT_PAYABLE: (&str, &str) = ("payments.refused_title", "payments.not_payable");
+
 fn invoice_page(slug: &str, id: InvoiceId) -> String {
     format!("/t/{slug}/invoices/{id}")
 }
@@ -61,19 +63,24 @@ async fn find_invoice(
         .ok_or(WebError::NotFound)
 }
 
+/// The form as it is shown again: what was typed, what is wrong with it, and why nothing was recorded.
+struct Shown<'a> {
+    form: &'a PaymentForm,
+    errors: FormErrors,
+    alert: Option<String>,
+}
+
 async fn render(
     state: &AppState,
     req: &HttpRequest,
     ctx: &TenantContext,
     invoice: &InvoiceRecord,
     status: StatusCode,
-    form: &PaymentForm,
-    errors: FormErrors,
-    alert: Option<String>,
+    shown: Shown<'_>,
 ) -> Result<HttpResponse, WebError> {
     let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
     let t = layout.t;
-    let view = form_view(form, invoice, errors, alert, t);
+    let view = form_view(shown.form, invoice, shown.errors, shown.alert, t);
     let panel = payments::panel(state, &ctx.scope, &ctx.tenant.slug, invoice, view, t).await?;
     let page = PaymentsPage {
         number: invoice.number().to_owned(),
@@ -84,18 +91,19 @@ async fn render(
     Ok(html(status, page.render()))
 }
 
-/// 409: payments go on invoices that Billit has (not drafts, not credit notes).
-async fn not_payable(
+/// 409 with `(title, message)`: payments go on invoices that Billit has (not drafts, not credit notes), and only
+/// a failed one can be retried.
+async fn refused(
     state: &AppState,
     req: &HttpRequest,
     ctx: &TenantContext,
     invoice: &InvoiceRecord,
-    key: &str,
+    (title, key): (&str, &str),
 ) -> Result<HttpResponse, WebError> {
     let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
     let t = layout.t;
     let page = NoticePage {
-        title: t.get("payments.refused_title").to_owned(),
+        title: t.get(title).to_owned(),
         message: t.get(key).to_owned(),
         link: Some((
             invoice_page(&ctx.tenant.slug, invoice.id),
@@ -119,9 +127,11 @@ pub async fn page(
         &ctx,
         &invoice,
         StatusCode::OK,
-        &PaymentForm::blank(),
-        FormErrors::default(),
-        None,
+        Shown {
+            form: &PaymentForm::blank(),
+            errors: FormErrors::default(),
+            alert: None,
+        },
     )
     .await
 }
@@ -137,7 +147,7 @@ pub async fn record(
     ctx.require(TenantRole::Member)?;
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
     if !is_payable(&invoice) {
-        return not_payable(&state, &req, &ctx, &invoice, "payments.not_payable").await;
+        return refused(&state, &req, &ctx, &invoice, NOT_PAYABLE).await;
     }
     let t = Tr::new(ctx.user.language());
     match payments::check(&form, invoice.draft.issue_date, payments::today(), t) {
@@ -149,9 +159,11 @@ pub async fn record(
                 &ctx,
                 &invoice,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &form,
-                errors,
-                Some(t.get("payments.error.fix_fields").to_owned()),
+                Shown {
+                    form: &form,
+                    errors,
+                    alert: Some(t.get("payments.error.fix_fields").to_owned()),
+                },
             )
             .await
         }
@@ -168,7 +180,7 @@ pub async fn record_rest(
     ctx.require(TenantRole::Member)?;
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
     if !is_payable(&invoice) {
-        return not_payable(&state, &req, &ctx, &invoice, "payments.not_payable").await;
+        return refused(&state, &req, &ctx, &invoice, NOT_PAYABLE).await;
     }
     save(
         &state,
@@ -228,9 +240,11 @@ async fn save(
                 ctx,
                 invoice,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                form,
-                errors,
-                Some(message),
+                Shown {
+                    form,
+                    errors,
+                    alert: Some(message),
+                },
             )
             .await
         }
@@ -241,15 +255,15 @@ async fn save(
                 ctx,
                 invoice,
                 StatusCode::CONFLICT,
-                form,
-                FormErrors::default(),
-                Some(t.get("payments.error.nothing_due").to_owned()),
+                Shown {
+                    form,
+                    errors: FormErrors::default(),
+                    alert: Some(t.get("payments.error.nothing_due").to_owned()),
+                },
             )
             .await
         }
-        Ok(RecordOutcome::NotPayable) => {
-            not_payable(state, req, ctx, invoice, "payments.not_payable").await
-        }
+        Ok(RecordOutcome::NotPayable) => refused(state, req, ctx, invoice, NOT_PAYABLE).await,
         Err(PaymentError::NotFound) => Err(WebError::NotFound),
         Err(error) => Err(error.into()),
     }
@@ -286,7 +300,14 @@ pub async fn retry(
             return Err(WebError::NotFound);
         }
         // Reported, accepted, or already waiting for its report: nothing to retry.
-        return not_payable(&state, &req, &ctx, &invoice, "payments.retry_refused").await;
+        return refused(
+            &state,
+            &req,
+            &ctx,
+            &invoice,
+            ("payments.retry_refused_title", "payments.retry_refused"),
+        )
+        .await;
     }
     state.jobs.ring();
     audit::record_for_tenant(
