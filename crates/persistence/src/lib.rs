@@ -11,6 +11,7 @@ pub mod invoices;
 pub mod jobs;
 pub mod notifications;
 pub mod outbox;
+pub mod payments;
 pub mod scope;
 pub mod seed;
 pub mod sessions;

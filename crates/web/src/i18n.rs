@@ -14,6 +14,7 @@ const FR: &[&str] = &[
     include_str!("../i18n/fr/invoices.toml"),
     include_str!("../i18n/fr/statuses.toml"),
     include_str!("../i18n/fr/settlements.toml"),
+    include_str!("../i18n/fr/payments.toml"),
 ];
 const EN: &[&str] = &[
     include_str!("../i18n/en.toml"),
@@ -21,6 +22,7 @@ const EN: &[&str] = &[
     include_str!("../i18n/en/invoices.toml"),
     include_str!("../i18n/en/statuses.toml"),
     include_str!("../i18n/en/settlements.toml"),
+    include_str!("../i18n/en/payments.toml"),
 ];
 
 static CATALOGUES: LazyLock<(HashMap<String, String>, HashMap<String, String>)> =

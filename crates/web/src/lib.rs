@@ -17,6 +17,7 @@ pub mod mailer;
 pub mod master_key;
 pub mod pages;
 pub mod password;
+pub mod payments;
 pub mod routes;
 pub mod secret;
 pub mod seed;

@@ -91,6 +91,7 @@ pub fn default_registry(state: &AppState) -> JobRegistry {
     let sessions = state.sessions.clone();
     let registry = crate::invoicing::register(JobRegistry::new(), state);
     let registry = crate::statuses::register(registry, state);
+    let registry = crate::payments::register(registry, state);
     registry
         .handle(portal_persistence::outbox::SEND_JOB, move |job| {
             crate::mailer::send_job(outbox.clone(), mailer.clone(), job)

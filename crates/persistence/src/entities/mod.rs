@@ -15,6 +15,7 @@ pub mod login_throttle;
 pub mod memberships;
 pub mod outbox;
 pub mod password_resets;
+pub mod payments;
 pub mod sessions;
 pub mod tenants;
 pub mod users;

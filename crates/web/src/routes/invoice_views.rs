@@ -745,6 +745,7 @@ struct ShowPage {
     timeline: Vec<TimelineEntry>,
     downloads: Vec<Download>,
     settlement: crate::settlements::SettlementPanel,
+    payments: Option<crate::payments::PaymentPanel>,
 }
 
 fn coded_reasons(reasons: &[String], lang: Language) -> Vec<Coded> {
@@ -1174,6 +1175,7 @@ pub async fn show(
             .cloned()
             .collect(),
         downloads: downloads(&base, &record, &events, t),
+        payments: crate::payments::panel_for_page(&state, &ctx.scope, &slug, &record, t).await?,
         timeline,
         base,
         slug,

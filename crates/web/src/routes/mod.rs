@@ -8,6 +8,7 @@ pub mod hooks;
 pub mod invoice_views;
 pub mod invoices;
 pub mod live;
+pub mod payments;
 pub mod tenant;
 
 use actix_web::HttpResponse;
@@ -132,6 +133,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(customers::configure)
         // The editor's fixed paths (`/invoices/new`) before the views' `/invoices/{id}`.
         .configure(invoices::configure)
+        .configure(payments::configure)
         .configure(invoice_views::configure)
         .configure(hooks::configure);
 }

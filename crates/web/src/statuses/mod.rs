@@ -84,6 +84,7 @@ pub async fn ingest(
         .append_events(scope, invoice, events, via)
         .await
         .context("cannot append the status events")?;
+    crate::payments::note_acceptances(state, scope, invoice, &new).await?;
     for event in &new {
         if let Some(file_id) = file_worth_reading(event) {
             let job = NewJob::for_tenant(

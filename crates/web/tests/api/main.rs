@@ -11,6 +11,8 @@ mod helpers;
 #[cfg(test)]
 mod pages;
 #[cfg(test)]
+mod payments;
+#[cfg(test)]
 mod scenarios;
 #[cfg(test)]
 mod settlements;

@@ -1,0 +1,580 @@
+//! Payments received (status 212) against a tenant's sent invoices, and the progress of their report to Billit:
+//! `queued` → `reported` → `accepted` (by the tax authority), or `failed` with the reason until a user retries.
+//!
+//! Recording takes the invoice row's write lock before adding up what was paid, so two payments posted at the
+//! same time are checked one after the other and cannot together pay more than the invoice's total. The report's
+//! job and the audit entry are written in the same transaction as the payment: a payment exists if and only if
+//! its report is on its way.
+
+use crate::audit::{self, AuditEntry};
+use crate::entities::{invoices, payments};
+use crate::jobs::{Enqueued, JobQueue, JobQueueError, NewJob};
+use crate::scope::TenantScope;
+use chrono::{DateTime, NaiveDate, Utc};
+use portal_domain::ids::{InvoiceId, UserId};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+
+/// How the customer paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentMethod {
+    Transfer,
+    Cheque,
+    Card,
+    DirectDebit,
+    Cash,
+    Other,
+}
+
+impl PaymentMethod {
+    /// Every method, in the order a form offers them.
+    pub const ALL: [Self; 6] = [
+        Self::Transfer,
+        Self::Cheque,
+        Self::Card,
+        Self::DirectDebit,
+        Self::Cash,
+        Self::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transfer => "transfer",
+            Self::Cheque => "cheque",
+            Self::Card => "card",
+            Self::DirectDebit => "direct_debit",
+            Self::Cash => "cash",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|method| method.as_str() == text.trim())
+    }
+}
+
+/// Where a payment's report to Billit stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentState {
+    /// Waiting for the job that reports it (or for its next try).
+    Queued,
+    /// Billit took it (its `CashCollected` message went to the tax authority).
+    Reported,
+    /// The tax authority acknowledged it (`CashCollected: Recevable`).
+    Accepted,
+    /// Billit refused it, or the portal cannot reach Billit for this tenant: a user must retry.
+    Failed,
+}
+
+impl PaymentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Reported => "reported",
+            Self::Accepted => "accepted",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "queued" => Some(Self::Queued),
+            "reported" => Some(Self::Reported),
+            "accepted" => Some(Self::Accepted),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A payment as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRecord {
+    pub id: Uuid,
+    pub invoice_id: InvoiceId,
+    pub amount_cents: i64,
+    pub paid_on: NaiveDate,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+    pub state: PaymentState,
+    /// Why the last report did not go through (a queued payment with one is being retried).
+    pub error_code: Option<String>,
+    /// Billit's own words about it, when it gave some.
+    pub error_detail: Option<String>,
+    /// Sent with every report of this payment.
+    pub idempotency_key: String,
+    /// How many times a user asked to report it again.
+    pub retries: i32,
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub reported_at: Option<DateTime<Utc>>,
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+/// How much is being paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentAmount {
+    /// This many cents (more than zero).
+    Cents(i64),
+    /// Whatever remains to be paid when the payment is recorded ("mark as fully paid").
+    Remaining,
+}
+
+/// A payment to record, checked by the caller (date, method, reference).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayment {
+    pub amount: PaymentAmount,
+    pub paid_on: NaiveDate,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+}
+
+/// Who records it, for the payment and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RecordedBy {
+    pub user: Option<UserId>,
+    pub ip: Option<String>,
+}
+
+/// What recording a payment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Stored, with its report's job.
+    Recorded(PaymentRecord),
+    /// More than what remains: nothing stored.
+    Exceeds { remaining_cents: i64 },
+    /// Nothing remains to be paid: nothing stored.
+    NothingDue,
+    /// Not an invoice sent to Billit (a draft, one on its way, a credit note): nothing stored.
+    NotPayable,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error("no such invoice")]
+    NotFound,
+    #[error(transparent)]
+    Jobs(#[from] JobQueueError),
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+fn to_record(row: payments::Model) -> PaymentRecord {
+    PaymentRecord {
+        id: row.id,
+        invoice_id: InvoiceId::from_uuid(row.invoice_id),
+        amount_cents: row.amount_cents,
+        paid_on: row.paid_on,
+        method: PaymentMethod::parse(&row.method).unwrap_or(PaymentMethod::Other),
+        reference: row.reference,
+        state: PaymentState::parse(&row.state).unwrap_or(PaymentState::Queued),
+        error_code: row.error_code,
+        error_detail: row.error_detail,
+        idempotency_key: row.idempotency_key,
+        retries: row.retries,
+        created_by: row.created_by.map(UserId::from_uuid),
+        created_at: row.created_at,
+        reported_at: row.reported_at,
+        accepted_at: row.accepted_at,
+    }
+}
+
+/// The largest reference Billit is sent (the column's size).
+const REFERENCE_MAX: usize = 140;
+
+#[derive(Debug, Clone)]
+pub struct PaymentRepository {
+    db: DatabaseConnection,
+}
+
+impl PaymentRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Takes the invoice row's write lock for the rest of the transaction (a no-op update works on both
+    /// backends); false when the tenant has no such invoice.
+    async fn lock_invoice<C: ConnectionTrait>(
+        conn: &C,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+    ) -> Result<bool, DbErr> {
+        let locked = invoices::Entity::update_many()
+            .col_expr(
+                invoices::Column::UpdatedAt,
+                Expr::col(invoices::Column::UpdatedAt),
+            )
+            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(invoices::Column::Id.eq(invoice.as_uuid()))
+            .exec(conn)
+            .await?;
+        Ok(locked.rows_affected > 0)
+    }
+
+    async fn rows<C: ConnectionTrait>(
+        conn: &C,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+    ) -> Result<Vec<payments::Model>, DbErr> {
+        payments::Entity::find()
+            .filter(payments::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(payments::Column::InvoiceId.eq(invoice.as_uuid()))
+            .order_by(payments::Column::CreatedAt, Order::Asc)
+            .order_by(payments::Column::Id, Order::Asc)
+            .all(conn)
+            .await
+    }
+
+    /// Records a payment against a sent invoice, refusing more than what remains (the invoice's total including
+    /// VAT minus every payment recorded), and enqueues its report with `job` (given the payment's id) and the
+    /// audit entry `payment.recorded`, all in one transaction.
+    pub async fn record(
+        &self,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+        payment: &NewPayment,
+        by: RecordedBy,
+        now_ms: i64,
+        job: impl FnOnce(Uuid) -> NewJob,
+    ) -> Result<RecordOutcome, PaymentError> {
+        let txn = self.db.begin().await?;
+        if !Self::lock_invoice(&txn, scope, invoice).await? {
+            txn.rollback().await?;
+            return Err(PaymentError::NotFound);
+        }
+        let row = invoices::Entity::find_by_id(invoice.as_uuid())
+            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .one(&txn)
+            .await?
+            .ok_or(PaymentError::NotFound)?;
+        if row.submission_state != "sent"
+            || row.document_type != "invoice"
+            || row.billit_order_id.is_none()
+        {
+            txn.rollback().await?;
+            return Ok(RecordOutcome::NotPayable);
+        }
+        let paid: i64 = Self::rows(&txn, scope, invoice)
+            .await?
+            .iter()
+            .map(|payment| payment.amount_cents)
+            .fold(0, i64::saturating_add);
+        let remaining = Ord::max(row.total_incl_cents.saturating_sub(paid), 0);
+        let amount = match payment.amount {
+            PaymentAmount::Remaining => remaining,
+            PaymentAmount::Cents(cents) => cents,
+        };
+        if remaining == 0 {
+            txn.rollback().await?;
+            return Ok(RecordOutcome::NothingDue);
+        }
+        if amount <= 0 || amount > remaining {
+            txn.rollback().await?;
+            return Ok(RecordOutcome::Exceeds {
+                remaining_cents: remaining,
+            });
+        }
+        let id = Uuid::now_v7();
+        let now = Utc::now();
+        let reference = payment
+            .reference
+            .as_deref()
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map(|text| text.chars().take(REFERENCE_MAX).collect::<String>());
+        let stored = payments::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(scope.tenant_id().as_uuid()),
+            invoice_id: Set(invoice.as_uuid()),
+            amount_cents: Set(amount),
+            paid_on: Set(payment.paid_on),
+            method: Set(payment.method.as_str().to_owned()),
+            reference: Set(reference),
+            state: Set(PaymentState::Queued.as_str().to_owned()),
+            error_code: Set(None),
+            error_detail: Set(None),
+            idempotency_key: Set(format!("portal-payment-{}", id.simple())),
+            retries: Set(0),
+            created_by: Set(by.user.map(|user| user.as_uuid())),
+            created_at: Set(now),
+            reported_at: Set(None),
+            accepted_at: Set(None),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        JobQueue::enqueue_in(&txn, now_ms, job(id)).await?;
+        audit::record_for_tenant(
+            &txn,
+            scope,
+            AuditEntry::new("payment.recorded", format!("invoice:{invoice}"))
+                .by(by.user)
+                .from_ip(by.ip)
+                .details(serde_json::json!({
+                    "payment_id": id,
+                    "number": row.number,
+                    "amount_cents": amount,
+                    "paid_on": payment.paid_on.to_string(),
+                    "method": payment.method.as_str(),
+                    "remaining_cents": remaining - amount,
+                })),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(RecordOutcome::Recorded(to_record(stored)))
+    }
+
+    /// The invoice's payments, oldest first.
+    pub async fn list(
+        &self,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+    ) -> Result<Vec<PaymentRecord>, DbErr> {
+        Ok(Self::rows(&self.db, scope, invoice)
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+
+    pub async fn get(&self, scope: &TenantScope, id: Uuid) -> Result<Option<PaymentRecord>, DbErr> {
+        Ok(payments::Entity::find_by_id(id)
+            .filter(payments::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .one(&self.db)
+            .await?
+            .map(to_record))
+    }
+
+    /// Billit took the payment: `reported`, with the audit entry `payment.reported`. False when it was not
+    /// waiting for its report (reported by an earlier run, or failed meanwhile).
+    pub async fn mark_reported(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        order_id: i64,
+    ) -> Result<bool, DbErr> {
+        let txn = self.db.begin().await?;
+        let now = Utc::now();
+        let updated = payments::Entity::update_many()
+            .col_expr(
+                payments::Column::State,
+                Expr::value(PaymentState::Reported.as_str()),
+            )
+            .col_expr(
+                payments::Column::ErrorCode,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                payments::Column::ErrorDetail,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(payments::Column::ReportedAt, Expr::value(now))
+            .col_expr(payments::Column::UpdatedAt, Expr::value(now))
+            .filter(payments::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(payments::Column::Id.eq(id))
+            .filter(payments::Column::State.eq(PaymentState::Queued.as_str()))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        let Some(row) = payments::Entity::find_by_id(id).one(&txn).await? else {
+            txn.rollback().await?;
+            return Ok(false);
+        };
+        audit::record_for_tenant(
+            &txn,
+            scope,
+            AuditEntry::new("payment.reported", format!("invoice:{}", row.invoice_id)).details(
+                serde_json::json!({
+                    "payment_id": id,
+                    "amount_cents": row.amount_cents,
+                    "paid_on": row.paid_on.to_string(),
+                    "billit_order_id": order_id,
+                }),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    async fn set_error(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        state: PaymentState,
+        code: &str,
+        detail: Option<&str>,
+    ) -> Result<bool, DbErr> {
+        let updated = payments::Entity::update_many()
+            .col_expr(payments::Column::State, Expr::value(state.as_str()))
+            .col_expr(payments::Column::ErrorCode, Expr::value(code))
+            .col_expr(
+                payments::Column::ErrorDetail,
+                Expr::value(detail.map(str::to_owned)),
+            )
+            .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(payments::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(payments::Column::Id.eq(id))
+            .filter(payments::Column::State.eq(PaymentState::Queued.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(updated.rows_affected > 0)
+    }
+
+    /// The report did not go through but will be tried again: the payment stays queued, with the reason.
+    pub async fn note_retrying(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        code: &str,
+        detail: Option<&str>,
+    ) -> Result<bool, DbErr> {
+        self.set_error(scope, id, PaymentState::Queued, code, detail)
+            .await
+    }
+
+    /// The report cannot go through without a user: `failed`, with the reason.
+    pub async fn mark_failed(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        code: &str,
+        detail: Option<&str>,
+    ) -> Result<bool, DbErr> {
+        self.set_error(scope, id, PaymentState::Failed, code, detail)
+            .await
+    }
+
+    /// Queues a failed payment's report again, with `job` (given the number of retries so far, this one
+    /// included), in one transaction. `None` when the invoice has no such failed payment.
+    pub async fn retry(
+        &self,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+        id: Uuid,
+        now_ms: i64,
+        job: impl FnOnce(i32) -> NewJob,
+    ) -> Result<Option<Enqueued>, PaymentError> {
+        let txn = self.db.begin().await?;
+        let updated = payments::Entity::update_many()
+            .col_expr(
+                payments::Column::State,
+                Expr::value(PaymentState::Queued.as_str()),
+            )
+            .col_expr(
+                payments::Column::ErrorCode,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                payments::Column::ErrorDetail,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                payments::Column::Retries,
+                Expr::col(payments::Column::Retries).add(1),
+            )
+            .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(payments::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(payments::Column::InvoiceId.eq(invoice.as_uuid()))
+            .filter(payments::Column::Id.eq(id))
+            .filter(payments::Column::State.eq(PaymentState::Failed.as_str()))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        let retries: Option<i32> = payments::Entity::find_by_id(id)
+            .select_only()
+            .column(payments::Column::Retries)
+            .into_tuple()
+            .one(&txn)
+            .await?;
+        let enqueued = JobQueue::enqueue_in(&txn, now_ms, job(retries.unwrap_or(1))).await?;
+        txn.commit().await?;
+        Ok(Some(enqueued))
+    }
+
+    /// The tax authority acknowledged `acknowledged` payments of the invoice in all (Billit's `CashCollected:
+    /// Recevable` messages): the oldest reported payments not counted yet become `accepted`. Returns how many
+    /// changed. Counting the whole set rather than reacting to one message makes a repeat harmless and lets an
+    /// acknowledgement that arrived before its payment was marked reported be applied later.
+    pub async fn accept_reported(
+        &self,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+        acknowledged: usize,
+    ) -> Result<u64, DbErr> {
+        let txn = self.db.begin().await?;
+        if !Self::lock_invoice(&txn, scope, invoice).await? {
+            txn.rollback().await?;
+            return Ok(0);
+        }
+        let rows = Self::rows(&txn, scope, invoice).await?;
+        let accepted = rows
+            .iter()
+            .filter(|row| row.state == PaymentState::Accepted.as_str())
+            .count();
+        let due = acknowledged.saturating_sub(accepted);
+        if due == 0 {
+            txn.rollback().await?;
+            return Ok(0);
+        }
+        let mut reported: Vec<&payments::Model> = rows
+            .iter()
+            .filter(|row| row.state == PaymentState::Reported.as_str())
+            .collect();
+        reported.sort_by_key(|row| (row.reported_at, row.created_at, row.id));
+        let chosen: Vec<Uuid> = reported.iter().take(due).map(|row| row.id).collect();
+        if chosen.is_empty() {
+            txn.rollback().await?;
+            return Ok(0);
+        }
+        let now = Utc::now();
+        let updated = payments::Entity::update_many()
+            .col_expr(
+                payments::Column::State,
+                Expr::value(PaymentState::Accepted.as_str()),
+            )
+            .col_expr(payments::Column::AcceptedAt, Expr::value(now))
+            .col_expr(payments::Column::UpdatedAt, Expr::value(now))
+            .filter(payments::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(payments::Column::InvoiceId.eq(invoice.as_uuid()))
+            .filter(payments::Column::Id.is_in(chosen))
+            .filter(payments::Column::State.eq(PaymentState::Reported.as_str()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(updated.rows_affected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_and_states_round_trip() {
+        for method in PaymentMethod::ALL {
+            assert_eq!(PaymentMethod::parse(method.as_str()), Some(method));
+        }
+        assert_eq!(PaymentMethod::parse("bitcoin"), None);
+        for state in [
+            PaymentState::Queued,
+            PaymentState::Reported,
+            PaymentState::Accepted,
+            PaymentState::Failed,
+        ] {
+            assert_eq!(PaymentState::parse(state.as_str()), Some(state));
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! Payments received (status 212): the supplier records what its customer paid, the portal reports each payment
+//! to Billit (`POST /v1/orders/{id}/payments`, a `payment.report` job per payment) and follows it until the tax
+//! authority accepts it (Billit's `CashCollected: Recevable` message, seen by the status ingestion).
+//!
+//! The checks a person can fix (amount, date, method, reference) happen here, before anything is stored; the one
+//! that depends on the other payments (no more than what remains) happens in the repository's transaction.
+
+mod report;
+
+pub use report::{REPORT_JOB, job as report_job};
+
+use crate::i18n::Tr;
+use crate::live::LiveEvent;
+use crate::routes::invoice_views::format;
+use crate::state::AppState;
+use crate::worker::JobRegistry;
+use anyhow::Context;
+use chrono::{NaiveDate, Utc};
+use portal_domain::Localized;
+use portal_domain::ids::InvoiceId;
+use portal_domain::invoice::DocumentType;
+use portal_domain::lifecycle::StatusEvent;
+use portal_domain::money::Amount;
+use portal_persistence::TenantScope;
+use portal_persistence::invoices::{InvoiceRecord, SubmissionState};
+use portal_persistence::payments::{
+    NewPayment, PaymentAmount, PaymentMethod, PaymentRecord, PaymentRepository, PaymentState,
+};
+use rust_decimal::prelude::ToPrimitive;
+use serde::Deserialize;
+
+/// The longest reference accepted (Billit's `Reference`).
+pub const REFERENCE_MAX: usize = 140;
+
+/// The job handlers of this area.
+pub fn register(registry: JobRegistry, state: &AppState) -> JobRegistry {
+    report::register(registry, state)
+}
+
+pub fn repository(state: &AppState) -> PaymentRepository {
+    PaymentRepository::new(state.db.clone())
+}
+
+/// Today in France, the day a payment may be dated at the latest.
+pub fn today() -> NaiveDate {
+    portal_billit::time::utc_to_brussels(Utc::now()).date()
+}
+
+/// Whether payments may be recorded against this invoice: an invoice (not a credit note) that Billit has.
+pub fn is_payable(invoice: &InvoiceRecord) -> bool {
+    invoice.draft.document_type == DocumentType::Invoice
+        && invoice.submission == SubmissionState::Sent
+        && invoice.billit_order_id.is_some()
+}
+
+/// Tells the invoice's open pages that something changed.
+pub(crate) fn publish(state: &AppState, scope: &TenantScope, invoice: InvoiceId) {
+    state.live.publish(LiveEvent {
+        tenant: scope.tenant_id(),
+        invoice,
+        headline: None,
+    });
+}
+
+// ---- the tax authority's acknowledgements ----
+
+/// Billit's acknowledgement of a reported payment by the tax authority (`CashCollected: Recevable`), which its
+/// classification files as a 212 from the supplier like the report itself.
+fn is_acknowledgement(event: &StatusEvent) -> bool {
+    let description = event.description.to_ascii_lowercase();
+    event.effective_code().is_some_and(|code| code.0 == 212)
+        && description.contains("cashcollected")
+        && description.contains("recevable")
+}
+
+/// Called by the status ingestion with the events it just stored for an invoice: when one of them is the tax
+/// authority's acknowledgement of a payment, the oldest reported payment not yet accepted becomes accepted.
+pub async fn note_acceptances(
+    state: &AppState,
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    new: &[StatusEvent],
+) -> anyhow::Result<()> {
+    if !new.iter().any(is_acknowledgement) {
+        return Ok(());
+    }
+    reconcile_acceptances(state, scope, invoice).await
+}
+
+/// Makes the accepted payments match every acknowledgement stored for the invoice (a repeat changes nothing; an
+/// acknowledgement that came before its payment was marked reported is applied once it is).
+pub(crate) async fn reconcile_acceptances(
+    state: &AppState,
+    scope: &TenantScope,
+    invoice: InvoiceId,
+) -> anyhow::Result<()> {
+    let acknowledged = state
+        .invoices
+        .events(scope, invoice)
+        .await
+        .context("cannot read the invoice's events")?
+        .iter()
+        .filter(|stored| is_acknowledgement(&stored.event))
+        .count();
+    if acknowledged == 0 {
+        return Ok(());
+    }
+    let accepted = repository(state)
+        .accept_reported(scope, invoice, acknowledged)
+        .await
+        .context("cannot mark the payments accepted")?;
+    if accepted > 0 {
+        tracing::info!(%invoice, accepted, "payments accepted by the tax authority");
+        publish(state, scope, invoice);
+    }
+    Ok(())
+}
+
+// ---- the form ----
+
+/// The payment form as posted.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PaymentForm {
+    pub amount: String,
+    pub paid_on: String,
+    pub method: String,
+    pub reference: String,
+}
+
+impl PaymentForm {
+    /// A blank form: today, by transfer.
+    pub fn blank() -> Self {
+        Self {
+            paid_on: today().format("%Y-%m-%d").to_string(),
+            method: PaymentMethod::Transfer.as_str().to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
+/// What is wrong with each field, in the user's language.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormErrors {
+    pub amount: Option<String>,
+    pub paid_on: Option<String>,
+    pub method: Option<String>,
+    pub reference: Option<String>,
+}
+
+impl FormErrors {
+    pub fn is_empty(&self) -> bool {
+        self.amount.is_none()
+            && self.paid_on.is_none()
+            && self.method.is_none()
+            && self.reference.is_none()
+    }
+}
+
+/// `2026-11-30` (a date input) or `30/11/2026` (typed by hand).
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    let text = text.trim();
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(text, "%d/%m/%Y"))
+        .ok()
+}
+
+/// An amount typed in French (`1 234,56`) or with a decimal point (`1234.56`), in cents.
+fn parse_cents(text: &str, t: Tr) -> Result<i64, String> {
+    if text.trim().is_empty() {
+        return Err(t.get("payments.error.amount_missing").to_owned());
+    }
+    let amount = Amount::parse(text).map_err(|error| {
+        t.fill(
+            "payments.error.amount_invalid",
+            &[("reason", &error.message(t.lang))],
+        )
+    })?;
+    if amount.is_zero() {
+        return Err(t.get("payments.error.amount_zero").to_owned());
+    }
+    (amount.value() * rust_decimal::Decimal::ONE_HUNDRED)
+        .to_i64()
+        .ok_or_else(|| t.get("payments.error.amount_too_large").to_owned())
+}
+
+/// Checks the form against the invoice: a positive amount, a date neither in the future nor before the invoice's
+/// issue date, a known method, a reference Billit accepts.
+pub fn check(
+    form: &PaymentForm,
+    issued_on: Option<NaiveDate>,
+    today: NaiveDate,
+    t: Tr,
+) -> Result<NewPayment, FormErrors> {
+    let mut errors = FormErrors::default();
+    let amount = parse_cents(&form.amount, t)
+        .map_err(|error| errors.amount = Some(error))
+        .ok();
+    let paid_on = match parse_date(&form.paid_on) {
+        None if form.paid_on.trim().is_empty() => {
+            errors.paid_on = Some(t.get("payments.error.date_missing").to_owned());
+            None
+        }
+        None => {
+            errors.paid_on = Some(t.get("payments.error.date_invalid").to_owned());
+            None
+        }
+        Some(date) if date > today => {
+            errors.paid_on = Some(t.get("payments.error.date_future").to_owned());
+            None
+        }
+        Some(date) if issued_on.is_some_and(|issued| date < issued) => {
+            let issued = issued_on
+                .map(|issued| format::date(issued, t.lang))
+                .unwrap_or_default();
+            errors.paid_on = Some(t.fill(
+                "payments.error.date_before_issue",
+                &[("date", issued.as_str())],
+            ));
+            None
+        }
+        Some(date) => Some(date),
+    };
+    let method = PaymentMethod::parse(&form.method);
+    if method.is_none() {
+        errors.method = Some(t.get("payments.error.method_invalid").to_owned());
+    }
+    let reference = form.reference.trim();
+    if reference.chars().count() > REFERENCE_MAX {
+        errors.reference = Some(t.fill(
+            "payments.error.reference_too_long",
+            &[("max", &REFERENCE_MAX.to_string())],
+        ));
+    }
+    match (amount, paid_on, method) {
+        (Some(cents), Some(paid_on), Some(method)) if errors.is_empty() => Ok(NewPayment {
+            amount: PaymentAmount::Cents(cents),
+            paid_on,
+            method,
+            reference: (!reference.is_empty()).then(|| reference.to_owned()),
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// "Mark as fully paid": what remains, today, by transfer.
+pub fn remaining_today() -> NewPayment {
+    NewPayment {
+        amount: PaymentAmount::Remaining,
+        paid_on: today(),
+        method: PaymentMethod::Transfer,
+        reference: None,
+    }
+}
+
+// ---- the panel on the invoice page ----
+
+pub fn method_key(method: PaymentMethod) -> &'static str {
+    match method {
+        PaymentMethod::Transfer => "payments.method.transfer",
+        PaymentMethod::Cheque => "payments.method.cheque",
+        PaymentMethod::Card => "payments.method.card",
+        PaymentMethod::DirectDebit => "payments.method.direct_debit",
+        PaymentMethod::Cash => "payments.method.cash",
+        PaymentMethod::Other => "payments.method.other",
+    }
+}
+
+/// One choice of the method's `<select>`.
+#[derive(Debug, Clone)]
+pub struct MethodChoice {
+    pub value: &'static str,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The form as shown: what was typed and what is wrong with it.
+#[derive(Debug, Clone)]
+pub struct FormView {
+    pub amount: String,
+    pub paid_on: String,
+    pub reference: String,
+    pub methods: Vec<MethodChoice>,
+    /// The latest date allowed (`max` of the date input).
+    pub max_date: String,
+    /// The earliest date allowed (the issue date), if known.
+    pub min_date: Option<String>,
+    pub reference_max: usize,
+    pub errors: FormErrors,
+    /// Why nothing was recorded, above the form.
+    pub alert: Option<String>,
+}
+
+/// A payment as the track shows it.
+#[derive(Debug, Clone)]
+pub struct PaymentRow {
+    pub id: String,
+    pub amount: String,
+    pub paid_on: String,
+    pub method: String,
+    pub reference: String,
+    /// `queued`, `retrying`, `reported`, `accepted` or `failed` (for styles and tests).
+    pub state: &'static str,
+    pub state_label: String,
+    pub tone: &'static str,
+    /// What went wrong, or what happens next.
+    pub explanation: Option<String>,
+    /// Where the Retry button posts, when the user may retry.
+    pub retry: Option<String>,
+}
+
+/// The payment track of an invoice (`templates/components/invoice_payments.html`).
+#[derive(Debug, Clone)]
+pub struct PaymentPanel {
+    /// `/t/{slug}/invoices/{id}/payments`.
+    pub action: String,
+    pub total: String,
+    pub paid: String,
+    pub remaining: String,
+    pub fully_paid: bool,
+    pub rows: Vec<PaymentRow>,
+    /// A member may record a payment (something remains).
+    pub can_record: bool,
+    /// What "mark as fully paid" will record.
+    pub full_help: String,
+    pub form: FormView,
+}
+
+fn failure_sentence(payment: &PaymentRecord, t: Tr) -> Option<String> {
+    let code = payment.error_code.as_deref()?;
+    let key = match code {
+        "unreachable" => "payments.failure.unreachable",
+        "gave_up" => "payments.failure.gave_up",
+        "unauthorized" => "payments.failure.unauthorized",
+        "not_configured" => "payments.failure.not_configured",
+        "connection_broken" => "payments.failure.connection_broken",
+        "order_not_found" => "payments.failure.order_not_found",
+        "order_not_sent" => "payments.failure.order_not_sent",
+        "exceeds_at_billit" => "payments.failure.exceeds_at_billit",
+        "invalid_amount" => "payments.failure.invalid_amount",
+        "internal" => "payments.failure.internal",
+        _ => "payments.failure.refused",
+    };
+    let reason = payment
+        .error_detail
+        .clone()
+        .unwrap_or_else(|| t.get("payments.failure.no_detail").to_owned());
+    Some(t.fill(key, &[("reason", &reason)]))
+}
+
+fn state_key(state: &str) -> &'static str {
+    match state {
+        "retrying" => "payments.state.retrying",
+        "reported" => "payments.state.reported",
+        "accepted" => "payments.state.accepted",
+        "failed" => "payments.state.failed",
+        _ => "payments.state.queued",
+    }
+}
+
+fn row_of(payment: &PaymentRecord, base: &str, currency: &str, can_act: bool, t: Tr) -> PaymentRow {
+    let lang = t.lang;
+    let (state, tone) = match payment.state {
+        PaymentState::Queued if payment.error_code.is_some() => ("retrying", "warn"),
+        PaymentState::Queued => ("queued", "neutral"),
+        PaymentState::Reported => ("reported", "neutral"),
+        PaymentState::Accepted => ("accepted", "good"),
+        PaymentState::Failed => ("failed", "bad"),
+    };
+    let explanation = match payment.state {
+        PaymentState::Queued | PaymentState::Failed => failure_sentence(payment, t),
+        PaymentState::Reported => payment.reported_at.map(|at| {
+            t.fill(
+                "payments.explain.reported",
+                &[("at", &format::date_time(at, lang))],
+            )
+        }),
+        PaymentState::Accepted => payment.accepted_at.map(|at| {
+            t.fill(
+                "payments.explain.accepted",
+                &[("at", &format::date_time(at, lang))],
+            )
+        }),
+    };
+    PaymentRow {
+        id: payment.id.to_string(),
+        amount: format::amount_cents(payment.amount_cents, currency, lang),
+        paid_on: format::date(payment.paid_on, lang),
+        method: t.get(method_key(payment.method)).to_owned(),
+        reference: payment.reference.clone().unwrap_or_default(),
+        state,
+        state_label: t.get(state_key(state)).to_owned(),
+        tone,
+        explanation,
+        retry: (can_act && payment.state == PaymentState::Failed)
+            .then(|| format!("{base}/{}/retry", payment.id)),
+    }
+}
+
+/// The form as shown, from what was typed.
+pub fn form_view(
+    form: &PaymentForm,
+    invoice: &InvoiceRecord,
+    errors: FormErrors,
+    alert: Option<String>,
+    t: Tr,
+) -> FormView {
+    FormView {
+        amount: form.amount.clone(),
+        paid_on: form.paid_on.clone(),
+        reference: form.reference.clone(),
+        methods: PaymentMethod::ALL
+            .into_iter()
+            .map(|method| MethodChoice {
+                value: method.as_str(),
+                label: t.get(method_key(method)).to_owned(),
+                selected: method.as_str() == form.method.trim(),
+            })
+            .collect(),
+        max_date: today().format("%Y-%m-%d").to_string(),
+        min_date: invoice
+            .draft
+            .issue_date
+            .map(|date| date.format("%Y-%m-%d").to_string()),
+        reference_max: REFERENCE_MAX,
+        errors,
+        alert,
+    }
+}
+
+/// The payment track of an invoice, with `form` in its form; `None` when the invoice cannot be paid and has no
+/// payment (a draft, a credit note).
+pub async fn panel(
+    state: &AppState,
+    scope: &TenantScope,
+    slug: &str,
+    invoice: &InvoiceRecord,
+    form: FormView,
+    t: Tr,
+) -> anyhow::Result<Option<PaymentPanel>> {
+    let payments = repository(state)
+        .list(scope, invoice.id)
+        .await
+        .context("cannot read the invoice's payments")?;
+    let payable = is_payable(invoice);
+    if !payable && payments.is_empty() {
+        return Ok(None);
+    }
+    let currency = invoice.draft.currency.as_str();
+    let paid: i64 = payments
+        .iter()
+        .map(|payment| payment.amount_cents)
+        .fold(0, i64::saturating_add);
+    let total = invoice.totals.incl;
+    let remaining = Ord::max(total.saturating_sub(paid), 0);
+    let member = scope.allows(portal_persistence::TenantRole::Member);
+    let action = format!("/t/{slug}/invoices/{}/payments", invoice.id);
+    Ok(Some(PaymentPanel {
+        total: format::amount_cents(total, currency, t.lang),
+        paid: format::amount_cents(paid, currency, t.lang),
+        remaining: format::amount_cents(remaining, currency, t.lang),
+        fully_paid: remaining == 0,
+        rows: payments
+            .iter()
+            .map(|payment| row_of(payment, &action, currency, member, t))
+            .collect(),
+        can_record: member && payable && remaining > 0,
+        full_help: t.fill(
+            "payments.full_help",
+            &[(
+                "remaining",
+                &format::amount_cents(remaining, currency, t.lang),
+            )],
+        ),
+        form,
+        action,
+    }))
+}
+
+/// The panel of the invoice page, with a blank form.
+pub async fn panel_for_page(
+    state: &AppState,
+    scope: &TenantScope,
+    slug: &str,
+    invoice: &InvoiceRecord,
+    t: Tr,
+) -> anyhow::Result<Option<PaymentPanel>> {
+    let form = form_view(
+        &PaymentForm::blank(),
+        invoice,
+        FormErrors::default(),
+        None,
+        t,
+    );
+    panel(state, scope, slug, invoice, form, t).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portal_domain::Language;
+
+    fn form(amount: &str, paid_on: &str) -> PaymentForm {
+        PaymentForm {
+            amount: amount.to_owned(),
+            paid_on: paid_on.to_owned(),
+            method: "cheque".to_owned(),
+            reference: " CHQ 123 ".to_owned(),
+        }
+    }
+
+    fn date(text: &str) -> NaiveDate {
+        parse_date(text).unwrap()
+    }
+
+    #[test]
+    fn french_and_plain_amounts_are_read_in_cents() {
+        let t = Tr::new(Language::Fr);
+        let today = date("2026-11-30");
+        for (typed, cents) in [("1 234,56", 123_456), ("1234.56", 123_456), ("12", 1_200)] {
+            let payment = check(&form(typed, "2026-11-30"), None, today, t).unwrap();
+            assert_eq!(payment.amount, PaymentAmount::Cents(cents), "{typed}");
+            assert_eq!(payment.method, PaymentMethod::Cheque);
+            assert_eq!(payment.reference.as_deref(), Some("CHQ 123"));
+        }
+        assert_eq!(
+            check(&form("1,5", "30/11/2026"), None, today, t)
+                .unwrap()
+                .paid_on,
+            today
+        );
+    }
+
+    #[test]
+    fn bad_amounts_and_dates_name_their_field() {
+        let t = Tr::new(Language::En);
+        let today = date("2026-11-30");
+        let issued = Some(date("2026-11-01"));
+        for typed in ["", "abc", "0", "-5", "1.234"] {
+            let errors = check(&form(typed, "2026-11-30"), issued, today, t).unwrap_err();
+            assert!(errors.amount.is_some(), "{typed}");
+            assert!(errors.paid_on.is_none());
+        }
+        for typed in ["", "yesterday", "2026-12-01", "2026-10-31"] {
+            let errors = check(&form("10", typed), issued, today, t).unwrap_err();
+            assert!(errors.paid_on.is_some(), "{typed}");
+            assert!(errors.amount.is_none());
+        }
+        let mut unknown = form("10", "2026-11-30");
+        unknown.method = "bitcoin".to_owned();
+        assert!(
+            check(&unknown, issued, today, t)
+                .unwrap_err()
+                .method
+                .is_some()
+        );
+        let mut long = form("10", "2026-11-30");
+        long.reference = "x".repeat(REFERENCE_MAX + 1);
+        assert!(
+            check(&long, issued, today, t)
+                .unwrap_err()
+                .reference
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn only_the_acknowledgement_counts_as_acceptance() {
+        use portal_domain::lifecycle::Source;
+        use portal_domain::status::StatusCode;
+        let mut report = StatusEvent::status(StatusCode(212), Source::Supplier, Utc::now(), "a");
+        report.description = "CashCollected".to_owned();
+        let mut answer = report.clone();
+        answer.description = "CashCollected: Recevable".to_owned();
+        assert!(!is_acknowledgement(&report));
+        assert!(is_acknowledgement(&answer));
+        let mut other = answer.clone();
+        other.code = Some(StatusCode(500));
+        assert!(!is_acknowledgement(&other));
+    }
+}

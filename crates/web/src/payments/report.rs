@@ -1,0 +1,204 @@
+//! `payment.report`: one payment reported to Billit (`POST /v1/orders/{id}/payments`).
+//!
+//! Every report of a payment carries the payment's own idempotency key, so a job that runs again after a crash
+//! (Billit took the payment but the portal did not record it) makes Billit answer with a replay, which counts as
+//! done: each payment reaches Billit once. Billit busy or unreachable: the job is tried again later and the
+//! payment says so. Billit refusing it, or no usable Billit connection: the payment is `failed` with a sentence,
+//! and a user's Retry enqueues a new job.
+
+use super::{publish, reconcile_acceptances, repository};
+use crate::billit_connection::{ConnectionProblem, client_for};
+use crate::state::AppState;
+use crate::worker::{JobFailure, JobRegistry, JobResult};
+use portal_billit::client::{ApiErrorDetail, BillitClient, BillitError};
+use portal_billit::wire::{BillitDateTime, PaymentRequest};
+use portal_domain::ids::InvoiceId;
+use portal_persistence::TenantScope;
+use portal_persistence::jobs::{ClaimedJob, NewJob};
+use portal_persistence::payments::{PaymentRecord, PaymentState};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// `{"payment_id": "<uuid>", "invoice_id": "<uuid>"}` (tenant job).
+pub const REPORT_JOB: &str = "payment.report";
+/// The statuses area's job that reads the order back (its `Paid` / `ToPay` after the payment).
+const SYNC_ORDER_JOB: &str = "billit.sync_order";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct ReportPayload {
+    pub payment_id: Uuid,
+    pub invoice_id: Uuid,
+}
+
+/// The job that reports `payment` (its `retry`-th report asked by a user; 0 for the first).
+pub fn job(scope: &TenantScope, invoice: InvoiceId, payment: Uuid, retry: i32) -> NewJob {
+    NewJob::for_tenant(
+        scope,
+        REPORT_JOB,
+        serde_json::json!(ReportPayload {
+            payment_id: payment,
+            invoice_id: invoice.as_uuid(),
+        }),
+    )
+    .unique_key(format!("payment:{payment}:{retry}"))
+}
+
+pub(super) fn register(registry: JobRegistry, state: &AppState) -> JobRegistry {
+    let state = state.clone();
+    registry.handle(REPORT_JOB, move |job: ClaimedJob| {
+        let state = state.clone();
+        async move { run(&state, job).await }
+    })
+}
+
+/// Why a report did not go through: a code the payment keeps (the page puts it into words) and Billit's text.
+enum Failure {
+    /// Worth trying again later.
+    Transient(&'static str, Option<String>),
+    /// Needs a person (fix the settings, look at the invoice at Billit), then Retry.
+    Definitive(&'static str, Option<String>),
+    /// The portal's own failure (database): retried like any job.
+    Internal(anyhow::Error),
+}
+
+async fn run(state: &AppState, job: ClaimedJob) -> JobResult {
+    let scope = job.tenant_scope().ok_or_else(|| {
+        JobFailure::Permanent(anyhow::anyhow!("{REPORT_JOB} job without a tenant"))
+    })?;
+    let payload: ReportPayload = job.payload().map_err(|error| {
+        JobFailure::Permanent(anyhow::Error::from(error).context("unreadable job payload"))
+    })?;
+    let payments = repository(state);
+    let Some(payment) = payments.get(&scope, payload.payment_id).await? else {
+        tracing::info!(payment = %payload.payment_id, "the payment is gone (its invoice was deleted)");
+        return Ok(());
+    };
+    if payment.state != PaymentState::Queued {
+        // Reported by an earlier run, or failed and waiting for a user's retry (which has its own job).
+        return Ok(());
+    }
+    let invoice = payment.invoice_id;
+    let outcome = report(state, &scope, &payment).await;
+    let (code, detail, retry) = match outcome {
+        Ok(order_id) => {
+            if payments.mark_reported(&scope, payment.id, order_id).await? {
+                tracing::info!(payment = %payment.id, order_id, "payment reported to Billit");
+                reconcile_acceptances(state, &scope, invoice).await?;
+                let sync = NewJob::for_tenant(
+                    &scope,
+                    SYNC_ORDER_JOB,
+                    serde_json::json!({ "invoice_id": invoice, "order_id": order_id }),
+                )
+                .unique_key(format!("sync-after-payment:{}", payment.id));
+                state.jobs.enqueue(sync).await?;
+                publish(state, &scope, invoice);
+            }
+            return Ok(());
+        }
+        Err(Failure::Internal(error)) if job.is_last_attempt() => {
+            tracing::error!(error = format!("{error:#}"), payment = %payment.id, "cannot report the payment");
+            ("internal", None, false)
+        }
+        Err(Failure::Internal(error)) => return Err(JobFailure::Retry(error)),
+        Err(Failure::Transient(_, detail)) if job.is_last_attempt() => ("gave_up", detail, false),
+        Err(Failure::Transient(code, detail)) => (code, detail, true),
+        Err(Failure::Definitive(code, detail)) => (code, detail, false),
+    };
+    if retry {
+        payments
+            .note_retrying(&scope, payment.id, code, detail.as_deref())
+            .await?;
+        publish(state, &scope, invoice);
+        return Err(JobFailure::Retry(anyhow::anyhow!(
+            "Billit did not take payment {} yet: {}",
+            payment.id,
+            detail.unwrap_or_else(|| code.to_owned())
+        )));
+    }
+    // The payment carries the failure and its Retry button; the job itself is over.
+    tracing::warn!(payment = %payment.id, code, detail = detail.as_deref().unwrap_or(""), "payment report failed");
+    payments
+        .mark_failed(&scope, payment.id, code, detail.as_deref())
+        .await?;
+    publish(state, &scope, invoice);
+    Ok(())
+}
+
+/// Posts the payment to the invoice's order; returns the order id.
+async fn report(
+    state: &AppState,
+    scope: &TenantScope,
+    payment: &PaymentRecord,
+) -> Result<i64, Failure> {
+    let invoice = state
+        .invoices
+        .get(scope, payment.invoice_id)
+        .await
+        .map_err(|error| Failure::Internal(error.into()))?;
+    let Some(order_id) = invoice.and_then(|invoice| invoice.billit_order_id) else {
+        return Err(Failure::Definitive("order_not_found", None));
+    };
+    let client = match client_for(state, scope).await {
+        Ok((client, _)) => client,
+        Err(ConnectionProblem::Database(error)) => return Err(Failure::Internal(error.into())),
+        Err(
+            problem @ (ConnectionProblem::NotConfigured
+            | ConnectionProblem::Incomplete
+            | ConnectionProblem::NoEmbeddedSandbox),
+        ) => {
+            tracing::info!(problem = %problem, "no usable Billit connection");
+            return Err(Failure::Definitive("not_configured", None));
+        }
+        Err(problem) => {
+            tracing::error!(problem = %problem, "the Billit connection cannot be used");
+            return Err(Failure::Definitive("connection_broken", None));
+        }
+    };
+    let request = PaymentRequest {
+        amount: Decimal::new(payment.amount_cents, 2),
+        payment_date: Some(BillitDateTime(format!(
+            "{}T00:00:00",
+            payment.paid_on.format("%Y-%m-%d")
+        ))),
+        reference: payment.reference.clone(),
+        extra: Default::default(),
+    };
+    client
+        .post_payment(order_id, &request, Some(&payment.idempotency_key))
+        .await
+        .map_err(|error| failure_of(&error))?;
+    Ok(order_id)
+}
+
+fn codes(error: &BillitError) -> &[ApiErrorDetail] {
+    match error {
+        BillitError::Validation { errors, .. } | BillitError::Conflict { errors } => errors,
+        _ => &[],
+    }
+}
+
+/// Billit's answer as a failure the payment can explain.
+fn failure_of(error: &BillitError) -> Failure {
+    let detail = Some(error.to_string());
+    // An unreadable answer may hide a payment Billit took: asking again with the same key is safe.
+    if error.is_transient() || matches!(error, BillitError::Decode(_)) {
+        return Failure::Transient("unreachable", detail);
+    }
+    match error {
+        BillitError::Unauthorized { .. } => Failure::Definitive("unauthorized", None),
+        BillitError::NotFound => Failure::Definitive("order_not_found", None),
+        BillitError::Invalid(_) => Failure::Definitive("connection_broken", None),
+        _ => {
+            let code = codes(error).iter().find_map(|detail| {
+                Some(match detail.code.as_deref()? {
+                    "AmountExceedsToPay" => "exceeds_at_billit",
+                    "OrderNotSent" => "order_not_sent",
+                    "InvalidAmount" => "invalid_amount",
+                    _ => return None,
+                })
+            });
+            Failure::Definitive(code.unwrap_or("refused"), detail)
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Payments received on an invoice: the payment track's own page, recording a payment, "mark as fully paid",
+//! and retrying a payment whose report to Billit failed. Every success goes back to the invoice's page (303).
+
+use crate::auth::{TenantContext, client_ip, layout_for};
+use crate::errors::{WebError, html};
+use crate::i18n::Tr;
+use crate::pages::{Layout, NoticePage};
+use crate::payments::{
+    self, FormErrors, PaymentForm, PaymentPanel, form_view, is_payable, report_job,
+};
+use crate::routes::invoice_views::format;
+use crate::routes::see_other;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use portal_domain::ids::InvoiceId;
+use portal_persistence::audit::{self, AuditEntry};
+use portal_persistence::invoices::InvoiceRecord;
+use portal_persistence::payments::{NewPayment, PaymentError, RecordOutcome, RecordedBy};
+use portal_persistence::scope::TenantRole;
+use uuid::Uuid;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/t/{slug}/invoices/{id}/payments", web::get().to(page))
+        .route("/t/{slug}/invoices/{id}/payments", web::post().to(record))
+        .route(
+            "/t/{slug}/invoices/{id}/payments/full",
+            web::post().to(record_rest),
+        )
+        .route(
+            "/t/{slug}/invoices/{id}/payments/{payment_id}/retry",
+            web::post().to(retry),
+        );
+}
+
+/// The payment track alone: where a form with mistakes comes back, and a page of its own for the invoice.
+#[derive(Template)]
+#[template(path = "pages/invoices/payments.html")]
+struct PaymentsPage {
+    layout: Layout,
+    number: String,
+    invoice_href: String,
+    payments: Option<PaymentPanel>,
+}
+
+const NOT_PAYABLE: (&str, &str) = ("payments.refused_title", "payments.not_payable");
+
+fn invoice_page(slug: &str, id: InvoiceId) -> String {
+    format!("/t/{slug}/invoices/{id}")
+}
+
+async fn find_invoice(
+    state: &AppState,
+    ctx: &TenantContext,
+    id: &str,
+) -> Result<InvoiceRecord, WebError> {
+    let id = InvoiceId::parse(id).ok_or(WebError::NotFound)?;
+    state
+        .invoices
+        .get(&ctx.scope, id)
+        .await?
+        .ok_or(WebError::NotFound)
+}
+
+/// The form as it is shown again: what was typed, what is wrong with it, and why nothing was recorded.
+struct Shown<'a> {
+    form: &'a PaymentForm,
+    errors: FormErrors,
+    alert: Option<String>,
+}
+
+async fn render(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    invoice: &InvoiceRecord,
+    status: StatusCode,
+    shown: Shown<'_>,
+) -> Result<HttpResponse, WebError> {
+    let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
+    let t = layout.t;
+    let view = form_view(shown.form, invoice, shown.errors, shown.alert, t);
+    let panel = payments::panel(state, &ctx.scope, &ctx.tenant.slug, invoice, view, t).await?;
+    let page = PaymentsPage {
+        number: invoice.number().to_owned(),
+        invoice_href: invoice_page(&ctx.tenant.slug, invoice.id),
+        payments: panel,
+        layout,
+    };
+    Ok(html(status, page.render()))
+}
+
+/// 409 with `(title, message)`: payments go on invoices that Billit has (not drafts, not credit notes), and only
+/// a failed one can be retried.
+async fn refused(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    invoice: &InvoiceRecord,
+    (title, key): (&str, &str),
+) -> Result<HttpResponse, WebError> {
+    let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
+    let t = layout.t;
+    let page = NoticePage {
+        title: t.get(title).to_owned(),
+        message: t.get(key).to_owned(),
+        link: Some((
+            invoice_page(&ctx.tenant.slug, invoice.id),
+            t.get("payments.to_invoice").to_owned(),
+        )),
+        layout,
+    };
+    Ok(html(StatusCode::CONFLICT, page.render()))
+}
+
+pub async fn page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let invoice = find_invoice(&state, &ctx, &path.1).await?;
+    render(
+        &state,
+        &req,
+        &ctx,
+        &invoice,
+        StatusCode::OK,
+        Shown {
+            form: &PaymentForm::blank(),
+            errors: FormErrors::default(),
+            alert: None,
+        },
+    )
+    .await
+}
+
+/// Records a payment from the form.
+pub async fn record(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    path: web::Path<(String, String)>,
+    form: web::Form<PaymentForm>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Member)?;
+    let invoice = find_invoice(&state, &ctx, &path.1).await?;
+    if !is_payable(&invoice) {
+        return refused(&state, &req, &ctx, &invoice, NOT_PAYABLE).await;
+    }
+    let t = Tr::new(ctx.user.language());
+    match payments::check(&form, invoice.draft.issue_date, payments::today(), t) {
+        Ok(payment) => save(&state, &req, &ctx, &invoice, payment, &form).await,
+        Err(errors) => {
+            render(
+                &state,
+                &req,
+                &ctx,
+                &invoice,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Shown {
+                    form: &form,
+                    errors,
+                    alert: Some(t.get("payments.error.fix_fields").to_owned()),
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// "Mark as fully paid": a transfer of what remains, dated today.
+pub async fn record_rest(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Member)?;
+    let invoice = find_invoice(&state, &ctx, &path.1).await?;
+    if !is_payable(&invoice) {
+        return refused(&state, &req, &ctx, &invoice, NOT_PAYABLE).await;
+    }
+    save(
+        &state,
+        &req,
+        &ctx,
+        &invoice,
+        payments::remaining_today(),
+        &PaymentForm::blank(),
+    )
+    .await
+}
+
+async fn save(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    invoice: &InvoiceRecord,
+    payment: NewPayment,
+    form: &PaymentForm,
+) -> Result<HttpResponse, WebError> {
+    let scope = &ctx.scope;
+    let by = RecordedBy {
+        user: Some(ctx.user.user.id),
+        ip: client_ip(req),
+    };
+    let outcome = payments::repository(state)
+        .record(
+            scope,
+            invoice.id,
+            &payment,
+            by,
+            state.jobs.queue.now_ms(),
+            |payment| report_job(scope, invoice.id, payment, 0),
+        )
+        .await;
+    let t = Tr::new(ctx.user.language());
+    match outcome {
+        Ok(RecordOutcome::Recorded(_)) => {
+            // The report's job was committed with the payment: wake a worker of this process.
+            state.jobs.ring();
+            payments::publish(state, scope, invoice.id);
+            Ok(see_other(&format!(
+                "{}#payments",
+                invoice_page(&ctx.tenant.slug, invoice.id)
+            )))
+        }
+        Ok(RecordOutcome::Exceeds { remaining_cents }) => {
+            let remaining = format::amount_cents(remaining_cents, &invoice.draft.currency, t.lang);
+            let message = t.fill("payments.error.exceeds", &[("remaining", &remaining)]);
+            let errors = FormErrors {
+                amount: Some(message.clone()),
+                ..FormErrors::default()
+            };
+            render(
+                state,
+                req,
+                ctx,
+                invoice,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Shown {
+                    form,
+                    errors,
+                    alert: Some(message),
+                },
+            )
+            .await
+        }
+        Ok(RecordOutcome::NothingDue) => {
+            render(
+                state,
+                req,
+                ctx,
+                invoice,
+                StatusCode::CONFLICT,
+                Shown {
+                    form,
+                    errors: FormErrors::default(),
+                    alert: Some(t.get("payments.error.nothing_due").to_owned()),
+                },
+            )
+            .await
+        }
+        Ok(RecordOutcome::NotPayable) => refused(state, req, ctx, invoice, NOT_PAYABLE).await,
+        Err(PaymentError::NotFound) => Err(WebError::NotFound),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Reports a failed payment again.
+pub async fn retry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Member)?;
+    let (_, invoice_id, payment_id) = path.into_inner();
+    let invoice = find_invoice(&state, &ctx, &invoice_id).await?;
+    let payment_id = Uuid::try_parse(&payment_id).map_err(|_| WebError::NotFound)?;
+    let scope = &ctx.scope;
+    let repository = payments::repository(&state);
+    let enqueued = repository
+        .retry(
+            scope,
+            invoice.id,
+            payment_id,
+            state.jobs.queue.now_ms(),
+            |retries| report_job(scope, invoice.id, payment_id, retries),
+        )
+        .await?;
+    if enqueued.is_none() {
+        let known = repository
+            .get(scope, payment_id)
+            .await?
+            .is_some_and(|payment| payment.invoice_id == invoice.id);
+        if !known {
+            return Err(WebError::NotFound);
+        }
+        // Reported, accepted, or already waiting for its report: nothing to retry.
+        return refused(
+            &state,
+            &req,
+            &ctx,
+            &invoice,
+            ("payments.retry_refused_title", "payments.retry_refused"),
+        )
+        .await;
+    }
+    state.jobs.ring();
+    audit::record_for_tenant(
+        &state.db,
+        scope,
+        AuditEntry::new("payment.retried", format!("invoice:{}", invoice.id))
+            .by(Some(ctx.user.user.id))
+            .from_ip(client_ip(&req))
+            .details(serde_json::json!({ "payment_id": payment_id })),
+    )
+    .await?;
+    payments::publish(&state, scope, invoice.id);
+    Ok(see_other(&format!(
+        "{}#payments",
+        invoice_page(&ctx.tenant.slug, invoice.id)
+    )))
+}
