@@ -12,12 +12,14 @@ const FR: &[&str] = &[
     include_str!("../i18n/fr.toml"),
     include_str!("../i18n/fr/customers.toml"),
     include_str!("../i18n/fr/invoices.toml"),
+    include_str!("../i18n/fr/outbox.toml"),
     include_str!("../i18n/fr/statuses.toml"),
 ];
 const EN: &[&str] = &[
     include_str!("../i18n/en.toml"),
     include_str!("../i18n/en/customers.toml"),
     include_str!("../i18n/en/invoices.toml"),
+    include_str!("../i18n/en/outbox.toml"),
     include_str!("../i18n/en/statuses.toml"),
 ];
 
