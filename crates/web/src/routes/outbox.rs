@@ -26,7 +26,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/outbox", web::get().to(firm_list))
         .route("/admin/outbox/{id}", web::get().to(firm_email))
         .route("/t/{slug}/settings/outbox", web::get().to(tenant_list))
-        .route("/t/{slug}/settings/outbox/{id}", web::get().to(tenant_email));
+        .route(
+            "/t/{slug}/settings/outbox/{id}",
+            web::get().to(tenant_email),
+        );
 }
 
 /// Whether this deployment is a demonstration whose emails go to files: the embedded (or a local) Billit sandbox,
