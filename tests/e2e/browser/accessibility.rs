@@ -1,5 +1,6 @@
 //! axe-core, run in Chromium on every main page of a living demonstration: no `serious` or `critical` violation.
-//! Every violation found (of any impact) and each page's weight are printed, for the notes.
+//! Each page must also reflow on a 320 px screen (WCAG 1.4.10). Every violation found (of any impact) and each
+//! page's weight are printed, for the notes.
 
 use super::measures::{Weight, weigh};
 use super::webdriver::{Browser, eventually};
@@ -12,6 +13,34 @@ struct Scan {
     page: String,
     violations: Vec<Value>,
     weight: Weight,
+    /// What makes the page wider than a 320 px screen (WCAG 1.4.10 reflow), outside regions that scroll.
+    too_wide: Vec<String>,
+}
+
+/// At 320 CSS pixels the page must not scroll sideways; a wide table may, inside its own `.table-scroll` region.
+async fn too_wide_for_a_phone(browser: &Browser) -> Vec<String> {
+    browser.set_viewport(320, 800).await;
+    let found = browser
+        .execute(
+            "var width = window.innerWidth;
+             if (document.documentElement.scrollWidth <= width) { return []; }
+             var wide = Array.prototype.filter.call(document.querySelectorAll('body *'), function (e) {
+               return e.getBoundingClientRect().right > width + 1 && !e.closest('.table-scroll');
+             }).map(function (e) { return e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''); });
+             return wide.length ? wide.slice(0, 5) : ['the document is ' + document.documentElement.scrollWidth + ' px wide'];",
+            vec![],
+        )
+        .await;
+    browser.reset_viewport().await;
+    found
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn impact(violation: &Value) -> &str {
@@ -78,15 +107,27 @@ async fn scan(browser: &Browser, source: &str, page: &str, scans: &mut Vec<Scan>
     // What each page looks like, kept for the README and for whoever reads a failure.
     let name: String = page
         .trim_matches('/')
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
+        .split('/')
+        .map(|segment| {
+            if uuid::Uuid::parse_str(segment).is_ok() {
+                "one".to_owned()
+            } else {
+                segment
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-");
     browser.save_screenshot(&format!("pages/{name}")).await;
     let violations = axe(browser, source).await;
+    let too_wide = too_wide_for_a_phone(browser).await;
     scans.push(Scan {
         page: page.to_owned(),
         violations,
         weight,
+        too_wide,
     });
 }
 
@@ -125,7 +166,8 @@ async fn link(browser: &Browser, pattern: &str, near: &str) -> String {
 }
 
 fn report(scans: &[Scan]) -> String {
-    let mut out = String::from("page | HTML | CSS | JS | total bytes | axe violations\n");
+    let mut out =
+        String::from("page | HTML | CSS | JS | total bytes | axe violations | wider than 320 px\n");
     for scan in scans {
         let found: Vec<String> = scan
             .violations
@@ -140,7 +182,7 @@ fn report(scans: &[Scan]) -> String {
             })
             .collect();
         out.push_str(&format!(
-            "{} | {} | {} | {} | {} | {}\n",
+            "{} | {} | {} | {} | {} | {} | {}\n",
             scan.page,
             scan.weight.html,
             scan.weight.css,
@@ -150,6 +192,11 @@ fn report(scans: &[Scan]) -> String {
                 "none".to_owned()
             } else {
                 found.join("; ")
+            },
+            if scan.too_wide.is_empty() {
+                "no".to_owned()
+            } else {
+                scan.too_wide.join(", ")
             }
         ));
     }
@@ -249,5 +296,15 @@ async fn the_main_pages_have_no_serious_or_critical_accessibility_violation() {
         serious.is_empty(),
         "serious or critical accessibility violations:\n{}",
         serious.join("\n")
+    );
+    let too_wide: Vec<String> = scans
+        .iter()
+        .filter(|scan| !scan.too_wide.is_empty())
+        .map(|scan| format!("{}: {:?}", scan.page, scan.too_wide))
+        .collect();
+    assert!(
+        too_wide.is_empty(),
+        "pages that scroll sideways on a 320 px screen:\n{}",
+        too_wide.join("\n")
     );
 }

@@ -207,7 +207,11 @@ async fn a_user_creates_a_customer_sends_an_invoice_and_watches_its_status_arriv
     );
     answer_the_suspension_by_email(&browser, &demo, &invoice_url).await;
 
-    // The buyer completes the invoice (209) at Billit, then approves it (205): the open page follows.
+    // The buyer completes the invoice (209) at Billit, then approves it (205): the open page follows, and
+    // whoever was on a link of the page (keyboard, screen reader) stays there.
+    browser
+        .execute("document.querySelector('.breadcrumb a').focus();", vec![])
+        .await;
     let order = order_id(&browser).await;
     let injected = reqwest::Client::new()
         .post(format!(
@@ -232,6 +236,16 @@ async fn a_user_creates_a_customer_sends_an_invoice_and_watches_its_status_arriv
     );
     assert!(same_document(&browser).await);
     assert_eq!(browser.current_url().await, invoice_url);
+    assert_eq!(
+        browser
+            .execute(
+                "return document.activeElement.matches('.breadcrumb a');",
+                vec![]
+            )
+            .await,
+        serde_json::json!(true),
+        "the focus stayed on the link through the live updates"
+    );
     record_a_payment(&browser, &demo, &invoice_url).await;
     eprintln!("headlines seen without reloading: {seen:?}");
 

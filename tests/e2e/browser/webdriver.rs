@@ -466,6 +466,28 @@ impl Browser {
         .await;
     }
 
+    /// Makes the page's viewport `width`×`height` CSS pixels (a phone), below the window's own minimum
+    /// (Chromium's DevTools command, which chromedriver passes on).
+    pub async fn set_viewport(&self, width: u32, height: u32) {
+        self.post(
+            "/goog/cdp/execute",
+            json!({
+                "cmd": "Emulation.setDeviceMetricsOverride",
+                "params": { "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false },
+            }),
+        )
+        .await;
+    }
+
+    /// Back to the window's own viewport.
+    pub async fn reset_viewport(&self) {
+        self.post(
+            "/goog/cdp/execute",
+            json!({ "cmd": "Emulation.clearDeviceMetricsOverride", "params": {} }),
+        )
+        .await;
+    }
+
     /// The visible viewport as PNG bytes.
     pub async fn screenshot(&self) -> Vec<u8> {
         let encoded = self.get("/screenshot").await;
