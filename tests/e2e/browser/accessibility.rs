@@ -207,7 +207,8 @@ fn report(scans: &[Scan]) -> String {
 async fn the_main_pages_have_no_serious_or_critical_accessibility_violation() {
     let source = axe_source();
     let demo = Demo::start(100).await;
-    let browser = Browser::start("the_main_pages_have_no_serious_accessibility_violation").await;
+    let browser =
+        Browser::start("the_main_pages_have_no_serious_or_critical_accessibility_violation").await;
     let mut scans = Vec::new();
 
     visit(&browser, &demo, &source, "/login", &mut scans).await;

@@ -1,5 +1,6 @@
 //! A person's first session, in a real browser: sign in, create a customer, write and send an invoice, watch its
-//! status arrive on the invoice page without reloading it; then, signed in as the other company, fail to reach it.
+//! status arrive on the invoice page without reloading it, read the email it caused among the sent emails; then,
+//! signed in as the other company, fail to reach it.
 
 use super::webdriver::{Browser, eventually};
 use super::{CLAIRE, Demo, MARTIN, SOPHIE, sign_in, sign_out};
@@ -179,7 +180,9 @@ async fn record_a_payment(_browser: &Browser, _demo: &Demo, _invoice_url: &str) 
 #[tokio::test]
 async fn a_user_creates_a_customer_sends_an_invoice_and_watches_its_status_arrive() {
     let demo = Demo::start(1_000).await;
-    let browser = Browser::start("a_user_creates_a_customer_sends_an_invoice").await;
+    let browser =
+        Browser::start("a_user_creates_a_customer_sends_an_invoice_and_watches_its_status_arrive")
+            .await;
     sign_in(&browser, &demo, CLAIRE).await;
 
     let customer = create_customer(&browser, &demo).await;
@@ -247,6 +250,40 @@ async fn a_user_creates_a_customer_sends_an_invoice_and_watches_its_status_arriv
         "the focus stayed on the link through the live updates"
     );
     record_a_payment(&browser, &demo, &invoice_url).await;
+    let number = browser.text_of(".invoice-head h1").await;
+
+    // The suspension was an "action required" email; with no SMTP server, the company's sent emails show it.
+    browser
+        .goto(&demo.url(&format!("{MARTIN}/settings/outbox")))
+        .await;
+    let subject = format!("{number} : Suspendue (208)");
+    let email = eventually(
+        "the suspension's email is among the sent emails",
+        Duration::from_secs(30),
+        || async {
+            browser.goto(&browser.current_url().await).await;
+            browser
+                .execute(
+                    "var links = document.querySelectorAll('.outbox-table a');
+                     for (var i = 0; i < links.length; i++) {
+                       if (links[i].textContent.indexOf(arguments[0]) >= 0) { return links[i].getAttribute('href'); }
+                     } return null;",
+                    vec![serde_json::json!(subject)],
+                )
+                .await
+                .as_str()
+                .map(str::to_owned)
+        },
+    )
+    .await;
+    browser.goto(&demo.url(&email)).await;
+    assert!(browser.text_of(".outbox-text").await.contains(&number));
+    assert!(
+        browser
+            .try_find("iframe.outbox-html[sandbox]")
+            .await
+            .is_some()
+    );
     eprintln!("headlines seen without reloading: {seen:?}");
 
     // The other company's administrator cannot reach it: the same 404 as a page that does not exist.
