@@ -18,6 +18,48 @@
     return active && element.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
   }
 
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+
+  // Swapping the content removes the element that had the keyboard focus, which would send a keyboard or screen
+  // reader user back to the top of the page: remember it, to focus its counterpart in the new content.
+  function focusedIn(element) {
+    var active = document.activeElement;
+    if (!active || active === document.body || !element.contains(active)) {
+      return null;
+    }
+    return {
+      id: active.id,
+      tag: active.tagName,
+      href: active.getAttribute("href"),
+      name: active.getAttribute("name"),
+      value: active.getAttribute("value"),
+      text: active.textContent,
+      index: Array.prototype.indexOf.call(element.querySelectorAll(FOCUSABLE), active),
+    };
+  }
+
+  function refocus(element, was) {
+    if (!was) {
+      return;
+    }
+    var target = was.id ? document.getElementById(was.id) : null;
+    var all = element.querySelectorAll(FOCUSABLE);
+    for (var i = 0; !target && i < all.length; i++) {
+      var candidate = all[i];
+      if (candidate.tagName === was.tag && candidate.getAttribute("href") === was.href &&
+          candidate.getAttribute("name") === was.name && candidate.getAttribute("value") === was.value &&
+          candidate.textContent === was.text) {
+        target = candidate;
+      }
+    }
+    if (!target && was.index >= 0 && was.index < all.length) {
+      target = all[was.index];
+    }
+    if (target) {
+      target.focus({ preventScroll: true });
+    }
+  }
+
   function refresh() {
     var current = document.querySelector("[data-live]");
     if (!current) {
@@ -38,7 +80,9 @@
       .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live]");
         if (fresh && !editing(current)) {
+          var was = focusedIn(current);
           current.innerHTML = fresh.innerHTML;
+          refocus(current, was);
         }
       })
       .catch(function () {

@@ -4,6 +4,8 @@
 //! dir and database (a fresh PostgreSQL database when PORTAL_TEST_DATABASE_URL is set).
 
 #[cfg(test)]
+mod browser;
+#[cfg(test)]
 mod cli;
 #[cfg(test)]
 mod demo;

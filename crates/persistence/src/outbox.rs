@@ -211,6 +211,27 @@ impl OutboxRepository {
             .map(stored)
             .collect())
     }
+
+    /// One email of the deployment (the firm's view of the outbox).
+    pub async fn get(&self, id: Uuid) -> Result<Option<StoredEmail>, DbErr> {
+        Ok(outbox::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(stored))
+    }
+
+    /// One email of a tenant; another tenant's (or a firm-level one) is `None`.
+    pub async fn get_for_tenant(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+    ) -> Result<Option<StoredEmail>, DbErr> {
+        Ok(outbox::Entity::find_by_id(id)
+            .filter(outbox::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .one(&self.db)
+            .await?
+            .map(stored))
+    }
 }
 
 fn stored(row: outbox::Model) -> StoredEmail {

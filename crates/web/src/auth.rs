@@ -326,9 +326,11 @@ pub async fn layout_for(
             })
             .collect(),
     };
-    Ok(Layout::anonymous(user.language())
+    let mut layout = Layout::anonymous(user.language())
         .with_csrf(&csrf_token(req, state))
-        .with_nav(nav))
+        .with_nav(nav);
+    layout.outbox = crate::routes::outbox::available(state);
+    Ok(layout)
 }
 
 /// The frame of a public page, in the visitor's language (the `lang` cookie, else the browser's first choice).

@@ -16,6 +16,8 @@ pub struct Layout {
     pub nav: Option<Nav>,
     /// For the header's forms (sign out, language).
     pub csrf: String,
+    /// Whether the "sent emails" pages exist here (a demonstration writing emails to files).
+    pub outbox: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,7 @@ impl Layout {
             favicon: assets::url("img/favicon.svg"),
             nav: None,
             csrf: String::new(),
+            outbox: false,
         }
     }
 

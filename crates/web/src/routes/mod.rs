@@ -8,6 +8,7 @@ pub mod hooks;
 pub mod invoice_views;
 pub mod invoices;
 pub mod live;
+pub mod outbox;
 pub mod payments;
 pub mod tenant;
 
@@ -130,6 +131,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::revoke_admin),
         )
         .route("/admin/audit", web::get().to(admin::audit_log))
+        .configure(outbox::configure)
         .configure(customers::configure)
         // The editor's fixed paths (`/invoices/new`) before the views' `/invoices/{id}`.
         .configure(invoices::configure)

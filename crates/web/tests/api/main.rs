@@ -9,6 +9,8 @@ mod editor;
 #[cfg(test)]
 mod helpers;
 #[cfg(test)]
+mod outbox;
+#[cfg(test)]
 mod pages;
 #[cfg(test)]
 mod payments;

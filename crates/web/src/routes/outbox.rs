@@ -1,0 +1,255 @@
+//! The "sent emails" pages of a demonstration: with the embedded Billit sandbox and no SMTP server, emails are only
+//! written as files, so whoever tries the portal reads them here instead (an answer to a 208, an invitation…).
+//! Firm administrators see every email (`/admin/outbox`), a tenant's administrators their tenant's
+//! (`/t/{slug}/settings/outbox`). Anywhere else (a real deployment) these pages do not exist: 404.
+
+use crate::auth::{FirmAdmin, TenantContext, layout_for};
+use crate::errors::{WebError, html};
+use crate::i18n::Tr;
+use crate::pages::Layout;
+use crate::routes::invoice_views::format::date_time;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use portal_domain::ids::TenantId;
+use portal_persistence::outbox::{EmailStatus, StoredEmail};
+use portal_persistence::scope::TenantRole;
+use portal_persistence::tenants::Tenant;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// How many emails a list shows (a demonstration sends a few dozen).
+const LIST_LIMIT: u64 = 200;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/outbox", web::get().to(firm_list))
+        .route("/admin/outbox/{id}", web::get().to(firm_email))
+        .route("/t/{slug}/settings/outbox", web::get().to(tenant_list))
+        .route(
+            "/t/{slug}/settings/outbox/{id}",
+            web::get().to(tenant_email),
+        );
+}
+
+/// Whether this deployment is a demonstration whose emails go to files: the embedded (or a local) Billit sandbox,
+/// and no SMTP server. A real deployment keeps its emails out of web pages.
+pub fn available(state: &AppState) -> bool {
+    state.config.billit.embedded_url.is_some() && state.config.mail.smtp_url.is_none()
+}
+
+fn ensure_available(state: &AppState) -> Result<(), WebError> {
+    if available(state) {
+        Ok(())
+    } else {
+        Err(WebError::NotFound)
+    }
+}
+
+/// One line of the list.
+struct Row {
+    href: String,
+    to: String,
+    subject: String,
+    status: &'static str,
+    tone: &'static str,
+    created: String,
+    /// The company the email was sent for; only the firm's list shows it.
+    company: Option<String>,
+}
+
+fn status_label(t: Tr, status: EmailStatus) -> &'static str {
+    match status {
+        EmailStatus::Queued => t.get("outbox.state.queued"),
+        EmailStatus::Sent => t.get("outbox.state.sent"),
+        EmailStatus::Failed => t.get("outbox.state.failed"),
+    }
+}
+
+/// The status pill's colour (the classes the invoice pages use).
+fn status_tone(status: EmailStatus) -> &'static str {
+    match status {
+        EmailStatus::Queued => "warn",
+        EmailStatus::Sent => "good",
+        EmailStatus::Failed => "bad",
+    }
+}
+
+fn subject_or_placeholder(t: Tr, subject: &str) -> String {
+    if subject.trim().is_empty() {
+        t.get("outbox.no_subject").to_owned()
+    } else {
+        subject.to_owned()
+    }
+}
+
+fn row(t: Tr, base: &str, email: &StoredEmail, company: Option<String>) -> Row {
+    Row {
+        href: format!("{base}/{}", email.id),
+        to: email.email.to.join(", "),
+        subject: subject_or_placeholder(t, &email.email.subject),
+        status: status_label(t, email.status),
+        tone: status_tone(email.status),
+        created: date_time(email.created_at, t.lang),
+        company,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/outbox/list.html")]
+struct ListPage {
+    layout: Layout,
+    /// The tenant whose settings frame the page; `None` on the firm's page.
+    tenant: Option<Tenant>,
+    rows: Vec<Row>,
+}
+
+/// One email, as it would have arrived.
+#[derive(Template)]
+#[template(path = "pages/outbox/email.html")]
+struct EmailPage {
+    layout: Layout,
+    tenant: Option<Tenant>,
+    back: String,
+    subject: String,
+    from: String,
+    to: String,
+    reply_to: Option<String>,
+    status: &'static str,
+    tone: &'static str,
+    created: String,
+    sent: Option<String>,
+    attempts: i32,
+    last_error: Option<String>,
+    text_body: String,
+    /// Shown in a sandboxed frame (`srcdoc`, escaped by the template): no script of the email can run, and the
+    /// page's CSP applies to it as well.
+    html_body: String,
+}
+
+impl EmailPage {
+    fn new(layout: Layout, tenant: Option<Tenant>, back: String, email: StoredEmail) -> Self {
+        let t = layout.t;
+        Self {
+            back,
+            subject: subject_or_placeholder(t, &email.email.subject),
+            from: email.email.from,
+            to: email.email.to.join(", "),
+            reply_to: email.email.reply_to,
+            status: status_label(t, email.status),
+            tone: status_tone(email.status),
+            created: date_time(email.created_at, t.lang),
+            sent: email.sent_at.map(|at| date_time(at, t.lang)),
+            attempts: email.attempts,
+            last_error: email.last_error,
+            text_body: email.email.text_body,
+            html_body: email.email.html_body,
+            layout,
+            tenant,
+        }
+    }
+}
+
+fn parse_id(text: &str) -> Result<Uuid, WebError> {
+    Uuid::parse_str(text).map_err(|_| WebError::NotFound)
+}
+
+// ---- the firm's outbox ----
+
+pub async fn firm_list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+) -> Result<HttpResponse, WebError> {
+    ensure_available(&state)?;
+    let layout = layout_for(&state, &req, &admin.0, None).await?;
+    let names: HashMap<TenantId, String> = state
+        .tenants
+        .list_all()
+        .await?
+        .into_iter()
+        .map(|tenant| (tenant.id, tenant.legal_name))
+        .collect();
+    let t = layout.t;
+    let rows = state
+        .outbox
+        .recent(LIST_LIMIT)
+        .await?
+        .iter()
+        .map(|email| {
+            let company = match email.tenant_id {
+                Some(id) => names.get(&id).cloned().unwrap_or_default(),
+                None => t.get("outbox.firm").to_owned(),
+            };
+            row(t, "/admin/outbox", email, Some(company))
+        })
+        .collect();
+    let page = ListPage {
+        layout,
+        tenant: None,
+        rows,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+pub async fn firm_email(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    ensure_available(&state)?;
+    let id = parse_id(&id)?;
+    let email = state.outbox.get(id).await?.ok_or(WebError::NotFound)?;
+    let layout = layout_for(&state, &req, &admin.0, None).await?;
+    let page = EmailPage::new(layout, None, "/admin/outbox".to_owned(), email);
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+// ---- a tenant's outbox ----
+
+pub async fn tenant_list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+) -> Result<HttpResponse, WebError> {
+    ensure_available(&state)?;
+    ctx.require(TenantRole::Admin)?;
+    let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
+    let base = format!("/t/{}/settings/outbox", ctx.tenant.slug);
+    let t = layout.t;
+    let rows = state
+        .outbox
+        .recent_for_tenant(&ctx.scope, LIST_LIMIT)
+        .await?
+        .iter()
+        .map(|email| row(t, &base, email, None))
+        .collect();
+    let page = ListPage {
+        layout,
+        tenant: Some(ctx.tenant.clone()),
+        rows,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+pub async fn tenant_email(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    ensure_available(&state)?;
+    ctx.require(TenantRole::Admin)?;
+    let (_, id) = path.into_inner();
+    let id = parse_id(&id)?;
+    let email = state
+        .outbox
+        .get_for_tenant(&ctx.scope, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
+    let back = format!("/t/{}/settings/outbox", ctx.tenant.slug);
+    let page = EmailPage::new(layout, Some(ctx.tenant.clone()), back, email);
+    Ok(html(StatusCode::OK, page.render()))
+}

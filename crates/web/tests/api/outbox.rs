@@ -1,0 +1,283 @@
+//! The "sent emails" pages of a demonstration: tenant admins read their tenant's emails, firm admins all of them;
+//! another tenant's email is a 404, members and viewers get a 403, and outside a demonstration the pages do not
+//! exist.
+
+use crate::helpers::{PASSWORD, TestApp, Visitor};
+use portal_persistence::outbox::NewEmail;
+use portal_web::config::Config;
+use portal_web::secret::Secret;
+use portal_web::worker::JobRegistry;
+
+/// A demonstration: the embedded Billit sandbox (never called here) and no SMTP server.
+fn demo(mut config: Config) -> Config {
+    config.billit.embedded_url = Some("http://127.0.0.1:9".to_owned());
+    config
+}
+
+async fn demo_app() -> TestApp {
+    TestApp::spawn_with(demo, |_| JobRegistry::new()).await
+}
+
+/// Queues an email for `slug` the way the application does, through the tenant's scope.
+async fn queue_for(app: &TestApp, admin_email: &str, slug: &str, email: NewEmail) -> uuid::Uuid {
+    let user = app
+        .state
+        .users
+        .find_by_email(admin_email)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, scope) = app
+        .state
+        .tenants
+        .scope_for_member(user.id, slug)
+        .await
+        .unwrap()
+        .unwrap();
+    app.state
+        .outbox
+        .queue_for_tenant(&scope, email)
+        .await
+        .unwrap()
+}
+
+fn email(to: &str, subject: &str, html_body: &str) -> NewEmail {
+    NewEmail {
+        to: vec![to.to_owned()],
+        subject: subject.to_owned(),
+        text_body: format!("Bonjour,\n\n{subject}\n"),
+        html_body: html_body.to_owned(),
+        from: "portal@example.test".to_owned(),
+        reply_to: Some("compta@acme.fr".to_owned()),
+    }
+}
+
+/// The links of a list page to its emails.
+fn email_links(html: &str, base: &str) -> Vec<String> {
+    html.split(&format!("href=\"{base}/"))
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|id| format!("{base}/{id}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_tenant_admin_reads_the_tenants_emails_rendered_and_harmless() {
+    let app = demo_app().await;
+    app.world().await;
+    let acme = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+
+    // An invitation sent through the settings page lands in the outbox like any email would.
+    let invited = acme
+        .submit(
+            "/t/acme/settings/users",
+            "/t/acme/settings/users/invite",
+            &[
+                ("email", "nouveau@acme.fr"),
+                ("role", "member"),
+                ("language", "fr"),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status(), 303);
+    let hostile = queue_for(
+        &app,
+        "admin@acme.fr",
+        "acme",
+        email(
+            "client@example.test",
+            "Réponse à votre suspension",
+            "<p>Pièce jointe</p><script>window.parent.hacked = 1</script><img src=x onerror=alert(1)>",
+        ),
+    )
+    .await;
+    queue_for(
+        &app,
+        "admin@globex.fr",
+        "globex",
+        email("client@globex.test", "Globex only", "<p>Globex</p>"),
+    )
+    .await;
+
+    let settings = acme.get("/t/acme/settings").await.text().await.unwrap();
+    assert!(
+        settings.contains("href=\"/t/acme/settings/outbox\""),
+        "the settings offer the sent emails"
+    );
+    let list = acme.get("/t/acme/settings/outbox").await;
+    assert_eq!(list.status(), 200);
+    let list = list.text().await.unwrap();
+    assert!(list.contains("nouveau@acme.fr"), "{list}");
+    assert!(list.contains("client@example.test"));
+    assert!(list.contains("Réponse à votre suspension"));
+    assert!(list.contains("En attente"), "not sent yet: no worker runs");
+    assert!(!list.contains("Globex only"), "another tenant's email");
+    assert_eq!(email_links(&list, "/t/acme/settings/outbox").len(), 2);
+
+    let page = acme
+        .get(&format!("/t/acme/settings/outbox/{hostile}"))
+        .await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Bonjour,"), "the text part");
+    assert!(page.contains("compta@acme.fr"), "reply-to");
+    // The HTML part only exists inside a sandboxed frame's srcdoc, escaped: no script of the email is in the page.
+    let srcdoc = page
+        .split("<iframe class=\"outbox-html\" sandbox srcdoc=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the HTML part in a sandboxed frame");
+    assert!(srcdoc.contains("window.parent.hacked"), "{srcdoc}");
+    assert!(!srcdoc.contains('<') && !srcdoc.contains('>'), "{srcdoc}");
+    assert!(!page.contains("<script>window"));
+    assert!(!page.contains("<img src=x"));
+
+    let invitation = email_links(&list, "/t/acme/settings/outbox")
+        .into_iter()
+        .find(|link| !link.ends_with(&hostile.to_string()))
+        .unwrap();
+    let invitation = acme.get(&invitation).await.text().await.unwrap();
+    assert!(invitation.contains("/invitations/"), "the invitation link");
+}
+
+#[tokio::test]
+async fn the_firm_admin_reads_every_email() {
+    let app = demo_app().await;
+    app.world().await;
+    app.firm_admin("firm@cabinet.fr").await;
+    let acme_email = queue_for(
+        &app,
+        "admin@acme.fr",
+        "acme",
+        email("a@example.test", "Pour ACME", "<p>ACME</p>"),
+    )
+    .await;
+    queue_for(
+        &app,
+        "admin@globex.fr",
+        "globex",
+        email("g@example.test", "Pour Globex", "<p>Globex</p>"),
+    )
+    .await;
+    let firm = Visitor::signed_in(&app, "firm@cabinet.fr", PASSWORD).await;
+    let admin = firm.get("/admin").await.text().await.unwrap();
+    assert!(admin.contains("href=\"/admin/outbox\""));
+    let list = firm.get("/admin/outbox").await;
+    assert_eq!(list.status(), 200);
+    let list = list.text().await.unwrap();
+    assert!(list.contains("Pour ACME") && list.contains("Pour Globex"));
+    assert!(list.contains("ACME SAS") && list.contains("Globex SARL"));
+    let page = firm.get(&format!("/admin/outbox/{acme_email}")).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("a@example.test"));
+    assert_eq!(firm.get("/admin/outbox/not-a-uuid").await.status(), 404);
+    assert_eq!(
+        firm.get(&format!("/admin/outbox/{}", uuid::Uuid::now_v7()))
+            .await
+            .status(),
+        404
+    );
+
+    // A tenant admin is not a firm admin.
+    let acme = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    assert_eq!(acme.get("/admin/outbox").await.status(), 404);
+    assert_eq!(
+        acme.get(&format!("/admin/outbox/{acme_email}"))
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn another_tenants_outbox_and_emails_are_not_found() {
+    let app = demo_app().await;
+    app.world().await;
+    let acme_email = queue_for(
+        &app,
+        "admin@acme.fr",
+        "acme",
+        email("a@example.test", "Pour ACME", "<p>ACME</p>"),
+    )
+    .await;
+    let globex = Visitor::signed_in(&app, "admin@globex.fr", PASSWORD).await;
+    assert_eq!(globex.get("/t/acme/settings/outbox").await.status(), 404);
+    assert_eq!(
+        globex
+            .get(&format!("/t/acme/settings/outbox/{acme_email}"))
+            .await
+            .status(),
+        404
+    );
+    // Through globex's own outbox, acme's email id is unknown too.
+    let own = globex
+        .get(&format!("/t/globex/settings/outbox/{acme_email}"))
+        .await;
+    assert_eq!(own.status(), 404);
+    assert!(
+        !globex
+            .get("/t/globex/settings/outbox")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Pour ACME")
+    );
+}
+
+#[tokio::test]
+async fn members_and_viewers_are_refused() {
+    let app = demo_app().await;
+    app.world().await;
+    let acme_email = queue_for(
+        &app,
+        "admin@acme.fr",
+        "acme",
+        email("a@example.test", "Pour ACME", "<p>ACME</p>"),
+    )
+    .await;
+    for who in ["member@acme.fr", "viewer@acme.fr"] {
+        let visitor = Visitor::signed_in(&app, who, PASSWORD).await;
+        assert_eq!(
+            visitor.get("/t/acme/settings/outbox").await.status(),
+            403,
+            "{who}"
+        );
+        assert_eq!(
+            visitor
+                .get(&format!("/t/acme/settings/outbox/{acme_email}"))
+                .await
+                .status(),
+            403,
+            "{who}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn outside_a_demonstration_the_pages_do_not_exist() {
+    // No embedded sandbox: a real deployment.
+    let app = TestApp::spawn().await;
+    app.world().await;
+    app.firm_admin("firm@cabinet.fr").await;
+    let acme = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    assert_eq!(acme.get("/t/acme/settings/outbox").await.status(), 404);
+    let settings = acme.get("/t/acme/settings").await.text().await.unwrap();
+    assert!(!settings.contains("/settings/outbox"));
+    let firm = Visitor::signed_in(&app, "firm@cabinet.fr", PASSWORD).await;
+    assert_eq!(firm.get("/admin/outbox").await.status(), 404);
+
+    // The embedded sandbox with a real SMTP server: emails really leave, so they are not shown either.
+    let app = TestApp::spawn_with(
+        |config| {
+            let mut config = demo(config);
+            config.mail.smtp_url = Some(Secret::new("smtp://127.0.0.1:2525".to_owned()));
+            config
+        },
+        |_| JobRegistry::new(),
+    )
+    .await;
+    app.world().await;
+    let acme = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    assert_eq!(acme.get("/t/acme/settings/outbox").await.status(), 404);
+}

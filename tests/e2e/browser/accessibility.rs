@@ -1,0 +1,311 @@
+//! axe-core, run in Chromium on every main page of a living demonstration: no `serious` or `critical` violation.
+//! Each page must also reflow on a 320 px screen (WCAG 1.4.10). Every violation found (of any impact) and each
+//! page's weight are printed, for the notes.
+
+use super::measures::{Weight, weigh};
+use super::webdriver::{Browser, eventually};
+use super::{CLAIRE, Demo, FIRM_ADMIN, MARTIN, axe_source, sign_in, sign_out};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// One page's outcome.
+struct Scan {
+    page: String,
+    violations: Vec<Value>,
+    weight: Weight,
+    /// What makes the page wider than a 320 px screen (WCAG 1.4.10 reflow), outside regions that scroll.
+    too_wide: Vec<String>,
+}
+
+/// At 320 CSS pixels the page must not scroll sideways; a wide table may, inside its own `.table-scroll` region.
+async fn too_wide_for_a_phone(browser: &Browser) -> Vec<String> {
+    browser.set_viewport(320, 800).await;
+    let found = browser
+        .execute(
+            "var width = window.innerWidth;
+             if (document.documentElement.scrollWidth <= width) { return []; }
+             var wide = Array.prototype.filter.call(document.querySelectorAll('body *'), function (e) {
+               return e.getBoundingClientRect().right > width + 1 && !e.closest('.table-scroll');
+             }).map(function (e) { return e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''); });
+             return wide.length ? wide.slice(0, 5) : ['the document is ' + document.documentElement.scrollWidth + ' px wide'];",
+            vec![],
+        )
+        .await;
+    browser.reset_viewport().await;
+    found
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn impact(violation: &Value) -> &str {
+    violation["impact"].as_str().unwrap_or("unknown")
+}
+
+/// Runs axe on the page as it is now (injected through WebDriver: the page's CSP forbids inline scripts, not
+/// the driver's). Frames are left out: the only one is a sent email's HTML in a sandbox where no script runs.
+async fn axe(browser: &Browser, source: &str) -> Vec<Value> {
+    let loaded = browser
+        .execute(
+            &format!("{source}\n;return typeof window.axe === 'object';"),
+            vec![],
+        )
+        .await;
+    assert_eq!(loaded, json!(true), "axe-core loads in the page");
+    let result = browser
+        .execute_async(
+            "var done = arguments[arguments.length - 1];
+             window.axe.run(document, { iframes: false, resultTypes: ['violations'] }).then(function (results) {
+               done(results.violations.map(function (v) {
+                 return { id: v.id, impact: v.impact, help: v.help,
+                          nodes: v.nodes.slice(0, 5).map(function (n) { return n.target.join(' '); }) };
+               }));
+             }, function (error) { done({ error: String(error) }); });",
+            vec![],
+        )
+        .await;
+    match result.as_array() {
+        Some(violations) => violations.clone(),
+        None => panic!("axe failed on {}: {result}", browser.current_url().await),
+    }
+}
+
+/// A scan that finds nothing proves nothing unless the scanner works: a button without a name is critical.
+async fn the_scanner_sees_a_planted_violation(browser: &Browser, source: &str) {
+    browser
+        .execute(
+            "var b = document.createElement('button'); b.id = 'planted'; document.body.appendChild(b);",
+            vec![],
+        )
+        .await;
+    let found = axe(browser, source).await;
+    assert!(
+        found
+            .iter()
+            .any(|violation| violation["id"] == "button-name" && impact(violation) == "critical"),
+        "axe reports the planted nameless button: {found:?}"
+    );
+    browser
+        .execute("document.getElementById('planted').remove();", vec![])
+        .await;
+}
+
+async fn scan(browser: &Browser, source: &str, page: &str, scans: &mut Vec<Scan>) {
+    // The page's own scripts have run (live.js, editor.js) before it is judged.
+    browser
+        .wait_until_script(
+            "document.readyState === 'complete'",
+            Duration::from_secs(20),
+        )
+        .await;
+    let weight = weigh(browser).await;
+    // What each page looks like, kept for the README and for whoever reads a failure.
+    let name: String = page
+        .trim_matches('/')
+        .split('/')
+        .map(|segment| {
+            if uuid::Uuid::parse_str(segment).is_ok() {
+                "one".to_owned()
+            } else {
+                segment
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-");
+    browser.save_screenshot(&format!("pages/{name}")).await;
+    let violations = axe(browser, source).await;
+    let too_wide = too_wide_for_a_phone(browser).await;
+    scans.push(Scan {
+        page: page.to_owned(),
+        violations,
+        weight,
+        too_wide,
+    });
+}
+
+/// Goes to `path` and scans it.
+async fn visit(browser: &Browser, demo: &Demo, source: &str, path: &str, scans: &mut Vec<Scan>) {
+    browser.goto(&demo.url(path)).await;
+    assert!(
+        browser.try_find(".message__code").await.is_none(),
+        "{path} is a page, not an error: {}",
+        browser.source().await.chars().take(500).collect::<String>()
+    );
+    scan(browser, source, path, scans).await;
+}
+
+/// The first link on the page whose `href` matches `pattern` (a JavaScript regular expression) and whose row or
+/// item contains `near`, waiting for it.
+async fn link(browser: &Browser, pattern: &str, near: &str) -> String {
+    let script = "var pattern = new RegExp(arguments[0]); var links = document.querySelectorAll('a[href]');
+                  for (var i = 0; i < links.length; i++) {
+                    var href = links[i].getAttribute('href');
+                    var around = links[i].closest('tr, li, article, div') || links[i];
+                    if (pattern.test(href) && around.textContent.indexOf(arguments[1]) >= 0) { return href; }
+                  } return null;";
+    eventually(
+        &format!("a link to {pattern} near {near:?}"),
+        Duration::from_secs(120),
+        || async {
+            browser
+                .execute(script, vec![json!(pattern), json!(near)])
+                .await
+                .as_str()
+                .map(str::to_owned)
+        },
+    )
+    .await
+}
+
+fn report(scans: &[Scan]) -> String {
+    let mut out =
+        String::from("page | HTML | CSS | JS | total bytes | axe violations | wider than 320 px\n");
+    for scan in scans {
+        let found: Vec<String> = scan
+            .violations
+            .iter()
+            .map(|violation| {
+                format!(
+                    "{} ({}: {})",
+                    violation["id"].as_str().unwrap_or_default(),
+                    impact(violation),
+                    violation["nodes"]
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "{} | {} | {} | {} | {} | {} | {}\n",
+            scan.page,
+            scan.weight.html,
+            scan.weight.css,
+            scan.weight.js,
+            scan.weight.total(),
+            if found.is_empty() {
+                "none".to_owned()
+            } else {
+                found.join("; ")
+            },
+            if scan.too_wide.is_empty() {
+                "no".to_owned()
+            } else {
+                scan.too_wide.join(", ")
+            }
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_main_pages_have_no_serious_or_critical_accessibility_violation() {
+    let source = axe_source();
+    let demo = Demo::start(100).await;
+    let browser =
+        Browser::start("the_main_pages_have_no_serious_or_critical_accessibility_violation").await;
+    let mut scans = Vec::new();
+
+    visit(&browser, &demo, &source, "/login", &mut scans).await;
+    the_scanner_sees_a_planted_violation(&browser, &source).await;
+    visit(&browser, &demo, &source, "/password/forgot", &mut scans).await;
+    sign_in(&browser, &demo, CLAIRE).await;
+    visit(&browser, &demo, &source, &format!("{MARTIN}/"), &mut scans).await;
+    let list = format!("{MARTIN}/invoices");
+    browser.goto(&demo.url(&list)).await;
+    // A suspended invoice: its page has the most to show (the request, its reasons, the timeline).
+    let suspended = link(&browser, "/invoices/[0-9a-f-]{36}$", "208").await;
+    scan(&browser, &source, &list, &mut scans).await;
+    visit(&browser, &demo, &source, &suspended, &mut scans).await;
+    visit(
+        &browser,
+        &demo,
+        &source,
+        &format!("{MARTIN}/invoices/new"),
+        &mut scans,
+    )
+    .await;
+    let customers = format!("{MARTIN}/customers");
+    visit(&browser, &demo, &source, &customers, &mut scans).await;
+    let customer = link(&browser, "/customers/[0-9a-f-]{36}$", "").await;
+    visit(&browser, &demo, &source, &customer, &mut scans).await;
+    visit(
+        &browser,
+        &demo,
+        &source,
+        &format!("{MARTIN}/customers/new"),
+        &mut scans,
+    )
+    .await;
+    for settings in [
+        "settings",
+        "settings/users",
+        "settings/billit",
+        "settings/numbering",
+        "settings/email",
+        "settings/audit",
+        "settings/outbox",
+    ] {
+        visit(
+            &browser,
+            &demo,
+            &source,
+            &format!("{MARTIN}/{settings}"),
+            &mut scans,
+        )
+        .await;
+    }
+    visit(&browser, &demo, &source, "/account", &mut scans).await;
+
+    // The firm's pages, and a sent email rendered (the demonstration's notifications are emails).
+    sign_out(&browser).await;
+    sign_in(&browser, &demo, FIRM_ADMIN).await;
+    for admin in ["/admin", "/admin/admins", "/admin/audit", "/admin/outbox"] {
+        visit(&browser, &demo, &source, admin, &mut scans).await;
+    }
+    browser.goto(&demo.url("/admin/outbox")).await;
+    let email = link(&browser, "^/admin/outbox/[0-9a-f-]{36}$", "").await;
+    visit(&browser, &demo, &source, &email, &mut scans).await;
+
+    // The 404 page (what another company's invoice looks like).
+    browser
+        .goto(&demo.url(&format!(
+            "{MARTIN}/invoices/00000000-0000-0000-0000-000000000000"
+        )))
+        .await;
+    assert_eq!(browser.text_of(".message__code").await, "404");
+    assert!(browser.title().await.starts_with("404"));
+    scan(&browser, &source, "(404 page)", &mut scans).await;
+
+    let table = report(&scans);
+    eprintln!("{table}");
+    let serious: Vec<String> = scans
+        .iter()
+        .flat_map(|scan| {
+            scan.violations
+                .iter()
+                .filter(|violation| matches!(impact(violation), "serious" | "critical"))
+                .map(|violation| format!("{}: {violation}", scan.page))
+        })
+        .collect();
+    assert!(
+        serious.is_empty(),
+        "serious or critical accessibility violations:\n{}",
+        serious.join("\n")
+    );
+    let too_wide: Vec<String> = scans
+        .iter()
+        .filter(|scan| !scan.too_wide.is_empty())
+        .map(|scan| format!("{}: {:?}", scan.page, scan.too_wide))
+        .collect();
+    assert!(
+        too_wide.is_empty(),
+        "pages that scroll sideways on a 320 px screen:\n{}",
+        too_wide.join("\n")
+    );
+}
