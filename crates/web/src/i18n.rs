@@ -10,12 +10,14 @@ use std::sync::LazyLock;
 /// One file per area, so that areas grow without touching each other's catalogue.
 const FR: &[&str] = &[
     include_str!("../i18n/fr.toml"),
+    include_str!("../i18n/fr/answers.toml"),
     include_str!("../i18n/fr/customers.toml"),
     include_str!("../i18n/fr/invoices.toml"),
     include_str!("../i18n/fr/statuses.toml"),
 ];
 const EN: &[&str] = &[
     include_str!("../i18n/en.toml"),
+    include_str!("../i18n/en/answers.toml"),
     include_str!("../i18n/en/customers.toml"),
     include_str!("../i18n/en/invoices.toml"),
     include_str!("../i18n/en/statuses.toml"),

@@ -1,6 +1,7 @@
 //! HTTP handlers: thin, they parse, call a repository or service with a scope, and render.
 
 pub mod admin;
+pub mod answers;
 pub mod auth;
 pub mod customers;
 pub mod health;
@@ -133,5 +134,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // The editor's fixed paths (`/invoices/new`) before the views' `/invoices/{id}`.
         .configure(invoices::configure)
         .configure(invoice_views::configure)
+        .configure(answers::configure)
         .configure(hooks::configure);
 }
