@@ -10,7 +10,7 @@ use crate::scope::TenantScope;
 use chrono::{DateTime, Utc};
 use portal_domain::Language;
 use portal_domain::ids::{InvoiceId, UserId};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     TransactionTrait,
@@ -64,11 +64,19 @@ impl InvoiceEmailRepository {
     ) -> Result<Option<Uuid>, OutboxError> {
         let tenant = scope.tenant_id().as_uuid();
         let txn = self.db.begin().await?;
-        let owned = invoices::Entity::find_by_id(answer.invoice.as_uuid())
+        // Writing first (a no-op update of the invoice row) takes SQLite's write lock at once: a transaction that
+        // reads first may not be allowed to write later. It also checks the invoice is this tenant's.
+        let owned = invoices::Entity::update_many()
+            .col_expr(
+                invoices::Column::UpdatedAt,
+                Expr::col(invoices::Column::UpdatedAt),
+            )
             .filter(invoices::Column::TenantId.eq(tenant))
-            .one(&txn)
+            .filter(invoices::Column::Id.eq(answer.invoice.as_uuid()))
+            .exec(&txn)
             .await?
-            .is_some();
+            .rows_affected
+            == 1;
         if !owned {
             return Ok(None);
         }

@@ -6,6 +6,7 @@ use crate::jobs::{JobQueue, JobQueueError, NewJob};
 use crate::scope::TenantScope;
 use chrono::{DateTime, Utc};
 use portal_domain::ids::TenantId;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -201,18 +202,25 @@ impl OutboxRepository {
     /// new sending job. False when it is not this tenant's, or not failed.
     pub async fn retry_failed(&self, scope: &TenantScope, id: Uuid) -> Result<bool, OutboxError> {
         let txn = self.db.begin().await?;
-        let Some(row) = outbox::Entity::find_by_id(id)
+        // The update comes first: it takes SQLite's write lock, and only a failed email of this tenant changes.
+        let changed = outbox::Entity::update_many()
+            .col_expr(
+                outbox::Column::Status,
+                Expr::value(EmailStatus::Queued.as_str()),
+            )
+            .filter(outbox::Column::Id.eq(id))
             .filter(outbox::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(outbox::Column::Status.eq(EmailStatus::Failed.as_str()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if changed != 1 {
+            return Ok(false);
+        }
+        let attempts = outbox::Entity::find_by_id(id)
             .one(&txn)
             .await?
-        else {
-            return Ok(false);
-        };
-        let attempts = row.attempts;
-        let mut active: outbox::ActiveModel = row.into();
-        active.status = Set(EmailStatus::Queued.as_str().to_owned());
-        active.update(&txn).await?;
+            .map_or(0, |row| row.attempts);
         let job = NewJob::for_tenant(scope, SEND_JOB, serde_json::json!({ "email_id": id }))
             // A new key per retry: the first job's key is taken by its dead row.
             .unique_key(format!("mail:{id}:retry:{attempts}"))

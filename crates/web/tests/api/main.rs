@@ -3,6 +3,8 @@
 #[cfg(test)]
 mod accounts;
 #[cfg(test)]
+mod answers;
+#[cfg(test)]
 mod customers;
 #[cfg(test)]
 mod editor;
@@ -12,6 +14,8 @@ mod helpers;
 mod pages;
 #[cfg(test)]
 mod scenarios;
+#[cfg(test)]
+mod smtp;
 #[cfg(test)]
 mod statuses;
 #[cfg(test)]
