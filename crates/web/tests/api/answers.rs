@@ -566,6 +566,58 @@ async fn the_composer_refuses_what_it_must() {
     assert!(!html.contains("name=\"kept_file\""));
     assert_eq!(answers_count(&setup).await, 0);
 
+    // A file attached at preview time is kept in the page and sent without being chosen again.
+    let photos: Vec<u8> = (0..6 * 1024 * 1024u32)
+        .map(|i| u8::try_from(i % 251).unwrap())
+        .collect();
+    let preview = post_multipart(
+        &member,
+        &composer,
+        &composer,
+        &[
+            Part::Text("to", "compta@globex.fr"),
+            Part::Text("subject", "Facture : photos"),
+            Part::Text("body", "Les photos de la livraison."),
+            Part::Text("action", "preview"),
+            Part::File("files", "photos.zip", "application/zip", &photos),
+        ],
+    )
+    .await;
+    assert_eq!(preview.status(), 200);
+    let html = preview.text().await.unwrap();
+    println!(
+        "measured: a preview page keeping a {} byte file weighs {} bytes",
+        photos.len(),
+        html.len()
+    );
+    let kept = value_after(&html, "name=\"kept_file\"")
+        .replace("&#x2f;", "/")
+        .replace("&#43;", "+")
+        .replace("&#61;", "=");
+    let sent = post_multipart(
+        &member,
+        &composer,
+        &composer,
+        &[
+            Part::Text("to", "compta@globex.fr"),
+            Part::Text("subject", "Facture : photos"),
+            Part::Text("body", "Les photos de la livraison."),
+            Part::Text("kept_file", &kept),
+            Part::Text("action", "send"),
+        ],
+    )
+    .await;
+    assert_eq!(sent.status(), 303);
+    let messages = smtp.wait_for_messages(1).await;
+    println!(
+        "measured: the email with it weighs {} bytes",
+        messages[0].len()
+    );
+    let message = MessageParser::default().parse(&messages[0]).unwrap();
+    let attachment = message.attachments().next().expect("the kept file");
+    assert_eq!(attachment.attachment_name(), Some("photos.zip"));
+    assert_eq!(attachment.contents(), photos.as_slice());
+
     // A viewer reads the invoice but cannot answer.
     let viewer = Visitor::signed_in(&setup.app, "viewer@acme.fr", PASSWORD).await;
     let html = viewer.get(&page).await.text().await.unwrap();
@@ -599,7 +651,7 @@ async fn the_composer_refuses_what_it_must() {
     )
     .await;
     assert_eq!(sent.status(), 303);
-    smtp.wait_for_messages(1).await;
+    smtp.wait_for_messages(2).await;
     let email_id = invoice_emails::Entity::find()
         .one(&setup.app.test_db.db)
         .await
@@ -642,7 +694,7 @@ async fn the_composer_refuses_what_it_must() {
         .await;
         assert_eq!(response.status(), 404, "POST {action}");
     }
-    assert_eq!(answers_count(&setup).await, 1);
+    assert_eq!(answers_count(&setup).await, 2);
 
     // The tenant's admin words the 208 in French; members only read it through the composer.
     let admin = Visitor::signed_in(&setup.app, "admin@acme.fr", PASSWORD).await;
