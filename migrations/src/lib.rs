@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_foundation;
 mod m20261122_000002_accounts;
 mod m20261130_000003_invoices;
+mod m20261130_000004_answers;
 mod m20261130_000005_payments;
 mod m20261130_000006_settlements;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_accounts::Migration),
             Box::new(m20261130_000003_invoices::Migration),
+            Box::new(m20261130_000004_answers::Migration),
             Box::new(m20261130_000005_payments::Migration),
             Box::new(m20261130_000006_settlements::Migration),
         ]

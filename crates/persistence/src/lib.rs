@@ -1,6 +1,7 @@
 //! Database access for the portal: connection and migrations, sea-orm entities, tenant-scoped repositories and
 //! the durable job queue. Uses the domain crate, never the Billit or web crates, and no HTTP types.
 
+pub mod answers;
 pub mod audit;
 pub mod billit_connections;
 pub mod customers;

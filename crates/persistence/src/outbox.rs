@@ -1,18 +1,22 @@
 //! Every outgoing email is a row here first, and a `mail.send` job enqueued in the same transaction: SMTP being
 //! down means queued and retried, never lost.
 
-use crate::entities::outbox;
+use crate::entities::{outbox, outbox_attachments};
 use crate::jobs::{JobQueue, JobQueueError, NewJob};
 use crate::scope::TenantScope;
 use chrono::{DateTime, Utc};
 use portal_domain::ids::TenantId;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
+use std::collections::HashMap;
 use uuid::Uuid;
 
 pub const SEND_JOB: &str = "mail.send";
+/// Tries of one sending job before the email is marked failed.
+const MAX_ATTEMPTS: i32 = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEmail {
@@ -24,6 +28,34 @@ pub struct NewEmail {
     pub reply_to: Option<String>,
 }
 
+/// A file sent with an email.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewAttachment {
+    pub file_name: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+/// What only some emails have: copies, the sender's display name, a Message-ID host, files. The portal's own
+/// emails (invitations, resets, notifications) have none of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmailExtras {
+    pub cc: Vec<String>,
+    /// Put before the address of `from` (a tenant's name for its customers).
+    pub from_name: Option<String>,
+    /// The Message-ID becomes `<id@host>`, fixed once so that every retry sends the same one.
+    pub message_host: Option<String>,
+    pub attachments: Vec<NewAttachment>,
+}
+
+/// An attachment as pages list it (without its content).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentInfo {
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailStatus {
     Queued,
@@ -32,7 +64,7 @@ pub enum EmailStatus {
 }
 
 impl EmailStatus {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
             Self::Sent => "sent",
@@ -54,6 +86,9 @@ pub struct StoredEmail {
     pub id: Uuid,
     pub tenant_id: Option<TenantId>,
     pub email: NewEmail,
+    pub cc: Vec<String>,
+    pub from_name: Option<String>,
+    pub message_id: Option<String>,
     pub status: EmailStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
@@ -98,12 +133,27 @@ impl OutboxRepository {
         scope: Option<&TenantScope>,
         email: NewEmail,
     ) -> Result<Uuid, OutboxError> {
-        let now = Utc::now();
         let id = Uuid::now_v7();
         let txn = self.db.begin().await?;
+        Self::queue_in(&txn, scope, id, email, EmailExtras::default()).await?;
+        txn.commit().await?;
+        Ok(id)
+    }
+
+    /// Writes the email `id` (with its attachments) and its sending job inside the caller's transaction, so
+    /// that it exists, and is sent, iff the caller's change commits.
+    pub async fn queue_in<C: ConnectionTrait>(
+        conn: &C,
+        scope: Option<&TenantScope>,
+        id: Uuid,
+        email: NewEmail,
+        extras: EmailExtras,
+    ) -> Result<(), OutboxError> {
+        let now = Utc::now();
+        let tenant_id = scope.map(|scope| scope.tenant_id().as_uuid());
         outbox::ActiveModel {
             id: Set(id),
-            tenant_id: Set(scope.map(|scope| scope.tenant_id().as_uuid())),
+            tenant_id: Set(tenant_id),
             to_addresses: Set(serde_json::to_string(&email.to).unwrap_or_else(|_| "[]".to_owned())),
             subject: Set(email.subject),
             text_body: Set(email.text_body),
@@ -115,19 +165,136 @@ impl OutboxRepository {
             last_error: Set(None),
             created_at: Set(now),
             sent_at: Set(None),
+            cc_addresses: Set((!extras.cc.is_empty())
+                .then(|| serde_json::to_string(&extras.cc).unwrap_or_else(|_| "[]".to_owned()))),
+            from_name: Set(extras.from_name),
+            message_id: Set(extras.message_host.map(|host| format!("<{id}@{host}>"))),
         }
-        .insert(&txn)
+        .insert(conn)
         .await?;
-        let payload = serde_json::json!({ "email_id": id });
+        for (position, attachment) in extras.attachments.into_iter().enumerate() {
+            outbox_attachments::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                outbox_id: Set(id),
+                tenant_id: Set(tenant_id),
+                position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+                file_name: Set(attachment.file_name),
+                content_type: Set(attachment.content_type),
+                size_bytes: Set(i64::try_from(attachment.content.len()).unwrap_or(i64::MAX)),
+                content: Set(attachment.content),
+            }
+            .insert(conn)
+            .await?;
+        }
         let job = match scope {
-            Some(scope) => NewJob::for_tenant(scope, SEND_JOB, payload),
-            None => NewJob::firm_wide(SEND_JOB, payload),
+            Some(scope) => {
+                NewJob::for_tenant(scope, SEND_JOB, serde_json::json!({ "email_id": id }))
+            }
+            None => NewJob::firm_wide(SEND_JOB, serde_json::json!({ "email_id": id })),
         }
         .unique_key(format!("mail:{id}"))
-        .max_attempts(8);
-        JobQueue::enqueue_in(&txn, now.timestamp_millis(), job).await?;
+        .max_attempts(MAX_ATTEMPTS);
+        JobQueue::enqueue_in(conn, now.timestamp_millis(), job).await?;
+        Ok(())
+    }
+
+    /// Sends a tenant's email that failed for good once more (someone fixed the cause): queued again with a
+    /// new sending job. False when it is not this tenant's, or not failed.
+    pub async fn retry_failed(&self, scope: &TenantScope, id: Uuid) -> Result<bool, OutboxError> {
+        let txn = self.db.begin().await?;
+        // The update comes first: it takes SQLite's write lock, and only a failed email of this tenant changes.
+        let changed = outbox::Entity::update_many()
+            .col_expr(
+                outbox::Column::Status,
+                Expr::value(EmailStatus::Queued.as_str()),
+            )
+            .filter(outbox::Column::Id.eq(id))
+            .filter(outbox::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(outbox::Column::Status.eq(EmailStatus::Failed.as_str()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if changed != 1 {
+            return Ok(false);
+        }
+        let attempts = outbox::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .map_or(0, |row| row.attempts);
+        let job = NewJob::for_tenant(scope, SEND_JOB, serde_json::json!({ "email_id": id }))
+            // A new key per retry: the first job's key is taken by its dead row.
+            .unique_key(format!("mail:{id}:retry:{attempts}"))
+            .max_attempts(MAX_ATTEMPTS);
+        JobQueue::enqueue_in(&txn, Utc::now().timestamp_millis(), job).await?;
         txn.commit().await?;
-        Ok(id)
+        Ok(true)
+    }
+
+    /// The files of the email a sending job is about, in their order.
+    pub async fn attachments_for_job(
+        &self,
+        scope: Option<&TenantScope>,
+        id: Uuid,
+    ) -> Result<Vec<NewAttachment>, DbErr> {
+        let tenant = match scope {
+            Some(scope) => outbox_attachments::Column::TenantId.eq(scope.tenant_id().as_uuid()),
+            None => outbox_attachments::Column::TenantId.is_null(),
+        };
+        Ok(outbox_attachments::Entity::find()
+            .filter(tenant)
+            .filter(outbox_attachments::Column::OutboxId.eq(id))
+            .order_by_asc(outbox_attachments::Column::Position)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| NewAttachment {
+                file_name: row.file_name,
+                content_type: row.content_type,
+                content: row.content,
+            })
+            .collect())
+    }
+
+    /// A tenant's emails by id, with what their attachments are (never their content).
+    pub async fn for_tenant(
+        &self,
+        scope: &TenantScope,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, (StoredEmail, Vec<AttachmentInfo>)>, DbErr> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let tenant = scope.tenant_id().as_uuid();
+        let mut out: HashMap<Uuid, (StoredEmail, Vec<AttachmentInfo>)> = outbox::Entity::find()
+            .filter(outbox::Column::TenantId.eq(tenant))
+            .filter(outbox::Column::Id.is_in(ids.to_vec()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, (stored(row), Vec::new())))
+            .collect();
+        let infos: Vec<(Uuid, String, String, i64)> = outbox_attachments::Entity::find()
+            .select_only()
+            .column(outbox_attachments::Column::OutboxId)
+            .column(outbox_attachments::Column::FileName)
+            .column(outbox_attachments::Column::ContentType)
+            .column(outbox_attachments::Column::SizeBytes)
+            .filter(outbox_attachments::Column::TenantId.eq(tenant))
+            .filter(outbox_attachments::Column::OutboxId.is_in(ids.to_vec()))
+            .order_by_asc(outbox_attachments::Column::Position)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        for (outbox_id, file_name, content_type, size_bytes) in infos {
+            if let Some((_, list)) = out.get_mut(&outbox_id) {
+                list.push(AttachmentInfo {
+                    file_name,
+                    content_type,
+                    size_bytes,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The email a sending job is about; the job's own tenant must match the row's.
@@ -246,6 +413,13 @@ fn stored(row: outbox::Model) -> StoredEmail {
             from: row.from_address,
             reply_to: row.reply_to,
         },
+        cc: row
+            .cc_addresses
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default(),
+        from_name: row.from_name,
+        message_id: row.message_id,
         status: EmailStatus::parse(&row.status),
         attempts: row.attempts,
         last_error: row.last_error,

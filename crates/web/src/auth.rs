@@ -90,6 +90,7 @@ pub async fn csrf_guard(
             .map(str::to_owned);
         let submitted = match from_header {
             Some(token) => Some(token),
+            None if is_multipart(&req) => multipart_field(&mut req, CSRF_FIELD).await,
             None => form_field(&mut req, CSRF_FIELD).await,
         };
         let valid = submitted.is_some_and(|token| {
@@ -140,6 +141,50 @@ async fn form_field(req: &mut ServiceRequest, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned());
     req.set_payload(Payload::from(body));
     value
+}
+
+/// How much of a multipart body is read to find the token: forms put `csrf_token` first.
+const MULTIPART_HEAD: usize = 16 * 1024;
+
+fn is_multipart(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("multipart/form-data"))
+}
+
+/// Reads one text field from the start of a multipart body (file uploads), then gives the handler the whole
+/// body back as a stream, so a large upload is never held here.
+async fn multipart_field(req: &mut ServiceRequest, name: &str) -> Option<String> {
+    use futures_util::StreamExt;
+    let mut payload = req.take_payload();
+    let mut head = web::BytesMut::new();
+    while head.len() < MULTIPART_HEAD {
+        match payload.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            Some(Err(_)) => return None,
+            None => break,
+        }
+    }
+    let head = head.freeze();
+    let value = multipart_value(&head, name);
+    let rest = futures_util::stream::once(async move { Ok(head) }).chain(payload);
+    let boxed: Pin<
+        Box<dyn futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>>>,
+    > = Box::pin(rest);
+    req.set_payload(Payload::from(boxed));
+    value
+}
+
+/// The value of the part named `name` in the start of a multipart body. Loose on purpose: whatever it finds
+/// must still verify as this session's token.
+fn multipart_value(head: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let marker = format!("name=\"{name}\"");
+    let after_name = &text[text.find(&marker)? + marker.len()..];
+    let value = &after_name[after_name.find("\r\n\r\n")? + 4..];
+    let end = value.find("\r\n")?;
+    Some(value[..end].trim().to_owned())
 }
 
 /// The CSRF token for the forms of this request's page.

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 /// One file per area, so that areas grow without touching each other's catalogue.
 const FR: &[&str] = &[
     include_str!("../i18n/fr.toml"),
+    include_str!("../i18n/fr/answers.toml"),
     include_str!("../i18n/fr/customers.toml"),
     include_str!("../i18n/fr/invoices.toml"),
     include_str!("../i18n/fr/outbox.toml"),
@@ -19,6 +20,7 @@ const FR: &[&str] = &[
 ];
 const EN: &[&str] = &[
     include_str!("../i18n/en.toml"),
+    include_str!("../i18n/en/answers.toml"),
     include_str!("../i18n/en/customers.toml"),
     include_str!("../i18n/en/invoices.toml"),
     include_str!("../i18n/en/outbox.toml"),

@@ -1,6 +1,7 @@
 //! The portal's web application: HTTP handlers and pages, background workers, configuration and the `portal`
 //! command. It is the only crate that uses every other one.
 
+pub mod answers;
 pub mod assets;
 pub mod auth;
 pub mod billit_connection;

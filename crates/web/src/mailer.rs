@@ -2,10 +2,11 @@
 
 use crate::worker::{JobFailure, JobResult};
 use anyhow::Context;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use portal_persistence::jobs::ClaimedJob;
-use portal_persistence::outbox::{OutboxRepository, StoredEmail};
+use portal_persistence::outbox::{EmailStatus, NewAttachment, OutboxRepository, StoredEmail};
 use std::path::PathBuf;
 
 #[derive(Clone)]
@@ -43,8 +44,12 @@ impl Mailer {
         }
     }
 
-    pub async fn deliver(&self, stored: &StoredEmail) -> anyhow::Result<()> {
-        let message = build_message(stored)?;
+    pub async fn deliver(
+        &self,
+        stored: &StoredEmail,
+        attachments: &[NewAttachment],
+    ) -> anyhow::Result<()> {
+        let message = build_message(stored, attachments)?;
         match self {
             Self::Smtp(transport) => {
                 transport
@@ -70,21 +75,42 @@ impl Mailer {
     }
 }
 
-/// A multipart (text + HTML) message with `Date` and `Message-ID` set by lettre.
-pub fn build_message(stored: &StoredEmail) -> anyhow::Result<Message> {
+/// A multipart (text + HTML) message, inside a `multipart/mixed` with the files when there are any. `Date` is
+/// now; the `Message-ID` is the one fixed when the email was queued (`<id@portal>` for older rows).
+pub fn build_message(
+    stored: &StoredEmail,
+    attachments: &[NewAttachment],
+) -> anyhow::Result<Message> {
     let email = &stored.email;
-    let from: Mailbox = email
+    let mut from: Mailbox = email
         .from
         .parse()
         .context("the sender address is invalid")?;
+    if let Some(name) = stored
+        .from_name
+        .as_ref()
+        .filter(|name| !name.trim().is_empty())
+    {
+        from = Mailbox::new(Some(name.trim().to_owned()), from.email);
+    }
+    let message_id = stored
+        .message_id
+        .clone()
+        .unwrap_or_else(|| format!("<{}@portal>", stored.id));
     let mut builder = Message::builder()
         .from(from)
         .subject(email.subject.clone())
-        .message_id(Some(format!("<{}@portal>", stored.id)));
+        .date_now()
+        .message_id(Some(message_id));
     for to in &email.to {
         builder = builder.to(to
             .parse()
             .with_context(|| format!("the address {to} is invalid"))?);
+    }
+    for cc in &stored.cc {
+        builder = builder.cc(cc
+            .parse()
+            .with_context(|| format!("the address {cc} is invalid"))?);
     }
     if let Some(reply_to) = &email.reply_to {
         builder = builder.reply_to(
@@ -93,12 +119,23 @@ pub fn build_message(stored: &StoredEmail) -> anyhow::Result<Message> {
                 .context("the reply-to address is invalid")?,
         );
     }
-    builder
-        .multipart(MultiPart::alternative_plain_html(
-            email.text_body.clone(),
-            email.html_body.clone(),
-        ))
-        .context("building the email")
+    let alternative =
+        MultiPart::alternative_plain_html(email.text_body.clone(), email.html_body.clone());
+    if attachments.is_empty() {
+        return builder.multipart(alternative).context("building the email");
+    }
+    let mut mixed = MultiPart::mixed().multipart(alternative);
+    for attachment in attachments {
+        // Types are checked when files are attached; an odd stored one still goes, as plain bytes.
+        let content_type = ContentType::parse(&attachment.content_type)
+            .or_else(|_| ContentType::parse("application/octet-stream"))
+            .context("an attachment's type")?;
+        mixed = mixed.singlepart(
+            Attachment::new(attachment.file_name.clone())
+                .body(attachment.content.clone(), content_type),
+        );
+    }
+    builder.multipart(mixed).context("building the email")
 }
 
 /// The `mail.send` job: deliver one outbox row, recording the outcome on it.
@@ -117,7 +154,14 @@ pub async fn send_job(outbox: OutboxRepository, mailer: Mailer, job: ClaimedJob)
             payload.email_id
         )));
     };
-    match mailer.deliver(&stored).await {
+    // A retry asked by hand may meet an email that a late job already sent.
+    if stored.status == EmailStatus::Sent {
+        return Ok(());
+    }
+    let attachments = outbox
+        .attachments_for_job(scope.as_ref(), stored.id)
+        .await?;
+    match mailer.deliver(&stored, &attachments).await {
         Ok(()) => {
             outbox.mark_sent(stored.id, chrono::Utc::now()).await?;
             Ok(())

@@ -1,11 +1,13 @@
 //! sea-orm entities: the rows as stored. They never leave this crate's repositories' signatures as inputs filled
 //! from forms; callers pass domain values and get records back.
 
+pub mod answer_templates;
 pub mod audit_log;
 pub mod billit_connections;
 pub mod billit_sync;
 pub mod customers;
 pub mod invitations;
+pub mod invoice_emails;
 pub mod invoice_events;
 pub mod invoice_sequences;
 pub mod invoice_settings;
@@ -14,6 +16,7 @@ pub mod jobs;
 pub mod login_throttle;
 pub mod memberships;
 pub mod outbox;
+pub mod outbox_attachments;
 pub mod password_resets;
 pub mod payments;
 pub mod sessions;

@@ -18,6 +18,12 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
+    /// JSON array of addresses copied (`Cc`).
+    pub cc_addresses: Option<String>,
+    /// The display name before the sender's address.
+    pub from_name: Option<String>,
+    /// `<id@host>`, fixed when queued.
+    pub message_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

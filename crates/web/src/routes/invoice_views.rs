@@ -37,7 +37,7 @@ const QUEUE_SIZE: u64 = 20;
 /// Events in the dashboard's "latest news".
 const RECENT_EVENTS: u64 = 10;
 /// The file route's name for the order's PDF, whose Billit id is only known by asking Billit for the order.
-const ORDER_PDF: &str = "pdf";
+pub(crate) const ORDER_PDF: &str = "pdf";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/t/{slug}/invoices", web::get().to(list))
@@ -746,6 +746,7 @@ struct ShowPage {
     downloads: Vec<Download>,
     settlement: crate::settlements::SettlementPanel,
     payments: Option<crate::payments::PaymentPanel>,
+    answers: crate::answers::AnswersPanel,
 }
 
 fn coded_reasons(reasons: &[String], lang: Language) -> Vec<Coded> {
@@ -1029,24 +1030,14 @@ fn downloads(base: &str, record: &InvoiceRecord, events: &[StoredEvent], t: Tr) 
             detail: t.get("views.downloads.pdf_help").to_owned(),
         });
     }
-    let file_of = |codes: &[u16]| {
-        events.iter().find_map(|stored| {
-            let code = stored.event.effective_code()?;
-            if codes.contains(&code.0) {
-                stored.event.file_id.clone()
-            } else {
-                None
-            }
-        })
-    };
-    if let Some(file_id) = file_of(&[201]) {
+    if let Some(file_id) = sent_file_id(events) {
         out.push(Download {
             href: format!("{base}/files/{}", urlencode_segment(&file_id)),
             label: t.get("views.downloads.sent").to_owned(),
             detail: t.get("views.downloads.sent_help").to_owned(),
         });
     }
-    if let Some(file_id) = file_of(&[202, 203]) {
+    if let Some(file_id) = file_of(events, &[202, 203]) {
         out.push(Download {
             href: format!("{base}/files/{}", urlencode_segment(&file_id)),
             label: t.get("views.downloads.proof").to_owned(),
@@ -1136,8 +1127,10 @@ pub async fn show(
 
     let settlement =
         crate::settlements::panel(&state, &ctx, &record, &events, &lifecycle, t).await?;
+    let answers = crate::answers::panel(&state, &ctx, &record, &lifecycle, t).await?;
     let page = ShowPage {
         settlement,
+        answers,
         live: live_url(&slug),
         live_js: live_js(),
         number: number_or_placeholder(&draft.number, t),
@@ -1272,86 +1265,90 @@ async fn file_unavailable(
     Ok(html(status, page.render()))
 }
 
-/// Downloads one of this invoice's files from Billit: a file named by one of its events, or its order's PDF.
-/// Any other id is a 404, so a tenant cannot use the portal to read arbitrary Billit files.
-pub async fn file(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    ctx: TenantContext,
-    path: web::Path<(String, String, String)>,
-) -> Result<HttpResponse, WebError> {
-    let (_, id, file_id) = path.into_inner();
-    let record = find_invoice(&state, &ctx, &id).await?;
-    let back = format!("/t/{}/invoices/{}", ctx.tenant.slug, record.id);
-    // Checked before Billit is asked anything: an id that is not this invoice's is refused at once.
+/// Why one of an invoice's files could not be had.
+#[derive(Debug)]
+pub(crate) enum FileProblem {
+    /// Not one of this invoice's files (or it has none of that kind).
+    NotFound,
+    /// The tenant has no working Billit connection.
+    NotConfigured,
+    /// Billit did not give it.
+    Billit,
+    Internal(anyhow::Error),
+}
+
+/// One of an invoice's files as Billit gives it, with a name and a type that are safe to serve or attach.
+#[derive(Debug, Clone)]
+pub(crate) struct InvoiceFile {
+    pub name: String,
+    pub mime: String,
+    pub content: Vec<u8>,
+}
+
+/// The file of the Peppol send (201): the invoice as it went over the network (its UBL).
+pub(crate) fn sent_file_id(events: &[StoredEvent]) -> Option<String> {
+    file_of(events, &[201])
+}
+
+fn file_of(events: &[StoredEvent], codes: &[u16]) -> Option<String> {
+    events.iter().find_map(|stored| {
+        let code = stored.event.effective_code()?;
+        if codes.contains(&code.0) {
+            stored.event.file_id.clone()
+        } else {
+            None
+        }
+    })
+}
+
+/// Fetches one of this invoice's files from Billit: `ORDER_PDF` (`pdf`) for the order's PDF, or a file named
+/// by one of its events. Any other id is `NotFound` before Billit is asked anything, so a tenant cannot use the
+/// portal to read arbitrary Billit files.
+pub(crate) async fn fetch_invoice_file(
+    state: &AppState,
+    scope: &portal_persistence::TenantScope,
+    record: &InvoiceRecord,
+    file_id: &str,
+) -> Result<InvoiceFile, FileProblem> {
     let named = if file_id == ORDER_PDF {
         if record.billit_order_id.is_none() {
-            return Err(WebError::NotFound);
+            return Err(FileProblem::NotFound);
         }
         None
     } else {
         let stored = state
             .invoices
-            .event_with_file(&ctx.scope, record.id, &file_id)
-            .await?
-            .ok_or(WebError::NotFound)?;
+            .event_with_file(scope, record.id, file_id)
+            .await
+            .map_err(|error| FileProblem::Internal(error.into()))?
+            .ok_or(FileProblem::NotFound)?;
         Some(stored)
     };
-    let client = match client_for(&state, &ctx.scope).await {
+    let client = match client_for(state, scope).await {
         Ok((client, _)) => client,
         Err(problem) => {
-            tracing::warn!(error = %problem, "no Billit client for a file download");
-            return file_unavailable(
-                &state,
-                &req,
-                &ctx,
-                HttpStatus::SERVICE_UNAVAILABLE,
-                "views.file.not_configured",
-                back,
-            )
-            .await;
+            tracing::warn!(error = %problem, "no Billit client for an invoice's file");
+            return Err(FileProblem::NotConfigured);
         }
     };
     let billit_file_id = match (&named, record.billit_order_id) {
-        (Some(_), _) => file_id.clone(),
-        (None, None) => return Err(WebError::NotFound),
+        (Some(_), _) => file_id.to_owned(),
+        (None, None) => return Err(FileProblem::NotFound),
         (None, Some(order_id)) => {
-            let order = match client.get_order(order_id).await {
-                Ok(order) => order,
-                Err(error) => {
-                    tracing::warn!(error = %error, order_id, "Billit did not give the order");
-                    return file_unavailable(
-                        &state,
-                        &req,
-                        &ctx,
-                        HttpStatus::BAD_GATEWAY,
-                        "views.file.billit_failed",
-                        back,
-                    )
-                    .await;
-                }
-            };
-            match order.order_pdf.and_then(|pdf| pdf.file_id) {
-                Some(pdf) => pdf,
-                None => return Err(WebError::NotFound),
-            }
+            let order = client.get_order(order_id).await.map_err(|error| {
+                tracing::warn!(error = %error, order_id, "Billit did not give the order");
+                FileProblem::Billit
+            })?;
+            order
+                .order_pdf
+                .and_then(|pdf| pdf.file_id)
+                .ok_or(FileProblem::NotFound)?
         }
     };
-    let downloaded = match client.get_file(&billit_file_id).await {
-        Ok(downloaded) => downloaded,
-        Err(error) => {
-            tracing::warn!(error = %error, "Billit did not give the file");
-            return file_unavailable(
-                &state,
-                &req,
-                &ctx,
-                HttpStatus::BAD_GATEWAY,
-                "views.file.billit_failed",
-                back,
-            )
-            .await;
-        }
-    };
+    let downloaded = client.get_file(&billit_file_id).await.map_err(|error| {
+        tracing::warn!(error = %error, "Billit did not give the file");
+        FileProblem::Billit
+    })?;
     let mime = safe_mime(downloaded.mime_type.as_deref());
     let stored_name = named
         .as_ref()
@@ -1362,14 +1359,43 @@ pub async fn file(
         &mime,
         &billit_file_id,
     );
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, mime))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(downloaded.content))
+    Ok(InvoiceFile {
+        name,
+        mime,
+        content: downloaded.content,
+    })
+}
+
+/// Downloads one of this invoice's files from Billit (see `fetch_invoice_file`).
+pub async fn file(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (_, id, file_id) = path.into_inner();
+    let record = find_invoice(&state, &ctx, &id).await?;
+    let back = format!("/t/{}/invoices/{}", ctx.tenant.slug, record.id);
+    let (status, message_key) =
+        match fetch_invoice_file(&state, &ctx.scope, &record, &file_id).await {
+            Ok(file) => {
+                return Ok(HttpResponse::Ok()
+                    .insert_header((header::CONTENT_TYPE, file.mime))
+                    .insert_header((
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{}\"", file.name),
+                    ))
+                    .insert_header((header::CACHE_CONTROL, "private, no-store"))
+                    .body(file.content));
+            }
+            Err(FileProblem::NotFound) => return Err(WebError::NotFound),
+            Err(FileProblem::Internal(error)) => return Err(WebError::Internal(error)),
+            Err(FileProblem::NotConfigured) => {
+                (HttpStatus::SERVICE_UNAVAILABLE, "views.file.not_configured")
+            }
+            Err(FileProblem::Billit) => (HttpStatus::BAD_GATEWAY, "views.file.billit_failed"),
+        };
+    file_unavailable(&state, &req, &ctx, status, message_key, back).await
 }
 
 // ---- the dashboard's panels ----

@@ -1,6 +1,7 @@
 //! HTTP handlers: thin, they parse, call a repository or service with a scope, and render.
 
 pub mod admin;
+pub mod answers;
 pub mod auth;
 pub mod customers;
 pub mod health;
@@ -137,5 +138,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(invoices::configure)
         .configure(payments::configure)
         .configure(invoice_views::configure)
+        .configure(answers::configure)
         .configure(hooks::configure);
 }

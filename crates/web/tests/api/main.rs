@@ -3,6 +3,8 @@
 #[cfg(test)]
 mod accounts;
 #[cfg(test)]
+mod answers;
+#[cfg(test)]
 mod customers;
 #[cfg(test)]
 mod editor;
@@ -18,6 +20,8 @@ mod payments;
 mod scenarios;
 #[cfg(test)]
 mod settlements;
+#[cfg(test)]
+mod smtp;
 #[cfg(test)]
 mod statuses;
 #[cfg(test)]

@@ -27,6 +27,13 @@ pub(crate) struct Setup {
 impl Setup {
     /// The portal with its workers, and a sandbox whose steps run only when told (`advance`).
     pub(crate) async fn start() -> Self {
+        Self::start_with(|config| config).await
+    }
+
+    /// `start`, with the configuration changed by `configure` (e.g. a test SMTP server).
+    pub(crate) async fn start_with(
+        configure: impl FnOnce(portal_web::config::Config) -> portal_web::config::Config,
+    ) -> Self {
         let sandbox = Sandbox::start(SandboxConfig {
             step_ms: 3_600_000,
             webhook_retry_base_ms: 20,
@@ -51,7 +58,7 @@ impl Setup {
                 config.billit.embedded_url = Some(url);
                 config.jobs.workers = 2;
                 config.jobs.poll_interval_ms = 50;
-                config
+                configure(config)
             },
             portal_web::startup::default_registry,
         )

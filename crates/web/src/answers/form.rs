@@ -1,0 +1,249 @@
+//! The composer's form, read from its multipart body: text fields, checkboxes, uploaded files, and the files
+//! kept from an earlier preview (carried in the page itself, so a preview loses nothing and needs no server-side
+//! draft).
+
+use actix_multipart::Multipart;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use futures_util::StreamExt;
+
+/// What uploaded files may weigh in all (the PDF and UBL fetched from Billit are not counted).
+pub(crate) const MAX_UPLOADS_BYTES: usize = 10 * 1024 * 1024;
+/// Files one answer may carry.
+pub(crate) const MAX_UPLOADS: usize = 10;
+/// A body larger than this is not read to its end: no honest form gets there (10 MiB of files, the same again
+/// kept from a preview as base64, and the text).
+const MAX_BODY_BYTES: usize = 40 * 1024 * 1024;
+/// A text field longer than this is cut (the body's own limit is checked with a message).
+const MAX_TEXT_FIELD: usize = 256 * 1024;
+
+/// A file sent with the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Upload {
+    pub name: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+impl Upload {
+    /// The file as one form value (to keep it in the page across a preview).
+    pub(crate) fn encode(&self) -> String {
+        format!(
+            "{}.{}.{}",
+            STANDARD.encode(self.name.as_bytes()),
+            STANDARD.encode(self.content_type.as_bytes()),
+            STANDARD.encode(&self.content)
+        )
+    }
+
+    fn decode(value: &str) -> Option<Self> {
+        let mut parts = value.trim().splitn(3, '.');
+        let name = String::from_utf8(STANDARD.decode(parts.next()?).ok()?).ok()?;
+        let content_type = String::from_utf8(STANDARD.decode(parts.next()?).ok()?).ok()?;
+        let content = STANDARD.decode(parts.next()?).ok()?;
+        Some(Self {
+            name: safe_name(&name),
+            content_type: safe_type(&content_type, &name),
+            content,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Preview,
+    Send,
+}
+
+/// The form as the user filled it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ComposeForm {
+    pub to: String,
+    pub cc_me: bool,
+    pub subject: String,
+    pub body: String,
+    pub attach_pdf: bool,
+    pub attach_ubl: bool,
+    pub uploads: Vec<Upload>,
+    pub action: Action,
+    /// What the files weighed when they were over the limit (they are then dropped, the text kept).
+    pub uploads_over_limit: Option<usize>,
+    /// Files beyond `MAX_UPLOADS` (dropped).
+    pub too_many_files: bool,
+}
+
+/// Why a body could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    #[error("the form is larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    #[error("the form could not be read: {0}")]
+    Malformed(String),
+}
+
+/// Reads the whole form. Files over the limit are counted but not kept, so the text typed after them in the
+/// body still arrives and the page can be shown again with it.
+pub(crate) async fn read(mut multipart: Multipart) -> Result<ComposeForm, ReadError> {
+    let mut form = ComposeForm {
+        to: String::new(),
+        cc_me: false,
+        subject: String::new(),
+        body: String::new(),
+        attach_pdf: false,
+        attach_ubl: false,
+        uploads: Vec::new(),
+        action: Action::Preview,
+        uploads_over_limit: None,
+        too_many_files: false,
+    };
+    let mut read_total = 0usize;
+    let mut upload_total = 0usize;
+    let mut kept_values = Vec::new();
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(|error| ReadError::Malformed(error.to_string()))?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field
+            .content_disposition()
+            .and_then(|disposition| disposition.get_filename())
+            .map(str::to_owned);
+        let declared_type = field
+            .content_type()
+            .map(|mime| mime.essence_str().to_owned());
+        let is_file = name == "files";
+        let keep_limit = if is_file || name == "kept_file" {
+            MAX_BODY_BYTES
+        } else {
+            MAX_TEXT_FIELD
+        };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|error| ReadError::Malformed(error.to_string()))?;
+            read_total = read_total.saturating_add(chunk.len());
+            if read_total > MAX_BODY_BYTES {
+                return Err(ReadError::TooLarge);
+            }
+            if bytes.len() < keep_limit {
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+        if is_file {
+            let Some(file_name) = file_name.filter(|name| !name.trim().is_empty()) else {
+                // An empty file input sends a part with no file name.
+                continue;
+            };
+            upload_total = upload_total.saturating_add(bytes.len());
+            form.uploads.push(Upload {
+                content_type: safe_type(declared_type.as_deref().unwrap_or_default(), &file_name),
+                name: safe_name(&file_name),
+                content: bytes,
+            });
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        match name.as_str() {
+            "to" => form.to = text,
+            "cc_me" => form.cc_me = true,
+            "subject" => form.subject = text,
+            "body" => form.body = text.replace("\r\n", "\n"),
+            "attach_pdf" => form.attach_pdf = true,
+            "attach_ubl" => form.attach_ubl = true,
+            "action" => {
+                form.action = if text.trim() == "send" {
+                    Action::Send
+                } else {
+                    Action::Preview
+                };
+            }
+            "kept_file" => kept_values.push(text),
+            _ => {}
+        }
+    }
+    // Files kept from a preview come first, in the order they were attached.
+    let mut kept: Vec<Upload> = kept_values
+        .iter()
+        .filter_map(|value| Upload::decode(value))
+        .collect();
+    upload_total = upload_total.saturating_add(kept.iter().map(|kept| kept.content.len()).sum());
+    kept.append(&mut form.uploads);
+    form.uploads = kept;
+    if upload_total > MAX_UPLOADS_BYTES {
+        form.uploads.clear();
+        form.uploads_over_limit = Some(upload_total);
+    }
+    if form.uploads.len() > MAX_UPLOADS {
+        form.uploads.truncate(MAX_UPLOADS);
+        form.too_many_files = true;
+    }
+    Ok(form)
+}
+
+/// A file name that is safe in a MIME header and on any disk: its last path segment, no control characters,
+/// at most 120 characters.
+pub(crate) fn safe_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>' | '*' | '?' | '|' | ':'))
+        .take(120)
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim().to_owned();
+    if cleaned.is_empty() {
+        "piece-jointe".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+/// The type the browser declared when it is a plain `type/subtype`, else the one the name suggests.
+pub(crate) fn safe_type(declared: &str, name: &str) -> String {
+    let declared = declared.trim().to_ascii_lowercase();
+    let plausible = declared.split_once('/').is_some_and(|(kind, subtype)| {
+        !kind.is_empty()
+            && !subtype.is_empty()
+            && declared
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/.+-".contains(c))
+    });
+    if plausible && declared != "application/octet-stream" {
+        declared
+    } else {
+        mime_guess::from_path(name)
+            .first_or_octet_stream()
+            .essence_str()
+            .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_and_types_are_made_safe() {
+        assert_eq!(safe_name("C:\\Users\\x\\relevé.pdf"), "relevé.pdf");
+        assert_eq!(safe_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_name("a\"b\r\n.txt"), "ab.txt");
+        assert_eq!(safe_name("..."), "piece-jointe");
+        assert_eq!(safe_type("text/csv", "x.csv"), "text/csv");
+        assert_eq!(safe_type("", "bon.pdf"), "application/pdf");
+        assert_eq!(
+            safe_type("application/octet-stream", "photo.png"),
+            "image/png"
+        );
+        assert_eq!(
+            safe_type("text/html; x", "a.bin"),
+            "application/octet-stream"
+        );
+    }
+
+    #[test]
+    fn a_kept_file_comes_back_as_it_was() {
+        let upload = Upload {
+            name: "relevé.csv".into(),
+            content_type: "text/csv".into(),
+            content: b"a;b\n1;2\n".to_vec(),
+        };
+        assert_eq!(Upload::decode(&upload.encode()), Some(upload));
+        assert_eq!(Upload::decode("garbage"), None);
+    }
+}
