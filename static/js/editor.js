@@ -176,22 +176,39 @@
     }
   });
 
-  form.addEventListener("input", recompute);
-  form.addEventListener("change", function (event) {
+  // Screen readers hear the new total once typing pauses, not a table at every keystroke.
+  var announceTimer = null;
+  function announceTotal() {
+    var region = form.querySelector("[data-total-announce]");
+    if (!region || !totalsTable) {
+      return;
+    }
+    if (announceTimer) {
+      window.clearTimeout(announceTimer);
+    }
+    announceTimer = window.setTimeout(function () {
+      announceTimer = null;
+      var row = totalsTable.querySelector("[data-total-incl]").parentNode;
+      var label = row.querySelector("th").textContent.trim();
+      region.textContent = label + " " + totalsTable.querySelector("[data-total-incl]").textContent.trim();
+    }, 1000);
+  }
+
+  // Choosing a customer does not submit the form (arrow keys change a select's value one step at a time, and
+  // a submit would move the focus away): the "use this customer" button, next to the list, fills the buyer.
+  form.addEventListener("input", function (event) {
     if (event.target.matches("[data-customer-select]")) {
-      // Fill the buyer's fields from the chosen customer: the server does it, keeping everything typed.
-      var use = form.querySelector("[data-use-customer]");
-      if (use && event.target.value) {
-        use.click();
-      }
       return;
     }
     recompute();
+    announceTotal();
   });
-
-  var useCustomer = form.querySelector("[data-use-customer]");
-  if (useCustomer) {
-    useCustomer.hidden = true;
-  }
+  form.addEventListener("change", function (event) {
+    if (event.target.matches("[data-customer-select]")) {
+      return;
+    }
+    recompute();
+    announceTotal();
+  });
   recompute();
 })();

@@ -60,6 +60,21 @@
     }
   }
 
+  // A polite live region outside the swapped element (swapped content is not announced reliably) tells screen
+  // reader users the new headline: `data-live-announce` names, as a selector, what to read in the swapped part.
+  var announcer = document.querySelector("[data-live-announce]");
+
+  function headline(element) {
+    var source = announcer && element.querySelector(announcer.getAttribute("data-live-announce"));
+    return source ? source.textContent.trim() : "";
+  }
+
+  function announce(before, after) {
+    if (announcer && after && after !== before) {
+      announcer.textContent = after;
+    }
+  }
+
   function refresh() {
     var current = document.querySelector("[data-live]");
     if (!current) {
@@ -81,8 +96,10 @@
         var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live]");
         if (fresh && !editing(current)) {
           var was = focusedIn(current);
+          var before = headline(current);
           current.innerHTML = fresh.innerHTML;
           refocus(current, was);
+          announce(before, headline(current));
         }
       })
       .catch(function () {

@@ -13,3 +13,7 @@ mod demo;
 mod process;
 #[cfg(test)]
 mod serve;
+// One SMTP test server for both test targets: the API tests' copy.
+#[cfg(test)]
+#[path = "../../crates/web/tests/api/smtp.rs"]
+mod smtp;

@@ -121,6 +121,7 @@ async fn scan(browser: &Browser, source: &str, page: &str, scans: &mut Vec<Scan>
         .collect::<Vec<_>>()
         .join("-");
     browser.save_screenshot(&format!("pages/{name}")).await;
+    save_readme_screenshot(browser, page).await;
     let violations = axe(browser, source).await;
     let too_wide = too_wide_for_a_phone(browser).await;
     scans.push(Scan {
@@ -129,6 +130,45 @@ async fn scan(browser: &Browser, source: &str, page: &str, scans: &mut Vec<Scan>
         weight,
         too_wide,
     });
+}
+
+/// The README's name for a main page's screenshot.
+fn readme_name(page: &str) -> Option<&'static str> {
+    let last = page.rsplit('/').next().unwrap_or_default();
+    if page == format!("{MARTIN}/") {
+        Some("dashboard")
+    } else if page == format!("{MARTIN}/invoices") {
+        Some("invoices")
+    } else if page == format!("{MARTIN}/invoices/new") {
+        Some("editor")
+    } else if page.starts_with(&format!("{MARTIN}/invoices/")) && last == "answer" {
+        Some("composer")
+    } else if page.starts_with(&format!("{MARTIN}/invoices/")) && last == "payments" {
+        Some("payments")
+    } else if page.starts_with(&format!("{MARTIN}/invoices/"))
+        && uuid::Uuid::parse_str(last).is_ok()
+    {
+        Some("invoice")
+    } else {
+        None
+    }
+}
+
+/// With `PORTAL_SCREENSHOTS_DIR` set (`docs/screenshots` for the README), also keeps the main pages as a desktop
+/// shows them: 1280 px wide, the first screenful.
+async fn save_readme_screenshot(browser: &Browser, page: &str) {
+    let (Some(dir), Some(name)) = (
+        std::env::var_os("PORTAL_SCREENSHOTS_DIR"),
+        readme_name(page),
+    ) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    browser.set_viewport(1280, 900).await;
+    let png = browser.screenshot().await;
+    browser.reset_viewport().await;
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
 /// Goes to `path` and scans it.
@@ -220,8 +260,27 @@ async fn the_main_pages_have_no_serious_or_critical_accessibility_violation() {
     browser.goto(&demo.url(&list)).await;
     // A suspended invoice: its page has the most to show (the request, its reasons, the timeline).
     let suspended = link(&browser, "/invoices/[0-9a-f-]{36}$", "208").await;
+    // A paid invoice (the sandbox's `_PAID` scenario): its payment track.
+    let paid = link(&browser, "/invoices/[0-9a-f-]{36}$", "Transports du Nord").await;
     scan(&browser, &source, &list, &mut scans).await;
     visit(&browser, &demo, &source, &suspended, &mut scans).await;
+    // The composer answering the suspension by email.
+    visit(
+        &browser,
+        &demo,
+        &source,
+        &format!("{suspended}/answer"),
+        &mut scans,
+    )
+    .await;
+    visit(
+        &browser,
+        &demo,
+        &source,
+        &format!("{paid}/payments"),
+        &mut scans,
+    )
+    .await;
     visit(
         &browser,
         &demo,

@@ -80,13 +80,27 @@ async fn a_draft_is_written_and_saved_with_the_keyboard_alone() {
         "the focused skip link is on screen"
     );
 
-    // A customer from the list: the arrow picks the next one and the editor fills the buyer from it (a round trip
-    // to the server, which gives the page back).
+    // A customer from the list: the arrow picks the next one without leaving the list (nothing is submitted on
+    // change, WCAG 3.2.2); the "use this customer" button next to it fills the buyer from it (a round trip to the
+    // server, which gives the page back).
     tab_to(&browser, "#customer_id", 60).await;
     browser
         .execute("window.__before_customer = 1;", vec![])
         .await;
     browser.press(keys::ARROW_DOWN).await;
+    assert_eq!(
+        browser
+            .execute(
+                "return window.__before_customer === 1 && document.activeElement.id === 'customer_id' \
+                 && document.activeElement.value !== '';",
+                vec![]
+            )
+            .await,
+        json!(true),
+        "choosing with an arrow key keeps the page and the focus"
+    );
+    tab_to(&browser, "[data-use-customer]", 3).await;
+    browser.press(keys::ENTER).await;
     eventually(
         "the buyer's fields are filled from the customer",
         Duration::from_secs(20),

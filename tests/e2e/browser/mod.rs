@@ -26,9 +26,18 @@ pub struct Demo {
 impl Demo {
     /// Starts the portal; `step_ms` is the time between two steps of a sandbox scenario.
     pub async fn start(step_ms: u64) -> Self {
+        Self::start_with_smtp(step_ms, None).await
+    }
+
+    /// Starts the portal sending its emails to `smtp_url` (a real SMTP server) instead of its file outbox; the
+    /// demonstration's "sent emails" page then does not exist.
+    pub async fn start_with_smtp(step_ms: u64, smtp_url: Option<&str>) -> Self {
         let setup = Setup::new().await;
         let mut command = setup.command();
         command.env("PORTAL_BILLIT__EMBEDDED_STEP_MS", step_ms.to_string());
+        if let Some(url) = smtp_url {
+            command.env("PORTAL_MAIL__SMTP_URL", url);
+        }
         let server = Server::start(command);
         let lines = server.lines_until("passwords are shown once");
         let sandbox_url = lines

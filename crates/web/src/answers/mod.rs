@@ -161,6 +161,8 @@ pub(crate) struct EmailView {
     pub to: String,
     pub cc: String,
     pub at: String,
+    /// The machine-readable instant, for `<time datetime>`.
+    pub at_iso: String,
     pub by: String,
     pub subject: String,
     pub request: String,
@@ -256,6 +258,9 @@ pub(crate) async fn panel(
                 to: stored.email.to.join(", "),
                 cc: stored.cc.join(", "),
                 at: format::date_time(email.created_at, lang),
+                at_iso: email
+                    .created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 by: email
                     .sent_by_email
                     .clone()

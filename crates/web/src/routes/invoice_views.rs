@@ -689,6 +689,8 @@ struct FileLink {
 #[derive(Debug, Clone)]
 struct TimelineEntry {
     at: String,
+    /// The machine-readable instant, for `<time datetime>`.
+    at_iso: String,
     code: Option<u16>,
     title: String,
     unclassified: bool,
@@ -970,6 +972,7 @@ fn timeline_entry(
     let details = stored.details.clone().unwrap_or_default();
     TimelineEntry {
         at: format::date_time(event.at, lang),
+        at_iso: event.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         code,
         title,
         unclassified: event.is_unclassified(),
@@ -1422,6 +1425,8 @@ pub(crate) struct RecentView {
     pub description: String,
     pub source: &'static str,
     pub at: String,
+    /// The machine-readable instant, for `<time datetime>`.
+    pub at_iso: String,
     pub tone: &'static str,
 }
 
@@ -1488,6 +1493,7 @@ pub(crate) async fn dashboard_panels(
                 },
                 source: event.source.label(lang),
                 at: format::date_time(event.at, lang),
+                at_iso: event.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 tone: match (event.kind, event.code) {
                     (EventKind::Status, Some(code)) => tone_of(code),
                     (EventKind::Unclassified, _) => "muted",
