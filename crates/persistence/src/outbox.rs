@@ -123,6 +123,24 @@ impl OutboxRepository {
         self.queue(Some(scope), email).await
     }
 
+    /// Queues several emails of a tenant in one transaction: all of them or none, so that a retry after a failure
+    /// never sends some recipients a second copy.
+    pub async fn queue_all_for_tenant(
+        &self,
+        scope: &TenantScope,
+        emails: Vec<NewEmail>,
+    ) -> Result<Vec<Uuid>, OutboxError> {
+        let txn = self.db.begin().await?;
+        let mut ids = Vec::with_capacity(emails.len());
+        for email in emails {
+            let id = Uuid::now_v7();
+            Self::queue_in(&txn, Some(scope), id, email, EmailExtras::default()).await?;
+            ids.push(id);
+        }
+        txn.commit().await?;
+        Ok(ids)
+    }
+
     /// Queues a firm-level email (an invitation of a firm administrator, a password reset).
     pub async fn queue_for_firm(&self, email: NewEmail) -> Result<Uuid, OutboxError> {
         self.queue(None, email).await

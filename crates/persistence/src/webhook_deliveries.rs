@@ -144,6 +144,22 @@ impl WebhookDeliveryRepository {
             .collect())
     }
 
+    /// Forgets the tenant's processed deliveries received before `before` (their events are in the invoices' logs).
+    /// Failed ones stay, for people to look at.
+    pub async fn purge_processed(
+        &self,
+        scope: &TenantScope,
+        before: chrono::DateTime<Utc>,
+    ) -> Result<u64, DbErr> {
+        Ok(webhook_deliveries::Entity::delete_many()
+            .filter(webhook_deliveries::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(webhook_deliveries::Column::State.eq(DeliveryState::Processed.as_str()))
+            .filter(webhook_deliveries::Column::ReceivedAt.lt(before))
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
+
     /// Done with it; `note` says why nothing was applied, if so.
     pub async fn mark_processed(
         &self,

@@ -342,6 +342,49 @@ async fn deliveries_are_stored_with_their_job_and_finished_within_their_tenant()
 }
 
 #[tokio::test]
+async fn only_old_processed_deliveries_of_the_tenant_are_purged() {
+    let test = fresh().await;
+    let w = world(&test).await;
+    let deliveries = WebhookDeliveryRepository::new(test.db.clone());
+    let processed = deliveries
+        .record(&w.acme, "{}".into(), "billit.webhook")
+        .await
+        .unwrap();
+    let failed = deliveries
+        .record(&w.acme, "{}".into(), "billit.webhook")
+        .await
+        .unwrap();
+    let pending = deliveries
+        .record(&w.acme, "{}".into(), "billit.webhook")
+        .await
+        .unwrap();
+    deliveries
+        .mark_processed(&w.acme, processed, None)
+        .await
+        .unwrap();
+    deliveries
+        .mark_failed(&w.acme, failed, "bad")
+        .await
+        .unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let earlier = chrono::Utc::now() - chrono::Duration::days(1);
+
+    assert_eq!(
+        deliveries.purge_processed(&w.acme, earlier).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        deliveries.purge_processed(&w.globex, later).await.unwrap(),
+        0
+    );
+    assert!(deliveries.get(&w.acme, processed).await.unwrap().is_some());
+    assert_eq!(deliveries.purge_processed(&w.acme, later).await.unwrap(), 1);
+    assert!(deliveries.get(&w.acme, processed).await.unwrap().is_none());
+    assert!(deliveries.get(&w.acme, failed).await.unwrap().is_some());
+    assert!(deliveries.get(&w.acme, pending).await.unwrap().is_some());
+}
+
+#[tokio::test]
 async fn only_connected_active_tenants_are_polled_and_alerts_follow_each_members_choice() {
     let test = fresh().await;
     let w = world(&test).await;

@@ -39,6 +39,7 @@ pub const NOTIFY_JOB: &str = "invoice.notify";
 /// The job handlers of this area, and the periodic sweep.
 pub fn register(registry: JobRegistry, state: &AppState) -> JobRegistry {
     let poll_every = Duration::from_secs(state.config.billit.poll_interval_secs.max(1));
+    let purge = state.clone();
     let (webhook, sync, sweep, sweep_tenant, fetch, notify) = (
         state.clone(),
         state.clone(),
@@ -59,6 +60,30 @@ pub fn register(registry: JobRegistry, state: &AppState) -> JobRegistry {
         .handle(FETCH_FILE_JOB, move |job| files::run(fetch.clone(), job))
         .handle(NOTIFY_JOB, move |job| notify::run(notify.clone(), job))
         .every(poll_every, SWEEP_JOB, serde_json::json!({}))
+        .handle(PURGE_DELIVERIES_JOB, move |_job| {
+            purge_deliveries(purge.clone())
+        })
+        .every(
+            Duration::from_secs(24 * 3600),
+            PURGE_DELIVERIES_JOB,
+            serde_json::json!({}),
+        )
+}
+
+/// Daily: raw webhook bodies are kept for 30 days after they were applied.
+pub const PURGE_DELIVERIES_JOB: &str = "billit.deliveries_purge";
+const DELIVERY_RETENTION_DAYS: i64 = 30;
+
+async fn purge_deliveries(state: AppState) -> crate::worker::JobResult {
+    let deliveries =
+        portal_persistence::webhook_deliveries::WebhookDeliveryRepository::new(state.db.clone());
+    let before = chrono::Utc::now() - chrono::Duration::days(DELIVERY_RETENTION_DAYS);
+    let mut purged = 0;
+    for scope in deliveries.tenants_to_poll().await? {
+        purged += deliveries.purge_processed(&scope, before).await?;
+    }
+    tracing::info!(purged, "old webhook deliveries purged");
+    Ok(())
 }
 
 /// Applies what Billit said about an invoice: its order's facts (when read from the order), then its events

@@ -91,20 +91,24 @@ pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
     let recipients = NotificationRepository::new(state.db.clone())
         .needs_action_recipients(&scope)
         .await?;
+    let mut emails = Vec::with_capacity(recipients.len());
     for recipient in recipients {
         let lang = Language::parse(&recipient.language).unwrap_or_default();
-        let email = needs_action_email(
-            &state,
-            lang,
-            &recipient.email,
-            &tenant.legal_name,
-            &record,
-            event.as_ref(),
-            &link,
-        )
-        .map_err(anyhow::Error::from)?;
-        state.outbox.queue_for_tenant(&scope, email).await?;
+        emails.push(
+            needs_action_email(
+                &state,
+                lang,
+                &recipient.email,
+                &tenant.legal_name,
+                &record,
+                event.as_ref(),
+                &link,
+            )
+            .map_err(anyhow::Error::from)?,
+        );
     }
+    // All or none: a retry of this job never mails a member twice.
+    state.outbox.queue_all_for_tenant(&scope, emails).await?;
     Ok(())
 }
 
