@@ -105,6 +105,7 @@ impl Sandbox {
             config: config.clone(),
             runtime: tokio::runtime::Handle::current(),
             http,
+            saving: Mutex::new(()),
         });
         let listener = std::net::TcpListener::bind(config.bind)?;
         listener.set_nonblocking(true)?;

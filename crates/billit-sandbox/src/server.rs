@@ -21,6 +21,9 @@ pub struct Shared {
     pub(crate) config: SandboxConfig,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) http: reqwest::Client,
+    /// One save at a time: two concurrent saves would share the temporary file, and an older state could be
+    /// renamed over a newer one.
+    pub(crate) saving: Mutex<()>,
 }
 
 impl Shared {
@@ -34,6 +37,7 @@ impl Shared {
         let Some(path) = &self.config.state_file else {
             return;
         };
+        let _one_at_a_time = self.saving.lock().unwrap_or_else(PoisonError::into_inner);
         let bytes = match serde_json::to_vec_pretty(&*self.lock()) {
             Ok(bytes) => bytes,
             Err(error) => {
