@@ -12,6 +12,7 @@ mod m20261130_000003_invoices;
 mod m20261130_000004_answers;
 mod m20261130_000005_payments;
 mod m20261130_000006_settlements;
+mod m20261130_000007_payment_cancellation;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_answers::Migration),
             Box::new(m20261130_000005_payments::Migration),
             Box::new(m20261130_000006_settlements::Migration),
+            Box::new(m20261130_000007_payment_cancellation::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! Payments received (status 212) against a tenant's sent invoices, and the progress of their report to Billit:
-//! `queued` → `reported` → `accepted` (by the tax authority), or `failed` with the reason until a user retries.
+//! `queued` → `reported` → `accepted` (by the tax authority), or `failed` with the reason until a user retries
+//! it or cancels it (`cancelled`: kept for the record, it no longer counts in what remains to be paid).
 //!
 //! Recording takes the invoice row's write lock before adding up what was paid, so two payments posted at the
 //! same time are checked one after the other and cannot together pay more than the invoice's total. The report's
@@ -7,7 +8,7 @@
 //! its report is on its way.
 
 use crate::audit::{self, AuditEntry};
-use crate::entities::{invoices, payments};
+use crate::entities::{invoices, payments, users};
 use crate::jobs::{Enqueued, JobQueue, JobQueueError, NewJob};
 use crate::scope::TenantScope;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -17,6 +18,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// How the customer paid.
@@ -68,8 +70,10 @@ pub enum PaymentState {
     Reported,
     /// The tax authority acknowledged it (`CashCollected: Recevable`).
     Accepted,
-    /// Billit refused it, or the portal cannot reach Billit for this tenant: a user must retry.
+    /// Billit refused it, or the portal cannot reach Billit for this tenant: a user must retry or cancel it.
     Failed,
+    /// A member cancelled it after it failed: it no longer counts, and cannot be retried.
+    Cancelled,
 }
 
 impl PaymentState {
@@ -79,6 +83,7 @@ impl PaymentState {
             Self::Reported => "reported",
             Self::Accepted => "accepted",
             Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -88,6 +93,7 @@ impl PaymentState {
             "reported" => Some(Self::Reported),
             "accepted" => Some(Self::Accepted),
             "failed" => Some(Self::Failed),
+            "cancelled" => Some(Self::Cancelled),
             _ => None,
         }
     }
@@ -115,6 +121,17 @@ pub struct PaymentRecord {
     pub created_at: DateTime<Utc>,
     pub reported_at: Option<DateTime<Utc>>,
     pub accepted_at: Option<DateTime<Utc>>,
+    pub cancelled_by: Option<UserId>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// The name (or email) of who cancelled it, filled by [`PaymentRepository::list`].
+    pub cancelled_by_name: Option<String>,
+}
+
+impl PaymentRecord {
+    /// Whether it counts in what was paid (every payment but a cancelled one).
+    pub fn counts(&self) -> bool {
+        self.state != PaymentState::Cancelled
+    }
 }
 
 /// How much is being paid.
@@ -155,6 +172,14 @@ pub enum RecordOutcome {
     NotPayable,
 }
 
+/// What cancelling a payment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    Cancelled,
+    /// Only a failed payment may be cancelled: nothing changed (its state is given).
+    NotFailed(PaymentState),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentError {
     #[error("no such invoice")]
@@ -182,6 +207,9 @@ fn to_record(row: payments::Model) -> PaymentRecord {
         created_at: row.created_at,
         reported_at: row.reported_at,
         accepted_at: row.accepted_at,
+        cancelled_by: row.cancelled_by.map(UserId::from_uuid),
+        cancelled_at: row.cancelled_at,
+        cancelled_by_name: None,
     }
 }
 
@@ -232,7 +260,7 @@ impl PaymentRepository {
     }
 
     /// Records a payment against a sent invoice, refusing more than what remains (the invoice's total including
-    /// VAT minus every payment recorded), and enqueues its report with `job` (given the payment's id) and the
+    /// VAT minus every payment recorded and not cancelled), and enqueues its report with `job` (given the payment's id) and the
     /// audit entry `payment.recorded`, all in one transaction.
     pub async fn record(
         &self,
@@ -263,6 +291,7 @@ impl PaymentRepository {
         let paid: i64 = Self::rows(&txn, scope, invoice)
             .await?
             .iter()
+            .filter(|payment| payment.state != PaymentState::Cancelled.as_str())
             .map(|payment| payment.amount_cents)
             .fold(0, i64::saturating_add);
         let remaining = Ord::max(row.total_incl_cents.saturating_sub(paid), 0);
@@ -306,6 +335,8 @@ impl PaymentRepository {
             reported_at: Set(None),
             accepted_at: Set(None),
             updated_at: Set(now),
+            cancelled_by: Set(None),
+            cancelled_at: Set(None),
         }
         .insert(&txn)
         .await?;
@@ -330,16 +361,43 @@ impl PaymentRepository {
         Ok(RecordOutcome::Recorded(to_record(stored)))
     }
 
-    /// The invoice's payments, oldest first.
+    /// The invoice's payments, oldest first, with the names of who cancelled them.
     pub async fn list(
         &self,
         scope: &TenantScope,
         invoice: InvoiceId,
     ) -> Result<Vec<PaymentRecord>, DbErr> {
-        Ok(Self::rows(&self.db, scope, invoice)
-            .await?
+        let rows = Self::rows(&self.db, scope, invoice).await?;
+        let mut cancellers: Vec<Uuid> = rows.iter().filter_map(|row| row.cancelled_by).collect();
+        cancellers.sort_unstable();
+        cancellers.dedup();
+        let names: HashMap<Uuid, String> = if cancellers.is_empty() {
+            HashMap::new()
+        } else {
+            users::Entity::find()
+                .filter(users::Column::Id.is_in(cancellers))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|user| {
+                    let name = if user.name.trim().is_empty() {
+                        user.email
+                    } else {
+                        user.name
+                    };
+                    (user.id, name)
+                })
+                .collect()
+        };
+        Ok(rows
             .into_iter()
-            .map(to_record)
+            .map(|row| {
+                let name = row.cancelled_by.and_then(|id| names.get(&id).cloned());
+                PaymentRecord {
+                    cancelled_by_name: name,
+                    ..to_record(row)
+                }
+            })
             .collect())
     }
 
@@ -504,6 +562,71 @@ impl PaymentRepository {
         Ok(Some(enqueued))
     }
 
+    /// Cancels a failed payment of the invoice (Billit refused it, and the user gives it up): `cancelled`, with
+    /// who and when, and the audit entry `payment.cancelled`, in one transaction. The invoice's row is locked
+    /// first, like recording, so that what remains changes one step at a time.
+    pub async fn cancel(
+        &self,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+        id: Uuid,
+        by: RecordedBy,
+    ) -> Result<CancelOutcome, PaymentError> {
+        let txn = self.db.begin().await?;
+        if !Self::lock_invoice(&txn, scope, invoice).await? {
+            txn.rollback().await?;
+            return Err(PaymentError::NotFound);
+        }
+        let Some(row) = payments::Entity::find_by_id(id)
+            .filter(payments::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(payments::Column::InvoiceId.eq(invoice.as_uuid()))
+            .one(&txn)
+            .await?
+        else {
+            txn.rollback().await?;
+            return Err(PaymentError::NotFound);
+        };
+        let now = Utc::now();
+        let updated = payments::Entity::update_many()
+            .col_expr(
+                payments::Column::State,
+                Expr::value(PaymentState::Cancelled.as_str()),
+            )
+            .col_expr(
+                payments::Column::CancelledBy,
+                Expr::value(by.user.map(|user| user.as_uuid())),
+            )
+            .col_expr(payments::Column::CancelledAt, Expr::value(now))
+            .col_expr(payments::Column::UpdatedAt, Expr::value(now))
+            .filter(payments::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(payments::Column::Id.eq(id))
+            .filter(payments::Column::State.eq(PaymentState::Failed.as_str()))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(CancelOutcome::NotFailed(
+                PaymentState::parse(&row.state).unwrap_or(PaymentState::Queued),
+            ));
+        }
+        audit::record_for_tenant(
+            &txn,
+            scope,
+            AuditEntry::new("payment.cancelled", format!("invoice:{invoice}"))
+                .by(by.user)
+                .from_ip(by.ip)
+                .details(serde_json::json!({
+                    "payment_id": id,
+                    "amount_cents": row.amount_cents,
+                    "paid_on": row.paid_on.to_string(),
+                    "error_code": row.error_code,
+                })),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(CancelOutcome::Cancelled)
+    }
+
     /// The tax authority acknowledged `acknowledged` payments of the invoice in all (Billit's `CashCollected:
     /// Recevable` messages): the oldest reported payments not counted yet become `accepted`. Returns how many
     /// changed. Counting the whole set rather than reacting to one message makes a repeat harmless and lets an
@@ -573,6 +696,7 @@ mod tests {
             PaymentState::Reported,
             PaymentState::Accepted,
             PaymentState::Failed,
+            PaymentState::Cancelled,
         ] {
             assert_eq!(PaymentState::parse(state.as_str()), Some(state));
         }

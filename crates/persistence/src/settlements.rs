@@ -1,15 +1,24 @@
 //! Credit notes and corrected invoices linked to the invoice they settle or replace (columns
 //! `invoices.related_invoice_id` and `invoices.relation`). The link is written with the document itself
 //! ([`InvoiceRepository::create_linked_draft`]); these are the queries that read it back.
+//!
+//! Queueing a credit note takes the ORIGINAL invoice's row write lock before adding up what was already credited
+//! (as payments do), so two credit notes of one invoice queued at the same moment are checked one after the other
+//! and cannot together take back more than the invoice's total.
 
 use crate::entities::invoices;
 use crate::invoices::{InvoiceRepository, SubmissionState};
+use crate::jobs::{Enqueued, JobQueue, JobQueueError, NewJob};
 use crate::scope::TenantScope;
 use chrono::{DateTime, NaiveDate, Utc};
 use portal_domain::ids::InvoiceId;
 use portal_domain::invoice::DocumentType;
 use portal_domain::status::StatusCode;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
 /// How a document relates to the invoice it names.
@@ -131,6 +140,15 @@ impl InvoiceRepository {
         original: InvoiceId,
         except: Option<InvoiceId>,
     ) -> Result<i64, DbErr> {
+        Self::credited_cents_in(self.connection(), scope, original, except).await
+    }
+
+    async fn credited_cents_in<C: ConnectionTrait>(
+        conn: &C,
+        scope: &TenantScope,
+        original: InvoiceId,
+        except: Option<InvoiceId>,
+    ) -> Result<i64, DbErr> {
         let mut query = invoices::Entity::find()
             .select_only()
             .column(invoices::Column::TotalInclCents)
@@ -141,7 +159,84 @@ impl InvoiceRepository {
         if let Some(id) = except {
             query = query.filter(invoices::Column::Id.ne(id.as_uuid()));
         }
-        let totals: Vec<i64> = query.into_tuple().all(self.connection()).await?;
+        let totals: Vec<i64> = query.into_tuple().all(conn).await?;
         Ok(totals.into_iter().sum())
     }
+
+    /// Queues the credit note `id` of `original` with its job (given the submission attempts so far), unless it
+    /// takes back more than what remains of the original's total. The original's row is write-locked first (a
+    /// no-op update works on both backends) and what was credited is added up inside the same transaction.
+    pub async fn queue_credit_note_submission(
+        &self,
+        scope: &TenantScope,
+        id: InvoiceId,
+        original: InvoiceId,
+        now_ms: i64,
+        job: impl FnOnce(i32) -> NewJob,
+    ) -> Result<CreditNoteQueue, JobQueueError> {
+        let txn = self.connection().begin().await?;
+        let locked = invoices::Entity::update_many()
+            .col_expr(
+                invoices::Column::UpdatedAt,
+                Expr::col(invoices::Column::UpdatedAt),
+            )
+            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(invoices::Column::Id.eq(original.as_uuid()))
+            .exec(&txn)
+            .await?;
+        let original_total: Option<i64> = if locked.rows_affected > 0 {
+            invoices::Entity::find_by_id(original.as_uuid())
+                .select_only()
+                .column(invoices::Column::TotalInclCents)
+                .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+                .into_tuple()
+                .one(&txn)
+                .await?
+        } else {
+            None
+        };
+        let own_total: Option<i64> = invoices::Entity::find_by_id(id.as_uuid())
+            .select_only()
+            .column(invoices::Column::TotalInclCents)
+            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .into_tuple()
+            .one(&txn)
+            .await?;
+        let (Some(original_total), Some(own_total)) = (original_total, own_total) else {
+            txn.rollback().await?;
+            return Ok(CreditNoteQueue::NotQueued);
+        };
+        let credited = Self::credited_cents_in(&txn, scope, original, Some(id)).await?;
+        let remaining = Ord::max(original_total.saturating_sub(credited), 0);
+        if own_total > remaining {
+            txn.rollback().await?;
+            return Ok(CreditNoteQueue::OverLimit {
+                remaining_cents: remaining,
+            });
+        }
+        if !Self::mark_queued_in(&txn, scope, id).await? {
+            txn.rollback().await?;
+            return Ok(CreditNoteQueue::NotQueued);
+        }
+        let attempts: Option<i32> = invoices::Entity::find_by_id(id.as_uuid())
+            .select_only()
+            .column(invoices::Column::SubmissionAttempts)
+            .into_tuple()
+            .one(&txn)
+            .await?;
+        let enqueued = JobQueue::enqueue_in(&txn, now_ms, job(attempts.unwrap_or(0))).await?;
+        txn.commit().await?;
+        Ok(CreditNoteQueue::Queued(enqueued))
+    }
+}
+
+/// What queueing a credit note did.
+#[derive(Debug)]
+pub enum CreditNoteQueue {
+    /// Queued with its job.
+    Queued(Enqueued),
+    /// It takes back more than the `remaining_cents` of the original: nothing changed.
+    OverLimit { remaining_cents: i64 },
+    /// Not a draft or a failed submission any more, or gone: nothing changed.
+    NotQueued,
 }

@@ -54,7 +54,7 @@ impl SettleAs {
 
 /// Only an invoice that went to Billit can be settled: a draft is simply edited, and a credit note is not
 /// credited again.
-fn settleable(original: &InvoiceRecord) -> bool {
+pub(crate) fn settleable(original: &InvoiceRecord) -> bool {
     original.draft.document_type == DocumentType::Invoice
         && original.submission == SubmissionState::Sent
 }
@@ -318,28 +318,56 @@ pub async fn check_link(
         let remaining =
             remaining_cents(state, ctx, &original, invoice.map(|invoice| invoice.id)).await?;
         if total_incl_cents > remaining {
-            let currency = original.draft.currency.as_str();
-            return Ok(LinkCheck::Refused(t.fill(
-                "settlements.over_limit",
-                &[
-                    (
-                        "amount",
-                        &format::amount_cents(total_incl_cents, currency, t.lang),
-                    ),
-                    ("number", original.number()),
-                    (
-                        "remaining",
-                        &format::amount_cents(remaining, currency, t.lang),
-                    ),
-                    (
-                        "total",
-                        &format::amount_cents(original.totals.incl, currency, t.lang),
-                    ),
-                ],
+            return Ok(LinkCheck::Refused(over_limit_sentence(
+                &original,
+                total_incl_cents,
+                remaining,
+                t,
             )));
         }
     }
     Ok(LinkCheck::Linked(Box::new(original)))
+}
+
+fn over_limit_sentence(original: &InvoiceRecord, amount: i64, remaining: i64, t: Tr) -> String {
+    let currency = original.draft.currency.as_str();
+    t.fill(
+        "settlements.over_limit",
+        &[
+            ("amount", &format::amount_cents(amount, currency, t.lang)),
+            ("number", original.number()),
+            (
+                "remaining",
+                &format::amount_cents(remaining, currency, t.lang),
+            ),
+            (
+                "total",
+                &format::amount_cents(original.totals.incl, currency, t.lang),
+            ),
+        ],
+    )
+}
+
+/// Why the credit note `invoice` was not queued: it takes back more than the `remaining_cents` its original had
+/// when it was checked under the original's lock.
+pub async fn over_limit_refusal(
+    state: &AppState,
+    ctx: &TenantContext,
+    invoice: &InvoiceRecord,
+    remaining_cents: i64,
+    t: Tr,
+) -> Result<String, WebError> {
+    let original = match invoice.related {
+        Some((id, _)) => state.invoices.get(&ctx.scope, id).await?,
+        None => None,
+    }
+    .ok_or(WebError::NotFound)?;
+    Ok(over_limit_sentence(
+        &original,
+        invoice.totals.incl,
+        remaining_cents,
+        t,
+    ))
 }
 
 /// The check before a stored document is sent (the limit may have moved since it was saved: another credit

@@ -12,7 +12,7 @@ pub struct Model {
     /// `transfer`, `cheque`, `card`, `direct_debit`, `cash` or `other`.
     pub method: String,
     pub reference: Option<String>,
-    /// `queued`, `reported`, `accepted` or `failed`.
+    /// `queued`, `reported`, `accepted`, `failed` or `cancelled`.
     pub state: String,
     pub error_code: Option<String>,
     pub error_detail: Option<String>,
@@ -23,6 +23,8 @@ pub struct Model {
     pub reported_at: Option<DateTimeUtc>,
     pub accepted_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+    pub cancelled_by: Option<Uuid>,
+    pub cancelled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,11 +17,12 @@ use chrono::Utc;
 use portal_billit::client::{ApiErrorDetail, BillitClient, BillitError};
 use portal_domain::identifiers::Siren;
 use portal_domain::ids::InvoiceId;
-use portal_domain::invoice::{InvoiceDraft, Problem, check_before_submission};
+use portal_domain::invoice::{DocumentType, InvoiceDraft, Problem, check_before_submission};
 use portal_domain::{Language, Localized};
 use portal_persistence::TenantScope;
 use portal_persistence::invoices::{InvoiceRecord, SubmissionState};
 use portal_persistence::jobs::{ClaimedJob, NewJob};
+use portal_persistence::settlements::{CreditNoteQueue, InvoiceRelation};
 use serde::{Deserialize, Serialize};
 
 /// The job that creates and sends the order.
@@ -54,6 +55,9 @@ pub enum QueueOutcome {
     Problems(Vec<Problem>),
     /// Not a draft or a failed submission (already on its way, or sent).
     NotSubmittable,
+    /// A credit note taking back more than the `remaining_cents` of its original (checked under the original's
+    /// lock, so another credit note queued at the same moment counts).
+    OverCreditLimit { remaining_cents: i64 },
 }
 
 /// Checks the stored invoice again and, if nothing is wrong, queues it with its job (one transaction).
@@ -86,15 +90,36 @@ pub async fn queue(
         "invoice_id": id.to_string(),
         "language": language.code(),
     });
-    let queued = state
-        .invoices
-        .queue_submission(scope, id, state.jobs.queue.now_ms(), |attempts| {
-            NewJob::for_tenant(scope, SUBMIT_JOB, payload)
-                .unique_key(format!("submit:{id}:{attempts}"))
-        })
-        .await?;
-    if queued.is_none() {
-        return Ok(QueueOutcome::NotSubmittable);
+    let job = |attempts: i32| {
+        NewJob::for_tenant(scope, SUBMIT_JOB, payload).unique_key(format!("submit:{id}:{attempts}"))
+    };
+    let now_ms = state.jobs.queue.now_ms();
+    match record.related {
+        Some((original, InvoiceRelation::CreditNoteFor))
+            if record.draft.document_type == DocumentType::CreditNote =>
+        {
+            match state
+                .invoices
+                .queue_credit_note_submission(scope, id, original, now_ms, job)
+                .await?
+            {
+                CreditNoteQueue::Queued(_) => {}
+                CreditNoteQueue::OverLimit { remaining_cents } => {
+                    return Ok(QueueOutcome::OverCreditLimit { remaining_cents });
+                }
+                CreditNoteQueue::NotQueued => return Ok(QueueOutcome::NotSubmittable),
+            }
+        }
+        _ => {
+            if state
+                .invoices
+                .queue_submission(scope, id, now_ms, job)
+                .await?
+                .is_none()
+            {
+                return Ok(QueueOutcome::NotSubmittable);
+            }
+        }
     }
     // The job was committed with the invoice: wake a worker of this process.
     state.jobs.ring();

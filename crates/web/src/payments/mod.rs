@@ -299,7 +299,7 @@ pub struct PaymentRow {
     pub paid_on: String,
     pub method: String,
     pub reference: String,
-    /// `queued`, `retrying`, `reported`, `accepted` or `failed` (for styles and tests).
+    /// `queued`, `retrying`, `reported`, `accepted`, `failed` or `cancelled` (for styles and tests).
     pub state: &'static str,
     pub state_label: String,
     pub tone: &'static str,
@@ -307,6 +307,10 @@ pub struct PaymentRow {
     pub explanation: Option<String>,
     /// Where the Retry button posts, when the user may retry.
     pub retry: Option<String>,
+    /// Where the Cancel button posts, when the user may cancel (a failed payment).
+    pub cancel: Option<String>,
+    /// Cancelled: shown struck out, and left out of what was paid.
+    pub cancelled: bool,
 }
 
 /// The payment track of an invoice (`templates/components/invoice_payments.html`).
@@ -354,6 +358,7 @@ fn state_key(state: &str) -> &'static str {
         "reported" => "payments.state.reported",
         "accepted" => "payments.state.accepted",
         "failed" => "payments.state.failed",
+        "cancelled" => "payments.state.cancelled",
         _ => "payments.state.queued",
     }
 }
@@ -366,6 +371,7 @@ fn row_of(payment: &PaymentRecord, base: &str, currency: &str, can_act: bool, t:
         PaymentState::Reported => ("reported", "neutral"),
         PaymentState::Accepted => ("accepted", "good"),
         PaymentState::Failed => ("failed", "bad"),
+        PaymentState::Cancelled => ("cancelled", "neutral"),
     };
     let explanation = match payment.state {
         PaymentState::Queued | PaymentState::Failed => failure_sentence(payment, t),
@@ -381,7 +387,18 @@ fn row_of(payment: &PaymentRecord, base: &str, currency: &str, can_act: bool, t:
                 &[("at", &format::date_time(at, lang))],
             )
         }),
+        PaymentState::Cancelled => payment.cancelled_at.map(|at| {
+            let who = payment
+                .cancelled_by_name
+                .clone()
+                .unwrap_or_else(|| t.get("payments.cancelled_by_someone").to_owned());
+            t.fill(
+                "payments.explain.cancelled",
+                &[("who", &who), ("at", &format::date_time(at, lang))],
+            )
+        }),
     };
+    let failed = can_act && payment.state == PaymentState::Failed;
     PaymentRow {
         id: payment.id.to_string(),
         amount: format::amount_cents(payment.amount_cents, currency, lang),
@@ -392,8 +409,9 @@ fn row_of(payment: &PaymentRecord, base: &str, currency: &str, can_act: bool, t:
         state_label: t.get(state_key(state)).to_owned(),
         tone,
         explanation,
-        retry: (can_act && payment.state == PaymentState::Failed)
-            .then(|| format!("{base}/{}/retry", payment.id)),
+        retry: failed.then(|| format!("{base}/{}/retry", payment.id)),
+        cancel: failed.then(|| format!("{base}/{}/cancel", payment.id)),
+        cancelled: payment.state == PaymentState::Cancelled,
     }
 }
 
@@ -447,8 +465,10 @@ pub async fn panel(
         return Ok(None);
     }
     let currency = invoice.draft.currency.as_str();
+    // A cancelled payment stays listed but was never received.
     let paid: i64 = payments
         .iter()
+        .filter(|payment| payment.counts())
         .map(|payment| payment.amount_cents)
         .fold(0, i64::saturating_add);
     let total = invoice.totals.incl;

@@ -591,8 +591,25 @@ pub async fn new_invoice(
     query: web::Query<NewQuery>,
 ) -> Result<HttpResponse, WebError> {
     ctx.require(TenantRole::Member)?;
-    if let Some(from) = query.from.as_deref() {
-        let settle_as = query.settle_as.as_deref().unwrap_or_default();
+    // The older address of a credit note, `?type=credit_note&corrects=<number>`: when the number is one of this
+    // tenant's sent invoices, the credit note is linked to it exactly as `?from=<id>&as=credit_note` does, so that
+    // what it may take back is limited the same way.
+    let corrected = match (query.document_type.as_deref(), query.corrects.as_deref()) {
+        (Some("credit_note"), Some(number)) if query.from.is_none() => state
+            .invoices
+            .find_by_number(&ctx.scope, number.trim())
+            .await?
+            // An invoice not sent yet cannot be settled (it is edited instead): the form below only copies it.
+            .filter(crate::settlements::settleable)
+            .map(|original| original.id.to_string()),
+        _ => None,
+    };
+    let linked = match (query.from.as_deref(), corrected.as_deref()) {
+        (Some(from), _) => Some((from, query.settle_as.as_deref().unwrap_or_default())),
+        (None, Some(original)) => Some((original, "credit_note")),
+        (None, None) => None,
+    };
+    if let Some((from, settle_as)) = linked {
         let form = match crate::settlements::prefill(&state, &req, &ctx, from, settle_as, today())
             .await?
         {
@@ -1009,6 +1026,22 @@ async fn queue_and_redirect(
                 link: Some((
                     invoice_page(slug, invoice.id),
                     t.get("editor.to_invoice").to_owned(),
+                )),
+                layout,
+            };
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()))
+        }
+        QueueOutcome::OverCreditLimit { remaining_cents } => {
+            let sentence =
+                crate::settlements::over_limit_refusal(state, ctx, invoice, remaining_cents, t)
+                    .await?;
+            let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
+            let page = NoticePage {
+                title: layout.t.get("editor.refused_title").to_owned(),
+                message: sentence,
+                link: Some((
+                    edit_page(slug, invoice.id),
+                    layout.t.get("settlements.to_editor").to_owned(),
                 )),
                 layout,
             };

@@ -1,5 +1,5 @@
 //! Payments received on an invoice: the payment track's own page, recording a payment, "mark as fully paid",
-//! and retrying a payment whose report to Billit failed. Every success goes back to the invoice's page (303).
+//! and retrying or cancelling a payment whose report to Billit failed. Every success goes back to the invoice's page (303).
 
 use crate::auth::{TenantContext, client_ip, layout_for};
 use crate::errors::{WebError, html};
@@ -17,7 +17,9 @@ use askama::Template;
 use portal_domain::ids::InvoiceId;
 use portal_persistence::audit::{self, AuditEntry};
 use portal_persistence::invoices::InvoiceRecord;
-use portal_persistence::payments::{NewPayment, PaymentError, RecordOutcome, RecordedBy};
+use portal_persistence::payments::{
+    CancelOutcome, NewPayment, PaymentError, RecordOutcome, RecordedBy,
+};
 use portal_persistence::scope::TenantRole;
 use uuid::Uuid;
 
@@ -31,6 +33,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/t/{slug}/invoices/{id}/payments/{payment_id}/retry",
             web::post().to(retry),
+        )
+        .route(
+            "/t/{slug}/invoices/{id}/payments/{payment_id}/cancel",
+            web::post().to(cancel),
         );
 }
 
@@ -324,4 +330,46 @@ pub async fn retry(
         "{}#payments",
         invoice_page(&ctx.tenant.slug, invoice.id)
     )))
+}
+
+/// Cancels a failed payment: it stays listed, struck out, and no longer counts in what remains. Any other
+/// payment (on its way, reported, accepted, already cancelled) is refused with 409.
+pub async fn cancel(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, WebError> {
+    ctx.require(TenantRole::Member)?;
+    let (_, invoice_id, payment_id) = path.into_inner();
+    let invoice = find_invoice(&state, &ctx, &invoice_id).await?;
+    let payment_id = Uuid::try_parse(&payment_id).map_err(|_| WebError::NotFound)?;
+    let by = RecordedBy {
+        user: Some(ctx.user.user.id),
+        ip: client_ip(&req),
+    };
+    match payments::repository(&state)
+        .cancel(&ctx.scope, invoice.id, payment_id, by)
+        .await
+    {
+        Ok(CancelOutcome::Cancelled) => {
+            payments::publish(&state, &ctx.scope, invoice.id);
+            Ok(see_other(&format!(
+                "{}#payments",
+                invoice_page(&ctx.tenant.slug, invoice.id)
+            )))
+        }
+        Ok(CancelOutcome::NotFailed(_)) => {
+            refused(
+                &state,
+                &req,
+                &ctx,
+                &invoice,
+                ("payments.cancel_refused_title", "payments.cancel_refused"),
+            )
+            .await
+        }
+        Err(PaymentError::NotFound) => Err(WebError::NotFound),
+        Err(error) => Err(error.into()),
+    }
 }

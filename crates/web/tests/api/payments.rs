@@ -631,3 +631,131 @@ async fn billit_failures_show_retrying_or_failed_and_retry_reports_each_payment_
     );
     setup.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_payment_cancelled_no_longer_counts_and_only_failed_payments_can_be_cancelled() {
+    let setup = Setup::start().await;
+    let scope = setup.connect("acme", ACME).await;
+    let member = Visitor::signed_in(&setup.app, "member@acme.fr", PASSWORD).await;
+    let admin = Visitor::signed_in(&setup.app, "admin@acme.fr", PASSWORD).await;
+    let sent = send_invoice(&setup, &member, 1).await;
+
+    // Billit refuses the account's credentials: the whole amount is recorded, and its report fails.
+    let settings = "/t/acme/settings/billit";
+    let party = ACME.0.to_string();
+    let billit_settings = |key: &'static str| {
+        [
+            ("environment", "embedded"),
+            ("api_key", key),
+            ("party_id", party.as_str()),
+            ("context_party_id", ""),
+        ]
+    };
+    let saved = admin
+        .submit(settings, settings, &billit_settings("a-wrong-key"))
+        .await;
+    assert_eq!(saved.status(), 303);
+    let response = record(&member, &sent, "413,28", &today(), "transfer", "VIR-1").await;
+    assert_eq!(response.status(), 303);
+    wait_for_states(&setup, &scope, &sent, "the payment failed", |p| {
+        all_in(p, PaymentState::Failed)
+    })
+    .await;
+    let failed = payments_of(&setup, &scope, &sent).await[0].clone();
+    let cancel = format!("{}/{}/cancel", sent.payments(), failed.id);
+    let retry = format!("{}/{}/retry", sent.payments(), failed.id);
+    let page = member.get(&sent.page()).await.text().await.unwrap();
+    assert!(page.contains(&format!("action=\"{cancel}\"")));
+    assert!(page.contains("Annuler ce paiement"));
+    // While it counts, nothing remains to be paid.
+    let refused = record(&member, &sent, "10", &today(), "transfer", "").await;
+    assert_eq!(refused.status(), 409);
+
+    // A viewer cannot cancel it; globex does not find it under either tenant's address.
+    let viewer = Visitor::signed_in(&setup.app, "viewer@acme.fr", PASSWORD).await;
+    let viewer_page = viewer.get(&sent.page()).await.text().await.unwrap();
+    assert!(!viewer_page.contains(&format!("action=\"{cancel}\"")));
+    assert_eq!(
+        viewer.submit(&sent.page(), &cancel, &[]).await.status(),
+        403
+    );
+    let globex = Visitor::signed_in(&setup.app, "admin@globex.fr", PASSWORD).await;
+    for tenant in ["acme", "globex"] {
+        let action = format!(
+            "/t/{tenant}/invoices/{}/payments/{}/cancel",
+            sent.invoice, failed.id
+        );
+        let response = globex.submit("/t/globex/", &action, &[]).await;
+        assert_eq!(response.status(), 404, "POST {action}");
+    }
+    let unknown = format!("{}/{}/cancel", sent.payments(), uuid::Uuid::now_v7());
+    assert_eq!(
+        member.submit(&sent.page(), &unknown, &[]).await.status(),
+        404
+    );
+    assert_eq!(
+        payments_of(&setup, &scope, &sent).await[0].state,
+        PaymentState::Failed
+    );
+
+    // The member cancels it: kept, struck out, with who and when, audited; it cannot be retried or cancelled again.
+    let cancelled = member.submit(&sent.page(), &cancel, &[]).await;
+    assert_eq!(cancelled.status(), 303);
+    assert_eq!(location(&cancelled), format!("{}#payments", sent.page()));
+    let stored = payments_of(&setup, &scope, &sent).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].state, PaymentState::Cancelled);
+    assert!(stored[0].cancelled_by.is_some() && stored[0].cancelled_at.is_some());
+    assert_eq!(audit_count(&setup, "payment.cancelled").await, 1);
+    let page = member.get(&sent.page()).await.text().await.unwrap();
+    assert_eq!(track_rows(&page), vec!["cancelled"]);
+    assert!(page.contains("payments__cancelled"));
+    assert!(page.contains("Annulé par "), "who cancelled it");
+    assert!(!page.contains(&format!("action=\"{cancel}\"")));
+    assert!(!page.contains(&format!("action=\"{retry}\"")));
+    assert_eq!(member.submit(&sent.page(), &retry, &[]).await.status(), 409);
+    let again = member.submit(&sent.page(), &cancel, &[]).await;
+    assert_eq!(again.status(), 409);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("Seul un paiement en échec")
+    );
+    assert_eq!(audit_count(&setup, "payment.cancelled").await, 1);
+
+    // Its amount is free again: a new payment of the whole total is accepted and reported.
+    let saved = admin
+        .submit(settings, settings, &billit_settings(ACME.1))
+        .await;
+    assert_eq!(saved.status(), 303);
+    let response = record(&member, &sent, "413,28", &today(), "transfer", "VIR-2").await;
+    assert_eq!(response.status(), 303);
+    wait_for_states(&setup, &scope, &sent, "the new payment reported", |p| {
+        p.len() == 2
+            && p[0].state == PaymentState::Cancelled
+            && p[1].state == PaymentState::Reported
+    })
+    .await;
+    let page = member.get(&sent.page()).await.text().await.unwrap();
+    assert!(page.contains("La facture est entièrement payée."));
+
+    // A reported payment cannot be cancelled.
+    let reported = payments_of(&setup, &scope, &sent).await[1].id;
+    let refused = member
+        .submit(
+            &sent.page(),
+            &format!("{}/{reported}/cancel", sent.payments()),
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+    assert_eq!(
+        payments_of(&setup, &scope, &sent).await[1].state,
+        PaymentState::Reported
+    );
+    setup.settle().await;
+    assert_eq!(cash_collected(&setup, &sent).await, 1);
+    setup.stop().await;
+}
