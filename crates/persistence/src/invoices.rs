@@ -769,9 +769,11 @@ impl InvoiceRepository {
             ..Default::default()
         };
         Self::content_columns(&mut active, content);
-        let txn = self.db.begin().await?;
+        // The link is checked before the transaction, so that the transaction's first statement is a write: on
+        // SQLite, a transaction that reads and then writes fails at once ("database is locked") when another
+        // connection wrote in between, whatever the busy timeout.
         if let Some(related) = related {
-            if self.find_row(&txn, scope, related).await?.is_none() {
+            if self.find_row(&self.db, scope, related).await?.is_none() {
                 return Err(InvoiceError::NotFound);
             }
             active.related_invoice_id = Set(Some(related.as_uuid()));
@@ -781,6 +783,7 @@ impl InvoiceRepository {
                     .to_owned(),
             ));
         }
+        let txn = self.db.begin().await?;
         if let Err(error) = active.insert(&txn).await {
             return Err(if is_unique_violation(&error) {
                 InvoiceError::NumberTaken

@@ -163,7 +163,7 @@ pub struct RecordedBy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
     /// Stored, with its report's job.
-    Recorded(PaymentRecord),
+    Recorded(Box<PaymentRecord>),
     /// More than what remains: nothing stored.
     Exceeds { remaining_cents: i64 },
     /// Nothing remains to be paid: nothing stored.
@@ -358,7 +358,7 @@ impl PaymentRepository {
         )
         .await?;
         txn.commit().await?;
-        Ok(RecordOutcome::Recorded(to_record(stored)))
+        Ok(RecordOutcome::Recorded(Box::new(to_record(stored))))
     }
 
     /// The invoice's payments, oldest first, with the names of who cancelled them.

@@ -4,7 +4,7 @@
 //! both linked to the original and shown on each other's pages. Another tenant's invoice can never be referenced.
 
 use crate::editor::{BUYER_SIREN, good_invoice, id_in, location, post, wait_for, with, year};
-use crate::helpers::{PASSWORD, Visitor};
+use crate::helpers::{PASSWORD, Visitor, csrf_of};
 use crate::statuses::{ACME, Setup, wait_until};
 use portal_billit::client::BillitClient;
 use portal_domain::Language;
@@ -13,7 +13,7 @@ use portal_domain::invoice::{BuyerDraft, InvoiceDraft};
 use portal_domain::status::{StatusCode, reason_label, requested_action_label};
 use portal_persistence::entities::{audit_log, invoices};
 use portal_persistence::invoices::{DetailCharacteristic, DetailNote, InvoiceContent, TotalsCents};
-use portal_persistence::settlements::InvoiceRelation;
+use portal_persistence::settlements::{CreditNoteQueue, InvoiceRelation};
 use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
@@ -437,5 +437,212 @@ async fn a_disputed_invoice_is_settled_by_a_partial_credit_note_and_a_corrected_
     assert_eq!(response.status(), 404);
     assert_eq!(invoice_count(&setup).await, before, "nothing saved");
 
+    setup.stop().await;
+}
+
+/// Sends a plain invoice (413,28 € incl. VAT) and waits until Billit has it; its id.
+async fn send_original(setup: &Setup, member: &Visitor<'_>, number: &str) -> Uuid {
+    let sent = post(member, "/t/acme/invoices", &good_invoice(number), "send").await;
+    assert_eq!(sent.status(), 303);
+    let original = id_in(&location(&sent));
+    let row = wait_for(&setup.app, original, "sent to Billit", |row| {
+        row.submission_state == "sent"
+    })
+    .await;
+    assert_eq!(row.total_incl_cents, 41_328);
+    original
+}
+
+/// How many credit notes of `original` are on their way to Billit or sent.
+async fn issued_credit_notes(setup: &Setup, original: Uuid) -> usize {
+    invoices::Entity::find()
+        .filter(invoices::Column::RelatedInvoiceId.eq(original))
+        .filter(invoices::Column::SubmissionState.is_in(["queued", "sending", "sent"]))
+        .count(&setup.app.test_db.db)
+        .await
+        .unwrap() as usize
+}
+
+#[tokio::test]
+async fn two_credit_notes_sent_at_once_cannot_together_take_back_more_than_the_invoice() {
+    let setup = Setup::start().await;
+    let acme = setup.connect("acme", ACME).await;
+    let member = Visitor::signed_in(&setup.app, "member@acme.fr", PASSWORD).await;
+    let number = format!("F{}-00001", year());
+    let original = send_original(&setup, &member, &number).await;
+
+    // Two drafts of 360,00 € each: either fits in 413,28 €, both do not.
+    let mut drafts = Vec::new();
+    for index in 1..=2 {
+        let form = linked_form(
+            "credit_note",
+            &format!("AV{}-{index:05}", year()),
+            original,
+            &number,
+            &[("Conseil", "3", "100", "20")],
+        );
+        let saved = post(&member, "/t/acme/invoices", &form, "save").await;
+        assert_eq!(saved.status(), 303, "credit note {index} saved");
+        drafts.push(id_in(&location(&saved)));
+    }
+
+    // Both sent at the same moment: one is queued, the other refused with the sentence.
+    let token = csrf_of(&page(&member, &format!("/t/acme/invoices/{}/edit", drafts[0])).await);
+    let submit = |id: Uuid| {
+        member
+            .client
+            .post(format!("{}/t/acme/invoices/{id}/submit", setup.app.address))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+    };
+    let (one, two) = tokio::join!(submit(drafts[0]), submit(drafts[1]));
+    let mut outcomes = Vec::new();
+    for response in [one.unwrap(), two.unwrap()] {
+        let status = response.status().as_u16();
+        outcomes.push((status, response.text().await.unwrap()));
+    }
+    outcomes.sort_by_key(|(status, _)| *status);
+    assert_eq!(outcomes[0].0, 303, "one is queued");
+    assert_eq!(outcomes[1].0, 422, "the other is refused");
+    assert!(
+        outcomes[1]
+            .1
+            .contains("dépasse ce qui reste à créditer sur la facture"),
+        "the refusal says why"
+    );
+    assert_eq!(issued_credit_notes(&setup, original).await, 1);
+
+    // The repository itself, asked twice at once without the page's early check, queues only one of two
+    // further credit notes (what remains is 53,28 €: each of these takes back 36,00 €).
+    let state = &setup.app.state;
+    let mut small = Vec::new();
+    for index in 3..=4 {
+        let form = linked_form(
+            "credit_note",
+            &format!("AV{}-{index:05}", year()),
+            original,
+            &number,
+            &[("Conseil", "3", "10", "20")],
+        );
+        let saved = post(&member, "/t/acme/invoices", &form, "save").await;
+        let status = saved.status();
+        if status != 303 {
+            panic!(
+                "credit note {index} not saved: {status} {}",
+                saved.text().await.unwrap()
+            );
+        }
+        small.push(InvoiceId::from_uuid(id_in(&location(&saved))));
+    }
+    let invoice = InvoiceId::from_uuid(original);
+    let scope = &acme;
+    let queue = |id: InvoiceId| {
+        state
+            .invoices
+            .queue_credit_note_submission(scope, id, invoice, 0, move |attempts| {
+                portal_persistence::jobs::NewJob::for_tenant(
+                    scope,
+                    "test.noop",
+                    serde_json::json!({}),
+                )
+                .unique_key(format!("test:{id}:{attempts}"))
+            })
+    };
+    let (first, second) = tokio::join!(queue(small[0]), queue(small[1]));
+    let outcomes = [first.unwrap(), second.unwrap()];
+    let queued = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, CreditNoteQueue::Queued(_)))
+        .count();
+    let refused: Vec<i64> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            CreditNoteQueue::OverLimit { remaining_cents } => Some(*remaining_cents),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(queued, 1);
+    assert_eq!(refused, vec![41_328 - 36_000 - 3_600]);
+    assert_eq!(issued_credit_notes(&setup, original).await, 2);
+    setup.stop().await;
+}
+
+#[tokio::test]
+async fn the_older_corrects_address_links_the_credit_note_and_limits_it() {
+    let setup = Setup::start().await;
+    let acme = setup.connect("acme", ACME).await;
+    let member = Visitor::signed_in(&setup.app, "member@acme.fr", PASSWORD).await;
+    let number = format!("F{}-00001", year());
+    let original = send_original(&setup, &member, &number).await;
+
+    // The editor opened with `corrects=<number>` is the linked one: banner, limit, hidden link.
+    let editor = page(
+        &member,
+        &format!("/t/acme/invoices/new?type=credit_note&corrects={number}"),
+    )
+    .await;
+    assert!(editor.contains("Avoir lié à la facture"));
+    assert!(editor.contains(&format!("name=\"related_invoice_id\" value=\"{original}\"")));
+    assert!(editor.contains("value=\"Conseil\""), "its lines are copied");
+
+    // What it posts is limited to the invoice's total, and linked once saved.
+    let too_much = linked_form(
+        "credit_note",
+        &format!("AV{}-00001", year()),
+        original,
+        &number,
+        &[("Conseil", "5", "100", "20")],
+    );
+    let refused = post(&member, "/t/acme/invoices", &too_much, "send").await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("dépasse ce qui reste à créditer sur la facture")
+    );
+    let within = linked_form(
+        "credit_note",
+        &format!("AV{}-00001", year()),
+        original,
+        &number,
+        &[("Conseil", "1", "100", "20")],
+    );
+    let saved = post(&member, "/t/acme/invoices", &within, "save").await;
+    assert_eq!(saved.status(), 303);
+    let record = setup
+        .app
+        .state
+        .invoices
+        .get(&acme, InvoiceId::from_uuid(id_in(&location(&saved))))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.related,
+        Some((
+            InvoiceId::from_uuid(original),
+            InvoiceRelation::CreditNoteFor
+        ))
+    );
+
+    // A number that is not one of this tenant's sent invoices leaves the credit note unlinked, as before.
+    let unknown = page(
+        &member,
+        "/t/acme/invoices/new?type=credit_note&corrects=NOT-A-NUMBER",
+    )
+    .await;
+    assert!(!unknown.contains("name=\"related_invoice_id\""));
+    assert!(unknown.contains("value=\"NOT-A-NUMBER\""));
+    // Globex's member naming acme's number gets nothing of acme's.
+    let outsider = Visitor::signed_in(&setup.app, "admin@globex.fr", PASSWORD).await;
+    let foreign = page(
+        &outsider,
+        &format!("/t/globex/invoices/new?type=credit_note&corrects={number}"),
+    )
+    .await;
+    assert!(!foreign.contains("name=\"related_invoice_id\""));
+    assert!(!foreign.contains(&original.to_string()));
     setup.stop().await;
 }
