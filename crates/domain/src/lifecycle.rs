@@ -337,7 +337,24 @@ pub enum ActionReason {
     SubmissionFailing,
 }
 
+/// The final outcomes that ask the supplier to fix and issue again, in the order their reasons are listed.
+const FINAL_ACTION_CODES: [u16; 4] = [210, 213, 501, 251];
+
 impl ActionReason {
+    /// The reason a status code gives the supplier to act (207, 208, 210, 213, 501, 251), if any. The fold lists
+    /// 207/208 only while the request is open.
+    pub fn for_code(code: StatusCode) -> Option<Self> {
+        match code.0 {
+            207 => Some(Self::OpenDispute),
+            208 => Some(Self::OpenSuspension),
+            210 => Some(Self::Refused),
+            213 => Some(Self::Rejected),
+            501 => Some(Self::NotReceivable),
+            251 => Some(Self::TaxDataRejected),
+            _ => None,
+        }
+    }
+
     /// What is wrong and what to do, in plain words.
     pub fn label(self, language: Language) -> &'static str {
         match self {
@@ -538,18 +555,16 @@ impl Lifecycle {
 
         let mut action_reasons = Vec::new();
         if cancelled_by.is_none() {
-            match open.as_ref().map(|request| request.code.0) {
-                Some(207) => action_reasons.push(ActionReason::OpenDispute),
-                Some(208) => action_reasons.push(ActionReason::OpenSuspension),
-                _ => {}
+            if let Some(reason) = open
+                .as_ref()
+                .and_then(|request| ActionReason::for_code(request.code))
+            {
+                action_reasons.push(reason);
             }
-            for (code, reason) in [
-                (210, ActionReason::Refused),
-                (213, ActionReason::Rejected),
-                (501, ActionReason::NotReceivable),
-                (251, ActionReason::TaxDataRejected),
-            ] {
-                if has(&[code]) {
+            for code in FINAL_ACTION_CODES {
+                if has(&[code])
+                    && let Some(reason) = ActionReason::for_code(StatusCode(code))
+                {
                     action_reasons.push(reason);
                 }
             }

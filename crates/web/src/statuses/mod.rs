@@ -16,7 +16,6 @@ use crate::worker::{JobFailure, JobRegistry};
 use anyhow::Context;
 use portal_domain::ids::InvoiceId;
 use portal_domain::lifecycle::{ActionReason, InvoiceFacts, Source, StatusEvent};
-use portal_domain::status::StatusCode;
 use portal_persistence::TenantScope;
 use portal_persistence::invoices::InvoiceSummary;
 use portal_persistence::jobs::{ClaimedJob, NewJob};
@@ -176,19 +175,6 @@ pub(crate) async fn settle(
     Ok(())
 }
 
-/// The codes that ask something of the supplier, with the reason the fold gives for them.
-fn action_reason_of(code: StatusCode) -> Option<ActionReason> {
-    match code.0 {
-        207 => Some(ActionReason::OpenDispute),
-        208 => Some(ActionReason::OpenSuspension),
-        210 => Some(ActionReason::Refused),
-        213 => Some(ActionReason::Rejected),
-        501 => Some(ActionReason::NotReceivable),
-        251 => Some(ActionReason::TaxDataRejected),
-        _ => None,
-    }
-}
-
 /// What an email is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Notice {
@@ -213,7 +199,7 @@ fn notifications_due(
     let mut notices = Vec::new();
     let mut announced = Vec::new();
     for event in new {
-        let Some(reason) = event.effective_code().and_then(action_reason_of) else {
+        let Some(reason) = event.effective_code().and_then(ActionReason::for_code) else {
             continue;
         };
         if !after.action_reasons.contains(&reason) {
@@ -250,10 +236,9 @@ async fn key_for_reasons(
         .await
         .context("cannot read the invoice's events")?;
     for reason in reasons {
-        let mut matching = events
-            .iter()
-            .map(|stored| &stored.event)
-            .filter(|event| event.effective_code().and_then(action_reason_of) == Some(*reason));
+        let mut matching = events.iter().map(|stored| &stored.event).filter(|event| {
+            event.effective_code().and_then(ActionReason::for_code) == Some(*reason)
+        });
         let chosen = match reason {
             ActionReason::OpenDispute | ActionReason::OpenSuspension => matching.next_back(),
             _ => matching.next(),
@@ -278,7 +263,7 @@ pub(super) fn file_worth_reading(event: &StatusEvent) -> Option<&str> {
     if file_id.is_empty() {
         return None;
     }
-    let needs_action = event.code.and_then(action_reason_of).is_some();
+    let needs_action = event.code.and_then(ActionReason::for_code).is_some();
     let from_outside = matches!(
         event.source,
         Source::Buyer | Source::BuyerPlatform | Source::Ppf | Source::Unknown
