@@ -35,7 +35,12 @@ static HASHING: LazyLock<Option<mpsc::Sender<Task>>> = LazyLock::new(|| {
                         Err(_) => return,
                     };
                     match next {
-                        Ok(task) => task(),
+                        // A panicking hash must not take the thread with it: its caller sees the oneshot
+                        // dropped (an error), and the next sign-in still has a thread.
+                        Ok(task) => {
+                            let _survived =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
+                        }
                         Err(_) => return,
                     }
                 }

@@ -224,8 +224,40 @@ pub(crate) fn unknown_placeholders(template: &Template) -> Vec<String> {
         .filter(|name| !known.contains(name))
         .map(|name| format!("{{{name}}}"))
         .collect();
-    unknown.dedup();
+    let mut seen = std::collections::HashSet::new();
+    unknown.retain(|name| seen.insert(name.clone()));
     unknown
+}
+
+/// Replaces each `{name}` of the line in one pass over the template, so that a value (a customer's comment,
+/// say) that itself contains `{amount}` is written as it is and never expanded.
+fn fill_line(line: &str, values: &Values) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find(['}', '{']) {
+            Some(close) if after.as_bytes().get(close) == Some(&b'}') => {
+                let name = &after[..close];
+                match values.get(name) {
+                    Some(value) => out.push_str(value.trim()),
+                    None => {
+                        out.push('{');
+                        out.push_str(name);
+                        out.push('}');
+                    }
+                }
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Fills the placeholders. A line that uses a placeholder with nothing to say (no comment from the customer,
@@ -241,13 +273,7 @@ pub(crate) fn render(text: &str, values: &Values) -> String {
         }) {
             continue;
         }
-        let mut filled = line.to_owned();
-        for name in names {
-            if let Some(value) = values.get(name) {
-                filled = filled.replace(&format!("{{{name}}}"), value.trim());
-            }
-        }
-        lines.push(filled);
+        lines.push(fill_line(line, values));
     }
     // Dropping lines may leave runs of blank lines: one is enough.
     let mut out = String::new();
@@ -334,6 +360,25 @@ mod tests {
             signature: "ACME SAS — Service comptable".into(),
             sender_name: "Marie Martin".into(),
         }
+    }
+
+    #[test]
+    fn a_value_that_looks_like_a_placeholder_is_written_as_it_is() {
+        let mut values = values();
+        values.comment = "Montant {amount} ? Signé {signature} {".into();
+        let body = render(
+            "Votre message : {comment}\nMontant : {amount} {inconnu}",
+            &values,
+        );
+        assert_eq!(
+            body,
+            "Votre message : Montant {amount} ? Signé {signature} {\nMontant : 1 234,56 € {inconnu}"
+        );
+        let template = Template {
+            subject: "{x} {x}".into(),
+            body: "{y} {x}".into(),
+        };
+        assert_eq!(unknown_placeholders(&template), vec!["{x}", "{y}"]);
     }
 
     #[test]

@@ -330,6 +330,7 @@ fn connection_failure(problem: crate::billit_connection::ConnectionProblem) -> J
 mod tests {
     use super::*;
     use chrono::Utc;
+    use portal_domain::status::StatusCode;
 
     fn event(code: u16, key: &str) -> StatusEvent {
         StatusEvent::status(StatusCode(code), Source::Buyer, Utc::now(), key)

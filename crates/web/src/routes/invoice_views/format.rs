@@ -43,8 +43,16 @@ pub fn amount(value: Decimal, currency: &str, lang: Language) -> String {
 
 /// A decimal amount as cents (half away from zero); out-of-range values saturate rather than fail a page.
 pub fn cents_of(value: Decimal) -> i64 {
-    let cents = (value * Decimal::ONE_HUNDRED)
-        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    // `*` panics on overflow, and amounts come from Billit's files: saturate instead.
+    let Some(scaled) = value.checked_mul(Decimal::ONE_HUNDRED) else {
+        return if value.is_sign_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        };
+    };
+    let cents =
+        scaled.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
     i64::try_from(cents).unwrap_or(if cents.is_sign_negative() {
         i64::MIN
     } else {
@@ -176,6 +184,8 @@ mod tests {
         assert_eq!(amount(dec("1234.565"), "EUR", Language::En), "€1,234.57");
         assert_eq!(cents_of(dec("-0.005")), -1);
         assert_eq!(cents_of(dec("400")), 40_000);
+        assert_eq!(cents_of(Decimal::MAX), i64::MAX);
+        assert_eq!(cents_of(Decimal::MIN), i64::MIN);
     }
 
     #[test]
