@@ -3,6 +3,7 @@
 
 use crate::entities::{customers, invoices};
 use crate::scope::TenantScope;
+use crate::text::{blank_to_none, without_wildcards};
 use chrono::{DateTime, Utc};
 use portal_domain::Language;
 use portal_domain::identifiers::{ElectronicAddress, Email, Siren, Siret, VatNumber};
@@ -80,18 +81,6 @@ pub enum CustomerError {
     Corrupt(String),
     #[error(transparent)]
     Database(#[from] DbErr),
-}
-
-fn blank_to_none(text: &str) -> Option<String> {
-    let trimmed = text.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
-}
-
-/// Removes what LIKE would read as wildcards, so a search matches the text typed.
-fn like_fragment(text: &str) -> String {
-    text.chars()
-        .filter(|c| !matches!(c, '%' | '_' | '\\'))
-        .collect()
 }
 
 fn to_customer(row: customers::Model) -> Result<Customer, CustomerError> {
@@ -261,9 +250,10 @@ impl CustomerRepository {
     ) -> Result<Vec<Customer>, CustomerError> {
         let mut query = Self::scoped(scope);
         if let Some(search) = search.and_then(blank_to_none) {
-            let name = format!("%{}%", like_fragment(&search.to_lowercase()));
+            // Wildcards typed in the box are dropped (a search for "%" lists everyone, as an empty one does).
+            let name = format!("%{}%", without_wildcards(&search.to_lowercase()));
             let compact: String = search.chars().filter(|c| !c.is_whitespace()).collect();
-            let identifier = format!("%{}%", like_fragment(&compact.to_uppercase()));
+            let identifier = format!("%{}%", without_wildcards(&compact.to_uppercase()));
             let lower_name = Expr::expr(Func::lower(Expr::col(customers::Column::LegalName)));
             query = query.filter(
                 Condition::any()

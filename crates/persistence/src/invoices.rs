@@ -7,6 +7,7 @@ use crate::entities::{
 use crate::jobs::{Enqueued, JobQueue, JobQueueError, NewJob, statement};
 use crate::scope::TenantScope;
 use crate::settlements::InvoiceRelation;
+use crate::text::{blank_to_none, contains};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use portal_domain::Language;
 use portal_domain::ids::{CustomerId, InvoiceId, UserId};
@@ -17,7 +18,7 @@ use portal_domain::lifecycle::{
 };
 use portal_domain::status::StatusCode;
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DbErr, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter,
@@ -414,11 +415,6 @@ pub(crate) fn enum_str<T: Serialize>(value: T, fallback: &str) -> String {
 
 fn parse_enum<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or_default()
-}
-
-fn blank_to_none(text: &str) -> Option<String> {
-    let trimmed = text.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 fn code_of(value: Option<i32>) -> Option<StatusCode> {
@@ -1452,17 +1448,7 @@ impl InvoiceRepository {
             query = query.filter(invoices::Column::IssueDate.lte(to));
         }
         if let Some(search) = filter.search.as_deref().and_then(blank_to_none) {
-            // `_` and `%` are searched as themselves (numbers and endpoints contain `_`), escaped with `!`.
-            let mut escaped = String::with_capacity(search.len() + 2);
-            escaped.push('%');
-            for c in search.to_lowercase().chars() {
-                if matches!(c, '!' | '%' | '_') {
-                    escaped.push('!');
-                }
-                escaped.push(c);
-            }
-            escaped.push('%');
-            let pattern = || LikeExpr::new(escaped.clone()).escape('!');
+            let pattern = || contains(&search.to_lowercase());
             query = query.filter(
                 Condition::any()
                     .add(

@@ -18,6 +18,7 @@ pub mod seed;
 pub mod sessions;
 pub mod settlements;
 pub mod tenants;
+mod text;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

@@ -7,6 +7,7 @@ use crate::invoices::{
     InvoiceContent, SubmissionState, document_type_str, enum_str, event_row, summary_from,
 };
 use crate::scope::TenantScope;
+use crate::text::blank_to_none;
 use chrono::{DateTime, Datelike, Utc};
 use portal_domain::ids::{CustomerId, InvoiceId};
 use portal_domain::invoice::BuyerDraft;
@@ -38,11 +39,6 @@ const INVOICE_CHUNK: usize = 150;
 const EVENT_CHUNK: usize = 1_000;
 const CUSTOMER_CHUNK: usize = 500;
 
-fn none_if_blank(text: &str) -> Option<String> {
-    let trimmed = text.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
-}
-
 pub async fn insert_customers(
     db: &DatabaseConnection,
     scope: &TenantScope,
@@ -59,16 +55,16 @@ pub async fn insert_customers(
                     tenant_id: Set(scope.tenant_id().as_uuid()),
                     legal_name: Set(buyer.legal_name.clone()),
                     siren: Set(buyer.siren.clone()),
-                    siret: Set(none_if_blank(&buyer.siret)),
-                    vat_number: Set(none_if_blank(&buyer.vat_number)),
+                    siret: Set(blank_to_none(&buyer.siret)),
+                    vat_number: Set(blank_to_none(&buyer.vat_number)),
                     electronic_address: Set(buyer.electronic_address.clone()),
                     contact_emails: Set(serde_json::to_string(&buyer.contact_emails)
                         .unwrap_or_else(|_| "[]".into())),
-                    address_street: Set(none_if_blank(&buyer.address.street)),
-                    address_additional: Set(none_if_blank(&buyer.address.additional)),
-                    address_postcode: Set(none_if_blank(&buyer.address.postcode)),
-                    address_city: Set(none_if_blank(&buyer.address.city)),
-                    address_country: Set(none_if_blank(&buyer.address.country_code)
+                    address_street: Set(blank_to_none(&buyer.address.street)),
+                    address_additional: Set(blank_to_none(&buyer.address.additional)),
+                    address_postcode: Set(blank_to_none(&buyer.address.postcode)),
+                    address_city: Set(blank_to_none(&buyer.address.city)),
+                    address_country: Set(blank_to_none(&buyer.address.country_code)
                         .unwrap_or_else(|| "FR".to_owned())),
                     language: Set(buyer.language.code().to_owned()),
                     peppol_checked_at: Set(None),
@@ -130,18 +126,18 @@ fn invoice_row(tenant: Uuid, seed: &SeedInvoice) -> invoices::ActiveModel {
         customer_id: Set(seed.content.customer_id.map(|id| id.as_uuid())),
         buyer_name: Set(draft.buyer.legal_name.clone()),
         document_type: Set(document_type_str(draft.document_type).to_owned()),
-        number: Set(none_if_blank(&draft.number)),
+        number: Set(blank_to_none(&draft.number)),
         issue_year: Set(draft.issue_date.map(|date| date.year())),
-        corrects: Set(none_if_blank(&draft.corrects)),
+        corrects: Set(blank_to_none(&draft.corrects)),
         issue_date: Set(draft.issue_date),
         due_date: Set(draft.due_date),
         delivery_date: Set(draft.delivery_date),
         currency: Set("EUR".to_owned()),
         buyer: Set(serde_json::to_string(&draft.buyer).unwrap_or_else(|_| "{}".into())),
         lines: Set(serde_json::to_string(&draft.lines).unwrap_or_else(|_| "[]".into())),
-        purchase_order: Set(none_if_blank(&draft.purchase_order)),
-        contract: Set(none_if_blank(&draft.contract)),
-        buyer_reference: Set(none_if_blank(&draft.buyer_reference)),
+        purchase_order: Set(blank_to_none(&draft.purchase_order)),
+        contract: Set(blank_to_none(&draft.contract)),
+        buyer_reference: Set(blank_to_none(&draft.buyer_reference)),
         notes: Set(serde_json::to_string(&draft.notes).unwrap_or_else(|_| "[]".into())),
         total_excl_cents: Set(totals.excl),
         total_vat_cents: Set(totals.vat),
