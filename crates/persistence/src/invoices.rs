@@ -1146,6 +1146,32 @@ impl InvoiceRepository {
             .map(InvoiceId::from_uuid))
     }
 
+    /// The tenant's invoices of these orders, in one query (a sweep lists many orders at once).
+    pub async fn find_by_orders(
+        &self,
+        scope: &TenantScope,
+        order_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, InvoiceId>, DbErr> {
+        let mut found = std::collections::HashMap::new();
+        // Bounded IN lists: SQLite and PostgreSQL both take these comfortably.
+        for chunk in order_ids.chunks(500) {
+            let rows: Vec<(Uuid, Option<i64>)> = invoices::Entity::find()
+                .select_only()
+                .column(invoices::Column::Id)
+                .column(invoices::Column::BillitOrderId)
+                .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+                .filter(invoices::Column::BillitOrderId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            found
+                .extend(rows.into_iter().filter_map(|(id, order)| {
+                    order.map(|order| (order, InvoiceId::from_uuid(id)))
+                }));
+        }
+        Ok(found)
+    }
+
     /// Invoices sent to Billit whose outcome is not final yet, oldest poll first (the slow check).
     pub async fn open_orders(
         &self,
@@ -1319,6 +1345,22 @@ impl InvoiceRepository {
             .filter(invoice_events::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(invoice_events::Column::InvoiceId.eq(invoice.as_uuid()))
             .filter(invoice_events::Column::FileId.eq(file_id))
+            .one(&self.db)
+            .await?
+            .map(to_event))
+    }
+
+    /// The event stored under `dedup_key` (as `append_events` returned it), if any.
+    pub async fn event_by_key(
+        &self,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+        dedup_key: &str,
+    ) -> Result<Option<StoredEvent>, DbErr> {
+        Ok(invoice_events::Entity::find()
+            .filter(invoice_events::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(invoice_events::Column::InvoiceId.eq(invoice.as_uuid()))
+            .filter(invoice_events::Column::DedupKey.eq(dedup_key))
             .one(&self.db)
             .await?
             .map(to_event))

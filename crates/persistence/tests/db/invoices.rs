@@ -273,6 +273,13 @@ async fn orders_are_found_back_within_their_tenant_and_open_ones_listed() {
         invoices.find_by_order(&w.globex, 31).await.unwrap(),
         Some(theirs)
     );
+    let many = invoices
+        .find_by_orders(&w.acme, &[21, 22, 31, 99])
+        .await
+        .unwrap();
+    assert_eq!(many.len(), 2, "only acme's orders: {many:?}");
+    assert_eq!(many.get(&21), Some(&first));
+    assert_eq!(many.get(&22), Some(&second));
 
     // A refused invoice is final: no longer open. Never-read ones come before the others.
     invoices

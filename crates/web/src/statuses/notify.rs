@@ -50,7 +50,10 @@ pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
     let scope = scope_of(&job)?;
     let payload: NotifyJob = payload_of(&job)?;
     let invoice = payload.invoice_id;
-    if let Some(stored) = find_event(&state, &scope, invoice, &payload.dedup_key).await?
+    if let Some(stored) = state
+        .invoices
+        .event_by_key(&scope, invoice, &payload.dedup_key)
+        .await?
         && stored.details.is_none()
         && let Some(file_id) = super::file_worth_reading(&stored.event)
     {
@@ -81,7 +84,9 @@ pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
     let Some(tenant) = state.tenants.find_by_id(scope.tenant_id()).await? else {
         return Err(JobFailure::Permanent(anyhow::anyhow!("the tenant is gone")));
     };
-    let event = find_event(&state, &scope, invoice, &payload.dedup_key)
+    let event = state
+        .invoices
+        .event_by_key(&scope, invoice, &payload.dedup_key)
         .await?
         .map(|stored| stored.event);
     let link = format!(
@@ -110,20 +115,6 @@ pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
     // All or none: a retry of this job never mails a member twice.
     state.outbox.queue_all_for_tenant(&scope, emails).await?;
     Ok(())
-}
-
-async fn find_event(
-    state: &AppState,
-    scope: &portal_persistence::TenantScope,
-    invoice: InvoiceId,
-    dedup_key: &str,
-) -> Result<Option<portal_persistence::invoices::StoredEvent>, portal_persistence::DbErr> {
-    Ok(state
-        .invoices
-        .events(scope, invoice)
-        .await?
-        .into_iter()
-        .find(|stored| stored.event.dedup_key == dedup_key))
 }
 
 fn needs_action_email(

@@ -165,16 +165,17 @@ async fn sweep(state: &AppState, scope: &TenantScope) -> Result<SweepReport, Swe
             .await
             .map_err(SweepError::Billit)?;
         report.orders_listed = orders.len();
+        let ids: Vec<i64> = orders.iter().filter_map(|order| order.order_id).collect();
+        let invoices = state
+            .invoices
+            .find_by_orders(scope, &ids)
+            .await
+            .context("cannot look the orders up")?;
         for listed in orders {
             let Some(order_id) = listed.order_id else {
                 continue;
             };
-            let Some(invoice) = state
-                .invoices
-                .find_by_order(scope, order_id)
-                .await
-                .context("cannot look the order up")?
-            else {
+            let Some(&invoice) = invoices.get(&order_id) else {
                 continue;
             };
             let order = if listed.messages.is_some() {
