@@ -211,6 +211,24 @@ impl WebhookDeliveryRepository {
 
     /// A scope for each active tenant whose Billit connection can be used (an API key and a PartyID), for the
     /// firm-wide sweep that hands each tenant its own job.
+    /// Every tenant that has stored deliveries, connected or not, active or not (their retention applies all the
+    /// same).
+    pub async fn tenants_with_deliveries(&self) -> Result<Vec<TenantScope>, DbErr> {
+        let ids: Vec<Uuid> = webhook_deliveries::Entity::find()
+            .select_only()
+            .column(webhook_deliveries::Column::TenantId)
+            .distinct()
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                TenantScope::new(TenantId::from_uuid(id), TenantRole::Admin, ScopeOrigin::Job)
+            })
+            .collect())
+    }
+
     pub async fn tenants_to_poll(&self) -> Result<Vec<TenantScope>, DbErr> {
         let connected: Vec<Uuid> = billit_connections::Entity::find()
             .select_only()

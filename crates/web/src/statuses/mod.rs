@@ -78,7 +78,7 @@ async fn purge_deliveries(state: AppState) -> crate::worker::JobResult {
         portal_persistence::webhook_deliveries::WebhookDeliveryRepository::new(state.db.clone());
     let before = chrono::Utc::now() - chrono::Duration::days(DELIVERY_RETENTION_DAYS);
     let mut purged = 0;
-    for scope in deliveries.tenants_to_poll().await? {
+    for scope in deliveries.tenants_with_deliveries().await? {
         purged += deliveries.purge_processed(&scope, before).await?;
     }
     tracing::info!(purged, "old webhook deliveries purged");
