@@ -236,6 +236,7 @@ impl OutboxRepository {
             return Ok(false);
         }
         let attempts = outbox::Entity::find_by_id(id)
+            .filter(outbox::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .one(&txn)
             .await?
             .map_or(0, |row| row.attempts);

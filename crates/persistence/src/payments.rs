@@ -443,7 +443,11 @@ impl PaymentRepository {
             txn.rollback().await?;
             return Ok(false);
         }
-        let Some(row) = payments::Entity::find_by_id(id).one(&txn).await? else {
+        let Some(row) = payments::Entity::find_by_id(id)
+            .filter(payments::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .one(&txn)
+            .await?
+        else {
             txn.rollback().await?;
             return Ok(false);
         };
@@ -552,6 +556,7 @@ impl PaymentRepository {
             return Ok(None);
         }
         let retries: Option<i32> = payments::Entity::find_by_id(id)
+            .filter(payments::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .select_only()
             .column(payments::Column::Retries)
             .into_tuple()

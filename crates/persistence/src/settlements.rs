@@ -219,6 +219,7 @@ impl InvoiceRepository {
             return Ok(CreditNoteQueue::NotQueued);
         }
         let attempts: Option<i32> = invoices::Entity::find_by_id(id.as_uuid())
+            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .select_only()
             .column(invoices::Column::SubmissionAttempts)
             .into_tuple()
