@@ -59,20 +59,6 @@ pub(crate) fn settleable(original: &InvoiceRecord) -> bool {
         && original.submission == SubmissionState::Sent
 }
 
-/// The invoice of this tenant named by `id`, or 404 (unknown, malformed, or another tenant's).
-async fn original_invoice(
-    state: &AppState,
-    ctx: &TenantContext,
-    id: &str,
-) -> Result<InvoiceRecord, WebError> {
-    let id = InvoiceId::parse(id.trim()).ok_or(WebError::NotFound)?;
-    state
-        .invoices
-        .get(&ctx.scope, id)
-        .await?
-        .ok_or(WebError::NotFound)
-}
-
 fn invoice_href(slug: &str, id: InvoiceId) -> String {
     format!("/t/{slug}/invoices/{id}")
 }
@@ -132,7 +118,7 @@ pub async fn prefill(
     settle_as: &str,
     today: NaiveDate,
 ) -> Result<Prefill, WebError> {
-    let original = original_invoice(state, ctx, from).await?;
+    let original = crate::routes::find_invoice(state, ctx, from).await?;
     let Some(settle_as) = SettleAs::parse(settle_as) else {
         return Err(WebError::NotFound);
     };
@@ -213,7 +199,7 @@ async fn linked_original(
             None => Ok(None),
         },
         None if form.related_invoice.trim().is_empty() => Ok(None),
-        None => original_invoice(state, ctx, &form.related_invoice)
+        None => crate::routes::find_invoice(state, ctx, &form.related_invoice)
             .await
             .map(Some),
     }

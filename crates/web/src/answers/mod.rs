@@ -36,12 +36,7 @@ pub(crate) async fn load_invoice(
     ctx: &TenantContext,
     id: &str,
 ) -> Result<LoadedInvoice, WebError> {
-    let id = portal_domain::ids::InvoiceId::parse(id).ok_or(WebError::NotFound)?;
-    let record = state
-        .invoices
-        .get(&ctx.scope, id)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let record = crate::routes::find_invoice(state, ctx, id).await?;
     let events = state.invoices.events(&ctx.scope, record.id).await?;
     let plain: Vec<_> = events.iter().map(|stored| stored.event.clone()).collect();
     let lifecycle = Lifecycle::fold(&plain, &record.facts());

@@ -127,13 +127,7 @@ fn parse_exemption(text: &str) -> Option<ExemptionReason> {
         .or_else(|| ExemptionReason::from_vatex(text))
 }
 
-/// `2026-11-30` (what date inputs send) or `30/11/2026` (what people type).
-pub fn parse_date(text: &str) -> Option<NaiveDate> {
-    let text = text.trim();
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(text, "%d/%m/%Y"))
-        .ok()
-}
+pub use crate::routes::parse_date;
 
 fn date_text(date: Option<NaiveDate>) -> String {
     date.map(|date| date.format("%Y-%m-%d").to_string())

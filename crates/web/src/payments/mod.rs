@@ -5,6 +5,7 @@
 //! The checks a person can fix (amount, date, method, reference) happen here, before anything is stored; the one
 //! that depends on the other payments (no more than what remains) happens in the repository's transaction.
 
+use crate::routes::parse_date;
 mod report;
 
 pub use report::{REPORT_JOB, job as report_job};
@@ -155,14 +156,6 @@ impl FormErrors {
             && self.method.is_none()
             && self.reference.is_none()
     }
-}
-
-/// `2026-11-30` (a date input) or `30/11/2026` (typed by hand).
-fn parse_date(text: &str) -> Option<NaiveDate> {
-    let text = text.trim();
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(text, "%d/%m/%Y"))
-        .ok()
 }
 
 /// An amount typed in French (`1 234,56`) or with a decimal point (`1234.56`), in cents.

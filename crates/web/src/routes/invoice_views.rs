@@ -2,6 +2,8 @@
 //! and the status ingestion write. Everything shown is put into words here (language, Paris time, amounts), so the
 //! templates only lay it out; the dashboard's invoice panels come from here too.
 
+use crate::routes::find_invoice;
+use crate::routes::parse_date;
 pub(crate) mod format;
 
 use crate::auth::{TenantContext, layout_for};
@@ -14,10 +16,10 @@ use actix_web::http::StatusCode as HttpStatus;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use portal_billit::client::BillitClient;
 use portal_domain::Language;
-use portal_domain::ids::{CustomerId, InvoiceId};
+use portal_domain::ids::CustomerId;
 use portal_domain::invoice::{DocumentType, LineDraft};
 use portal_domain::lifecycle::{
     ActionReason, Delivery, EventKind, Lifecycle, Payment, TaxReporting,
@@ -392,13 +394,6 @@ impl ListParams {
         }
         Some(parts.join("&"))
     }
-}
-
-/// `2026-11-30` (what a date field sends) or `30/11/2026` (what a French user types without a date picker).
-fn parse_date(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(text, "%d/%m/%Y"))
-        .ok()
 }
 
 #[derive(Debug, Clone)]
@@ -1057,19 +1052,6 @@ fn urlencode_segment(text: &str) -> String {
         .replace('+', "%20")
 }
 
-async fn find_invoice(
-    state: &AppState,
-    ctx: &TenantContext,
-    id: &str,
-) -> Result<InvoiceRecord, WebError> {
-    let id = InvoiceId::parse(id).ok_or(WebError::NotFound)?;
-    state
-        .invoices
-        .get(&ctx.scope, id)
-        .await?
-        .ok_or(WebError::NotFound)
-}
-
 pub async fn show(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -1533,7 +1515,7 @@ mod tests {
         assert!(parsed.filter.customer.is_some());
         assert_eq!(
             parsed.filter.issued_to,
-            NaiveDate::from_ymd_opt(2026, 12, 31)
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 31)
         );
         assert_eq!(parsed.filter.search.as_deref(), Some("acme"));
         assert_eq!(parsed.filter.sort, InvoiceSort::TotalAsc);

@@ -11,6 +11,7 @@ use crate::invoicing::form::{
 };
 use crate::invoicing::submit::{self, QueueOutcome};
 use crate::pages::{Layout, NoticePage};
+use crate::routes::find_invoice;
 use crate::routes::see_other;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -674,20 +675,6 @@ pub async fn new_invoice(
         },
     )
     .await
-}
-
-/// The invoice of this tenant named by the URL, or 404.
-async fn find_invoice(
-    state: &AppState,
-    ctx: &TenantContext,
-    id: &str,
-) -> Result<InvoiceRecord, WebError> {
-    let id = InvoiceId::parse(id).ok_or(WebError::NotFound)?;
-    state
-        .invoices
-        .get(&ctx.scope, id)
-        .await?
-        .ok_or(WebError::NotFound)
 }
 
 /// Whether the editor may change it: a draft, or a failed submission that never became a Billit order.

@@ -43,6 +43,30 @@ pub(crate) fn address_from_form(
     })
 }
 
+/// The tenant's invoice named by a URL segment; an id that does not parse, or names no invoice of this tenant, is
+/// the same 404.
+pub(crate) async fn find_invoice(
+    state: &crate::state::AppState,
+    ctx: &crate::auth::TenantContext,
+    id: &str,
+) -> Result<portal_persistence::invoices::InvoiceRecord, crate::errors::WebError> {
+    let id =
+        portal_domain::ids::InvoiceId::parse(id.trim()).ok_or(crate::errors::WebError::NotFound)?;
+    state
+        .invoices
+        .get(&ctx.scope, id)
+        .await?
+        .ok_or(crate::errors::WebError::NotFound)
+}
+
+/// `2026-11-30` (what a date input sends) or `30/11/2026` (what people type without a date picker).
+pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
+    let text = text.trim();
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(text, "%d/%m/%Y"))
+        .ok()
+}
+
 /// A form field left empty (or only spaces) means "none".
 pub(crate) fn blank_to_none(text: &str) -> Option<String> {
     let trimmed = text.trim();

@@ -8,6 +8,7 @@ use crate::pages::{Layout, NoticePage};
 use crate::payments::{
     self, FormErrors, PaymentForm, PaymentPanel, form_view, is_payable, report_job,
 };
+use crate::routes::find_invoice;
 use crate::routes::invoice_views::format;
 use crate::routes::see_other;
 use crate::state::AppState;
@@ -54,19 +55,6 @@ const NOT_PAYABLE: (&str, &str) = ("payments.refused_title", "payments.not_payab
 
 fn invoice_page(slug: &str, id: InvoiceId) -> String {
     format!("/t/{slug}/invoices/{id}")
-}
-
-async fn find_invoice(
-    state: &AppState,
-    ctx: &TenantContext,
-    id: &str,
-) -> Result<InvoiceRecord, WebError> {
-    let id = InvoiceId::parse(id).ok_or(WebError::NotFound)?;
-    state
-        .invoices
-        .get(&ctx.scope, id)
-        .await?
-        .ok_or(WebError::NotFound)
 }
 
 /// The form as it is shown again: what was typed, what is wrong with it, and why nothing was recorded.
