@@ -12,7 +12,6 @@ use portal_domain::identifiers::VatNumber;
 use portal_domain::ids::{CustomerId, InvoiceId};
 use portal_domain::invoice::{Address, BuyerDraft, DocumentType, InvoiceDraft, LineDraft};
 use portal_domain::lifecycle::{EventKind, Source, StatusEvent};
-use portal_domain::money::{Quantity, UnitPrice, VatRate, compute_totals};
 use portal_domain::status::StatusCode;
 use portal_persistence::Db as DatabaseConnection;
 use portal_persistence::invoices::{InvoiceContent, SubmissionState, TotalsCents};
@@ -202,7 +201,6 @@ fn pick_scenario(rng: &mut StdRng) -> Scenario {
 pub(crate) fn lines(rng: &mut StdRng) -> (Vec<LineDraft>, TotalsCents) {
     let count = rng.random_range(1..=4);
     let mut drafts = Vec::with_capacity(count);
-    let mut amounts = Vec::with_capacity(count);
     for _ in 0..count {
         let (description, unit, price_cents) = ITEMS[rng.random_range(0..ITEMS.len())];
         let quantity = rng.random_range(1..=20);
@@ -220,31 +218,11 @@ pub(crate) fn lines(rng: &mut StdRng) -> (Vec<LineDraft>, TotalsCents) {
             vat_rate: rate.to_owned(),
             exemption: None,
         });
-        if let (Ok(quantity), Ok(unit_price), Ok(vat_rate)) = (
-            Quantity::new(Decimal::from(quantity)),
-            UnitPrice::new(unit_price),
-            VatRate::parse(rate),
-        ) {
-            amounts.push(portal_domain::money::LineAmounts {
-                quantity,
-                unit_price,
-                vat_rate,
-                exemption: None,
-            });
-        }
     }
-    let totals = compute_totals(amounts)
-        .map(|totals| TotalsCents {
-            excl: cents(totals.total_excl.value()),
-            vat: cents(totals.total_vat.value()),
-            incl: cents(totals.total_incl.value()),
-        })
-        .unwrap_or_default();
+    // The editor's own computation, so a seeded invoice's totals are what the editor would have saved.
+    let totals =
+        crate::invoicing::form::totals_cents(crate::invoicing::form::totals_of(&drafts).as_ref());
     (drafts, totals)
-}
-
-fn cents(value: Decimal) -> i64 {
-    i64::try_from((value * Decimal::ONE_HUNDRED).round()).unwrap_or(0)
 }
 
 /// The events a scenario produces, one step every few minutes to hours after `sent`.
