@@ -50,6 +50,8 @@ pub struct BillitConnection {
     /// The unguessable path segment of this tenant's webhook endpoint.
     pub webhook_token: String,
     pub webhook_registered: bool,
+    /// Billit's ids of the webhooks registered for this endpoint.
+    pub webhook_ids: Vec<String>,
 }
 
 /// The encrypted material, for the code that calls Billit or checks webhooks.
@@ -210,5 +212,10 @@ fn public_view(row: billit_connections::Model) -> BillitConnection {
         context_party_id: row.context_party_id,
         webhook_token: row.webhook_token,
         webhook_registered: row.webhook_secret_encrypted.is_some(),
+        webhook_ids: row
+            .webhook_ids
+            .as_deref()
+            .and_then(|ids| serde_json::from_str(ids).ok())
+            .unwrap_or_default(),
     }
 }

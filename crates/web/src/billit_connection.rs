@@ -103,7 +103,14 @@ pub async fn register_webhooks(
             webhook_url: Some(url.clone()),
             ..WebhookRegistration::default()
         };
-        let webhook = client.create_webhook(&registration).await?;
+        let webhook = match client.create_webhook(&registration).await {
+            Ok(webhook) => webhook,
+            Err(error) => {
+                // Half a registration would keep calling with a secret nobody stored.
+                delete_webhooks(&client, &ids).await;
+                return Err(error.into());
+            }
+        };
         if let Some(secret) = webhook.secret {
             secrets.push(secret);
         }
@@ -112,6 +119,7 @@ pub async fn register_webhooks(
         }
     }
     if secrets.is_empty() {
+        delete_webhooks(&client, &ids).await;
         return Err(RegistrationProblem::NoSecret);
     }
     let encrypted = crypto::encrypt(
@@ -124,5 +132,25 @@ pub async fn register_webhooks(
         .set_webhook(scope, encrypted, &ids)
         .await
         .map_err(anyhow::Error::from)?;
+    // The previous registration's secrets are gone: its webhooks would only be refused from now on.
+    let replaced: Vec<String> = connection
+        .webhook_ids
+        .into_iter()
+        .filter(|id| !ids.contains(id))
+        .collect();
+    delete_webhooks(&client, &replaced).await;
     Ok(ids)
+}
+
+/// Removes webhooks at Billit, as far as it can: one that cannot be removed is logged and left.
+async fn delete_webhooks(client: &HttpBillitClient, ids: &[String]) {
+    use portal_billit::client::BillitClient;
+    for id in ids {
+        let Ok(number) = id.parse::<i64>() else {
+            continue;
+        };
+        if let Err(error) = client.delete_webhook(number).await {
+            tracing::warn!(webhook = number, error = %error, "an old webhook could not be removed at Billit");
+        }
+    }
 }

@@ -983,3 +983,42 @@ async fn the_live_stream_tells_each_tenant_of_its_own_invoices_only() {
     drop(globex_stream);
     setup.stop().await;
 }
+
+#[tokio::test]
+async fn registering_the_webhooks_again_replaces_the_old_ones_at_billit() {
+    let setup = Setup::start().await;
+    let scope = setup.connect("acme", ACME).await;
+    let first = setup.app.state.billit.get(&scope).await.unwrap().unwrap();
+    assert_eq!(first.webhook_ids.len(), 2);
+    let admin = Visitor::signed_in(&setup.app, "admin@acme.fr", PASSWORD).await;
+    let again = admin
+        .submit(
+            "/t/acme/settings/billit",
+            "/t/acme/settings/billit/webhook",
+            &[],
+        )
+        .await;
+    assert!(again.status().is_success());
+    let second = setup.app.state.billit.get(&scope).await.unwrap().unwrap();
+    assert_eq!(second.webhook_ids.len(), 2);
+    assert!(
+        second
+            .webhook_ids
+            .iter()
+            .all(|id| !first.webhook_ids.contains(id))
+    );
+    let at_billit: Vec<String> = setup
+        .client(ACME)
+        .list_webhooks()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|webhook| webhook.webhook_id.map(|id| id.to_string()))
+        .collect();
+    let mut expected = second.webhook_ids.clone();
+    expected.sort();
+    let mut found = at_billit;
+    found.sort();
+    assert_eq!(found, expected, "only the new webhooks remain at Billit");
+    setup.stop().await;
+}
