@@ -133,6 +133,11 @@ impl Siren {
     pub fn vat_number(&self) -> VatNumber {
         VatNumber::from_siren(*self)
     }
+
+    /// The company's default electronic address, `0225:<SIREN>` (see [`ElectronicAddress::default_for`]).
+    pub fn default_electronic_address(&self) -> ElectronicAddress {
+        ElectronicAddress::default_for(*self)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -865,6 +870,16 @@ fn is_address_text(text: &str) -> bool {
 }
 
 impl CtcAddress {
+    /// The plain `SIREN` form of a company's address.
+    pub fn of_siren(siren: Siren) -> Self {
+        Self {
+            siren: siren.as_string(),
+            siret: None,
+            routing_code: None,
+            suffix: None,
+        }
+    }
+
     /// Parses the value part (after `0225:`).
     pub fn parse(value: &str) -> Result<Self, ElectronicAddressError> {
         let (siren, rest) = match value.split_once('_') {
@@ -1003,6 +1018,26 @@ impl ElectronicAddress {
                 .map_err(ElectronicAddressError::Vat),
             other => Err(ElectronicAddressError::UnknownScheme(shorten(other))),
         }
+    }
+
+    /// A company's default electronic address: `0225:<SIREN>`, its entry in the French directory (the form
+    /// Billit routes first). What a customer gets when no address is typed.
+    pub fn default_for(siren: Siren) -> Self {
+        Self::Ctc(CtcAddress::of_siren(siren))
+    }
+
+    /// `0225:<SIREN>_<suffix>`, e.g. Billit's sandbox receivers `…_DEMO`, `…_PAID`; the default address
+    /// ([`ElectronicAddress::default_for`]) when `suffix` is empty. Fails when the suffix is not made of
+    /// letters, digits, `-`, `.` and `_`, or makes the address too long.
+    pub fn default_for_with_suffix(
+        siren: Siren,
+        suffix: &str,
+    ) -> Result<Self, ElectronicAddressError> {
+        let suffix = suffix.trim().trim_start_matches('_');
+        if suffix.is_empty() {
+            return Ok(Self::default_for(siren));
+        }
+        Self::parse(&format!("0225:{siren}_{suffix}"))
     }
 
     /// The scheme identifier: `0225`, `0002`, `0009` or `9957`.

@@ -106,6 +106,56 @@ pub struct LineDraft {
     pub exemption: Option<ExemptionReason>,
 }
 
+impl LineDraft {
+    /// The line's quantity, unit price, VAT rate and exemption reason read as numbers, or `None` while one of
+    /// the three numbers does not read (a line still being typed). The one reading of a typed line used for
+    /// its amount: [`LineDraft::net`], [`totals_so_far`] and [`totals_if_complete`] all go through it.
+    pub fn amounts(&self) -> Option<LineAmounts> {
+        Some(LineAmounts {
+            quantity: Quantity::parse(&self.quantity).ok()?,
+            unit_price: UnitPrice::parse(&self.unit_price).ok()?,
+            vat_rate: VatRate::parse(&self.vat_rate).ok()?,
+            exemption: self.exemption,
+        })
+    }
+
+    /// The line's net amount (BT-131, see [`crate::money::line_net`]), or `None` while the quantity or the
+    /// unit price (or the rate) does not read. The same amount the totals add up.
+    pub fn net(&self) -> Option<Amount> {
+        self.amounts().map(|amounts| amounts.net())
+    }
+}
+
+/// The totals of the lines that read so far, as the editor shows them while the user types: a line whose
+/// quantity, unit price or rate does not read counts for nothing (no lines at all give zero totals). `None`
+/// only beyond the accepted range.
+pub fn totals_so_far(lines: &[LineDraft]) -> Option<Totals> {
+    compute_totals(lines.iter().filter_map(LineDraft::amounts)).ok()
+}
+
+/// The totals of the lines when every line reads and there is at least one, as an invoice's page shows its VAT
+/// groups; `None` otherwise (the page then shows no groups rather than totals of part of the invoice).
+pub fn totals_if_complete(lines: &[LineDraft]) -> Option<Totals> {
+    if lines.is_empty() {
+        return None;
+    }
+    let amounts: Option<Vec<LineAmounts>> = lines.iter().map(LineDraft::amounts).collect();
+    compute_totals(amounts?).ok()
+}
+
+impl VatRateSet {
+    /// The rates a draft is checked against, from its lines as typed: see [`VatRateSet::for_rates`] (the
+    /// Corsican and overseas set when a line uses one of its own rates, the mainland set otherwise). A rate
+    /// that does not read is ignored.
+    pub fn inferred_from(lines: &[LineDraft]) -> Self {
+        Self::for_rates(
+            lines
+                .iter()
+                .filter_map(|line| VatRate::parse(&line.vat_rate).ok()),
+        )
+    }
+}
+
 /// An invoice or credit note as typed, before the check.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct InvoiceDraft {

@@ -6,7 +6,10 @@
 //! - [`invoice`]: invoices and credit notes, and the pre-submission check;
 //! - [`status`]: the catalogue of lifecycle statuses, reason codes and requested actions;
 //! - [`lifecycle`]: status events and the fold that derives an invoice's state from them;
-//! - [`ids`]: the entities' UUID v7 identifiers.
+//! - [`ids`]: the entities' UUID v7 identifiers;
+//! - [`submission`]: where a document is on its way to Billit (draft, queued, sending, sent, failed);
+//! - [`payments`]: which invoices can be paid, which payments count, what remains, whether a payment fits;
+//! - [`settlement`]: what can be settled by a credit note or a corrected invoice, and the credit limit.
 //!
 //! Decisions worth knowing:
 //! - amounts are never negative: credit notes carry positive amounts and are told apart by their
@@ -15,7 +18,11 @@
 //! - a 0225 address does not require a Luhn-valid SIREN (Billit's sandbox identifiers have none),
 //!   but the buyer's own SIREN (BT-47) does;
 //! - 220 Annulée is final, takes the headline, closes open requests and needs no action;
-//! - the REJ_* reason codes are allowed on 251 as well as 213 (the PPF's Flux 1 rejections use them).
+//! - the REJ_* reason codes are allowed on 251 as well as 213 (the PPF's Flux 1 rejections use them);
+//! - a line's net amount is rounded half away from zero to the cent, and the totals add up those rounded
+//!   nets ([`money::line_net`]);
+//! - a failed payment still counts in what was paid until it is cancelled; issued (queued, sending, sent)
+//!   credit notes count against their invoice's credit limit.
 
 pub mod identifiers;
 pub mod ids;
@@ -23,6 +30,9 @@ pub mod invoice;
 pub mod lang;
 pub mod lifecycle;
 pub mod money;
+pub mod payments;
+pub mod settlement;
 pub mod status;
+pub mod submission;
 
 pub use lang::{Language, Localized};

@@ -223,6 +223,31 @@ impl Amount {
     pub fn is_zero(self) -> bool {
         self.0.is_zero()
     }
+
+    /// The amount in cents, as the storage keeps totals: exact (an amount always has two decimals) up to
+    /// `i64::MAX` cents, about 9.2 × 10^16 euros, and saturating at `i64::MAX` beyond.
+    pub fn cents(self) -> i64 {
+        i64::try_from(self.0.mantissa()).unwrap_or(i64::MAX)
+    }
+}
+
+/// Any decimal amount in cents, rounded half away from zero (the rounding of [`round_to_cents`]), saturating
+/// at the bounds of `i64` instead of failing: for amounts read from Billit's files (which may carry more
+/// decimals, or be negative) that must still be shown or stored.
+pub fn cents_of(value: Decimal) -> i64 {
+    let Some(scaled) = value.checked_mul(Decimal::ONE_HUNDRED) else {
+        return if value.is_sign_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        };
+    };
+    let cents = scaled.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+    i64::try_from(cents).unwrap_or(if cents.is_sign_negative() {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
 }
 
 decimal_newtype_common!(Amount);
@@ -444,6 +469,26 @@ impl VatRateSet {
     pub fn allows(self, rate: VatRate) -> bool {
         self.rates().contains(&rate)
     }
+
+    /// The set the rates of an invoice belong to: [`CorsicaAndOverseas`](Self::CorsicaAndOverseas) when one
+    /// of them is a Corsican or overseas rate (not a mainland one), [`Mainland`](Self::Mainland) otherwise.
+    ///
+    /// The portal does not ask where the supplier is: the territory follows from the rates chosen. A rate of
+    /// neither set (e.g. 7 %) does not decide anything; the check then refuses it against the mainland set.
+    /// See also [`VatRateSet::inferred_from`] for lines as typed.
+    pub fn for_rates<I>(rates: I) -> Self
+    where
+        I: IntoIterator<Item = VatRate>,
+    {
+        let overseas = rates
+            .into_iter()
+            .any(|rate| !Self::Mainland.allows(rate) && Self::CorsicaAndOverseas.allows(rate));
+        if overseas {
+            Self::CorsicaAndOverseas
+        } else {
+            Self::Mainland
+        }
+    }
 }
 
 /// The VAT category of a line or group (UNCL 5305, BT-151 / BT-118).
@@ -576,16 +621,28 @@ pub struct LineAmounts {
 }
 
 impl LineAmounts {
-    /// quantity × unit price rounded half-up to cents.
+    /// The line's net amount (BT-131): see [`line_net`].
     pub fn net(&self) -> Amount {
-        // Both factors are at most 10^9 with 5 decimals, so the product is exact and below 10^18.
-        let product = self
-            .quantity
-            .0
-            .checked_mul(self.unit_price.0)
-            .unwrap_or(Decimal::ZERO);
-        Amount::round(product).unwrap_or(Amount::ZERO)
+        line_net(self.quantity, self.unit_price)
     }
+}
+
+/// A line's net amount (BT-131): quantity × unit price, rounded half away from zero to the cent.
+///
+/// This is the one computation of a line amount: the page's line amounts, the editor's, and the totals
+/// ([`compute_totals`]: the VAT base of each group is the sum of these rounded nets, and the total excluding VAT
+/// too) all use it, so a page's lines always add up to its totals. EN 16931 defines BT-131 as quantity ×
+/// (price / base quantity) + line charges − line allowances, with at most 2 decimals (BR-DEC-23); the portal has
+/// no base quantity (always 1) and no line allowances or charges, so it is the rounded product. Rounding each
+/// line first and then adding (rather than adding the exact products and rounding once) is what the standard
+/// asks: BT-106 is the sum of the BT-131s as they are printed.
+pub fn line_net(quantity: Quantity, unit_price: UnitPrice) -> Amount {
+    // Both factors are at most 10^9 with 5 decimals, so the product is exact and at most 10^18.
+    let product = quantity
+        .0
+        .checked_mul(unit_price.0)
+        .unwrap_or(Decimal::ZERO);
+    Amount::round(product).unwrap_or(Amount::ZERO)
 }
 
 /// The totals of one VAT group (BG-23), as Billit's `VatGroups`.

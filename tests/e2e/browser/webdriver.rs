@@ -1,11 +1,16 @@
-//! A small WebDriver (W3C) client over reqwest, driving Debian's Chromium through its `chromedriver`: enough for
-//! the browser tests (navigate, find by CSS, click, type, read, run scripts, wait, screenshot) and nothing more.
+//! The browser tests' Chromium, driven through its `chromedriver` with the `fantoccini` WebDriver (W3C) client: this
+//! module only starts and ends them, and gives the tests short calls that panic with a clear message.
 //!
 //! Each [`Browser`] starts its own `chromedriver` on a free port, in its own process group, and ends it (and the
 //! Chromium under it) when dropped. When the test is panicking at that moment, a screenshot and the page's HTML are
 //! kept under `target/browser-screenshots/<test>.{png,html}`.
 
-use base64::Engine;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::error::{CmdError, NewSessionError};
+use fantoccini::key::Key;
+use fantoccini::wd::{TimeoutConfiguration, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::os::unix::process::CommandExt;
@@ -16,14 +21,13 @@ use std::time::{Duration, Instant};
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// The key under which WebDriver names an element in JSON (W3C "web element identifier").
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// How long one WebDriver command may go unanswered.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// WebDriver's codes for keys that are not characters.
+/// WebDriver's codes for keys that are not characters (fantoccini's `Key` as text, for [`Browser::press`]).
 pub mod keys {
     pub const TAB: &str = "\u{E004}";
     pub const ENTER: &str = "\u{E007}";
-    pub const SHIFT: &str = "\u{E008}";
     pub const ARROW_DOWN: &str = "\u{E015}";
 }
 
@@ -47,41 +51,78 @@ pub fn require_browser() {
     }
 }
 
-/// An element found on the page (WebDriver's reference to it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An element found on the page, with how it was found (for messages).
+#[derive(Debug, Clone)]
 pub struct Element {
-    id: String,
-    /// How it was found, for messages.
+    element: fantoccini::elements::Element,
     selector: String,
 }
 
 impl Element {
     /// The element as a script argument (`arguments[i]` in [`Browser::execute`]).
     pub fn json(&self) -> Value {
-        json!({ ELEMENT_KEY: self.id })
+        serde_json::to_value(&self.element).expect("an element reference is JSON")
+    }
+
+    /// What is being done to it, for [`must`]: "clicking `button[type=submit]`".
+    fn doing(&self, verb: &str) -> String {
+        format!("{verb} `{}`", self.selector)
     }
 }
 
-/// A WebDriver error answer (`no such element`, `javascript error`…).
+/// A command of the session that fantoccini does not name (a DOM property as JSON, Chromium's DevTools).
 #[derive(Debug)]
-pub struct WebDriverError {
-    pub error: String,
-    pub message: String,
+struct SessionCommand {
+    method: http::Method,
+    /// After `/session/<id>/`.
+    path: String,
+    body: Option<Value>,
 }
 
-impl std::fmt::Display for WebDriverError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.error, self.message)
+impl WebDriverCompatibleCommand for SessionCommand {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/{}",
+            session.unwrap_or_default(),
+            self.path
+        ))
+    }
+
+    fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
+        (
+            self.method.clone(),
+            self.body.as_ref().map(Value::to_string),
+        )
+    }
+}
+
+/// `chromedriver`'s process group, killed (Chromium's processes included) when dropped.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _killed = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _reaped = self.0.wait();
     }
 }
 
 /// One headless Chromium, with the test's name for its screenshot.
 pub struct Browser {
-    http: reqwest::Client,
-    /// `http://127.0.0.1:<port>/session/<id>`.
+    client: Client,
+    /// `http://127.0.0.1:<port>` and the session's id, to save the failure and close it from [`Drop`].
+    base: String,
     session: String,
-    driver: Child,
     test: String,
+    // Last: dropped after the session is closed.
+    _driver: Driver,
 }
 
 fn free_port() -> u16 {
@@ -91,193 +132,146 @@ fn free_port() -> u16 {
         .expect("a free local port")
 }
 
+/// The command's answer, or its error on one line; a command unanswered for [`COMMAND_TIMEOUT`] fails.
+async fn answer<T>(command: impl Future<Output = Result<T, CmdError>>) -> Result<T, String> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, command).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(CmdError::Standard(error))) => Err(format!(
+            "{}: {}",
+            error.error(),
+            error.message.lines().next().unwrap_or_default()
+        )),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_elapsed) => Err(format!("no answer in {COMMAND_TIMEOUT:?}")),
+    }
+}
+
+/// The command's answer; panics saying what it was doing.
+async fn must<T>(doing: &str, command: impl Future<Output = Result<T, CmdError>>) -> T {
+    answer(command)
+        .await
+        .unwrap_or_else(|error| panic!("{doing}: {error}"))
+}
+
 impl Browser {
     /// Starts `chromedriver` and a headless Chromium (1280×1000, no sandbox: tests run as root in CI).
     pub async fn start(test: &str) -> Self {
         require_browser();
         let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group, so that dropping the browser ends Chromium's processes too.
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {CHROMEDRIVER}: {error}"));
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .build()
-            .unwrap();
+        let driver = Driver(
+            Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                // Its own process group, so that dropping the browser ends Chromium's processes too.
+                .process_group(0)
+                .spawn()
+                .unwrap_or_else(|error| panic!("cannot start {CHROMEDRIVER}: {error}")),
+        );
         let base = format!("http://127.0.0.1:{port}");
-        let mut browser = Self {
-            http,
-            session: String::new(),
-            driver,
-            test: test.to_owned(),
-        };
-        eventually("chromedriver answers", Duration::from_secs(20), || async {
-            let status = browser
-                .http
-                .get(format!("{base}/status"))
-                .send()
-                .await
-                .ok()?;
-            let body: Value = status.json().await.ok()?;
-            body["value"]["ready"].as_bool().filter(|ready| *ready)
-        })
-        .await;
         let capabilities = json!({
-            "capabilities": {
-                "alwaysMatch": {
-                    "browserName": "chrome",
-                    "pageLoadStrategy": "normal",
-                    "unhandledPromptBehavior": "dismiss",
-                    "goog:chromeOptions": {
-                        "binary": CHROMIUM,
-                        "args": [
-                            "--headless=new",
-                            "--no-sandbox",
-                            "--disable-dev-shm-usage",
-                            "--disable-gpu",
-                            "--disable-extensions",
-                            "--disable-background-networking",
-                            "--disable-crash-reporter",
-                            "--no-first-run",
-                            "--window-size=1280,1000",
-                            "--lang=fr-FR",
-                        ],
-                    },
-                },
+            "browserName": "chrome",
+            "pageLoadStrategy": "normal",
+            "unhandledPromptBehavior": "dismiss",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-dev-shm-usage",
+                    "--disable-gpu",
+                    "--disable-extensions",
+                    "--disable-background-networking",
+                    "--disable-crash-reporter",
+                    "--no-first-run",
+                    "--window-size=1280,1000",
+                    "--lang=fr-FR",
+                ],
             },
         });
-        let created = browser
-            .http
-            .post(format!("{base}/session"))
-            .json(&capabilities)
-            .send()
-            .await
-            .expect("chromedriver accepts a new session");
-        let body: Value = created.json().await.expect("a WebDriver answer");
-        let id = body["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {body}"))
-            .to_owned();
-        browser.session = format!("{base}/session/{id}");
-        browser
-            .call(
-                reqwest::Method::POST,
-                "/timeouts",
-                Some(json!({ "script": 60_000, "pageLoad": 60_000, "implicit": 0 })),
-            )
-            .await
-            .expect("timeouts set");
-        browser
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(
+            serde_json::from_value(capabilities).expect("capabilities are an object"),
+        );
+        // chromedriver refuses connections until it listens; any other error is final.
+        let client = eventually("chromedriver answers", Duration::from_secs(20), || async {
+            match tokio::time::timeout(COMMAND_TIMEOUT, builder.connect(&base)).await {
+                Ok(Ok(client)) => Some(client),
+                Ok(Err(
+                    NewSessionError::Failed(_)
+                    | NewSessionError::FailedC(_)
+                    | NewSessionError::Lost(_),
+                )) => None,
+                Ok(Err(error)) => panic!("chromedriver starts no Chromium session: {error}"),
+                Err(_elapsed) => panic!("chromedriver started no session in {COMMAND_TIMEOUT:?}"),
+            }
+        })
+        .await;
+        let session = client
+            .session_creation_response()
+            .map(|created| created.session_id().to_owned())
+            .expect("a session id");
+        must(
+            "setting the timeouts",
+            client.update_timeouts(TimeoutConfiguration::new(
+                Some(Duration::from_secs(60)),
+                Some(Duration::from_secs(60)),
+                Some(Duration::ZERO),
+            )),
+        )
+        .await;
+        Self {
+            client,
+            base,
+            session,
+            test: test.to_owned(),
+            _driver: driver,
+        }
     }
 
-    /// One WebDriver command; its `value`, or the error it answered.
-    async fn call(
+    /// A command of this session that fantoccini does not name, by its path after `/session/<id>/`.
+    fn session_command(
         &self,
-        method: reqwest::Method,
+        method: http::Method,
         path: &str,
         body: Option<Value>,
-    ) -> Result<Value, WebDriverError> {
-        let mut request = self.http.request(method, format!("{}{path}", self.session));
-        // POST commands always carry a JSON body, even an empty one.
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.map_err(|error| WebDriverError {
-            error: "transport".to_owned(),
-            message: error.to_string(),
-        })?;
-        let ok = response.status().is_success();
-        let body: Value = response.json().await.map_err(|error| WebDriverError {
-            error: "unreadable answer".to_owned(),
-            message: error.to_string(),
-        })?;
-        let value = body.get("value").cloned().unwrap_or(Value::Null);
-        if ok {
-            Ok(value)
-        } else {
-            Err(WebDriverError {
-                error: value["error"].as_str().unwrap_or("unknown").to_owned(),
-                message: value["message"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
-            })
-        }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        self.call(reqwest::Method::POST, path, Some(body))
-            .await
-            .unwrap_or_else(|error| panic!("WebDriver POST {path}: {error}"))
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.call(reqwest::Method::GET, path, None)
-            .await
-            .unwrap_or_else(|error| panic!("WebDriver GET {path}: {error}"))
+    ) -> impl Future<Output = Result<Value, CmdError>> {
+        let path = path.to_owned();
+        self.client.issue_cmd(SessionCommand { method, path, body })
     }
 
     /// Loads `url` and waits for the page's load event.
     pub async fn goto(&self, url: &str) {
-        self.post("/url", json!({ "url": url })).await;
+        must(&format!("loading {url}"), self.client.goto(url)).await;
     }
 
     pub async fn current_url(&self) -> String {
-        self.get("/url")
+        must("reading the URL", self.client.current_url())
             .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+            .to_string()
     }
 
     pub async fn title(&self) -> String {
-        self.get("/title")
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        must("reading the title", self.client.title()).await
     }
 
     /// The page's HTML as the browser has it now.
     pub async fn source(&self) -> String {
-        self.get("/source")
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        must("reading the page's HTML", self.client.source()).await
     }
 
-    fn element_of(value: &Value, selector: &str) -> Option<Element> {
-        let id = value
-            .get(ELEMENT_KEY)
-            .or_else(|| value.as_object().and_then(|object| object.values().next()))?
-            .as_str()?
-            .to_owned();
-        Some(Element {
-            id,
+    fn element(element: fantoccini::elements::Element, selector: &str) -> Element {
+        Element {
+            element,
             selector: selector.to_owned(),
-        })
+        }
     }
 
     /// The first element matching a CSS selector, if any.
     pub async fn try_find(&self, css: &str) -> Option<Element> {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({ "using": "css selector", "value": css })),
-            )
-            .await
-            .ok()?;
-        Self::element_of(&found, css)
+        let found = answer(self.client.find(Locator::Css(css))).await.ok()?;
+        Some(Self::element(found, css))
     }
 
     /// The first element matching a CSS selector; panics when there is none.
@@ -289,20 +283,15 @@ impl Browser {
     }
 
     pub async fn find_all(&self, css: &str) -> Vec<Element> {
-        let found = self
-            .post(
-                "/elements",
-                json!({ "using": "css selector", "value": css }),
-            )
-            .await;
+        let found = must(
+            &format!("finding every `{css}`"),
+            self.client.find_all(Locator::Css(css)),
+        )
+        .await;
         found
-            .as_array()
-            .map(|list| {
-                list.iter()
-                    .filter_map(|value| Self::element_of(value, css))
-                    .collect()
-            })
-            .unwrap_or_default()
+            .into_iter()
+            .map(|element| Self::element(element, css))
+            .collect()
     }
 
     /// Waits until an element matches `css` (the page may still be changing).
@@ -314,34 +303,20 @@ impl Browser {
     }
 
     pub async fn click(&self, element: &Element) {
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{}/click", element.id),
-            Some(json!({})),
-        )
-        .await
-        .unwrap_or_else(|error| panic!("clicking `{}`: {error}", element.selector));
+        must(&element.doing("clicking"), element.element.click()).await;
     }
 
     /// Types `text` into the element (it gets the focus first); [`keys`] codes press those keys.
     pub async fn send_keys(&self, element: &Element, text: &str) {
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{}/value", element.id),
-            Some(json!({ "text": text })),
+        must(
+            &element.doing("typing into"),
+            element.element.send_keys(text),
         )
-        .await
-        .unwrap_or_else(|error| panic!("typing into `{}`: {error}", element.selector));
+        .await;
     }
 
     pub async fn clear(&self, element: &Element) {
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{}/clear", element.id),
-            Some(json!({})),
-        )
-        .await
-        .unwrap_or_else(|error| panic!("clearing `{}`: {error}", element.selector));
+        must(&element.doing("clearing"), element.element.clear()).await;
     }
 
     /// Finds `css`, empties it and types `text`.
@@ -353,11 +328,7 @@ impl Browser {
 
     /// The element's rendered text.
     pub async fn text(&self, element: &Element) -> String {
-        self.get(&format!("/element/{}/text", element.id))
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        must(&element.doing("reading"), element.element.text()).await
     }
 
     /// The rendered text of the first element matching `css`, read in one step: a live update may replace the
@@ -376,124 +347,109 @@ impl Browser {
     }
 
     pub async fn attribute(&self, element: &Element, name: &str) -> Option<String> {
-        self.get(&format!("/element/{}/attribute/{name}", element.id))
-            .await
-            .as_str()
-            .map(str::to_owned)
+        let doing = element.doing(&format!("reading attribute {name} of"));
+        must(&doing, element.element.attr(name)).await
     }
 
-    /// A DOM property (`value` of an input as typed, `checked`…).
+    /// A DOM property (`value` of an input as typed, `checked`…), as the JSON it is (fantoccini's own `prop`
+    /// turns it into a string).
     pub async fn property(&self, element: &Element, name: &str) -> Value {
-        self.get(&format!("/element/{}/property/{name}", element.id))
-            .await
+        let path = format!("element/{}/property/{name}", element.element.element_id());
+        let doing = element.doing(&format!("reading property {name} of"));
+        must(&doing, self.session_command(http::Method::GET, &path, None)).await
     }
 
     /// The element that has the keyboard focus.
     pub async fn active_element(&self) -> Element {
-        let value = self.get("/element/active").await;
-        Self::element_of(&value, ":focus").expect("an active element")
+        Self::element(
+            must("finding the focus", self.client.active_element()).await,
+            ":focus",
+        )
     }
 
     /// Runs `script` (a function body; `arguments` are `args`) and returns what it returns.
     pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({ "script": script, "args": args })),
-        )
-        .await
-        .unwrap_or_else(|error| panic!("script failed: {error}\n{}", abbreviated(script)))
+        answer(self.client.execute(script, args))
+            .await
+            .unwrap_or_else(|error| panic!("script failed: {error}\n{}", abbreviated(script)))
     }
 
     /// Runs `script`, which calls its last argument (`arguments[arguments.length - 1]`) with the result.
     pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/async",
-            Some(json!({ "script": script, "args": args })),
-        )
-        .await
-        .unwrap_or_else(|error| panic!("async script failed: {error}\n{}", abbreviated(script)))
+        answer(self.client.execute_async(script, args))
+            .await
+            .unwrap_or_else(|error| panic!("async script failed: {error}\n{}", abbreviated(script)))
     }
 
     /// Waits until `expression` (JavaScript) is truthy on the page.
     pub async fn wait_until_script(&self, expression: &str, timeout: Duration) {
         let script = format!("return !!({expression});");
         eventually(&format!("`{expression}` holds"), timeout, || async {
-            self.call(
-                reqwest::Method::POST,
-                "/execute/sync",
-                Some(json!({ "script": script, "args": [] })),
-            )
-            .await
-            .ok()
-            .and_then(|value| value.as_bool())
-            .filter(|holds| *holds)
+            answer(self.client.execute(&script, vec![]))
+                .await
+                .ok()
+                .and_then(|value| value.as_bool())
+                .filter(|holds| *holds)
         })
         .await;
+    }
+
+    /// Presses keys in order on whatever has the focus (WebDriver actions): each is pressed down and released.
+    async fn key_actions(&self, keys: impl IntoIterator<Item = KeyAction>) {
+        let keyboard = keys
+            .into_iter()
+            .fold(KeyActions::new("keyboard".to_owned()), KeyActions::then);
+        must("pressing keys", self.client.perform_actions(keyboard)).await;
     }
 
     /// Presses keys as a keyboard would, one after the other, on whatever has the focus (WebDriver actions).
     /// Each character of `keys` is pressed and released; [`keys`] codes are keys such as Tab or Enter.
     pub async fn press(&self, keys: &str) {
-        let mut actions = Vec::new();
-        for key in keys.chars() {
-            actions.push(json!({ "type": "keyDown", "value": key.to_string() }));
-            actions.push(json!({ "type": "keyUp", "value": key.to_string() }));
-        }
-        self.post(
-            "/actions",
-            json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] }),
+        self.key_actions(
+            keys.chars()
+                .flat_map(|key| [KeyAction::Down { value: key }, KeyAction::Up { value: key }]),
         )
         .await;
-        self.call(reqwest::Method::DELETE, "/actions", None)
-            .await
-            .unwrap_or_else(|error| panic!("releasing keys: {error}"));
+        must("releasing keys", self.client.release_actions()).await;
     }
 
     /// Presses Shift+Tab (focus to the previous element).
     pub async fn press_shift_tab(&self) {
-        let actions = json!([
-            { "type": "keyDown", "value": keys::SHIFT },
-            { "type": "keyDown", "value": keys::TAB },
-            { "type": "keyUp", "value": keys::TAB },
-            { "type": "keyUp", "value": keys::SHIFT },
-        ]);
-        self.post(
-            "/actions",
-            json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] }),
-        )
+        let (shift, tab) = (Key::Shift.into(), Key::Tab.into());
+        self.key_actions([
+            KeyAction::Down { value: shift },
+            KeyAction::Down { value: tab },
+            KeyAction::Up { value: tab },
+            KeyAction::Up { value: shift },
+        ])
         .await;
+    }
+
+    /// Runs one of Chromium's DevTools commands (chromedriver passes it on).
+    async fn devtools(&self, cmd: &str, params: Value) {
+        let body = json!({ "cmd": cmd, "params": params });
+        let command = self.session_command(http::Method::POST, "goog/cdp/execute", Some(body));
+        must(&format!("DevTools {cmd}"), command).await;
     }
 
     /// Makes the page's viewport `width`×`height` CSS pixels (a phone), below the window's own minimum
     /// (Chromium's DevTools command, which chromedriver passes on).
     pub async fn set_viewport(&self, width: u32, height: u32) {
-        self.post(
-            "/goog/cdp/execute",
-            json!({
-                "cmd": "Emulation.setDeviceMetricsOverride",
-                "params": { "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false },
-            }),
-        )
-        .await;
+        let metrics =
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false });
+        self.devtools("Emulation.setDeviceMetricsOverride", metrics)
+            .await;
     }
 
     /// Back to the window's own viewport.
     pub async fn reset_viewport(&self) {
-        self.post(
-            "/goog/cdp/execute",
-            json!({ "cmd": "Emulation.clearDeviceMetricsOverride", "params": {} }),
-        )
-        .await;
+        self.devtools("Emulation.clearDeviceMetricsOverride", json!({}))
+            .await;
     }
 
     /// The visible viewport as PNG bytes.
     pub async fn screenshot(&self) -> Vec<u8> {
-        let encoded = self.get("/screenshot").await;
-        base64::engine::general_purpose::STANDARD
-            .decode(encoded.as_str().unwrap_or_default())
-            .expect("a base64 PNG")
+        must("taking a screenshot", self.client.screenshot()).await
     }
 
     /// Saves a screenshot as `target/browser-screenshots/<name>.png` and returns its path.
@@ -529,10 +485,11 @@ where
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let session = self.session.clone();
+        let (base, session) = (self.base.clone(), self.session.clone());
         let keep = std::thread::panicking().then(|| screenshot_dir().join(&self.test));
-        // Drop may run inside the test's runtime, which cannot block on itself: a thread with its own runtime
-        // and its own client saves what the failure looked like, then closes the session (and Chromium with it).
+        // Drop may run inside the test's runtime, which cannot block on itself (and runs the session's task): a
+        // thread with its own runtime joins the session, saves what the failure looked like, then closes it
+        // (and Chromium with it). chromedriver's process group is killed after this.
         let closed = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -541,52 +498,37 @@ impl Drop for Browser {
                 return;
             };
             runtime.block_on(async move {
-                let http = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(20))
-                    .build()
-                    .unwrap_or_default();
-                if session.is_empty() {
+                let joined = Client::with_existing_session(&base, &session, HttpConnector::new());
+                let Ok(Ok(client)) = tokio::time::timeout(Duration::from_secs(20), joined).await
+                else {
                     return;
-                }
+                };
                 if let Some(stem) = keep {
-                    save_failure(&http, &session, &stem).await;
+                    save_failure(&client, &stem).await;
                 }
-                let _closed = http.delete(&session).send().await;
+                let _closed = tokio::time::timeout(Duration::from_secs(20), client.close()).await;
             });
         })
         .join();
         if closed.is_err() {
             eprintln!("closing the browser session failed");
         }
-        // Whatever is left of chromedriver's process group (Chromium's helpers included).
-        let group = format!("-{}", self.driver.id());
-        let _killed = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _reaped = self.driver.wait();
     }
 }
 
-async fn save_failure(http: &reqwest::Client, session: &str, stem: &Path) {
+async fn save_failure(client: &Client, stem: &Path) {
     let Some(dir) = stem.parent() else { return };
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let read = |path: &'static str| async move {
-        let response = http.get(format!("{session}{path}")).send().await.ok()?;
-        let body: Value = response.json().await.ok()?;
-        body["value"].as_str().map(str::to_owned)
-    };
-    if let Some(png) = read("/screenshot").await
-        && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(png)
-    {
+    let within = Duration::from_secs(20);
+    if let Ok(Ok(png)) = tokio::time::timeout(within, client.screenshot()).await {
         let path = stem.with_extension("png");
-        if std::fs::write(&path, bytes).is_ok() {
+        if std::fs::write(&path, png).is_ok() {
             eprintln!("screenshot of the failure: {}", path.display());
         }
     }
-    if let Some(html) = read("/source").await {
+    if let Ok(Ok(html)) = tokio::time::timeout(within, client.source()).await {
         let path = stem.with_extension("html");
         if std::fs::write(&path, html).is_ok() {
             eprintln!("page of the failure: {}", path.display());

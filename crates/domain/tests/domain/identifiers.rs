@@ -299,3 +299,57 @@ fn country_codes_are_two_letters_upper_cased() {
         assert_eq!(country_code(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn the_default_electronic_address_is_0225_and_the_siren() {
+    let siren = Siren::parse("552 100 554").unwrap();
+    let address = ElectronicAddress::default_for(siren);
+    assert_eq!(address.to_string(), "0225:552100554");
+    assert_eq!(address.scheme(), "0225");
+    assert_eq!(address.siren(), Some(siren));
+    assert_eq!(siren.default_electronic_address(), address);
+    // What the forms built by hand before: `format!("0225:{siren}")`, parsed.
+    assert_eq!(
+        ElectronicAddress::parse(&format!("0225:{siren}")).unwrap(),
+        address
+    );
+    let ElectronicAddress::Ctc(ctc) = &address else {
+        panic!("not a 0225 address: {address}");
+    };
+    assert_eq!(ctc.form(), CtcForm::Siren);
+    // A leading zero is kept.
+    let zero = Siren::parse("012345674").unwrap();
+    assert_eq!(
+        ElectronicAddress::default_for(zero).to_string(),
+        "0225:012345674"
+    );
+    // And the VAT number derived from the same SIREN.
+    assert_eq!(VatNumber::from_siren(siren).to_string(), "FR96552100554");
+}
+
+#[test]
+fn a_default_address_may_carry_a_sandbox_suffix() {
+    let siren = Siren::parse("552100554").unwrap();
+    assert_eq!(
+        ElectronicAddress::default_for_with_suffix(siren, "")
+            .unwrap()
+            .to_string(),
+        "0225:552100554"
+    );
+    for suffix in ["DEMO", "_DEMO"] {
+        let address = ElectronicAddress::default_for_with_suffix(siren, suffix).unwrap();
+        assert_eq!(address.to_string(), "0225:552100554_DEMO");
+        let ElectronicAddress::Ctc(ctc) = &address else {
+            panic!("not a 0225 address: {address}");
+        };
+        assert_eq!(ctc.suffix(), Some("DEMO"));
+    }
+    assert_eq!(
+        ElectronicAddress::default_for_with_suffix(siren, "bad suffix"),
+        Err(ElectronicAddressError::BadCtc)
+    );
+    assert_eq!(
+        ElectronicAddress::default_for_with_suffix(siren, &"X".repeat(100)),
+        Err(ElectronicAddressError::TooLong)
+    );
+}

@@ -265,3 +265,107 @@ fn missing_issue_date_and_bad_currency() {
     let problems = check_before_submission(&draft, &never_taken()).unwrap_err();
     assert_eq!(terms(&problems), vec!["BT-2", "BT-5"]);
 }
+
+fn typed(quantity: &str, price: &str, rate: &str) -> LineDraft {
+    LineDraft {
+        description: "item".into(),
+        quantity: quantity.into(),
+        unit_price: price.into(),
+        vat_rate: rate.into(),
+        ..LineDraft::default()
+    }
+}
+
+#[test]
+fn a_typed_line_reads_as_amounts_or_not_at_all() {
+    let line = typed("3", "0,335", "20 %");
+    let amounts = line.amounts().unwrap();
+    assert_eq!(amounts.quantity.value(), dec!(3));
+    assert_eq!(amounts.unit_price.value(), dec!(0.335));
+    assert_eq!(amounts.vat_rate, portal_domain::money::VatRate::STANDARD);
+    assert_eq!(line.net().unwrap().value(), dec!(1.01)); // 1.005, half away from zero
+    let mut exempt = typed("1", "10", "0");
+    exempt.exemption = Some(ExemptionReason::Export);
+    assert_eq!(
+        exempt.amounts().unwrap().exemption,
+        Some(ExemptionReason::Export)
+    );
+    for line in [
+        typed("", "10", "20"),
+        typed("1", "", "20"),
+        typed("1", "10", ""),
+        typed("0", "10", "20"),
+        typed("1", "-10", "20"),
+        typed("1", "abc", "20"),
+    ] {
+        assert_eq!(line.amounts(), None, "{line:?}");
+        assert_eq!(line.net(), None, "{line:?}");
+    }
+}
+
+#[test]
+fn the_page_line_amounts_and_the_totals_agree() {
+    // Each 0.335 -> 0.34: the lines show 0.34 three times and the totals say 1.02 (not 1.01).
+    let lines = vec![typed("1", "0.335", "20"); 3];
+    let shown: Vec<_> = lines.iter().map(|line| line.net().unwrap()).collect();
+    for totals in [
+        totals_so_far(&lines).unwrap(),
+        totals_if_complete(&lines).unwrap(),
+    ] {
+        assert_eq!(totals.lines, shown);
+        assert_eq!(totals.total_excl.value(), dec!(1.02));
+        assert_eq!(totals.vat_groups[0].base.value(), dec!(1.02));
+        assert_eq!(totals.total_vat.value(), dec!(0.20));
+    }
+    // The checked invoice computes the same totals as the page.
+    let mut draft = valid_draft();
+    draft.lines = lines.clone();
+    let invoice = check_before_submission(&draft, &never_taken()).unwrap();
+    assert_eq!(invoice.totals(), &totals_if_complete(&lines).unwrap());
+    let nets: Vec<_> = invoice.lines().iter().map(InvoiceLine::net).collect();
+    assert_eq!(nets, shown);
+}
+
+#[test]
+fn the_editor_counts_the_lines_that_read_the_page_needs_them_all() {
+    let lines = vec![
+        typed("2", "10", "20"),
+        typed("1", "", "20"), // still being typed
+        typed("1", "5", "5.5"),
+    ];
+    let so_far = totals_so_far(&lines).unwrap();
+    assert_eq!(so_far.lines.len(), 2);
+    assert_eq!(so_far.total_excl.value(), dec!(25));
+    assert_eq!(so_far.total_incl.value(), dec!(29.28)); // 4.00 + 0.275 -> 0.28
+    assert_eq!(totals_if_complete(&lines), None);
+    // No lines: zero totals for the editor, nothing for the page.
+    assert!(totals_so_far(&[]).unwrap().total_incl.is_zero());
+    assert_eq!(totals_if_complete(&[]), None);
+}
+
+#[test]
+fn the_rate_set_is_inferred_from_the_typed_rates() {
+    assert_eq!(VatRateSet::inferred_from(&[]), VatRateSet::Mainland);
+    assert_eq!(
+        VatRateSet::inferred_from(&[typed("1", "1", "20"), typed("1", "1", "5,5")]),
+        VatRateSet::Mainland
+    );
+    assert_eq!(
+        VatRateSet::inferred_from(&[typed("1", "1", "20"), typed("1", "1", "8,5 %")]),
+        VatRateSet::CorsicaAndOverseas
+    );
+    assert_eq!(
+        VatRateSet::inferred_from(&[typed("1", "1", "13")]),
+        VatRateSet::CorsicaAndOverseas
+    );
+    // Unreadable or unknown rates decide nothing.
+    assert_eq!(
+        VatRateSet::inferred_from(&[typed("1", "1", "abc"), typed("1", "1", "7")]),
+        VatRateSet::Mainland
+    );
+    // The inferred set lets the check accept an overseas rate.
+    let mut draft = valid_draft();
+    draft.lines = vec![typed("1", "100", "8.5")];
+    draft.vat_rate_set = VatRateSet::inferred_from(&draft.lines);
+    assert!(check_before_submission(&draft, &never_taken()).is_ok());
+}

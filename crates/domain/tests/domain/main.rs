@@ -11,6 +11,12 @@ mod lifecycle;
 #[cfg(test)]
 mod money;
 #[cfg(test)]
+mod payments;
+#[cfg(test)]
 mod properties;
 #[cfg(test)]
+mod settlement;
+#[cfg(test)]
 mod status;
+#[cfg(test)]
+mod submission;

@@ -172,3 +172,125 @@ fn amounts_serialize_as_strings() {
     assert_eq!(back, amount);
     assert!(serde_json::from_str::<Amount>("\"1.234\"").is_err());
 }
+
+#[test]
+fn line_net_rounds_a_midpoint_away_from_zero_not_to_even() {
+    let net = line_net(
+        Quantity::parse("3").unwrap(),
+        UnitPrice::parse("0.335").unwrap(),
+    );
+    // 1.005 -> 1.01; banker's rounding (`Decimal::round_dp`, `Decimal::round`) would give 1.00.
+    assert_eq!(net.value(), dec!(1.01));
+    assert_eq!(dec!(1.005).round_dp(2), dec!(1.00));
+    assert_eq!(round_to_cents(dec!(1.005)), dec!(1.01));
+    assert_eq!(round_to_cents(dec!(1.0049999)), dec!(1.00));
+    // `LineAmounts::net` is the same function.
+    assert_eq!(line("3", "0.335", VatRate::STANDARD).net(), net);
+}
+
+#[test]
+fn totals_add_up_the_rounded_line_nets() {
+    // Three lines of 1 × 0.335 (each 0.335 -> 0.34) are 1.02, not round(1.005) = 1.01: the total excl. VAT is
+    // the sum of the nets as printed, so the page's lines always add up to its total.
+    let lines = vec![line("1", "0.335", VatRate::STANDARD); 3];
+    let totals = compute_totals(lines.clone()).unwrap();
+    let nets: Vec<Amount> = lines.iter().map(LineAmounts::net).collect();
+    assert_eq!(totals.lines, nets);
+    assert!(nets.iter().all(|net| net.value() == dec!(0.34)));
+    assert_eq!(totals.total_excl.value(), dec!(1.02));
+    assert_eq!(totals.vat_groups[0].base.value(), dec!(1.02));
+    // VAT once on the group's base: 1.02 × 20 % = 0.204 -> 0.20 (per line it would be 3 × 0.07 = 0.21).
+    assert_eq!(totals.total_vat.value(), dec!(0.20));
+    assert_eq!(totals.total_incl.value(), dec!(1.22));
+    // One line of 3 × 0.335 is 1.01: the same goods written differently round differently, as the standard
+    // wants (each BT-131 is rounded).
+    let single = compute_totals([line("3", "0.335", VatRate::STANDARD)]).unwrap();
+    assert_eq!(single.total_excl.value(), dec!(1.01));
+    // Two half-cent lines: 0.01 + 0.01, where the exact sum 0.010 would round to 0.01.
+    let halves = compute_totals(vec![line("1", "0.005", VatRate::STANDARD); 2]).unwrap();
+    assert_eq!(halves.total_excl.value(), dec!(0.02));
+}
+
+#[test]
+fn totals_are_always_the_sum_of_the_line_nets_and_of_the_groups() {
+    let lines = [
+        line("3", "0.335", VatRate::STANDARD),
+        line("1.5", "19.99999", VatRate::REDUCED),
+        line("2.12345", "10.12345", VatRate::STANDARD),
+        line("7", "0.00333", VatRate::INTERMEDIATE),
+    ];
+    let totals = compute_totals(lines).unwrap();
+    let sum_of_nets: rust_decimal::Decimal = lines.iter().map(|line| line.net().value()).sum();
+    assert_eq!(totals.total_excl.value(), sum_of_nets);
+    let sum_of_bases: rust_decimal::Decimal = totals
+        .vat_groups
+        .iter()
+        .map(|group| group.base.value())
+        .sum();
+    assert_eq!(sum_of_bases, sum_of_nets);
+    for group in &totals.vat_groups {
+        let base: rust_decimal::Decimal = lines
+            .iter()
+            .filter(|line| line.vat_rate == group.rate)
+            .map(|line| line.net().value())
+            .sum();
+        assert_eq!(group.base.value(), base);
+        assert_eq!(Some(group.vat), group.rate.vat_on(group.base));
+    }
+}
+
+#[test]
+fn amounts_convert_to_cents_exactly() {
+    assert_eq!(Amount::parse("1234.56").unwrap().cents(), 123_456);
+    assert_eq!(Amount::parse("12").unwrap().cents(), 1_200);
+    assert_eq!(Amount::ZERO.cents(), 0);
+    assert_eq!(Amount::from_cents(99).unwrap().cents(), 99);
+    // Beyond i64::MAX cents (about 92 million billion euros): saturates.
+    assert_eq!(
+        Amount::parse("92233720368547758.07").unwrap().cents(),
+        i64::MAX
+    );
+    assert_eq!(
+        Amount::parse("1000000000000000000").unwrap().cents(),
+        i64::MAX
+    );
+}
+
+#[test]
+fn any_decimal_converts_to_cents_half_away_from_zero_saturating() {
+    assert_eq!(cents_of(dec!(480)), 48_000);
+    assert_eq!(cents_of(dec!(1.005)), 101);
+    assert_eq!(cents_of(dec!(1.015)), 102);
+    assert_eq!(cents_of(dec!(0.125)), 13); // banker's would give 12
+    assert_eq!(cents_of(dec!(-0.125)), -13);
+    assert_eq!(cents_of(dec!(1.0049)), 100);
+    assert_eq!(cents_of(rust_decimal::Decimal::MAX), i64::MAX);
+    assert_eq!(cents_of(rust_decimal::Decimal::MIN), i64::MIN);
+}
+
+#[test]
+fn the_rate_set_follows_the_rates_used() {
+    assert_eq!(VatRateSet::for_rates([]), VatRateSet::Mainland);
+    assert_eq!(
+        VatRateSet::for_rates([VatRate::STANDARD, VatRate::REDUCED, VatRate::ZERO]),
+        VatRateSet::Mainland
+    );
+    for overseas in [
+        VatRate::OVERSEAS_8_5,
+        VatRate::CORSICA_13,
+        VatRate::CORSICA_0_9,
+        VatRate::OVERSEAS_1_75,
+        VatRate::OVERSEAS_1_05,
+    ] {
+        assert_eq!(
+            VatRateSet::for_rates([VatRate::STANDARD, overseas]),
+            VatRateSet::CorsicaAndOverseas,
+            "{overseas}"
+        );
+    }
+    // A rate of neither set decides nothing (the check then refuses it against the mainland set).
+    assert_eq!(
+        VatRateSet::for_rates([VatRate::parse("7").unwrap()]),
+        VatRateSet::Mainland
+    );
+}
