@@ -15,5 +15,5 @@ mod process;
 mod serve;
 // One SMTP test server for both test targets: the API tests' copy.
 #[cfg(test)]
-#[path = "../../crates/web/tests/api/smtp.rs"]
+#[path = "../../crates/portal/tests/api/smtp.rs"]
 mod smtp;

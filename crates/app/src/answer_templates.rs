@@ -1,5 +1,5 @@
-//! The words of an answer: default templates per status (207, 208) and language, the sentence chosen by the
-//! request's first reason, the placeholders and how a template becomes the email's text and HTML.
+//! Answer templates (207/208): the defaults per status and language, placeholders filled in one pass, and the
+//! email's text and HTML bodies.
 //!
 //! These are email texts in the customer's language, not the portal's UI, so they live here and not in the UI
 //! catalogues.
@@ -7,14 +7,14 @@
 use portal_domain::Language;
 
 /// The statuses an answer can be written for.
-pub(crate) const ANSWERED_STATUSES: [u16; 2] = [208, 207];
+pub const ANSWERED_STATUSES: [u16; 2] = [208, 207];
 
 /// Longest subject and body a template or an answer may have.
-pub(crate) const MAX_SUBJECT: usize = 200;
-pub(crate) const MAX_BODY: usize = 20_000;
+pub const MAX_SUBJECT: usize = 200;
+pub const MAX_BODY: usize = 20_000;
 
 /// Every placeholder a template may use, with what it becomes (FR, EN), for the settings page.
-pub(crate) const PLACEHOLDERS: [(&str, &str, &str); 10] = [
+pub const PLACEHOLDERS: [(&str, &str, &str); 10] = [
     (
         "invoice_number",
         "le numéro de la facture",
@@ -53,13 +53,13 @@ pub(crate) const PLACEHOLDERS: [(&str, &str, &str); 10] = [
 
 /// A subject and a body, with `{placeholders}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Template {
+pub struct Template {
     pub subject: String,
     pub body: String,
 }
 
 /// The portal's wording for a status in a language.
-pub(crate) fn default_template(status: u16, lang: Language) -> Template {
+pub fn default_template(status: u16, lang: Language) -> Template {
     let (subject, body) = match (status, lang) {
         (207, Language::Fr) => (
             "Facture {invoice_number} : réponse à votre contestation",
@@ -119,7 +119,7 @@ pub(crate) fn default_template(status: u16, lang: Language) -> Template {
 }
 
 /// What the answer says first, chosen by the request's status and its first reason code.
-pub(crate) fn reason_sentence(status: u16, first_reason: Option<&str>, lang: Language) -> String {
+pub fn reason_sentence(status: u16, first_reason: Option<&str>, lang: Language) -> String {
     let (fr, en) = match first_reason.map(str::trim).unwrap_or_default() {
         "JUSTIF_ABS" => (
             "Vous trouverez en pièce jointe le justificatif demandé.",
@@ -167,7 +167,7 @@ pub(crate) fn reason_sentence(status: u16, first_reason: Option<&str>, lang: Lan
 
 /// The values the placeholders take for one answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Values {
+pub struct Values {
     pub invoice_number: String,
     pub invoice_date: String,
     pub amount: String,
@@ -216,7 +216,7 @@ fn placeholders_in(text: &str) -> Vec<&str> {
 }
 
 /// The placeholders a template uses that do not exist.
-pub(crate) fn unknown_placeholders(template: &Template) -> Vec<String> {
+pub fn unknown_placeholders(template: &Template) -> Vec<String> {
     let known: Vec<&str> = PLACEHOLDERS.iter().map(|(name, _, _)| *name).collect();
     let mut unknown: Vec<String> = placeholders_in(&template.subject)
         .into_iter()
@@ -262,7 +262,7 @@ fn fill_line(line: &str, values: &Values) -> String {
 
 /// Fills the placeholders. A line that uses a placeholder with nothing to say (no comment from the customer,
 /// say) is left out, so that no "Your message: ''" remains; text around it stays as written.
-pub(crate) fn render(text: &str, values: &Values) -> String {
+pub fn render(text: &str, values: &Values) -> String {
     let mut lines = Vec::new();
     for line in text.split('\n') {
         let names = placeholders_in(line);
@@ -294,7 +294,7 @@ pub(crate) fn render(text: &str, values: &Values) -> String {
 }
 
 /// A subject on one line: placeholders filled, line breaks removed.
-pub(crate) fn render_subject(text: &str, values: &Values) -> String {
+pub fn render_subject(text: &str, values: &Values) -> String {
     render(text, values)
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -318,7 +318,7 @@ fn escape(text: &str) -> String {
 
 /// The body as HTML paragraphs (blank lines separate paragraphs, line breaks stay), every character of the
 /// text escaped: what the sender typed is never markup.
-pub(crate) fn html_fragment(text: &str) -> String {
+pub fn html_fragment(text: &str) -> String {
     let normalized = text.replace("\r\n", "\n");
     normalized
         .split("\n\n")
@@ -333,7 +333,7 @@ pub(crate) fn html_fragment(text: &str) -> String {
 }
 
 /// The HTML part of the email.
-pub(crate) fn html_document(subject: &str, text: &str, lang: Language) -> String {
+pub fn html_document(subject: &str, text: &str, lang: Language) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n</head>\n\
          <body>\n{}\n</body>\n</html>\n",

@@ -1,7 +1,7 @@
 //! A tenant's Billit client, built from its stored connection (the API key decrypted only here, in memory).
 
+use crate::App;
 use crate::crypto;
-use crate::state::AppState;
 use portal_billit::client::{BillitCredentials, ClientConfig, HttpBillitClient};
 use portal_persistence::TenantScope;
 use portal_persistence::billit_connections::{BillitConnection, BillitEnvironment};
@@ -34,12 +34,12 @@ impl ConnectionProblem {
 }
 
 /// The address Billit posts this tenant's webhooks to (its token makes it unguessable).
-pub fn webhook_url(state: &AppState, token: &str) -> String {
+pub fn webhook_url(state: &App, token: &str) -> String {
     format!("{}/hooks/billit/{token}", state.base_url)
 }
 
-pub fn base_url(state: &AppState, environment: BillitEnvironment) -> Option<String> {
-    let billit = &state.config.billit;
+pub fn base_url(state: &App, environment: BillitEnvironment) -> Option<String> {
+    let billit = &state.settings.billit;
     match environment {
         BillitEnvironment::Production => Some(billit.production_url.clone()),
         BillitEnvironment::Sandbox => Some(billit.sandbox_url.clone()),
@@ -49,7 +49,7 @@ pub fn base_url(state: &AppState, environment: BillitEnvironment) -> Option<Stri
 
 /// The client for this tenant's Billit account, and the connection it was built from.
 pub async fn client_for(
-    state: &AppState,
+    state: &App,
     scope: &TenantScope,
 ) -> Result<(HttpBillitClient, BillitConnection), ConnectionProblem> {
     let (connection, secrets) = state
@@ -87,7 +87,7 @@ pub enum RegistrationProblem {
 /// Registers the tenant's webhook endpoint with Billit for new messages and order updates, and stores the signing
 /// secrets (encrypted). Returns Billit's webhook ids.
 pub async fn register_webhooks(
-    state: &AppState,
+    state: &App,
     scope: &TenantScope,
 ) -> Result<Vec<String>, RegistrationProblem> {
     use portal_billit::client::BillitClient;

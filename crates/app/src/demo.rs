@@ -2,11 +2,10 @@
 //! firm administrator, two companies with their users, customers for every sandbox scenario and about thirty
 //! invoices sent through the normal path, so that their statuses keep arriving over the next minutes.
 
-use crate::invoicing::form::{totals_cents, totals_of};
+use crate::App;
+use crate::invoicing::drafts::{totals_cents, totals_of};
 use crate::invoicing::submit::{QueueOutcome, queue};
-use crate::state::AppState;
 use anyhow::Context;
-use billit_sandbox::{PartyAccount, RunningSandbox};
 use chrono::Duration;
 use portal_domain::Language;
 use portal_domain::identifiers::{ElectronicAddress, Email, Siren, VatNumber};
@@ -19,6 +18,21 @@ use portal_persistence::tenants::{TenantAddress, TenantProfile};
 use rand::distr::{Alphanumeric, SampleString};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+/// The embedded Billit sandbox as the demonstration uses it: it opens an account for each demo company (the
+/// program passes its running sandbox; the application does not depend on the sandbox's HTTP server).
+pub trait DemoSandbox: Sync {
+    fn add_party(&self, party: DemoParty) -> anyhow::Result<()>;
+}
+
+/// A demo company's account at the sandbox.
+#[derive(Debug, Clone)]
+pub struct DemoParty {
+    pub party_id: i64,
+    pub api_key: String,
+    pub name: String,
+    pub vat_number: String,
+}
 
 /// A login printed on the console.
 #[derive(Debug, Clone)]
@@ -93,8 +107,8 @@ fn password() -> String {
 /// Creates the demonstration when the database has no company yet. Returns the logins to print, or `None` when
 /// the database was not empty.
 pub async fn create_if_empty(
-    state: &AppState,
-    sandbox: &RunningSandbox,
+    state: &App,
+    sandbox: &dyn DemoSandbox,
 ) -> anyhow::Result<Option<Vec<DemoLogin>>> {
     if !state.tenants.list_all().await?.is_empty() {
         return Ok(None);
@@ -120,8 +134,8 @@ pub async fn create_if_empty(
 }
 
 async fn create_company(
-    state: &AppState,
-    sandbox: &RunningSandbox,
+    state: &App,
+    sandbox: &dyn DemoSandbox,
     company: &Company,
     rng: &mut StdRng,
 ) -> anyhow::Result<Vec<DemoLogin>> {
@@ -170,14 +184,13 @@ async fn create_company(
     // The company's own account at the embedded Billit, and the portal's webhooks there.
     let api_key = password();
     sandbox
-        .add_party(PartyAccount {
+        .add_party(DemoParty {
             party_id: company.party_id,
             api_key: api_key.clone(),
             name: company.name.to_owned(),
             vat_number: VatNumber::from_siren(siren).to_string(),
-            email: None,
         })
-        .map_err(|failure| anyhow::anyhow!("the sandbox refused the demo party: {failure:?}"))?;
+        .context("the sandbox refused the demo party")?;
     state
         .billit
         .save(

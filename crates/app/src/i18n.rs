@@ -1,4 +1,4 @@
-//! The UI's words, in French (the default) and English, from two catalogues compiled into the binary.
+//! The portal's words (pages and emails), in French (the default) and English, from two catalogues compiled into the binary.
 //!
 //! Templates ask `t.get("key")`. A test checks that both catalogues have the same keys and that every key a
 //! template uses exists, so a missing translation fails the build's tests rather than showing a key to a user.
@@ -143,6 +143,7 @@ mod tests {
         let mut files = Vec::new();
         collect(&root.join("../../templates"), &mut files);
         collect(&root.join("src"), &mut files);
+        collect(&root.join("../web/src"), &mut files);
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap();
             for marker in ["t.get(\"", "t.fill(\"", "tr.get(\"", "tr.fill(\""] {

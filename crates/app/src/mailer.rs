@@ -77,6 +77,15 @@ impl Mailer {
 
 /// A multipart (text + HTML) message, inside a `multipart/mixed` with the files when there are any. `Date` is
 /// now; the `Message-ID` is the one fixed when the email was queued (`<id@portal>` for older rows).
+/// The address part of a mailbox (`Name <address>` or a bare address); the text itself when it does not parse.
+pub fn address_of(mailbox: &str) -> String {
+    let configured = mailbox.trim();
+    match configured.parse::<Mailbox>() {
+        Ok(mailbox) => mailbox.email.to_string(),
+        Err(_) => configured.to_owned(),
+    }
+}
+
 pub fn build_message(
     stored: &StoredEmail,
     attachments: &[NewAttachment],

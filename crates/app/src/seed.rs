@@ -220,8 +220,9 @@ pub(crate) fn lines(rng: &mut StdRng) -> (Vec<LineDraft>, TotalsCents) {
         });
     }
     // The editor's own computation, so a seeded invoice's totals are what the editor would have saved.
-    let totals =
-        crate::invoicing::form::totals_cents(crate::invoicing::form::totals_of(&drafts).as_ref());
+    let totals = crate::invoicing::drafts::totals_cents(
+        crate::invoicing::drafts::totals_of(&drafts).as_ref(),
+    );
     (drafts, totals)
 }
 

@@ -3,13 +3,13 @@
 //!
 //! `cargo bench -p portal-web --bench accounts` (SQLite; PostgreSQL too with PORTAL_TEST_DATABASE_URL).
 
+use portal::config::Config;
+use portal::secret::Secret;
+use portal::startup::Application;
 use portal_persistence::TenantRole;
 use portal_persistence::tenants::{TenantProfile, TenantRepository};
 use portal_persistence::testing::TestDatabase;
 use portal_persistence::users::UserRepository;
-use portal_web::config::Config;
-use portal_web::secret::Secret;
-use portal_web::startup::Application;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -79,7 +79,7 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
     users
         .set_password_hash(
             user.id,
-            &portal_web::password::hash(PASSWORD.to_owned()).await?,
+            &portal_app::password::hash(PASSWORD.to_owned()).await?,
         )
         .await?;
     TenantRepository::new(database.db.clone())
@@ -144,12 +144,12 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut hashes = Vec::new();
     for _ in 0..10 {
-        hashes.push(portal_web::password::hash(PASSWORD.to_owned()).await?);
+        hashes.push(portal_app::password::hash(PASSWORD.to_owned()).await?);
     }
     let hash_ms = started.elapsed().as_secs_f64() * 100.0;
     let started = Instant::now();
     for hash in &hashes {
-        portal_web::password::verify(PASSWORD.to_owned(), hash.clone()).await?;
+        portal_app::password::verify(PASSWORD.to_owned(), hash.clone()).await?;
     }
     println!(
         "argon2id (19 MiB, t=2, p=1): hash {hash_ms:.1} ms, verify {:.1} ms",

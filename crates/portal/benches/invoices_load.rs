@@ -11,6 +11,7 @@
 //! Figures: requests/s, p50 and p99 latency of the list page (several filters, first and next pages) and of the
 //! invoice page; webhook deliveries accepted per second and processed (ingested) per second; the server's peak RSS.
 
+use portal_app::master_key::MasterKey;
 use portal_billit::webhook::sign;
 use portal_persistence::billit_connections::{
     BillitConnectionRepository, BillitEnvironment, ConnectionSettings,
@@ -20,7 +21,6 @@ use portal_persistence::jobs::{JobQueue, JobState};
 use portal_persistence::tenants::TenantRepository;
 use portal_persistence::testing::TestDatabase;
 use portal_persistence::users::UserRepository;
-use portal_web::master_key::MasterKey;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -231,7 +231,7 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
             &scope,
             ConnectionSettings {
                 environment: BillitEnvironment::Embedded,
-                api_key_encrypted: Some(portal_web::crypto::encrypt(&master_key, "bench-key")?),
+                api_key_encrypted: Some(portal_app::crypto::encrypt(&master_key, "bench-key")?),
                 party_id: Some(1),
                 context_party_id: None,
             },
@@ -240,7 +240,7 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
     connections
         .set_webhook(
             &scope,
-            portal_web::crypto::encrypt(&master_key, SECRET)?,
+            portal_app::crypto::encrypt(&master_key, SECRET)?,
             &[],
         )
         .await?;

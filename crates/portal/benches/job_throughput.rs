@@ -3,9 +3,9 @@
 //! `cargo bench -p portal-web --bench job_throughput` (SQLite); with PORTAL_TEST_DATABASE_URL set, PostgreSQL too.
 //! A benchmark, not a test: it prints figures and asserts nothing about time.
 
+use portal_app::worker::{JobRegistry, Jobs, WorkerPool, WorkerSettings};
 use portal_persistence::jobs::{JobQueue, NewJob};
 use portal_persistence::testing::TestDatabase;
-use portal_web::worker::{JobRegistry, Jobs, WorkerPool, WorkerSettings};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -232,7 +232,8 @@ async fn serve(mut config: Config, args: &ServeArgs) -> Result<(), Failure> {
     if let Some(sandbox) = &sandbox {
         println!("Embedded Billit sandbox on {}", sandbox.base_url());
         if !args.no_demo {
-            match crate::demo::create_if_empty(app.state(), sandbox).await {
+            match portal_app::demo::create_if_empty(&app.state().app, &DemoAccounts(sandbox)).await
+            {
                 Ok(Some(logins)) => {
                     println!(
                         "Demonstration created: sign in at {}/login with",
@@ -265,6 +266,23 @@ async fn serve(mut config: Config, args: &ServeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The running sandbox, as the demonstration asks it for accounts.
+struct DemoAccounts<'a>(&'a billit_sandbox::RunningSandbox);
+
+impl portal_app::demo::DemoSandbox for DemoAccounts<'_> {
+    fn add_party(&self, party: portal_app::demo::DemoParty) -> anyhow::Result<()> {
+        self.0
+            .add_party(billit_sandbox::PartyAccount {
+                party_id: party.party_id,
+                api_key: party.api_key,
+                name: party.name,
+                vat_number: party.vat_number,
+                email: None,
+            })
+            .map_err(|failure| anyhow::anyhow!("{failure:?}"))
+    }
+}
+
 /// The local Billit of contracts.md: started unless the configuration names one (`billit.embedded_url`) or turns
 /// it off (`billit.embedded_sandbox = false`). Its state lives in the data dir, so orders survive a restart.
 async fn start_embedded_sandbox(
@@ -286,10 +304,10 @@ async fn start_embedded_sandbox(
 }
 
 async fn seed(config: Config, args: SeedArgs) -> Result<(), Failure> {
-    if args.password.chars().count() < crate::password::MIN_LENGTH {
+    if args.password.chars().count() < portal_app::password::MIN_LENGTH {
         return Err(usage(format!(
             "the password must have at least {} characters",
-            crate::password::MIN_LENGTH
+            portal_app::password::MIN_LENGTH
         )));
     }
     if args.tenants == 0 || args.tenants > 10_000 || args.invoices > 1_000_000 {
@@ -309,7 +327,7 @@ async fn seed(config: Config, args: SeedArgs) -> Result<(), Failure> {
         ));
     }
     let db = open_database(&config).await?;
-    let plan = crate::seed::SeedPlan {
+    let plan = portal_app::seed::SeedPlan {
         tenants: args.tenants,
         invoices_per_tenant: args.invoices,
         customers_per_tenant: args.customers,
@@ -318,7 +336,7 @@ async fn seed(config: Config, args: SeedArgs) -> Result<(), Failure> {
         seed: args.seed,
     };
     let started = std::time::Instant::now();
-    let report = crate::seed::run(&db, &plan, |line| eprintln!("{line}")).await?;
+    let report = portal_app::seed::run(&db, &plan, |line| eprintln!("{line}")).await?;
     db.close().await.context("closing the database")?;
     println!(
         "Seeded {} companies, {} invoices, {} status events in {:.1} s.",
@@ -350,17 +368,17 @@ async fn create_admin(config: Config, args: CreateAdminArgs) -> Result<(), Failu
             ))
         })?;
     let password = input.lines().next().unwrap_or_default().to_owned();
-    if password.chars().count() < crate::password::MIN_LENGTH {
+    if password.chars().count() < portal_app::password::MIN_LENGTH {
         return Err(usage(format!(
             "the password must have at least {} characters",
-            crate::password::MIN_LENGTH
+            portal_app::password::MIN_LENGTH
         )));
     }
     let name = args
         .name
         .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
     let db = open_database(&config).await?;
-    let hash = crate::password::hash(password).await?;
+    let hash = portal_app::password::hash(password).await?;
     let outcome = UserRepository::new(db.clone())
         .upsert_firm_admin(&email, &name, &hash)
         .await

@@ -243,7 +243,7 @@ impl Config {
             ));
         }
         if let Some(key) = &self.security.master_key {
-            crate::master_key::MasterKey::from_hex(key.expose())
+            portal_app::master_key::MasterKey::from_hex(key.expose())
                 .map_err(|message| invalid("security.master_key", &message))?;
         }
         if let Some(url) = &self.mail.smtp_url {

@@ -8,8 +8,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = portal_web::cli::Cli::parse();
-    match portal_web::cli::run(cli).await {
+    let cli = portal::cli::Cli::parse();
+    match portal::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             // One line, for people and scripts; the log (if started) has the details.

@@ -1,24 +1,15 @@
 //! Building and running the whole application: database, migrations, HTTP server and background workers.
 
 use crate::config::{Config, ConfigError, prepare_data_dir};
-use crate::mailer::Mailer;
-use crate::master_key::MasterKey;
-use crate::state::AppState;
-use crate::worker::{JobFailure, JobRegistry, Jobs, WorkerPool, WorkerSettings};
-use crate::{errors, routes, telemetry};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{DefaultHeaders, from_fn};
-use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use portal_persistence::billit_connections::BillitConnectionRepository;
+use portal_app::mailer::Mailer;
+use portal_app::master_key::MasterKey;
+use portal_app::worker::{JobRegistry, Jobs, WorkerPool, WorkerSettings};
+use portal_app::{App, BillitSettings, Policies, Settings};
 use portal_persistence::db::{self, DatabaseTarget, PoolSettings};
-use portal_persistence::invitations::{InvitationRepository, PasswordResetRepository};
 use portal_persistence::jobs::{JobQueue, RetryPolicy, SystemClock};
-use portal_persistence::outbox::OutboxRepository;
-use portal_persistence::sessions::{SessionPolicy, SessionRepository};
-use portal_persistence::tenants::TenantRepository;
-use portal_persistence::throttle::{LoginThrottle, ThrottlePolicy};
-use portal_persistence::users::UserRepository;
+use portal_web::state::AppState;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,37 +21,6 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
-}
-
-/// The security headers every response carries. The CSP allows no inline script or style at all.
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
-             frame-ancestors 'none'",
-        ))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("Referrer-Policy", "same-origin"))
-        .add(("X-Frame-Options", "DENY"))
-        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"))
-}
-
-/// A form that does not parse (a missing field, a number where text was expected) gets a 400 page, not
-/// actix's plain text.
-fn form_config() -> web::FormConfig {
-    web::FormConfig::default()
-        .limit(256 * 1024)
-        .error_handler(|error, _req| {
-            tracing::info!(error = %error, "unreadable form");
-            actix_web::error::InternalError::from_response(
-                error,
-                errors::error_page(actix_web::http::StatusCode::BAD_REQUEST, ""),
-            )
-            .into()
-        })
 }
 
 /// Opens the configured database (SQLite under the data dir by default) and applies the migrations.
@@ -85,46 +45,7 @@ pub async fn open_database(config: &Config) -> Result<db::Db, StartError> {
 
 /// The portal's own background jobs.
 pub fn default_registry(state: &AppState) -> JobRegistry {
-    let queue = state.jobs.queue.clone();
-    let outbox = state.outbox.clone();
-    let mailer = state.mailer.clone();
-    let sessions = state.sessions.clone();
-    let registry = crate::invoicing::register(JobRegistry::new(), state);
-    let registry = crate::statuses::register(registry, state);
-    let registry = crate::payments::register(registry, state);
-    registry
-        .handle(portal_persistence::outbox::SEND_JOB, move |job| {
-            crate::mailer::send_job(outbox.clone(), mailer.clone(), job)
-        })
-        .handle("sessions.purge", move |_job| {
-            let sessions = sessions.clone();
-            async move {
-                let purged = sessions.purge_expired(chrono::Utc::now()).await?;
-                tracing::info!(purged, "expired sessions purged");
-                Ok(())
-            }
-        })
-        .every(
-            Duration::from_secs(3600),
-            "sessions.purge",
-            serde_json::json!({}),
-        )
-        .handle("jobs.purge_done", move |_job| {
-            let queue = queue.clone();
-            async move {
-                let purged = queue
-                    .purge_done(Duration::from_secs(7 * 24 * 3600))
-                    .await
-                    .map_err(|error| JobFailure::Retry(error.into()))?;
-                tracing::info!(purged, "old finished jobs purged");
-                Ok(())
-            }
-        })
-        .every(
-            Duration::from_secs(3600),
-            "jobs.purge_done",
-            serde_json::json!({}),
-        )
+    portal_app::default_registry(&state.app)
 }
 
 pub struct Application {
@@ -189,46 +110,41 @@ impl Application {
                 .map(|url| url.expose().as_str()),
             config.outbox_dir(),
         )?;
-        let dummy_hash: Arc<str> = crate::password::hash("not a real password".to_owned())
+        let dummy_hash: Arc<str> = portal_app::password::hash("not a real password".to_owned())
             .await?
             .into();
-        let state = AppState {
-            jobs: jobs.clone(),
-            config: Arc::new(config),
-            master_key,
+        let settings = Settings {
             base_url,
-            secure_cookies,
-            sessions: SessionRepository::new(db.clone(), SessionPolicy::default()),
-            users: UserRepository::new(db.clone()),
-            tenants: TenantRepository::new(db.clone()),
-            throttle: LoginThrottle::new(db.clone(), ThrottlePolicy::default()),
-            invitations: InvitationRepository::new(db.clone()),
-            resets: PasswordResetRepository::new(db.clone()),
-            outbox: OutboxRepository::new(db.clone()),
-            billit: BillitConnectionRepository::new(db.clone()),
-            invoices: portal_persistence::invoices::InvoiceRepository::new(db.clone()),
-            live: crate::live::LiveUpdates::new(),
-            mailer,
-            dummy_hash,
-            db,
+            mail_from: config.mail.from.clone(),
+            billit: BillitSettings {
+                production_url: config.billit.production_url.clone(),
+                sandbox_url: config.billit.sandbox_url.clone(),
+                embedded_url: config.billit.embedded_url.clone(),
+                webhook_tolerance_secs: config.billit.webhook_tolerance_secs,
+                poll_interval_secs: config.billit.poll_interval_secs,
+                full_check_interval_secs: config.billit.full_check_interval_secs,
+            },
         };
-        let config = Arc::clone(&state.config);
-        let data = web::Data::new(state.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .app_data(form_config())
-                .wrap(from_fn(crate::auth::csrf_guard))
-                .wrap(from_fn(telemetry::request_span))
-                .wrap(security_headers())
-                .configure(routes::configure)
-                .default_service(web::to(errors::not_found))
-        })
-        .disable_signals()
-        .shutdown_timeout(config.server.shutdown_grace_secs)
-        .listen(listener)
-        .context("cannot start the HTTP server")?
-        .run();
+        let app = App::new(
+            db,
+            jobs.clone(),
+            settings,
+            master_key,
+            mailer,
+            Arc::new(portal_web::emails::Templates),
+            Policies::default(),
+        );
+        let state = AppState {
+            app,
+            secure_cookies,
+            dummy_hash,
+        };
+        let server = portal_web::server::http_server(
+            state.clone(),
+            listener,
+            config.server.shutdown_grace_secs,
+        )
+        .context("cannot start the HTTP server")?;
 
         let workers = (config.jobs.workers > 0).then(|| {
             WorkerPool::start(
@@ -284,7 +200,7 @@ impl Application {
         if let Some(workers) = self.workers {
             workers.stop().await;
         }
-        if let Err(error) = self.state.db.close().await {
+        if let Err(error) = self.state.app.db.close().await {
             tracing::warn!(error = %error, "closing the database pool failed");
         }
         tracing::info!("stopped");

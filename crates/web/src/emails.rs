@@ -1,8 +1,10 @@
-//! The portal's own emails (invitations, password resets), in the recipient's language, text and HTML.
+//! The portal's emails laid out in templates, in the recipient's language, text and HTML: invitations and
+//! password resets (sent from pages), and the bodies the application asks for ([`Templates`]).
 
 use crate::i18n::Tr;
 use crate::state::AppState;
 use askama::Template;
+use portal_app::emails::{Bodies, EmailBodies, NeedsAction};
 use portal_domain::Language;
 use portal_persistence::outbox::NewEmail;
 
@@ -62,7 +64,7 @@ pub fn invitation(
             link: &link,
         }
         .render()?,
-        from: state.config.mail.from.clone(),
+        from: state.settings.mail_from.clone(),
         reply_to: None,
     })
 }
@@ -80,7 +82,35 @@ pub fn password_reset(
         subject: t.get("email.reset.subject").to_owned(),
         text_body: ResetText { t, link: &link }.render()?,
         html_body: ResetHtml { t, link: &link }.render()?,
-        from: state.config.mail.from.clone(),
+        from: state.settings.mail_from.clone(),
         reply_to: None,
     })
+}
+
+#[derive(Template)]
+#[template(path = "emails/needs_action.txt")]
+struct NeedsActionText<'a> {
+    t: Tr,
+    content: &'a NeedsAction,
+}
+
+#[derive(Template)]
+#[template(path = "emails/needs_action.html")]
+struct NeedsActionHtml<'a> {
+    t: Tr,
+    content: &'a NeedsAction,
+}
+
+/// The application's emails, rendered with this crate's templates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Templates;
+
+impl EmailBodies for Templates {
+    fn needs_action(&self, lang: Language, content: &NeedsAction) -> anyhow::Result<Bodies> {
+        let t = Tr::new(lang);
+        Ok(Bodies {
+            text: NeedsActionText { t, content }.render()?,
+            html: NeedsActionHtml { t, content }.render()?,
+        })
+    }
 }

@@ -1,7 +1,7 @@
 //! What users see when something goes wrong: a page in both languages, never an internal detail. Internal
 //! failures are logged with their whole cause chain under the request's id, which the 500 page shows.
 
-use crate::pages::{ErrorPage, Layout};
+use crate::layout::{ErrorPage, Layout};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};

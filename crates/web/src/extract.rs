@@ -1,9 +1,8 @@
 //! Who is asking: server-side sessions behind an HttpOnly cookie, CSRF tokens bound to the session, and the
 //! extractors that turn a request into a signed-in user or a tenant scope.
 
-use crate::crypto;
 use crate::errors::WebError;
-use crate::pages::{Layout, Nav, NavTenant};
+use crate::layout::{Layout, Nav, NavTenant};
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
@@ -11,6 +10,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use portal_app::crypto;
 use portal_domain::Language;
 use portal_persistence::TenantScope;
 use portal_persistence::scope::TenantRole;
@@ -374,7 +374,7 @@ pub async fn layout_for(
     let mut layout = Layout::anonymous(user.language())
         .with_csrf(&csrf_token(req, state))
         .with_nav(nav);
-    layout.outbox = crate::routes::outbox::available(state);
+    layout.outbox = state.shows_sent_emails();
     Ok(layout)
 }
 
@@ -395,4 +395,20 @@ pub fn visitor_language(req: &HttpRequest) -> Language {
         .and_then(|value| value.split(',').next())
         .and_then(Language::parse)
         .unwrap_or_default()
+}
+
+/// The tenant's invoice named by a URL segment; an id that does not parse, or names no invoice of this tenant, is
+/// the same 404.
+pub async fn find_invoice(
+    state: &crate::state::AppState,
+    ctx: &TenantContext,
+    id: &str,
+) -> Result<portal_persistence::invoices::InvoiceRecord, crate::errors::WebError> {
+    let id =
+        portal_domain::ids::InvoiceId::parse(id.trim()).ok_or(crate::errors::WebError::NotFound)?;
+    state
+        .invoices
+        .get(&ctx.scope, id)
+        .await?
+        .ok_or(crate::errors::WebError::NotFound)
 }

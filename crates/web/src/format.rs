@@ -5,6 +5,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Europe::Paris;
 use portal_domain::Language;
+pub use portal_domain::money::cents_of;
+use portal_domain::money::{Amount, VatRate};
 use rust_decimal::Decimal;
 
 /// French thousands separator (espace fine insécable), as the French typographic convention wants.
@@ -36,28 +38,19 @@ pub fn amount_cents(cents: i64, currency: &str, lang: Language) -> String {
     }
 }
 
+/// An exact amount of money (two decimals), e.g. `1 234,56 €`.
+pub fn money(value: Amount, currency: &str, lang: Language) -> String {
+    amount_cents(value.cents(), currency, lang)
+}
+
+/// A VAT rate of the catalogue, written as [`percent`] does.
+pub fn rate(rate: VatRate, lang: Language) -> String {
+    percent(rate.value(), lang)
+}
+
 /// An exact amount rounded half away from zero to cents, then written as [`amount_cents`] does.
 pub fn amount(value: Decimal, currency: &str, lang: Language) -> String {
     amount_cents(cents_of(value), currency, lang)
-}
-
-/// A decimal amount as cents (half away from zero); out-of-range values saturate rather than fail a page.
-pub fn cents_of(value: Decimal) -> i64 {
-    // `*` panics on overflow, and amounts come from Billit's files: saturate instead.
-    let Some(scaled) = value.checked_mul(Decimal::ONE_HUNDRED) else {
-        return if value.is_sign_negative() {
-            i64::MIN
-        } else {
-            i64::MAX
-        };
-    };
-    let cents =
-        scaled.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-    i64::try_from(cents).unwrap_or(if cents.is_sign_negative() {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
 }
 
 /// A number with at least `min_fraction` decimals and no useless trailing zeros beyond them:

@@ -92,3 +92,12 @@ pub struct NoticePage {
     pub message: String,
     pub link: Option<(String, String)>,
 }
+
+/// The catalogue key of a role's name.
+pub fn role_key(role: portal_persistence::TenantRole) -> &'static str {
+    match role {
+        portal_persistence::TenantRole::Admin => "role.admin",
+        portal_persistence::TenantRole::Member => "role.member",
+        portal_persistence::TenantRole::Viewer => "role.viewer",
+    }
+}

@@ -1,30 +1,36 @@
-//! The portal's web application: HTTP handlers and pages, background workers, configuration and the `portal`
-//! command. It is the only crate that uses every other one.
+//! The portal's web layer: HTTP handlers and pages over the application (`portal-app`). No business rules and no
+//! SQL here: handlers check roles, parse forms into domain types, call a use case and render.
+//!
+//! Laid out by feature (one folder each, with its `routes.rs` and, as needed, its forms and page pieces) over a
+//! shared layer that never imports a feature; `routes` and `server` are the root that knows every feature.
+//! `.ci/check-layers` keeps features from importing each other.
 
-pub mod answers;
+// The shared layer.
 pub mod assets;
-pub mod auth;
-pub mod billit_connection;
-pub mod cli;
-pub mod config;
-pub mod crypto;
-pub mod demo;
+pub mod components;
 pub mod emails;
 pub mod errors;
+pub mod extract;
+pub mod format;
+pub mod forms;
 pub mod i18n;
-pub mod invoicing;
-pub mod live;
-pub mod mailer;
-pub mod master_key;
-pub mod pages;
-pub mod password;
-pub mod payments;
-pub mod routes;
-pub mod secret;
-pub mod seed;
-pub mod settlements;
-pub mod startup;
+pub mod layout;
 pub mod state;
-pub mod statuses;
 pub mod telemetry;
-pub mod worker;
+
+// The features.
+pub mod admin;
+pub mod answers;
+pub mod auth;
+pub mod customers;
+pub mod health;
+pub mod hooks;
+pub mod invoices;
+pub mod live;
+pub mod outbox;
+pub mod payments;
+pub mod tenant;
+
+// The root.
+pub mod routes;
+pub mod server;

@@ -1,41 +1,22 @@
-//! What every handler may reach: repositories, the job queue, the configuration, the keys.
+//! What every handler may reach: the application (its use cases and repositories) and what only HTTP needs.
 
-use crate::config::Config;
-use crate::mailer::Mailer;
-use crate::master_key::MasterKey;
-use crate::worker::Jobs;
-use portal_persistence::Db;
-use portal_persistence::billit_connections::BillitConnectionRepository;
-use portal_persistence::invitations::{InvitationRepository, PasswordResetRepository};
-use portal_persistence::invoices::InvoiceRepository;
-use portal_persistence::outbox::OutboxRepository;
-use portal_persistence::sessions::SessionRepository;
-use portal_persistence::tenants::TenantRepository;
-use portal_persistence::throttle::LoginThrottle;
-use portal_persistence::users::UserRepository;
+use portal_app::App;
+use std::ops::Deref;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub db: Db,
-    pub jobs: Jobs,
-    pub config: Arc<Config>,
-    pub master_key: MasterKey,
-    /// Where users reach the portal (links in emails).
-    pub base_url: String,
+    pub app: App,
     pub secure_cookies: bool,
-    pub sessions: SessionRepository,
-    pub users: UserRepository,
-    pub tenants: TenantRepository,
-    pub throttle: LoginThrottle,
-    pub invitations: InvitationRepository,
-    pub resets: PasswordResetRepository,
-    pub outbox: OutboxRepository,
-    pub billit: BillitConnectionRepository,
-    pub invoices: InvoiceRepository,
-    /// Status changes, for the pages open in browsers.
-    pub live: crate::live::LiveUpdates,
-    pub mailer: Mailer,
     /// An argon2 hash checked when the email is unknown, so that both failures take the same time.
     pub dummy_hash: Arc<str>,
+}
+
+/// Handlers reach the application's repositories and services as `state.invoices`, `state.jobs`…
+impl Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.app
+    }
 }

@@ -1,4 +1,4 @@
-//! Logs: `tracing` to standard error, human-readable or JSON, and one span per HTTP request carrying its id.
+//! One log span per HTTP request, carrying its id (the program installs the subscriber).
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -6,25 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
-use tracing_subscriber::EnvFilter;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// Installs the global subscriber once (later calls, e.g. from several tests, do nothing).
-pub fn init(level: &str, json: bool) {
-    let filter = EnvFilter::try_from_env("RUST_LOG")
-        .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(true);
-    let _already_set = if json {
-        builder.json().flatten_event(true).try_init()
-    } else {
-        builder.compact().try_init()
-    };
-}
 
 /// Logs every request once with its outcome and time, under a span that every log line of the request inherits.
 /// The id comes from a trusted proxy's `X-Request-Id` when it is short and plain, otherwise it is new.

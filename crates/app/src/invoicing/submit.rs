@@ -7,11 +7,11 @@
 //! answers `OrderAlreadySent`, which counts as done. So no submission is lost and no second order is created.
 
 use super::billit_order::order_for;
-use super::form::{issue_year, problems_of, rate_set_for};
+use super::drafts::{issue_year, problems_of, rate_set_for};
+use crate::App;
 use crate::billit_connection::{ConnectionProblem, client_for};
 use crate::i18n::Tr;
 use crate::live::LiveEvent;
-use crate::state::AppState;
 use crate::worker::{JobFailure, JobRegistry, JobResult};
 use chrono::Utc;
 use portal_billit::client::{ApiErrorDetail, BillitClient, BillitError};
@@ -62,7 +62,7 @@ pub enum QueueOutcome {
 
 /// Checks the stored invoice again and, if nothing is wrong, queues it with its job (one transaction).
 pub async fn queue(
-    state: &AppState,
+    state: &App,
     scope: &TenantScope,
     seller_siren: &str,
     record: &InvoiceRecord,
@@ -128,7 +128,7 @@ pub async fn queue(
 }
 
 /// The job handlers of this area.
-pub fn register(registry: JobRegistry, state: &AppState) -> JobRegistry {
+pub fn register(registry: JobRegistry, state: &App) -> JobRegistry {
     let state = state.clone();
     registry.handle(SUBMIT_JOB, move |job: ClaimedJob| {
         let state = state.clone();
@@ -136,7 +136,7 @@ pub fn register(registry: JobRegistry, state: &AppState) -> JobRegistry {
     })
 }
 
-fn publish(state: &AppState, scope: &TenantScope, invoice: InvoiceId) {
+fn publish(state: &App, scope: &TenantScope, invoice: InvoiceId) {
     state.live.publish(LiveEvent {
         tenant: scope.tenant_id(),
         invoice,
@@ -160,7 +160,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
-async fn run(state: &AppState, job: ClaimedJob) -> JobResult {
+async fn run(state: &App, job: ClaimedJob) -> JobResult {
     let scope = job.tenant_scope().ok_or_else(|| {
         JobFailure::Permanent(anyhow::anyhow!("{SUBMIT_JOB} job without a tenant"))
     })?;
@@ -236,7 +236,7 @@ async fn run(state: &AppState, job: ClaimedJob) -> JobResult {
 
 /// Creates the order unless the invoice already has one, then sends it. Returns the order id.
 async fn submit(
-    state: &AppState,
+    state: &App,
     scope: &TenantScope,
     invoice: &InvoiceRecord,
     t: Tr,

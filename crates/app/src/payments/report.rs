@@ -7,8 +7,8 @@
 //! and a user's Retry enqueues a new job.
 
 use super::{publish, reconcile_acceptances, repository};
+use crate::App;
 use crate::billit_connection::{ConnectionProblem, client_for};
-use crate::state::AppState;
 use crate::worker::{JobFailure, JobRegistry, JobResult};
 use portal_billit::client::{ApiErrorDetail, BillitClient, BillitError};
 use portal_billit::wire::{BillitDateTime, PaymentRequest};
@@ -44,7 +44,7 @@ pub fn job(scope: &TenantScope, invoice: InvoiceId, payment: Uuid, retry: i32) -
     .unique_key(format!("payment:{payment}:{retry}"))
 }
 
-pub(super) fn register(registry: JobRegistry, state: &AppState) -> JobRegistry {
+pub(super) fn register(registry: JobRegistry, state: &App) -> JobRegistry {
     let state = state.clone();
     registry.handle(REPORT_JOB, move |job: ClaimedJob| {
         let state = state.clone();
@@ -62,7 +62,7 @@ enum Failure {
     Internal(anyhow::Error),
 }
 
-async fn run(state: &AppState, job: ClaimedJob) -> JobResult {
+async fn run(state: &App, job: ClaimedJob) -> JobResult {
     let scope = job.tenant_scope().ok_or_else(|| {
         JobFailure::Permanent(anyhow::anyhow!("{REPORT_JOB} job without a tenant"))
     })?;
@@ -126,11 +126,7 @@ async fn run(state: &AppState, job: ClaimedJob) -> JobResult {
 }
 
 /// Posts the payment to the invoice's order; returns the order id.
-async fn report(
-    state: &AppState,
-    scope: &TenantScope,
-    payment: &PaymentRecord,
-) -> Result<i64, Failure> {
+async fn report(state: &App, scope: &TenantScope, payment: &PaymentRecord) -> Result<i64, Failure> {
     let invoice = state
         .invoices
         .get(scope, payment.invoice_id)

@@ -2,8 +2,8 @@
 //! Billit's wording: its code, its reasons, the requested action, and the rules and values it cites.
 
 use super::{billit_failure, connection_failure, payload_of, scope_of, settle};
+use crate::App;
 use crate::billit_connection::client_for;
-use crate::state::AppState;
 use crate::worker::JobResult;
 use portal_billit::cdar::{CdarDocument, parse_cdar};
 use portal_billit::classify::classify_cdar;
@@ -20,7 +20,7 @@ struct FetchFileJob {
     file_id: String,
 }
 
-pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
+pub(super) async fn run(state: App, job: ClaimedJob) -> JobResult {
     let scope = scope_of(&job)?;
     let payload: FetchFileJob = payload_of(&job)?;
     read_status_file(&state, &scope, payload.invoice_id, &payload.file_id).await
@@ -30,7 +30,7 @@ pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
 /// and folds again. Doing it twice gives the same result (the notification job reads the file itself when it
 /// comes first, so that the email gives the file's reasons).
 pub(super) async fn read_status_file(
-    state: &AppState,
+    state: &App,
     scope: &TenantScope,
     invoice: InvoiceId,
     file_id: &str,

@@ -11,7 +11,7 @@ mod webhook;
 
 pub use sync::{SweepReport, sweep_tenant_now};
 
-use crate::state::AppState;
+use crate::App;
 use crate::worker::{JobFailure, JobRegistry};
 use anyhow::Context;
 use portal_domain::ids::InvoiceId;
@@ -36,8 +36,8 @@ pub const FETCH_FILE_JOB: &str = "billit.fetch_file";
 pub const NOTIFY_JOB: &str = "invoice.notify";
 
 /// The job handlers of this area, and the periodic sweep.
-pub fn register(registry: JobRegistry, state: &AppState) -> JobRegistry {
-    let poll_every = Duration::from_secs(state.config.billit.poll_interval_secs.max(1));
+pub fn register(registry: JobRegistry, state: &App) -> JobRegistry {
+    let poll_every = Duration::from_secs(state.settings.billit.poll_interval_secs.max(1));
     let purge = state.clone();
     let (webhook, sync, sweep, sweep_tenant, fetch, notify) = (
         state.clone(),
@@ -73,7 +73,7 @@ pub fn register(registry: JobRegistry, state: &AppState) -> JobRegistry {
 pub const PURGE_DELIVERIES_JOB: &str = "billit.deliveries_purge";
 const DELIVERY_RETENTION_DAYS: i64 = 30;
 
-async fn purge_deliveries(state: AppState) -> crate::worker::JobResult {
+async fn purge_deliveries(state: App) -> crate::worker::JobResult {
     let deliveries =
         portal_persistence::webhook_deliveries::WebhookDeliveryRepository::new(state.db.clone());
     let before = chrono::Utc::now() - chrono::Duration::days(DELIVERY_RETENTION_DAYS);
@@ -89,7 +89,7 @@ async fn purge_deliveries(state: AppState) -> crate::worker::JobResult {
 /// (repeats ignored), then the fold; fetches the status files of new events, updates open pages, and asks for a
 /// notification when the supplier has something new to do.
 pub async fn ingest(
-    state: &AppState,
+    state: &App,
     scope: &TenantScope,
     invoice: InvoiceId,
     events: &[StatusEvent],
@@ -134,7 +134,7 @@ pub async fn ingest(
 /// Folds the invoice again and acts on the change: the live pages hear of a new summary, and the members of
 /// news that needs them.
 pub(crate) async fn settle(
-    state: &AppState,
+    state: &App,
     scope: &TenantScope,
     invoice: InvoiceId,
     new: &[StatusEvent],
@@ -225,7 +225,7 @@ fn notifications_due(
 /// earliest final rejection, as the fold reads them), so that it is the same key as the ingest that appended
 /// that event uses; otherwise the reasons themselves.
 async fn key_for_reasons(
-    state: &AppState,
+    state: &App,
     scope: &TenantScope,
     invoice: InvoiceId,
     reasons: &[ActionReason],

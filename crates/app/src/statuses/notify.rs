@@ -1,10 +1,10 @@
 //! `invoice.notify`: the email telling a tenant's members that an invoice needs them, in each one's language.
 
 use super::{payload_of, scope_of};
+use crate::App;
+use crate::emails::NeedsAction;
 use crate::i18n::Tr;
-use crate::state::AppState;
 use crate::worker::{JobFailure, JobResult};
-use askama::Template;
 use portal_domain::Language;
 use portal_domain::ids::InvoiceId;
 use portal_domain::lifecycle::StatusEvent;
@@ -21,32 +21,7 @@ struct NotifyJob {
     dedup_key: String,
 }
 
-#[derive(Template)]
-#[template(path = "emails/needs_action.txt")]
-struct NeedsActionText<'a> {
-    t: Tr,
-    content: &'a NeedsAction,
-}
-
-#[derive(Template)]
-#[template(path = "emails/needs_action.html")]
-struct NeedsActionHtml<'a> {
-    t: Tr,
-    content: &'a NeedsAction,
-}
-
-/// What the email says, in one language.
-struct NeedsAction {
-    intro: String,
-    status: String,
-    reasons: Vec<String>,
-    requested_action: Option<String>,
-    comment: Option<String>,
-    to_do: Vec<String>,
-    link: String,
-}
-
-pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
+pub(super) async fn run(state: App, job: ClaimedJob) -> JobResult {
     let scope = scope_of(&job)?;
     let payload: NotifyJob = payload_of(&job)?;
     let invoice = payload.invoice_id;
@@ -99,18 +74,15 @@ pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
     let mut emails = Vec::with_capacity(recipients.len());
     for recipient in recipients {
         let lang = Language::parse(&recipient.language).unwrap_or_default();
-        emails.push(
-            needs_action_email(
-                &state,
-                lang,
-                &recipient.email,
-                &tenant.legal_name,
-                &record,
-                event.as_ref(),
-                &link,
-            )
-            .map_err(anyhow::Error::from)?,
-        );
+        emails.push(needs_action_email(
+            &state,
+            lang,
+            &recipient.email,
+            &tenant.legal_name,
+            &record,
+            event.as_ref(),
+            &link,
+        )?);
     }
     // All or none: a retry of this job never mails a member twice.
     state.outbox.queue_all_for_tenant(&scope, emails).await?;
@@ -118,14 +90,14 @@ pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
 }
 
 fn needs_action_email(
-    state: &AppState,
+    state: &App,
     lang: Language,
     to: &str,
     company: &str,
     record: &InvoiceRecord,
     event: Option<&StatusEvent>,
     link: &str,
-) -> Result<NewEmail, askama::Error> {
+) -> anyhow::Result<NewEmail> {
     let t = Tr::new(lang);
     let number = if record.number().trim().is_empty() {
         t.get("statuses.email.no_number").to_owned()
@@ -172,6 +144,7 @@ fn needs_action_email(
             .collect(),
         link: link.to_owned(),
     };
+    let bodies = state.email_bodies.needs_action(lang, &content)?;
     Ok(NewEmail {
         to: vec![to.to_owned()],
         subject: t.fill(
@@ -182,17 +155,9 @@ fn needs_action_email(
                 ("company", company),
             ],
         ),
-        text_body: NeedsActionText {
-            t,
-            content: &content,
-        }
-        .render()?,
-        html_body: NeedsActionHtml {
-            t,
-            content: &content,
-        }
-        .render()?,
-        from: state.config.mail.from.clone(),
+        text_body: bodies.text,
+        html_body: bodies.html,
+        from: state.settings.mail_from.clone(),
         reply_to: None,
     })
 }

@@ -5,8 +5,8 @@ use super::{
     SWEEP_TENANT_JOB, SYNC_ORDER_JOB, billit_failure, connection_failure, ingest, payload_of,
     scope_of,
 };
+use crate::App;
 use crate::billit_connection::{ConnectionProblem, client_for};
-use crate::state::AppState;
 use crate::worker::{JobFailure, JobResult};
 use anyhow::Context;
 use chrono::{DateTime, Duration as Span, Utc};
@@ -31,7 +31,7 @@ struct SyncOrderJob {
 }
 
 /// `billit.sync_order`: reads the order and applies every message and fact it has.
-pub(super) async fn run_sync_order(state: AppState, job: ClaimedJob) -> JobResult {
+pub(super) async fn run_sync_order(state: App, job: ClaimedJob) -> JobResult {
     let scope = scope_of(&job)?;
     let payload: SyncOrderJob = payload_of(&job)?;
     let Some(record) = state
@@ -73,8 +73,8 @@ pub(super) async fn run_sync_order(state: AppState, job: ClaimedJob) -> JobResul
 }
 
 /// `billit.sweep` (periodic, firm-wide): hands each connected tenant its own sweep, once per polling period.
-pub(super) async fn run_sweep(state: AppState, _job: ClaimedJob) -> JobResult {
-    let every_ms = i64::try_from(state.config.billit.poll_interval_secs.max(1))
+pub(super) async fn run_sweep(state: App, _job: ClaimedJob) -> JobResult {
+    let every_ms = i64::try_from(state.settings.billit.poll_interval_secs.max(1))
         .unwrap_or(i64::MAX / 1000)
         .saturating_mul(1000);
     let slot = state.jobs.queue.now_ms() / every_ms;
@@ -91,7 +91,7 @@ pub(super) async fn run_sweep(state: AppState, _job: ClaimedJob) -> JobResult {
 }
 
 /// `billit.sweep_tenant`.
-pub(super) async fn run_sweep_tenant(state: AppState, job: ClaimedJob) -> JobResult {
+pub(super) async fn run_sweep_tenant(state: App, job: ClaimedJob) -> JobResult {
     let scope = scope_of(&job)?;
     match sweep(&state, &scope).await {
         Ok(report) => {
@@ -128,17 +128,14 @@ enum SweepError {
 }
 
 /// Sweeps one tenant now, as its periodic job would (tests and operators need not wait for the clock).
-pub async fn sweep_tenant_now(
-    state: &AppState,
-    scope: &TenantScope,
-) -> anyhow::Result<SweepReport> {
+pub async fn sweep_tenant_now(state: &App, scope: &TenantScope) -> anyhow::Result<SweepReport> {
     sweep(state, scope).await.map_err(|error| match error {
         SweepError::Other(error) => error,
         other => anyhow::Error::from(other),
     })
 }
 
-async fn sweep(state: &AppState, scope: &TenantScope) -> Result<SweepReport, SweepError> {
+async fn sweep(state: &App, scope: &TenantScope) -> Result<SweepReport, SweepError> {
     let (client, _) = match client_for(state, scope).await {
         Ok(found) => found,
         Err(ConnectionProblem::NotConfigured | ConnectionProblem::Incomplete) => {
@@ -222,17 +219,17 @@ fn full_check_due(
     last_full: Option<DateTime<Utc>>,
     first_sweep: bool,
     now: DateTime<Utc>,
-    state: &AppState,
+    state: &App,
 ) -> bool {
     let every = Span::seconds(
-        i64::try_from(state.config.billit.full_check_interval_secs).unwrap_or(i64::MAX / 1000),
+        i64::try_from(state.settings.billit.full_check_interval_secs).unwrap_or(i64::MAX / 1000),
     );
     first_sweep || last_full.is_none_or(|last| now - last >= every)
 }
 
 /// One `billit.sync_order` per open invoice (their own jobs: one slow order does not hold the others up).
 async fn enqueue_full_check(
-    state: &AppState,
+    state: &App,
     scope: &TenantScope,
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {

@@ -2,7 +2,7 @@
 //! that may be slow or fail happens here, with retries.
 
 use super::{SYNC_ORDER_JOB, ingest, payload_of, scope_of};
-use crate::state::AppState;
+use crate::App;
 use crate::worker::{JobFailure, JobResult};
 use anyhow::Context;
 use chrono::{Duration as Span, Utc};
@@ -29,7 +29,7 @@ enum Applied {
     Unreadable(String),
 }
 
-pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
+pub(super) async fn run(state: App, job: ClaimedJob) -> JobResult {
     let scope = scope_of(&job)?;
     let payload: WebhookJob = payload_of(&job)?;
     let deliveries = WebhookDeliveryRepository::new(state.db.clone());
@@ -66,7 +66,7 @@ pub(super) async fn run(state: AppState, job: ClaimedJob) -> JobResult {
 }
 
 async fn apply(
-    state: &AppState,
+    state: &App,
     scope: &TenantScope,
     delivery: &WebhookDelivery,
 ) -> anyhow::Result<Applied> {

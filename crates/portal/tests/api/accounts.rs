@@ -541,7 +541,7 @@ async fn billit_secrets_are_stored_encrypted_and_never_shown() {
         "the raw column holds ciphertext"
     );
     assert_eq!(
-        portal_web::crypto::decrypt(&app.state.master_key, &stored).unwrap(),
+        portal_app::crypto::decrypt(&app.state.master_key, &stored).unwrap(),
         "sk-live-0123456789"
     );
     assert_eq!(row.party_id, Some(42));
@@ -803,7 +803,7 @@ async fn the_outbox_worker_writes_emails_as_eml_files() {
         .unwrap()
         .expect("a mail job");
     assert_eq!(job.kind, "mail.send");
-    portal_web::mailer::send_job(
+    portal_app::mailer::send_job(
         app.state.outbox.clone(),
         app.state.mailer.clone(),
         job.clone(),
@@ -811,7 +811,9 @@ async fn the_outbox_worker_writes_emails_as_eml_files() {
     .await
     .unwrap();
     queue.complete(&job).await.unwrap();
-    let dir = app.state.config.outbox_dir();
+    let portal_app::mailer::Mailer::Files(dir) = app.state.mailer.clone() else {
+        panic!("without SMTP, emails are files");
+    };
     let files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -844,7 +846,7 @@ async fn testing_the_billit_connection_and_registering_the_webhook() {
             config.billit.sandbox_url = uri;
             config
         },
-        |_state| portal_web::worker::JobRegistry::new(),
+        |_state| portal_app::worker::JobRegistry::new(),
     )
     .await;
     let world = app.world().await;
@@ -947,7 +949,7 @@ async fn testing_the_billit_connection_and_registering_the_webhook() {
     let stored = row.webhook_secret_encrypted.unwrap();
     assert!(!stored.contains("whsec_"));
     let secrets: Vec<String> =
-        serde_json::from_str(&portal_web::crypto::decrypt(&app.state.master_key, &stored).unwrap())
+        serde_json::from_str(&portal_app::crypto::decrypt(&app.state.master_key, &stored).unwrap())
             .unwrap();
     assert_eq!(
         secrets,

@@ -467,7 +467,7 @@ async fn the_network_check_asks_billit_and_keeps_the_answer() {
             config.billit.embedded_url = Some(base_url);
             config
         },
-        |_state| portal_web::worker::JobRegistry::new(),
+        |_state| portal_app::worker::JobRegistry::new(),
     )
     .await;
     app.world().await;

@@ -4,6 +4,8 @@
 use crate::helpers::{PASSWORD, TestApp, Visitor, csrf_of};
 use billit_sandbox::{Faults, PartyAccount, RunningSandbox, Sandbox, SandboxConfig};
 use chrono::{Datelike, Utc};
+use portal_app::invoicing::billit_order::order_for;
+use portal_app::invoicing::submit::draft_for_check;
 use portal_billit::client::{BillitClient, BillitCredentials, ClientConfig, HttpBillitClient};
 use portal_billit::wire::Order;
 use portal_persistence::entities::{audit_log, invoices, jobs};
@@ -11,8 +13,6 @@ use portal_persistence::invoices::InvoiceRecord;
 use portal_persistence::tenants::TenantRepository;
 use portal_persistence::users::UserRepository;
 use portal_persistence::{TenantScope, invoices::InvoiceRepository};
-use portal_web::invoicing::billit_order::order_for;
-use portal_web::invoicing::submit::draft_for_check;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::time::Duration;
 use uuid::Uuid;
@@ -61,7 +61,7 @@ async fn billit_app() -> (TestApp, RunningSandbox) {
             config.jobs.retry_base_secs = 1;
             config
         },
-        portal_web::startup::default_registry,
+        portal::startup::default_registry,
     )
     .await;
     (app, sandbox)

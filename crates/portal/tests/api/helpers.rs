@@ -1,9 +1,9 @@
+use portal::config::Config;
+use portal::secret::Secret;
+use portal::startup::Application;
+use portal_app::worker::JobRegistry;
 use portal_persistence::testing::TestDatabase;
-use portal_web::config::Config;
-use portal_web::secret::Secret;
-use portal_web::startup::Application;
 use portal_web::state::AppState;
-use portal_web::worker::JobRegistry;
 
 pub struct TestApp {
     pub address: String,
@@ -44,7 +44,7 @@ impl TestApp {
         configure: impl FnOnce(Config) -> Config,
         registry: impl FnOnce(&AppState) -> JobRegistry,
     ) -> Self {
-        portal_web::telemetry::init("warn", false);
+        portal::telemetry::init("warn", false);
         let config = configure(test_config(&test_db));
         let app = Application::build_with(config, registry)
             .await
@@ -190,7 +190,7 @@ impl TestApp {
         role: portal_persistence::TenantRole,
     ) -> portal_domain::ids::UserId {
         let users = portal_persistence::users::UserRepository::new(self.test_db.db.clone());
-        let hash = portal_web::password::hash(PASSWORD.to_owned())
+        let hash = portal_app::password::hash(PASSWORD.to_owned())
             .await
             .unwrap();
         let user = users
@@ -208,7 +208,7 @@ impl TestApp {
     }
 
     pub async fn firm_admin(&self, email: &str) {
-        let hash = portal_web::password::hash(PASSWORD.to_owned())
+        let hash = portal_app::password::hash(PASSWORD.to_owned())
             .await
             .unwrap();
         portal_persistence::users::UserRepository::new(self.test_db.db.clone())

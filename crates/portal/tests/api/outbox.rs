@@ -3,10 +3,10 @@
 //! exist.
 
 use crate::helpers::{PASSWORD, TestApp, Visitor};
+use portal::config::Config;
+use portal::secret::Secret;
+use portal_app::worker::JobRegistry;
 use portal_persistence::outbox::NewEmail;
-use portal_web::config::Config;
-use portal_web::secret::Secret;
-use portal_web::worker::JobRegistry;
 
 /// A demonstration: the embedded Billit sandbox (never called here) and no SMTP server.
 fn demo(mut config: Config) -> Config {

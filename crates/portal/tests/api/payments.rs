@@ -215,7 +215,7 @@ async fn partial_payments_then_the_rest_reach_billit_and_the_invoice_ends_paid_a
         all_in(p, PaymentState::Accepted)
     })
     .await;
-    portal_web::statuses::sweep_tenant_now(&setup.app.state, &scope)
+    portal_app::statuses::sweep_tenant_now(&setup.app.state, &scope)
         .await
         .expect("a sweep");
     setup.settle().await;
@@ -484,10 +484,10 @@ async fn viewers_cannot_record_drafts_cannot_be_paid_and_other_tenants_see_nothi
         .record(
             &globex_scope,
             sent.invoice,
-            &portal_web::payments::remaining_today(),
+            &portal_app::payments::remaining_today(),
             Default::default(),
             0,
-            |id| portal_web::payments::report_job(&globex_scope, sent.invoice, id, 0),
+            |id| portal_app::payments::report_job(&globex_scope, sent.invoice, id, 0),
         )
         .await;
     assert!(matches!(
@@ -609,7 +609,7 @@ async fn billit_failures_show_retrying_or_failed_and_retry_reports_each_payment_
         .app
         .state
         .jobs
-        .enqueue(portal_web::payments::report_job(
+        .enqueue(portal_app::payments::report_job(
             &scope,
             sent.invoice,
             first.id,

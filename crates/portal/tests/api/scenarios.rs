@@ -117,7 +117,7 @@ async fn send_every_scenario(setup: &Setup, member: &Visitor<'_>) -> Vec<Sent> {
 async fn play(setup: &Setup, scope: &TenantScope, webhooks: Webhooks) {
     setup.sandbox.advance();
     if webhooks == Webhooks::Dropped {
-        portal_web::statuses::sweep_tenant_now(&setup.app.state, scope)
+        portal_app::statuses::sweep_tenant_now(&setup.app.state, scope)
             .await
             .expect("a sweep");
     }
@@ -140,7 +140,7 @@ async fn codes_of(setup: &Setup, scope: &TenantScope, invoice: InvoiceId) -> BTr
 async fn converged(setup: &Setup, scope: &TenantScope, webhooks: Webhooks, sent: &Sent) {
     wait_until("the portal agrees with Billit", async || {
         if webhooks == Webhooks::Dropped {
-            portal_web::statuses::sweep_tenant_now(&setup.app.state, scope)
+            portal_app::statuses::sweep_tenant_now(&setup.app.state, scope)
                 .await
                 .expect("a sweep");
         }
@@ -177,7 +177,7 @@ async fn every_scenario_reaches_its_final_state(webhooks: Webhooks) {
         .unwrap();
     wait_until("the 208 arrives", async || {
         if webhooks == Webhooks::Dropped {
-            portal_web::statuses::sweep_tenant_now(&setup.app.state, &scope)
+            portal_app::statuses::sweep_tenant_now(&setup.app.state, &scope)
                 .await
                 .expect("a sweep");
         }
@@ -289,14 +289,14 @@ async fn a_restart_between_creating_and_sending_leaves_exactly_one_order() {
         })
         .unwrap();
     let url = sandbox.base_url();
-    let configure = move |mut config: portal_web::config::Config| {
+    let configure = move |mut config: portal::config::Config| {
         config.billit.embedded_url = Some(url.clone());
         config.jobs.workers = 1;
         config.jobs.poll_interval_ms = 20;
         config.jobs.retry_base_secs = 1;
         config
     };
-    let first = TestApp::spawn_with(configure.clone(), portal_web::startup::default_registry).await;
+    let first = TestApp::spawn_with(configure.clone(), portal::startup::default_registry).await;
     first.world().await;
     let admin = Visitor::signed_in(&first, "admin@acme.fr", PASSWORD).await;
     let party = PARTY.to_string();
@@ -336,8 +336,7 @@ async fn a_restart_between_creating_and_sending_leaves_exactly_one_order() {
     let database = first.shutdown().await;
 
     sandbox.set_faults(Faults::default()).unwrap();
-    let second =
-        TestApp::spawn_on(database, configure, portal_web::startup::default_registry).await;
+    let second = TestApp::spawn_on(database, configure, portal::startup::default_registry).await;
     let resumed = wait_for(&second, id, "sent after the restart", |row| {
         row.submission_state == "sent"
     })

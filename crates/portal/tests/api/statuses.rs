@@ -32,7 +32,7 @@ impl Setup {
 
     /// `start`, with the configuration changed by `configure` (e.g. a test SMTP server).
     pub(crate) async fn start_with(
-        configure: impl FnOnce(portal_web::config::Config) -> portal_web::config::Config,
+        configure: impl FnOnce(portal::config::Config) -> portal::config::Config,
     ) -> Self {
         let sandbox = Sandbox::start(SandboxConfig {
             step_ms: 3_600_000,
@@ -60,7 +60,7 @@ impl Setup {
                 config.jobs.poll_interval_ms = 50;
                 configure(config)
             },
-            portal_web::startup::default_registry,
+            portal::startup::default_registry,
         )
         .await;
         app.world().await;
@@ -260,7 +260,7 @@ impl Setup {
             .await
             .unwrap()
             .unwrap();
-        let decrypted = portal_web::crypto::decrypt(
+        let decrypted = portal_app::crypto::decrypt(
             &self.app.state.master_key,
             &secrets.webhook_secret.unwrap(),
         )
@@ -681,7 +681,7 @@ async fn polling_alone_converges_to_the_same_summary() {
     let (invoice, order_id) = setup.send(&acme, ACME, "F2026-0005", "_DEMO").await;
     let (other, other_order) = setup.send(&acme, ACME, "F2026-0006", "").await;
     // The first sweep has no cursor yet: it reads every open invoice once and starts the cursor.
-    let first = portal_web::statuses::sweep_tenant_now(&setup.app.state, &acme)
+    let first = portal_app::statuses::sweep_tenant_now(&setup.app.state, &acme)
         .await
         .unwrap();
     assert!(first.connected);
@@ -689,7 +689,7 @@ async fn polling_alone_converges_to_the_same_summary() {
     setup.settle().await;
     setup.sandbox.advance();
     // The next one lists what changed since and applies it at once.
-    let second = portal_web::statuses::sweep_tenant_now(&setup.app.state, &acme)
+    let second = portal_app::statuses::sweep_tenant_now(&setup.app.state, &acme)
         .await
         .unwrap();
     assert_eq!(second.invoices_updated, 2);
@@ -715,7 +715,7 @@ async fn polling_alone_converges_to_the_same_summary() {
     );
     // A tenant without a connection is skipped.
     let globex = setup.scope("admin@globex.fr", "globex").await;
-    let skipped = portal_web::statuses::sweep_tenant_now(&setup.app.state, &globex)
+    let skipped = portal_app::statuses::sweep_tenant_now(&setup.app.state, &globex)
         .await
         .unwrap();
     assert!(!skipped.connected);
@@ -809,7 +809,7 @@ async fn a_dispute_needs_action_is_explained_by_its_file_and_sends_one_email_per
     );
 
     // More of the same (a sweep, every webhook again) sends nothing more.
-    portal_web::statuses::sweep_tenant_now(&setup.app.state, &acme)
+    portal_app::statuses::sweep_tenant_now(&setup.app.state, &acme)
         .await
         .unwrap();
     let token = setup.token(&acme).await;
@@ -928,7 +928,7 @@ async fn the_live_stream_tells_each_tenant_of_its_own_invoices_only() {
             key,
         )
     };
-    portal_web::statuses::ingest(
+    portal_app::statuses::ingest(
         &setup.app.state,
         &acme,
         acme_invoice,
@@ -946,7 +946,7 @@ async fn the_live_stream_tells_each_tenant_of_its_own_invoices_only() {
     );
     assert!(event.contains("\"headline\":203"), "{event}");
 
-    portal_web::statuses::ingest(
+    portal_app::statuses::ingest(
         &setup.app.state,
         &globex,
         globex_invoice,
@@ -963,7 +963,7 @@ async fn the_live_stream_tells_each_tenant_of_its_own_invoices_only() {
     assert!(!globex_buffer.contains(&acme_invoice.to_string()));
 
     // The same event again changes nothing, so nothing is published; the next change is.
-    portal_web::statuses::ingest(
+    portal_app::statuses::ingest(
         &setup.app.state,
         &acme,
         acme_invoice,

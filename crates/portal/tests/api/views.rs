@@ -951,7 +951,7 @@ mod files {
                 config.billit.sandbox_url = sandbox_url;
                 config
             },
-            |_| portal_web::worker::JobRegistry::new(),
+            |_| portal_app::worker::JobRegistry::new(),
         )
         .await;
         app.world().await;
@@ -962,7 +962,7 @@ mod files {
                 ConnectionSettings {
                     environment: BillitEnvironment::Sandbox,
                     api_key_encrypted: Some(
-                        portal_web::crypto::encrypt(&app.state.master_key, KEY).unwrap(),
+                        portal_app::crypto::encrypt(&app.state.master_key, KEY).unwrap(),
                     ),
                     party_id: Some(PARTY),
                     context_party_id: None,

@@ -1,15 +1,13 @@
 //! The worker runtime inside the application: handlers run, failures retry, shutdown releases.
 
 use crate::helpers::TestApp;
+use portal_app::worker::{JobFailure, JobRegistry};
 use portal_persistence::jobs::{JobQueue, JobState, NewJob};
-use portal_web::worker::{JobFailure, JobRegistry};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
-fn with_workers(
-    workers: usize,
-) -> impl FnOnce(portal_web::config::Config) -> portal_web::config::Config {
+fn with_workers(workers: usize) -> impl FnOnce(portal::config::Config) -> portal::config::Config {
     move |mut config| {
         config.jobs.workers = workers;
         config.jobs.poll_interval_ms = 20;

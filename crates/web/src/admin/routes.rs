@@ -1,11 +1,11 @@
 //! Firm administration: companies (tenants), their first admin, firm administrators, the whole audit log.
 
-use crate::auth::{FirmAdmin, client_ip, layout_for};
 use crate::emails;
 use crate::errors::{WebError, html};
+use crate::extract::{FirmAdmin, client_ip, layout_for};
+use crate::forms::{address_from_form, blank_to_none, see_other};
 use crate::i18n::Tr;
-use crate::pages::Layout;
-use crate::routes::{address_from_form, blank_to_none, see_other};
+use crate::layout::Layout;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -1,22 +1,21 @@
 //! Answering a customer's 208 or 207 by email: the composer (pre-filled, previewed, sent through the outbox),
 //! the retry of a failed email, and the tenant's answer templates.
 
-use crate::answers::form::{self, Action, ComposeForm, ReadError, Upload};
-use crate::answers::templates::{self, MAX_BODY, MAX_SUBJECT, Template};
-use crate::answers::{self as answering, LoadedInvoice};
-use crate::auth::{TenantContext, client_ip, layout_for};
+use super::forms::{self as form, Action, ComposeForm, ReadError, Upload};
+use crate::components::answers::{self as answering, LoadedInvoice};
 use crate::errors::{WebError, html};
+use crate::extract::{TenantContext, client_ip, layout_for};
+use crate::format;
+use crate::forms::see_other;
 use crate::i18n::Tr;
-use crate::pages::{Layout, NoticePage};
-use crate::routes::invoice_views::{
-    FileProblem, ORDER_PDF, fetch_invoice_file, format, sent_file_id,
-};
-use crate::routes::see_other;
+use crate::layout::{Layout, NoticePage};
 use crate::state::AppState;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode as HttpStatus;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template as AskamaTemplate;
+use portal_app::answer_templates::{self as templates, MAX_BODY, MAX_SUBJECT, Template};
+use portal_app::invoicing::files::{FileProblem, ORDER_PDF, fetch_invoice_file, sent_file_id};
 use portal_domain::Language;
 use portal_domain::identifiers::Email;
 use portal_domain::lifecycle::OpenRequest;
@@ -165,11 +164,7 @@ fn from_line(state: &AppState, tenant: &Tenant) -> String {
 
 /// The address part of `mail.from`.
 fn sender_address(state: &AppState) -> String {
-    let configured = state.config.mail.from.trim();
-    match configured.parse::<lettre::message::Mailbox>() {
-        Ok(mailbox) => mailbox.email.to_string(),
-        Err(_) => configured.to_owned(),
-    }
+    portal_app::mailer::address_of(&state.settings.mail_from)
 }
 
 /// The host of the portal's public address, for Message-IDs.

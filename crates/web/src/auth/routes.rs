@@ -1,21 +1,21 @@
 //! Signing in and out, invitations, password resets, the language switch.
 
-use crate::auth::{
+use crate::emails;
+use crate::errors::{WebError, html};
+use crate::extract::{
     CurrentUser, MaybeUser, client_ip, expired_session_cookie, layout_for, public_layout,
     session_cookie, visitor_language,
 };
-use crate::emails;
-use crate::errors::{WebError, html};
+use crate::forms::see_other;
 use crate::i18n::Tr;
-use crate::pages::{Layout, NoticePage};
-use crate::password;
-use crate::routes::see_other;
+use crate::layout::{Layout, NoticePage};
 use crate::state::AppState;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
+use portal_app::password;
 use portal_domain::Language;
 use portal_persistence::audit::{self, AuditEntry};
 use portal_persistence::invitations::{Accepted, InvitedAs};
@@ -131,7 +131,7 @@ pub async fn login(
     };
 
     state.throttle.clear(&account_key(&email)).await?;
-    if let Some(old) = req.cookie(crate::auth::SESSION_COOKIE) {
+    if let Some(old) = req.cookie(crate::extract::SESSION_COOKIE) {
         // A new session id at every sign-in (no fixation).
         state.sessions.delete(&hash_token(old.value())).await?;
     }
@@ -153,7 +153,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, WebError> {
-    if let Some(cookie) = req.cookie(crate::auth::SESSION_COOKIE) {
+    if let Some(cookie) = req.cookie(crate::extract::SESSION_COOKIE) {
         state.sessions.delete(&hash_token(cookie.value())).await?;
     }
     let mut response = see_other("/login");
@@ -223,7 +223,7 @@ pub async fn home(
     user: MaybeUser,
 ) -> Result<HttpResponse, WebError> {
     let Some(user) = user.0 else {
-        let page = crate::pages::HomePage {
+        let page = crate::layout::HomePage {
             layout: public_layout(&state, &req),
         };
         return Ok(html(StatusCode::OK, page.render()));

@@ -5,14 +5,12 @@
 //! while SMTP is down); the request itself closes only when the customer's platform says so (209, or a later
 //! 205/206/210), which the status fold already does.
 
-pub(crate) mod form;
-pub(crate) mod templates;
-
-use crate::auth::TenantContext;
 use crate::errors::WebError;
+use crate::extract::TenantContext;
+use crate::format;
 use crate::i18n::Tr;
-use crate::routes::invoice_views::format;
 use crate::state::AppState;
+use portal_app::answer_templates::{self as templates, Template, Values};
 use portal_domain::Language;
 use portal_domain::lifecycle::{Lifecycle, OpenRequest};
 use portal_domain::status::{StatusCode, reason_label};
@@ -22,7 +20,6 @@ use portal_persistence::invoices::{InvoiceRecord, StoredEvent};
 use portal_persistence::outbox::EmailStatus;
 use portal_persistence::tenants::Tenant;
 use portal_persistence::users::User;
-use templates::{Template, Values};
 
 /// An invoice with its events and what they mean.
 pub(crate) struct LoadedInvoice {
@@ -36,7 +33,7 @@ pub(crate) async fn load_invoice(
     ctx: &TenantContext,
     id: &str,
 ) -> Result<LoadedInvoice, WebError> {
-    let record = crate::routes::find_invoice(state, ctx, id).await?;
+    let record = crate::extract::find_invoice(state, ctx, id).await?;
     let events = state.invoices.events(&ctx.scope, record.id).await?;
     let plain: Vec<_> = events.iter().map(|stored| stored.event.clone()).collect();
     let lifecycle = Lifecycle::fold(&plain, &record.facts());

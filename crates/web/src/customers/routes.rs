@@ -4,21 +4,18 @@
 //! Anyone in the tenant may read; members and admins may change. The invoice editor fills its buyer from
 //! `CustomerRepository::get(..).buyer_draft()` (`/t/{slug}/invoices/new?customer=<id>`).
 
-mod form;
-mod network;
-
-use crate::auth::{TenantContext, client_ip, layout_for};
+use super::forms::{CustomerForm, FieldErrors};
+use super::network::{NetworkCheck, document_type_label};
 use crate::errors::{WebError, html};
+use crate::extract::{TenantContext, client_ip, layout_for};
+use crate::forms::see_other;
 use crate::i18n::Tr;
-use crate::pages::Layout;
-use crate::routes::see_other;
+use crate::layout::Layout;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
-use form::{CustomerForm, FieldErrors};
-use network::{NetworkCheck, document_type_label};
 use portal_domain::Language;
 use portal_domain::ids::CustomerId;
 use portal_persistence::audit::{self, AuditEntry};
@@ -468,11 +465,11 @@ async fn ask_network(
     ctx: &TenantContext,
     identifier: &str,
 ) -> Result<NetworkCheck, String> {
-    use crate::billit_connection::ConnectionProblem;
+    use portal_app::billit_connection::ConnectionProblem;
     use portal_billit::client::{BillitClient, BillitError};
     use portal_domain::Localized;
     let t = Tr::new(ctx.user.language());
-    let client = match crate::billit_connection::client_for(state, &ctx.scope).await {
+    let client = match portal_app::billit_connection::client_for(state, &ctx.scope).await {
         Ok((client, _)) => client,
         Err(problem) => {
             tracing::info!(problem = %problem, "the network check cannot ask Billit");

@@ -13,12 +13,7 @@ use portal_persistence::webhook_deliveries::WebhookDeliveryRepository;
 use std::time::Duration;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/hooks/billit/{token}", web::post().to(billit_webhook))
-        .route(
-            "/account/notifications",
-            web::post().to(super::auth::save_notifications),
-        );
-    super::live::configure(cfg);
+    cfg.route("/hooks/billit/{token}", web::post().to(billit_webhook));
 }
 
 /// Why a body was not read.
@@ -80,12 +75,12 @@ pub async fn billit_webhook(
         tracing::warn!(tenant = %scope.tenant_id(), "webhook refused: no webhook secret is registered");
         return Ok(HttpResponse::Unauthorized().finish());
     };
-    let candidates = secrets_of(crate::crypto::decrypt(&state.master_key, &encrypted)?);
+    let candidates = secrets_of(portal_app::crypto::decrypt(&state.master_key, &encrypted)?);
     let header = req
         .headers()
         .get(SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok());
-    let tolerance = Duration::from_secs(state.config.billit.webhook_tolerance_secs);
+    let tolerance = Duration::from_secs(state.settings.billit.webhook_tolerance_secs);
     let now = chrono::Utc::now();
     let mut refusal = None;
     let verified = candidates.iter().any(|secret| {
@@ -107,7 +102,7 @@ pub async fn billit_webhook(
         Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
     };
     WebhookDeliveryRepository::new(state.db.clone())
-        .record(&scope, body, crate::statuses::WEBHOOK_JOB)
+        .record(&scope, body, portal_app::statuses::WEBHOOK_JOB)
         .await
         .map_err(anyhow::Error::from)?;
     state.jobs.ring();

@@ -1,23 +1,23 @@
 //! The invoice editor (new, edit, save), sending to Billit (submit, retry), deleting, and the numbering settings.
 //! Registered by `configure` before the invoice views, so that `/invoices/new` is not read as an invoice id.
 
-use crate::auth::{TenantContext, client_ip, layout_for};
 use crate::errors::{WebError, html};
+use crate::extract::find_invoice;
+use crate::extract::{TenantContext, client_ip, layout_for};
+use crate::format;
+use crate::forms::see_other;
 use crate::i18n::Tr;
-use crate::invoicing::amounts;
-use crate::invoicing::form::{
+use crate::invoices::forms::{
     EditorAction, EditorForm, FieldProblems, LineForm, exemption_value, issue_year, problems_of,
     totals_cents, totals_of,
 };
-use crate::invoicing::submit::{self, QueueOutcome};
-use crate::pages::{Layout, NoticePage};
-use crate::routes::find_invoice;
-use crate::routes::see_other;
+use crate::layout::{Layout, NoticePage};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{Datelike, Utc};
+use portal_app::invoicing::submit::{self, QueueOutcome};
 use portal_domain::Language;
 use portal_domain::identifiers::Siren;
 use portal_domain::ids::{CustomerId, InvoiceId};
@@ -150,7 +150,7 @@ struct EditorPage {
     alert: Option<String>,
     editor_js: String,
     /// The invoice a credit note or corrected invoice is linked to.
-    settlement: Option<crate::settlements::EditorLink>,
+    settlement: Option<crate::invoices::settlements::EditorLink>,
 }
 
 const UNITS: [(&str, &str); 12] = [
@@ -206,7 +206,7 @@ fn rate_choices(t: Tr, typed: &str) -> Vec<Choice> {
         .map(|rate| (rate, false))
         .chain(overseas.map(|rate| (rate, true)))
         .map(|(rate, territorial)| {
-            let mut label = amounts::rate(*rate, t.lang);
+            let mut label = format::rate(*rate, t.lang);
             if territorial {
                 label = format!("{label} ({})", t.get("editor.rate_overseas"));
             }
@@ -250,7 +250,7 @@ fn line_net(line: &LineForm, currency: &str, lang: Language) -> String {
         })
     })();
     amounts.map_or_else(String::new, |amounts| {
-        amounts::money(amounts.net(), currency, lang)
+        format::money(amounts.net(), currency, lang)
     })
 }
 
@@ -326,7 +326,7 @@ async fn render_editor(
         form.currency.trim().to_ascii_uppercase()
     };
     let totals = totals_of(&parsed.draft.lines);
-    let money = |amount| amounts::money(amount, &currency, t.lang);
+    let money = |amount| format::money(amount, &currency, t.lang);
     let totals = TotalsView {
         groups: totals
             .as_ref()
@@ -339,7 +339,7 @@ async fn render_editor(
                             Some(reason) => format!(
                                 "{} {} · {}",
                                 t.get("editor.vat"),
-                                amounts::rate(group.rate, t.lang),
+                                format::rate(group.rate, t.lang),
                                 match t.lang {
                                     Language::Fr => reason.mention_fr(),
                                     Language::En => reason.mention_en(),
@@ -348,7 +348,7 @@ async fn render_editor(
                             None => format!(
                                 "{} {}",
                                 t.get("editor.vat"),
-                                amounts::rate(group.rate, t.lang)
+                                format::rate(group.rate, t.lang)
                             ),
                         },
                         base: money(group.base),
@@ -526,7 +526,8 @@ async fn render_editor(
         .map(|(index, line)| line_view(t, index, line, &currency, &field_problems))
         .collect();
     let lines_problems = field_problems.of("lines").to_vec();
-    let settlement = crate::settlements::editor_link(state, ctx, &form, render.invoice, t).await?;
+    let settlement =
+        crate::invoices::settlements::editor_link(state, ctx, &form, render.invoice, t).await?;
     let page = EditorPage {
         settlement,
         slug: ctx.tenant.slug.clone(),
@@ -601,7 +602,7 @@ pub async fn new_invoice(
             .find_by_number(&ctx.scope, number.trim())
             .await?
             // An invoice not sent yet cannot be settled (it is edited instead): the form below only copies it.
-            .filter(crate::settlements::settleable)
+            .filter(crate::invoices::settlements::settleable)
             .map(|original| original.id.to_string()),
         _ => None,
     };
@@ -611,11 +612,18 @@ pub async fn new_invoice(
         (None, None) => None,
     };
     if let Some((from, settle_as)) = linked {
-        let form = match crate::settlements::prefill(&state, &req, &ctx, from, settle_as, today())
-            .await?
+        let form = match crate::invoices::settlements::prefill(
+            &state,
+            &req,
+            &ctx,
+            from,
+            settle_as,
+            today(),
+        )
+        .await?
         {
-            crate::settlements::Prefill::Form(form) => *form,
-            crate::settlements::Prefill::Refused(response) => return Ok(response),
+            crate::invoices::settlements::Prefill::Form(form) => *form,
+            crate::invoices::settlements::Prefill::Refused(response) => return Ok(response),
         };
         let render = Render {
             status: StatusCode::OK,
@@ -859,18 +867,25 @@ async fn save_form(
     let mut draft = parsed.draft.clone();
     let totals = totals_cents(totals_of(&draft.lines).as_ref());
     let t = Tr::new(ctx.user.language());
-    let original =
-        match crate::settlements::check_link(state, ctx, &form, invoice, &draft, totals.incl, t)
-            .await?
-        {
-            crate::settlements::LinkCheck::Unlinked => None,
-            crate::settlements::LinkCheck::Linked(original) => Some(original),
-            crate::settlements::LinkCheck::Refused(sentence) => {
-                let mut render = again(form, StatusCode::UNPROCESSABLE_ENTITY, true);
-                render.alert = Some(sentence);
-                return render_editor(state, req, ctx, render).await;
-            }
-        };
+    let original = match crate::invoices::settlements::check_link(
+        state,
+        ctx,
+        &form,
+        invoice,
+        &draft,
+        totals.incl,
+        t,
+    )
+    .await?
+    {
+        crate::invoices::settlements::LinkCheck::Unlinked => None,
+        crate::invoices::settlements::LinkCheck::Linked(original) => Some(original),
+        crate::invoices::settlements::LinkCheck::Refused(sentence) => {
+            let mut render = again(form, StatusCode::UNPROCESSABLE_ENTITY, true);
+            render.alert = Some(sentence);
+            return render_editor(state, req, ctx, render).await;
+        }
+    };
     if let Some(original) = &original
         && draft.document_type == DocumentType::CreditNote
     {
@@ -932,7 +947,8 @@ async fn save_form(
     if invoice.is_none()
         && let Some(original) = &original
     {
-        crate::settlements::record_created(state, req, ctx, id, &content.draft, original).await?;
+        crate::invoices::settlements::record_created(state, req, ctx, id, &content.draft, original)
+            .await?;
     }
     if action == EditorAction::Send {
         let record = state
@@ -959,7 +975,7 @@ async fn queue_and_redirect(
     let t = Tr::new(ctx.user.language());
     if invoice.submission.is_editable()
         && let Some(sentence) =
-            crate::settlements::check_before_sending(state, ctx, invoice, t).await?
+            crate::invoices::settlements::check_before_sending(state, ctx, invoice, t).await?
     {
         let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
         let page = NoticePage {
@@ -1019,9 +1035,14 @@ async fn queue_and_redirect(
             Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()))
         }
         QueueOutcome::OverCreditLimit { remaining_cents } => {
-            let sentence =
-                crate::settlements::over_limit_refusal(state, ctx, invoice, remaining_cents, t)
-                    .await?;
+            let sentence = crate::invoices::settlements::over_limit_refusal(
+                state,
+                ctx,
+                invoice,
+                remaining_cents,
+                t,
+            )
+            .await?;
             let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
             let page = NoticePage {
                 title: layout.t.get("editor.refused_title").to_owned(),

@@ -1,18 +1,18 @@
 //! The editor's form: what was typed (kept as text, so that nothing is lost on a round trip), the button that was
 //! pressed, and the draft, problems and totals it gives.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
+pub use portal_app::invoicing::drafts::{
+    issue_year, problems_of, rate_set_for, totals_cents, totals_of,
+};
 use portal_domain::Language;
 use portal_domain::identifiers::Siren;
 use portal_domain::ids::CustomerId;
 use portal_domain::invoice::{
     Address, BuyerDraft, DocumentType, InvoiceDraft, LineDraft, Problem, ProblemCode,
-    check_before_submission,
 };
-use portal_domain::money::{
-    ExemptionReason, LineAmounts, Quantity, Totals, UnitPrice, VatRate, VatRateSet, compute_totals,
-};
-use portal_persistence::invoices::{InvoiceRecord, TotalsCents};
+use portal_domain::money::ExemptionReason;
+use portal_persistence::invoices::InvoiceRecord;
 use std::collections::HashMap;
 
 /// Which button sent the form.
@@ -103,7 +103,7 @@ pub struct EditorForm {
     pub contract: String,
     pub buyer_reference: String,
     pub notes: String,
-    /// The invoice a new credit note or corrected invoice settles (hidden field; see `crate::settlements`).
+    /// The invoice a new credit note or corrected invoice settles (hidden field; see `crate::invoices::settlements`).
     pub related_invoice: String,
 }
 
@@ -127,26 +127,11 @@ fn parse_exemption(text: &str) -> Option<ExemptionReason> {
         .or_else(|| ExemptionReason::from_vatex(text))
 }
 
-pub use crate::routes::parse_date;
+pub use crate::forms::parse_date;
 
 fn date_text(date: Option<NaiveDate>) -> String {
     date.map(|date| date.format("%Y-%m-%d").to_string())
         .unwrap_or_default()
-}
-
-/// The rates a draft is checked against: the overseas and Corsican set when the invoice uses one of its own
-/// rates (the territory follows from the rates chosen), the mainland set otherwise.
-pub fn rate_set_for(lines: &[LineDraft]) -> VatRateSet {
-    let overseas = lines.iter().any(|line| {
-        VatRate::parse(&line.vat_rate).is_ok_and(|rate| {
-            !VatRateSet::Mainland.allows(rate) && VatRateSet::CorsicaAndOverseas.allows(rate)
-        })
-    });
-    if overseas {
-        VatRateSet::CorsicaAndOverseas
-    } else {
-        VatRateSet::Mainland
-    }
 }
 
 /// A problem the form itself finds before the domain check (a date that cannot be read).
@@ -413,45 +398,6 @@ impl EditorForm {
     }
 }
 
-/// The totals of the lines that can be computed (a line still being typed counts for nothing).
-pub fn totals_of(lines: &[LineDraft]) -> Option<Totals> {
-    let amounts: Vec<LineAmounts> = lines
-        .iter()
-        .filter_map(|line| {
-            Some(LineAmounts {
-                quantity: Quantity::parse(&line.quantity).ok()?,
-                unit_price: UnitPrice::parse(&line.unit_price).ok()?,
-                vat_rate: VatRate::parse(&line.vat_rate).ok()?,
-                exemption: line.exemption,
-            })
-        })
-        .collect();
-    compute_totals(amounts).ok()
-}
-
-/// The totals as stored on the invoice (for lists and filters).
-pub fn totals_cents(totals: Option<&Totals>) -> TotalsCents {
-    totals.map_or_else(TotalsCents::default, |totals| TotalsCents {
-        excl: super::amounts::cents(totals.total_excl),
-        vat: super::amounts::cents(totals.total_vat),
-        incl: super::amounts::cents(totals.total_incl),
-    })
-}
-
-/// The domain's check of a draft, `number_taken` being the answer of the uniqueness query made beforehand.
-pub fn problems_of(draft: &InvoiceDraft, number_taken: bool) -> Vec<Problem> {
-    let uniqueness = |_key: &portal_domain::invoice::UniquenessKey| number_taken;
-    match check_before_submission(draft, &uniqueness) {
-        Ok(_) => Vec::new(),
-        Err(problems) => problems,
-    }
-}
-
-/// The year whose numbers a draft's number must not repeat (G1.45).
-pub fn issue_year(draft: &InvoiceDraft) -> Option<i32> {
-    draft.issue_date.map(|date| date.year())
-}
-
 /// Where a problem is shown: the name of the form field (`line3.quantity` for a line), or `""` for the page.
 pub fn field_of(problem: &Problem, line_origin: &[usize]) -> String {
     let line = |name: &str| {
@@ -561,6 +507,7 @@ impl FieldProblems {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portal_domain::money::VatRateSet;
 
     fn body(pairs: &[(&str, &str)]) -> Vec<u8> {
         form_urlencoded::Serializer::new(String::new())

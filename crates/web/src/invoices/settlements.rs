@@ -7,14 +7,13 @@
 //! settled, the new document where it comes from. The invoice page's request panel gets the disputed business
 //! terms and the rules the status file cites.
 
-use crate::auth::{TenantContext, client_ip, layout_for};
 use crate::errors::{WebError, html};
+use crate::extract::{TenantContext, client_ip, layout_for};
+use crate::format;
 use crate::i18n::Tr;
-use crate::invoicing::amounts;
-use crate::invoicing::form::EditorForm;
-use crate::pages::NoticePage;
-use crate::routes::invoice_views::format;
-use crate::routes::invoice_views::{StatusBadge, status_badge};
+use crate::invoices::forms::EditorForm;
+use crate::invoices::views::{StatusBadge, status_badge};
+use crate::layout::NoticePage;
 use crate::state::AppState;
 use actix_web::http::StatusCode as HttpStatus;
 use actix_web::{HttpRequest, HttpResponse};
@@ -97,7 +96,7 @@ fn reference_note(settle_as: SettleAs, original: &InvoiceRecord) -> String {
     let date = original
         .draft
         .issue_date
-        .map(|date| amounts::date(date, language))
+        .map(|date| format::date(date, language))
         .unwrap_or_default();
     buyer.fill(
         match settle_as {
@@ -118,7 +117,7 @@ pub async fn prefill(
     settle_as: &str,
     today: NaiveDate,
 ) -> Result<Prefill, WebError> {
-    let original = crate::routes::find_invoice(state, ctx, from).await?;
+    let original = crate::extract::find_invoice(state, ctx, from).await?;
     let Some(settle_as) = SettleAs::parse(settle_as) else {
         return Err(WebError::NotFound);
     };
@@ -199,7 +198,7 @@ async fn linked_original(
             None => Ok(None),
         },
         None if form.related_invoice.trim().is_empty() => Ok(None),
-        None => crate::routes::find_invoice(state, ctx, &form.related_invoice)
+        None => crate::extract::find_invoice(state, ctx, &form.related_invoice)
             .await
             .map(Some),
     }

@@ -2,22 +2,23 @@
 //! and the status ingestion write. Everything shown is put into words here (language, Paris time, amounts), so the
 //! templates only lay it out; the dashboard's invoice panels come from here too.
 
-use crate::routes::find_invoice;
-use crate::routes::parse_date;
-pub(crate) mod format;
+use crate::extract::find_invoice;
+use crate::format;
+use crate::forms::parse_date;
+use portal_app::invoicing::files::{
+    FileProblem, ORDER_PDF, fetch_invoice_file, file_of, sent_file_id,
+};
 
-use crate::auth::{TenantContext, layout_for};
-use crate::billit_connection::client_for;
 use crate::errors::{WebError, html};
+use crate::extract::{TenantContext, layout_for};
 use crate::i18n::Tr;
-use crate::pages::{Layout, NoticePage};
+use crate::layout::{Layout, NoticePage};
 use crate::state::AppState;
 use actix_web::http::StatusCode as HttpStatus;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
-use portal_billit::client::BillitClient;
 use portal_domain::Language;
 use portal_domain::ids::CustomerId;
 use portal_domain::invoice::{DocumentType, LineDraft};
@@ -38,8 +39,6 @@ const PAGE_SIZE: u64 = 50;
 const QUEUE_SIZE: u64 = 20;
 /// Events in the dashboard's "latest news".
 const RECENT_EVENTS: u64 = 10;
-/// The file route's name for the order's PDF, whose Billit id is only known by asking Billit for the order.
-pub(crate) const ORDER_PDF: &str = "pdf";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/t/{slug}/invoices", web::get().to(list))
@@ -741,9 +740,9 @@ struct ShowPage {
     notes: Vec<String>,
     timeline: Vec<TimelineEntry>,
     downloads: Vec<Download>,
-    settlement: crate::settlements::SettlementPanel,
-    payments: Option<crate::payments::PaymentPanel>,
-    answers: crate::answers::AnswersPanel,
+    settlement: crate::invoices::settlements::SettlementPanel,
+    payments: Option<crate::components::payments::PaymentPanel>,
+    answers: crate::components::answers::AnswersPanel,
 }
 
 fn coded_reasons(reasons: &[String], lang: Language) -> Vec<Coded> {
@@ -1111,8 +1110,8 @@ pub async fn show(
         .collect();
 
     let settlement =
-        crate::settlements::panel(&state, &ctx, &record, &events, &lifecycle, t).await?;
-    let answers = crate::answers::panel(&state, &ctx, &record, &lifecycle, t).await?;
+        crate::invoices::settlements::panel(&state, &ctx, &record, &events, &lifecycle, t).await?;
+    let answers = crate::components::answers::panel(&state, &ctx, &record, &lifecycle, t).await?;
     let page = ShowPage {
         settlement,
         answers,
@@ -1153,7 +1152,10 @@ pub async fn show(
             .cloned()
             .collect(),
         downloads: downloads(&base, &record, &events, t),
-        payments: crate::payments::panel_for_page(&state, &ctx.scope, &slug, &record, t).await?,
+        payments: crate::components::payments::panel_for_page(
+            &state, &ctx.scope, &slug, &record, t,
+        )
+        .await?,
         timeline,
         base,
         slug,
@@ -1182,56 +1184,6 @@ fn action_sentences(
 
 // ---- files ----
 
-/// A name safe in a `Content-Disposition` header and on any file system.
-fn safe_file_name(name: Option<&str>, mime: &str, file_id: &str) -> String {
-    let cleaned: String = name
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(120)
-        .collect();
-    let cleaned = cleaned.trim_start_matches(['.', '_']).to_owned();
-    if cleaned.chars().any(|c| c.is_ascii_alphanumeric()) {
-        return cleaned;
-    }
-    let extension = match mime {
-        "application/pdf" => ".pdf",
-        "application/xml" | "text/xml" => ".xml",
-        "application/json" => ".json",
-        _ => "",
-    };
-    let short: String = file_id
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(12)
-        .collect();
-    format!("billit-{short}{extension}")
-}
-
-/// The file's own type, unless a browser could run it as part of the portal (HTML, SVG, scripts): then it is
-/// served as plain bytes.
-fn safe_mime(mime: Option<&str>) -> String {
-    let Some(parsed) = mime.and_then(|text| text.trim().parse::<actix_web::mime::Mime>().ok())
-    else {
-        return "application/octet-stream".to_owned();
-    };
-    let essence = parsed.essence_str().to_ascii_lowercase();
-    if ["html", "svg", "javascript", "ecmascript", "xhtml"]
-        .iter()
-        .any(|risky| essence.contains(risky))
-    {
-        "application/octet-stream".to_owned()
-    } else {
-        essence
-    }
-}
-
 async fn file_unavailable(
     state: &AppState,
     req: &HttpRequest,
@@ -1248,107 +1200,6 @@ async fn file_unavailable(
         layout,
     };
     Ok(html(status, page.render()))
-}
-
-/// Why one of an invoice's files could not be had.
-#[derive(Debug)]
-pub(crate) enum FileProblem {
-    /// Not one of this invoice's files (or it has none of that kind).
-    NotFound,
-    /// The tenant has no working Billit connection.
-    NotConfigured,
-    /// Billit did not give it.
-    Billit,
-    Internal(anyhow::Error),
-}
-
-/// One of an invoice's files as Billit gives it, with a name and a type that are safe to serve or attach.
-#[derive(Debug, Clone)]
-pub(crate) struct InvoiceFile {
-    pub name: String,
-    pub mime: String,
-    pub content: Vec<u8>,
-}
-
-/// The file of the Peppol send (201): the invoice as it went over the network (its UBL).
-pub(crate) fn sent_file_id(events: &[StoredEvent]) -> Option<String> {
-    file_of(events, &[201])
-}
-
-fn file_of(events: &[StoredEvent], codes: &[u16]) -> Option<String> {
-    events.iter().find_map(|stored| {
-        let code = stored.event.effective_code()?;
-        if codes.contains(&code.0) {
-            stored.event.file_id.clone()
-        } else {
-            None
-        }
-    })
-}
-
-/// Fetches one of this invoice's files from Billit: `ORDER_PDF` (`pdf`) for the order's PDF, or a file named
-/// by one of its events. Any other id is `NotFound` before Billit is asked anything, so a tenant cannot use the
-/// portal to read arbitrary Billit files.
-pub(crate) async fn fetch_invoice_file(
-    state: &AppState,
-    scope: &portal_persistence::TenantScope,
-    record: &InvoiceRecord,
-    file_id: &str,
-) -> Result<InvoiceFile, FileProblem> {
-    let named = if file_id == ORDER_PDF {
-        if record.billit_order_id.is_none() {
-            return Err(FileProblem::NotFound);
-        }
-        None
-    } else {
-        let stored = state
-            .invoices
-            .event_with_file(scope, record.id, file_id)
-            .await
-            .map_err(|error| FileProblem::Internal(error.into()))?
-            .ok_or(FileProblem::NotFound)?;
-        Some(stored)
-    };
-    let client = match client_for(state, scope).await {
-        Ok((client, _)) => client,
-        Err(problem) => {
-            tracing::warn!(error = %problem, "no Billit client for an invoice's file");
-            return Err(FileProblem::NotConfigured);
-        }
-    };
-    let billit_file_id = match (&named, record.billit_order_id) {
-        (Some(_), _) => file_id.to_owned(),
-        (None, None) => return Err(FileProblem::NotFound),
-        (None, Some(order_id)) => {
-            let order = client.get_order(order_id).await.map_err(|error| {
-                tracing::warn!(error = %error, order_id, "Billit did not give the order");
-                FileProblem::Billit
-            })?;
-            order
-                .order_pdf
-                .and_then(|pdf| pdf.file_id)
-                .ok_or(FileProblem::NotFound)?
-        }
-    };
-    let downloaded = client.get_file(&billit_file_id).await.map_err(|error| {
-        tracing::warn!(error = %error, "Billit did not give the file");
-        FileProblem::Billit
-    })?;
-    let mime = safe_mime(downloaded.mime_type.as_deref());
-    let stored_name = named
-        .as_ref()
-        .and_then(|stored| stored.details.as_ref())
-        .and_then(|details| details.file_name.clone());
-    let name = safe_file_name(
-        downloaded.file_name.as_deref().or(stored_name.as_deref()),
-        &mime,
-        &billit_file_id,
-    );
-    Ok(InvoiceFile {
-        name,
-        mime,
-        content: downloaded.content,
-    })
 }
 
 /// Downloads one of this invoice's files from Billit (see `fetch_invoice_file`).
@@ -1547,30 +1398,6 @@ mod tests {
             ListParams::from_query("status=none&state=draft").chip_query(),
             Some("status=none&state=draft".to_owned())
         );
-    }
-
-    #[test]
-    fn file_names_and_types_are_made_safe() {
-        assert_eq!(
-            safe_file_name(Some("../../etc/pass\"wd.xml"), "application/xml", "x"),
-            "etc_pass_wd.xml"
-        );
-        assert_eq!(
-            safe_file_name(Some("Facture n°1.pdf"), "application/pdf", "x"),
-            "Facture_n_1.pdf"
-        );
-        assert_eq!(
-            safe_file_name(None, "application/pdf", "0b6c-4e1f-9a"),
-            "billit-0b6c4e1f9a.pdf"
-        );
-        assert_eq!(safe_mime(Some("application/pdf")), "application/pdf");
-        assert_eq!(
-            safe_mime(Some("text/html; charset=utf-8")),
-            "application/octet-stream"
-        );
-        assert_eq!(safe_mime(Some("image/svg+xml")), "application/octet-stream");
-        assert_eq!(safe_mime(Some("not a type")), "application/octet-stream");
-        assert_eq!(safe_mime(None), "application/octet-stream");
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! `GET /t/{slug}/live`: server-sent events telling a tenant's open pages that an invoice changed.
 
-use crate::auth::TenantContext;
 use crate::errors::WebError;
-use crate::live::LiveEvent;
+use crate::extract::TenantContext;
 use crate::state::AppState;
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
+use portal_app::live::LiveEvent;
 use portal_domain::ids::TenantId;
 use std::convert::Infallible;
 use std::time::Duration;

@@ -3,11 +3,11 @@
 //! Firm administrators see every email (`/admin/outbox`), a tenant's administrators their tenant's
 //! (`/t/{slug}/settings/outbox`). Anywhere else (a real deployment) these pages do not exist: 404.
 
-use crate::auth::{FirmAdmin, TenantContext, layout_for};
 use crate::errors::{WebError, html};
+use crate::extract::{FirmAdmin, TenantContext, layout_for};
+use crate::format::date_time;
 use crate::i18n::Tr;
-use crate::pages::Layout;
-use crate::routes::invoice_views::format::date_time;
+use crate::layout::Layout;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -35,7 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Whether this deployment is a demonstration whose emails go to files: the embedded (or a local) Billit sandbox,
 /// and no SMTP server. A real deployment keeps its emails out of web pages.
 pub fn available(state: &AppState) -> bool {
-    state.config.billit.embedded_url.is_some() && state.config.mail.smtp_url.is_none()
+    state.shows_sent_emails()
 }
 
 fn ensure_available(state: &AppState) -> Result<(), WebError> {

@@ -1,16 +1,16 @@
 //! Payments received on an invoice: the payment track's own page, recording a payment, "mark as fully paid",
 //! and retrying or cancelling a payment whose report to Billit failed. Every success goes back to the invoice's page (303).
 
-use crate::auth::{TenantContext, client_ip, layout_for};
-use crate::errors::{WebError, html};
-use crate::i18n::Tr;
-use crate::pages::{Layout, NoticePage};
-use crate::payments::{
+use crate::components::payments::{
     self, FormErrors, PaymentForm, PaymentPanel, form_view, is_payable, report_job,
 };
-use crate::routes::find_invoice;
-use crate::routes::invoice_views::format;
-use crate::routes::see_other;
+use crate::errors::{WebError, html};
+use crate::extract::find_invoice;
+use crate::extract::{TenantContext, client_ip, layout_for};
+use crate::format;
+use crate::forms::see_other;
+use crate::i18n::Tr;
+use crate::layout::{Layout, NoticePage};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -1,16 +1,16 @@
 //! A tenant's own pages: the switcher, the dashboard and the settings (company, users, Billit, email, audit).
 
-use crate::auth::{CurrentUser, TenantContext, client_ip, layout_for};
-use crate::crypto;
 use crate::emails;
 use crate::errors::{WebError, html};
-use crate::pages::Layout;
-use crate::routes::{address_from_form, blank_to_none, see_other};
+use crate::extract::{CurrentUser, TenantContext, client_ip, layout_for};
+use crate::forms::{address_from_form, blank_to_none, see_other};
+use crate::layout::Layout;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
+use portal_app::crypto;
 use portal_domain::Language;
 use portal_domain::identifiers::Email;
 use portal_persistence::audit::{self, AuditEntry, AuditRecord};
@@ -67,45 +67,6 @@ pub async fn switcher(
         layout: layout_for(&state, &req, &user, None).await?,
     };
     Ok(html(StatusCode::OK, page.render()))
-}
-
-#[derive(Template)]
-#[template(path = "pages/tenant_home.html")]
-struct TenantHomePage {
-    layout: Layout,
-    tenant: Tenant,
-    role: &'static str,
-    billit_configured: bool,
-    views: crate::routes::invoice_views::DashboardPanels,
-    chips: Vec<crate::routes::invoice_views::Chip>,
-}
-
-pub async fn dashboard(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    ctx: TenantContext,
-) -> Result<HttpResponse, WebError> {
-    let connection = state.billit.get(&ctx.scope).await?;
-    let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
-    let mut views = crate::routes::invoice_views::dashboard_panels(&state, &ctx, layout.t).await?;
-    let page = TenantHomePage {
-        role: layout.t.get(role_key(ctx.scope.role())),
-        layout,
-        tenant: ctx.tenant.clone(),
-        billit_configured: connection.is_some_and(|connection| connection.has_api_key),
-        // The chips component reads `chips`, as on the list.
-        chips: std::mem::take(&mut views.chips),
-        views,
-    };
-    Ok(html(StatusCode::OK, page.render()))
-}
-
-pub fn role_key(role: TenantRole) -> &'static str {
-    match role {
-        TenantRole::Admin => "role.admin",
-        TenantRole::Member => "role.member",
-        TenantRole::Viewer => "role.viewer",
-    }
 }
 
 // ---- company profile ----
@@ -216,12 +177,12 @@ struct UsersPage {
 
 impl UsersPage {
     fn role_label(&self, role: &TenantRole) -> &str {
-        self.layout.t.get(role_key(*role))
+        self.layout.t.get(crate::layout::role_key(*role))
     }
 
     fn invited_role(&self, invitation: &Invitation) -> &str {
         match invitation.invited_as {
-            InvitedAs::Member(role) => self.layout.t.get(role_key(role)),
+            InvitedAs::Member(role) => self.layout.t.get(crate::layout::role_key(role)),
             InvitedAs::FirmAdmin => self.layout.t.get("role.firm_admin"),
         }
     }
@@ -456,7 +417,7 @@ async fn render_billit(
     let connection = state.billit.get(&ctx.scope).await?;
     let page = BillitPage {
         webhook_url: connection.as_ref().map(|connection| {
-            crate::billit_connection::webhook_url(state, &connection.webhook_token)
+            portal_app::billit_connection::webhook_url(state, &connection.webhook_token)
         }),
         layout: layout_for(state, req, &ctx.user, Some(ctx)).await?,
         tenant: ctx.tenant.clone(),
@@ -487,7 +448,7 @@ pub async fn test_billit(
     use portal_domain::Localized;
     ctx.require(TenantRole::Admin)?;
     let t = crate::i18n::Tr::new(ctx.user.language());
-    let outcome = match crate::billit_connection::client_for(&state, &ctx.scope).await {
+    let outcome = match portal_app::billit_connection::client_for(&state, &ctx.scope).await {
         Err(problem) => {
             tracing::info!(problem = %problem, "Billit connection cannot be tested");
             (false, t.get(problem.message_key()).to_owned())
@@ -535,11 +496,11 @@ pub async fn register_webhook(
     req: HttpRequest,
     ctx: TenantContext,
 ) -> Result<HttpResponse, WebError> {
-    use crate::billit_connection::RegistrationProblem;
+    use portal_app::billit_connection::RegistrationProblem;
     use portal_domain::Localized;
     ctx.require(TenantRole::Admin)?;
     let t = crate::i18n::Tr::new(ctx.user.language());
-    let ids = match crate::billit_connection::register_webhooks(&state, &ctx.scope).await {
+    let ids = match portal_app::billit_connection::register_webhooks(&state, &ctx.scope).await {
         Ok(ids) => ids,
         Err(RegistrationProblem::Connection(problem)) => {
             return billit_page_with(

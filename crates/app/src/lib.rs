@@ -1,0 +1,177 @@
+//! The portal's application layer: the use cases (invoicing, statuses, payments, answers, settlements), the mailer
+//! and outbox delivery, the job worker runtime, the Billit connection service, the demonstration and the seed.
+//!
+//! Callable from a page, the JSON API, a worker or a test alike: nothing here knows HTTP or templates. It takes
+//! typed [`Settings`], never the configuration file; the program builds them and wires [`App`] once.
+
+pub mod answer_templates;
+pub mod billit_connection;
+pub mod crypto;
+pub mod demo;
+pub mod emails;
+pub mod i18n;
+pub mod invoicing;
+pub mod live;
+pub mod mailer;
+pub mod master_key;
+pub mod password;
+pub mod payments;
+pub mod seed;
+pub mod statuses;
+pub mod worker;
+
+use emails::EmailBodies;
+use mailer::Mailer;
+use master_key::MasterKey;
+use portal_persistence::Db;
+use portal_persistence::billit_connections::BillitConnectionRepository;
+use portal_persistence::invitations::{InvitationRepository, PasswordResetRepository};
+use portal_persistence::invoices::InvoiceRepository;
+use portal_persistence::outbox::OutboxRepository;
+use portal_persistence::sessions::SessionRepository;
+use portal_persistence::tenants::TenantRepository;
+use portal_persistence::throttle::LoginThrottle;
+use portal_persistence::users::UserRepository;
+use std::sync::Arc;
+use std::time::Duration;
+use worker::{JobFailure, JobRegistry, Jobs};
+
+/// What the use cases need to know of the deployment, typed (the program reads the configuration file).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where users reach the portal (links in emails), without a trailing slash.
+    pub base_url: String,
+    /// The sender of the portal's own emails.
+    pub mail_from: String,
+    pub billit: BillitSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct BillitSettings {
+    pub production_url: String,
+    pub sandbox_url: String,
+    /// The embedded sandbox's address, when one runs in this deployment.
+    pub embedded_url: Option<String>,
+    /// How old a webhook's signature timestamp may be.
+    pub webhook_tolerance_secs: u64,
+    /// How often each tenant's changed orders are listed.
+    pub poll_interval_secs: u64,
+    /// How often every open invoice's order is read again.
+    pub full_check_interval_secs: u64,
+}
+
+/// How long sessions live and how sign-in attempts are throttled.
+#[derive(Debug, Clone, Default)]
+pub struct Policies {
+    pub sessions: portal_persistence::sessions::SessionPolicy,
+    pub throttle: portal_persistence::throttle::ThrottlePolicy,
+}
+
+/// The application: repositories, the job queue, the mailer, the keys and the live updates, shared by every
+/// caller (cheap to clone).
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub jobs: Jobs,
+    pub settings: Arc<Settings>,
+    pub master_key: MasterKey,
+    /// Where users reach the portal (links in emails); the same as `settings.base_url`.
+    pub base_url: String,
+    pub sessions: SessionRepository,
+    pub users: UserRepository,
+    pub tenants: TenantRepository,
+    pub throttle: LoginThrottle,
+    pub invitations: InvitationRepository,
+    pub resets: PasswordResetRepository,
+    pub outbox: OutboxRepository,
+    pub billit: BillitConnectionRepository,
+    pub invoices: InvoiceRepository,
+    /// Status changes, for the pages open in browsers.
+    pub live: live::LiveUpdates,
+    pub mailer: Mailer,
+    /// How the emails that have a designed layout are rendered (the web crate's templates).
+    pub email_bodies: Arc<dyn EmailBodies>,
+}
+
+impl App {
+    /// Every repository over one database.
+    pub fn new(
+        db: Db,
+        jobs: Jobs,
+        settings: Settings,
+        master_key: MasterKey,
+        mailer: Mailer,
+        email_bodies: Arc<dyn EmailBodies>,
+        policies: Policies,
+    ) -> Self {
+        Self {
+            jobs,
+            base_url: settings.base_url.clone(),
+            settings: Arc::new(settings),
+            master_key,
+            sessions: SessionRepository::new(db.clone(), policies.sessions),
+            users: UserRepository::new(db.clone()),
+            tenants: TenantRepository::new(db.clone()),
+            throttle: LoginThrottle::new(db.clone(), policies.throttle),
+            invitations: InvitationRepository::new(db.clone()),
+            resets: PasswordResetRepository::new(db.clone()),
+            outbox: OutboxRepository::new(db.clone()),
+            billit: BillitConnectionRepository::new(db.clone()),
+            invoices: InvoiceRepository::new(db.clone()),
+            live: live::LiveUpdates::new(),
+            mailer,
+            email_bodies,
+            db,
+        }
+    }
+
+    /// Whether emails are kept as files in a deployment that runs the embedded sandbox: the demonstration, whose
+    /// "sent emails" pages show them.
+    pub fn shows_sent_emails(&self) -> bool {
+        self.settings.billit.embedded_url.is_some() && matches!(self.mailer, Mailer::Files(_))
+    }
+}
+
+/// The portal's own background jobs.
+pub fn default_registry(state: &App) -> JobRegistry {
+    let queue = state.jobs.queue.clone();
+    let outbox = state.outbox.clone();
+    let mailer = state.mailer.clone();
+    let sessions = state.sessions.clone();
+    let registry = invoicing::register(JobRegistry::new(), state);
+    let registry = statuses::register(registry, state);
+    let registry = payments::register(registry, state);
+    registry
+        .handle(portal_persistence::outbox::SEND_JOB, move |job| {
+            mailer::send_job(outbox.clone(), mailer.clone(), job)
+        })
+        .handle("sessions.purge", move |_job| {
+            let sessions = sessions.clone();
+            async move {
+                let purged = sessions.purge_expired(chrono::Utc::now()).await?;
+                tracing::info!(purged, "expired sessions purged");
+                Ok(())
+            }
+        })
+        .every(
+            Duration::from_secs(3600),
+            "sessions.purge",
+            serde_json::json!({}),
+        )
+        .handle("jobs.purge_done", move |_job| {
+            let queue = queue.clone();
+            async move {
+                let purged = queue
+                    .purge_done(Duration::from_secs(7 * 24 * 3600))
+                    .await
+                    .map_err(|error| JobFailure::Retry(error.into()))?;
+                tracing::info!(purged, "old finished jobs purged");
+                Ok(())
+            }
+        })
+        .every(
+            Duration::from_secs(3600),
+            "jobs.purge_done",
+            serde_json::json!({}),
+        )
+}

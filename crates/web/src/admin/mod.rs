@@ -1,0 +1,3 @@
+//! The firm's administration: companies, firm administrators, the whole audit log.
+
+pub mod routes;

@@ -1,0 +1,5 @@
+//! Page pieces that several features show: the payment panel and the answers panel of an invoice, the status
+//! badge. Shared layer: they use the application and the formatting, never a feature.
+
+pub mod answers;
+pub mod payments;

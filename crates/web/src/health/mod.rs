@@ -1,0 +1,3 @@
+//! Health and readiness probes.
+
+pub mod routes;

@@ -1,0 +1,3 @@
+//! Live updates of open pages (server-sent events).
+
+pub mod routes;

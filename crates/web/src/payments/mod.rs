@@ -1,0 +1,3 @@
+//! Recording payments received (212), retrying or cancelling a refused report.
+
+pub mod routes;

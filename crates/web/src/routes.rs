@@ -1,0 +1,140 @@
+//! Every route, each handled by its feature's module (the only module that knows every feature).
+
+use crate::{
+    admin, answers, auth, customers, health, hooks, invoices, live, outbox, payments, tenant,
+};
+use actix_web::web;
+
+/// Every route of the application (contracts.md: `/t/{slug}/…` for tenants, `/admin/…` for the firm).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(auth::routes::home))
+        .route("/healthz", web::get().to(health::routes::healthz))
+        .route("/readyz", web::get().to(health::routes::readyz))
+        .route("/static/{path:.*}", web::get().to(crate::assets::serve))
+        .route("/login", web::get().to(auth::routes::login_form))
+        .route("/login", web::post().to(auth::routes::login))
+        .route("/logout", web::post().to(auth::routes::logout))
+        .route("/account", web::get().to(auth::routes::account))
+        .route(
+            "/account/logout-everywhere",
+            web::post().to(auth::routes::logout_everywhere),
+        )
+        .route(
+            "/account/language",
+            web::post().to(auth::routes::set_language),
+        )
+        .route(
+            "/invitations/{token}",
+            web::get().to(auth::routes::invitation_form),
+        )
+        .route(
+            "/invitations/{token}",
+            web::post().to(auth::routes::accept_invitation),
+        )
+        .route("/password/forgot", web::get().to(auth::routes::forgot_form))
+        .route("/password/forgot", web::post().to(auth::routes::forgot))
+        .route(
+            "/password/reset/{token}",
+            web::get().to(auth::routes::reset_form),
+        )
+        .route(
+            "/password/reset/{token}",
+            web::post().to(auth::routes::reset),
+        )
+        .route("/t", web::get().to(tenant::routes::switcher))
+        .route("/t/{slug}", web::get().to(invoices::dashboard::dashboard))
+        .route("/t/{slug}/", web::get().to(invoices::dashboard::dashboard))
+        .route("/t/{slug}/settings", web::get().to(tenant::routes::profile))
+        .route(
+            "/t/{slug}/settings/profile",
+            web::post().to(tenant::routes::save_profile),
+        )
+        .route(
+            "/t/{slug}/settings/users",
+            web::get().to(tenant::routes::users),
+        )
+        .route(
+            "/t/{slug}/settings/users/invite",
+            web::post().to(tenant::routes::invite),
+        )
+        .route(
+            "/t/{slug}/settings/users/{user_id}",
+            web::post().to(tenant::routes::change_member),
+        )
+        .route(
+            "/t/{slug}/settings/billit",
+            web::get().to(tenant::routes::billit),
+        )
+        .route(
+            "/t/{slug}/settings/billit",
+            web::post().to(tenant::routes::save_billit),
+        )
+        .route(
+            "/t/{slug}/settings/billit/test",
+            web::post().to(tenant::routes::test_billit),
+        )
+        .route(
+            "/t/{slug}/settings/billit/webhook",
+            web::post().to(tenant::routes::register_webhook),
+        )
+        .route(
+            "/t/{slug}/settings/email",
+            web::get().to(tenant::routes::email_settings),
+        )
+        .route(
+            "/t/{slug}/settings/email",
+            web::post().to(tenant::routes::save_email_settings),
+        )
+        .route(
+            "/t/{slug}/settings/audit",
+            web::get().to(tenant::routes::audit_log),
+        )
+        .route("/admin", web::get().to(admin::routes::tenants))
+        .route(
+            "/admin/tenants/new",
+            web::get().to(admin::routes::new_tenant),
+        )
+        .route(
+            "/admin/tenants",
+            web::post().to(admin::routes::create_tenant),
+        )
+        .route(
+            "/admin/tenants/{id}",
+            web::get().to(admin::routes::edit_tenant),
+        )
+        .route(
+            "/admin/tenants/{id}",
+            web::post().to(admin::routes::update_tenant),
+        )
+        .route(
+            "/admin/tenants/{id}/status",
+            web::post().to(admin::routes::set_tenant_status),
+        )
+        .route(
+            "/admin/tenants/{id}/invite",
+            web::post().to(admin::routes::invite_tenant_admin),
+        )
+        .route("/admin/admins", web::get().to(admin::routes::admins))
+        .route(
+            "/admin/admins/invite",
+            web::post().to(admin::routes::invite_admin),
+        )
+        .route(
+            "/admin/admins/{id}/revoke",
+            web::post().to(admin::routes::revoke_admin),
+        )
+        .route("/admin/audit", web::get().to(admin::routes::audit_log))
+        .configure(outbox::routes::configure)
+        .configure(customers::routes::configure)
+        // The editor's fixed paths (`/invoices/new`) before the views' `/invoices/{id}`.
+        .configure(invoices::editor::configure)
+        .configure(payments::routes::configure)
+        .configure(invoices::views::configure)
+        .configure(answers::routes::configure)
+        .configure(hooks::routes::configure)
+        .route(
+            "/account/notifications",
+            web::post().to(auth::routes::save_notifications),
+        )
+        .configure(live::routes::configure);
+}
