@@ -27,49 +27,8 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Where an invoice is on its way to Billit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SubmissionState {
-    /// Being written; nothing sent.
-    Draft,
-    /// Checked and waiting for a worker.
-    Queued,
-    /// A worker is creating or sending the order at Billit.
-    Sending,
-    /// Billit accepted the send command; statuses follow.
-    Sent,
-    /// Billit refused it or kept failing; the user can fix and retry, or delete.
-    Failed,
-}
-
-impl SubmissionState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Queued => "queued",
-            Self::Sending => "sending",
-            Self::Sent => "sent",
-            Self::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "draft" => Some(Self::Draft),
-            "queued" => Some(Self::Queued),
-            "sending" => Some(Self::Sending),
-            "sent" => Some(Self::Sent),
-            "failed" => Some(Self::Failed),
-            _ => None,
-        }
-    }
-
-    /// Drafts and failed submissions may be edited and deleted; anything on its way or sent may not.
-    pub fn is_editable(self) -> bool {
-        matches!(self, Self::Draft | Self::Failed)
-    }
-}
+/// Where an invoice stands on its way to Billit: the domain's states, stored by their `as_str` text.
+pub use portal_domain::submission::SubmissionState;
 
 /// What the editor saves: the draft as typed, its customer, and the totals the server computed (cents).
 #[derive(Debug, Clone)]
@@ -375,7 +334,7 @@ pub fn document_type_str(document_type: DocumentType) -> &'static str {
     }
 }
 
-fn parse_document_type(text: &str) -> DocumentType {
+pub(crate) fn parse_document_type(text: &str) -> DocumentType {
     if text == "credit_note" {
         DocumentType::CreditNote
     } else {
@@ -874,7 +833,10 @@ impl InvoiceRepository {
         let result = invoices::Entity::delete_many()
             .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(invoices::Column::Id.eq(id.as_uuid()))
-            .filter(invoices::Column::SubmissionState.is_in(["draft", "failed"]))
+            .filter(invoices::Column::SubmissionState.is_in([
+                SubmissionState::Draft.as_str(),
+                SubmissionState::Failed.as_str(),
+            ]))
             .exec(&self.db)
             .await?;
         if result.rows_affected == 0 {
@@ -967,7 +929,10 @@ impl InvoiceRepository {
     ) -> Result<bool, DbErr> {
         let now = Utc::now();
         let result = invoices::Entity::update_many()
-            .col_expr(invoices::Column::SubmissionState, Expr::value("queued"))
+            .col_expr(
+                invoices::Column::SubmissionState,
+                Expr::value(SubmissionState::Queued.as_str()),
+            )
             .col_expr(
                 invoices::Column::SubmissionError,
                 Expr::value(Option::<String>::None),
@@ -980,7 +945,10 @@ impl InvoiceRepository {
             .col_expr(invoices::Column::ActionReasons, Expr::value("[]"))
             .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(invoices::Column::Id.eq(id.as_uuid()))
-            .filter(invoices::Column::SubmissionState.is_in(["draft", "failed"]))
+            .filter(invoices::Column::SubmissionState.is_in([
+                SubmissionState::Draft.as_str(),
+                SubmissionState::Failed.as_str(),
+            ]))
             .exec(conn)
             .await?;
         Ok(result.rows_affected == 1)
@@ -1035,7 +1003,10 @@ impl InvoiceRepository {
             scope,
             id,
             vec![
-                (invoices::Column::SubmissionState, Expr::value("sending")),
+                (
+                    invoices::Column::SubmissionState,
+                    Expr::value(SubmissionState::Sending.as_str()),
+                ),
                 (
                     invoices::Column::SubmissionAttempts,
                     Expr::col(invoices::Column::SubmissionAttempts).add(1),
@@ -1070,7 +1041,10 @@ impl InvoiceRepository {
             scope,
             id,
             vec![
-                (invoices::Column::SubmissionState, Expr::value("sent")),
+                (
+                    invoices::Column::SubmissionState,
+                    Expr::value(SubmissionState::Sent.as_str()),
+                ),
                 (
                     invoices::Column::SubmissionError,
                     Expr::value(Option::<String>::None),
@@ -1092,7 +1066,10 @@ impl InvoiceRepository {
             scope,
             id,
             vec![
-                (invoices::Column::SubmissionState, Expr::value("failed")),
+                (
+                    invoices::Column::SubmissionState,
+                    Expr::value(SubmissionState::Failed.as_str()),
+                ),
                 (
                     invoices::Column::SubmissionError,
                     Expr::value(message.to_owned()),

@@ -61,43 +61,10 @@ impl PaymentMethod {
     }
 }
 
-/// Where a payment's report to Billit stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PaymentState {
-    /// Waiting for the job that reports it (or for its next try).
-    Queued,
-    /// Billit took it (its `CashCollected` message went to the tax authority).
-    Reported,
-    /// The tax authority acknowledged it (`CashCollected: Recevable`).
-    Accepted,
-    /// Billit refused it, or the portal cannot reach Billit for this tenant: a user must retry or cancel it.
-    Failed,
-    /// A member cancelled it after it failed: it no longer counts, and cannot be retried.
-    Cancelled,
-}
-
-impl PaymentState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Reported => "reported",
-            Self::Accepted => "accepted",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "queued" => Some(Self::Queued),
-            "reported" => Some(Self::Reported),
-            "accepted" => Some(Self::Accepted),
-            "failed" => Some(Self::Failed),
-            "cancelled" => Some(Self::Cancelled),
-            _ => None,
-        }
-    }
-}
+use portal_domain::payments::PaymentRefusal;
+/// Where a payment's report to Billit stands: the domain's states, stored by their `as_str` text.
+pub use portal_domain::payments::PaymentState;
+use portal_domain::submission::SubmissionState;
 
 /// A payment as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,33 +248,43 @@ impl PaymentRepository {
             .one(&txn)
             .await?
             .ok_or(PaymentError::NotFound)?;
-        if row.submission_state != "sent"
-            || row.document_type != "invoice"
-            || row.billit_order_id.is_none()
-        {
+        let payable = SubmissionState::parse(&row.submission_state).is_some_and(|submission| {
+            portal_domain::payments::is_payable(
+                crate::invoices::parse_document_type(&row.document_type),
+                submission,
+                row.billit_order_id.is_some(),
+            )
+        });
+        if !payable {
             txn.rollback().await?;
             return Ok(RecordOutcome::NotPayable);
         }
-        let paid: i64 = Self::rows(&txn, scope, invoice)
-            .await?
-            .iter()
-            .filter(|payment| payment.state != PaymentState::Cancelled.as_str())
-            .map(|payment| payment.amount_cents)
-            .fold(0, i64::saturating_add);
-        let remaining = Ord::max(row.total_incl_cents.saturating_sub(paid), 0);
+        let paid = portal_domain::payments::paid_cents(
+            Self::rows(&txn, scope, invoice)
+                .await?
+                .iter()
+                .map(|payment| {
+                    let state = PaymentState::parse(&payment.state).unwrap_or(PaymentState::Queued);
+                    (state, payment.amount_cents)
+                }),
+        );
+        let remaining = portal_domain::payments::remaining_cents(row.total_incl_cents, paid);
         let amount = match payment.amount {
             PaymentAmount::Remaining => remaining,
             PaymentAmount::Cents(cents) => cents,
         };
-        if remaining == 0 {
-            txn.rollback().await?;
-            return Ok(RecordOutcome::NothingDue);
-        }
-        if amount <= 0 || amount > remaining {
-            txn.rollback().await?;
-            return Ok(RecordOutcome::Exceeds {
-                remaining_cents: remaining,
-            });
+        match portal_domain::payments::check_payment(amount, remaining) {
+            Ok(()) => {}
+            Err(PaymentRefusal::NothingDue) => {
+                txn.rollback().await?;
+                return Ok(RecordOutcome::NothingDue);
+            }
+            Err(PaymentRefusal::NotPositive | PaymentRefusal::Exceeds { .. }) => {
+                txn.rollback().await?;
+                return Ok(RecordOutcome::Exceeds {
+                    remaining_cents: remaining,
+                });
+            }
         }
         let id = Uuid::now_v7();
         let now = Utc::now();

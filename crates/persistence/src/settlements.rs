@@ -71,7 +71,12 @@ pub struct RelatedDocument {
 
 /// Submission states in which a credit note counts as issued: on its way to Billit or sent. A draft or a refused
 /// submission takes nothing back yet.
-const ISSUED: [&str; 3] = ["queued", "sending", "sent"];
+/// The states of an issued document (the domain's rule), as stored.
+const ISSUED: [&str; 3] = [
+    SubmissionState::Queued.as_str(),
+    SubmissionState::Sending.as_str(),
+    SubmissionState::Sent.as_str(),
+];
 
 type RelatedColumns = (
     Uuid,
@@ -207,8 +212,8 @@ impl InvoiceRepository {
             return Ok(CreditNoteQueue::NotQueued);
         };
         let credited = Self::credited_cents_in(&txn, scope, original, Some(id)).await?;
-        let remaining = Ord::max(original_total.saturating_sub(credited), 0);
-        if own_total > remaining {
+        let remaining = portal_domain::settlement::credit_limit(original_total, credited);
+        if portal_domain::settlement::check_credit(own_total, remaining).is_err() {
             txn.rollback().await?;
             return Ok(CreditNoteQueue::OverLimit {
                 remaining_cents: remaining,

@@ -3,53 +3,26 @@
 
 use chrono::Datelike;
 use portal_domain::invoice::{InvoiceDraft, LineDraft, Problem, check_before_submission};
-use portal_domain::money::{
-    Amount, LineAmounts, Quantity, Totals, UnitPrice, VatRate, VatRateSet, compute_totals,
-};
+use portal_domain::money::{Totals, VatRateSet};
 use portal_persistence::invoices::TotalsCents;
 
 /// The rates a draft is checked against: the overseas and Corsican set when the invoice uses one of its own
 /// rates (the territory follows from the rates chosen), the mainland set otherwise.
 pub fn rate_set_for(lines: &[LineDraft]) -> VatRateSet {
-    let overseas = lines.iter().any(|line| {
-        VatRate::parse(&line.vat_rate).is_ok_and(|rate| {
-            !VatRateSet::Mainland.allows(rate) && VatRateSet::CorsicaAndOverseas.allows(rate)
-        })
-    });
-    if overseas {
-        VatRateSet::CorsicaAndOverseas
-    } else {
-        VatRateSet::Mainland
-    }
+    VatRateSet::inferred_from(lines)
 }
 
 /// The totals of the lines that can be computed (a line still being typed counts for nothing).
 pub fn totals_of(lines: &[LineDraft]) -> Option<Totals> {
-    let amounts: Vec<LineAmounts> = lines
-        .iter()
-        .filter_map(|line| {
-            Some(LineAmounts {
-                quantity: Quantity::parse(&line.quantity).ok()?,
-                unit_price: UnitPrice::parse(&line.unit_price).ok()?,
-                vat_rate: VatRate::parse(&line.vat_rate).ok()?,
-                exemption: line.exemption,
-            })
-        })
-        .collect();
-    compute_totals(amounts).ok()
-}
-
-/// The amount in cents (an `Amount` is stored with exactly two decimals).
-pub fn cents(amount: Amount) -> i64 {
-    i64::try_from(amount.value().mantissa()).unwrap_or(i64::MAX)
+    portal_domain::invoice::totals_so_far(lines)
 }
 
 /// The totals as stored on the invoice (for lists and filters).
 pub fn totals_cents(totals: Option<&Totals>) -> TotalsCents {
     totals.map_or_else(TotalsCents::default, |totals| TotalsCents {
-        excl: cents(totals.total_excl),
-        vat: cents(totals.total_vat),
-        incl: cents(totals.total_incl),
+        excl: totals.total_excl.cents(),
+        vat: totals.total_vat.cents(),
+        incl: totals.total_incl.cents(),
     })
 }
 

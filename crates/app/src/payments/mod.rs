@@ -15,10 +15,9 @@ use crate::worker::JobRegistry;
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use portal_domain::ids::InvoiceId;
-use portal_domain::invoice::DocumentType;
 use portal_domain::lifecycle::StatusEvent;
 use portal_persistence::TenantScope;
-use portal_persistence::invoices::{InvoiceRecord, SubmissionState};
+use portal_persistence::invoices::InvoiceRecord;
 use portal_persistence::payments::{NewPayment, PaymentAmount, PaymentMethod, PaymentRepository};
 
 /// The longest reference accepted (Billit's `Reference`).
@@ -40,9 +39,11 @@ pub fn today() -> NaiveDate {
 
 /// Whether payments may be recorded against this invoice: an invoice (not a credit note) that Billit has.
 pub fn is_payable(invoice: &InvoiceRecord) -> bool {
-    invoice.draft.document_type == DocumentType::Invoice
-        && invoice.submission == SubmissionState::Sent
-        && invoice.billit_order_id.is_some()
+    portal_domain::payments::is_payable(
+        invoice.draft.document_type,
+        invoice.submission,
+        invoice.billit_order_id.is_some(),
+    )
 }
 
 /// Tells the invoice's open pages that something changed.

@@ -24,7 +24,7 @@ use portal_domain::invoice::{DocumentType, InvoiceDraft};
 use portal_domain::lifecycle::Lifecycle;
 use portal_persistence::TenantRole;
 use portal_persistence::audit::{self, AuditEntry};
-use portal_persistence::invoices::{InvoiceRecord, StoredEvent, SubmissionState};
+use portal_persistence::invoices::{InvoiceRecord, StoredEvent};
 use portal_persistence::settlements::{InvoiceRelation, RelatedDocument};
 
 /// What the user asked the editor to start from an invoice.
@@ -54,8 +54,7 @@ impl SettleAs {
 /// Only an invoice that went to Billit can be settled: a draft is simply edited, and a credit note is not
 /// credited again.
 pub(crate) fn settleable(original: &InvoiceRecord) -> bool {
-    original.draft.document_type == DocumentType::Invoice
-        && original.submission == SubmissionState::Sent
+    portal_domain::settlement::is_settleable(original.draft.document_type, original.submission)
 }
 
 fn invoice_href(slug: &str, id: InvoiceId) -> String {
@@ -215,7 +214,10 @@ async fn remaining_cents(
         .invoices
         .credited_cents(&ctx.scope, original.id, except)
         .await?;
-    Ok((original.totals.incl - credited).max(0))
+    Ok(portal_domain::settlement::credit_limit(
+        original.totals.incl,
+        credited,
+    ))
 }
 
 /// The banner of the editor of a linked document; `None` for any other document.
@@ -302,7 +304,7 @@ pub async fn check_link(
     if draft.document_type == DocumentType::CreditNote {
         let remaining =
             remaining_cents(state, ctx, &original, invoice.map(|invoice| invoice.id)).await?;
-        if total_incl_cents > remaining {
+        if portal_domain::settlement::check_credit(total_incl_cents, remaining).is_err() {
             return Ok(LinkCheck::Refused(over_limit_sentence(
                 &original,
                 total_incl_cents,
@@ -645,6 +647,7 @@ pub async fn panel(
 mod tests {
     use super::*;
     use portal_domain::Language;
+    use portal_persistence::invoices::SubmissionState;
 
     #[test]
     fn the_reference_note_is_in_the_buyers_language() {

@@ -25,7 +25,7 @@ use portal_domain::invoice::{DocumentType, LineDraft};
 use portal_domain::lifecycle::{
     ActionReason, Delivery, EventKind, Lifecycle, Payment, TaxReporting,
 };
-use portal_domain::money::{LineAmounts, Quantity, UnitPrice, VatRate, compute_totals};
+use portal_domain::money::{LineAmounts, compute_totals};
 use portal_domain::status::{StatusCode, reason_label, requested_action_label};
 use portal_persistence::TenantRole;
 use portal_persistence::invoices::{
@@ -894,7 +894,8 @@ fn tracks(record: &InvoiceRecord, lifecycle: &Lifecycle, t: Tr) -> Tracks {
 /// The lines as typed, with their nets when they read as numbers, and the VAT groups when every line does.
 fn lines_and_groups(record: &InvoiceRecord, lang: Language) -> (Vec<LineView>, Vec<VatGroupView>) {
     let currency = &record.draft.currency;
-    let parsed: Vec<Option<LineAmounts>> = record.draft.lines.iter().map(amounts_of).collect();
+    let parsed: Vec<Option<LineAmounts>> =
+        record.draft.lines.iter().map(LineDraft::amounts).collect();
     let lines = record
         .draft
         .lines
@@ -942,15 +943,6 @@ fn lines_and_groups(record: &InvoiceRecord, lang: Language) -> (Vec<LineView>, V
         })
         .unwrap_or_default();
     (lines, groups)
-}
-
-fn amounts_of(line: &LineDraft) -> Option<LineAmounts> {
-    Some(LineAmounts {
-        quantity: Quantity::parse(&line.quantity).ok()?,
-        unit_price: UnitPrice::parse(&line.unit_price).ok()?,
-        vat_rate: VatRate::parse(&line.vat_rate).ok()?,
-        exemption: line.exemption,
-    })
 }
 
 fn timeline_entry(
