@@ -4,7 +4,7 @@
 use crate::layout::{ErrorPage, Layout};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
 use askama::Template;
 
 /// The ways a handler can fail.
@@ -19,9 +19,6 @@ pub enum WebError {
     /// Anything else: logged, shown as an opaque 500.
     Internal(anyhow::Error),
 }
-
-/// Kept for handlers written before the accounts pages: an internal failure.
-pub type AppError = WebError;
 
 impl std::fmt::Display for WebError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -104,7 +101,18 @@ pub fn error_page(status: StatusCode, detail: &str) -> HttpResponse {
         status: status.as_u16(),
         detail: detail.to_owned(),
     };
-    html(status, page.render())
+    // The one page rendered by hand: error responses have no request to answer.
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type(ContentType::html())
+            .body(body),
+        Err(error) => {
+            tracing::error!(error = %error, "the error page failed to render");
+            HttpResponse::build(StatusCode::INTERNAL_SERVER_ERROR)
+                .content_type(ContentType::plaintext())
+                .body("error")
+        }
+    }
 }
 
 pub fn not_found_page(_request: &HttpRequest) -> HttpResponse {
@@ -115,18 +123,13 @@ pub async fn not_found(request: HttpRequest) -> HttpResponse {
     not_found_page(&request)
 }
 
-pub fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> HttpResponse {
-    match rendered {
-        Ok(body) => HttpResponse::build(status)
-            .content_type(ContentType::html())
-            .body(body),
-        Err(error) => {
-            tracing::error!(error = %error, "a page template failed to render");
-            HttpResponse::build(StatusCode::INTERNAL_SERVER_ERROR)
-                .content_type(ContentType::plaintext())
-                .body("error")
-        }
-    }
+/// A page as the response, through askama_web's responder (a template that fails to render is logged and
+/// answered as a 500, which the request middleware turns into the opaque error page).
+pub fn respond(req: &HttpRequest, status: StatusCode, page: impl Responder) -> HttpResponse {
+    page.customize()
+        .with_status(status)
+        .respond_to(req)
+        .map_into_boxed_body()
 }
 
 #[cfg(test)]

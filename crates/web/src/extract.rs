@@ -313,6 +313,40 @@ impl TenantContext {
     }
 }
 
+/// Extractors that check the user's role in the tenant before the handler runs, so that a handler never loads
+/// a record for someone who may not act on it (a viewer gets the same 403 whether the id exists or not).
+macro_rules! role_extractor {
+    ($name:ident, $role:expr, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name(pub TenantContext);
+
+        impl FromRequest for $name {
+            type Error = WebError;
+            type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+            fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+                let context = TenantContext::from_request(req, payload);
+                Box::pin(async move {
+                    let context = context.await?;
+                    context.require($role)?;
+                    Ok(Self(context))
+                })
+            }
+        }
+    };
+}
+
+role_extractor!(
+    Member,
+    TenantRole::Member,
+    "The tenant's context for a member or an admin (403 for a viewer)."
+);
+role_extractor!(
+    Admin,
+    TenantRole::Admin,
+    "The tenant's context for an admin of the tenant (403 otherwise)."
+);
+
 impl FromRequest for TenantContext {
     type Error = WebError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;

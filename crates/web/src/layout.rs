@@ -3,6 +3,7 @@
 use crate::assets;
 use crate::i18n::Tr;
 use askama::Template;
+use askama_web::WebTemplate;
 use portal_domain::Language;
 
 /// What every page's frame needs.
@@ -67,14 +68,14 @@ impl Layout {
     }
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/home.html")]
 pub struct HomePage {
     pub layout: Layout,
 }
 
 /// 403, 404, 500 and the refused-form page.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/error.html")]
 pub struct ErrorPage {
     pub layout: Layout,
@@ -84,7 +85,7 @@ pub struct ErrorPage {
 }
 
 /// A one-message page (check your email, link expired, done).
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/notice.html")]
 pub struct NoticePage {
     pub layout: Layout,

@@ -586,3 +586,48 @@ async fn the_network_check_asks_billit_and_keeps_the_answer() {
     app.shutdown().await;
     sandbox.shutdown().await;
 }
+
+/// The role is checked before the record is looked up: a viewer gets the same 403 for a customer that exists and
+/// for one that does not (so a refusal tells nothing about what exists), while a member gets 404 for the missing
+/// one; the same holds for an invoice's payment and answer routes.
+#[tokio::test]
+async fn a_viewer_is_refused_before_anything_is_looked_up() {
+    let app = TestApp::spawn().await;
+    app.world().await;
+    let member = Visitor::signed_in(&app, "member@acme.fr", PASSWORD).await;
+    let existing = create(&member, &dupont()).await;
+    let missing = "/t/acme/customers/0190f3a1-7b2c-7d4e-8f50-123456789abc";
+    let viewer = Visitor::signed_in(&app, "viewer@acme.fr", PASSWORD).await;
+
+    for customer in [existing.as_str(), missing] {
+        let (status, _) = page(&viewer, &format!("{customer}/edit")).await;
+        assert_eq!(status, 403, "{customer}/edit for a viewer");
+        let token =
+            crate::helpers::csrf_of(&viewer.get("/t/acme/customers").await.text().await.unwrap());
+        let deleted = viewer
+            .post_without_token(&format!("{customer}/delete"), &[("csrf_token", &token)])
+            .await;
+        assert_eq!(deleted.status(), 403, "{customer}/delete for a viewer");
+    }
+    let (status, _) = page(&member, &format!("{missing}/edit")).await;
+    assert_eq!(status, 404, "a member asking for a missing customer");
+    assert_eq!(customer_rows(&app).await.len(), 1, "nothing was deleted");
+
+    let invoice = "/t/acme/invoices/0190f3a1-7b2c-7d4e-8f50-123456789abd";
+    assert_eq!(viewer.get(&format!("{invoice}/answer")).await.status(), 403);
+    assert_eq!(member.get(&format!("{invoice}/answer")).await.status(), 404);
+    let token =
+        crate::helpers::csrf_of(&viewer.get("/t/acme/invoices").await.text().await.unwrap());
+    let paid = viewer
+        .post_without_token(
+            &format!("{invoice}/payments"),
+            &[("amount", "10"), ("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(
+        paid.status(),
+        403,
+        "a viewer's payment on a missing invoice"
+    );
+    app.shutdown().await;
+}

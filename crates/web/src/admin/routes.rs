@@ -1,7 +1,7 @@
 //! Firm administration: companies (tenants), their first admin, firm administrators, the whole audit log.
 
 use crate::emails;
-use crate::errors::{WebError, html};
+use crate::errors::{WebError, respond};
 use crate::extract::{FirmAdmin, client_ip, layout_for};
 use crate::forms::{address_from_form, blank_to_none, see_other};
 use crate::i18n::Tr;
@@ -10,6 +10,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use chrono::Utc;
 use portal_domain::Localized;
 use portal_domain::identifiers::{Email, Siren, VatNumber};
@@ -36,7 +37,7 @@ fn entry(admin: &FirmAdmin, req: &HttpRequest, action: &'static str, target: Str
 
 // ---- tenants ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/admin/tenants.html")]
 struct TenantsPage {
     layout: Layout,
@@ -67,7 +68,7 @@ pub async fn tenants(
         tenants: state.tenants.list_all().await?,
         notice,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 /// The tenant form, as typed (kept on errors so nothing is lost).
@@ -103,7 +104,7 @@ impl FieldErrors {
     }
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/admin/tenant_form.html")]
 struct TenantFormPage {
     layout: Layout,
@@ -211,7 +212,7 @@ pub async fn new_tenant(
         },
         errors: FieldErrors::default(),
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 pub async fn create_tenant(
@@ -231,7 +232,7 @@ pub async fn create_tenant(
                 form,
                 errors,
             };
-            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+            return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
     };
     let tenant = state.tenants.create(profile).await?;
@@ -266,7 +267,7 @@ pub async fn edit_tenant(
         tenant: Some(tenant),
         errors: FieldErrors::default(),
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 pub async fn update_tenant(
@@ -293,7 +294,7 @@ pub async fn update_tenant(
                 form,
                 errors,
             };
-            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+            return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
     };
     state.tenants.update_profile(id, profile).await?;
@@ -368,7 +369,7 @@ pub async fn invite_tenant_admin(
             tenant: Some(tenant),
             layout,
         };
-        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+        return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     };
     let email = email.to_string();
     let now = Utc::now();
@@ -400,7 +401,7 @@ pub async fn invite_tenant_admin(
 
 // ---- firm administrators ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/admin/admins.html")]
 struct AdminsPage {
     layout: Layout,
@@ -429,7 +430,7 @@ pub async fn admins(
         notice,
         error,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 pub async fn invite_admin(
@@ -446,7 +447,7 @@ pub async fn invite_admin(
             admins: state.users.firm_admins().await?,
             notice: None,
         };
-        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+        return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     };
     let email = email.to_string();
     let token = state
@@ -490,7 +491,7 @@ pub async fn revoke_admin(
 
 // ---- audit ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/admin/audit.html")]
 struct AuditPage {
     layout: Layout,
@@ -506,5 +507,5 @@ pub async fn audit_log(
         layout: layout_for(&state, &req, &admin.0, None).await?,
         entries: audit::list_all(&state.db, 500).await?,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }

@@ -3,8 +3,8 @@
 
 use super::forms::{self as form, Action, ComposeForm, ReadError, Upload};
 use crate::components::answers::{self as answering, LoadedInvoice};
-use crate::errors::{WebError, html};
-use crate::extract::{TenantContext, client_ip, layout_for};
+use crate::errors::{WebError, respond};
+use crate::extract::{Admin, Member, TenantContext, client_ip, layout_for};
 use crate::format;
 use crate::forms::see_other;
 use crate::i18n::Tr;
@@ -14,13 +14,13 @@ use actix_multipart::Multipart;
 use actix_web::http::StatusCode as HttpStatus;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template as AskamaTemplate;
+use askama_web::WebTemplate;
 use portal_app::answer_templates::{self as templates, MAX_BODY, MAX_SUBJECT, Template};
 use portal_app::invoicing::files::{FileProblem, ORDER_PDF, fetch_invoice_file, sent_file_id};
 use portal_domain::Language;
 use portal_domain::identifiers::Email;
 use portal_domain::lifecycle::OpenRequest;
 use portal_domain::status::{StatusCode, reason_label};
-use portal_persistence::TenantRole;
 use portal_persistence::answers::{
     AnswerTemplateRepository, InvoiceEmailRepository, NewInvoiceEmail,
 };
@@ -97,7 +97,7 @@ impl Problems {
     }
 }
 
-#[derive(AskamaTemplate)]
+#[derive(AskamaTemplate, WebTemplate)]
 #[template(path = "pages/invoices/answer.html")]
 struct ComposePage {
     layout: Layout,
@@ -399,7 +399,7 @@ async fn no_request(
         link: Some((base, layout.t.get("answers.back").to_owned())),
         layout,
     };
-    Ok(html(HttpStatus::CONFLICT, page.render()))
+    Ok(respond(req, HttpStatus::CONFLICT, page))
 }
 
 async fn unreadable_form(
@@ -425,18 +425,17 @@ async fn unreadable_form(
         )),
         layout,
     };
-    Ok(html(status, page.render()))
+    Ok(respond(req, status, page))
 }
 
 pub async fn compose(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (_, id) = path.into_inner();
     let loaded = answering::load_invoice(&state, &ctx, &id).await?;
-    ctx.require(TenantRole::Member)?;
     let base = format!("/t/{}/invoices/{}", ctx.tenant.slug, loaded.record.id);
     let Some(request) = answering::answerable(&loaded.lifecycle).cloned() else {
         return no_request(&state, &req, &ctx, base).await;
@@ -457,7 +456,7 @@ pub async fn compose(
         preview: false,
     };
     let page = build_page(&state, &ctx, layout, &loaded, &request, draft);
-    Ok(html(HttpStatus::OK, page.render()))
+    Ok(respond(&req, HttpStatus::OK, page))
 }
 
 /// Gets a file of the invoice from Billit to attach it, or says why it could not.
@@ -492,13 +491,12 @@ async fn billit_attachment(
 pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
     multipart: Multipart,
 ) -> Result<HttpResponse, WebError> {
     let (_, id) = path.into_inner();
     let loaded = answering::load_invoice(&state, &ctx, &id).await?;
-    ctx.require(TenantRole::Member)?;
     let base = format!("/t/{}/invoices/{}", ctx.tenant.slug, loaded.record.id);
     let Some(request) = answering::answerable(&loaded.lifecycle).cloned() else {
         return no_request(&state, &req, &ctx, base).await;
@@ -542,7 +540,7 @@ pub async fn submit(
             &request,
             draft(&posted, problems, preview),
         );
-        return Ok(html(status, page.render()));
+        return Ok(respond(&req, status, page));
     }
 
     // Billit's files are fetched now, so that what is queued is complete and the mail job needs only SMTP.
@@ -570,7 +568,7 @@ pub async fn submit(
             &request,
             draft(&posted, problems, false),
         );
-        return Ok(html(HttpStatus::BAD_GATEWAY, page.render()));
+        return Ok(respond(&req, HttpStatus::BAD_GATEWAY, page));
     }
     let file_names: Vec<String> = attachments
         .iter()
@@ -642,12 +640,11 @@ pub async fn submit(
 pub async fn retry(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (_, id, email_id) = path.into_inner();
     let loaded = answering::load_invoice(&state, &ctx, &id).await?;
-    ctx.require(TenantRole::Member)?;
     let email_id = uuid::Uuid::parse_str(&email_id).map_err(|_| WebError::NotFound)?;
     let repository = InvoiceEmailRepository::new(state.db.clone());
     let base = format!("/t/{}/invoices/{}", ctx.tenant.slug, loaded.record.id);
@@ -694,7 +691,7 @@ struct SlotView {
     error: Option<String>,
 }
 
-#[derive(AskamaTemplate)]
+#[derive(AskamaTemplate, WebTemplate)]
 #[template(path = "pages/settings/answer_templates.html")]
 struct TemplatesPage {
     layout: Layout,
@@ -775,10 +772,9 @@ pub struct SavedQuery {
 pub async fn templates_page(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     query: web::Query<SavedQuery>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
     let t = layout.t;
     let page = TemplatesPage {
@@ -788,7 +784,7 @@ pub async fn templates_page(
         tenant: ctx.tenant.clone(),
         layout,
     };
-    Ok(html(HttpStatus::OK, page.render()))
+    Ok(respond(&req, HttpStatus::OK, page))
 }
 
 #[derive(Deserialize)]
@@ -806,10 +802,9 @@ pub struct TemplateForm {
 pub async fn save_template(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     form: web::Form<TemplateForm>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let status = form
         .status
         .trim()
@@ -875,7 +870,7 @@ pub async fn save_template(
             tenant: ctx.tenant.clone(),
             layout,
         };
-        return Ok(html(HttpStatus::UNPROCESSABLE_ENTITY, page.render()));
+        return Ok(respond(&req, HttpStatus::UNPROCESSABLE_ENTITY, page));
     }
     repository
         .save(

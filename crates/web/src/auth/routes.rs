@@ -1,7 +1,7 @@
 //! Signing in and out, invitations, password resets, the language switch.
 
 use crate::emails;
-use crate::errors::{WebError, html};
+use crate::errors::{WebError, respond};
 use crate::extract::{
     CurrentUser, MaybeUser, client_ip, expired_session_cookie, layout_for, public_layout,
     session_cookie, visitor_language,
@@ -14,6 +14,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use chrono::Utc;
 use portal_app::password;
 use portal_domain::Language;
@@ -24,7 +25,7 @@ use portal_persistence::tokens::{hash_token, new_token};
 use portal_persistence::users::normalize_email;
 use serde::Deserialize;
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/login.html")]
 struct LoginPage {
     layout: Layout,
@@ -63,7 +64,7 @@ pub async fn login_form(
         next: safe_next(query.next.as_deref()),
         error: None,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 #[derive(Deserialize)]
@@ -94,7 +95,7 @@ pub async fn login(
             next: safe_next(form.next.as_deref()),
             error: Some(error),
         };
-        html(status, page.render())
+        respond(&req, status, page)
     };
 
     if let Some(until) = state.throttle.blocked_until(&keys, now).await? {
@@ -226,7 +227,7 @@ pub async fn home(
         let page = crate::layout::HomePage {
             layout: public_layout(&state, &req),
         };
-        return Ok(html(StatusCode::OK, page.render()));
+        return Ok(respond(&req, StatusCode::OK, page));
     };
     let tenants = state.tenants.tenants_of(user.user.id).await?;
     Ok(match tenants.as_slice() {
@@ -238,7 +239,7 @@ pub async fn home(
 
 // ---- invitations ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/invitation.html")]
 struct InvitationPage {
     layout: Layout,
@@ -259,7 +260,7 @@ fn place_of(
     }
 }
 
-fn link_expired(layout: Layout) -> HttpResponse {
+fn link_expired(req: &HttpRequest, layout: Layout) -> HttpResponse {
     let t = layout.t;
     let page = NoticePage {
         layout,
@@ -267,7 +268,7 @@ fn link_expired(layout: Layout) -> HttpResponse {
         message: t.get("link.expired.text").to_owned(),
         link: Some(("/login".to_owned(), t.get("login.submit").to_owned())),
     };
-    html(StatusCode::GONE, page.render())
+    respond(req, StatusCode::GONE, page)
 }
 
 pub async fn invitation_form(
@@ -277,7 +278,7 @@ pub async fn invitation_form(
 ) -> Result<HttpResponse, WebError> {
     let layout = public_layout(&state, &req);
     let Some(invitation) = state.invitations.find_open(&token, Utc::now()).await? else {
-        return Ok(link_expired(layout));
+        return Ok(link_expired(&req, layout));
     };
     let place = place_of(layout.t, invitation.invited_as, invitation.tenant.as_ref());
     let page = InvitationPage {
@@ -290,7 +291,7 @@ pub async fn invitation_form(
         name: String::new(),
         error: None,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 #[derive(Deserialize)]
@@ -310,7 +311,7 @@ pub async fn accept_invitation(
     let t = layout.t;
     let now = Utc::now();
     let Some(invitation) = state.invitations.find_open(&token, now).await? else {
-        return Ok(link_expired(layout));
+        return Ok(link_expired(&req, layout));
     };
     let existing = state.users.find_by_email(&invitation.email).await?;
     let error = if existing.is_none() && form.name.trim().is_empty() {
@@ -332,7 +333,7 @@ pub async fn accept_invitation(
             name: form.name.trim().to_owned(),
             error: Some(error),
         };
-        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+        return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     }
     let hash = password::hash(form.password.clone()).await?;
     let accepted = match state
@@ -348,7 +349,7 @@ pub async fn accept_invitation(
     {
         Ok(accepted) => accepted,
         Err(portal_persistence::invitations::InvitationError::Invalid) => {
-            return Ok(link_expired(layout));
+            return Ok(link_expired(&req, layout));
         }
         Err(error) => return Err(error.into()),
     };
@@ -381,7 +382,7 @@ pub async fn accept_invitation(
         message: message.to_owned(),
         link: Some(("/login".to_owned(), t.get("login.submit").to_owned())),
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 fn password_problem(t: Tr, password: &str, confirmation: &str) -> Option<String> {
@@ -399,13 +400,13 @@ fn password_problem(t: Tr, password: &str, confirmation: &str) -> Option<String>
 
 // ---- password reset ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/forgot.html")]
 struct ForgotPage {
     layout: Layout,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/reset.html")]
 struct ResetPage {
     layout: Layout,
@@ -420,7 +421,7 @@ pub async fn forgot_form(
     let page = ForgotPage {
         layout: public_layout(&state, &req),
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 #[derive(Deserialize)]
@@ -466,7 +467,7 @@ pub async fn forgot(
         message: t.get("forgot.sent.text").to_owned(),
         link: Some(("/login".to_owned(), t.get("login.submit").to_owned())),
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 pub async fn reset_form(
@@ -476,14 +477,14 @@ pub async fn reset_form(
 ) -> Result<HttpResponse, WebError> {
     let layout = public_layout(&state, &req);
     if !state.resets.is_valid(&token, Utc::now()).await? {
-        return Ok(link_expired(layout));
+        return Ok(link_expired(&req, layout));
     }
     let page = ResetPage {
         layout,
         token: token.into_inner(),
         error: None,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 #[derive(Deserialize)]
@@ -502,7 +503,7 @@ pub async fn reset(
     let t = layout.t;
     let now = Utc::now();
     if !state.resets.is_valid(&token, now).await? {
-        return Ok(link_expired(layout));
+        return Ok(link_expired(&req, layout));
     }
     if let Some(error) = password_problem(t, &form.password, &form.password_confirmation) {
         let page = ResetPage {
@@ -510,13 +511,13 @@ pub async fn reset(
             token: token.into_inner(),
             error: Some(error),
         };
-        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+        return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     }
     let hash = password::hash(form.password.clone()).await?;
     let user = match state.resets.consume(&token, &hash, now).await {
         Ok(user) => user,
         Err(portal_persistence::invitations::InvitationError::Invalid) => {
-            return Ok(link_expired(layout));
+            return Ok(link_expired(&req, layout));
         }
         Err(error) => return Err(error.into()),
     };
@@ -533,11 +534,11 @@ pub async fn reset(
         message: t.get("reset.done.text").to_owned(),
         link: Some(("/login".to_owned(), t.get("login.submit").to_owned())),
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 /// The account page: sign out everywhere, and the "needs action" email alerts per company.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/account.html")]
 struct AccountPage {
     layout: Layout,
@@ -567,7 +568,7 @@ pub async fn account(
         notifications,
         notifications_saved: query.saved.is_some(),
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 /// `POST /account/notifications`: one `notify` field per company whose alerts stay on (an unchecked box sends

@@ -6,8 +6,8 @@
 
 use super::forms::{CustomerForm, FieldErrors};
 use super::network::{NetworkCheck, document_type_label};
-use crate::errors::{WebError, html};
-use crate::extract::{TenantContext, client_ip, layout_for};
+use crate::errors::{WebError, respond};
+use crate::extract::{Member, TenantContext, client_ip, layout_for};
 use crate::forms::see_other;
 use crate::i18n::Tr;
 use crate::layout::Layout;
@@ -15,6 +15,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use chrono::{DateTime, Utc};
 use portal_domain::Language;
 use portal_domain::ids::CustomerId;
@@ -89,7 +90,7 @@ fn date_time(at: DateTime<Utc>, lang: Language) -> String {
 
 // ---- list ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/customers/list.html")]
 struct ListPage {
     layout: Layout,
@@ -156,12 +157,12 @@ pub async fn list(
         can_edit: ctx.scope.allows(TenantRole::Member),
         notice,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 // ---- the form ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/customers/form.html")]
 struct FormPage {
     layout: Layout,
@@ -204,15 +205,14 @@ async fn form_page(
         form,
         errors,
     };
-    Ok(html(status, page.render()))
+    Ok(respond(req, status, page))
 }
 
 pub async fn new_form(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     form_page(
         &state,
         &req,
@@ -228,10 +228,9 @@ pub async fn new_form(
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     form: web::Form<CustomerForm>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     let form = form.into_inner();
     let input = match form.validate(Tr::new(ctx.user.language())) {
         Ok(input) => input,
@@ -259,12 +258,11 @@ pub async fn create(
 pub async fn edit_form(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let id = customer_id(&path)?;
     let customer = find(&state, &ctx, id).await?;
-    ctx.require(TenantRole::Member)?;
     form_page(
         &state,
         &req,
@@ -280,13 +278,12 @@ pub async fn edit_form(
 pub async fn update(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
     form: web::Form<CustomerForm>,
 ) -> Result<HttpResponse, WebError> {
     let id = customer_id(&path)?;
     find(&state, &ctx, id).await?;
-    ctx.require(TenantRole::Member)?;
     let form = form.into_inner();
     let input = match form.validate(Tr::new(ctx.user.language())) {
         Ok(input) => input,
@@ -329,7 +326,7 @@ struct CheckView {
     details: Vec<(String, String)>,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/customers/detail.html")]
 struct DetailPage {
     layout: Layout,
@@ -399,7 +396,7 @@ async fn detail_page(
         notice,
         error,
     };
-    Ok(html(status, page.render()))
+    Ok(respond(req, status, page))
 }
 
 pub async fn show(
@@ -425,11 +422,10 @@ pub async fn show(
 pub async fn delete(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let customer = find(&state, &ctx, customer_id(&path)?).await?;
-    ctx.require(TenantRole::Member)?;
     match repository(&state).delete(&ctx.scope, customer.id).await {
         Ok(()) => {}
         Err(CustomerError::NotFound) => return Err(WebError::NotFound),
@@ -500,11 +496,10 @@ async fn ask_network(
 pub async fn check_network(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let customer = find(&state, &ctx, customer_id(&path)?).await?;
-    ctx.require(TenantRole::Member)?;
     let check = match ask_network(&state, &ctx, &customer.electronic_address).await {
         Ok(check) => check,
         Err(message) => {

@@ -1,15 +1,16 @@
 //! A company's home: what needs the supplier, the latest statuses, the counts per status.
 
-use crate::errors::{WebError, html};
+use crate::errors::{WebError, respond};
 use crate::extract::{TenantContext, layout_for};
 use crate::layout::Layout;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use portal_persistence::tenants::Tenant;
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/tenant_home.html")]
 struct TenantHomePage {
     layout: Layout,
@@ -37,5 +38,5 @@ pub async fn dashboard(
         chips: std::mem::take(&mut views.chips),
         views,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }

@@ -1,9 +1,9 @@
 //! The invoice editor (new, edit, save), sending to Billit (submit, retry), deleting, and the numbering settings.
 //! Registered by `configure` before the invoice views, so that `/invoices/new` is not read as an invoice id.
 
-use crate::errors::{WebError, html};
+use crate::errors::{WebError, respond};
 use crate::extract::find_invoice;
-use crate::extract::{TenantContext, client_ip, layout_for};
+use crate::extract::{Admin, Member, TenantContext, client_ip, layout_for};
 use crate::format;
 use crate::forms::see_other;
 use crate::i18n::Tr;
@@ -16,6 +16,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use chrono::{Datelike, Utc};
 use portal_app::invoicing::submit::{self, QueueOutcome};
 use portal_domain::Language;
@@ -29,7 +30,6 @@ use portal_persistence::audit::{self, AuditEntry};
 use portal_persistence::invoices::{
     InvoiceContent, InvoiceError, InvoiceRecord, NumberingSettings, SubmissionState,
 };
-use portal_persistence::scope::TenantRole;
 use portal_persistence::tenants::Tenant;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -123,7 +123,7 @@ pub struct TotalsView {
     pub incl: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/invoices/editor.html")]
 struct EditorPage {
     layout: Layout,
@@ -569,7 +569,7 @@ async fn render_editor(
         editor_js: crate::assets::url("js/editor.js"),
         layout,
     };
-    Ok(html(render.status, page.render()))
+    Ok(respond(req, render.status, page))
 }
 
 // ---- new, edit, save ----
@@ -589,10 +589,9 @@ pub struct NewQuery {
 pub async fn new_invoice(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     query: web::Query<NewQuery>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     // The older address of a credit note, `?type=credit_note&corrects=<number>`: when the number is one of this
     // tenant's sent invoices, the credit note is linked to it exactly as `?from=<id>&as=credit_note` does, so that
     // what it may take back is limited the same way.
@@ -699,11 +698,10 @@ pub struct EditQuery {
 pub async fn edit(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
     query: web::Query<EditQuery>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
     if !editable(&invoice) {
         return Ok(see_other(&invoice_page(&ctx.tenant.slug, invoice.id)));
@@ -743,26 +741,25 @@ pub async fn edit(
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     save_form(&state, &req, &ctx, None, &body).await
 }
 
 pub async fn save(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
     save_form(&state, &req, &ctx, Some(&invoice), &body).await
 }
 
 fn not_editable_page(
+    req: &HttpRequest,
     ctx: &TenantContext,
     layout: Layout,
     id: InvoiceId,
@@ -778,7 +775,7 @@ fn not_editable_page(
         )),
         layout,
     };
-    html(StatusCode::CONFLICT, page.render())
+    respond(req, StatusCode::CONFLICT, page)
 }
 
 async fn save_form(
@@ -793,6 +790,7 @@ async fn save_form(
     {
         let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
         return Ok(not_editable_page(
+            req,
             ctx,
             layout,
             invoice.id,
@@ -939,7 +937,13 @@ async fn save_form(
         Err(InvoiceError::NotEditable) => {
             let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
             let id = invoice.map(|invoice| invoice.id).unwrap_or_default();
-            return Ok(not_editable_page(ctx, layout, id, "editor.not_editable"));
+            return Ok(not_editable_page(
+                req,
+                ctx,
+                layout,
+                id,
+                "editor.not_editable",
+            ));
         }
         Err(InvoiceError::NotFound) => return Err(WebError::NotFound),
         Err(error) => return Err(error.into()),
@@ -987,7 +991,7 @@ async fn queue_and_redirect(
             )),
             layout,
         };
-        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+        return Ok(respond(req, StatusCode::UNPROCESSABLE_ENTITY, page));
     }
     let outcome = submit::queue(
         state,
@@ -1032,7 +1036,7 @@ async fn queue_and_redirect(
                 )),
                 layout,
             };
-            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()))
+            Ok(respond(req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
         QueueOutcome::OverCreditLimit { remaining_cents } => {
             let sentence = crate::invoices::settlements::over_limit_refusal(
@@ -1053,11 +1057,12 @@ async fn queue_and_redirect(
                 )),
                 layout,
             };
-            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()))
+            Ok(respond(req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
         QueueOutcome::NotSubmittable => {
             let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
             Ok(not_editable_page(
+                req,
                 ctx,
                 layout,
                 invoice.id,
@@ -1071,10 +1076,9 @@ async fn queue_and_redirect(
 pub async fn submit_invoice(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
     queue_and_redirect(&state, &req, &ctx, &invoice).await
 }
@@ -1083,14 +1087,14 @@ pub async fn submit_invoice(
 pub async fn retry(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
     if invoice.submission != SubmissionState::Failed {
         let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
         return Ok(not_editable_page(
+            &req,
             &ctx,
             layout,
             invoice.id,
@@ -1103,10 +1107,9 @@ pub async fn retry(
 pub async fn delete(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
     let deletable = invoice.submission.is_editable()
         && match state.invoices.delete(&ctx.scope, invoice.id).await {
@@ -1119,6 +1122,7 @@ pub async fn delete(
         // On its way to Billit or sent: it stays, and a credit note is the way to cancel it.
         let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
         return Ok(not_editable_page(
+            &req,
             &ctx,
             layout,
             invoice.id,
@@ -1154,12 +1158,12 @@ pub async fn delete(
         link: Some((list, t.get("editor.to_list").to_owned())),
         layout,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 // ---- numbering settings ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/settings/numbering.html")]
 struct NumberingPage {
     layout: Layout,
@@ -1216,10 +1220,9 @@ fn numbering_page(
 pub async fn numbering(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     query: web::Query<SavedQuery>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let settings = state.invoices.numbering(&ctx.scope).await?;
     let form = NumberingForm {
         invoice_prefix: settings.invoice_prefix,
@@ -1235,7 +1238,7 @@ pub async fn numbering(
         HashMap::new(),
         query.saved.is_some(),
     );
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 #[derive(Deserialize)]
@@ -1302,10 +1305,9 @@ fn validated(
 pub async fn save_numbering(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     form: web::Form<NumberingForm>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let settings = match validated(&form) {
         Ok(settings) => settings,
         Err(errors) => {
@@ -1316,7 +1318,7 @@ pub async fn save_numbering(
                 .map(|(field, key)| (field, t.get(key).to_owned()))
                 .collect();
             let page = numbering_page(layout, ctx.tenant.clone(), &form, errors, false);
-            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+            return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
     };
     state.invoices.save_numbering(&ctx.scope, &settings).await?;

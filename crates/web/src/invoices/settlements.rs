@@ -7,7 +7,7 @@
 //! settled, the new document where it comes from. The invoice page's request panel gets the disputed business
 //! terms and the rules the status file cites.
 
-use crate::errors::{WebError, html};
+use crate::errors::{WebError, respond};
 use crate::extract::{TenantContext, client_ip, layout_for};
 use crate::format;
 use crate::i18n::Tr;
@@ -17,7 +17,6 @@ use crate::layout::NoticePage;
 use crate::state::AppState;
 use actix_web::http::StatusCode as HttpStatus;
 use actix_web::{HttpRequest, HttpResponse};
-use askama::Template;
 use chrono::NaiveDate;
 use portal_domain::ids::InvoiceId;
 use portal_domain::invoice::{DocumentType, InvoiceDraft};
@@ -79,7 +78,7 @@ async fn not_settleable_page(
         )),
         layout,
     };
-    Ok(html(HttpStatus::CONFLICT, page.render()))
+    Ok(respond(req, HttpStatus::CONFLICT, page))
 }
 
 /// What `/invoices/new?from=…&as=…` gives: the pre-filled form, or the page saying why not.

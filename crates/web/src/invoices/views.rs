@@ -9,7 +9,7 @@ use portal_app::invoicing::files::{
     FileProblem, ORDER_PDF, fetch_invoice_file, file_of, sent_file_id,
 };
 
-use crate::errors::{WebError, html};
+use crate::errors::{WebError, respond};
 use crate::extract::{TenantContext, layout_for};
 use crate::i18n::Tr;
 use crate::layout::{Layout, NoticePage};
@@ -18,6 +18,7 @@ use actix_web::http::StatusCode as HttpStatus;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use chrono::{DateTime, Utc};
 use portal_domain::Language;
 use portal_domain::ids::CustomerId;
@@ -468,7 +469,7 @@ fn row_view(slug: &str, row: &InvoiceRow, t: Tr) -> RowView {
     }
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/invoices/list.html")]
 struct ListPage {
     layout: Layout,
@@ -589,7 +590,7 @@ pub async fn list(
         slug,
         layout,
     };
-    Ok(html(status, page.render()))
+    Ok(respond(&req, status, page))
 }
 
 // ---- the invoice page ----
@@ -708,7 +709,7 @@ struct Download {
     detail: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/invoices/show.html")]
 struct ShowPage {
     layout: Layout,
@@ -1153,7 +1154,7 @@ pub async fn show(
         slug,
         layout,
     };
-    Ok(html(HttpStatus::OK, page.render()))
+    Ok(respond(&req, HttpStatus::OK, page))
 }
 
 /// What the supplier must do, one sentence per reason (a failed submission is one even if the summary predates
@@ -1191,7 +1192,7 @@ async fn file_unavailable(
         link: Some((back, layout.t.get("views.file.back").to_owned())),
         layout,
     };
-    Ok(html(status, page.render()))
+    Ok(respond(req, status, page))
 }
 
 /// Downloads one of this invoice's files from Billit (see `fetch_invoice_file`).

@@ -3,8 +3,8 @@
 //! Firm administrators see every email (`/admin/outbox`), a tenant's administrators their tenant's
 //! (`/t/{slug}/settings/outbox`). Anywhere else (a real deployment) these pages do not exist: 404.
 
-use crate::errors::{WebError, html};
-use crate::extract::{FirmAdmin, TenantContext, layout_for};
+use crate::errors::{WebError, respond};
+use crate::extract::{Admin, FirmAdmin, layout_for};
 use crate::format::date_time;
 use crate::i18n::Tr;
 use crate::layout::Layout;
@@ -12,9 +12,9 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use portal_domain::ids::TenantId;
 use portal_persistence::outbox::{EmailStatus, StoredEmail};
-use portal_persistence::scope::TenantRole;
 use portal_persistence::tenants::Tenant;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -95,7 +95,7 @@ fn row(t: Tr, base: &str, email: &StoredEmail, company: Option<String>) -> Row {
     }
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/outbox/list.html")]
 struct ListPage {
     layout: Layout,
@@ -105,7 +105,7 @@ struct ListPage {
 }
 
 /// One email, as it would have arrived.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/outbox/email.html")]
 struct EmailPage {
     layout: Layout,
@@ -189,7 +189,7 @@ pub async fn firm_list(
         tenant: None,
         rows,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 pub async fn firm_email(
@@ -203,7 +203,7 @@ pub async fn firm_email(
     let email = state.outbox.get(id).await?.ok_or(WebError::NotFound)?;
     let layout = layout_for(&state, &req, &admin.0, None).await?;
     let page = EmailPage::new(layout, None, "/admin/outbox".to_owned(), email);
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 // ---- a tenant's outbox ----
@@ -211,10 +211,9 @@ pub async fn firm_email(
 pub async fn tenant_list(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
 ) -> Result<HttpResponse, WebError> {
     ensure_available(&state)?;
-    ctx.require(TenantRole::Admin)?;
     let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
     let base = format!("/t/{}/settings/outbox", ctx.tenant.slug);
     let t = layout.t;
@@ -230,17 +229,16 @@ pub async fn tenant_list(
         tenant: Some(ctx.tenant.clone()),
         rows,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 pub async fn tenant_email(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     ensure_available(&state)?;
-    ctx.require(TenantRole::Admin)?;
     let (_, id) = path.into_inner();
     let id = parse_id(&id)?;
     let email = state
@@ -251,5 +249,5 @@ pub async fn tenant_email(
     let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
     let back = format!("/t/{}/settings/outbox", ctx.tenant.slug);
     let page = EmailPage::new(layout, Some(ctx.tenant.clone()), back, email);
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }

@@ -4,9 +4,9 @@
 use crate::components::payments::{
     self, FormErrors, PaymentForm, PaymentPanel, form_view, is_payable, report_job,
 };
-use crate::errors::{WebError, html};
+use crate::errors::{WebError, respond};
 use crate::extract::find_invoice;
-use crate::extract::{TenantContext, client_ip, layout_for};
+use crate::extract::{Member, TenantContext, client_ip, layout_for};
 use crate::format;
 use crate::forms::see_other;
 use crate::i18n::Tr;
@@ -15,13 +15,13 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use portal_domain::ids::InvoiceId;
 use portal_persistence::audit::{self, AuditEntry};
 use portal_persistence::invoices::InvoiceRecord;
 use portal_persistence::payments::{
     CancelOutcome, NewPayment, PaymentError, RecordOutcome, RecordedBy,
 };
-use portal_persistence::scope::TenantRole;
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -42,7 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The payment track alone: where a form with mistakes comes back, and a page of its own for the invoice.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/invoices/payments.html")]
 struct PaymentsPage {
     layout: Layout,
@@ -82,7 +82,7 @@ async fn render(
         payments: panel,
         layout,
     };
-    Ok(html(status, page.render()))
+    Ok(respond(req, status, page))
 }
 
 /// 409 with `(title, message)`: payments go on invoices that Billit has (not drafts, not credit notes), and only
@@ -105,7 +105,7 @@ async fn refused(
         )),
         layout,
     };
-    Ok(html(StatusCode::CONFLICT, page.render()))
+    Ok(respond(req, StatusCode::CONFLICT, page))
 }
 
 pub async fn page(
@@ -134,11 +134,10 @@ pub async fn page(
 pub async fn record(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
     form: web::Form<PaymentForm>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
     if !is_payable(&invoice) {
         return refused(&state, &req, &ctx, &invoice, NOT_PAYABLE).await;
@@ -168,10 +167,9 @@ pub async fn record(
 pub async fn record_rest(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
     if !is_payable(&invoice) {
         return refused(&state, &req, &ctx, &invoice, NOT_PAYABLE).await;
@@ -267,10 +265,9 @@ async fn save(
 pub async fn retry(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     let (_, invoice_id, payment_id) = path.into_inner();
     let invoice = find_invoice(&state, &ctx, &invoice_id).await?;
     let payment_id = Uuid::try_parse(&payment_id).map_err(|_| WebError::NotFound)?;
@@ -325,10 +322,9 @@ pub async fn retry(
 pub async fn cancel(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Member(ctx): Member,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Member)?;
     let (_, invoice_id, payment_id) = path.into_inner();
     let invoice = find_invoice(&state, &ctx, &invoice_id).await?;
     let payment_id = Uuid::try_parse(&payment_id).map_err(|_| WebError::NotFound)?;

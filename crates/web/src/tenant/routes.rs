@@ -1,14 +1,15 @@
 //! A tenant's own pages: the switcher, the dashboard and the settings (company, users, Billit, email, audit).
 
 use crate::emails;
-use crate::errors::{WebError, html};
-use crate::extract::{CurrentUser, TenantContext, client_ip, layout_for};
+use crate::errors::{WebError, respond};
+use crate::extract::{Admin, CurrentUser, TenantContext, client_ip, layout_for};
 use crate::forms::{address_from_form, blank_to_none, see_other};
 use crate::layout::Layout;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use chrono::Utc;
 use portal_app::crypto;
 use portal_domain::Language;
@@ -52,7 +53,7 @@ async fn record_on_tenant(
 
 // ---- the switcher and the dashboard ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/tenants.html")]
 struct TenantsPage {
     layout: Layout,
@@ -66,12 +67,12 @@ pub async fn switcher(
     let page = TenantsPage {
         layout: layout_for(&state, &req, &user, None).await?,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 // ---- company profile ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/settings/profile.html")]
 struct ProfilePage {
     layout: Layout,
@@ -88,17 +89,16 @@ pub struct SavedQuery {
 pub async fn profile(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     query: web::Query<SavedQuery>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let page = ProfilePage {
         layout: layout_for(&state, &req, &ctx.user, Some(&ctx)).await?,
         tenant: ctx.tenant.clone(),
         saved: query.saved.is_some(),
         error: None,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 #[derive(Deserialize)]
@@ -113,10 +113,9 @@ pub struct ProfileForm {
 pub async fn save_profile(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     form: web::Form<ProfileForm>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let address = address_from_form(&form.street, &form.postal_code, &form.city, &form.country);
     let error = if form.legal_name.trim().is_empty() {
         Some("profile.legal_name_required")
@@ -142,7 +141,7 @@ pub async fn save_profile(
             tenant,
             saved: false,
         };
-        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+        return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     };
     state
         .tenants
@@ -164,7 +163,7 @@ pub async fn save_profile(
 
 // ---- users and invitations ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/settings/users.html")]
 struct UsersPage {
     layout: Layout,
@@ -221,17 +220,16 @@ async fn users_page(
 pub async fn users(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     query: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let mut page = users_page(&state, &req, &ctx, None, None).await?;
     page.notice = match query.notice.as_deref() {
         Some("invited") => Some(page.layout.t.get("users.invited").to_owned()),
         Some("changed") => Some(page.layout.t.get("users.changed").to_owned()),
         _ => None,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 #[derive(Deserialize)]
@@ -244,10 +242,9 @@ pub struct InviteForm {
 pub async fn invite(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     form: web::Form<InviteForm>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let t = crate::i18n::Tr::new(ctx.user.language());
     let email = match Email::parse(&form.email) {
         Ok(email) => email.to_string(),
@@ -260,7 +257,7 @@ pub async fn invite(
                 Some(t.get("users.email_invalid").to_owned()),
             )
             .await?;
-            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+            return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
     };
     let Some(role) = TenantRole::parse(&form.role) else {
@@ -272,7 +269,7 @@ pub async fn invite(
             Some(t.get("users.role_invalid").to_owned()),
         )
         .await?;
-        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+        return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     };
     let now = Utc::now();
     let token = state
@@ -309,11 +306,10 @@ pub struct MemberForm {
 pub async fn change_member(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     path: web::Path<(String, String)>,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let (_, user_id) = path.into_inner();
     let user = portal_domain::ids::UserId::parse(&user_id).ok_or(WebError::NotFound)?;
     let role = TenantRole::parse(&form.role).ok_or(WebError::NotFound)?;
@@ -335,7 +331,7 @@ pub async fn change_member(
                 Some(t.get("users.last_admin").to_owned()),
             )
             .await?;
-            return Ok(html(StatusCode::CONFLICT, page.render()));
+            return Ok(respond(&req, StatusCode::CONFLICT, page));
         }
         Err(MembershipError::Database(error)) => return Err(error.into()),
     }
@@ -354,7 +350,7 @@ pub async fn change_member(
 
 // ---- Billit connection ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/settings/billit.html")]
 struct BillitPage {
     layout: Layout,
@@ -396,10 +392,9 @@ impl BillitPage {
 pub async fn billit(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     query: web::Query<SavedQuery>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let saved = query.saved.is_some();
     render_billit(&state, &req, &ctx, StatusCode::OK, saved, None, None).await
 }
@@ -426,7 +421,7 @@ async fn render_billit(
         error,
         outcome,
     };
-    Ok(html(status, page.render()))
+    Ok(respond(req, status, page))
 }
 
 async fn billit_page_with(
@@ -442,11 +437,10 @@ async fn billit_page_with(
 pub async fn test_billit(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
 ) -> Result<HttpResponse, WebError> {
     use portal_billit::client::BillitClient;
     use portal_domain::Localized;
-    ctx.require(TenantRole::Admin)?;
     let t = crate::i18n::Tr::new(ctx.user.language());
     let outcome = match portal_app::billit_connection::client_for(&state, &ctx.scope).await {
         Err(problem) => {
@@ -494,11 +488,10 @@ pub async fn test_billit(
 pub async fn register_webhook(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
 ) -> Result<HttpResponse, WebError> {
     use portal_app::billit_connection::RegistrationProblem;
     use portal_domain::Localized;
-    ctx.require(TenantRole::Admin)?;
     let t = crate::i18n::Tr::new(ctx.user.language());
     let ids = match portal_app::billit_connection::register_webhooks(&state, &ctx.scope).await {
         Ok(ids) => ids,
@@ -556,10 +549,9 @@ pub struct BillitForm {
 pub async fn save_billit(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     form: web::Form<BillitForm>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let t = crate::i18n::Tr::new(ctx.user.language());
     let environment = BillitEnvironment::parse(&form.environment);
     let party_id = parse_party_id(&form.party_id);
@@ -633,7 +625,7 @@ fn parse_party_id(text: &str) -> Result<Option<i64>, ()> {
 
 // ---- email settings ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/settings/email.html")]
 struct EmailSettingsPage {
     layout: Layout,
@@ -645,17 +637,16 @@ struct EmailSettingsPage {
 pub async fn email_settings(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     query: web::Query<SavedQuery>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let page = EmailSettingsPage {
         layout: layout_for(&state, &req, &ctx.user, Some(&ctx)).await?,
         tenant: ctx.tenant.clone(),
         saved: query.saved.is_some(),
         error: None,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
 
 #[derive(Deserialize)]
@@ -668,10 +659,9 @@ pub struct EmailSettingsForm {
 pub async fn save_email_settings(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
     form: web::Form<EmailSettingsForm>,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let reply_to = match blank_to_none(&form.reply_to) {
         None => None,
         Some(text) => match Email::parse(&text) {
@@ -690,7 +680,7 @@ pub async fn save_email_settings(
                     tenant,
                     saved: false,
                 };
-                return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
+                return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
             }
         },
     };
@@ -721,7 +711,7 @@ pub async fn save_email_settings(
 
 // ---- audit ----
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "pages/settings/audit.html")]
 struct AuditPage {
     layout: Layout,
@@ -732,13 +722,12 @@ struct AuditPage {
 pub async fn audit_log(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ctx: TenantContext,
+    Admin(ctx): Admin,
 ) -> Result<HttpResponse, WebError> {
-    ctx.require(TenantRole::Admin)?;
     let page = AuditPage {
         layout: layout_for(&state, &req, &ctx.user, Some(&ctx)).await?,
         tenant: ctx.tenant.clone(),
         entries: audit::list_for_tenant(&state.db, &ctx.scope, 200).await?,
     };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(respond(&req, StatusCode::OK, page))
 }
