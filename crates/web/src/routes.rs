@@ -10,7 +10,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(auth::routes::home))
         .route("/healthz", web::get().to(health::routes::healthz))
         .route("/readyz", web::get().to(health::routes::readyz))
-        .route("/static/{path:.*}", web::get().to(crate::assets::serve))
+        .route(
+            "/static/{path:.*}",
+            web::get().to(crate::statics::routes::serve),
+        )
         .route("/login", web::get().to(auth::routes::login_form))
         .route("/login", web::post().to(auth::routes::login))
         .route("/logout", web::post().to(auth::routes::logout))

@@ -7,12 +7,12 @@
 //! settled, the new document where it comes from. The invoice page's request panel gets the disputed business
 //! terms and the rules the status file cites.
 
+use crate::components::status::{StatusBadge, status_badge};
 use crate::errors::{WebError, respond};
 use crate::extract::{TenantContext, client_ip, layout_for};
 use crate::format;
 use crate::i18n::Tr;
 use crate::invoices::forms::EditorForm;
-use crate::invoices::views::{StatusBadge, status_badge};
 use crate::layout::NoticePage;
 use crate::state::AppState;
 use actix_web::http::StatusCode as HttpStatus;

@@ -2,6 +2,7 @@
 //! and the status ingestion write. Everything shown is put into words here (language, Paris time, amounts), so the
 //! templates only lay it out; the dashboard's invoice panels come from here too.
 
+use crate::components::status::{StatusBadge, coded, state_key, status_badge, tone_of};
 use crate::extract::find_invoice;
 use crate::format;
 use crate::forms::parse_date;
@@ -60,64 +61,11 @@ fn live_js() -> String {
 
 // ---- words shared by the list, the page and the dashboard ----
 
-fn state_key(state: SubmissionState) -> &'static str {
-    match state {
-        SubmissionState::Draft => "views.state.draft",
-        SubmissionState::Queued => "views.state.queued",
-        SubmissionState::Sending => "views.state.sending",
-        SubmissionState::Sent => "views.state.sent",
-        SubmissionState::Failed => "views.state.failed",
-    }
-}
-
 fn payment_key(payment: Payment) -> &'static str {
     match payment {
         Payment::Unpaid => "views.payment.unpaid",
         Payment::Partial => "views.payment.partial",
         Payment::Paid => "views.payment.paid",
-    }
-}
-
-/// A status as the user reads it, with a colour hint (`good`, `warn`, `bad`, `neutral`, `muted`).
-#[derive(Debug, Clone)]
-pub(crate) struct StatusBadge {
-    pub text: String,
-    pub tone: &'static str,
-}
-
-fn tone_of(code: StatusCode) -> &'static str {
-    match code.0 {
-        210 | 213 | 221 | 251 | 501 | 601 => "bad",
-        207 | 208 => "warn",
-        203 | 205 | 206 | 209 | 211 | 212 => "good",
-        220 => "muted",
-        _ => "neutral",
-    }
-}
-
-fn coded(code: StatusCode, lang: Language) -> String {
-    format!("{} · {}", code.0, code.label(lang))
-}
-
-/// The headline status (official code and label), or where the submission stands when there is none yet.
-pub(crate) fn status_badge(
-    headline: Option<StatusCode>,
-    submission: SubmissionState,
-    t: Tr,
-) -> StatusBadge {
-    match headline {
-        Some(code) => StatusBadge {
-            text: coded(code, t.lang),
-            tone: tone_of(code),
-        },
-        None => StatusBadge {
-            text: t.get(state_key(submission)).to_owned(),
-            tone: match submission {
-                SubmissionState::Failed => "bad",
-                SubmissionState::Draft => "muted",
-                _ => "neutral",
-            },
-        },
     }
 }
 
