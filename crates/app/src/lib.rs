@@ -36,6 +36,23 @@ use std::sync::Arc;
 use std::time::Duration;
 use worker::{JobFailure, JobRegistry, Jobs};
 
+/// What kind of failure a use case's error is, for whoever answers a person (a page, the API): each use case has
+/// its own error type (thiserror), and the web crate maps them to HTTP in one place through this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The thing asked for does not exist for this tenant (the same answer as "not yours").
+    NotFound,
+    /// The rules refuse it in the state things are in (a conflict, said in words by the caller).
+    Refused,
+    /// Anything else: logged with its causes, opaque to the person.
+    Internal,
+}
+
+/// A use case's error.
+pub trait Failure: std::error::Error + Send + Sync + 'static {
+    fn kind(&self) -> FailureKind;
+}
+
 /// What the use cases need to know of the deployment, typed (the program reads the configuration file).
 #[derive(Debug, Clone)]
 pub struct Settings {

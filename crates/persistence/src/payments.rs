@@ -500,6 +500,7 @@ impl PaymentRepository {
         scope: &TenantScope,
         invoice: InvoiceId,
         id: Uuid,
+        by: RecordedBy,
         now_ms: i64,
         job: impl FnOnce(i32) -> NewJob,
     ) -> Result<Option<Enqueued>, PaymentError> {
@@ -540,6 +541,15 @@ impl PaymentRepository {
             .one(&txn)
             .await?;
         let enqueued = JobQueue::enqueue_in(&txn, now_ms, job(retries.unwrap_or(1))).await?;
+        audit::record_for_tenant(
+            &txn,
+            scope,
+            AuditEntry::new("payment.retried", format!("invoice:{invoice}"))
+                .by(by.user)
+                .from_ip(by.ip)
+                .details(serde_json::json!({ "payment_id": id })),
+        )
+        .await?;
         txn.commit().await?;
         Ok(Some(enqueued))
     }

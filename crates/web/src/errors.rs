@@ -14,6 +14,8 @@ pub enum WebError {
     NotFound,
     /// Signed in, but the role does not allow it.
     Forbidden,
+    /// The rules refuse it in the state things are in.
+    Conflict,
     /// The page needs a signed-in user: go to the login page, then come back.
     SignIn { next: String },
     /// Anything else: logged, shown as an opaque 500.
@@ -25,6 +27,7 @@ impl std::fmt::Display for WebError {
         match self {
             Self::NotFound => f.write_str("not found"),
             Self::Forbidden => f.write_str("forbidden"),
+            Self::Conflict => f.write_str("conflict"),
             Self::SignIn { .. } => f.write_str("sign-in required"),
             Self::Internal(_) => f.write_str("internal error"),
         }
@@ -42,6 +45,7 @@ impl ResponseError for WebError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Conflict => StatusCode::CONFLICT,
             Self::SignIn { .. } => StatusCode::SEE_OTHER,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -51,6 +55,7 @@ impl ResponseError for WebError {
         match self {
             Self::NotFound => error_page(StatusCode::NOT_FOUND, ""),
             Self::Forbidden => error_page(StatusCode::FORBIDDEN, ""),
+            Self::Conflict => error_page(StatusCode::CONFLICT, ""),
             Self::SignIn { next } => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, login_url(next)))
                 .finish(),
@@ -60,6 +65,18 @@ impl ResponseError for WebError {
                 // The request middleware replaces every 500 body with the page that carries the request id.
                 HttpResponse::InternalServerError().finish()
             }
+        }
+    }
+}
+
+impl WebError {
+    /// The one place where a use case's error becomes HTTP (when its handler has no page of its own for it):
+    /// not found is the 404 page, a refusal the 409 page, anything else an opaque 500 with the causes logged.
+    pub fn from_failure(failure: impl portal_app::Failure) -> Self {
+        match failure.kind() {
+            portal_app::FailureKind::NotFound => Self::NotFound,
+            portal_app::FailureKind::Refused => Self::Conflict,
+            portal_app::FailureKind::Internal => Self::Internal(failure.into()),
         }
     }
 }

@@ -18,7 +18,11 @@ use portal_domain::ids::InvoiceId;
 use portal_domain::lifecycle::StatusEvent;
 use portal_persistence::TenantScope;
 use portal_persistence::invoices::InvoiceRecord;
-use portal_persistence::payments::{NewPayment, PaymentAmount, PaymentMethod, PaymentRepository};
+use portal_persistence::payments::{
+    CancelOutcome, NewPayment, PaymentAmount, PaymentError, PaymentMethod, PaymentRecord,
+    PaymentRepository, PaymentState, RecordOutcome, RecordedBy,
+};
+use uuid::Uuid;
 
 /// The longest reference accepted (Billit's `Reference`).
 pub const REFERENCE_MAX: usize = 140;
@@ -116,6 +120,196 @@ pub fn remaining_today() -> NewPayment {
         paid_on: today(),
         method: PaymentMethod::Transfer,
         reference: None,
+    }
+}
+
+// ---- the use cases: record, retry, cancel ----
+
+/// Why a payment was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// A credit note, an invoice not sent, or one Billit does not have: nothing can be paid on it.
+    #[error("this invoice cannot receive payments")]
+    NotPayable,
+    #[error("nothing remains to be paid")]
+    NothingDue,
+    #[error("the amount is more than the {remaining_cents} cents that remain")]
+    Exceeds { remaining_cents: i64 },
+    #[error("no such invoice")]
+    NotFound,
+    #[error("the payment could not be stored")]
+    Storage(#[source] PaymentError),
+}
+
+/// Why a failed payment's report was not tried again.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    /// Reported, accepted, cancelled, or already waiting for its report.
+    #[error("only a payment whose report failed can be reported again")]
+    NotFailed,
+    #[error("no such payment on this invoice")]
+    NotFound,
+    #[error("the retry could not be stored")]
+    Storage(#[source] PaymentError),
+}
+
+/// Why a payment was not cancelled.
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    /// Only a payment whose report failed may be cancelled (its state is given).
+    #[error("only a payment whose report failed can be cancelled (this one is {0})")]
+    NotFailed(PaymentState),
+    #[error("no such payment on this invoice")]
+    NotFound,
+    #[error("the cancellation could not be stored")]
+    Storage(#[source] PaymentError),
+}
+
+impl From<PaymentError> for RecordError {
+    fn from(error: PaymentError) -> Self {
+        match error {
+            PaymentError::NotFound => Self::NotFound,
+            other => Self::Storage(other),
+        }
+    }
+}
+
+impl From<PaymentError> for RetryError {
+    fn from(error: PaymentError) -> Self {
+        match error {
+            PaymentError::NotFound => Self::NotFound,
+            other => Self::Storage(other),
+        }
+    }
+}
+
+impl From<PaymentError> for CancelError {
+    fn from(error: PaymentError) -> Self {
+        match error {
+            PaymentError::NotFound => Self::NotFound,
+            other => Self::Storage(other),
+        }
+    }
+}
+
+impl crate::Failure for RecordError {
+    fn kind(&self) -> crate::FailureKind {
+        match self {
+            Self::NotFound => crate::FailureKind::NotFound,
+            Self::Storage(_) => crate::FailureKind::Internal,
+            Self::NotPayable | Self::NothingDue | Self::Exceeds { .. } => {
+                crate::FailureKind::Refused
+            }
+        }
+    }
+}
+
+impl crate::Failure for RetryError {
+    fn kind(&self) -> crate::FailureKind {
+        match self {
+            Self::NotFound => crate::FailureKind::NotFound,
+            Self::Storage(_) => crate::FailureKind::Internal,
+            Self::NotFailed => crate::FailureKind::Refused,
+        }
+    }
+}
+
+impl crate::Failure for CancelError {
+    fn kind(&self) -> crate::FailureKind {
+        match self {
+            Self::NotFound => crate::FailureKind::NotFound,
+            Self::Storage(_) => crate::FailureKind::Internal,
+            Self::NotFailed(_) => crate::FailureKind::Refused,
+        }
+    }
+}
+
+/// Records a payment received on `invoice` and its report to Billit (a job, committed with the payment and the
+/// audit entry in one transaction); what remains is checked under the invoice's row lock, so two payments
+/// recorded at once cannot exceed it. The invoice's open pages hear of it.
+pub async fn record(
+    app: &App,
+    scope: &TenantScope,
+    invoice: &InvoiceRecord,
+    payment: NewPayment,
+    by: RecordedBy,
+) -> Result<PaymentRecord, RecordError> {
+    if !is_payable(invoice) {
+        return Err(RecordError::NotPayable);
+    }
+    let outcome = repository(app)
+        .record(
+            scope,
+            invoice.id,
+            &payment,
+            by,
+            app.jobs.queue.now_ms(),
+            |payment| report_job(scope, invoice.id, payment, 0),
+        )
+        .await?;
+    match outcome {
+        RecordOutcome::Recorded(recorded) => {
+            // The report's job was committed with the payment: wake a worker of this process.
+            app.jobs.ring();
+            publish(app, scope, invoice.id);
+            Ok(*recorded)
+        }
+        RecordOutcome::Exceeds { remaining_cents } => Err(RecordError::Exceeds { remaining_cents }),
+        RecordOutcome::NothingDue => Err(RecordError::NothingDue),
+        RecordOutcome::NotPayable => Err(RecordError::NotPayable),
+    }
+}
+
+/// Reports a failed payment again (a new job, and the audit entry, with the state change).
+pub async fn retry(
+    app: &App,
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    payment: Uuid,
+    by: RecordedBy,
+) -> Result<(), RetryError> {
+    let repository = repository(app);
+    let enqueued = repository
+        .retry(
+            scope,
+            invoice,
+            payment,
+            by,
+            app.jobs.queue.now_ms(),
+            |retries| report_job(scope, invoice, payment, retries),
+        )
+        .await?;
+    if enqueued.is_none() {
+        let known = repository
+            .get(scope, payment)
+            .await
+            .map_err(|error| RetryError::Storage(error.into()))?
+            .is_some_and(|stored| stored.invoice_id == invoice);
+        return Err(if known {
+            RetryError::NotFailed
+        } else {
+            RetryError::NotFound
+        });
+    }
+    app.jobs.ring();
+    publish(app, scope, invoice);
+    Ok(())
+}
+
+/// Cancels a payment whose report failed: it stays listed, struck out, and no longer counts in what remains.
+pub async fn cancel(
+    app: &App,
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    payment: Uuid,
+    by: RecordedBy,
+) -> Result<(), CancelError> {
+    match repository(app).cancel(scope, invoice, payment, by).await? {
+        CancelOutcome::Cancelled => {
+            publish(app, scope, invoice);
+            Ok(())
+        }
+        CancelOutcome::NotFailed(state) => Err(CancelError::NotFailed(state)),
     }
 }
 

@@ -2,7 +2,7 @@
 //! and retrying or cancelling a payment whose report to Billit failed. Every success goes back to the invoice's page (303).
 
 use crate::components::payments::{
-    self, FormErrors, PaymentForm, PaymentPanel, form_view, is_payable, report_job,
+    self, FormErrors, PaymentForm, PaymentPanel, form_view, is_payable,
 };
 use crate::errors::{WebError, respond};
 use crate::extract::find_invoice;
@@ -16,12 +16,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
+use portal_app::payments::{CancelError, RecordError, RetryError};
 use portal_domain::ids::InvoiceId;
-use portal_persistence::audit::{self, AuditEntry};
 use portal_persistence::invoices::InvoiceRecord;
-use portal_persistence::payments::{
-    CancelOutcome, NewPayment, PaymentError, RecordOutcome, RecordedBy,
-};
+use portal_persistence::payments::{NewPayment, RecordedBy};
 use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -198,28 +196,13 @@ async fn save(
         user: Some(ctx.user.user.id),
         ip: client_ip(req),
     };
-    let outcome = payments::repository(state)
-        .record(
-            scope,
-            invoice.id,
-            &payment,
-            by,
-            state.jobs.queue.now_ms(),
-            |payment| report_job(scope, invoice.id, payment, 0),
-        )
-        .await;
     let t = Tr::new(ctx.user.language());
-    match outcome {
-        Ok(RecordOutcome::Recorded(_)) => {
-            // The report's job was committed with the payment: wake a worker of this process.
-            state.jobs.ring();
-            payments::publish(state, scope, invoice.id);
-            Ok(see_other(&format!(
-                "{}#payments",
-                invoice_page(&ctx.tenant.slug, invoice.id)
-            )))
-        }
-        Ok(RecordOutcome::Exceeds { remaining_cents }) => {
+    match portal_app::payments::record(state, scope, invoice, payment, by).await {
+        Ok(_) => Ok(see_other(&format!(
+            "{}#payments",
+            invoice_page(&ctx.tenant.slug, invoice.id)
+        ))),
+        Err(RecordError::Exceeds { remaining_cents }) => {
             let remaining = format::amount_cents(remaining_cents, &invoice.draft.currency, t.lang);
             let message = t.fill("payments.error.exceeds", &[("remaining", &remaining)]);
             let errors = FormErrors {
@@ -240,7 +223,7 @@ async fn save(
             )
             .await
         }
-        Ok(RecordOutcome::NothingDue) => {
+        Err(RecordError::NothingDue) => {
             render(
                 state,
                 req,
@@ -255,9 +238,8 @@ async fn save(
             )
             .await
         }
-        Ok(RecordOutcome::NotPayable) => refused(state, req, ctx, invoice, NOT_PAYABLE).await,
-        Err(PaymentError::NotFound) => Err(WebError::NotFound),
-        Err(error) => Err(error.into()),
+        Err(RecordError::NotPayable) => refused(state, req, ctx, invoice, NOT_PAYABLE).await,
+        Err(other) => Err(WebError::from_failure(other)),
     }
 }
 
@@ -271,50 +253,28 @@ pub async fn retry(
     let (_, invoice_id, payment_id) = path.into_inner();
     let invoice = find_invoice(&state, &ctx, &invoice_id).await?;
     let payment_id = Uuid::try_parse(&payment_id).map_err(|_| WebError::NotFound)?;
-    let scope = &ctx.scope;
-    let repository = payments::repository(&state);
-    let enqueued = repository
-        .retry(
-            scope,
-            invoice.id,
-            payment_id,
-            state.jobs.queue.now_ms(),
-            |retries| report_job(scope, invoice.id, payment_id, retries),
-        )
-        .await?;
-    if enqueued.is_none() {
-        let known = repository
-            .get(scope, payment_id)
-            .await?
-            .is_some_and(|payment| payment.invoice_id == invoice.id);
-        if !known {
-            return Err(WebError::NotFound);
-        }
+    let by = RecordedBy {
+        user: Some(ctx.user.user.id),
+        ip: client_ip(&req),
+    };
+    match portal_app::payments::retry(&state, &ctx.scope, invoice.id, payment_id, by).await {
+        Ok(()) => Ok(see_other(&format!(
+            "{}#payments",
+            invoice_page(&ctx.tenant.slug, invoice.id)
+        ))),
         // Reported, accepted, or already waiting for its report: nothing to retry.
-        return refused(
-            &state,
-            &req,
-            &ctx,
-            &invoice,
-            ("payments.retry_refused_title", "payments.retry_refused"),
-        )
-        .await;
+        Err(RetryError::NotFailed) => {
+            refused(
+                &state,
+                &req,
+                &ctx,
+                &invoice,
+                ("payments.retry_refused_title", "payments.retry_refused"),
+            )
+            .await
+        }
+        Err(other) => Err(WebError::from_failure(other)),
     }
-    state.jobs.ring();
-    audit::record_for_tenant(
-        &state.db,
-        scope,
-        AuditEntry::new("payment.retried", format!("invoice:{}", invoice.id))
-            .by(Some(ctx.user.user.id))
-            .from_ip(client_ip(&req))
-            .details(serde_json::json!({ "payment_id": payment_id })),
-    )
-    .await?;
-    payments::publish(&state, scope, invoice.id);
-    Ok(see_other(&format!(
-        "{}#payments",
-        invoice_page(&ctx.tenant.slug, invoice.id)
-    )))
 }
 
 /// Cancels a failed payment: it stays listed, struck out, and no longer counts in what remains. Any other
@@ -332,18 +292,12 @@ pub async fn cancel(
         user: Some(ctx.user.user.id),
         ip: client_ip(&req),
     };
-    match payments::repository(&state)
-        .cancel(&ctx.scope, invoice.id, payment_id, by)
-        .await
-    {
-        Ok(CancelOutcome::Cancelled) => {
-            payments::publish(&state, &ctx.scope, invoice.id);
-            Ok(see_other(&format!(
-                "{}#payments",
-                invoice_page(&ctx.tenant.slug, invoice.id)
-            )))
-        }
-        Ok(CancelOutcome::NotFailed(_)) => {
+    match portal_app::payments::cancel(&state, &ctx.scope, invoice.id, payment_id, by).await {
+        Ok(()) => Ok(see_other(&format!(
+            "{}#payments",
+            invoice_page(&ctx.tenant.slug, invoice.id)
+        ))),
+        Err(CancelError::NotFailed(_)) => {
             refused(
                 &state,
                 &req,
@@ -353,7 +307,6 @@ pub async fn cancel(
             )
             .await
         }
-        Err(PaymentError::NotFound) => Err(WebError::NotFound),
-        Err(error) => Err(error.into()),
+        Err(other) => Err(WebError::from_failure(other)),
     }
 }
