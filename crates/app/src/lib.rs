@@ -4,7 +4,7 @@
 //! Callable from a page, the JSON API, a worker or a test alike: nothing here knows HTTP or templates. It takes
 //! typed [`Settings`], never the configuration file; the program builds them and wires [`App`] once.
 
-pub mod answer_templates;
+pub mod answers;
 pub mod billit_connection;
 pub mod crypto;
 pub mod demo;

@@ -158,6 +158,7 @@ impl InvoiceEmailRepository {
         scope: &TenantScope,
         invoice: InvoiceId,
         id: Uuid,
+        audit: crate::audit::AuditEntry,
     ) -> Result<bool, OutboxError> {
         let row = invoice_emails::Entity::find_by_id(id)
             .filter(invoice_emails::Column::TenantId.eq(scope.tenant_id().as_uuid()))
@@ -167,7 +168,7 @@ impl InvoiceEmailRepository {
         match row {
             Some(row) => {
                 OutboxRepository::new(self.db.clone())
-                    .retry_failed(scope, row.outbox_id)
+                    .retry_failed(scope, row.outbox_id, Some(audit))
                     .await
             }
             None => Ok(false),
@@ -250,8 +251,11 @@ impl AnswerTemplateRepository {
         language: Language,
         subject: &str,
         body: &str,
-        by: Option<UserId>,
+        audit_entry: AuditEntry,
     ) -> Result<(), DbErr> {
+        // The template is signed by whoever the audit entry names.
+        let by = audit_entry.actor;
+        let txn = self.db.begin().await?;
         answer_templates::Entity::insert(answer_templates::ActiveModel {
             id: Set(Uuid::now_v7()),
             tenant_id: Set(scope.tenant_id().as_uuid()),
@@ -276,24 +280,28 @@ impl AnswerTemplateRepository {
             ])
             .to_owned(),
         )
-        .exec(&self.db)
+        .exec(&txn)
         .await?;
-        Ok(())
+        audit::record_for_tenant(&txn, scope, audit_entry).await?;
+        txn.commit().await
     }
 
-    /// Back to the portal's default wording.
+    /// Back to the portal's default wording (with its audit entry, in one transaction).
     pub async fn reset(
         &self,
         scope: &TenantScope,
         status: u16,
         language: Language,
+        audit_entry: AuditEntry,
     ) -> Result<(), DbErr> {
+        let txn = self.db.begin().await?;
         answer_templates::Entity::delete_many()
             .filter(answer_templates::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(answer_templates::Column::StatusCode.eq(i32::from(status)))
             .filter(answer_templates::Column::Language.eq(language.code()))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
-        Ok(())
+        audit::record_for_tenant(&txn, scope, audit_entry).await?;
+        txn.commit().await
     }
 }

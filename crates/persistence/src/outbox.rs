@@ -218,7 +218,12 @@ impl OutboxRepository {
 
     /// Sends a tenant's email that failed for good once more (someone fixed the cause): queued again with a
     /// new sending job. False when it is not this tenant's, or not failed.
-    pub async fn retry_failed(&self, scope: &TenantScope, id: Uuid) -> Result<bool, OutboxError> {
+    pub async fn retry_failed(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        audit: Option<crate::audit::AuditEntry>,
+    ) -> Result<bool, OutboxError> {
         let txn = self.db.begin().await?;
         // The update comes first: it takes SQLite's write lock, and only a failed email of this tenant changes.
         let changed = outbox::Entity::update_many()
@@ -245,6 +250,9 @@ impl OutboxRepository {
             .unique_key(format!("mail:{id}:retry:{attempts}"))
             .max_attempts(MAX_ATTEMPTS);
         JobQueue::enqueue_in(&txn, Utc::now().timestamp_millis(), job).await?;
+        if let Some(entry) = audit {
+            crate::audit::record_for_tenant(&txn, scope, entry).await?;
+        }
         txn.commit().await?;
         Ok(true)
     }

@@ -15,17 +15,16 @@ use actix_web::http::StatusCode as HttpStatus;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template as AskamaTemplate;
 use askama_web::WebTemplate;
-use portal_app::answer_templates::{self as templates, MAX_BODY, MAX_SUBJECT, Template};
-use portal_app::invoicing::files::{FileProblem, ORDER_PDF, fetch_invoice_file, sent_file_id};
+use portal_app::answers::templates::{self as templates, MAX_BODY, MAX_SUBJECT, Template};
+use portal_app::answers::{AttachmentProblem, SendError};
+use portal_app::invoicing::files::sent_file_id;
 use portal_domain::Language;
 use portal_domain::identifiers::Email;
 use portal_domain::lifecycle::OpenRequest;
 use portal_domain::status::{StatusCode, reason_label};
-use portal_persistence::answers::{
-    AnswerTemplateRepository, InvoiceEmailRepository, NewInvoiceEmail,
-};
+use portal_persistence::answers::AnswerTemplateRepository;
 use portal_persistence::audit::AuditEntry;
-use portal_persistence::outbox::{EmailExtras, NewAttachment, NewEmail};
+use portal_persistence::outbox::NewAttachment;
 use portal_persistence::tenants::Tenant;
 use serde::Deserialize;
 
@@ -153,43 +152,6 @@ fn request_view(request: &OpenRequest, lang: Language) -> RequestView {
     }
 }
 
-/// The sender as the customer reads it: `"ACME SAS" <no-reply@…>`.
-fn from_line(state: &AppState, tenant: &Tenant) -> String {
-    format!(
-        "\"{}\" <{}>",
-        answering::display_name(tenant),
-        sender_address(state)
-    )
-}
-
-/// The address part of `mail.from`.
-fn sender_address(state: &AppState) -> String {
-    portal_app::mailer::address_of(&state.settings.mail_from)
-}
-
-/// The host of the portal's public address, for Message-IDs.
-fn message_host(base_url: &str) -> String {
-    let rest = base_url
-        .split_once("://")
-        .map_or(base_url, |(_, rest)| rest);
-    let authority = rest.split('/').next().unwrap_or_default();
-    let authority = authority.rsplit('@').next().unwrap_or_default();
-    let host = if authority.starts_with('[') {
-        authority
-            .split_inclusive(']')
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    } else {
-        authority.split(':').next().unwrap_or_default().to_owned()
-    };
-    if host.is_empty() {
-        "portal".to_owned()
-    } else {
-        host.to_ascii_lowercase()
-    }
-}
-
 fn build_page(
     state: &AppState,
     ctx: &TenantContext,
@@ -203,7 +165,7 @@ fn build_page(
     let record = &loaded.record;
     let customer_lang = answering::customer_language(record);
     let base = format!("/t/{}/invoices/{}", ctx.tenant.slug, record.id);
-    let from = from_line(state, &ctx.tenant);
+    let from = portal_app::answers::from_line(state, &ctx.tenant);
     let reply_to = answering::reply_to(&ctx.tenant, &ctx.user.user);
     let has_ubl = sent_file_id(&loaded.events).is_some();
     let preview = draft.preview.then(|| {
@@ -459,35 +421,6 @@ pub async fn compose(
     Ok(respond(&req, HttpStatus::OK, page))
 }
 
-/// Gets a file of the invoice from Billit to attach it, or says why it could not.
-async fn billit_attachment(
-    state: &AppState,
-    ctx: &TenantContext,
-    loaded: &LoadedInvoice,
-    file_id: Option<String>,
-    t: Tr,
-) -> Result<NewAttachment, String> {
-    let Some(file_id) = file_id else {
-        return Err(t.get("answers.error.no_ubl").to_owned());
-    };
-    match fetch_invoice_file(state, &ctx.scope, &loaded.record, &file_id).await {
-        Ok(file) => Ok(NewAttachment {
-            file_name: file.name,
-            content_type: file.mime,
-            content: file.content,
-        }),
-        Err(FileProblem::NotConfigured) => {
-            Err(t.get("answers.error.billit_not_configured").to_owned())
-        }
-        Err(FileProblem::NotFound) => Err(t.get("answers.error.billit_no_file").to_owned()),
-        Err(FileProblem::Billit) => Err(t.get("answers.error.billit_failed").to_owned()),
-        Err(FileProblem::Internal(error)) => {
-            tracing::error!(error = %format!("{error:#}"), "reading an invoice's file for an answer");
-            Err(t.get("answers.error.billit_failed").to_owned())
-        }
-    }
-}
-
 pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -543,98 +476,59 @@ pub async fn submit(
         return Ok(respond(&req, status, page));
     }
 
-    // Billit's files are fetched now, so that what is queued is complete and the mail job needs only SMTP.
-    let mut attachments = Vec::new();
-    let mut fetch_problems = Vec::new();
-    if posted.attach_pdf {
-        match billit_attachment(&state, &ctx, &loaded, Some(ORDER_PDF.to_owned()), t).await {
-            Ok(file) => attachments.push(file),
-            Err(problem) => fetch_problems.push(problem),
+    let answer = portal_app::answers::Answer {
+        to: recipients,
+        cc_me: posted.cc_me,
+        subject: posted.subject.clone(),
+        body: posted.body.clone(),
+        attach_pdf: posted.attach_pdf,
+        attach_ubl: posted.attach_ubl,
+        uploads: posted
+            .uploads
+            .iter()
+            .map(|upload| NewAttachment {
+                file_name: upload.name.clone(),
+                content_type: upload.content_type.clone(),
+                content: upload.content.clone(),
+            })
+            .collect(),
+    };
+    let author = portal_app::answers::Author {
+        user: &ctx.user.user,
+        ip: client_ip(&req),
+    };
+    match portal_app::answers::send(&state, &ctx.scope, &ctx.tenant, &loaded, answer, author).await
+    {
+        Ok(()) => Ok(see_other(&base)),
+        Err(SendError::Attachments(failed)) => {
+            let sentences: Vec<&str> = failed
+                .iter()
+                .map(|problem| t.get(attachment_problem_key(problem)))
+                .collect();
+            problems.general = Some(sentences.join(" "));
+            let page = build_page(
+                &state,
+                &ctx,
+                layout,
+                &loaded,
+                &request,
+                draft(&posted, problems, false),
+            );
+            Ok(respond(&req, HttpStatus::BAD_GATEWAY, page))
         }
+        Err(SendError::NoOpenRequest) => no_request(&state, &req, &ctx, base).await,
+        Err(other) => Err(WebError::from_failure(other)),
     }
-    if posted.attach_ubl {
-        match billit_attachment(&state, &ctx, &loaded, sent_file_id(&loaded.events), t).await {
-            Ok(file) => attachments.push(file),
-            Err(problem) => fetch_problems.push(problem),
-        }
-    }
-    if !fetch_problems.is_empty() {
-        problems.general = Some(fetch_problems.join(" "));
-        let page = build_page(
-            &state,
-            &ctx,
-            layout,
-            &loaded,
-            &request,
-            draft(&posted, problems, false),
-        );
-        return Ok(respond(&req, HttpStatus::BAD_GATEWAY, page));
-    }
-    let file_names: Vec<String> = attachments
-        .iter()
-        .map(|file| file.file_name.clone())
-        .chain(posted.uploads.iter().map(|upload| upload.name.clone()))
-        .collect();
-    attachments.extend(posted.uploads.into_iter().map(|upload| NewAttachment {
-        file_name: upload.name,
-        content_type: upload.content_type,
-        content: upload.content,
-    }));
+}
 
-    let user = &ctx.user.user;
-    let customer_lang = answering::customer_language(&loaded.record);
-    let subject = one_line(&posted.subject);
-    let cc = if posted.cc_me {
-        vec![user.email.clone()]
-    } else {
-        Vec::new()
-    };
-    let email = NewEmail {
-        to: recipients.clone(),
-        subject: subject.clone(),
-        html_body: templates::html_document(&subject, &posted.body, customer_lang),
-        text_body: posted.body,
-        from: sender_address(&state),
-        reply_to: Some(answering::reply_to(&ctx.tenant, user)),
-    };
-    let audit = AuditEntry::new(
-        "invoice.email_sent",
-        format!("invoice:{}", loaded.record.id),
-    )
-    .by(Some(user.id))
-    .from_ip(client_ip(&req))
-    .details(serde_json::json!({
-        "number": loaded.record.draft.number,
-        "request": request.code.0,
-        "to": recipients,
-        "cc": cc,
-        "subject": subject,
-        "attachments": file_names,
-    }));
-    let sent = InvoiceEmailRepository::new(state.db.clone())
-        .send(
-            &ctx.scope,
-            NewInvoiceEmail {
-                invoice: loaded.record.id,
-                request_code: request.code.0,
-                request_dedup_key: request.dedup_key.clone(),
-                sent_by: Some(user.id),
-                email,
-                extras: EmailExtras {
-                    cc,
-                    from_name: Some(answering::display_name(&ctx.tenant)),
-                    message_host: Some(message_host(&state.base_url)),
-                    attachments,
-                },
-            },
-            audit,
-        )
-        .await?;
-    if sent.is_none() {
-        return Err(WebError::NotFound);
+/// What to tell the person when one of Billit's files could not be attached.
+fn attachment_problem_key(problem: &AttachmentProblem) -> &'static str {
+    match problem {
+        AttachmentProblem::NoUbl => "answers.error.no_ubl",
+        AttachmentProblem::NotConfigured => "answers.error.billit_not_configured",
+        AttachmentProblem::NotFound => "answers.error.billit_no_file",
+        AttachmentProblem::Billit => "answers.error.billit_failed",
     }
-    state.jobs.ring();
-    Ok(see_other(&base))
 }
 
 pub async fn retry(
@@ -646,32 +540,14 @@ pub async fn retry(
     let (_, id, email_id) = path.into_inner();
     let loaded = answering::load_invoice(&state, &ctx, &id).await?;
     let email_id = uuid::Uuid::parse_str(&email_id).map_err(|_| WebError::NotFound)?;
-    let repository = InvoiceEmailRepository::new(state.db.clone());
     let base = format!("/t/{}/invoices/{}", ctx.tenant.slug, loaded.record.id);
-    if repository
-        .retry(&ctx.scope, loaded.record.id, email_id)
-        .await?
-    {
-        portal_persistence::audit::record_for_tenant(
-            &state.db,
-            &ctx.scope,
-            AuditEntry::new(
-                "invoice.email_retried",
-                format!("invoice:{}", loaded.record.id),
-            )
-            .by(Some(ctx.user.user.id))
-            .from_ip(client_ip(&req))
-            .details(serde_json::json!({ "email": email_id })),
-        )
-        .await?;
-        state.jobs.ring();
-    } else if !repository
-        .exists(&ctx.scope, loaded.record.id, email_id)
-        .await?
-    {
-        return Err(WebError::NotFound);
-    }
-    // An email that is not failed (sent meanwhile, or already retrying) is left as it is.
+    let author = portal_app::answers::Author {
+        user: &ctx.user.user,
+        ip: client_ip(&req),
+    };
+    portal_app::answers::retry(&state, &ctx.scope, loaded.record.id, email_id, author)
+        .await
+        .map_err(WebError::from_failure)?;
     Ok(see_other(&base))
 }
 
@@ -828,13 +704,14 @@ pub async fn save_template(
             .details(serde_json::json!({ "status": status, "language": lang.code() }))
     };
     if form.action == "reset" {
-        repository.reset(&ctx.scope, status, lang).await?;
-        portal_persistence::audit::record_for_tenant(
-            &state.db,
-            &ctx.scope,
-            audit("tenant.answer_template_reset"),
-        )
-        .await?;
+        repository
+            .reset(
+                &ctx.scope,
+                status,
+                lang,
+                audit("tenant.answer_template_reset"),
+            )
+            .await?;
         return Ok(see_other(&back));
     }
     let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
@@ -879,32 +756,15 @@ pub async fn save_template(
             lang,
             &typed.subject,
             &typed.body,
-            Some(ctx.user.user.id),
+            audit("tenant.answer_template_changed"),
         )
         .await?;
-    portal_persistence::audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        audit("tenant.answer_template_changed"),
-    )
-    .await?;
     Ok(see_other(&back))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn message_ids_use_the_public_host() {
-        assert_eq!(
-            message_host("https://portal.example.fr/"),
-            "portal.example.fr"
-        );
-        assert_eq!(message_host("http://127.0.0.1:8080"), "127.0.0.1");
-        assert_eq!(message_host("http://[::1]:8080/x"), "[::1]");
-        assert_eq!(message_host(""), "portal");
-    }
 
     #[test]
     fn recipients_are_checked_one_by_one() {

@@ -10,23 +10,16 @@ use crate::extract::TenantContext;
 use crate::format;
 use crate::i18n::Tr;
 use crate::state::AppState;
-use portal_app::answer_templates::{self as templates, Template, Values};
+use portal_app::answers::templates::{self as templates, Template, Values};
 use portal_domain::Language;
 use portal_domain::lifecycle::{Lifecycle, OpenRequest};
 use portal_domain::status::{StatusCode, reason_label};
 use portal_persistence::TenantRole;
 use portal_persistence::answers::{AnswerTemplateRepository, InvoiceEmailRepository};
-use portal_persistence::invoices::{InvoiceRecord, StoredEvent};
+use portal_persistence::invoices::InvoiceRecord;
 use portal_persistence::outbox::EmailStatus;
 use portal_persistence::tenants::Tenant;
 use portal_persistence::users::User;
-
-/// An invoice with its events and what they mean.
-pub(crate) struct LoadedInvoice {
-    pub record: InvoiceRecord,
-    pub events: Vec<StoredEvent>,
-    pub lifecycle: Lifecycle,
-}
 
 pub(crate) async fn load_invoice(
     state: &AppState,
@@ -34,52 +27,10 @@ pub(crate) async fn load_invoice(
     id: &str,
 ) -> Result<LoadedInvoice, WebError> {
     let record = crate::extract::find_invoice(state, ctx, id).await?;
-    let events = state.invoices.events(&ctx.scope, record.id).await?;
-    let plain: Vec<_> = events.iter().map(|stored| stored.event.clone()).collect();
-    let lifecycle = Lifecycle::fold(&plain, &record.facts());
-    Ok(LoadedInvoice {
-        record,
-        events,
-        lifecycle,
-    })
+    Ok(portal_app::answers::load(state, &ctx.scope, record).await?)
 }
 
-/// The request an answer can be written for: an open 207 or 208.
-pub(crate) fn answerable(lifecycle: &Lifecycle) -> Option<&OpenRequest> {
-    lifecycle
-        .open_request
-        .as_ref()
-        .filter(|request| templates::ANSWERED_STATUSES.contains(&request.code.0))
-}
-
-/// The customer's language (the buyer's, as on the invoice).
-pub(crate) fn customer_language(record: &InvoiceRecord) -> Language {
-    record.draft.buyer.language
-}
-
-/// How the tenant signs its emails to customers.
-pub(crate) fn display_name(tenant: &Tenant) -> String {
-    tenant
-        .email
-        .sender_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .unwrap_or(&tenant.legal_name)
-        .to_owned()
-}
-
-/// Where the customer's reply goes: the tenant's configured reply-to, else the person who writes.
-pub(crate) fn reply_to(tenant: &Tenant, user: &User) -> String {
-    tenant
-        .email
-        .reply_to
-        .as_deref()
-        .map(str::trim)
-        .filter(|address| !address.is_empty())
-        .unwrap_or(&user.email)
-        .to_owned()
-}
+pub(crate) use portal_app::answers::{LoadedInvoice, answerable, customer_language, reply_to};
 
 /// The tenant's template for the status in the language, or the portal's default.
 pub(crate) async fn template_for(

@@ -1,0 +1,353 @@
+//! Answering a customer's request (207 dispute, 208 information request) by email: which request is open, who
+//! the email is from and where replies go, the email itself with the invoice's files from Billit, queued in the
+//! outbox with its audit entry in one transaction; and trying a failed one again.
+
+pub mod templates;
+
+use crate::App;
+use crate::invoicing::files::{FileProblem, ORDER_PDF, fetch_invoice_file, sent_file_id};
+use portal_domain::Language;
+use portal_domain::ids::InvoiceId;
+use portal_domain::lifecycle::{Lifecycle, OpenRequest};
+use portal_persistence::TenantScope;
+use portal_persistence::answers::{InvoiceEmailRepository, NewInvoiceEmail};
+use portal_persistence::audit::AuditEntry;
+use portal_persistence::invoices::{InvoiceRecord, StoredEvent};
+use portal_persistence::outbox::{EmailExtras, NewAttachment, NewEmail, OutboxError};
+use portal_persistence::tenants::Tenant;
+use portal_persistence::users::User;
+use uuid::Uuid;
+
+/// An invoice with its events and what they say, as answering needs it.
+#[derive(Debug, Clone)]
+pub struct LoadedInvoice {
+    pub record: InvoiceRecord,
+    pub events: Vec<StoredEvent>,
+    pub lifecycle: Lifecycle,
+}
+
+/// The invoice's events and their fold, for an invoice already found in this tenant.
+pub async fn load(
+    app: &App,
+    scope: &TenantScope,
+    record: InvoiceRecord,
+) -> Result<LoadedInvoice, portal_persistence::DbErr> {
+    let events = app.invoices.events(scope, record.id).await?;
+    let plain: Vec<_> = events.iter().map(|stored| stored.event.clone()).collect();
+    let lifecycle = Lifecycle::fold(&plain, &record.facts());
+    Ok(LoadedInvoice {
+        record,
+        events,
+        lifecycle,
+    })
+}
+
+/// The request that can be answered by email: an open 208 or 207.
+pub fn answerable(lifecycle: &Lifecycle) -> Option<&OpenRequest> {
+    lifecycle
+        .open_request
+        .as_ref()
+        .filter(|request| templates::ANSWERED_STATUSES.contains(&request.code.0))
+}
+
+/// The customer's language (the buyer's, as on the invoice).
+pub fn customer_language(record: &InvoiceRecord) -> Language {
+    record.draft.buyer.language
+}
+
+/// How the tenant signs its emails to customers.
+pub fn display_name(tenant: &Tenant) -> String {
+    tenant
+        .email
+        .sender_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .unwrap_or(&tenant.legal_name)
+        .to_owned()
+}
+
+/// Where the customer's reply goes: the tenant's configured reply-to, else the person who writes.
+pub fn reply_to(tenant: &Tenant, user: &User) -> String {
+    tenant
+        .email
+        .reply_to
+        .as_deref()
+        .map(str::trim)
+        .filter(|address| !address.is_empty())
+        .unwrap_or(&user.email)
+        .to_owned()
+}
+
+/// The address part of `mail.from`.
+pub fn sender_address(app: &App) -> String {
+    crate::mailer::address_of(&app.settings.mail_from)
+}
+
+/// The sender as the customer reads it: `"ACME SAS" <no-reply@…>`.
+pub fn from_line(app: &App, tenant: &Tenant) -> String {
+    format!("\"{}\" <{}>", display_name(tenant), sender_address(app))
+}
+
+/// The host of the portal's public address, for Message-IDs.
+pub fn message_host(base_url: &str) -> String {
+    let rest = base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    let host = if authority.starts_with('[') {
+        authority
+            .split_inclusive(']')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    } else {
+        authority.split(':').next().unwrap_or_default().to_owned()
+    };
+    if host.is_empty() {
+        "portal".to_owned()
+    } else {
+        host.to_ascii_lowercase()
+    }
+}
+
+/// An answer as the person wrote it (already checked: recipients, subject and body).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub to: Vec<String>,
+    pub cc_me: bool,
+    pub subject: String,
+    pub body: String,
+    pub attach_pdf: bool,
+    pub attach_ubl: bool,
+    /// The person's own files, made safe already.
+    pub uploads: Vec<NewAttachment>,
+}
+
+/// Which of the invoice's files from Billit could not be attached, and why.
+#[derive(Debug)]
+pub enum AttachmentProblem {
+    /// The invoice went over the network without a UBL file the portal knows of.
+    NoUbl,
+    NotConfigured,
+    NotFound,
+    Billit,
+}
+
+/// Why an answer was not queued.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No 207 or 208 is open on the invoice any more.
+    #[error("no request is open on this invoice")]
+    NoOpenRequest,
+    /// Billit's files could not be had: nothing was queued.
+    #[error("{} of the invoice's files could not be had from Billit", .0.len())]
+    Attachments(Vec<AttachmentProblem>),
+    #[error("no such invoice")]
+    NotFound,
+    #[error("the email could not be queued")]
+    Storage(#[source] OutboxError),
+}
+
+impl crate::Failure for SendError {
+    fn kind(&self) -> crate::FailureKind {
+        match self {
+            Self::NotFound => crate::FailureKind::NotFound,
+            Self::Storage(_) => crate::FailureKind::Internal,
+            Self::NoOpenRequest | Self::Attachments(_) => crate::FailureKind::Refused,
+        }
+    }
+}
+
+/// Who writes, from where (the audit log's actor).
+#[derive(Debug, Clone)]
+pub struct Author<'a> {
+    pub user: &'a User,
+    pub ip: Option<String>,
+}
+
+async fn billit_attachment(
+    app: &App,
+    scope: &TenantScope,
+    record: &InvoiceRecord,
+    file_id: Option<String>,
+) -> Result<NewAttachment, AttachmentProblem> {
+    let Some(file_id) = file_id else {
+        return Err(AttachmentProblem::NoUbl);
+    };
+    match fetch_invoice_file(app, scope, record, &file_id).await {
+        Ok(file) => Ok(NewAttachment {
+            file_name: file.name,
+            content_type: file.mime,
+            content: file.content,
+        }),
+        Err(FileProblem::NotConfigured) => Err(AttachmentProblem::NotConfigured),
+        Err(FileProblem::NotFound) => Err(AttachmentProblem::NotFound),
+        Err(FileProblem::Billit) => Err(AttachmentProblem::Billit),
+        Err(FileProblem::Internal(error)) => {
+            tracing::error!(error = %format!("{error:#}"), "reading an invoice's file for an answer");
+            Err(AttachmentProblem::Billit)
+        }
+    }
+}
+
+/// Queues the answer to the invoice's open request: Billit's files are fetched first (so that what is queued is
+/// complete and the mail job needs only SMTP), then the email, its record on the invoice and its audit entry are
+/// stored in one transaction.
+pub async fn send(
+    app: &App,
+    scope: &TenantScope,
+    tenant: &Tenant,
+    loaded: &LoadedInvoice,
+    answer: Answer,
+    author: Author<'_>,
+) -> Result<(), SendError> {
+    let request = answerable(&loaded.lifecycle).ok_or(SendError::NoOpenRequest)?;
+    let record = &loaded.record;
+    let mut attachments = Vec::new();
+    let mut problems = Vec::new();
+    if answer.attach_pdf {
+        match billit_attachment(app, scope, record, Some(ORDER_PDF.to_owned())).await {
+            Ok(file) => attachments.push(file),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if answer.attach_ubl {
+        match billit_attachment(app, scope, record, sent_file_id(&loaded.events)).await {
+            Ok(file) => attachments.push(file),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(SendError::Attachments(problems));
+    }
+    attachments.extend(answer.uploads);
+    let file_names: Vec<String> = attachments
+        .iter()
+        .map(|file| file.file_name.clone())
+        .collect();
+    let user = author.user;
+    let subject = one_line(&answer.subject);
+    let cc = if answer.cc_me {
+        vec![user.email.clone()]
+    } else {
+        Vec::new()
+    };
+    let email = NewEmail {
+        to: answer.to.clone(),
+        subject: subject.clone(),
+        html_body: templates::html_document(&subject, &answer.body, customer_language(record)),
+        text_body: answer.body,
+        from: sender_address(app),
+        reply_to: Some(reply_to(tenant, user)),
+    };
+    let audit = AuditEntry::new("invoice.email_sent", format!("invoice:{}", record.id))
+        .by(Some(user.id))
+        .from_ip(author.ip)
+        .details(serde_json::json!({
+            "number": record.draft.number,
+            "request": request.code.0,
+            "to": answer.to,
+            "cc": cc,
+            "subject": subject,
+            "attachments": file_names,
+        }));
+    let sent = InvoiceEmailRepository::new(app.db.clone())
+        .send(
+            scope,
+            NewInvoiceEmail {
+                invoice: record.id,
+                request_code: request.code.0,
+                request_dedup_key: request.dedup_key.clone(),
+                sent_by: Some(user.id),
+                email,
+                extras: EmailExtras {
+                    cc,
+                    from_name: Some(display_name(tenant)),
+                    message_host: Some(message_host(&app.base_url)),
+                    attachments,
+                },
+            },
+            audit,
+        )
+        .await
+        .map_err(SendError::Storage)?;
+    if sent.is_none() {
+        return Err(SendError::NotFound);
+    }
+    app.jobs.ring();
+    Ok(())
+}
+
+/// A subject on one line (a header cannot hold a line break).
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Why a failed answer was not sent again.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    #[error("no such email on this invoice")]
+    NotFound,
+    #[error("the retry could not be stored")]
+    Storage(#[source] OutboxError),
+}
+
+impl crate::Failure for RetryError {
+    fn kind(&self) -> crate::FailureKind {
+        match self {
+            Self::NotFound => crate::FailureKind::NotFound,
+            Self::Storage(_) => crate::FailureKind::Internal,
+        }
+    }
+}
+
+/// Queues a failed answer again (with its audit entry, in one transaction). An email that is not failed (sent
+/// meanwhile, or already retrying) is left as it is.
+pub async fn retry(
+    app: &App,
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    email: Uuid,
+    author: Author<'_>,
+) -> Result<(), RetryError> {
+    let repository = InvoiceEmailRepository::new(app.db.clone());
+    let audit = AuditEntry::new("invoice.email_retried", format!("invoice:{invoice}"))
+        .by(Some(author.user.id))
+        .from_ip(author.ip)
+        .details(serde_json::json!({ "email": email }));
+    let retried = repository
+        .retry(scope, invoice, email, audit)
+        .await
+        .map_err(RetryError::Storage)?;
+    if retried {
+        app.jobs.ring();
+        return Ok(());
+    }
+    let exists = repository
+        .exists(scope, invoice, email)
+        .await
+        .map_err(|error| RetryError::Storage(error.into()))?;
+    if exists {
+        Ok(())
+    } else {
+        Err(RetryError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_use_the_public_host() {
+        assert_eq!(
+            message_host("https://portal.example.fr/"),
+            "portal.example.fr"
+        );
+        assert_eq!(message_host("http://127.0.0.1:8080"), "127.0.0.1");
+        assert_eq!(message_host("http://[::1]:8080/x"), "[::1]");
+        assert_eq!(message_host(""), "portal");
+    }
+}
