@@ -12,7 +12,7 @@ use portal_domain::identifiers::{ElectronicAddress, Email, Siren, VatNumber};
 use portal_domain::invoice::{Address, DocumentType, InvoiceDraft};
 use portal_persistence::TenantRole;
 use portal_persistence::billit_connections::{BillitEnvironment, ConnectionSettings};
-use portal_persistence::customers::{CustomerInput, CustomerRepository};
+use portal_persistence::customers::CustomerInput;
 use portal_persistence::invoices::InvoiceContent;
 use portal_persistence::tenants::{TenantAddress, TenantProfile};
 use rand::distr::{Alphanumeric, SampleString};
@@ -207,7 +207,7 @@ async fn create_company(
         .await
         .context("registering the demo webhooks")?;
 
-    let customers = CustomerRepository::new(state.db.clone());
+    let customers = state.customers.clone();
     let today = portal_billit::time::utc_to_brussels(chrono::Utc::now()).date();
     let mut index = 0;
     for (name, suffix, invoices) in CUSTOMERS {

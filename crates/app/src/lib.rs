@@ -24,14 +24,19 @@ use emails::EmailBodies;
 use mailer::Mailer;
 use master_key::MasterKey;
 use portal_persistence::Db;
+use portal_persistence::answers::{AnswerTemplateRepository, InvoiceEmailRepository};
 use portal_persistence::billit_connections::BillitConnectionRepository;
+use portal_persistence::customers::CustomerRepository;
 use portal_persistence::invitations::{InvitationRepository, PasswordResetRepository};
 use portal_persistence::invoices::InvoiceRepository;
+use portal_persistence::notifications::NotificationRepository;
 use portal_persistence::outbox::OutboxRepository;
+use portal_persistence::payments::PaymentRepository;
 use portal_persistence::sessions::SessionRepository;
 use portal_persistence::tenants::TenantRepository;
 use portal_persistence::throttle::LoginThrottle;
 use portal_persistence::users::UserRepository;
+use portal_persistence::webhook_deliveries::WebhookDeliveryRepository;
 use std::sync::Arc;
 use std::time::Duration;
 use worker::{JobFailure, JobRegistry, Jobs};
@@ -84,7 +89,7 @@ pub struct Policies {
     pub throttle: portal_persistence::throttle::ThrottlePolicy,
 }
 
-/// The application: repositories, the job queue, the mailer, the keys and the live updates, shared by every
+/// The application: every repository (the one way to reach them), the job queue, the mailer, the keys and the live updates, shared by every
 /// caller (cheap to clone).
 #[derive(Clone)]
 pub struct App {
@@ -103,6 +108,12 @@ pub struct App {
     pub outbox: OutboxRepository,
     pub billit: BillitConnectionRepository,
     pub invoices: InvoiceRepository,
+    pub customers: CustomerRepository,
+    pub payments: PaymentRepository,
+    pub invoice_emails: InvoiceEmailRepository,
+    pub answer_templates: AnswerTemplateRepository,
+    pub deliveries: WebhookDeliveryRepository,
+    pub notifications: NotificationRepository,
     /// Status changes, for the pages open in browsers.
     pub live: live::LiveUpdates,
     pub mailer: Mailer,
@@ -135,6 +146,12 @@ impl App {
             outbox: OutboxRepository::new(db.clone()),
             billit: BillitConnectionRepository::new(db.clone()),
             invoices: InvoiceRepository::new(db.clone()),
+            customers: CustomerRepository::new(db.clone()),
+            payments: PaymentRepository::new(db.clone()),
+            invoice_emails: InvoiceEmailRepository::new(db.clone()),
+            answer_templates: AnswerTemplateRepository::new(db.clone()),
+            deliveries: WebhookDeliveryRepository::new(db.clone()),
+            notifications: NotificationRepository::new(db.clone()),
             live: live::LiveUpdates::new(),
             mailer,
             email_bodies,

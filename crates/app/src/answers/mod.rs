@@ -10,7 +10,7 @@ use portal_domain::Language;
 use portal_domain::ids::InvoiceId;
 use portal_domain::lifecycle::{Lifecycle, OpenRequest};
 use portal_persistence::TenantScope;
-use portal_persistence::answers::{InvoiceEmailRepository, NewInvoiceEmail};
+use portal_persistence::answers::NewInvoiceEmail;
 use portal_persistence::audit::AuditEntry;
 use portal_persistence::invoices::{InvoiceRecord, StoredEvent};
 use portal_persistence::outbox::{EmailExtras, NewAttachment, NewEmail, OutboxError};
@@ -253,7 +253,9 @@ pub async fn send(
             "subject": subject,
             "attachments": file_names,
         }));
-    let sent = InvoiceEmailRepository::new(app.db.clone())
+    let sent = app
+        .invoice_emails
+        .clone()
         .send(
             scope,
             NewInvoiceEmail {
@@ -312,7 +314,7 @@ pub async fn retry(
     email: Uuid,
     author: Author<'_>,
 ) -> Result<(), RetryError> {
-    let repository = InvoiceEmailRepository::new(app.db.clone());
+    let repository = app.invoice_emails.clone();
     let audit = AuditEntry::new("invoice.email_retried", format!("invoice:{invoice}"))
         .by(Some(author.user.id))
         .from_ip(author.ip)

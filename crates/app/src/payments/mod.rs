@@ -33,7 +33,7 @@ pub fn register(registry: JobRegistry, state: &App) -> JobRegistry {
 }
 
 pub fn repository(state: &App) -> PaymentRepository {
-    PaymentRepository::new(state.db.clone())
+    state.payments.clone()
 }
 
 /// Today in France, the day a payment may be dated at the latest.

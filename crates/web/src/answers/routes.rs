@@ -22,7 +22,6 @@ use portal_domain::Language;
 use portal_domain::identifiers::Email;
 use portal_domain::lifecycle::OpenRequest;
 use portal_domain::status::{StatusCode, reason_label};
-use portal_persistence::answers::AnswerTemplateRepository;
 use portal_persistence::audit::AuditEntry;
 use portal_persistence::outbox::NewAttachment;
 use portal_persistence::tenants::Tenant;
@@ -583,9 +582,7 @@ async fn templates_view(
     t: Tr,
     typed: Option<(u16, Language, Template, String)>,
 ) -> Result<Vec<SlotView>, WebError> {
-    let stored = AnswerTemplateRepository::new(state.db.clone())
-        .all(&ctx.scope)
-        .await?;
+    let stored = state.answer_templates.clone().all(&ctx.scope).await?;
     let mut slots = Vec::new();
     for status in templates::ANSWERED_STATUSES {
         for lang in [Language::Fr, Language::En] {
@@ -691,7 +688,7 @@ pub async fn save_template(
     let lang = Language::parse(&form.language)
         .filter(|lang| lang.code() == form.language.trim())
         .ok_or(WebError::NotFound)?;
-    let repository = AnswerTemplateRepository::new(state.db.clone());
+    let repository = state.answer_templates.clone();
     let slot = format!("#template-{status}-{}", lang.code());
     let back = format!(
         "/t/{}/settings/answer-templates?saved=1{slot}",

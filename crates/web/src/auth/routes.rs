@@ -558,10 +558,7 @@ pub async fn account(
     user: CurrentUser,
     query: web::Query<AccountQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let notifications =
-        portal_persistence::notifications::NotificationRepository::new(state.db.clone())
-            .choices(user.user.id)
-            .await?;
+    let notifications = state.notifications.clone().choices(user.user.id).await?;
     let page = AccountPage {
         layout: layout_for(&state, &req, &user, None).await?,
         email: user.user.email.clone(),
@@ -582,8 +579,7 @@ pub async fn save_notifications(
         .filter(|(key, _)| key == "notify")
         .map(|(_, slug)| slug.into_owned())
         .collect();
-    let repository =
-        portal_persistence::notifications::NotificationRepository::new(state.db.clone());
+    let repository = state.notifications.clone();
     let choices: Vec<_> = repository
         .choices(user.user.id)
         .await?

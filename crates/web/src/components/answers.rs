@@ -15,7 +15,6 @@ use portal_domain::Language;
 use portal_domain::lifecycle::{Lifecycle, OpenRequest};
 use portal_domain::status::{StatusCode, reason_label};
 use portal_persistence::TenantRole;
-use portal_persistence::answers::{AnswerTemplateRepository, InvoiceEmailRepository};
 use portal_persistence::invoices::InvoiceRecord;
 use portal_persistence::outbox::EmailStatus;
 use portal_persistence::tenants::Tenant;
@@ -40,7 +39,9 @@ pub(crate) async fn template_for(
     lang: Language,
 ) -> Result<Template, WebError> {
     Ok(
-        match AnswerTemplateRepository::new(state.db.clone())
+        match state
+            .answer_templates
+            .clone()
             .get(&ctx.scope, status, lang)
             .await?
         {
@@ -165,7 +166,9 @@ pub(crate) async fn panel(
     let lang = t.lang;
     let base = format!("/t/{}/invoices/{}", ctx.tenant.slug, record.id);
     let can_write = ctx.scope.allows(TenantRole::Member);
-    let records = InvoiceEmailRepository::new(state.db.clone())
+    let records = state
+        .invoice_emails
+        .clone()
         .list(&ctx.scope, record.id)
         .await?;
     let open = answerable(lifecycle);

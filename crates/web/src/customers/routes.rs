@@ -44,7 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn repository(state: &AppState) -> CustomerRepository {
-    CustomerRepository::new(state.db.clone())
+    state.customers.clone()
 }
 
 fn customer_id(path: &(String, String)) -> Result<CustomerId, WebError> {

@@ -9,7 +9,6 @@ use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use portal_billit::webhook::{MAX_PAYLOAD_BYTES, SIGNATURE_HEADER, verify_signature};
-use portal_persistence::webhook_deliveries::WebhookDeliveryRepository;
 use std::time::Duration;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -101,7 +100,9 @@ pub async fn billit_webhook(
         Ok(text) => text,
         Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
     };
-    WebhookDeliveryRepository::new(state.db.clone())
+    state
+        .deliveries
+        .clone()
         .record(&scope, body, portal_app::statuses::WEBHOOK_JOB)
         .await
         .map_err(anyhow::Error::from)?;
