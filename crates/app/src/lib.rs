@@ -17,6 +17,7 @@ pub mod master_key;
 pub mod password;
 pub mod payments;
 pub mod seed;
+pub mod settlements;
 pub mod statuses;
 pub mod worker;
 

@@ -18,6 +18,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode as HttpStatus;
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::NaiveDate;
+use portal_app::settlements::LinkRefusal;
 use portal_domain::ids::InvoiceId;
 use portal_domain::invoice::{DocumentType, InvoiceDraft};
 use portal_domain::lifecycle::Lifecycle;
@@ -50,11 +51,9 @@ impl SettleAs {
     }
 }
 
-/// Only an invoice that went to Billit can be settled: a draft is simply edited, and a credit note is not
-/// credited again.
-pub(crate) fn settleable(original: &InvoiceRecord) -> bool {
-    portal_domain::settlement::is_settleable(original.draft.document_type, original.submission)
-}
+// Only an invoice that went to Billit can be settled: a draft is simply edited, and a credit note is not
+// credited again (the domain's rule).
+pub(crate) use portal_app::settlements::settleable;
 
 fn invoice_href(slug: &str, id: InvoiceId) -> String {
     format!("/t/{slug}/invoices/{id}")
@@ -209,14 +208,7 @@ async fn remaining_cents(
     original: &InvoiceRecord,
     except: Option<InvoiceId>,
 ) -> Result<i64, WebError> {
-    let credited = state
-        .invoices
-        .credited_cents(&ctx.scope, original.id, except)
-        .await?;
-    Ok(portal_domain::settlement::credit_limit(
-        original.totals.incl,
-        credited,
-    ))
+    Ok(portal_app::settlements::credit_limit(state, &ctx.scope, original, except).await?)
 }
 
 /// The banner of the editor of a linked document; `None` for any other document.
@@ -295,22 +287,34 @@ pub async fn check_link(
         return Ok(LinkCheck::Unlinked);
     };
     // A saved document keeps the link it was created with, whatever became of the original since.
-    if invoice.is_none() && !settleable(&original) {
-        return Ok(LinkCheck::Refused(
-            t.get("settlements.not_settleable").to_owned(),
-        ));
-    }
-    if draft.document_type == DocumentType::CreditNote {
-        let remaining =
-            remaining_cents(state, ctx, &original, invoice.map(|invoice| invoice.id)).await?;
-        if portal_domain::settlement::check_credit(total_incl_cents, remaining).is_err() {
+    match portal_app::settlements::check_link(
+        state,
+        &ctx.scope,
+        &original,
+        invoice.map(|invoice| invoice.id),
+        draft,
+        total_incl_cents,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(LinkRefusal::NotSettleable) => {
+            return Ok(LinkCheck::Refused(
+                t.get("settlements.not_settleable").to_owned(),
+            ));
+        }
+        Err(LinkRefusal::OverLimit {
+            amount_cents,
+            remaining_cents,
+        }) => {
             return Ok(LinkCheck::Refused(over_limit_sentence(
                 &original,
-                total_incl_cents,
-                remaining,
+                amount_cents,
+                remaining_cents,
                 t,
             )));
         }
+        Err(other) => return Err(WebError::from_failure(other)),
     }
     Ok(LinkCheck::Linked(Box::new(original)))
 }
