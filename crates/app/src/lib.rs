@@ -9,6 +9,7 @@ pub mod billit_connection;
 pub mod crypto;
 pub mod demo;
 pub mod emails;
+pub mod failures;
 pub mod i18n;
 pub mod invoicing;
 pub mod live;

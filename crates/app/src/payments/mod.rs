@@ -7,7 +7,7 @@
 
 mod report;
 
-pub use report::{REPORT_JOB, job as report_job};
+pub use report::{REPORT_JOB, failure_sentence, job as report_job};
 
 use crate::App;
 use crate::live::LiveEvent;

@@ -719,7 +719,7 @@ pub async fn edit(
             "editor.failed",
             &[(
                 "reason",
-                invoice.submission_error.as_deref().unwrap_or_default(),
+                &submit::failure_sentence(&invoice, t).unwrap_or_default(),
             )],
         )),
         _ => None,
@@ -989,14 +989,7 @@ async fn queue_and_redirect(
         };
         return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()));
     }
-    let outcome = submit::queue(
-        state,
-        &ctx.scope,
-        &ctx.tenant.siren,
-        invoice,
-        ctx.user.language(),
-    )
-    .await?;
+    let outcome = submit::queue(state, &ctx.scope, &ctx.tenant.siren, invoice).await?;
     let slug = &ctx.tenant.slug;
     match outcome {
         QueueOutcome::Queued => {
