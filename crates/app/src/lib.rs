@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod demo;
 pub mod emails;
 pub mod failures;
+pub mod files;
 pub mod i18n;
 pub mod invoicing;
 pub mod live;

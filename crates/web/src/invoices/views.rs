@@ -1209,7 +1209,7 @@ pub async fn file(
                     .insert_header((header::CONTENT_TYPE, file.mime))
                     .insert_header((
                         header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{}\"", file.name),
+                        portal_app::files::content_disposition(&file.name),
                     ))
                     .insert_header((header::CACHE_CONTROL, "private, no-store"))
                     .body(file.content));
