@@ -208,7 +208,7 @@ async fn create_company(
         .context("registering the demo webhooks")?;
 
     let customers = CustomerRepository::new(state.db.clone());
-    let today = portal_billit::time::utc_to_brussels(chrono::Utc::now()).date();
+    let today = crate::dates::today();
     let mut index = 0;
     for (name, suffix, invoices) in CUSTOMERS {
         let buyer_siren = crate::seed::random_siren(rng);

@@ -7,6 +7,7 @@
 pub mod answer_templates;
 pub mod billit_connection;
 pub mod crypto;
+pub mod dates;
 pub mod demo;
 pub mod emails;
 pub mod failures;

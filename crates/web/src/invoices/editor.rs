@@ -16,7 +16,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 use portal_app::invoicing::submit::{self, QueueOutcome};
 use portal_domain::Language;
 use portal_domain::identifiers::Siren;
@@ -61,9 +61,9 @@ fn edit_page(slug: &str, id: InvoiceId) -> String {
     format!("/t/{slug}/invoices/{id}/edit")
 }
 
-/// Today in France (Paris keeps Brussels' time, which the Billit crate already converts to).
+/// Today in France.
 fn today() -> chrono::NaiveDate {
-    portal_billit::time::utc_to_brussels(Utc::now()).date()
+    portal_app::dates::today()
 }
 
 fn seller_siren(ctx: &TenantContext) -> Option<Siren> {
