@@ -208,7 +208,7 @@ async fn create_company(
         .context("registering the demo webhooks")?;
 
     let customers = state.customers.clone();
-    let today = portal_billit::time::utc_to_brussels(chrono::Utc::now()).date();
+    let today = crate::dates::today();
     let mut index = 0;
     for (name, suffix, invoices) in CUSTOMERS {
         let buyer_siren = crate::seed::random_siren(rng);
@@ -285,7 +285,7 @@ async fn create_company(
             if suffix.is_empty() && index == invoices {
                 continue;
             }
-            match queue(state, &scope, company.siren, &record, Language::Fr).await? {
+            match queue(state, &scope, company.siren, &record).await? {
                 QueueOutcome::Queued => {}
                 other => tracing::warn!(outcome = ?other, "a demo invoice was not queued"),
             }

@@ -7,8 +7,11 @@
 pub mod answers;
 pub mod billit_connection;
 pub mod crypto;
+pub mod dates;
 pub mod demo;
 pub mod emails;
+pub mod failures;
+pub mod files;
 pub mod i18n;
 pub mod invoicing;
 pub mod live;

@@ -1,5 +1,13 @@
 //! Sending the outbox: SMTP when configured, otherwise one `.eml` file per email under `<data_dir>/outbox/`.
+//!
+//! A failed try is kept on the email (`last_error`) as a code with the technical detail as its parameter (see
+//! [`crate::failures`]), put into words by [`failure_sentence`] in the reader's language:
+//! - `mail.invalid:<detail>`: the email could not be built (an address or an attachment's type is invalid);
+//! - `mail.refused:<detail>`: the SMTP server refused it or could not be reached;
+//! - `mail.not_written:<detail>`: the file mailer could not write it.
 
+use crate::failures::{self, Failure};
+use crate::i18n::Tr;
 use crate::worker::{JobFailure, JobResult};
 use anyhow::Context;
 use lettre::message::header::ContentType;
@@ -48,31 +56,86 @@ impl Mailer {
         &self,
         stored: &StoredEmail,
         attachments: &[NewAttachment],
-    ) -> anyhow::Result<()> {
-        let message = build_message(stored, attachments)?;
+    ) -> Result<(), DeliveryError> {
+        let message = build_message(stored, attachments).map_err(DeliveryError::Invalid)?;
         match self {
             Self::Smtp(transport) => {
                 transport
                     .send(message)
                     .await
-                    .context("the SMTP server refused the email")?;
+                    .map_err(|error| DeliveryError::Refused(error.into()))?;
             }
             Self::Files(dir) => {
-                let path = dir.join(format!("{}.eml", stored.id));
-                let temporary = dir.join(format!(".{}.eml.tmp", stored.id));
-                tokio::fs::create_dir_all(dir)
-                    .await
-                    .context("creating the outbox folder")?;
-                tokio::fs::write(&temporary, message.formatted())
-                    .await
-                    .context("writing the email file")?;
-                tokio::fs::rename(&temporary, &path)
-                    .await
-                    .context("publishing the email file")?;
+                let written = async {
+                    let path = dir.join(format!("{}.eml", stored.id));
+                    let temporary = dir.join(format!(".{}.eml.tmp", stored.id));
+                    tokio::fs::create_dir_all(dir)
+                        .await
+                        .context("creating the outbox folder")?;
+                    tokio::fs::write(&temporary, message.formatted())
+                        .await
+                        .context("writing the email file")?;
+                    tokio::fs::rename(&temporary, &path)
+                        .await
+                        .context("publishing the email file")
+                };
+                written.await.map_err(DeliveryError::NotWritten)?;
             }
         }
         Ok(())
     }
+}
+
+/// Why an email did not leave.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("the email cannot be built: {0:#}")]
+    Invalid(anyhow::Error),
+    #[error("the SMTP server refused the email: {0:#}")]
+    Refused(anyhow::Error),
+    #[error("the email file cannot be written: {0:#}")]
+    NotWritten(anyhow::Error),
+}
+
+impl DeliveryError {
+    /// What the email keeps: the code and the technical detail.
+    pub fn stored(&self) -> String {
+        let (code, error) = match self {
+            Self::Invalid(error) => (INVALID, error),
+            Self::Refused(error) => (REFUSED, error),
+            Self::NotWritten(error) => (NOT_WRITTEN, error),
+        };
+        let detail: String = format!("{error:#}")
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(500)
+            .collect();
+        failures::encode(code, detail.trim())
+    }
+}
+
+const INVALID: &str = "mail.invalid";
+const REFUSED: &str = "mail.refused";
+const NOT_WRITTEN: &str = "mail.not_written";
+
+/// Why an email did not leave (its `last_error`), in the reader's words. A row written before the codes holds
+/// the technical text itself, shown as it is.
+pub fn failure_sentence(stored: &str, t: Tr) -> String {
+    let Some(Failure { code, param }) = Failure::parse(stored.trim()) else {
+        return stored.to_owned();
+    };
+    let key = match code {
+        INVALID => "outbox.failure.invalid",
+        REFUSED => "outbox.failure.refused",
+        NOT_WRITTEN => "outbox.failure.not_written",
+        _ => return stored.to_owned(),
+    };
+    let detail = if param.trim().is_empty() {
+        t.get("failure.no_detail")
+    } else {
+        param
+    };
+    t.fill(key, &[("detail", detail)])
 }
 
 /// A multipart (text + HTML) message, inside a `multipart/mixed` with the files when there are any. `Date` is
@@ -176,11 +239,45 @@ pub async fn send_job(outbox: OutboxRepository, mailer: Mailer, job: ClaimedJob)
             Ok(())
         }
         Err(error) => {
-            let message = format!("{error:#}");
             outbox
-                .mark_attempt_failed(stored.id, &message, job.is_last_attempt())
+                .mark_attempt_failed(stored.id, &error.stored(), job.is_last_attempt())
                 .await?;
-            Err(JobFailure::Retry(error))
+            Err(JobFailure::Retry(error.into()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portal_domain::Language;
+
+    #[test]
+    fn a_failed_try_is_kept_as_a_code_and_read_in_each_language() {
+        let error = DeliveryError::Refused(anyhow::anyhow!("550 5.1.1 mailbox\r\nunavailable"));
+        let stored = error.stored();
+        assert_eq!(stored, "mail.refused:550 5.1.1 mailbox  unavailable");
+        assert_eq!(
+            failure_sentence(&stored, Tr::new(Language::Fr)),
+            "Le serveur d’envoi a refusé le courriel ou n’a pas pu être joint (550 5.1.1 mailbox  unavailable)."
+        );
+        assert_eq!(
+            failure_sentence(&stored, Tr::new(Language::En)),
+            "The mail server refused the email or could not be reached (550 5.1.1 mailbox  unavailable)."
+        );
+        assert!(failure_sentence("mail.invalid", Tr::new(Language::En)).contains("(no detail)"));
+        assert!(
+            failure_sentence(
+                &DeliveryError::NotWritten(anyhow::anyhow!("disk full")).stored(),
+                Tr::new(Language::Fr)
+            )
+            .contains("(disk full)")
+        );
+    }
+
+    #[test]
+    fn a_text_written_before_the_codes_is_shown_as_it_is() {
+        let old = "the SMTP server refused the email: permanent error (550)";
+        assert_eq!(failure_sentence(old, Tr::new(Language::Fr)), old);
     }
 }

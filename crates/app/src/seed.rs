@@ -374,7 +374,7 @@ pub async fn run(
     let users = UserRepository::new(db.clone());
     let hash = crate::password::hash(plan.password.clone()).await?;
     let mut report = SeedReport::default();
-    let today = Utc::now().date_naive();
+    let today = crate::dates::today();
     let mut order_id = 1_000_000_i64;
     for index in 0..plan.tenants {
         let slug = format!("{}-{:03}", plan.prefix, index + 1);

@@ -71,7 +71,8 @@ pub struct InvoiceRecord {
     pub draft: InvoiceDraft,
     pub totals: TotalsCents,
     pub submission: SubmissionState,
-    /// The sentence shown to the user when the submission failed.
+    /// Why the submission failed or is late: a code the page puts into words (`portal_app::failures`); rows
+    /// written before the codes hold a sentence.
     pub submission_error: Option<String>,
     pub submission_attempts: i32,
     /// Sent with the order's creation, so that a repeat after a crash cannot create a second order.
@@ -1055,7 +1056,7 @@ impl InvoiceRepository {
         .await
     }
 
-    /// Billit refused the submission (or it kept failing): `message` is the sentence the user reads.
+    /// Billit refused the submission (or it kept failing): `message` is the failure's code (`portal_app::failures`).
     pub async fn mark_failed(
         &self,
         scope: &TenantScope,
@@ -1089,7 +1090,7 @@ impl InvoiceRepository {
         .await
     }
 
-    /// A transient failure: the job will retry; the user sees why it is late.
+    /// A transient failure: the job will retry; the user sees why it is late (`message` is the failure's code).
     pub async fn note_retry(
         &self,
         scope: &TenantScope,

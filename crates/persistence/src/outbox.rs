@@ -91,6 +91,8 @@ pub struct StoredEmail {
     pub message_id: Option<String>,
     pub status: EmailStatus,
     pub attempts: i32,
+    /// Why the last try failed: a code with its technical detail (`portal_app::mailer`); rows written before
+    /// the codes hold the technical text.
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,

@@ -2,8 +2,8 @@
 //! `€1,234.56` and `2026-11-30`. Times are shown in Paris time, whatever the server's zone, because every tenant
 //! is a French company.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Europe::Paris;
+/// Dates and times: the application's own functions (emails use them too), in Paris time.
+pub use portal_app::dates::{date, date_or_dash, date_time, date_time_seconds, days_between};
 use portal_domain::Language;
 pub use portal_domain::money::cents_of;
 use portal_domain::money::{Amount, VatRate};
@@ -88,35 +88,6 @@ pub fn percent(rate: Decimal, lang: Language) -> String {
     }
 }
 
-/// A calendar date: `30/11/2026` / `2026-11-30`.
-pub fn date(date: NaiveDate, lang: Language) -> String {
-    match lang {
-        Language::Fr => date.format("%d/%m/%Y").to_string(),
-        Language::En => date.format("%Y-%m-%d").to_string(),
-    }
-}
-
-/// An optional date, or a dash.
-pub fn date_or_dash(value: Option<NaiveDate>, lang: Language) -> String {
-    value.map_or_else(|| "—".to_owned(), |value| date(value, lang))
-}
-
-/// An instant in Paris time: `30/11/2026 14:05` / `2026-11-30 14:05`.
-pub fn date_time(at: DateTime<Utc>, lang: Language) -> String {
-    let local = at.with_timezone(&Paris);
-    match lang {
-        Language::Fr => local.format("%d/%m/%Y %H:%M").to_string(),
-        Language::En => local.format("%Y-%m-%d %H:%M").to_string(),
-    }
-}
-
-/// Whole days from `since` to `now` in Paris calendar days (0 on the same day), never negative.
-pub fn days_between(since: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
-    let from = since.with_timezone(&Paris).date_naive();
-    let to = now.with_timezone(&Paris).date_naive();
-    (to - from).num_days().max(0)
-}
-
 fn thousands(lang: Language) -> &'static str {
     match lang {
         Language::Fr => NARROW_NBSP,
@@ -140,7 +111,6 @@ fn group(digits: &str, separator: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     fn dec(text: &str) -> Decimal {
         text.parse().unwrap()
@@ -189,32 +159,5 @@ mod tests {
         assert_eq!(number(dec("12500"), 0, Language::Fr), "12\u{202f}500");
         assert_eq!(percent(dec("5.5"), Language::Fr), "5,5\u{a0}%");
         assert_eq!(percent(dec("20.00"), Language::En), "20%");
-    }
-
-    #[test]
-    fn dates_in_each_language() {
-        let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
-        assert_eq!(date(day, Language::Fr), "30/11/2026");
-        assert_eq!(date(day, Language::En), "2026-11-30");
-        assert_eq!(date_or_dash(None, Language::Fr), "—");
-    }
-
-    #[test]
-    fn times_are_shown_in_paris_time_across_daylight_saving() {
-        // Winter: UTC+1.
-        let winter = Utc.with_ymd_and_hms(2026, 11, 30, 23, 30, 0).unwrap();
-        assert_eq!(date_time(winter, Language::Fr), "01/12/2026 00:30");
-        assert_eq!(date_time(winter, Language::En), "2026-12-01 00:30");
-        // Summer: UTC+2.
-        let summer = Utc.with_ymd_and_hms(2026, 6, 2, 9, 29, 2).unwrap();
-        assert_eq!(date_time(summer, Language::Fr), "02/06/2026 11:29");
-    }
-
-    #[test]
-    fn days_are_counted_in_paris_calendar_days() {
-        let since = Utc.with_ymd_and_hms(2026, 11, 27, 22, 30, 0).unwrap(); // 23:30 in Paris
-        let now = Utc.with_ymd_and_hms(2026, 11, 28, 0, 30, 0).unwrap(); // 01:30 the next day
-        assert_eq!(days_between(since, now), 1);
-        assert_eq!(days_between(now, since), 0, "never negative");
     }
 }

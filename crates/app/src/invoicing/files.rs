@@ -1,8 +1,9 @@
 //! An invoice's files as Billit gives them (its PDF, the UBL that went over the network, the status files), with a
-//! name and a type safe to serve or attach.
+//! name and a type safe to serve or attach (made so by [`crate::files`]).
 
 use crate::App;
 use crate::billit_connection::client_for;
+use crate::files::{safe_file_name, safe_mime};
 use portal_billit::client::BillitClient;
 use portal_persistence::invoices::{InvoiceRecord, StoredEvent};
 
@@ -93,109 +94,24 @@ pub async fn fetch_invoice_file(
         tracing::warn!(error = %error, "Billit did not give the file");
         FileProblem::Billit
     })?;
-    let mime = safe_mime(downloaded.mime_type.as_deref());
     let stored_name = named
         .as_ref()
         .and_then(|stored| stored.details.as_ref())
         .and_then(|details| details.file_name.clone());
-    let name = safe_file_name(
-        downloaded.file_name.as_deref().or(stored_name.as_deref()),
-        &mime,
-        &billit_file_id,
+    let raw_name = downloaded.file_name.as_deref().or(stored_name.as_deref());
+    let mime = safe_mime(
+        downloaded.mime_type.as_deref(),
+        raw_name.unwrap_or_default(),
     );
+    let short: String = billit_file_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect();
+    let name = safe_file_name(raw_name, &mime, &format!("billit-{short}"));
     Ok(InvoiceFile {
         name,
         mime,
         content: downloaded.content,
     })
-}
-
-/// A name safe in a `Content-Disposition` header and on any file system.
-fn safe_file_name(name: Option<&str>, mime: &str, file_id: &str) -> String {
-    let cleaned: String = name
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(120)
-        .collect();
-    let cleaned = cleaned.trim_start_matches(['.', '_']).to_owned();
-    if cleaned.chars().any(|c| c.is_ascii_alphanumeric()) {
-        return cleaned;
-    }
-    let extension = match mime {
-        "application/pdf" => ".pdf",
-        "application/xml" | "text/xml" => ".xml",
-        "application/json" => ".json",
-        _ => "",
-    };
-    let short: String = file_id
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(12)
-        .collect();
-    format!("billit-{short}{extension}")
-}
-
-/// The file's own type, unless a browser could run it as part of the portal (HTML, SVG, scripts): then it is
-/// served as plain bytes.
-fn safe_mime(mime: Option<&str>) -> String {
-    let essence = mime
-        .and_then(|text| text.split(';').next())
-        .map(|text| text.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let well_formed = essence.split_once('/').is_some_and(|(kind, sub)| {
-        let token = |part: &str| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
-        };
-        token(kind) && token(sub)
-    });
-    if !well_formed {
-        return "application/octet-stream".to_owned();
-    }
-    if ["html", "svg", "javascript", "ecmascript", "xhtml"]
-        .iter()
-        .any(|risky| essence.contains(risky))
-    {
-        "application/octet-stream".to_owned()
-    } else {
-        essence
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_names_and_types_are_made_safe() {
-        assert_eq!(
-            safe_file_name(Some("../../etc/pass\"wd.xml"), "application/xml", "x"),
-            "etc_pass_wd.xml"
-        );
-        assert_eq!(
-            safe_file_name(Some("Facture n°1.pdf"), "application/pdf", "x"),
-            "Facture_n_1.pdf"
-        );
-        assert_eq!(
-            safe_file_name(None, "application/pdf", "0b6c-4e1f-9a"),
-            "billit-0b6c4e1f9a.pdf"
-        );
-        assert_eq!(safe_mime(Some("application/pdf")), "application/pdf");
-        assert_eq!(
-            safe_mime(Some("text/html; charset=utf-8")),
-            "application/octet-stream"
-        );
-        assert_eq!(safe_mime(Some("image/svg+xml")), "application/octet-stream");
-        assert_eq!(safe_mime(Some("not a type")), "application/octet-stream");
-        assert_eq!(safe_mime(None), "application/octet-stream");
-    }
 }

@@ -10,15 +10,15 @@ use super::billit_order::order_for;
 use super::drafts::{issue_year, problems_of, rate_set_for};
 use crate::App;
 use crate::billit_connection::{ConnectionProblem, client_for};
+use crate::failures::{self, Failure as StoredFailure};
 use crate::i18n::Tr;
 use crate::live::LiveEvent;
 use crate::worker::{JobFailure, JobRegistry, JobResult};
 use chrono::Utc;
-use portal_billit::client::{ApiErrorDetail, BillitClient, BillitError};
+use portal_billit::client::{BillitClient, BillitError};
 use portal_domain::identifiers::Siren;
 use portal_domain::ids::InvoiceId;
 use portal_domain::invoice::{DocumentType, InvoiceDraft, Problem, check_before_submission};
-use portal_domain::{Language, Localized};
 use portal_persistence::TenantScope;
 use portal_persistence::invoices::{InvoiceRecord, SubmissionState};
 use portal_persistence::jobs::{ClaimedJob, NewJob};
@@ -30,13 +30,16 @@ pub const SUBMIT_JOB: &str = "invoice.submit";
 /// The statuses area's job that reads the order back after it was sent.
 pub const SYNC_JOB: &str = "billit.sync_order";
 
-/// `{"invoice_id": "<uuid>"}`, plus the language of whoever sent it, for the sentences the job writes.
+/// `{"invoice_id": "<uuid>"}`. (Jobs queued before the failures were stored as codes also carry the sender's
+/// `language`, no longer needed: the page puts the failure into its reader's words.)
 #[derive(Debug, Serialize, Deserialize)]
 struct SubmitPayload {
     invoice_id: String,
-    #[serde(default)]
-    language: Option<String>,
 }
+
+/// The code of a submission that no longer passes the check when the job runs: `invoice.problems:<terms>`,
+/// the business terms concerned (`BT-1, BT-9`); the editor shows each problem next to its field.
+pub const PROBLEMS: &str = "invoice.problems";
 
 /// The draft as the check needs it: the seller's SIREN, and the rates of the territory its lines use.
 pub fn draft_for_check(record: &InvoiceRecord, seller_siren: &str) -> InvoiceDraft {
@@ -66,7 +69,6 @@ pub async fn queue(
     scope: &TenantScope,
     seller_siren: &str,
     record: &InvoiceRecord,
-    language: Language,
 ) -> anyhow::Result<QueueOutcome> {
     if !record.submission.is_editable() {
         return Ok(QueueOutcome::NotSubmittable);
@@ -86,10 +88,7 @@ pub async fn queue(
         return Ok(QueueOutcome::Problems(problems));
     }
     let id = record.id;
-    let payload = serde_json::json!({
-        "invoice_id": id.to_string(),
-        "language": language.code(),
-    });
+    let payload = serde_json::json!({ "invoice_id": id.to_string() });
     let job = |attempts: i32| {
         NewJob::for_tenant(scope, SUBMIT_JOB, payload).unique_key(format!("submit:{id}:{attempts}"))
     };
@@ -146,9 +145,10 @@ fn publish(state: &App, scope: &TenantScope, invoice: InvoiceId) {
 
 /// Why a submission did not go through.
 enum Failure {
-    /// Worth trying again (Billit busy or unreachable): the sentence says so.
+    /// Worth trying again (Billit busy or unreachable), with its cause (see [`failures::cause_of`]).
     Transient(String),
-    /// Billit refused it, or the portal cannot talk to Billit: the user must act.
+    /// Billit refused it, or the portal cannot talk to Billit: the user must act. The failure as stored (its
+    /// code, see [`failures`]).
     Definitive(String),
     /// The portal's own failure (database): retried like any job.
     Internal(anyhow::Error),
@@ -170,13 +170,6 @@ async fn run(state: &App, job: ClaimedJob) -> JobResult {
     let id = InvoiceId::parse(&payload.invoice_id).ok_or_else(|| {
         JobFailure::Permanent(anyhow::anyhow!("not an invoice id: {}", payload.invoice_id))
     })?;
-    let t = Tr::new(
-        payload
-            .language
-            .as_deref()
-            .and_then(Language::parse)
-            .unwrap_or_default(),
-    );
     let Some(invoice) = state.invoices.get(&scope, id).await? else {
         tracing::info!(invoice = %id, "the invoice was deleted before it was sent");
         return Ok(());
@@ -191,7 +184,7 @@ async fn run(state: &App, job: ClaimedJob) -> JobResult {
     }
     state.invoices.mark_sending(&scope, id).await?;
     publish(state, &scope, id);
-    match submit(state, &scope, &invoice, t).await {
+    match submit(state, &scope, &invoice).await {
         Ok(order_id) => {
             state.invoices.mark_sent(&scope, id, Utc::now()).await?;
             publish(state, &scope, id);
@@ -205,27 +198,27 @@ async fn run(state: &App, job: ClaimedJob) -> JobResult {
             tracing::info!(invoice = %id, order_id, "invoice sent to Billit");
             Ok(())
         }
-        Err(Failure::Transient(message)) if job.is_last_attempt() => {
-            let message = t.fill("editor.billit_gave_up", &[("reason", &message)]);
-            state.invoices.mark_failed(&scope, id, &message).await?;
+        Err(Failure::Transient(cause)) if job.is_last_attempt() => {
+            let stored = failures::encode(failures::GAVE_UP, &cause);
+            state.invoices.mark_failed(&scope, id, &stored).await?;
             publish(state, &scope, id);
-            Err(JobFailure::Permanent(anyhow::anyhow!(message)))
+            Err(JobFailure::Permanent(anyhow::anyhow!(stored)))
         }
-        Err(Failure::Transient(message)) => {
-            let sentence = t.fill("editor.billit_retrying", &[("reason", &message)]);
-            state.invoices.note_retry(&scope, id, &sentence).await?;
+        Err(Failure::Transient(cause)) => {
+            let stored = failures::encode(failures::UNREACHABLE, &cause);
+            state.invoices.note_retry(&scope, id, &stored).await?;
             publish(state, &scope, id);
-            Err(JobFailure::Retry(anyhow::anyhow!(message)))
+            Err(JobFailure::Retry(anyhow::anyhow!(stored)))
         }
-        Err(Failure::Definitive(message)) => {
-            state.invoices.mark_failed(&scope, id, &message).await?;
+        Err(Failure::Definitive(stored)) => {
+            state.invoices.mark_failed(&scope, id, &stored).await?;
             publish(state, &scope, id);
-            Err(JobFailure::Permanent(anyhow::anyhow!(message)))
+            Err(JobFailure::Permanent(anyhow::anyhow!(stored)))
         }
         Err(Failure::Internal(error)) if job.is_last_attempt() => {
             state
                 .invoices
-                .mark_failed(&scope, id, t.get("editor.submit_internal"))
+                .mark_failed(&scope, id, failures::INTERNAL)
                 .await?;
             publish(state, &scope, id);
             Err(JobFailure::Permanent(error))
@@ -235,12 +228,7 @@ async fn run(state: &App, job: ClaimedJob) -> JobResult {
 }
 
 /// Creates the order unless the invoice already has one, then sends it. Returns the order id.
-async fn submit(
-    state: &App,
-    scope: &TenantScope,
-    invoice: &InvoiceRecord,
-    t: Tr,
-) -> Result<i64, Failure> {
+async fn submit(state: &App, scope: &TenantScope, invoice: &InvoiceRecord) -> Result<i64, Failure> {
     let client = match client_for(state, scope).await {
         Ok((client, _)) => client,
         Err(ConnectionProblem::Database(error)) => return Err(Failure::Internal(error.into())),
@@ -250,15 +238,11 @@ async fn submit(
             | ConnectionProblem::NoEmbeddedSandbox),
         ) => {
             tracing::info!(problem = %problem, "no usable Billit connection");
-            return Err(Failure::Definitive(
-                t.get("editor.billit_not_configured").to_owned(),
-            ));
+            return Err(Failure::Definitive(failures::NOT_CONFIGURED.to_owned()));
         }
         Err(problem) => {
             tracing::error!(problem = %problem, "the Billit connection cannot be used");
-            return Err(Failure::Definitive(
-                t.get("editor.billit_connection_broken").to_owned(),
-            ));
+            return Err(Failure::Definitive(failures::CONNECTION_BROKEN.to_owned()));
         }
     };
     let order_id = match invoice.billit_order_id {
@@ -272,19 +256,15 @@ async fn submit(
             let draft = draft_for_check(invoice, &tenant.siren);
             // Uniqueness was checked when it was queued; the database's unique index keeps it so.
             let checked = check_before_submission(&draft, &|_: &_| false).map_err(|problems| {
-                let list: Vec<String> = problems
-                    .iter()
-                    .map(|problem| format!("{} · {}", problem.term, problem.message(t.lang)))
-                    .collect();
-                Failure::Definitive(
-                    t.fill("editor.submit_problems", &[("problems", &list.join(" ; "))]),
-                )
+                let mut terms: Vec<&str> = problems.iter().map(|problem| problem.term).collect();
+                terms.dedup();
+                Failure::Definitive(failures::encode(PROBLEMS, &terms.join(", ")))
             })?;
             let order = order_for(&checked);
             let order_id = client
                 .create_order(&order, &invoice.idempotency_key)
                 .await
-                .map_err(|error| failure_of(&error, invoice, t))?;
+                .map_err(|error| failure_of(&error, invoice.id))?;
             state
                 .invoices
                 .set_order_id(scope, invoice.id, order_id)
@@ -301,49 +281,200 @@ async fn submit(
             );
             Ok(order_id)
         }
-        Err(error) => Err(failure_of(&error, invoice, t)),
-    }
-}
-
-fn codes(error: &BillitError) -> &[ApiErrorDetail] {
-    match error {
-        BillitError::Validation { errors, .. } | BillitError::Conflict { errors } => errors,
-        _ => &[],
+        Err(error) => Err(failure_of(&error, invoice.id)),
     }
 }
 
 fn has_code(error: &BillitError, code: &str) -> bool {
-    codes(error)
+    failures::errors_of(error)
         .iter()
         .any(|detail| detail.code.as_deref() == Some(code))
 }
 
-/// Billit's refusal as a sentence the user can act on.
-fn failure_of(error: &BillitError, invoice: &InvoiceRecord, t: Tr) -> Failure {
-    tracing::info!(error = %error, invoice = %invoice.id, "Billit did not take the invoice");
-    let reason = error.message(t.lang);
+/// Billit's answer as the failure the invoice keeps.
+fn failure_of(error: &BillitError, invoice: InvoiceId) -> Failure {
+    tracing::info!(error = %error, invoice = %invoice, "Billit did not take the invoice");
     if error.is_transient() {
-        return Failure::Transient(reason);
+        return Failure::Transient(failures::cause_of(error));
     }
-    if matches!(error, BillitError::Unauthorized { .. }) {
-        return Failure::Definitive(t.get("editor.billit_unauthorized").to_owned());
-    }
-    let known = codes(error).iter().find_map(|detail| {
-        let key = match detail.code.as_deref()? {
-            "OrderNumberAlreadyExists" => "editor.billit_number_exists",
-            "InvalidOrderNumber" | "OrderNumberIsRequired" => "editor.billit_number_invalid",
-            "InvalidVATPercentage" | "VATPercentageIsRequired" => "editor.billit_vat_invalid",
-            "TheCustomerIsNotActiveOnPeppol" => "editor.billit_customer_not_on_network",
-            "AboutInvoiceNumberIsRequired" => "editor.billit_corrects_missing",
-            "CustomerIsRequired" | "CustomerNameIsRequired" => "editor.billit_customer_missing",
-            "OrderLinesAreRequired" | "UnitPriceIsRequired" => "editor.billit_lines_missing",
-            "AmountOutOfRange" => "editor.billit_amount_out_of_range",
-            _ => return None,
-        };
-        Some(key)
-    });
-    Failure::Definitive(match known {
-        Some(key) => t.fill(key, &[("number", invoice.number()), ("reason", &reason)]),
-        None => t.fill("editor.billit_refused", &[("reason", &reason)]),
+    let code = match error {
+        BillitError::Unauthorized { .. } => failures::UNAUTHORIZED.to_owned(),
+        BillitError::NotFound => failures::NOT_FOUND.to_owned(),
+        BillitError::Decode(_) => failures::UNEXPECTED_ANSWER.to_owned(),
+        BillitError::Invalid(_) => failures::CONNECTION_BROKEN.to_owned(),
+        _ => failures::encode(
+            failures::REFUSED,
+            &failures::billit_details(failures::errors_of(error)),
+        ),
+    };
+    Failure::Definitive(code)
+}
+
+/// The sentence for a Billit code the user can act on (`{number}` is the invoice's).
+fn refusal_key(billit_code: &str) -> Option<&'static str> {
+    Some(match billit_code {
+        "OrderNumberAlreadyExists" => "editor.billit_number_exists",
+        "InvalidOrderNumber" | "OrderNumberIsRequired" => "editor.billit_number_invalid",
+        "InvalidVATPercentage" | "VATPercentageIsRequired" => "editor.billit_vat_invalid",
+        "TheCustomerIsNotActiveOnPeppol" => "editor.billit_customer_not_on_network",
+        "AboutInvoiceNumberIsRequired" => "editor.billit_corrects_missing",
+        "CustomerIsRequired" | "CustomerNameIsRequired" => "editor.billit_customer_missing",
+        "OrderLinesAreRequired" | "UnitPriceIsRequired" => "editor.billit_lines_missing",
+        "AmountOutOfRange" => "editor.billit_amount_out_of_range",
+        _ => return None,
     })
+}
+
+/// Why the invoice's submission failed (or is late), in the reader's words; `None` when nothing is wrong.
+/// A row written before the failures were codes holds a sentence, shown as it is.
+pub fn failure_sentence(invoice: &InvoiceRecord, t: Tr) -> Option<String> {
+    let stored = invoice
+        .submission_error
+        .as_deref()
+        .map(str::trim)
+        .filter(|stored| !stored.is_empty())?;
+    Some(failure_words(stored, invoice.number(), t))
+}
+
+fn failure_words(stored: &str, number: &str, t: Tr) -> String {
+    let Some(StoredFailure { code, param }) = StoredFailure::parse(stored) else {
+        return stored.to_owned();
+    };
+    let key = match code {
+        failures::NOT_CONFIGURED => "editor.billit_not_configured",
+        failures::CONNECTION_BROKEN => "editor.billit_connection_broken",
+        failures::UNAUTHORIZED => "editor.billit_unauthorized",
+        failures::NOT_FOUND => "editor.billit_not_found",
+        failures::UNEXPECTED_ANSWER => "editor.billit_unexpected_answer",
+        failures::INTERNAL => "editor.submit_internal",
+        failures::UNREACHABLE | failures::GAVE_UP => {
+            let key = if code == failures::GAVE_UP {
+                "editor.billit_gave_up"
+            } else {
+                "editor.billit_retrying"
+            };
+            return t.fill(key, &[("reason", &failures::cause_words(param, t))]);
+        }
+        PROBLEMS => return t.fill("editor.failure_problems", &[("problems", param)]),
+        failures::REFUSED => {
+            return match failures::billit_codes(param).find_map(refusal_key) {
+                Some(key) => t.fill(key, &[("number", number)]),
+                None if param.trim().is_empty() => t.fill(
+                    "editor.billit_refused",
+                    &[("reason", t.get("failure.no_detail"))],
+                ),
+                None => t.fill("editor.billit_refused", &[("reason", param)]),
+            };
+        }
+        // A code of a later version, or a text that only looks like one: shown as it is.
+        _ => return stored.to_owned(),
+    };
+    t.get(key).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portal_domain::Language;
+
+    const FR: Tr = Tr { lang: Language::Fr };
+    const EN: Tr = Tr { lang: Language::En };
+
+    #[test]
+    fn a_stored_failure_reads_in_the_readers_language() {
+        let stored = "billit.refused:OrderNumberAlreadyExists: Order number F-1 already exists";
+        assert_eq!(
+            failure_words(stored, "F-1", FR),
+            "Billit a déjà une facture numérotée F-1 cette année : changez le numéro, puis envoyez à nouveau."
+        );
+        assert_eq!(
+            failure_words(stored, "F-1", EN),
+            "Billit already has an invoice numbered F-1 this year: change the number, then send again."
+        );
+        // A known code after an unknown one still finds its sentence.
+        assert!(
+            failure_words("billit.refused:Other: x; AmountOutOfRange", "F-1", EN)
+                .starts_with("Billit refuses an amount that is too large")
+        );
+        assert_eq!(
+            failure_words("billit.refused:SomethingNew: Billit's own words", "F-1", FR),
+            "Billit a refusé la facture : SomethingNew: Billit's own words"
+        );
+        assert_eq!(
+            failure_words("billit.refused", "F-1", EN),
+            "Billit refused the invoice: no detail"
+        );
+        assert_eq!(
+            failure_words("billit.unreachable:http_503", "F-1", FR),
+            "Billit ne répond pas pour l’instant (erreur du serveur, HTTP 503) : le portail réessaiera automatiquement."
+        );
+        assert_eq!(
+            failure_words("billit.gave_up:transport", "F-1", EN),
+            "Billit did not answer after several attempts (no connection). Send it again later."
+        );
+        assert!(
+            failure_words("connection.not_configured", "F-1", FR)
+                .contains("configurer la connexion Billit")
+        );
+        assert!(
+            failure_words("connection.not_configured", "F-1", EN)
+                .contains("configure the Billit connection")
+        );
+        assert!(failure_words("invoice.problems:BT-1, BT-9", "F-1", EN).contains("(BT-1, BT-9)"));
+        for code in [
+            failures::NOT_CONFIGURED,
+            failures::CONNECTION_BROKEN,
+            failures::UNAUTHORIZED,
+            failures::NOT_FOUND,
+            failures::UNEXPECTED_ANSWER,
+            failures::INTERNAL,
+        ] {
+            for t in [FR, EN] {
+                let words = failure_words(code, "F-1", t);
+                assert!(
+                    !words.starts_with("editor.") && words != code,
+                    "{code}: {words}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_sentence_written_before_the_codes_is_shown_as_it_is() {
+        for old in [
+            "Billit a refusé le numéro de facture.",
+            "Billit ne répond pas pour l’instant (Billit est injoignable) : le portail réessaiera automatiquement.",
+            "billit.something_new",
+        ] {
+            assert_eq!(failure_words(old, "F-1", EN), old);
+        }
+    }
+
+    #[test]
+    fn billit_refusals_are_stored_as_codes_with_billits_words() {
+        let invoice_error = |error: BillitError| match failure_of(&error, InvoiceId::new()) {
+            Failure::Definitive(stored) => stored,
+            Failure::Transient(cause) => format!("transient {cause}"),
+            Failure::Internal(error) => format!("internal {error}"),
+        };
+        assert_eq!(
+            invoice_error(BillitError::Validation {
+                status: 400,
+                errors: vec![portal_billit::client::ApiErrorDetail {
+                    code: Some("OrderNumberAlreadyExists".into()),
+                    description: Some("taken".into()),
+                }],
+            }),
+            "billit.refused:OrderNumberAlreadyExists: taken"
+        );
+        assert_eq!(
+            invoice_error(BillitError::Unauthorized { status: 401 }),
+            "billit.unauthorized"
+        );
+        assert_eq!(
+            invoice_error(BillitError::Server { status: 503 }),
+            "transient http_503"
+        );
+        assert_eq!(invoice_error(BillitError::NotFound), "billit.not_found");
+    }
 }

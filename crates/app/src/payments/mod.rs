@@ -7,13 +7,13 @@
 
 mod report;
 
-pub use report::{REPORT_JOB, job as report_job};
+pub use report::{REPORT_JOB, failure_sentence, job as report_job};
 
 use crate::App;
 use crate::live::LiveEvent;
 use crate::worker::JobRegistry;
 use anyhow::Context;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use portal_domain::ids::InvoiceId;
 use portal_domain::lifecycle::StatusEvent;
 use portal_persistence::TenantScope;
@@ -38,7 +38,7 @@ pub fn repository(state: &App) -> PaymentRepository {
 
 /// Today in France, the day a payment may be dated at the latest.
 pub fn today() -> NaiveDate {
-    portal_billit::time::utc_to_brussels(Utc::now()).date()
+    crate::dates::today()
 }
 
 /// Whether payments may be recorded against this invoice: an invoice (not a credit note) that Billit has.

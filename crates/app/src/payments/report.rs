@@ -3,14 +3,23 @@
 //! Every report of a payment carries the payment's own idempotency key, so a job that runs again after a crash
 //! (Billit took the payment but the portal did not record it) makes Billit answer with a replay, which counts as
 //! done: each payment reaches Billit once. Billit busy or unreachable: the job is tried again later and the
-//! payment says so. Billit refusing it, or no usable Billit connection: the payment is `failed` with a sentence,
-//! and a user's Retry enqueues a new job.
+//! payment says so. Billit refusing it, or no usable Billit connection: the payment is `failed`, and a user's
+//! Retry enqueues a new job.
+//!
+//! The payment keeps why as a code (`error_code`), put into words by [`failure_sentence`] in the reader's
+//! language, and a detail that is never a sentence of ours (`error_detail`): Billit's own codes and descriptions
+//! when it refused the payment, the cause (`http_503`, `transport`, …, see [`crate::failures`]) when it was busy
+//! or unreachable. The codes: `unreachable` (tried again), `gave_up`, `unauthorized`, `not_configured`,
+//! `connection_broken`, `order_not_found`, `order_not_sent`, `exceeds_at_billit`, `invalid_amount`, `refused`
+//! (any other refusal) and `internal`.
 
 use super::{publish, reconcile_acceptances, repository};
 use crate::App;
 use crate::billit_connection::{ConnectionProblem, client_for};
+use crate::failures;
+use crate::i18n::Tr;
 use crate::worker::{JobFailure, JobRegistry, JobResult};
-use portal_billit::client::{ApiErrorDetail, BillitClient, BillitError};
+use portal_billit::client::{BillitClient, BillitError};
 use portal_billit::wire::{BillitDateTime, PaymentRequest};
 use portal_domain::ids::InvoiceId;
 use portal_persistence::TenantScope;
@@ -52,7 +61,7 @@ pub(super) fn register(registry: JobRegistry, state: &App) -> JobRegistry {
     })
 }
 
-/// Why a report did not go through: a code the payment keeps (the page puts it into words) and Billit's text.
+/// Why a report did not go through: a code the payment keeps (the page puts it into words) and its detail.
 enum Failure {
     /// Worth trying again later.
     Transient(&'static str, Option<String>),
@@ -167,26 +176,19 @@ async fn report(state: &App, scope: &TenantScope, payment: &PaymentRecord) -> Re
     Ok(order_id)
 }
 
-fn codes(error: &BillitError) -> &[ApiErrorDetail] {
-    match error {
-        BillitError::Validation { errors, .. } | BillitError::Conflict { errors } => errors,
-        _ => &[],
-    }
-}
-
 /// Billit's answer as a failure the payment can explain.
 fn failure_of(error: &BillitError) -> Failure {
-    let detail = Some(error.to_string());
     // An unreadable answer may hide a payment Billit took: asking again with the same key is safe.
     if error.is_transient() || matches!(error, BillitError::Decode(_)) {
-        return Failure::Transient("unreachable", detail);
+        return Failure::Transient("unreachable", Some(failures::cause_of(error)));
     }
     match error {
         BillitError::Unauthorized { .. } => Failure::Definitive("unauthorized", None),
         BillitError::NotFound => Failure::Definitive("order_not_found", None),
         BillitError::Invalid(_) => Failure::Definitive("connection_broken", None),
         _ => {
-            let code = codes(error).iter().find_map(|detail| {
+            let errors = failures::errors_of(error);
+            let code = errors.iter().find_map(|detail| {
                 Some(match detail.code.as_deref()? {
                     "AmountExceedsToPay" => "exceeds_at_billit",
                     "OrderNotSent" => "order_not_sent",
@@ -194,7 +196,113 @@ fn failure_of(error: &BillitError) -> Failure {
                     _ => return None,
                 })
             });
-            Failure::Definitive(code.unwrap_or("refused"), detail)
+            let details = failures::billit_details(errors);
+            Failure::Definitive(
+                code.unwrap_or("refused"),
+                (!details.is_empty()).then_some(details),
+            )
         }
+    }
+}
+
+/// Why the payment is late or failed, in the reader's words; `None` when nothing went wrong. The detail of a
+/// refusal is Billit's own words (or, on rows written before, the text stored then), shown as it is.
+pub fn failure_sentence(payment: &PaymentRecord, t: Tr) -> Option<String> {
+    let code = payment.error_code.as_deref()?;
+    let key = match code {
+        "unreachable" => "payments.failure.unreachable",
+        "gave_up" => "payments.failure.gave_up",
+        "unauthorized" => "payments.failure.unauthorized",
+        "not_configured" => "payments.failure.not_configured",
+        "connection_broken" => "payments.failure.connection_broken",
+        "order_not_found" => "payments.failure.order_not_found",
+        "order_not_sent" => "payments.failure.order_not_sent",
+        "exceeds_at_billit" => "payments.failure.exceeds_at_billit",
+        "invalid_amount" => "payments.failure.invalid_amount",
+        "internal" => "payments.failure.internal",
+        _ => "payments.failure.refused",
+    };
+    let reason = payment
+        .error_detail
+        .clone()
+        .filter(|detail| !detail.trim().is_empty())
+        .unwrap_or_else(|| t.get("payments.failure.no_detail").to_owned());
+    Some(t.fill(key, &[("reason", &reason)]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portal_billit::client::ApiErrorDetail;
+    use portal_domain::Language;
+    use portal_persistence::payments::PaymentMethod;
+
+    fn failed(code: &str, detail: Option<&str>) -> PaymentRecord {
+        PaymentRecord {
+            id: Uuid::nil(),
+            invoice_id: InvoiceId::new(),
+            amount_cents: 1_000,
+            paid_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap_or_default(),
+            method: PaymentMethod::Transfer,
+            reference: None,
+            state: PaymentState::Failed,
+            error_code: Some(code.to_owned()),
+            error_detail: detail.map(str::to_owned),
+            idempotency_key: "k".to_owned(),
+            retries: 0,
+            created_by: None,
+            created_at: chrono::Utc::now(),
+            reported_at: None,
+            accepted_at: None,
+            cancelled_by: None,
+            cancelled_at: None,
+            cancelled_by_name: None,
+        }
+    }
+
+    #[test]
+    fn a_refusal_keeps_billits_words_and_reads_in_each_language() {
+        let refusal = BillitError::Validation {
+            status: 400,
+            errors: vec![ApiErrorDetail {
+                code: Some("PaymentDateInFuture".into()),
+                description: Some("The date is in the future".into()),
+            }],
+        };
+        let Failure::Definitive(code, detail) = failure_of(&refusal) else {
+            panic!("a refusal is definitive");
+        };
+        assert_eq!(code, "refused");
+        let payment = failed(code, detail.as_deref());
+        assert_eq!(
+            failure_sentence(&payment, Tr::new(Language::Fr)).unwrap(),
+            "Billit a refusé ce paiement : PaymentDateInFuture: The date is in the future"
+        );
+        assert_eq!(
+            failure_sentence(&payment, Tr::new(Language::En)).unwrap(),
+            "Billit refused this payment: PaymentDateInFuture: The date is in the future"
+        );
+        let Failure::Transient(code, detail) = failure_of(&BillitError::Server { status: 502 })
+        else {
+            panic!("a server error is tried again");
+        };
+        assert_eq!((code, detail.as_deref()), ("unreachable", Some("http_502")));
+    }
+
+    #[test]
+    fn a_row_written_before_keeps_its_detail() {
+        let old = failed(
+            "refused",
+            Some("Billit refused the request (HTTP 400): X: y"),
+        );
+        assert_eq!(
+            failure_sentence(&old, Tr::new(Language::Fr)).unwrap(),
+            "Billit a refusé ce paiement : Billit refused the request (HTTP 400): X: y"
+        );
+        assert!(
+            failure_sentence(&failed("unauthorized", None), Tr::new(Language::En))
+                .unwrap()
+                .starts_with("Billit refused the account's credentials")
+        );
     }
 }

@@ -1038,3 +1038,50 @@ async fn the_interface_switches_to_english_and_remembers_it() {
     assert!(login.contains("Forgot your password?"));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_audit_log_reads_in_paris_time() {
+    use chrono::TimeZone;
+    use portal_persistence::entities::audit_log;
+    let app = TestApp::spawn().await;
+    let world = app.world().await;
+    // 23:30 UTC on a winter evening is already the next day, 00:30, in Paris.
+    audit_log::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        tenant_id: Set(Some(world.acme.id.as_uuid())),
+        actor_user_id: Set(None),
+        action: Set("test.late_evening".to_owned()),
+        target: Set("tenant:acme".to_owned()),
+        details: Set("{}".to_owned()),
+        at: Set(chrono::Utc
+            .with_ymd_and_hms(2026, 11, 30, 23, 30, 5)
+            .unwrap()),
+        ip: Set(None),
+    }
+    .insert(&app.test_db.db)
+    .await
+    .unwrap();
+    let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let html = admin
+        .get("/t/acme/settings/audit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("test.late_evening"), "{html}");
+    assert!(html.contains("01/12/2026 00:30:05"), "{html}");
+    assert!(!html.contains("23:30") && !html.contains("UTC"), "{html}");
+
+    let switched = admin
+        .submit("/t/acme/", "/account/language", &[("language", "en")])
+        .await;
+    assert_eq!(switched.status(), 303);
+    let html = admin
+        .get("/t/acme/settings/audit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("2026-12-01 00:30:05"), "{html}");
+    app.shutdown().await;
+}

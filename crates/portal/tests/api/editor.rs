@@ -680,14 +680,25 @@ async fn billit_faults_are_retried_and_the_invoice_is_sent_once() {
     })
     .await;
     assert_eq!(waiting.submission_state, "sending");
+    // Kept as a code with its cause, put into words by the page.
     assert!(
         waiting
             .submission_error
             .as_deref()
             .unwrap()
-            .contains("le portail réessaiera automatiquement"),
+            .starts_with("billit.unreachable:"),
         "{:?}",
         waiting.submission_error
+    );
+    let html = member
+        .get(&format!("/t/acme/invoices/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("le portail réessaiera automatiquement"),
+        "{html}"
     );
     assert!(waiting.billit_order_id.is_none());
     sandbox.set_faults(Faults::default()).unwrap();
@@ -733,11 +744,27 @@ async fn a_definitive_refusal_is_explained_and_sending_again_after_a_fix_works()
         row.submission_state == "failed"
     })
     .await;
-    assert_eq!(
-        failed.submission_error.as_deref(),
-        Some(
+    // Stored as a code with Billit's words; the page says it in the reader's language.
+    assert!(
+        failed
+            .submission_error
+            .as_deref()
+            .unwrap()
+            .starts_with("billit.refused:OrderNumberAlreadyExists"),
+        "{:?}",
+        failed.submission_error
+    );
+    let html = member
+        .get(&format!("/t/acme/invoices/{draft_id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(
             "Billit a déjà une facture numérotée F-TAKEN-1 cette année : changez le numéro, puis envoyez à nouveau."
-        )
+        ),
+        "{html}"
     );
     assert!(failed.needs_action && failed.billit_order_id.is_none());
     assert!(failed.action_reasons.contains("submission_failing"));
@@ -788,15 +815,17 @@ async fn without_a_billit_connection_it_fails_clearly_and_retry_sends_it() {
     .await;
     let id = id_in(&location(&sent));
     let failed = wait_for(&app, id, "failed", |row| row.submission_state == "failed").await;
-    assert!(
-        failed
-            .submission_error
-            .as_deref()
-            .unwrap()
-            .contains("configurer la connexion Billit"),
-        "{:?}",
-        failed.submission_error
+    assert_eq!(
+        failed.submission_error.as_deref(),
+        Some("connection.not_configured")
     );
+    let html = member
+        .get(&format!("/t/acme/invoices/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("configurer la connexion Billit"), "{html}");
     // Retry is for failed submissions only; a draft is refused.
     let draft = save_draft(&member, &good_invoice("F-NOCONN-2")).await;
     let refused = member

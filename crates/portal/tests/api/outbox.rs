@@ -281,3 +281,75 @@ async fn outside_a_demonstration_the_pages_do_not_exist() {
     let acme = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
     assert_eq!(acme.get("/t/acme/settings/outbox").await.status(), 404);
 }
+
+#[tokio::test]
+async fn a_failed_email_reads_in_the_readers_language_and_an_old_error_as_it_was() {
+    let app = demo_app().await;
+    app.world().await;
+    let coded = queue_for(
+        &app,
+        "admin@acme.fr",
+        "acme",
+        email("client@example.test", "Relance", "<p>Relance</p>"),
+    )
+    .await;
+    app.state
+        .outbox
+        .mark_attempt_failed(coded, "mail.refused:550 5.1.1 mailbox unavailable", true)
+        .await
+        .unwrap();
+    let old = queue_for(
+        &app,
+        "admin@acme.fr",
+        "acme",
+        email("client@example.test", "Ancienne", "<p>Ancienne</p>"),
+    )
+    .await;
+    app.state
+        .outbox
+        .mark_attempt_failed(old, "the SMTP server refused the email: 550", true)
+        .await
+        .unwrap();
+
+    let acme = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let read = |id: uuid::Uuid| {
+        let acme = &acme;
+        async move {
+            acme.get(&format!("/t/acme/settings/outbox/{id}"))
+                .await
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let html = read(coded).await;
+    assert!(
+        html.contains(
+            "Le serveur d’envoi a refusé le courriel ou n’a pas pu être joint (550 5.1.1 mailbox unavailable)."
+        ),
+        "{html}"
+    );
+    assert!(
+        read(old)
+            .await
+            .contains("the SMTP server refused the email: 550")
+    );
+
+    let switched = acme
+        .submit("/t/acme/", "/account/language", &[("language", "en")])
+        .await;
+    assert_eq!(switched.status(), 303);
+    let html = read(coded).await;
+    assert!(
+        html.contains(
+            "The mail server refused the email or could not be reached (550 5.1.1 mailbox unavailable)."
+        ),
+        "{html}"
+    );
+    assert!(
+        read(old)
+            .await
+            .contains("the SMTP server refused the email: 550")
+    );
+    app.shutdown().await;
+}

@@ -692,6 +692,72 @@ async fn the_invoice_page_tells_the_whole_story() {
 }
 
 #[tokio::test]
+async fn a_stored_failure_reads_in_the_readers_language_and_an_old_sentence_as_it_was() {
+    let app = TestApp::spawn().await;
+    app.world().await;
+    let scope = scope(&app, "admin@acme.fr", "acme").await;
+    let repo = repo(&app);
+    let coded = repo
+        .create_draft(
+            &scope,
+            &content("F2026-00007", "Alpha", None, 12_000, day(2026, 11, 30)),
+            None,
+        )
+        .await
+        .unwrap();
+    repo.mark_failed(
+        &scope,
+        coded,
+        "billit.refused:OrderNumberAlreadyExists: Order number already exists",
+    )
+    .await
+    .unwrap();
+    let old = repo
+        .create_draft(
+            &scope,
+            &content("F2026-00008", "Beta", None, 12_000, day(2026, 11, 30)),
+            None,
+        )
+        .await
+        .unwrap();
+    repo.mark_failed(&scope, old, "Billit était en maintenance.")
+        .await
+        .unwrap();
+
+    let member = Visitor::signed_in(&app, "member@acme.fr", crate::helpers::PASSWORD).await;
+    let french = "Billit a déjà une facture numérotée F2026-00007 cette année : changez le numéro, puis envoyez à nouveau.";
+    let english = "Billit already has an invoice numbered F2026-00007 this year: change the number, then send again.";
+    for path in [
+        format!("/t/acme/invoices/{coded}"),
+        format!("/t/acme/invoices/{coded}/edit"),
+    ] {
+        let (code, html) = page(&member, &path).await;
+        assert_eq!(code, 200);
+        assert!(html.contains(french), "{path}: {html}");
+        assert!(!html.contains("billit.refused"), "{path}: no code shown");
+    }
+    let (_, html) = page(&member, &format!("/t/acme/invoices/{old}")).await;
+    assert!(html.contains("Billit était en maintenance."));
+
+    let switched = member
+        .submit("/t/acme/", "/account/language", &[("language", "en")])
+        .await;
+    assert_eq!(switched.status(), 303);
+    for path in [
+        format!("/t/acme/invoices/{coded}"),
+        format!("/t/acme/invoices/{coded}/edit"),
+    ] {
+        let (_, html) = page(&member, &path).await;
+        assert!(html.contains(english), "{path}: {html}");
+        assert!(!html.contains(french), "{path}");
+    }
+    // A row written before the codes keeps its sentence, whatever the reader's language.
+    let (_, html) = page(&member, &format!("/t/acme/invoices/{old}")).await;
+    assert!(html.contains("Billit était en maintenance."));
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn drafts_and_failed_submissions_offer_their_forms_to_members_only() {
     let app = TestApp::spawn().await;
     app.world().await;

@@ -6,6 +6,7 @@ use actix_multipart::Multipart;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::StreamExt;
+use portal_app::files::{safe_file_name, safe_mime};
 
 /// What uploaded files may weigh in all (the PDF and UBL fetched from Billit are not counted).
 pub(crate) const MAX_UPLOADS_BYTES: usize = 10 * 1024 * 1024;
@@ -16,6 +17,8 @@ pub(crate) const MAX_UPLOADS: usize = 10;
 const MAX_BODY_BYTES: usize = 40 * 1024 * 1024;
 /// A text field longer than this is cut (the body's own limit is checked with a message).
 const MAX_TEXT_FIELD: usize = 256 * 1024;
+/// The name of an uploaded file whose own name has nothing usable left (before its type's extension).
+const FALLBACK_NAME: &str = "piece-jointe";
 
 /// A file sent with the answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,9 +44,10 @@ impl Upload {
         let name = String::from_utf8(STANDARD.decode(parts.next()?).ok()?).ok()?;
         let content_type = String::from_utf8(STANDARD.decode(parts.next()?).ok()?).ok()?;
         let content = STANDARD.decode(parts.next()?).ok()?;
+        let content_type = safe_mime(Some(&content_type), &name);
         Some(Self {
-            name: safe_name(&name),
-            content_type: safe_type(&content_type, &name),
+            name: safe_file_name(Some(&name), &content_type, FALLBACK_NAME),
+            content_type,
             content,
         })
     }
@@ -132,9 +136,10 @@ pub(crate) async fn read(mut multipart: Multipart) -> Result<ComposeForm, ReadEr
                 continue;
             };
             upload_total = upload_total.saturating_add(bytes.len());
+            let content_type = safe_mime(declared_type.as_deref(), &file_name);
             form.uploads.push(Upload {
-                content_type: safe_type(declared_type.as_deref().unwrap_or_default(), &file_name),
-                name: safe_name(&file_name),
+                name: safe_file_name(Some(&file_name), &content_type, FALLBACK_NAME),
+                content_type,
                 content: bytes,
             });
             continue;
@@ -177,64 +182,9 @@ pub(crate) async fn read(mut multipart: Multipart) -> Result<ComposeForm, ReadEr
     Ok(form)
 }
 
-/// A file name that is safe in a MIME header and on any disk: its last path segment, no control characters,
-/// at most 120 characters.
-pub(crate) fn safe_name(name: &str) -> String {
-    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = last
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>' | '*' | '?' | '|' | ':'))
-        .take(120)
-        .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').trim().to_owned();
-    if cleaned.is_empty() {
-        "piece-jointe".to_owned()
-    } else {
-        cleaned
-    }
-}
-
-/// The type the browser declared when it is a plain `type/subtype`, else the one the name suggests.
-pub(crate) fn safe_type(declared: &str, name: &str) -> String {
-    let declared = declared.trim().to_ascii_lowercase();
-    let plausible = declared.split_once('/').is_some_and(|(kind, subtype)| {
-        !kind.is_empty()
-            && !subtype.is_empty()
-            && declared
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/.+-".contains(c))
-    });
-    if plausible && declared != "application/octet-stream" {
-        declared
-    } else {
-        mime_guess::from_path(name)
-            .first_or_octet_stream()
-            .essence_str()
-            .to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn file_names_and_types_are_made_safe() {
-        assert_eq!(safe_name("C:\\Users\\x\\relevé.pdf"), "relevé.pdf");
-        assert_eq!(safe_name("../../etc/passwd"), "passwd");
-        assert_eq!(safe_name("a\"b\r\n.txt"), "ab.txt");
-        assert_eq!(safe_name("..."), "piece-jointe");
-        assert_eq!(safe_type("text/csv", "x.csv"), "text/csv");
-        assert_eq!(safe_type("", "bon.pdf"), "application/pdf");
-        assert_eq!(
-            safe_type("application/octet-stream", "photo.png"),
-            "image/png"
-        );
-        assert_eq!(
-            safe_type("text/html; x", "a.bin"),
-            "application/octet-stream"
-        );
-    }
 
     #[test]
     fn a_kept_file_comes_back_as_it_was() {

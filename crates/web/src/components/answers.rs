@@ -240,8 +240,9 @@ pub(crate) async fn panel(
                 }),
                 error: stored
                     .last_error
-                    .clone()
-                    .filter(|_| stored.status != EmailStatus::Sent),
+                    .as_deref()
+                    .filter(|_| stored.status != EmailStatus::Sent)
+                    .map(|error| portal_app::mailer::failure_sentence(error, t)),
                 retry_href: (can_write && stored.status == EmailStatus::Failed)
                     .then(|| format!("{base}/emails/{}/retry", email.id)),
             }

@@ -6,6 +6,7 @@ use crate::i18n::Tr;
 use crate::state::AppState;
 use anyhow::Context;
 use chrono::NaiveDate;
+use portal_app::payments::failure_sentence;
 pub use portal_app::payments::{
     REFERENCE_MAX, is_payable, publish, remaining_today, report_job, repository, today,
 };
@@ -213,28 +214,6 @@ pub struct PaymentPanel {
     /// What "mark as fully paid" will record.
     pub full_help: String,
     pub form: FormView,
-}
-
-fn failure_sentence(payment: &PaymentRecord, t: Tr) -> Option<String> {
-    let code = payment.error_code.as_deref()?;
-    let key = match code {
-        "unreachable" => "payments.failure.unreachable",
-        "gave_up" => "payments.failure.gave_up",
-        "unauthorized" => "payments.failure.unauthorized",
-        "not_configured" => "payments.failure.not_configured",
-        "connection_broken" => "payments.failure.connection_broken",
-        "order_not_found" => "payments.failure.order_not_found",
-        "order_not_sent" => "payments.failure.order_not_sent",
-        "exceeds_at_billit" => "payments.failure.exceeds_at_billit",
-        "invalid_amount" => "payments.failure.invalid_amount",
-        "internal" => "payments.failure.internal",
-        _ => "payments.failure.refused",
-    };
-    let reason = payment
-        .error_detail
-        .clone()
-        .unwrap_or_else(|| t.get("payments.failure.no_detail").to_owned());
-    Some(t.fill(key, &[("reason", &reason)]))
 }
 
 fn state_key(state: &str) -> &'static str {

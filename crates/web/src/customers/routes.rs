@@ -16,7 +16,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use portal_domain::Language;
 use portal_domain::ids::CustomerId;
 use portal_persistence::audit::{self, AuditEntry};
@@ -78,14 +78,6 @@ async fn record(
     )
     .await?;
     Ok(())
-}
-
-/// `30/11/2026 14:05 UTC` in French, `2026-11-30 14:05 UTC` in English.
-fn date_time(at: DateTime<Utc>, lang: Language) -> String {
-    match lang {
-        Language::Fr => at.format("%d/%m/%Y %H:%M UTC").to_string(),
-        Language::En => at.format("%Y-%m-%d %H:%M UTC").to_string(),
-    }
 }
 
 // ---- list ----
@@ -367,7 +359,7 @@ async fn detail_page(
         // A summary of another shape (written by an older version) is not shown rather than shown wrong.
         let check: NetworkCheck = serde_json::from_value(summary.clone()).ok()?;
         Some(CheckView {
-            at: date_time(*at, t.lang),
+            at: crate::format::date_time(*at, t.lang),
             registered: check.registered,
             answered_identifier: check
                 .answered_identifier

@@ -17,7 +17,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 use portal_app::invoicing::submit::{self, QueueOutcome};
 use portal_domain::Language;
 use portal_domain::identifiers::Siren;
@@ -61,9 +61,9 @@ fn edit_page(slug: &str, id: InvoiceId) -> String {
     format!("/t/{slug}/invoices/{id}/edit")
 }
 
-/// Today in France (Paris keeps Brussels' time, which the Billit crate already converts to).
+/// Today in France.
 fn today() -> chrono::NaiveDate {
-    portal_billit::time::utc_to_brussels(Utc::now()).date()
+    portal_app::dates::today()
 }
 
 fn seller_siren(ctx: &TenantContext) -> Option<Siren> {
@@ -717,7 +717,7 @@ pub async fn edit(
             "editor.failed",
             &[(
                 "reason",
-                invoice.submission_error.as_deref().unwrap_or_default(),
+                &submit::failure_sentence(&invoice, t).unwrap_or_default(),
             )],
         )),
         _ => None,
@@ -993,14 +993,7 @@ async fn queue_and_redirect(
         };
         return Ok(respond(req, StatusCode::UNPROCESSABLE_ENTITY, page));
     }
-    let outcome = submit::queue(
-        state,
-        &ctx.scope,
-        &ctx.tenant.siren,
-        invoice,
-        ctx.user.language(),
-    )
-    .await?;
+    let outcome = submit::queue(state, &ctx.scope, &ctx.tenant.siren, invoice).await?;
     let slug = &ctx.tenant.slug;
     match outcome {
         QueueOutcome::Queued => {

@@ -755,10 +755,8 @@ fn submission_view(record: &InvoiceRecord, can_write: bool, t: Tr) -> Submission
         },
         // A queued or sending invoice may carry the reason of its last transient failure: the user sees why it
         // is late; a sent one has none.
-        error: record
-            .submission_error
-            .clone()
-            .filter(|error| !error.trim().is_empty() && state != SubmissionState::Sent),
+        error: portal_app::invoicing::submit::failure_sentence(record, t)
+            .filter(|_| state != SubmissionState::Sent),
         attempts: record.submission_attempts,
         submitted_at: record.submitted_at.map(|at| format::date_time(at, t.lang)),
         sent_at: record.sent_at.map(|at| format::date_time(at, t.lang)),
@@ -1160,7 +1158,7 @@ pub async fn file(
                     .insert_header((header::CONTENT_TYPE, file.mime))
                     .insert_header((
                         header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{}\"", file.name),
+                        portal_app::files::content_disposition(&file.name),
                     ))
                     .insert_header((header::CACHE_CONTROL, "private, no-store"))
                     .body(file.content));

@@ -141,7 +141,9 @@ impl EmailPage {
             created: date_time(email.created_at, t.lang),
             sent: email.sent_at.map(|at| date_time(at, t.lang)),
             attempts: email.attempts,
-            last_error: email.last_error,
+            last_error: email
+                .last_error
+                .map(|error| portal_app::mailer::failure_sentence(&error, t)),
             text_body: email.email.text_body,
             html_body: email.email.html_body,
             layout,
