@@ -1,6 +1,8 @@
 //! Invitations (to a tenant with a role, or to be a firm administrator) and password resets: single-use links
-//! sent by email, stored hashed, with an expiry.
+//! sent by email, stored hashed, with an expiry. Creating them writes their audit entry in the same
+//! transaction.
 
+use crate::audit::{self, AuditEntry};
 use crate::entities::{invitations, memberships, password_resets, sessions, users};
 use crate::scope::{TenantRole, TenantScope};
 use crate::tenants::Tenant;
@@ -9,8 +11,8 @@ use crate::users::normalize_email;
 use chrono::{DateTime, Duration, Utc};
 use portal_domain::ids::{TenantId, UserId};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -80,7 +82,8 @@ impl InvitationRepository {
         Self { db }
     }
 
-    /// Invites `email` into the scope's tenant; returns the link token (sent by email, never stored).
+    /// Invites `email` into the scope's tenant, with the tenant's entry `audit`, in one transaction; returns the
+    /// link token (sent by email, never stored).
     pub async fn invite_to_tenant(
         &self,
         scope: &TenantScope,
@@ -88,47 +91,65 @@ impl InvitationRepository {
         role: TenantRole,
         invited_by: Option<UserId>,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> Result<String, DbErr> {
-        self.insert(
+        let txn = self.db.begin().await?;
+        let token = Self::insert(
+            &txn,
             Some(scope.tenant_id()),
             email,
             role.as_str(),
             invited_by,
             now,
         )
-        .await
+        .await?;
+        audit::record_for_tenant(&txn, scope, audit).await?;
+        txn.commit().await?;
+        Ok(token)
     }
 
-    /// Invites the first admin of a tenant, by firm staff (who hold no tenant scope).
+    /// Invites the first admin of a tenant, by firm staff (who hold no tenant scope), with the firm-level entry
+    /// `audit`, in one transaction.
     pub async fn invite_first_admin(
         &self,
         tenant: TenantId,
         email: &str,
         invited_by: Option<UserId>,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> Result<String, DbErr> {
-        self.insert(
+        let txn = self.db.begin().await?;
+        let token = Self::insert(
+            &txn,
             Some(tenant),
             email,
             TenantRole::Admin.as_str(),
             invited_by,
             now,
         )
-        .await
+        .await?;
+        audit::record_for_firm(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(token)
     }
 
+    /// Invites a firm administrator, with the firm-level entry `audit`, in one transaction.
     pub async fn invite_firm_admin(
         &self,
         email: &str,
         invited_by: Option<UserId>,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> Result<String, DbErr> {
-        self.insert(None, email, "firm_admin", invited_by, now)
-            .await
+        let txn = self.db.begin().await?;
+        let token = Self::insert(&txn, None, email, "firm_admin", invited_by, now).await?;
+        audit::record_for_firm(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(token)
     }
 
-    async fn insert(
-        &self,
+    async fn insert<C: ConnectionTrait>(
+        conn: &C,
         tenant: Option<TenantId>,
         email: &str,
         role: &str,
@@ -147,7 +168,7 @@ impl InvitationRepository {
             expires_at: Set(now + Duration::days(INVITATION_LIFETIME_DAYS)),
             accepted_at: Set(None),
         }
-        .insert(&self.db)
+        .insert(conn)
         .await?;
         Ok(token)
     }

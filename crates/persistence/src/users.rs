@@ -1,10 +1,12 @@
 //! People who can sign in. Users are not tenant-owned: a user belongs to tenants through memberships.
 
+use crate::audit::{self, AuditEntry};
 use crate::entities::users;
 use portal_domain::ids::UserId;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter,
+    PaginatorTrait, QueryFilter, TransactionTrait,
 };
 
 /// A user as the rest of the portal sees it (no password hash).
@@ -158,27 +160,33 @@ impl UserRepository {
             .collect())
     }
 
-    /// Takes the firm administrator role away, unless it is the last active one.
-    pub async fn revoke_firm_admin(&self, id: UserId) -> Result<bool, DbErr> {
+    /// Takes the firm administrator role away, unless it is the last active one, and writes the firm-level entry
+    /// `audit` in the same transaction. False (and no entry) when refused or when there is no such user.
+    pub async fn revoke_firm_admin(&self, id: UserId, audit: AuditEntry) -> Result<bool, DbErr> {
+        // The change first, then the count inside the same transaction (its first statement a write: see
+        // `InvoiceRepository::create_linked_draft`); a revocation that would leave no active admin is undone.
+        let txn = self.db.begin().await?;
+        let revoked = users::Entity::update_many()
+            .col_expr(users::Column::IsFirmAdmin, Expr::value(false))
+            .col_expr(users::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec(&txn)
+            .await?;
+        if revoked.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
         let remaining = users::Entity::find()
             .filter(users::Column::IsFirmAdmin.eq(true))
             .filter(users::Column::Active.eq(true))
-            .filter(users::Column::Id.ne(id.as_uuid()))
-            .count(&self.db)
+            .count(&txn)
             .await?;
         if remaining == 0 {
+            txn.rollback().await?;
             return Ok(false);
         }
-        let Some(row) = users::Entity::find_by_id(id.as_uuid())
-            .one(&self.db)
-            .await?
-        else {
-            return Ok(false);
-        };
-        let mut active: users::ActiveModel = row.into();
-        active.is_firm_admin = Set(false);
-        active.updated_at = Set(chrono::Utc::now());
-        active.update(&self.db).await?;
+        audit::record_for_firm(&txn, audit).await?;
+        txn.commit().await?;
         Ok(true)
     }
 }

@@ -19,13 +19,16 @@ async fn two_scopes(
     let mut scopes = Vec::new();
     for (slug, siren) in [("acme", "732829320"), ("globex", "443061841")] {
         let tenant = tenants
-            .create(NewTenant {
-                slug: slug.into(),
-                legal_name: slug.to_uppercase(),
-                siren: siren.into(),
-                vat_number: None,
-                ..Default::default()
-            })
+            .create(
+                NewTenant {
+                    slug: slug.into(),
+                    legal_name: slug.to_uppercase(),
+                    siren: siren.into(),
+                    vat_number: None,
+                    ..Default::default()
+                },
+                None,
+            )
             .await
             .unwrap();
         let user = users

@@ -11,23 +11,29 @@ async fn a_scope_exists_only_for_members_of_an_active_tenant() {
     let tenants = TenantRepository::new(test.db.clone());
     let users = UserRepository::new(test.db.clone());
     let acme = tenants
-        .create(NewTenant {
-            slug: "acme".into(),
-            legal_name: "ACME SAS".into(),
-            siren: "732829320".into(),
-            vat_number: None,
-            ..Default::default()
-        })
+        .create(
+            NewTenant {
+                slug: "acme".into(),
+                legal_name: "ACME SAS".into(),
+                siren: "732829320".into(),
+                vat_number: None,
+                ..Default::default()
+            },
+            None,
+        )
         .await
         .unwrap();
     let globex = tenants
-        .create(NewTenant {
-            slug: "globex".into(),
-            legal_name: "Globex SARL".into(),
-            siren: "443061841".into(),
-            vat_number: None,
-            ..Default::default()
-        })
+        .create(
+            NewTenant {
+                slug: "globex".into(),
+                legal_name: "Globex SARL".into(),
+                siren: "443061841".into(),
+                vat_number: None,
+                ..Default::default()
+            },
+            None,
+        )
         .await
         .unwrap();
     let alice = users

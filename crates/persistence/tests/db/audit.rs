@@ -1,0 +1,429 @@
+//! Every change someone makes is kept with its audit entry, or neither is: a change that is refused writes no
+//! entry, and an entry that cannot be written (here, one by an actor who does not exist: the foreign key refuses
+//! it) undoes the change.
+
+use crate::fresh;
+use chrono::Utc;
+use portal_domain::ids::{TenantId, UserId};
+use portal_persistence::audit::AuditEntry;
+use portal_persistence::billit_connections::{
+    BillitConnectionRepository, BillitEnvironment, ConnectionSettings,
+};
+use portal_persistence::entities::{audit_log, invitations};
+use portal_persistence::invitations::InvitationRepository;
+use portal_persistence::tenants::{
+    EmailSettings, MembershipError, Tenant, TenantAddress, TenantProfile, TenantRepository,
+};
+use portal_persistence::testing::TestDatabase;
+use portal_persistence::users::UserRepository;
+use portal_persistence::{TenantRole, TenantScope};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+
+/// An entry the database refuses: its actor is nobody.
+fn unwritable(action: &'static str) -> AuditEntry {
+    AuditEntry::new(action, "nothing").by(Some(UserId::new()))
+}
+
+/// The stored entries of `action`.
+async fn entries(db: &DatabaseConnection, action: &str) -> Vec<audit_log::Model> {
+    audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq(action))
+        .all(db)
+        .await
+        .unwrap()
+}
+
+/// The tenant acme, its admin, and the admin's scope.
+async fn acme(test: &TestDatabase) -> (Tenant, UserId, TenantScope) {
+    let tenants = TenantRepository::new(test.db.clone());
+    let tenant = tenants
+        .create(
+            TenantProfile {
+                slug: "acme".into(),
+                legal_name: "ACME SAS".into(),
+                siren: "732829320".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let admin = UserRepository::new(test.db.clone())
+        .create("admin@acme.fr", "Admin", "fr")
+        .await
+        .unwrap();
+    tenants
+        .add_member(tenant.id, admin.id, TenantRole::Admin)
+        .await
+        .unwrap();
+    let (_, scope) = tenants
+        .scope_for_member(admin.id, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    (tenant, admin.id, scope)
+}
+
+#[tokio::test]
+async fn tenant_settings_and_members_change_with_their_entry_or_not_at_all() {
+    let test = fresh().await;
+    let (tenant, admin, scope) = acme(&test).await;
+    let tenants = TenantRepository::new(test.db.clone());
+    let address = TenantAddress {
+        country: Some("FR".into()),
+        ..Default::default()
+    };
+
+    // Profile and email settings: unchanged when the entry cannot be written, changed with it otherwise.
+    assert!(
+        tenants
+            .update_own_profile(
+                &scope,
+                "Renamed".into(),
+                address.clone(),
+                unwritable("tenant.profile_changed")
+            )
+            .await
+            .is_err()
+    );
+    let settings = EmailSettings {
+        sender_name: Some("ACME".into()),
+        ..Default::default()
+    };
+    assert!(
+        tenants
+            .update_email_settings(
+                &scope,
+                settings.clone(),
+                unwritable("tenant.email_settings_changed")
+            )
+            .await
+            .is_err()
+    );
+    let stored = tenants.find_by_id(tenant.id).await.unwrap().unwrap();
+    assert_eq!(stored.legal_name, "ACME SAS");
+    assert_eq!(stored.email.sender_name, None);
+    tenants
+        .update_own_profile(
+            &scope,
+            "ACME Group".into(),
+            address,
+            AuditEntry::new("tenant.profile_changed", "tenant:acme"),
+        )
+        .await
+        .unwrap();
+    let changed = entries(&test.db, "tenant.profile_changed").await;
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].tenant_id, Some(tenant.id.as_uuid()));
+    assert_eq!(
+        tenants
+            .find_by_id(tenant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .legal_name,
+        "ACME Group"
+    );
+
+    // Members: the last admin cannot step down (no entry), and a change whose entry fails is undone.
+    assert!(matches!(
+        tenants
+            .change_member(
+                &scope,
+                admin,
+                TenantRole::Member,
+                true,
+                AuditEntry::new("user.role_changed", "refused")
+            )
+            .await,
+        Err(MembershipError::LastAdmin)
+    ));
+    let bob = UserRepository::new(test.db.clone())
+        .create("bob@acme.fr", "Bob", "fr")
+        .await
+        .unwrap();
+    tenants
+        .add_member(tenant.id, bob.id, TenantRole::Member)
+        .await
+        .unwrap();
+    assert!(
+        tenants
+            .change_member(
+                &scope,
+                bob.id,
+                TenantRole::Viewer,
+                true,
+                unwritable("user.role_changed")
+            )
+            .await
+            .is_err()
+    );
+    let role_of_bob = |members: Vec<portal_persistence::tenants::Member>| {
+        members
+            .into_iter()
+            .find(|member| member.user.id == bob.id)
+            .map(|member| member.role)
+    };
+    assert_eq!(
+        role_of_bob(tenants.members(&scope).await.unwrap()),
+        Some(TenantRole::Member)
+    );
+    assert!(entries(&test.db, "user.role_changed").await.is_empty());
+    tenants
+        .change_member(
+            &scope,
+            bob.id,
+            TenantRole::Viewer,
+            true,
+            AuditEntry::new("user.role_changed", format!("user:{}", bob.id)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        role_of_bob(tenants.members(&scope).await.unwrap()),
+        Some(TenantRole::Viewer)
+    );
+    assert_eq!(entries(&test.db, "user.role_changed").await.len(), 1);
+
+    // The Billit connection and its webhooks.
+    let connections = BillitConnectionRepository::new(test.db.clone());
+    let connection = || ConnectionSettings {
+        environment: BillitEnvironment::Sandbox,
+        api_key_encrypted: Some("encrypted".into()),
+        party_id: Some(1),
+        context_party_id: None,
+    };
+    assert!(
+        connections
+            .save(
+                &scope,
+                connection(),
+                Some(unwritable("billit.settings_changed"))
+            )
+            .await
+            .is_err()
+    );
+    assert!(connections.get(&scope).await.unwrap().is_none());
+    connections
+        .save(
+            &scope,
+            connection(),
+            Some(AuditEntry::new("billit.settings_changed", "tenant:acme")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(entries(&test.db, "billit.settings_changed").await.len(), 1);
+    assert!(
+        connections
+            .set_webhook(
+                &scope,
+                "secret".into(),
+                &["7".to_owned()],
+                Some(unwritable("billit.webhook_registered"))
+            )
+            .await
+            .is_err()
+    );
+    assert!(
+        !connections
+            .get(&scope)
+            .await
+            .unwrap()
+            .unwrap()
+            .webhook_registered
+    );
+}
+
+#[tokio::test]
+async fn firm_changes_are_made_with_their_entry_or_not_at_all() {
+    let test = fresh().await;
+    let (tenant, _, scope) = acme(&test).await;
+    let tenants = TenantRepository::new(test.db.clone());
+    let users = UserRepository::new(test.db.clone());
+    let profile = |slug: &str| TenantProfile {
+        slug: slug.into(),
+        legal_name: "Initech SA".into(),
+        siren: "443061841".into(),
+        ..Default::default()
+    };
+
+    // Tenants: created, updated, suspended with their firm-level entry, or not at all.
+    assert!(
+        tenants
+            .create(profile("initech"), Some(unwritable("tenant.created")))
+            .await
+            .is_err()
+    );
+    assert!(!tenants.slug_taken("initech", None).await.unwrap());
+    let initech = tenants
+        .create(
+            profile("initech"),
+            Some(AuditEntry::new("tenant.created", "tenant:initech")),
+        )
+        .await
+        .unwrap();
+    let created = entries(&test.db, "tenant.created").await;
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].tenant_id, None);
+    assert!(
+        tenants
+            .update_profile(
+                initech.id,
+                profile("initech-sa"),
+                unwritable("tenant.updated")
+            )
+            .await
+            .is_err()
+    );
+    assert!(
+        tenants
+            .update_profile(
+                TenantId::new(),
+                profile("nobody"),
+                AuditEntry::new("tenant.updated", "nobody")
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(entries(&test.db, "tenant.updated").await.is_empty());
+    assert!(!tenants.slug_taken("initech-sa", None).await.unwrap());
+    assert!(
+        tenants
+            .set_active(initech.id, false, Some(unwritable("tenant.suspended")))
+            .await
+            .is_err()
+    );
+    assert!(
+        !tenants
+            .set_active(
+                TenantId::new(),
+                false,
+                Some(AuditEntry::new("tenant.suspended", "nobody"))
+            )
+            .await
+            .unwrap()
+    );
+    assert!(entries(&test.db, "tenant.suspended").await.is_empty());
+    assert!(
+        tenants
+            .find_by_id(initech.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .active
+    );
+    assert!(
+        tenants
+            .set_active(
+                initech.id,
+                false,
+                Some(AuditEntry::new("tenant.suspended", "tenant:initech"))
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(entries(&test.db, "tenant.suspended").await.len(), 1);
+
+    // Invitations: none is stored when its entry cannot be.
+    let invitations_repo = InvitationRepository::new(test.db.clone());
+    let now = Utc::now();
+    assert!(
+        invitations_repo
+            .invite_to_tenant(
+                &scope,
+                "new@acme.fr",
+                TenantRole::Member,
+                None,
+                now,
+                unwritable("user.invited")
+            )
+            .await
+            .is_err()
+    );
+    assert!(
+        invitations_repo
+            .invite_first_admin(
+                tenant.id,
+                "boss@acme.fr",
+                None,
+                now,
+                unwritable("tenant.admin_invited")
+            )
+            .await
+            .is_err()
+    );
+    assert!(
+        invitations_repo
+            .invite_firm_admin(
+                "staff@cabinet.fr",
+                None,
+                now,
+                unwritable("firm_admin.invited")
+            )
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        invitations::Entity::find().count(&test.db).await.unwrap(),
+        0
+    );
+    invitations_repo
+        .invite_firm_admin(
+            "staff@cabinet.fr",
+            None,
+            now,
+            AuditEntry::new("firm_admin.invited", "email:staff@cabinet.fr"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        invitations::Entity::find().count(&test.db).await.unwrap(),
+        1
+    );
+    assert_eq!(entries(&test.db, "firm_admin.invited").await.len(), 1);
+
+    // Firm administrators: the last one stays (no entry); a revocation whose entry fails is undone.
+    let first = match users
+        .upsert_firm_admin("first@cabinet.fr", "First", "hash")
+        .await
+        .unwrap()
+    {
+        portal_persistence::users::AdminUpsert::Created(id) => id,
+        other => panic!("created, not {other:?}"),
+    };
+    assert!(
+        !users
+            .revoke_firm_admin(first, AuditEntry::new("firm_admin.revoked", "refused"))
+            .await
+            .unwrap()
+    );
+    assert!(entries(&test.db, "firm_admin.revoked").await.is_empty());
+    users
+        .upsert_firm_admin("second@cabinet.fr", "Second", "hash")
+        .await
+        .unwrap();
+    assert!(
+        users
+            .revoke_firm_admin(first, unwritable("firm_admin.revoked"))
+            .await
+            .is_err()
+    );
+    let is_admin = |user: Option<portal_persistence::users::User>| user.unwrap().is_firm_admin;
+    assert!(is_admin(
+        users.find_by_email("first@cabinet.fr").await.unwrap()
+    ));
+    assert!(
+        users
+            .revoke_firm_admin(
+                first,
+                AuditEntry::new("firm_admin.revoked", format!("user:{first}"))
+            )
+            .await
+            .unwrap()
+    );
+    assert!(!is_admin(
+        users.find_by_email("first@cabinet.fr").await.unwrap()
+    ));
+    assert_eq!(entries(&test.db, "firm_admin.revoked").await.len(), 1);
+}
