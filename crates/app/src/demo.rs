@@ -246,6 +246,7 @@ async fn create_company(
                     },
                     language: Language::Fr,
                 },
+                |_| None,
             )
             .await?;
         for _ in 0..invoices {

@@ -4,13 +4,18 @@
 
 use crate::fresh;
 use chrono::Utc;
+use portal_domain::Language;
+use portal_domain::identifiers::{ElectronicAddress, Email, Siren};
 use portal_domain::ids::{TenantId, UserId};
+use portal_domain::invoice::{Address, InvoiceDraft};
 use portal_persistence::audit::AuditEntry;
 use portal_persistence::billit_connections::{
     BillitConnectionRepository, BillitEnvironment, ConnectionSettings,
 };
+use portal_persistence::customers::{CustomerError, CustomerInput, CustomerRepository};
 use portal_persistence::entities::{audit_log, invitations};
 use portal_persistence::invitations::InvitationRepository;
+use portal_persistence::invoices::{InvoiceContent, InvoiceRepository};
 use portal_persistence::tenants::{
     EmailSettings, MembershipError, Tenant, TenantAddress, TenantProfile, TenantRepository,
 };
@@ -62,6 +67,117 @@ async fn acme(test: &TestDatabase) -> (Tenant, UserId, TenantScope) {
         .unwrap()
         .unwrap();
     (tenant, admin.id, scope)
+}
+
+fn customer_input(name: &str) -> CustomerInput {
+    let siren = Siren::parse("552100554").unwrap();
+    CustomerInput {
+        legal_name: name.to_owned(),
+        siren,
+        siret: None,
+        vat_number: None,
+        electronic_address: ElectronicAddress::parse("0225:552100554").unwrap(),
+        contact_emails: vec![Email::parse("compta@example.fr").unwrap()],
+        address: Address {
+            country_code: "FR".into(),
+            ..Default::default()
+        },
+        language: Language::Fr,
+    }
+}
+
+#[tokio::test]
+async fn customers_change_with_their_entry_or_not_at_all() {
+    let test = fresh().await;
+    let (_, _, scope) = acme(&test).await;
+    let customers = CustomerRepository::new(test.db.clone());
+
+    // Created with its entry, on the tenant, naming the new customer.
+    let dupont = customers
+        .create(&scope, &customer_input("Dupont"), |customer| {
+            Some(AuditEntry::new(
+                "customer.created",
+                format!("customer:{}", customer.id),
+            ))
+        })
+        .await
+        .unwrap();
+    let created = entries(&test.db, "customer.created").await;
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].target, format!("customer:{}", dupont.id));
+    assert_eq!(created[0].tenant_id, Some(scope.tenant_id().as_uuid()));
+
+    // An entry that cannot be written: no customer either.
+    assert!(
+        customers
+            .create(&scope, &customer_input("Ghost"), |_| Some(unwritable(
+                "customer.created"
+            )))
+            .await
+            .is_err()
+    );
+    assert_eq!(customers.list(&scope, None, 50).await.unwrap().len(), 1);
+
+    // Same for a change: the customer keeps its name.
+    assert!(
+        customers
+            .update(&scope, dupont.id, &customer_input("Renamed"), |_| {
+                unwritable("customer.updated")
+            })
+            .await
+            .is_err()
+    );
+    let kept = customers.get(&scope, dupont.id).await.unwrap().unwrap();
+    assert_eq!(kept.legal_name, "Dupont");
+    assert!(entries(&test.db, "customer.updated").await.is_empty());
+
+    // A deletion refused (the customer is invoiced) writes no entry.
+    let invoiced = customers
+        .create(&scope, &customer_input("Invoiced"), |_| None)
+        .await
+        .unwrap();
+    InvoiceRepository::new(test.db.clone())
+        .create_draft(
+            &scope,
+            &InvoiceContent {
+                customer_id: Some(invoiced.id),
+                draft: InvoiceDraft::default(),
+                totals: Default::default(),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        customers
+            .delete(
+                &scope,
+                invoiced.id,
+                AuditEntry::new("customer.deleted", "refused")
+            )
+            .await,
+        Err(CustomerError::InUse { invoices: 1 })
+    ));
+    assert!(entries(&test.db, "customer.deleted").await.is_empty());
+
+    // A deletion whose entry cannot be written keeps the customer; one that can removes it with its entry.
+    assert!(
+        customers
+            .delete(&scope, dupont.id, unwritable("customer.deleted"))
+            .await
+            .is_err()
+    );
+    assert!(customers.get(&scope, dupont.id).await.unwrap().is_some());
+    customers
+        .delete(
+            &scope,
+            dupont.id,
+            AuditEntry::new("customer.deleted", format!("customer:{}", dupont.id)),
+        )
+        .await
+        .unwrap();
+    assert!(customers.get(&scope, dupont.id).await.unwrap().is_none());
+    assert_eq!(entries(&test.db, "customer.deleted").await.len(), 1);
 }
 
 #[tokio::test]
