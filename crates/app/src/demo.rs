@@ -118,7 +118,7 @@ pub async fn create_if_empty(
     let hash = crate::password::hash(admin_password.clone()).await?;
     state
         .users
-        .upsert_firm_admin("admin@cabinet-demo.fr", "Cabinet Démo", &hash)
+        .upsert_firm_admin("admin@cabinet-demo.fr", "Cabinet Démo", &hash, |_| None)
         .await
         .context("creating the demo firm administrator")?;
     logins.push(DemoLogin {

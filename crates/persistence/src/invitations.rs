@@ -1,5 +1,5 @@
 //! Invitations (to a tenant with a role, or to be a firm administrator) and password resets: single-use links
-//! sent by email, stored hashed, with an expiry. Creating them writes their audit entry in the same
+//! sent by email, stored hashed, with an expiry. Creating and using them writes their audit entry in the same
 //! transaction.
 
 use crate::audit::{self, AuditEntry};
@@ -234,8 +234,9 @@ impl InvitationRepository {
     }
 
     /// Uses an open invitation (from [`Self::find_open`]) once: creates the account (with `name`, `language` and
-    /// `password_hash`) unless the email has one, and grants what the invitation says. Concurrent uses of one link:
-    /// exactly one succeeds, the others get `Invalid`.
+    /// `password_hash`) unless the email has one, grants what the invitation says, and writes the firm-level entry
+    /// `audit` makes for the user, all in one transaction. Concurrent uses of one link: exactly one succeeds, the
+    /// others get `Invalid` (and write no entry).
     pub async fn accept(
         &self,
         invitation: &Invitation,
@@ -243,6 +244,7 @@ impl InvitationRepository {
         language: &str,
         password_hash: &str,
         now: DateTime<Utc>,
+        audit: impl FnOnce(UserId) -> AuditEntry,
     ) -> Result<Accepted, InvitationError> {
         let txn = self.db.begin().await?;
         let claimed = invitations::Entity::update_many()
@@ -317,6 +319,7 @@ impl InvitationRepository {
                 }
             }
         }
+        audit::record_for_firm(&txn, audit(user_id)).await?;
         txn.commit().await?;
         Ok(outcome)
     }
@@ -332,9 +335,15 @@ impl PasswordResetRepository {
         Self { db }
     }
 
-    /// A reset link for `user`, valid one hour.
-    pub async fn create(&self, user: UserId, now: DateTime<Utc>) -> Result<String, DbErr> {
+    /// A reset link for `user`, valid one hour, created with the firm-level entry `audit` in one transaction.
+    pub async fn create(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> Result<String, DbErr> {
         let (token, hash) = new_token();
+        let txn = self.db.begin().await?;
         password_resets::ActiveModel {
             token_hash: Set(hash),
             user_id: Set(user.as_uuid()),
@@ -342,8 +351,10 @@ impl PasswordResetRepository {
             expires_at: Set(now + Duration::minutes(RESET_LIFETIME_MINUTES)),
             used_at: Set(None),
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await?;
+        audit::record_for_firm(&txn, audit).await?;
+        txn.commit().await?;
         Ok(token)
     }
 
@@ -355,12 +366,14 @@ impl PasswordResetRepository {
             .is_some_and(|row| row.used_at.is_none() && row.expires_at > now))
     }
 
-    /// Sets the new password once, and signs the user out everywhere.
+    /// Sets the new password once, signs the user out everywhere, and writes the firm-level entry `audit` makes for
+    /// the user, in one transaction.
     pub async fn consume(
         &self,
         token: &str,
         password_hash: &str,
         now: DateTime<Utc>,
+        audit: impl FnOnce(UserId) -> AuditEntry,
     ) -> Result<UserId, InvitationError> {
         let txn = self.db.begin().await?;
         let Some(row) = password_resets::Entity::find_by_id(hash_token(token))
@@ -396,6 +409,7 @@ impl PasswordResetRepository {
             .filter(sessions::Column::UserId.eq(id.as_uuid()))
             .exec(&txn)
             .await?;
+        audit::record_for_firm(&txn, audit(id)).await?;
         txn.commit().await?;
         Ok(id)
     }

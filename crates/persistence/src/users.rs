@@ -71,19 +71,24 @@ impl UserRepository {
             .and_then(|row| row.password_hash))
     }
 
-    /// Creates a firm administrator, or makes an existing user one again with a new password (active).
+    /// Creates a firm administrator, or makes an existing user one again with a new password (active), with the
+    /// firm-level entry `audit` makes of the outcome, if any (the demo and tests record none), in one transaction.
     pub async fn upsert_firm_admin(
         &self,
         email: &str,
         name: &str,
         password_hash: &str,
+        audit: impl FnOnce(&AdminUpsert) -> Option<AuditEntry>,
     ) -> Result<AdminUpsert, DbErr> {
         let now = chrono::Utc::now();
         let existing = users::Entity::find()
             .filter(users::Column::EmailNormalized.eq(normalize_email(email)))
             .one(&self.db)
             .await?;
-        match existing {
+        // Read before the transaction, whose first statement is then a write (see
+        // `InvoiceRepository::create_linked_draft`).
+        let txn = self.db.begin().await?;
+        let outcome = match existing {
             Some(row) => {
                 let id = UserId::from_uuid(row.id);
                 let mut active: users::ActiveModel = row.into();
@@ -91,8 +96,8 @@ impl UserRepository {
                 active.is_firm_admin = Set(true);
                 active.active = Set(true);
                 active.updated_at = Set(now);
-                active.update(&self.db).await?;
-                Ok(AdminUpsert::Reset(id))
+                active.update(&txn).await?;
+                AdminUpsert::Reset(id)
             }
             None => {
                 let id = UserId::new();
@@ -108,11 +113,16 @@ impl UserRepository {
                     created_at: Set(now),
                     updated_at: Set(now),
                 }
-                .insert(&self.db)
+                .insert(&txn)
                 .await?;
-                Ok(AdminUpsert::Created(id))
+                AdminUpsert::Created(id)
             }
+        };
+        if let Some(entry) = audit(&outcome) {
+            audit::record_for_firm(&txn, entry).await?;
         }
+        txn.commit().await?;
+        Ok(outcome)
     }
 
     /// Creates a plain (non-admin) user with no password yet: invitations set it.

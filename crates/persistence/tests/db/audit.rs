@@ -14,8 +14,11 @@ use portal_persistence::billit_connections::{
 };
 use portal_persistence::customers::{CustomerError, CustomerInput, CustomerRepository};
 use portal_persistence::entities::{audit_log, invitations};
-use portal_persistence::invitations::InvitationRepository;
+use portal_persistence::invitations::{
+    InvitationError, InvitationRepository, PasswordResetRepository,
+};
 use portal_persistence::invoices::{InvoiceContent, InvoiceRepository};
+use portal_persistence::sessions::{SessionPolicy, SessionRepository};
 use portal_persistence::tenants::{
     EmailSettings, MembershipError, Tenant, TenantAddress, TenantProfile, TenantRepository,
 };
@@ -499,15 +502,34 @@ async fn firm_changes_are_made_with_their_entry_or_not_at_all() {
     );
     assert_eq!(entries(&test.db, "firm_admin.invited").await.len(), 1);
 
-    // Firm administrators: the last one stays (no entry); a revocation whose entry fails is undone.
+    // Firm administrators: none is saved without its entry; the last one stays (no entry); a revocation whose
+    // entry fails is undone.
+    assert!(
+        users
+            .upsert_firm_admin("first@cabinet.fr", "First", "hash", |_| Some(unwritable(
+                "firm_admin.created"
+            )))
+            .await
+            .is_err()
+    );
+    assert!(
+        users
+            .find_by_email("first@cabinet.fr")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let first = match users
-        .upsert_firm_admin("first@cabinet.fr", "First", "hash")
+        .upsert_firm_admin("first@cabinet.fr", "First", "hash", |_| {
+            Some(AuditEntry::new("firm_admin.created", "first"))
+        })
         .await
         .unwrap()
     {
         portal_persistence::users::AdminUpsert::Created(id) => id,
         other => panic!("created, not {other:?}"),
     };
+    assert_eq!(entries(&test.db, "firm_admin.created").await.len(), 1);
     assert!(
         !users
             .revoke_firm_admin(first, AuditEntry::new("firm_admin.revoked", "refused"))
@@ -516,7 +538,7 @@ async fn firm_changes_are_made_with_their_entry_or_not_at_all() {
     );
     assert!(entries(&test.db, "firm_admin.revoked").await.is_empty());
     users
-        .upsert_firm_admin("second@cabinet.fr", "Second", "hash")
+        .upsert_firm_admin("second@cabinet.fr", "Second", "hash", |_| None)
         .await
         .unwrap();
     assert!(
@@ -542,4 +564,152 @@ async fn firm_changes_are_made_with_their_entry_or_not_at_all() {
         users.find_by_email("first@cabinet.fr").await.unwrap()
     ));
     assert_eq!(entries(&test.db, "firm_admin.revoked").await.len(), 1);
+}
+
+#[tokio::test]
+async fn sign_ins_invitations_and_resets_are_kept_with_their_entry_or_not_at_all() {
+    let test = fresh().await;
+    let (_, admin, scope) = acme(&test).await;
+    let now = Utc::now();
+
+    // A session exists only with its sign-in entry; ending them all is undone without its entry.
+    let sessions = SessionRepository::new(test.db.clone(), SessionPolicy::default());
+    assert!(
+        sessions
+            .create("hash-1", admin, now, unwritable("login.succeeded"))
+            .await
+            .is_err()
+    );
+    assert!(sessions.find_valid("hash-1", now).await.unwrap().is_none());
+    sessions
+        .create(
+            "hash-1",
+            admin,
+            now,
+            AuditEntry::new("login.succeeded", format!("user:{admin}")).by(Some(admin)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(entries(&test.db, "login.succeeded").await.len(), 1);
+    assert!(
+        sessions
+            .delete_all_for_user(admin, |_| unwritable("sessions.ended_everywhere"))
+            .await
+            .is_err()
+    );
+    assert!(sessions.find_valid("hash-1", now).await.unwrap().is_some());
+    let ended = sessions
+        .delete_all_for_user(admin, |ended| {
+            AuditEntry::new("sessions.ended_everywhere", format!("user:{admin}"))
+                .details(serde_json::json!({ "sessions": ended }))
+        })
+        .await
+        .unwrap();
+    assert_eq!(ended, 1);
+    let recorded = entries(&test.db, "sessions.ended_everywhere").await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].details, r#"{"sessions":1}"#);
+    assert!(sessions.find_valid("hash-1", now).await.unwrap().is_none());
+
+    // An invitation is used with its entry: when the entry fails, the link stays open and no account exists.
+    let invitations_repo = InvitationRepository::new(test.db.clone());
+    let token = invitations_repo
+        .invite_to_tenant(
+            &scope,
+            "carol@acme.fr",
+            TenantRole::Member,
+            Some(admin),
+            now,
+            AuditEntry::new("user.invited", "email:carol@acme.fr"),
+        )
+        .await
+        .unwrap();
+    let invitation = invitations_repo
+        .find_open(&token, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        invitations_repo
+            .accept(&invitation, "Carol", "fr", "hash", now, |_| unwritable(
+                "invitation.accepted"
+            ))
+            .await,
+        Err(InvitationError::Database(_))
+    ));
+    assert!(
+        invitations_repo
+            .find_open(&token, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let users = UserRepository::new(test.db.clone());
+    assert!(
+        users
+            .find_by_email("carol@acme.fr")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    invitations_repo
+        .accept(&invitation, "Carol", "fr", "hash", now, |user| {
+            AuditEntry::new("invitation.accepted", format!("user:{user}")).by(Some(user))
+        })
+        .await
+        .unwrap();
+    let carol = users.find_by_email("carol@acme.fr").await.unwrap().unwrap();
+    let accepted = entries(&test.db, "invitation.accepted").await;
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0].target, format!("user:{}", carol.id));
+    // Used once: a second use is refused and writes nothing.
+    assert!(matches!(
+        invitations_repo
+            .accept(&invitation, "Carol", "fr", "hash", now, |user| {
+                AuditEntry::new("invitation.accepted", format!("user:{user}"))
+            })
+            .await,
+        Err(InvitationError::Invalid)
+    ));
+    assert_eq!(entries(&test.db, "invitation.accepted").await.len(), 1);
+
+    // Password resets: no link without its entry; a reset whose entry fails leaves the link usable.
+    let resets = PasswordResetRepository::new(test.db.clone());
+    assert!(
+        resets
+            .create(carol.id, now, unwritable("password.reset_requested"))
+            .await
+            .is_err()
+    );
+    let link = resets
+        .create(
+            carol.id,
+            now,
+            AuditEntry::new("password.reset_requested", format!("user:{}", carol.id)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(entries(&test.db, "password.reset_requested").await.len(), 1);
+    assert!(matches!(
+        resets
+            .consume(&link, "new-hash", now, |_| unwritable("password.reset"))
+            .await,
+        Err(InvitationError::Database(_))
+    ));
+    assert!(resets.is_valid(&link, now).await.unwrap());
+    assert_eq!(
+        users.password_hash(carol.id).await.unwrap().as_deref(),
+        Some("hash")
+    );
+    resets
+        .consume(&link, "new-hash", now, |user| {
+            AuditEntry::new("password.reset", format!("user:{user}")).by(Some(user))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        users.password_hash(carol.id).await.unwrap().as_deref(),
+        Some("new-hash")
+    );
+    assert_eq!(entries(&test.db, "password.reset").await.len(), 1);
 }

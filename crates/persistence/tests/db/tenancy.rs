@@ -115,14 +115,14 @@ async fn create_admin_twice_resets_instead_of_duplicating() {
     let test = fresh().await;
     let users = UserRepository::new(test.db.clone());
     let AdminUpsert::Created(id) = users
-        .upsert_firm_admin("admin@cabinet.fr", "Admin", "hash1")
+        .upsert_firm_admin("admin@cabinet.fr", "Admin", "hash1", |_| None)
         .await
         .unwrap()
     else {
         panic!("first call creates");
     };
     let again = users
-        .upsert_firm_admin("ADMIN@cabinet.fr", "Admin", "hash2")
+        .upsert_firm_admin("ADMIN@cabinet.fr", "Admin", "hash2", |_| None)
         .await
         .unwrap();
     assert_eq!(again, AdminUpsert::Reset(id));

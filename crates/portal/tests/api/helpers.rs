@@ -212,7 +212,7 @@ impl TestApp {
             .await
             .unwrap();
         portal_persistence::users::UserRepository::new(self.test_db.db.clone())
-            .upsert_firm_admin(email, "Admin", &hash)
+            .upsert_firm_admin(email, "Admin", &hash, |_| None)
             .await
             .unwrap();
     }
