@@ -290,7 +290,7 @@ async fn create_company(
             if suffix.is_empty() && index == invoices {
                 continue;
             }
-            match queue(state, &scope, company.siren, &record, Language::Fr).await? {
+            match queue(state, &scope, company.siren, &record, Language::Fr, None).await? {
                 QueueOutcome::Queued => {}
                 other => tracing::warn!(outcome = ?other, "a demo invoice was not queued"),
             }

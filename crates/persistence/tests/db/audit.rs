@@ -13,11 +13,14 @@ use portal_persistence::billit_connections::{
     BillitConnectionRepository, BillitEnvironment, ConnectionSettings,
 };
 use portal_persistence::customers::{CustomerError, CustomerInput, CustomerRepository};
-use portal_persistence::entities::{audit_log, invitations};
+use portal_persistence::entities::{audit_log, invitations, invoices as invoices_table, jobs};
 use portal_persistence::invitations::{
     InvitationError, InvitationRepository, PasswordResetRepository,
 };
-use portal_persistence::invoices::{InvoiceContent, InvoiceRepository};
+use portal_persistence::invoices::{
+    InvoiceContent, InvoiceError, InvoiceRepository, NumberingSettings, SubmissionState,
+};
+use portal_persistence::jobs::NewJob;
 use portal_persistence::sessions::{SessionPolicy, SessionRepository};
 use portal_persistence::tenants::{
     EmailSettings, MembershipError, Tenant, TenantAddress, TenantProfile, TenantRepository,
@@ -712,4 +715,168 @@ async fn sign_ins_invitations_and_resets_are_kept_with_their_entry_or_not_at_all
         Some("new-hash")
     );
     assert_eq!(entries(&test.db, "password.reset").await.len(), 1);
+}
+
+#[tokio::test]
+async fn invoices_change_with_their_entry_or_not_at_all() {
+    let test = fresh().await;
+    let (_, _, scope) = acme(&test).await;
+    let invoices = InvoiceRepository::new(test.db.clone());
+
+    // Numbering settings.
+    let numbering = NumberingSettings {
+        invoice_prefix: "INV-".into(),
+        ..Default::default()
+    };
+    assert!(
+        invoices
+            .save_numbering(&scope, &numbering, unwritable("invoice.numbering_changed"))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        invoices.numbering(&scope).await.unwrap(),
+        NumberingSettings::default()
+    );
+    invoices
+        .save_numbering(
+            &scope,
+            &numbering,
+            AuditEntry::new("invoice.numbering_changed", "tenant:acme"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(invoices.numbering(&scope).await.unwrap(), numbering);
+    assert_eq!(
+        entries(&test.db, "invoice.numbering_changed").await.len(),
+        1
+    );
+
+    // A linked document is created with its entry naming it, or not at all.
+    let content = InvoiceContent {
+        customer_id: None,
+        draft: InvoiceDraft::default(),
+        totals: Default::default(),
+    };
+    let original = invoices.create_draft(&scope, &content, None).await.unwrap();
+    assert!(matches!(
+        invoices
+            .create_linked_draft(&scope, &content, None, Some(original), |_| Some(
+                unwritable("invoice.corrected_created")
+            ))
+            .await,
+        Err(InvoiceError::Database(_))
+    ));
+    assert_eq!(
+        invoices_table::Entity::find()
+            .count(&test.db)
+            .await
+            .unwrap(),
+        1
+    );
+    let corrected = invoices
+        .create_linked_draft(&scope, &content, None, Some(original), |id| {
+            Some(AuditEntry::new(
+                "invoice.corrected_created",
+                format!("invoice:{id}"),
+            ))
+        })
+        .await
+        .unwrap();
+    let created = entries(&test.db, "invoice.corrected_created").await;
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].target, format!("invoice:{corrected}"));
+
+    // Queued with its job and its entry, or stays a draft with neither.
+    let job = |attempts: i32| {
+        NewJob::for_tenant(&scope, "test.noop", serde_json::json!({}))
+            .unique_key(format!("test:{original}:{attempts}"))
+    };
+    assert!(
+        invoices
+            .queue_submission(
+                &scope,
+                original,
+                0,
+                job,
+                Some(unwritable("invoice.submitted"))
+            )
+            .await
+            .is_err()
+    );
+    let state = |record: Option<portal_persistence::invoices::InvoiceRecord>| {
+        record.map(|record| record.submission)
+    };
+    assert_eq!(
+        state(invoices.get(&scope, original).await.unwrap()),
+        Some(SubmissionState::Draft)
+    );
+    assert_eq!(jobs::Entity::find().count(&test.db).await.unwrap(), 0);
+    invoices
+        .queue_submission(
+            &scope,
+            original,
+            0,
+            job,
+            Some(AuditEntry::new(
+                "invoice.submitted",
+                format!("invoice:{original}"),
+            )),
+        )
+        .await
+        .unwrap()
+        .expect("queued");
+    assert_eq!(
+        state(invoices.get(&scope, original).await.unwrap()),
+        Some(SubmissionState::Queued)
+    );
+    assert_eq!(jobs::Entity::find().count(&test.db).await.unwrap(), 1);
+    assert_eq!(entries(&test.db, "invoice.submitted").await.len(), 1);
+    // Not a draft any more: not queued again, no second entry.
+    assert!(
+        invoices
+            .queue_submission(
+                &scope,
+                original,
+                0,
+                job,
+                Some(AuditEntry::new("invoice.submitted", "again"))
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(entries(&test.db, "invoice.submitted").await.len(), 1);
+
+    // Deleting: refused for a queued invoice (no entry), undone when the entry fails, else done with it.
+    assert!(matches!(
+        invoices
+            .delete(
+                &scope,
+                original,
+                AuditEntry::new("invoice.deleted", "refused")
+            )
+            .await,
+        Err(InvoiceError::NotEditable)
+    ));
+    assert!(
+        invoices
+            .delete(&scope, corrected, unwritable("invoice.deleted"))
+            .await
+            .is_err()
+    );
+    assert!(invoices.get(&scope, corrected).await.unwrap().is_some());
+    assert!(entries(&test.db, "invoice.deleted").await.is_empty());
+    assert!(
+        invoices
+            .delete(
+                &scope,
+                corrected,
+                AuditEntry::new("invoice.deleted", format!("invoice:{corrected}"))
+            )
+            .await
+            .unwrap()
+    );
+    assert!(invoices.get(&scope, corrected).await.unwrap().is_none());
+    assert_eq!(entries(&test.db, "invoice.deleted").await.len(), 1);
 }
