@@ -4,6 +4,7 @@ use crate::App;
 use crate::crypto;
 use portal_billit::client::{BillitCredentials, ClientConfig, HttpBillitClient};
 use portal_persistence::TenantScope;
+use portal_persistence::audit::AuditEntry;
 use portal_persistence::billit_connections::{BillitConnection, BillitEnvironment};
 
 /// Why no client can be built; each has a sentence for the settings page.
@@ -85,10 +86,12 @@ pub enum RegistrationProblem {
 }
 
 /// Registers the tenant's webhook endpoint with Billit for new messages and order updates, and stores the signing
-/// secrets (encrypted). Returns Billit's webhook ids.
+/// secrets (encrypted) with the audit entry `audit` makes of Billit's webhook ids, if any (the demo records none),
+/// in one transaction. Returns those ids.
 pub async fn register_webhooks(
     state: &App,
     scope: &TenantScope,
+    audit: impl FnOnce(&[String]) -> Option<AuditEntry>,
 ) -> Result<Vec<String>, RegistrationProblem> {
     use portal_billit::client::BillitClient;
     use portal_billit::wire::WebhookRegistration;
@@ -129,7 +132,7 @@ pub async fn register_webhooks(
     .map_err(anyhow::Error::from)?;
     state
         .billit
-        .set_webhook(scope, encrypted, &ids)
+        .set_webhook(scope, encrypted, &ids, audit(&ids))
         .await
         .map_err(anyhow::Error::from)?;
     // The previous registration's secrets are gone: its webhooks would only be refused from now on.

@@ -118,7 +118,7 @@ pub async fn create_if_empty(
     let hash = crate::password::hash(admin_password.clone()).await?;
     state
         .users
-        .upsert_firm_admin("admin@cabinet-demo.fr", "Cabinet Démo", &hash)
+        .upsert_firm_admin("admin@cabinet-demo.fr", "Cabinet Démo", &hash, |_| None)
         .await
         .context("creating the demo firm administrator")?;
     logins.push(DemoLogin {
@@ -142,18 +142,21 @@ async fn create_company(
     let siren = Siren::parse(company.siren).context("a demo SIREN")?;
     let tenant = state
         .tenants
-        .create(TenantProfile {
-            slug: company.slug.to_owned(),
-            legal_name: company.name.to_owned(),
-            siren: company.siren.to_owned(),
-            vat_number: Some(VatNumber::from_siren(siren).to_string()),
-            address: TenantAddress {
-                street: Some("12 rue de la République".to_owned()),
-                postal_code: Some(company.city.0.to_owned()),
-                city: Some(company.city.1.to_owned()),
-                country: Some("FR".to_owned()),
+        .create(
+            TenantProfile {
+                slug: company.slug.to_owned(),
+                legal_name: company.name.to_owned(),
+                siren: company.siren.to_owned(),
+                vat_number: Some(VatNumber::from_siren(siren).to_string()),
+                address: TenantAddress {
+                    street: Some("12 rue de la République".to_owned()),
+                    postal_code: Some(company.city.0.to_owned()),
+                    city: Some(company.city.1.to_owned()),
+                    country: Some("FR".to_owned()),
+                },
             },
-        })
+            None,
+        )
         .await
         .with_context(|| format!("creating {}", company.slug))?;
     let mut logins = Vec::new();
@@ -201,9 +204,10 @@ async fn create_company(
                 party_id: Some(company.party_id),
                 context_party_id: None,
             },
+            None,
         )
         .await?;
-    crate::billit_connection::register_webhooks(state, &scope)
+    crate::billit_connection::register_webhooks(state, &scope, |_| None)
         .await
         .context("registering the demo webhooks")?;
 
@@ -242,6 +246,7 @@ async fn create_company(
                     },
                     language: Language::Fr,
                 },
+                |_| None,
             )
             .await?;
         for _ in 0..invoices {
@@ -285,7 +290,7 @@ async fn create_company(
             if suffix.is_empty() && index == invoices {
                 continue;
             }
-            match queue(state, &scope, company.siren, &record).await? {
+            match queue(state, &scope, company.siren, &record, None).await? {
                 QueueOutcome::Queued => {}
                 other => tracing::warn!(outcome = ?other, "a demo invoice was not queued"),
             }

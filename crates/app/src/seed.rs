@@ -383,15 +383,18 @@ pub async fn run(
         }
         let siren = random_siren(&mut rng);
         let tenant = tenants
-            .create(TenantProfile {
-                slug: slug.clone(),
-                legal_name: format!("{} SAS", company_name(&mut rng)),
-                vat_number: portal_domain::identifiers::Siren::parse(&siren)
-                    .ok()
-                    .map(|siren| VatNumber::from_siren(siren).to_string()),
-                siren,
-                address: Default::default(),
-            })
+            .create(
+                TenantProfile {
+                    slug: slug.clone(),
+                    legal_name: format!("{} SAS", company_name(&mut rng)),
+                    vat_number: portal_domain::identifiers::Siren::parse(&siren)
+                        .ok()
+                        .map(|siren| VatNumber::from_siren(siren).to_string()),
+                    siren,
+                    address: Default::default(),
+                },
+                None,
+            )
             .await
             .with_context(|| format!("creating {slug}"))?;
         let email = format!("admin@{slug}.example.fr");

@@ -1,4 +1,8 @@
 //! The audit log: who did what, to what, when and from where. Firm-level entries have no tenant.
+//!
+//! An entry that records a change is written by the repository method that makes the change, with the same
+//! transaction (the caller gives it the [`AuditEntry`], or a function of what the change made): the change is kept
+//! if and only if its entry is. Only events that change nothing else are written on their own.
 
 use crate::entities::audit_log;
 use crate::scope::TenantScope;

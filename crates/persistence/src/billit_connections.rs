@@ -1,6 +1,8 @@
 //! Each tenant's connection to Billit. Secrets arrive already encrypted (AES-256-GCM under the master key, done by
-//! the web crate) and are stored as such; nothing here ever holds them in clear.
+//! the web crate) and are stored as such; nothing here ever holds them in clear. A change someone makes writes
+//! its audit entry in the same transaction.
 
+use crate::audit::{self, AuditEntry};
 use crate::entities::billit_connections;
 use crate::scope::{ScopeOrigin, TenantRole, TenantScope};
 use crate::tokens::new_token;
@@ -8,7 +10,7 @@ use chrono::Utc;
 use portal_domain::ids::TenantId;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter,
+    QueryFilter, TransactionTrait,
 };
 
 /// Where the tenant's Billit account lives.
@@ -114,15 +116,21 @@ impl BillitConnectionRepository {
         )
     }
 
+    /// Saves the connection's settings, with the tenant's entry `audit` when there is one (the demo and tests
+    /// have none), in one transaction.
     pub async fn save(
         &self,
         scope: &TenantScope,
         settings: ConnectionSettings,
+        audit: Option<AuditEntry>,
     ) -> Result<BillitConnection, DbErr> {
         let now = Utc::now();
         let existing = billit_connections::Entity::find_by_id(scope.tenant_id().as_uuid())
             .one(&self.db)
             .await?;
+        // Read before the transaction, whose first statement is then a write (see
+        // `InvoiceRepository::create_linked_draft`).
+        let txn = self.db.begin().await?;
         let row = match existing {
             Some(row) => {
                 let mut active: billit_connections::ActiveModel = row.into();
@@ -133,7 +141,7 @@ impl BillitConnectionRepository {
                 active.party_id = Set(settings.party_id);
                 active.context_party_id = Set(settings.context_party_id);
                 active.updated_at = Set(now);
-                active.update(&self.db).await?
+                active.update(&txn).await?
             }
             None => {
                 billit_connections::ActiveModel {
@@ -147,19 +155,25 @@ impl BillitConnectionRepository {
                     webhook_ids: Set(None),
                     updated_at: Set(now),
                 }
-                .insert(&self.db)
+                .insert(&txn)
                 .await?
             }
         };
+        if let Some(entry) = audit {
+            audit::record_for_tenant(&txn, scope, entry).await?;
+        }
+        txn.commit().await?;
         Ok(public_view(row))
     }
 
-    /// Records the webhooks registered with Billit and their (encrypted) signing secret.
+    /// Records the webhooks registered with Billit and their (encrypted) signing secret, with the tenant's entry
+    /// `audit` when there is one, in one transaction.
     pub async fn set_webhook(
         &self,
         scope: &TenantScope,
         secret_encrypted: String,
         webhook_ids: &[String],
+        audit: Option<AuditEntry>,
     ) -> Result<(), DbErr> {
         let Some(row) = billit_connections::Entity::find_by_id(scope.tenant_id().as_uuid())
             .one(&self.db)
@@ -173,8 +187,12 @@ impl BillitConnectionRepository {
             serde_json::to_string(webhook_ids).unwrap_or_else(|_| "[]".to_owned()),
         ));
         active.updated_at = Set(Utc::now());
-        active.update(&self.db).await?;
-        Ok(())
+        let txn = self.db.begin().await?;
+        active.update(&txn).await?;
+        if let Some(entry) = audit {
+            audit::record_for_tenant(&txn, scope, entry).await?;
+        }
+        txn.commit().await
     }
 
     /// The webhook endpoint's look-up: the token in the URL names the tenant; the caller must still check the

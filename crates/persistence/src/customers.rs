@@ -1,6 +1,10 @@
 //! The customers (buyers) of a tenant: who its invoices go to, how to reach them on the e-invoicing network, and
 //! what the last network check said. Every function takes the tenant's [`TenantScope`].
+//!
+//! Creating, changing and deleting a customer write its audit entry in the same transaction: the change is kept if
+//! and only if its entry is.
 
+use crate::audit::{self, AuditEntry};
 use crate::entities::{customers, invoices};
 use crate::scope::TenantScope;
 use crate::text::{blank_to_none, without_wildcards};
@@ -12,7 +16,7 @@ use portal_domain::invoice::{Address, BuyerDraft};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
-    EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 /// What a customer is made of, every part already checked by the domain's rules (the web layer builds it from a
@@ -148,10 +152,12 @@ impl CustomerRepository {
             .filter(customers::Column::TenantId.eq(scope.tenant_id().as_uuid()))
     }
 
+    /// Creates a customer and writes the entry `audit` makes of it (the demo records none), in one transaction.
     pub async fn create(
         &self,
         scope: &TenantScope,
         input: &CustomerInput,
+        audit: impl FnOnce(&Customer) -> Option<AuditEntry>,
     ) -> Result<Customer, CustomerError> {
         let now = Utc::now();
         let mut active = customers::ActiveModel {
@@ -164,16 +170,23 @@ impl CustomerRepository {
             ..Default::default()
         };
         content_columns(&mut active, input);
-        to_customer(active.insert(&self.db).await?)
+        let txn = self.db.begin().await?;
+        let customer = to_customer(active.insert(&txn).await?)?;
+        if let Some(entry) = audit(&customer) {
+            audit::record_for_tenant(&txn, scope, entry).await?;
+        }
+        txn.commit().await?;
+        Ok(customer)
     }
 
-    /// Replaces what the customer is made of. A new electronic address forgets the last network check, which was
-    /// about the old one.
+    /// Replaces what the customer is made of, and writes the entry `audit` makes of the result in the same
+    /// transaction. A new electronic address forgets the last network check, which was about the old one.
     pub async fn update(
         &self,
         scope: &TenantScope,
         id: CustomerId,
         input: &CustomerInput,
+        audit: impl FnOnce(&Customer) -> AuditEntry,
     ) -> Result<Customer, CustomerError> {
         let row = Self::scoped(scope)
             .filter(customers::Column::Id.eq(id.as_uuid()))
@@ -188,7 +201,12 @@ impl CustomerRepository {
             active.peppol_summary = Set(None);
         }
         active.updated_at = Set(Utc::now());
-        to_customer(active.update(&self.db).await?)
+        // Read before the transaction, whose first statement is then a write (see `create_linked_draft`).
+        let txn = self.db.begin().await?;
+        let customer = to_customer(active.update(&txn).await?)?;
+        audit::record_for_tenant(&txn, scope, audit(&customer)).await?;
+        txn.commit().await?;
+        Ok(customer)
     }
 
     pub async fn get(
@@ -204,9 +222,14 @@ impl CustomerRepository {
             .transpose()
     }
 
-    /// Deletes a customer that no invoice refers to. The check and the delete are one statement, so an invoice
-    /// created meanwhile cannot lose its customer.
-    pub async fn delete(&self, scope: &TenantScope, id: CustomerId) -> Result<(), CustomerError> {
+    /// Deletes a customer that no invoice refers to, with its audit entry (written only when it was deleted). The
+    /// check and the delete are one statement, so an invoice created meanwhile cannot lose its customer.
+    pub async fn delete(
+        &self,
+        scope: &TenantScope,
+        id: CustomerId,
+        audit: AuditEntry,
+    ) -> Result<(), CustomerError> {
         let tenant = scope.tenant_id().as_uuid();
         let referencing = Query::select()
             .column(invoices::Column::CustomerId)
@@ -214,15 +237,19 @@ impl CustomerRepository {
             .and_where(invoices::Column::TenantId.eq(tenant))
             .and_where(invoices::Column::CustomerId.eq(id.as_uuid()))
             .to_owned();
+        let txn = self.db.begin().await?;
         let deleted = customers::Entity::delete_many()
             .filter(customers::Column::TenantId.eq(tenant))
             .filter(customers::Column::Id.eq(id.as_uuid()))
             .filter(customers::Column::Id.not_in_subquery(referencing))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
         if deleted.rows_affected > 0 {
+            audit::record_for_tenant(&txn, scope, audit).await?;
+            txn.commit().await?;
             return Ok(());
         }
+        txn.rollback().await?;
         if self.get(scope, id).await?.is_none() {
             return Err(CustomerError::NotFound);
         }

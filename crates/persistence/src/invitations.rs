@@ -1,6 +1,8 @@
 //! Invitations (to a tenant with a role, or to be a firm administrator) and password resets: single-use links
-//! sent by email, stored hashed, with an expiry.
+//! sent by email, stored hashed, with an expiry. Creating and using them writes their audit entry in the same
+//! transaction.
 
+use crate::audit::{self, AuditEntry};
 use crate::entities::{invitations, memberships, password_resets, sessions, users};
 use crate::scope::{TenantRole, TenantScope};
 use crate::tenants::Tenant;
@@ -9,8 +11,8 @@ use crate::users::normalize_email;
 use chrono::{DateTime, Duration, Utc};
 use portal_domain::ids::{TenantId, UserId};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -80,7 +82,8 @@ impl InvitationRepository {
         Self { db }
     }
 
-    /// Invites `email` into the scope's tenant; returns the link token (sent by email, never stored).
+    /// Invites `email` into the scope's tenant, with the tenant's entry `audit`, in one transaction; returns the
+    /// link token (sent by email, never stored).
     pub async fn invite_to_tenant(
         &self,
         scope: &TenantScope,
@@ -88,47 +91,65 @@ impl InvitationRepository {
         role: TenantRole,
         invited_by: Option<UserId>,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> Result<String, DbErr> {
-        self.insert(
+        let txn = self.db.begin().await?;
+        let token = Self::insert(
+            &txn,
             Some(scope.tenant_id()),
             email,
             role.as_str(),
             invited_by,
             now,
         )
-        .await
+        .await?;
+        audit::record_for_tenant(&txn, scope, audit).await?;
+        txn.commit().await?;
+        Ok(token)
     }
 
-    /// Invites the first admin of a tenant, by firm staff (who hold no tenant scope).
+    /// Invites the first admin of a tenant, by firm staff (who hold no tenant scope), with the firm-level entry
+    /// `audit`, in one transaction.
     pub async fn invite_first_admin(
         &self,
         tenant: TenantId,
         email: &str,
         invited_by: Option<UserId>,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> Result<String, DbErr> {
-        self.insert(
+        let txn = self.db.begin().await?;
+        let token = Self::insert(
+            &txn,
             Some(tenant),
             email,
             TenantRole::Admin.as_str(),
             invited_by,
             now,
         )
-        .await
+        .await?;
+        audit::record_for_firm(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(token)
     }
 
+    /// Invites a firm administrator, with the firm-level entry `audit`, in one transaction.
     pub async fn invite_firm_admin(
         &self,
         email: &str,
         invited_by: Option<UserId>,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> Result<String, DbErr> {
-        self.insert(None, email, "firm_admin", invited_by, now)
-            .await
+        let txn = self.db.begin().await?;
+        let token = Self::insert(&txn, None, email, "firm_admin", invited_by, now).await?;
+        audit::record_for_firm(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(token)
     }
 
-    async fn insert(
-        &self,
+    async fn insert<C: ConnectionTrait>(
+        conn: &C,
         tenant: Option<TenantId>,
         email: &str,
         role: &str,
@@ -147,7 +168,7 @@ impl InvitationRepository {
             expires_at: Set(now + Duration::days(INVITATION_LIFETIME_DAYS)),
             accepted_at: Set(None),
         }
-        .insert(&self.db)
+        .insert(conn)
         .await?;
         Ok(token)
     }
@@ -213,8 +234,9 @@ impl InvitationRepository {
     }
 
     /// Uses an open invitation (from [`Self::find_open`]) once: creates the account (with `name`, `language` and
-    /// `password_hash`) unless the email has one, and grants what the invitation says. Concurrent uses of one link:
-    /// exactly one succeeds, the others get `Invalid`.
+    /// `password_hash`) unless the email has one, grants what the invitation says, and writes the firm-level entry
+    /// `audit` makes for the user, all in one transaction. Concurrent uses of one link: exactly one succeeds, the
+    /// others get `Invalid` (and write no entry).
     pub async fn accept(
         &self,
         invitation: &Invitation,
@@ -222,6 +244,7 @@ impl InvitationRepository {
         language: &str,
         password_hash: &str,
         now: DateTime<Utc>,
+        audit: impl FnOnce(UserId) -> AuditEntry,
     ) -> Result<Accepted, InvitationError> {
         let txn = self.db.begin().await?;
         let claimed = invitations::Entity::update_many()
@@ -296,6 +319,7 @@ impl InvitationRepository {
                 }
             }
         }
+        audit::record_for_firm(&txn, audit(user_id)).await?;
         txn.commit().await?;
         Ok(outcome)
     }
@@ -311,9 +335,15 @@ impl PasswordResetRepository {
         Self { db }
     }
 
-    /// A reset link for `user`, valid one hour.
-    pub async fn create(&self, user: UserId, now: DateTime<Utc>) -> Result<String, DbErr> {
+    /// A reset link for `user`, valid one hour, created with the firm-level entry `audit` in one transaction.
+    pub async fn create(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> Result<String, DbErr> {
         let (token, hash) = new_token();
+        let txn = self.db.begin().await?;
         password_resets::ActiveModel {
             token_hash: Set(hash),
             user_id: Set(user.as_uuid()),
@@ -321,8 +351,10 @@ impl PasswordResetRepository {
             expires_at: Set(now + Duration::minutes(RESET_LIFETIME_MINUTES)),
             used_at: Set(None),
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await?;
+        audit::record_for_firm(&txn, audit).await?;
+        txn.commit().await?;
         Ok(token)
     }
 
@@ -334,12 +366,14 @@ impl PasswordResetRepository {
             .is_some_and(|row| row.used_at.is_none() && row.expires_at > now))
     }
 
-    /// Sets the new password once, and signs the user out everywhere.
+    /// Sets the new password once, signs the user out everywhere, and writes the firm-level entry `audit` makes for
+    /// the user, in one transaction.
     pub async fn consume(
         &self,
         token: &str,
         password_hash: &str,
         now: DateTime<Utc>,
+        audit: impl FnOnce(UserId) -> AuditEntry,
     ) -> Result<UserId, InvitationError> {
         let txn = self.db.begin().await?;
         let Some(row) = password_resets::Entity::find_by_id(hash_token(token))
@@ -375,6 +409,7 @@ impl PasswordResetRepository {
             .filter(sessions::Column::UserId.eq(id.as_uuid()))
             .exec(&txn)
             .await?;
+        audit::record_for_firm(&txn, audit(id)).await?;
         txn.commit().await?;
         Ok(id)
     }

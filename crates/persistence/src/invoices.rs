@@ -1,6 +1,7 @@
 //! Invoices and credit notes of a tenant: drafts, numbering, the submission's progress, the status event log and
 //! the summary columns that lists and filters read (the domain fold's result, saved after every change).
 
+use crate::audit::{self, AuditEntry};
 use crate::entities::{
     billit_sync, customers, invoice_events, invoice_sequences, invoice_settings, invoices,
 };
@@ -542,10 +543,12 @@ impl InvoiceRepository {
         )
     }
 
+    /// Saves the tenant's numbering settings with the tenant's entry `audit`, in one transaction.
     pub async fn save_numbering(
         &self,
         scope: &TenantScope,
         settings: &NumberingSettings,
+        audit: AuditEntry,
     ) -> Result<(), DbErr> {
         let row = invoice_settings::ActiveModel {
             tenant_id: Set(scope.tenant_id().as_uuid()),
@@ -555,6 +558,7 @@ impl InvoiceRepository {
             yearly_reset: Set(settings.yearly_reset),
             updated_at: Set(Utc::now()),
         };
+        let txn = self.db.begin().await?;
         invoice_settings::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(invoice_settings::Column::TenantId)
@@ -567,9 +571,10 @@ impl InvoiceRepository {
                     ])
                     .to_owned(),
             )
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
-        Ok(())
+        audit::record_for_tenant(&txn, scope, audit).await?;
+        txn.commit().await
     }
 
     /// The next number of the series for a document issued on `date`, without reserving it: the sequence moves
@@ -672,24 +677,28 @@ impl InvoiceRepository {
         active.total_incl_cents = Set(content.totals.incl);
     }
 
+    /// A new draft, linked to nothing, with no audit entry (the editor's drafts are not audited; the demo, the
+    /// seed and tests make theirs with this).
     pub async fn create_draft(
         &self,
         scope: &TenantScope,
         content: &InvoiceContent,
         created_by: Option<UserId>,
     ) -> Result<InvoiceId, InvoiceError> {
-        self.create_linked_draft(scope, content, created_by, None)
+        self.create_linked_draft(scope, content, created_by, None, |_| None)
             .await
     }
 
     /// A new draft that settles or replaces `related` (an invoice of the same tenant, else `NotFound`); the link
-    /// is written with the draft, and its relation follows the draft's type.
+    /// is written with the draft, and its relation follows the draft's type. The entry `audit` makes for the new
+    /// id, if any, is written in the same transaction.
     pub async fn create_linked_draft(
         &self,
         scope: &TenantScope,
         content: &InvoiceContent,
         created_by: Option<UserId>,
         related: Option<InvoiceId>,
+        audit: impl FnOnce(InvoiceId) -> Option<AuditEntry>,
     ) -> Result<InvoiceId, InvoiceError> {
         let id = InvoiceId::new();
         let now = Utc::now();
@@ -748,6 +757,9 @@ impl InvoiceRepository {
             });
         }
         Self::advance_sequence(&txn, scope, &settings, &content.draft).await?;
+        if let Some(entry) = audit(id) {
+            audit::record_for_tenant(&txn, scope, entry).await?;
+        }
         txn.commit().await?;
         Ok(id)
     }
@@ -821,9 +833,15 @@ impl InvoiceRepository {
         }
     }
 
-    /// Deletes a draft or a failed submission that never reached Billit as an order. Returns false when there is
-    /// no such invoice; `NotEditable` when it is on its way or sent.
-    pub async fn delete(&self, scope: &TenantScope, id: InvoiceId) -> Result<bool, InvoiceError> {
+    /// Deletes a draft or a failed submission that never reached Billit as an order, with the tenant's entry
+    /// `audit`, in one transaction. Returns false when there is no such invoice; `NotEditable` when it is on its
+    /// way or sent (neither writes the entry).
+    pub async fn delete(
+        &self,
+        scope: &TenantScope,
+        id: InvoiceId,
+        audit: AuditEntry,
+    ) -> Result<bool, InvoiceError> {
         let Some(row) = self.find_row(&self.db, scope, id).await? else {
             return Ok(false);
         };
@@ -831,6 +849,7 @@ impl InvoiceRepository {
         if !state.is_editable() {
             return Err(InvoiceError::NotEditable);
         }
+        let txn = self.db.begin().await?;
         let result = invoices::Entity::delete_many()
             .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(invoices::Column::Id.eq(id.as_uuid()))
@@ -838,11 +857,14 @@ impl InvoiceRepository {
                 SubmissionState::Draft.as_str(),
                 SubmissionState::Failed.as_str(),
             ]))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
         if result.rows_affected == 0 {
+            txn.rollback().await?;
             return Err(InvoiceError::NotEditable);
         }
+        audit::record_for_tenant(&txn, scope, audit).await?;
+        txn.commit().await?;
         Ok(true)
     }
 
@@ -955,15 +977,17 @@ impl InvoiceRepository {
         Ok(result.rows_affected == 1)
     }
 
-    /// Queues a checked draft (or a failed submission) and enqueues the job that sends it, in one transaction: the
-    /// job exists if and only if the invoice is queued. `job` gets the number of attempts made so far, so that
-    /// each submission has its own unique key. `None` when the invoice is not a draft or a failed submission.
+    /// Queues a checked draft (or a failed submission) and enqueues the job that sends it, with the tenant's entry
+    /// `audit` when there is one, in one transaction: the job and the entry exist if and only if the invoice is
+    /// queued. `job` gets the number of attempts made so far, so that each submission has its own unique key.
+    /// `None` when the invoice is not a draft or a failed submission.
     pub async fn queue_submission(
         &self,
         scope: &TenantScope,
         id: InvoiceId,
         now_ms: i64,
         job: impl FnOnce(i32) -> NewJob,
+        audit: Option<AuditEntry>,
     ) -> Result<Option<Enqueued>, JobQueueError> {
         let txn = self.db.begin().await?;
         if !Self::mark_queued_in(&txn, scope, id).await? {
@@ -975,6 +999,9 @@ impl InvoiceRepository {
             return Ok(None);
         };
         let enqueued = JobQueue::enqueue_in(&txn, now_ms, job(row.submission_attempts)).await?;
+        if let Some(entry) = audit {
+            audit::record_for_tenant(&txn, scope, entry).await?;
+        }
         txn.commit().await?;
         Ok(Some(enqueued))
     }

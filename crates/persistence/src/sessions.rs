@@ -1,6 +1,7 @@
 //! Server-side sessions. The cookie holds a random token; the table holds only its SHA-256, so a leaked table
 //! yields no usable session.
 
+use crate::audit::{self, AuditEntry};
 use crate::entities::{sessions, users};
 use crate::users::User;
 use chrono::{DateTime, Duration, Utc};
@@ -8,7 +9,7 @@ use portal_domain::ids::UserId;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter,
+    QueryFilter, TransactionTrait,
 };
 
 /// How long a session lives without use, and at most.
@@ -52,12 +53,15 @@ impl SessionRepository {
         self.policy
     }
 
+    /// A new session (a sign-in), with the firm-level entry `audit`, in one transaction.
     pub async fn create(
         &self,
         id_hash: &str,
         user: UserId,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> Result<(), DbErr> {
+        let txn = self.db.begin().await?;
         sessions::ActiveModel {
             id: Set(id_hash.to_owned()),
             user_id: Set(user.as_uuid()),
@@ -67,9 +71,10 @@ impl SessionRepository {
             last_seen_at: Set(now),
             expires_at: Set(now + self.policy.absolute),
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await?;
-        Ok(())
+        audit::record_for_firm(&txn, audit).await?;
+        txn.commit().await
     }
 
     /// The session and its (active) user, or `None` when unknown, idle too long, past its lifetime, or the user is
@@ -112,13 +117,22 @@ impl SessionRepository {
         Ok(())
     }
 
-    /// "Sign out everywhere" (and what a password change or deactivation does).
-    pub async fn delete_all_for_user(&self, user: UserId) -> Result<u64, DbErr> {
-        Ok(sessions::Entity::delete_many()
+    /// "Sign out everywhere": ends every session of `user` and writes the firm-level entry `audit` makes of how
+    /// many there were, in one transaction. Returns that number.
+    pub async fn delete_all_for_user(
+        &self,
+        user: UserId,
+        audit: impl FnOnce(u64) -> AuditEntry,
+    ) -> Result<u64, DbErr> {
+        let txn = self.db.begin().await?;
+        let ended = sessions::Entity::delete_many()
             .filter(sessions::Column::UserId.eq(user.as_uuid()))
-            .exec(&self.db)
+            .exec(&txn)
             .await?
-            .rows_affected)
+            .rows_affected;
+        audit::record_for_firm(&txn, audit(ended)).await?;
+        txn.commit().await?;
+        Ok(ended)
     }
 
     pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, DbErr> {

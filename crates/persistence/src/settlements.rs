@@ -6,6 +6,7 @@
 //! (as payments do), so two credit notes of one invoice queued at the same moment are checked one after the other
 //! and cannot together take back more than the invoice's total.
 
+use crate::audit::{self, AuditEntry};
 use crate::entities::invoices;
 use crate::invoices::{InvoiceRepository, SubmissionState};
 use crate::jobs::{Enqueued, JobQueue, JobQueueError, NewJob};
@@ -168,9 +169,10 @@ impl InvoiceRepository {
         Ok(totals.into_iter().sum())
     }
 
-    /// Queues the credit note `id` of `original` with its job (given the submission attempts so far), unless it
-    /// takes back more than what remains of the original's total. The original's row is write-locked first (a
-    /// no-op update works on both backends) and what was credited is added up inside the same transaction.
+    /// Queues the credit note `id` of `original` with its job (given the submission attempts so far) and the
+    /// tenant's entry `audit` when there is one, unless it takes back more than what remains of the original's
+    /// total. The original's row is write-locked first (a no-op update works on both backends) and what was
+    /// credited is added up inside the same transaction.
     pub async fn queue_credit_note_submission(
         &self,
         scope: &TenantScope,
@@ -178,6 +180,7 @@ impl InvoiceRepository {
         original: InvoiceId,
         now_ms: i64,
         job: impl FnOnce(i32) -> NewJob,
+        audit: Option<AuditEntry>,
     ) -> Result<CreditNoteQueue, JobQueueError> {
         let txn = self.connection().begin().await?;
         let locked = invoices::Entity::update_many()
@@ -231,6 +234,9 @@ impl InvoiceRepository {
             .one(&txn)
             .await?;
         let enqueued = JobQueue::enqueue_in(&txn, now_ms, job(attempts.unwrap_or(0))).await?;
+        if let Some(entry) = audit {
+            audit::record_for_tenant(&txn, scope, entry).await?;
+        }
         txn.commit().await?;
         Ok(CreditNoteQueue::Queued(enqueued))
     }

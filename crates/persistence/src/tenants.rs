@@ -1,10 +1,13 @@
-//! Client companies of the firm, their members, and who may act on them.
+//! Client companies of the firm, their members, and who may act on them. Every change made by someone writes its
+//! audit entry in its own transaction.
 
+use crate::audit::{self, AuditEntry};
 use crate::entities::{memberships, sessions, tenants, users};
 use crate::scope::{ScopeOrigin, TenantRole, TenantScope};
 use crate::users::User;
 use chrono::Utc;
 use portal_domain::ids::{TenantId, UserId};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
@@ -106,8 +109,15 @@ impl TenantRepository {
 
     // ---- firm administration (tenants themselves are not tenant-owned data) ----
 
-    pub async fn create(&self, profile: TenantProfile) -> Result<Tenant, DbErr> {
+    /// Creates a tenant, with the firm-level entry `audit` when there is one (the demo, the seed and tests have
+    /// none), in one transaction.
+    pub async fn create(
+        &self,
+        profile: TenantProfile,
+        audit: Option<AuditEntry>,
+    ) -> Result<Tenant, DbErr> {
         let now = Utc::now();
+        let txn = self.db.begin().await?;
         let row = tenants::ActiveModel {
             id: Set(TenantId::new().as_uuid()),
             slug: Set(profile.slug),
@@ -125,8 +135,12 @@ impl TenantRepository {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await?;
+        if let Some(entry) = audit {
+            audit::record_for_firm(&txn, entry).await?;
+        }
+        txn.commit().await?;
         Ok(row.into())
     }
 
@@ -155,10 +169,13 @@ impl TenantRepository {
         Ok(query.count(&self.db).await? > 0)
     }
 
+    /// Replaces a tenant's profile and writes the firm-level entry `audit` in the same transaction; `None` (and no
+    /// entry) when there is no such tenant.
     pub async fn update_profile(
         &self,
         id: TenantId,
         profile: TenantProfile,
+        audit: AuditEntry,
     ) -> Result<Option<Tenant>, DbErr> {
         let Some(row) = tenants::Entity::find_by_id(id.as_uuid())
             .one(&self.db)
@@ -176,21 +193,39 @@ impl TenantRepository {
         active.address_city = Set(profile.address.city);
         active.address_country = Set(profile.address.country);
         active.updated_at = Set(Utc::now());
-        Ok(Some(active.update(&self.db).await?.into()))
+        let txn = self.db.begin().await?;
+        let tenant = active.update(&txn).await?.into();
+        audit::record_for_firm(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(Some(tenant))
     }
 
-    /// Suspends (nobody can enter it, its jobs keep their data) or reactivates a tenant.
-    pub async fn set_active(&self, id: TenantId, active_flag: bool) -> Result<bool, DbErr> {
-        let Some(row) = tenants::Entity::find_by_id(id.as_uuid())
-            .one(&self.db)
-            .await?
-        else {
+    /// Suspends (nobody can enter it, its jobs keep their data) or reactivates a tenant, with the firm-level entry
+    /// `audit` when there is one, in one transaction. False (and no entry) when there is no such tenant.
+    pub async fn set_active(
+        &self,
+        id: TenantId,
+        active_flag: bool,
+        audit: Option<AuditEntry>,
+    ) -> Result<bool, DbErr> {
+        let txn = self.db.begin().await?;
+        let updated = tenants::Entity::update_many()
+            .col_expr(
+                tenants::Column::Status,
+                Expr::value(if active_flag { "active" } else { "suspended" }),
+            )
+            .col_expr(tenants::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(tenants::Column::Id.eq(id.as_uuid()))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            txn.rollback().await?;
             return Ok(false);
-        };
-        let mut active: tenants::ActiveModel = row.into();
-        active.status = Set(if active_flag { "active" } else { "suspended" }.to_owned());
-        active.updated_at = Set(Utc::now());
-        active.update(&self.db).await?;
+        }
+        if let Some(entry) = audit {
+            audit::record_for_firm(&txn, entry).await?;
+        }
+        txn.commit().await?;
         Ok(true)
     }
 
@@ -292,10 +327,12 @@ impl TenantRepository {
 
     // ---- tenant administration (scoped) ----
 
+    /// Saves the tenant's email settings and writes `audit` in the same transaction.
     pub async fn update_email_settings(
         &self,
         scope: &TenantScope,
         settings: EmailSettings,
+        audit: AuditEntry,
     ) -> Result<(), DbErr> {
         let Some(row) = tenants::Entity::find_by_id(scope.tenant_id().as_uuid())
             .one(&self.db)
@@ -308,16 +345,17 @@ impl TenantRepository {
         active.email_reply_to = Set(settings.reply_to);
         active.email_signature = Set(settings.signature);
         active.updated_at = Set(Utc::now());
-        active.update(&self.db).await?;
-        Ok(())
+        Self::update_with_entry(&self.db, active, scope, audit).await
     }
 
-    /// The tenant's company profile as its admins may edit it (not the slug or SIREN: firm staff own those).
+    /// The tenant's company profile as its admins may edit it (not the slug or SIREN: firm staff own those), saved
+    /// with `audit` in one transaction.
     pub async fn update_own_profile(
         &self,
         scope: &TenantScope,
         legal_name: String,
         address: TenantAddress,
+        audit: AuditEntry,
     ) -> Result<(), DbErr> {
         let Some(row) = tenants::Entity::find_by_id(scope.tenant_id().as_uuid())
             .one(&self.db)
@@ -332,8 +370,21 @@ impl TenantRepository {
         active.address_city = Set(address.city);
         active.address_country = Set(address.country);
         active.updated_at = Set(Utc::now());
-        active.update(&self.db).await?;
-        Ok(())
+        Self::update_with_entry(&self.db, active, scope, audit).await
+    }
+
+    /// Writes a tenant's row read beforehand (so that the transaction's first statement is a write: see
+    /// `InvoiceRepository::create_linked_draft`) and the tenant's audit entry, in one transaction.
+    async fn update_with_entry(
+        db: &DatabaseConnection,
+        active: tenants::ActiveModel,
+        scope: &TenantScope,
+        entry: AuditEntry,
+    ) -> Result<(), DbErr> {
+        let txn = db.begin().await?;
+        active.update(&txn).await?;
+        audit::record_for_tenant(&txn, scope, entry).await?;
+        txn.commit().await
     }
 
     pub async fn members(&self, scope: &TenantScope) -> Result<Vec<Member>, DbErr> {
@@ -365,13 +416,15 @@ impl TenantRepository {
         Ok(out)
     }
 
-    /// Changes a member's role or (de)activates them, never leaving the tenant without an active admin.
+    /// Changes a member's role or (de)activates them, never leaving the tenant without an active admin; `audit` is
+    /// written with the change (and not when it is refused).
     pub async fn change_member(
         &self,
         scope: &TenantScope,
         user: UserId,
         role: TenantRole,
         active_flag: bool,
+        audit: AuditEntry,
     ) -> Result<(), MembershipError> {
         let txn = self.db.begin().await?;
         let Some(membership) =
@@ -405,6 +458,7 @@ impl TenantRepository {
                 .exec(&txn)
                 .await?;
         }
+        audit::record_for_tenant(&txn, scope, audit).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -1,10 +1,12 @@
 //! People who can sign in. Users are not tenant-owned: a user belongs to tenants through memberships.
 
+use crate::audit::{self, AuditEntry};
 use crate::entities::users;
 use portal_domain::ids::UserId;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter,
+    PaginatorTrait, QueryFilter, TransactionTrait,
 };
 
 /// A user as the rest of the portal sees it (no password hash).
@@ -69,19 +71,24 @@ impl UserRepository {
             .and_then(|row| row.password_hash))
     }
 
-    /// Creates a firm administrator, or makes an existing user one again with a new password (active).
+    /// Creates a firm administrator, or makes an existing user one again with a new password (active), with the
+    /// firm-level entry `audit` makes of the outcome, if any (the demo and tests record none), in one transaction.
     pub async fn upsert_firm_admin(
         &self,
         email: &str,
         name: &str,
         password_hash: &str,
+        audit: impl FnOnce(&AdminUpsert) -> Option<AuditEntry>,
     ) -> Result<AdminUpsert, DbErr> {
         let now = chrono::Utc::now();
         let existing = users::Entity::find()
             .filter(users::Column::EmailNormalized.eq(normalize_email(email)))
             .one(&self.db)
             .await?;
-        match existing {
+        // Read before the transaction, whose first statement is then a write (see
+        // `InvoiceRepository::create_linked_draft`).
+        let txn = self.db.begin().await?;
+        let outcome = match existing {
             Some(row) => {
                 let id = UserId::from_uuid(row.id);
                 let mut active: users::ActiveModel = row.into();
@@ -89,8 +96,8 @@ impl UserRepository {
                 active.is_firm_admin = Set(true);
                 active.active = Set(true);
                 active.updated_at = Set(now);
-                active.update(&self.db).await?;
-                Ok(AdminUpsert::Reset(id))
+                active.update(&txn).await?;
+                AdminUpsert::Reset(id)
             }
             None => {
                 let id = UserId::new();
@@ -106,11 +113,16 @@ impl UserRepository {
                     created_at: Set(now),
                     updated_at: Set(now),
                 }
-                .insert(&self.db)
+                .insert(&txn)
                 .await?;
-                Ok(AdminUpsert::Created(id))
+                AdminUpsert::Created(id)
             }
+        };
+        if let Some(entry) = audit(&outcome) {
+            audit::record_for_firm(&txn, entry).await?;
         }
+        txn.commit().await?;
+        Ok(outcome)
     }
 
     /// Creates a plain (non-admin) user with no password yet: invitations set it.
@@ -158,27 +170,33 @@ impl UserRepository {
             .collect())
     }
 
-    /// Takes the firm administrator role away, unless it is the last active one.
-    pub async fn revoke_firm_admin(&self, id: UserId) -> Result<bool, DbErr> {
+    /// Takes the firm administrator role away, unless it is the last active one, and writes the firm-level entry
+    /// `audit` in the same transaction. False (and no entry) when refused or when there is no such user.
+    pub async fn revoke_firm_admin(&self, id: UserId, audit: AuditEntry) -> Result<bool, DbErr> {
+        // The change first, then the count inside the same transaction (its first statement a write: see
+        // `InvoiceRepository::create_linked_draft`); a revocation that would leave no active admin is undone.
+        let txn = self.db.begin().await?;
+        let revoked = users::Entity::update_many()
+            .col_expr(users::Column::IsFirmAdmin, Expr::value(false))
+            .col_expr(users::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec(&txn)
+            .await?;
+        if revoked.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
         let remaining = users::Entity::find()
             .filter(users::Column::IsFirmAdmin.eq(true))
             .filter(users::Column::Active.eq(true))
-            .filter(users::Column::Id.ne(id.as_uuid()))
-            .count(&self.db)
+            .count(&txn)
             .await?;
         if remaining == 0 {
+            txn.rollback().await?;
             return Ok(false);
         }
-        let Some(row) = users::Entity::find_by_id(id.as_uuid())
-            .one(&self.db)
-            .await?
-        else {
-            return Ok(false);
-        };
-        let mut active: users::ActiveModel = row.into();
-        active.is_firm_admin = Set(false);
-        active.updated_at = Set(chrono::Utc::now());
-        active.update(&self.db).await?;
+        audit::record_for_firm(&txn, audit).await?;
+        txn.commit().await?;
         Ok(true)
     }
 }

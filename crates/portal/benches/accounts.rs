@@ -67,12 +67,15 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
     let running = tokio::spawn(app.run_until_stopped());
 
     let tenant = TenantRepository::new(database.db.clone())
-        .create(TenantProfile {
-            slug: "acme".into(),
-            legal_name: "ACME SAS".into(),
-            siren: "732829320".into(),
-            ..TenantProfile::default()
-        })
+        .create(
+            TenantProfile {
+                slug: "acme".into(),
+                legal_name: "ACME SAS".into(),
+                siren: "732829320".into(),
+                ..TenantProfile::default()
+            },
+            None,
+        )
         .await?;
     let users = UserRepository::new(database.db.clone());
     let user = users.create("bench@acme.fr", "Bench", "fr").await?;

@@ -235,6 +235,7 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
                 party_id: Some(1),
                 context_party_id: None,
             },
+            None,
         )
         .await?;
     connections
@@ -242,6 +243,7 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
             &scope,
             portal_app::crypto::encrypt(&master_key, SECRET)?,
             &[],
+            None,
         )
         .await?;
     let repository = InvoiceRepository::new(db.clone());

@@ -4,7 +4,7 @@ use crate::config::{Config, ConfigError, ConfigSources};
 use crate::startup::{Application, StartError, open_database};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use portal_persistence::audit::{self, AuditEntry};
+use portal_persistence::audit::AuditEntry;
 use portal_persistence::users::{AdminUpsert, UserRepository};
 use std::io::Read;
 use std::path::PathBuf;
@@ -379,21 +379,24 @@ async fn create_admin(config: Config, args: CreateAdminArgs) -> Result<(), Failu
         .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
     let db = open_database(&config).await?;
     let hash = portal_app::password::hash(password).await?;
+    // The administrator and the audit entry are saved together, or neither is.
     let outcome = UserRepository::new(db.clone())
-        .upsert_firm_admin(&email, &name, &hash)
+        .upsert_firm_admin(&email, &name, &hash, |outcome| {
+            let (action, id) = match outcome {
+                AdminUpsert::Created(id) => ("firm_admin.created", id),
+                AdminUpsert::Reset(id) => ("firm_admin.reset", id),
+            };
+            Some(
+                AuditEntry::new(action, format!("user:{id}"))
+                    .details(serde_json::json!({ "email": email, "via": "command line" })),
+            )
+        })
         .await
         .context("cannot save the administrator")?;
-    let (action, id, verb) = match outcome {
-        AdminUpsert::Created(id) => ("firm_admin.created", id, "created"),
-        AdminUpsert::Reset(id) => ("firm_admin.reset", id, "updated (password reset)"),
+    let verb = match outcome {
+        AdminUpsert::Created(_) => "created",
+        AdminUpsert::Reset(_) => "updated (password reset)",
     };
-    audit::record_for_firm(
-        &db,
-        AuditEntry::new(action, format!("user:{id}"))
-            .details(serde_json::json!({ "email": email, "via": "command line" })),
-    )
-    .await
-    .context("cannot write the audit log")?;
     db.close().await.context("closing the database")?;
     println!("Firm administrator {email} {verb}.");
     Ok(())

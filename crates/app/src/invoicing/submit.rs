@@ -20,6 +20,7 @@ use portal_domain::identifiers::Siren;
 use portal_domain::ids::InvoiceId;
 use portal_domain::invoice::{DocumentType, InvoiceDraft, Problem, check_before_submission};
 use portal_persistence::TenantScope;
+use portal_persistence::audit::AuditEntry;
 use portal_persistence::invoices::{InvoiceRecord, SubmissionState};
 use portal_persistence::jobs::{ClaimedJob, NewJob};
 use portal_persistence::settlements::{CreditNoteQueue, InvoiceRelation};
@@ -63,12 +64,14 @@ pub enum QueueOutcome {
     OverCreditLimit { remaining_cents: i64 },
 }
 
-/// Checks the stored invoice again and, if nothing is wrong, queues it with its job (one transaction).
+/// Checks the stored invoice again and, if nothing is wrong, queues it with its job and the audit entry `audit`
+/// when there is one (the demo has none), in one transaction: nothing queued, no entry.
 pub async fn queue(
     state: &App,
     scope: &TenantScope,
     seller_siren: &str,
     record: &InvoiceRecord,
+    audit: Option<AuditEntry>,
 ) -> anyhow::Result<QueueOutcome> {
     if !record.submission.is_editable() {
         return Ok(QueueOutcome::NotSubmittable);
@@ -99,7 +102,7 @@ pub async fn queue(
         {
             match state
                 .invoices
-                .queue_credit_note_submission(scope, id, original, now_ms, job)
+                .queue_credit_note_submission(scope, id, original, now_ms, job, audit)
                 .await?
             {
                 CreditNoteQueue::Queued(_) => {}
@@ -112,7 +115,7 @@ pub async fn queue(
         _ => {
             if state
                 .invoices
-                .queue_submission(scope, id, now_ms, job)
+                .queue_submission(scope, id, now_ms, job, audit)
                 .await?
                 .is_none()
             {

@@ -4,7 +4,8 @@ use portal_domain::Language;
 use portal_domain::identifiers::{ElectronicAddress, Email, Siren, Siret};
 use portal_domain::ids::CustomerId;
 use portal_domain::invoice::{Address, BuyerDraft, InvoiceDraft};
-use portal_persistence::customers::{CustomerError, CustomerInput, CustomerRepository};
+use portal_persistence::audit::AuditEntry;
+use portal_persistence::customers::{Customer, CustomerError, CustomerInput, CustomerRepository};
 use portal_persistence::invoices::{InvoiceContent, InvoiceRepository, TotalsCents};
 use portal_persistence::tenants::{NewTenant, TenantRepository};
 use portal_persistence::users::UserRepository;
@@ -19,13 +20,16 @@ async fn two_scopes(
     let mut scopes = Vec::new();
     for (slug, siren) in [("acme", "732829320"), ("globex", "443061841")] {
         let tenant = tenants
-            .create(NewTenant {
-                slug: slug.into(),
-                legal_name: slug.to_uppercase(),
-                siren: siren.into(),
-                vat_number: None,
-                ..Default::default()
-            })
+            .create(
+                NewTenant {
+                    slug: slug.into(),
+                    legal_name: slug.to_uppercase(),
+                    siren: siren.into(),
+                    vat_number: None,
+                    ..Default::default()
+                },
+                None,
+            )
             .await
             .unwrap();
         let user = users
@@ -46,6 +50,22 @@ async fn two_scopes(
     let globex = scopes.pop().unwrap();
     let acme = scopes.pop().unwrap();
     (acme, globex)
+}
+
+/// The entries the web layer gives with each change (the audit tests check them; here they only come along).
+fn created_entry(customer: &Customer) -> Option<AuditEntry> {
+    Some(AuditEntry::new(
+        "customer.created",
+        format!("customer:{}", customer.id),
+    ))
+}
+
+fn updated_entry(customer: &Customer) -> AuditEntry {
+    AuditEntry::new("customer.updated", format!("customer:{}", customer.id))
+}
+
+fn deleted_entry(id: CustomerId) -> AuditEntry {
+    AuditEntry::new("customer.deleted", format!("customer:{id}"))
 }
 
 fn input(name: &str, siren: &str) -> CustomerInput {
@@ -80,7 +100,7 @@ async fn a_customer_is_stored_read_back_and_fills_an_invoice_buyer() {
         Email::parse("b@dupont.fr").unwrap(),
     ];
     new.language = Language::En;
-    let created = repo.create(&acme, &new).await.unwrap();
+    let created = repo.create(&acme, &new, created_entry).await.unwrap();
     let found = repo.get(&acme, created.id).await.unwrap().unwrap();
     assert_eq!(found, created);
     assert_eq!(found.siren, "552100554");
@@ -110,7 +130,7 @@ async fn an_update_replaces_the_content_and_a_new_address_forgets_the_network_ch
     let (acme, _) = two_scopes(&test).await;
     let repo = CustomerRepository::new(test.db.clone());
     let created = repo
-        .create(&acme, &input("Dupont", "552100554"))
+        .create(&acme, &input("Dupont", "552100554"), created_entry)
         .await
         .unwrap();
     let at = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
@@ -122,7 +142,10 @@ async fn an_update_replaces_the_content_and_a_new_address_forgets_the_network_ch
     // Same electronic address: the check still describes it.
     let mut renamed = input("Dupont et Fils", "552100554");
     renamed.vat_number = None;
-    let updated = repo.update(&acme, created.id, &renamed).await.unwrap();
+    let updated = repo
+        .update(&acme, created.id, &renamed, updated_entry)
+        .await
+        .unwrap();
     assert_eq!(updated.legal_name, "Dupont et Fils");
     assert_eq!(updated.vat_number, None);
     assert_eq!(updated.network_check, Some((at, summary)));
@@ -130,12 +153,16 @@ async fn an_update_replaces_the_content_and_a_new_address_forgets_the_network_ch
 
     let mut moved = renamed.clone();
     moved.electronic_address = ElectronicAddress::parse("0225:552100554_FACT").unwrap();
-    let updated = repo.update(&acme, created.id, &moved).await.unwrap();
+    let updated = repo
+        .update(&acme, created.id, &moved, updated_entry)
+        .await
+        .unwrap();
     assert_eq!(updated.electronic_address, "0225:552100554_FACT");
     assert!(updated.network_check.is_none());
 
     assert!(matches!(
-        repo.update(&acme, CustomerId::new(), &moved).await,
+        repo.update(&acme, CustomerId::new(), &moved, updated_entry)
+            .await,
         Err(CustomerError::NotFound)
     ));
     assert!(matches!(
@@ -152,16 +179,20 @@ async fn search_matches_name_and_identifiers_in_any_case_ordered_by_name_with_a_
     let repo = CustomerRepository::new(test.db.clone());
     let mut zeta = input("zeta Conseil", "552100554");
     zeta.siret = Some(Siret::parse("55210055400005").unwrap());
-    repo.create(&acme, &zeta).await.unwrap();
-    repo.create(&acme, &input("Alpha Industrie", "542065479"))
+    repo.create(&acme, &zeta, created_entry).await.unwrap();
+    repo.create(&acme, &input("Alpha Industrie", "542065479"), created_entry)
         .await
         .unwrap();
-    repo.create(&acme, &input("Beta Services", "130005481"))
+    repo.create(&acme, &input("Beta Services", "130005481"), created_entry)
         .await
         .unwrap();
-    repo.create(&globex, &input("Alpha de Globex", "123456782"))
-        .await
-        .unwrap();
+    repo.create(
+        &globex,
+        &input("Alpha de Globex", "123456782"),
+        created_entry,
+    )
+    .await
+    .unwrap();
 
     let names = |list: Vec<portal_persistence::customers::Customer>| {
         list.into_iter()
@@ -226,11 +257,11 @@ async fn a_customer_with_invoices_cannot_be_deleted() {
     let (acme, _) = two_scopes(&test).await;
     let repo = CustomerRepository::new(test.db.clone());
     let kept = repo
-        .create(&acme, &input("Invoiced", "552100554"))
+        .create(&acme, &input("Invoiced", "552100554"), created_entry)
         .await
         .unwrap();
     let gone = repo
-        .create(&acme, &input("Never invoiced", "542065479"))
+        .create(&acme, &input("Never invoiced", "542065479"), created_entry)
         .await
         .unwrap();
     InvoiceRepository::new(test.db.clone())
@@ -250,15 +281,17 @@ async fn a_customer_with_invoices_cannot_be_deleted() {
         .unwrap();
 
     assert!(matches!(
-        repo.delete(&acme, kept.id).await,
+        repo.delete(&acme, kept.id, deleted_entry(kept.id)).await,
         Err(CustomerError::InUse { invoices: 1 })
     ));
     assert!(repo.get(&acme, kept.id).await.unwrap().is_some());
 
-    repo.delete(&acme, gone.id).await.unwrap();
+    repo.delete(&acme, gone.id, deleted_entry(gone.id))
+        .await
+        .unwrap();
     assert!(repo.get(&acme, gone.id).await.unwrap().is_none());
     assert!(matches!(
-        repo.delete(&acme, gone.id).await,
+        repo.delete(&acme, gone.id, deleted_entry(gone.id)).await,
         Err(CustomerError::NotFound)
     ));
 }
@@ -269,18 +302,24 @@ async fn another_tenants_scope_can_neither_read_nor_change_nor_delete() {
     let (acme, globex) = two_scopes(&test).await;
     let repo = CustomerRepository::new(test.db.clone());
     let customer = repo
-        .create(&acme, &input("Dupont", "552100554"))
+        .create(&acme, &input("Dupont", "552100554"), created_entry)
         .await
         .unwrap();
 
     assert!(repo.get(&globex, customer.id).await.unwrap().is_none());
     assert!(matches!(
-        repo.update(&globex, customer.id, &input("Stolen", "542065479"))
-            .await,
+        repo.update(
+            &globex,
+            customer.id,
+            &input("Stolen", "542065479"),
+            updated_entry
+        )
+        .await,
         Err(CustomerError::NotFound)
     ));
     assert!(matches!(
-        repo.delete(&globex, customer.id).await,
+        repo.delete(&globex, customer.id, deleted_entry(customer.id))
+            .await,
         Err(CustomerError::NotFound)
     ));
     assert!(matches!(

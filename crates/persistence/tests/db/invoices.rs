@@ -28,13 +28,16 @@ async fn world(test: &TestDatabase) -> World {
     let alice = users.create("alice@acme.fr", "Alice", "fr").await.unwrap();
     for (slug, siren) in [("acme", "732829320"), ("globex", "443061841")] {
         let tenant = tenants
-            .create(NewTenant {
-                slug: slug.into(),
-                legal_name: slug.to_uppercase(),
-                siren: siren.into(),
-                vat_number: None,
-                ..Default::default()
-            })
+            .create(
+                NewTenant {
+                    slug: slug.into(),
+                    legal_name: slug.to_uppercase(),
+                    siren: siren.into(),
+                    vat_number: None,
+                    ..Default::default()
+                },
+                None,
+            )
             .await
             .unwrap();
         let user = if slug == "acme" {
@@ -408,6 +411,7 @@ async fn only_connected_active_tenants_are_polled_and_alerts_follow_each_members
                 party_id: Some(1),
                 context_party_id: None,
             },
+            None,
         )
         .await
         .unwrap();
@@ -420,6 +424,7 @@ async fn only_connected_active_tenants_are_polled_and_alerts_follow_each_members
                 party_id: Some(2),
                 context_party_id: None,
             },
+            None,
         )
         .await
         .unwrap();

@@ -2,6 +2,8 @@
 //! PORTAL_TEST_DATABASE_URL is set), so they run in parallel and never see each other's rows.
 
 #[cfg(test)]
+mod audit;
+#[cfg(test)]
 mod customers;
 #[cfg(test)]
 mod invoices;

@@ -11,23 +11,29 @@ async fn a_scope_exists_only_for_members_of_an_active_tenant() {
     let tenants = TenantRepository::new(test.db.clone());
     let users = UserRepository::new(test.db.clone());
     let acme = tenants
-        .create(NewTenant {
-            slug: "acme".into(),
-            legal_name: "ACME SAS".into(),
-            siren: "732829320".into(),
-            vat_number: None,
-            ..Default::default()
-        })
+        .create(
+            NewTenant {
+                slug: "acme".into(),
+                legal_name: "ACME SAS".into(),
+                siren: "732829320".into(),
+                vat_number: None,
+                ..Default::default()
+            },
+            None,
+        )
         .await
         .unwrap();
     let globex = tenants
-        .create(NewTenant {
-            slug: "globex".into(),
-            legal_name: "Globex SARL".into(),
-            siren: "443061841".into(),
-            vat_number: None,
-            ..Default::default()
-        })
+        .create(
+            NewTenant {
+                slug: "globex".into(),
+                legal_name: "Globex SARL".into(),
+                siren: "443061841".into(),
+                vat_number: None,
+                ..Default::default()
+            },
+            None,
+        )
         .await
         .unwrap();
     let alice = users
@@ -109,14 +115,14 @@ async fn create_admin_twice_resets_instead_of_duplicating() {
     let test = fresh().await;
     let users = UserRepository::new(test.db.clone());
     let AdminUpsert::Created(id) = users
-        .upsert_firm_admin("admin@cabinet.fr", "Admin", "hash1")
+        .upsert_firm_admin("admin@cabinet.fr", "Admin", "hash1", |_| None)
         .await
         .unwrap()
     else {
         panic!("first call creates");
     };
     let again = users
-        .upsert_firm_admin("ADMIN@cabinet.fr", "Admin", "hash2")
+        .upsert_firm_admin("ADMIN@cabinet.fr", "Admin", "hash2", |_| None)
         .await
         .unwrap();
     assert_eq!(again, AdminUpsert::Reset(id));

@@ -677,7 +677,7 @@ async fn another_tenants_pages_are_404() {
     // A suspended tenant is 404 for its own members too.
     assert_eq!(outsider.get("/t/globex/").await.status(), 200);
     portal_persistence::tenants::TenantRepository::new(app.test_db.db.clone())
-        .set_active(world.globex.id, false)
+        .set_active(world.globex.id, false, None)
         .await
         .unwrap();
     assert_eq!(outsider.get("/t/globex/").await.status(), 404);

@@ -212,7 +212,7 @@ impl TestApp {
             .await
             .unwrap();
         portal_persistence::users::UserRepository::new(self.test_db.db.clone())
-            .upsert_firm_admin(email, "Admin", &hash)
+            .upsert_firm_admin(email, "Admin", &hash, |_| None)
             .await
             .unwrap();
     }
@@ -221,23 +221,29 @@ impl TestApp {
         use portal_persistence::TenantRole;
         let tenants = portal_persistence::tenants::TenantRepository::new(self.test_db.db.clone());
         let acme = tenants
-            .create(portal_persistence::tenants::TenantProfile {
-                slug: "acme".into(),
-                legal_name: "ACME SAS".into(),
-                siren: "732829320".into(),
-                vat_number: Some("FR44732829320".into()),
-                ..Default::default()
-            })
+            .create(
+                portal_persistence::tenants::TenantProfile {
+                    slug: "acme".into(),
+                    legal_name: "ACME SAS".into(),
+                    siren: "732829320".into(),
+                    vat_number: Some("FR44732829320".into()),
+                    ..Default::default()
+                },
+                None,
+            )
             .await
             .unwrap();
         let globex = tenants
-            .create(portal_persistence::tenants::TenantProfile {
-                slug: "globex".into(),
-                legal_name: "Globex SARL".into(),
-                siren: "443061841".into(),
-                vat_number: None,
-                ..Default::default()
-            })
+            .create(
+                portal_persistence::tenants::TenantProfile {
+                    slug: "globex".into(),
+                    legal_name: "Globex SARL".into(),
+                    siren: "443061841".into(),
+                    vat_number: None,
+                    ..Default::default()
+                },
+                None,
+            )
             .await
             .unwrap();
         self.user("admin@acme.fr", Some(&acme), TenantRole::Admin)

@@ -537,16 +537,21 @@ async fn two_credit_notes_sent_at_once_cannot_together_take_back_more_than_the_i
     let invoice = InvoiceId::from_uuid(original);
     let scope = &acme;
     let queue = |id: InvoiceId| {
-        state
-            .invoices
-            .queue_credit_note_submission(scope, id, invoice, 0, move |attempts| {
+        state.invoices.queue_credit_note_submission(
+            scope,
+            id,
+            invoice,
+            0,
+            move |attempts| {
                 portal_persistence::jobs::NewJob::for_tenant(
                     scope,
                     "test.noop",
                     serde_json::json!({}),
                 )
                 .unique_key(format!("test:{id}:{attempts}"))
-            })
+            },
+            None,
+        )
     };
     let (first, second) = tokio::join!(queue(small[0]), queue(small[1]));
     let outcomes = [first.unwrap(), second.unwrap()];

@@ -1033,6 +1033,7 @@ mod files {
                     party_id: Some(PARTY),
                     context_party_id: None,
                 },
+                None,
             )
             .await
             .unwrap();

@@ -235,17 +235,13 @@ pub async fn create_tenant(
             return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
     };
-    let tenant = state.tenants.create(profile).await?;
-    audit::record_for_firm(
-        &state.db,
-        entry(
-            &admin,
-            &req,
-            "tenant.created",
-            format!("tenant:{}", tenant.slug),
-        ),
-    )
-    .await?;
+    let created = entry(
+        &admin,
+        &req,
+        "tenant.created",
+        format!("tenant:{}", profile.slug),
+    );
+    state.tenants.create(profile, Some(created)).await?;
     Ok(see_other("/admin?notice=created"))
 }
 
@@ -297,17 +293,20 @@ pub async fn update_tenant(
             return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
     };
-    state.tenants.update_profile(id, profile).await?;
-    audit::record_for_firm(
-        &state.db,
-        entry(
-            &admin,
-            &req,
-            "tenant.updated",
-            format!("tenant:{}", tenant.slug),
-        ),
-    )
-    .await?;
+    let updated = entry(
+        &admin,
+        &req,
+        "tenant.updated",
+        format!("tenant:{}", tenant.slug),
+    );
+    if state
+        .tenants
+        .update_profile(id, profile, updated)
+        .await?
+        .is_none()
+    {
+        return Err(WebError::NotFound);
+    }
     Ok(see_other("/admin?notice=saved"))
 }
 
@@ -325,19 +324,15 @@ pub async fn set_tenant_status(
 ) -> Result<HttpResponse, WebError> {
     let id = TenantId::parse(&id).ok_or(WebError::NotFound)?;
     let active = form.active == "true";
-    if !state.tenants.set_active(id, active).await? {
-        return Err(WebError::NotFound);
-    }
     let action = if active {
         "tenant.reactivated"
     } else {
         "tenant.suspended"
     };
-    audit::record_for_firm(
-        &state.db,
-        entry(&admin, &req, action, format!("tenant:{id}")),
-    )
-    .await?;
+    let changed = entry(&admin, &req, action, format!("tenant:{id}"));
+    if !state.tenants.set_active(id, active, Some(changed)).await? {
+        return Err(WebError::NotFound);
+    }
     Ok(see_other("/admin?notice=saved"))
 }
 
@@ -373,9 +368,16 @@ pub async fn invite_tenant_admin(
     };
     let email = email.to_string();
     let now = Utc::now();
+    let invited = entry(
+        &admin,
+        &req,
+        "tenant.admin_invited",
+        format!("tenant:{}", tenant.slug),
+    )
+    .details(serde_json::json!({ "email": email }));
     let token = state
         .invitations
-        .invite_first_admin(id, &email, Some(admin.0.user.id), now)
+        .invite_first_admin(id, &email, Some(admin.0.user.id), now, invited)
         .await?;
     let lang = form
         .language
@@ -385,17 +387,6 @@ pub async fn invite_tenant_admin(
     let message = emails::invitation(&state, lang, &email, &tenant.legal_name, &token)?;
     state.outbox.queue_for_firm(message).await?;
     state.jobs.ring();
-    audit::record_for_firm(
-        &state.db,
-        entry(
-            &admin,
-            &req,
-            "tenant.admin_invited",
-            format!("tenant:{}", tenant.slug),
-        )
-        .details(serde_json::json!({ "email": email })),
-    )
-    .await?;
     Ok(see_other("/admin?notice=invited"))
 }
 
@@ -450,9 +441,10 @@ pub async fn invite_admin(
         return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     };
     let email = email.to_string();
+    let invited = entry(&admin, &req, "firm_admin.invited", format!("email:{email}"));
     let token = state
         .invitations
-        .invite_firm_admin(&email, Some(admin.0.user.id), Utc::now())
+        .invite_firm_admin(&email, Some(admin.0.user.id), Utc::now(), invited)
         .await?;
     let lang = form
         .language
@@ -463,11 +455,6 @@ pub async fn invite_admin(
     let message = emails::invitation(&state, lang, &email, &place, &token)?;
     state.outbox.queue_for_firm(message).await?;
     state.jobs.ring();
-    audit::record_for_firm(
-        &state.db,
-        entry(&admin, &req, "firm_admin.invited", format!("email:{email}")),
-    )
-    .await?;
     Ok(see_other("/admin/admins?notice=invited"))
 }
 
@@ -478,14 +465,10 @@ pub async fn revoke_admin(
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let id = UserId::parse(&id).ok_or(WebError::NotFound)?;
-    if !state.users.revoke_firm_admin(id).await? {
+    let revoked = entry(&admin, &req, "firm_admin.revoked", format!("user:{id}"));
+    if !state.users.revoke_firm_admin(id, revoked).await? {
         return Ok(see_other("/admin/admins?notice=last"));
     }
-    audit::record_for_firm(
-        &state.db,
-        entry(&admin, &req, "firm_admin.revoked", format!("user:{id}")),
-    )
-    .await?;
     Ok(see_other("/admin/admins?notice=revoked"))
 }
 

@@ -137,14 +137,13 @@ pub async fn login(
         state.sessions.delete(&hash_token(old.value())).await?;
     }
     let (token, token_hash) = new_token();
-    state.sessions.create(&token_hash, user.id, now).await?;
-    audit::record_for_firm(
-        &state.db,
-        AuditEntry::new("login.succeeded", format!("user:{}", user.id))
-            .by(Some(user.id))
-            .from_ip(ip),
-    )
-    .await?;
+    let signed_in = AuditEntry::new("login.succeeded", format!("user:{}", user.id))
+        .by(Some(user.id))
+        .from_ip(ip);
+    state
+        .sessions
+        .create(&token_hash, user.id, now, signed_in)
+        .await?;
     let mut response = see_other(&safe_next(form.next.as_deref()));
     response.add_cookie(&session_cookie(&state, &token))?;
     Ok(response)
@@ -167,18 +166,18 @@ pub async fn logout_everywhere(
     req: HttpRequest,
     user: CurrentUser,
 ) -> Result<HttpResponse, WebError> {
-    let ended = state.sessions.delete_all_for_user(user.user.id).await?;
-    audit::record_for_firm(
-        &state.db,
-        AuditEntry::new(
-            "sessions.ended_everywhere",
-            format!("user:{}", user.user.id),
-        )
-        .by(Some(user.user.id))
-        .from_ip(client_ip(&req))
-        .details(serde_json::json!({ "sessions": ended })),
-    )
-    .await?;
+    state
+        .sessions
+        .delete_all_for_user(user.user.id, |ended| {
+            AuditEntry::new(
+                "sessions.ended_everywhere",
+                format!("user:{}", user.user.id),
+            )
+            .by(Some(user.user.id))
+            .from_ip(client_ip(&req))
+            .details(serde_json::json!({ "sessions": ended }))
+        })
+        .await?;
     let mut response = see_other("/login");
     response.add_removal_cookie(&expired_session_cookie(&state))?;
     Ok(response)
@@ -336,6 +335,11 @@ pub async fn accept_invitation(
         return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     }
     let hash = password::hash(form.password.clone()).await?;
+    let details = match &invitation.tenant {
+        Some(tenant) => serde_json::json!({ "email": invitation.email, "tenant": tenant.slug }),
+        None => serde_json::json!({ "email": invitation.email }),
+    };
+    let ip = client_ip(&req);
     let accepted = match state
         .invitations
         .accept(
@@ -344,6 +348,12 @@ pub async fn accept_invitation(
             visitor_language(&req).code(),
             &hash,
             now,
+            |user| {
+                AuditEntry::new("invitation.accepted", format!("user:{user}"))
+                    .by(Some(user))
+                    .from_ip(ip)
+                    .details(details)
+            },
         )
         .await
     {
@@ -353,25 +363,6 @@ pub async fn accept_invitation(
         }
         Err(error) => return Err(error.into()),
     };
-    let user = match accepted {
-        Accepted::NewUser(id) | Accepted::ExistingUser(id) => id,
-    };
-    let entry = AuditEntry::new("invitation.accepted", format!("user:{user}"))
-        .by(Some(user))
-        .from_ip(client_ip(&req))
-        .details(serde_json::json!({ "email": invitation.email }));
-    match &invitation.tenant {
-        Some(tenant) => {
-            audit::record_for_firm(
-                &state.db,
-                entry.clone().details(
-                    serde_json::json!({ "email": invitation.email, "tenant": tenant.slug }),
-                ),
-            )
-            .await?;
-        }
-        None => audit::record_for_firm(&state.db, entry).await?,
-    }
     let message = match accepted {
         Accepted::NewUser(_) => t.get("invitation.done.new"),
         Accepted::ExistingUser(_) => t.get("invitation.done.existing"),
@@ -450,16 +441,13 @@ pub async fn forgot(
     {
         // Counted like a failure: a few resets are fine, a flood is slowed down.
         state.throttle.record_failure(&key, now).await?;
-        let token = state.resets.create(user.id, now).await?;
+        let requested =
+            AuditEntry::new("password.reset_requested", format!("user:{}", user.id)).from_ip(ip);
+        let token = state.resets.create(user.id, now, requested).await?;
         let lang = Language::parse(&user.language).unwrap_or_default();
         let email = emails::password_reset(&state, lang, &user.email, &token)?;
         state.outbox.queue_for_firm(email).await?;
         state.jobs.ring();
-        audit::record_for_firm(
-            &state.db,
-            AuditEntry::new("password.reset_requested", format!("user:{}", user.id)).from_ip(ip),
-        )
-        .await?;
     }
     let page = NoticePage {
         layout,
@@ -514,20 +502,19 @@ pub async fn reset(
         return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     }
     let hash = password::hash(form.password.clone()).await?;
-    let user = match state.resets.consume(&token, &hash, now).await {
-        Ok(user) => user,
+    let ip = client_ip(&req);
+    let reset = |user| {
+        AuditEntry::new("password.reset", format!("user:{user}"))
+            .by(Some(user))
+            .from_ip(ip)
+    };
+    match state.resets.consume(&token, &hash, now, reset).await {
+        Ok(_) => {}
         Err(portal_persistence::invitations::InvitationError::Invalid) => {
             return Ok(link_expired(&req, layout));
         }
         Err(error) => return Err(error.into()),
-    };
-    audit::record_for_firm(
-        &state.db,
-        AuditEntry::new("password.reset", format!("user:{user}"))
-            .by(Some(user))
-            .from_ip(client_ip(&req)),
-    )
-    .await?;
+    }
     let page = NoticePage {
         layout,
         title: t.get("reset.done.title").to_owned(),

@@ -19,7 +19,7 @@ use askama_web::WebTemplate;
 use chrono::Utc;
 use portal_domain::Language;
 use portal_domain::ids::CustomerId;
-use portal_persistence::audit::{self, AuditEntry};
+use portal_persistence::audit::AuditEntry;
 use portal_persistence::customers::{Customer, CustomerError, CustomerRepository};
 use portal_persistence::scope::TenantRole;
 use portal_persistence::tenants::Tenant;
@@ -58,26 +58,20 @@ async fn find(state: &AppState, ctx: &TenantContext, id: CustomerId) -> Result<C
         .ok_or(WebError::NotFound)
 }
 
-async fn record(
-    state: &AppState,
+/// The audit entry of a change to `customer` (the repository writes it with the change).
+fn entry(
     req: &HttpRequest,
     ctx: &TenantContext,
     action: &'static str,
     customer: &Customer,
-) -> Result<(), WebError> {
-    audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        AuditEntry::new(action, format!("customer:{}", customer.id))
-            .by(Some(ctx.user.user.id))
-            .from_ip(client_ip(req))
-            .details(serde_json::json!({
-                "legal_name": customer.legal_name,
-                "siren": customer.siren,
-            })),
-    )
-    .await?;
-    Ok(())
+) -> AuditEntry {
+    AuditEntry::new(action, format!("customer:{}", customer.id))
+        .by(Some(ctx.user.user.id))
+        .from_ip(client_ip(req))
+        .details(serde_json::json!({
+            "legal_name": customer.legal_name,
+            "siren": customer.siren,
+        }))
 }
 
 // ---- list ----
@@ -239,8 +233,11 @@ pub async fn create(
             .await;
         }
     };
-    let customer = repository(&state).create(&ctx.scope, &input).await?;
-    record(&state, &req, &ctx, "customer.created", &customer).await?;
+    let customer = repository(&state)
+        .create(&ctx.scope, &input, |customer| {
+            Some(entry(&req, &ctx, "customer.created", customer))
+        })
+        .await?;
     Ok(see_other(&format!(
         "/t/{}/customers/{}?notice=created",
         ctx.tenant.slug, customer.id
@@ -292,12 +289,16 @@ pub async fn update(
             .await;
         }
     };
-    let customer = match repository(&state).update(&ctx.scope, id, &input).await {
-        Ok(customer) => customer,
+    match repository(&state)
+        .update(&ctx.scope, id, &input, |customer| {
+            entry(&req, &ctx, "customer.updated", customer)
+        })
+        .await
+    {
+        Ok(_) => {}
         Err(CustomerError::NotFound) => return Err(WebError::NotFound),
         Err(error) => return Err(error.into()),
-    };
-    record(&state, &req, &ctx, "customer.updated", &customer).await?;
+    }
     Ok(see_other(&format!(
         "/t/{}/customers/{id}?notice=saved",
         ctx.tenant.slug
@@ -418,7 +419,11 @@ pub async fn delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let customer = find(&state, &ctx, customer_id(&path)?).await?;
-    match repository(&state).delete(&ctx.scope, customer.id).await {
+    let deleted = entry(&req, &ctx, "customer.deleted", &customer);
+    match repository(&state)
+        .delete(&ctx.scope, customer.id, deleted)
+        .await
+    {
         Ok(()) => {}
         Err(CustomerError::NotFound) => return Err(WebError::NotFound),
         Err(CustomerError::InUse { invoices }) => {
@@ -440,7 +445,6 @@ pub async fn delete(
         }
         Err(error) => return Err(error.into()),
     }
-    record(&state, &req, &ctx, "customer.deleted", &customer).await?;
     Ok(see_other(&format!(
         "/t/{}/customers?notice=deleted",
         ctx.tenant.slug

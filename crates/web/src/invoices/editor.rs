@@ -26,7 +26,7 @@ use portal_domain::invoice::{DocumentType, Problem};
 use portal_domain::money::{
     ExemptionReason, LineAmounts, Quantity, UnitPrice, VatRate, VatRateSet,
 };
-use portal_persistence::audit::{self, AuditEntry};
+use portal_persistence::audit::AuditEntry;
 use portal_persistence::invoices::{
     InvoiceContent, InvoiceError, InvoiceRecord, NumberingSettings, SubmissionState,
 };
@@ -913,6 +913,18 @@ async fn save_form(
                     &content,
                     Some(ctx.user.user.id),
                     original.as_ref().map(|original| original.id),
+                    // A credit note or corrected invoice is audited with its creation.
+                    |id| {
+                        original.as_ref().map(|original| {
+                            crate::invoices::settlements::created_entry(
+                                req,
+                                ctx,
+                                id,
+                                &content.draft,
+                                original,
+                            )
+                        })
+                    },
                 )
                 .await
         }
@@ -948,12 +960,6 @@ async fn save_form(
         Err(InvoiceError::NotFound) => return Err(WebError::NotFound),
         Err(error) => return Err(error.into()),
     };
-    if invoice.is_none()
-        && let Some(original) = &original
-    {
-        crate::invoices::settlements::record_created(state, req, ctx, id, &content.draft, original)
-            .await?;
-    }
     if action == EditorAction::Send {
         let record = state
             .invoices
@@ -993,21 +999,21 @@ async fn queue_and_redirect(
         };
         return Ok(respond(req, StatusCode::UNPROCESSABLE_ENTITY, page));
     }
-    let outcome = submit::queue(state, &ctx.scope, &ctx.tenant.siren, invoice).await?;
+    let submitted = AuditEntry::new("invoice.submitted", format!("invoice:{}", invoice.id))
+        .by(Some(ctx.user.user.id))
+        .from_ip(client_ip(req))
+        .details(serde_json::json!({ "number": invoice.number() }));
+    let outcome = submit::queue(
+        state,
+        &ctx.scope,
+        &ctx.tenant.siren,
+        invoice,
+        Some(submitted),
+    )
+    .await?;
     let slug = &ctx.tenant.slug;
     match outcome {
-        QueueOutcome::Queued => {
-            audit::record_for_tenant(
-                &state.db,
-                &ctx.scope,
-                AuditEntry::new("invoice.submitted", format!("invoice:{}", invoice.id))
-                    .by(Some(ctx.user.user.id))
-                    .from_ip(client_ip(req))
-                    .details(serde_json::json!({ "number": invoice.number() })),
-            )
-            .await?;
-            Ok(see_other(&invoice_page(slug, invoice.id)))
-        }
+        QueueOutcome::Queued => Ok(see_other(&invoice_page(slug, invoice.id))),
         QueueOutcome::Problems(_) if editable(invoice) => Ok(see_other(&format!(
             "{}?notice=fix_first",
             edit_page(slug, invoice.id)
@@ -1104,8 +1110,15 @@ pub async fn delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
+    let deleted = AuditEntry::new("invoice.deleted", format!("invoice:{}", invoice.id))
+        .by(Some(ctx.user.user.id))
+        .from_ip(client_ip(&req))
+        .details(serde_json::json!({
+            "number": invoice.number(),
+            "billit_order_id": invoice.billit_order_id,
+        }));
     let deletable = invoice.submission.is_editable()
-        && match state.invoices.delete(&ctx.scope, invoice.id).await {
+        && match state.invoices.delete(&ctx.scope, invoice.id, deleted).await {
             Ok(true) => true,
             Ok(false) => return Err(WebError::NotFound),
             Err(InvoiceError::NotEditable) => false,
@@ -1122,18 +1135,6 @@ pub async fn delete(
             "editor.delete_refused",
         ));
     }
-    audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        AuditEntry::new("invoice.deleted", format!("invoice:{}", invoice.id))
-            .by(Some(ctx.user.user.id))
-            .from_ip(client_ip(&req))
-            .details(serde_json::json!({
-                "number": invoice.number(),
-                "billit_order_id": invoice.billit_order_id,
-            })),
-    )
-    .await?;
     let list = format!("/t/{}/invoices", ctx.tenant.slug);
     let Some(order_id) = invoice.billit_order_id else {
         return Ok(see_other(&format!("{list}?deleted=1")));
@@ -1314,24 +1315,22 @@ pub async fn save_numbering(
             return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
     };
-    state.invoices.save_numbering(&ctx.scope, &settings).await?;
-    audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        AuditEntry::new(
-            "invoice.numbering_changed",
-            format!("tenant:{}", ctx.tenant.slug),
-        )
-        .by(Some(ctx.user.user.id))
-        .from_ip(client_ip(&req))
-        .details(serde_json::json!({
-            "invoice_prefix": settings.invoice_prefix,
-            "credit_note_prefix": settings.credit_note_prefix,
-            "digits": settings.digits,
-            "yearly_reset": settings.yearly_reset,
-        })),
+    let changed = AuditEntry::new(
+        "invoice.numbering_changed",
+        format!("tenant:{}", ctx.tenant.slug),
     )
-    .await?;
+    .by(Some(ctx.user.user.id))
+    .from_ip(client_ip(&req))
+    .details(serde_json::json!({
+        "invoice_prefix": settings.invoice_prefix,
+        "credit_note_prefix": settings.credit_note_prefix,
+        "digits": settings.digits,
+        "yearly_reset": settings.yearly_reset,
+    }));
+    state
+        .invoices
+        .save_numbering(&ctx.scope, &settings, changed)
+        .await?;
     Ok(see_other(&format!(
         "/t/{}/settings/numbering?saved=1",
         ctx.tenant.slug

@@ -23,7 +23,7 @@ use portal_domain::ids::InvoiceId;
 use portal_domain::invoice::{DocumentType, InvoiceDraft};
 use portal_domain::lifecycle::Lifecycle;
 use portal_persistence::TenantRole;
-use portal_persistence::audit::{self, AuditEntry};
+use portal_persistence::audit::AuditEntry;
 use portal_persistence::invoices::{InvoiceRecord, StoredEvent};
 use portal_persistence::settlements::{InvoiceRelation, RelatedDocument};
 
@@ -387,34 +387,27 @@ pub async fn check_before_sending(
     })
 }
 
-/// The audit entry of a new linked document.
-pub async fn record_created(
-    state: &AppState,
+/// The audit entry of a new linked document `id` (written by the repository with the document).
+pub fn created_entry(
     req: &HttpRequest,
     ctx: &TenantContext,
     id: InvoiceId,
     draft: &InvoiceDraft,
     original: &InvoiceRecord,
-) -> Result<(), WebError> {
+) -> AuditEntry {
     let (action, settle_as) = match draft.document_type {
         DocumentType::CreditNote => ("invoice.credit_note_created", SettleAs::CreditNote),
         DocumentType::Invoice => ("invoice.corrected_created", SettleAs::Corrected),
     };
-    audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        AuditEntry::new(action, format!("invoice:{id}"))
-            .by(Some(ctx.user.user.id))
-            .from_ip(client_ip(req))
-            .details(serde_json::json!({
-                "number": draft.number,
-                "as": settle_as.as_str(),
-                "original_id": original.id.to_string(),
-                "original_number": original.number(),
-            })),
-    )
-    .await?;
-    Ok(())
+    AuditEntry::new(action, format!("invoice:{id}"))
+        .by(Some(ctx.user.user.id))
+        .from_ip(client_ip(req))
+        .details(serde_json::json!({
+            "number": draft.number,
+            "as": settle_as.as_str(),
+            "original_id": original.id.to_string(),
+            "original_number": original.number(),
+        }))
 }
 
 // ---- the invoice page ----

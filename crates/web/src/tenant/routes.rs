@@ -34,21 +34,14 @@ fn entry(
         .from_ip(client_ip(req))
 }
 
-/// Records an action on the tenant itself (settings, connection) in its audit log.
-async fn record_on_tenant(
-    state: &AppState,
-    req: &HttpRequest,
+/// The audit entry of an action on the tenant itself (settings, connection).
+fn on_tenant(
     ctx: &TenantContext,
+    req: &HttpRequest,
     action: &'static str,
     details: serde_json::Value,
-) -> Result<(), WebError> {
-    audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        entry(ctx, req, action, format!("tenant:{}", ctx.tenant.slug)).details(details),
-    )
-    .await?;
-    Ok(())
+) -> AuditEntry {
+    entry(ctx, req, action, format!("tenant:{}", ctx.tenant.slug)).details(details)
 }
 
 // ---- the switcher and the dashboard ----
@@ -145,16 +138,18 @@ pub async fn save_profile(
     };
     state
         .tenants
-        .update_own_profile(&ctx.scope, form.legal_name.trim().to_owned(), address)
+        .update_own_profile(
+            &ctx.scope,
+            form.legal_name.trim().to_owned(),
+            address,
+            on_tenant(
+                &ctx,
+                &req,
+                "tenant.profile_changed",
+                serde_json::Value::Null,
+            ),
+        )
         .await?;
-    record_on_tenant(
-        &state,
-        &req,
-        &ctx,
-        "tenant.profile_changed",
-        serde_json::Value::Null,
-    )
-    .await?;
     Ok(see_other(&format!(
         "/t/{}/settings?saved=1",
         ctx.tenant.slug
@@ -272,9 +267,18 @@ pub async fn invite(
         return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     };
     let now = Utc::now();
+    let invited = entry(&ctx, &req, "user.invited", format!("email:{email}"))
+        .details(serde_json::json!({ "role": role.as_str() }));
     let token = state
         .invitations
-        .invite_to_tenant(&ctx.scope, &email, role, Some(ctx.user.user.id), now)
+        .invite_to_tenant(
+            &ctx.scope,
+            &email,
+            role,
+            Some(ctx.user.user.id),
+            now,
+            invited,
+        )
         .await?;
     let lang = form
         .language
@@ -284,13 +288,6 @@ pub async fn invite(
     let message = emails::invitation(&state, lang, &email, &ctx.tenant.legal_name, &token)?;
     state.outbox.queue_for_tenant(&ctx.scope, message).await?;
     state.jobs.ring();
-    audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        entry(&ctx, &req, "user.invited", format!("email:{email}"))
-            .details(serde_json::json!({ "role": role.as_str() })),
-    )
-    .await?;
     Ok(see_other(&format!(
         "/t/{}/settings/users?notice=invited",
         ctx.tenant.slug
@@ -314,9 +311,11 @@ pub async fn change_member(
     let user = portal_domain::ids::UserId::parse(&user_id).ok_or(WebError::NotFound)?;
     let role = TenantRole::parse(&form.role).ok_or(WebError::NotFound)?;
     let active = form.active.as_deref() != Some("false");
+    let changed = entry(&ctx, &req, "user.role_changed", format!("user:{user}"))
+        .details(serde_json::json!({ "role": role.as_str(), "active": active }));
     match state
         .tenants
-        .change_member(&ctx.scope, user, role, active)
+        .change_member(&ctx.scope, user, role, active, changed)
         .await
     {
         Ok(()) => {}
@@ -335,13 +334,6 @@ pub async fn change_member(
         }
         Err(MembershipError::Database(error)) => return Err(error.into()),
     }
-    audit::record_for_tenant(
-        &state.db,
-        &ctx.scope,
-        entry(&ctx, &req, "user.role_changed", format!("user:{user}"))
-            .details(serde_json::json!({ "role": role.as_str(), "active": active })),
-    )
-    .await?;
     Ok(see_other(&format!(
         "/t/{}/settings/users?notice=changed",
         ctx.tenant.slug
@@ -472,12 +464,16 @@ pub async fn test_billit(
             }
         },
     };
-    record_on_tenant(
-        &state,
-        &req,
-        &ctx,
-        "billit.connection_tested",
-        serde_json::json!({ "ok": outcome.0 }),
+    // Testing changes nothing: the entry is all it writes.
+    audit::record_for_tenant(
+        &state.db,
+        &ctx.scope,
+        on_tenant(
+            &ctx,
+            &req,
+            "billit.connection_tested",
+            serde_json::json!({ "ok": outcome.0 }),
+        ),
     )
     .await?;
     billit_page_with(&state, &req, &ctx, outcome).await
@@ -493,8 +489,16 @@ pub async fn register_webhook(
     use portal_app::billit_connection::RegistrationProblem;
     use portal_domain::Localized;
     let t = crate::i18n::Tr::new(ctx.user.language());
-    let ids = match portal_app::billit_connection::register_webhooks(&state, &ctx.scope).await {
-        Ok(ids) => ids,
+    let registered = |ids: &[String]| {
+        Some(on_tenant(
+            &ctx,
+            &req,
+            "billit.webhook_registered",
+            serde_json::json!({ "webhooks": ids }),
+        ))
+    };
+    match portal_app::billit_connection::register_webhooks(&state, &ctx.scope, registered).await {
+        Ok(_) => {}
         Err(RegistrationProblem::Connection(problem)) => {
             return billit_page_with(
                 &state,
@@ -520,15 +524,7 @@ pub async fn register_webhook(
             return billit_page_with(&state, &req, &ctx, (false, message)).await;
         }
         Err(RegistrationProblem::Storage(error)) => return Err(error.into()),
-    };
-    record_on_tenant(
-        &state,
-        &req,
-        &ctx,
-        "billit.webhook_registered",
-        serde_json::json!({ "webhooks": ids }),
-    )
-    .await?;
+    }
     billit_page_with(
         &state,
         &req,
@@ -595,16 +591,14 @@ pub async fn save_billit(
                 party_id,
                 context_party_id,
             },
+            Some(on_tenant(
+                &ctx,
+                &req,
+                "billit.settings_changed",
+                serde_json::json!({ "environment": environment.as_str(), "api_key_changed": changed_key }),
+            )),
         )
         .await?;
-    record_on_tenant(
-        &state,
-        &req,
-        &ctx,
-        "billit.settings_changed",
-        serde_json::json!({ "environment": environment.as_str(), "api_key_changed": changed_key }),
-    )
-    .await?;
     Ok(see_other(&format!(
         "/t/{}/settings/billit?saved=1",
         ctx.tenant.slug
@@ -693,16 +687,14 @@ pub async fn save_email_settings(
                 reply_to,
                 signature: blank_to_none(&form.signature),
             },
+            on_tenant(
+                &ctx,
+                &req,
+                "tenant.email_settings_changed",
+                serde_json::Value::Null,
+            ),
         )
         .await?;
-    record_on_tenant(
-        &state,
-        &req,
-        &ctx,
-        "tenant.email_settings_changed",
-        serde_json::Value::Null,
-    )
-    .await?;
     Ok(see_other(&format!(
         "/t/{}/settings/email?saved=1",
         ctx.tenant.slug
