@@ -157,3 +157,55 @@ async fn delete_webhooks(client: &HttpBillitClient, ids: &[String]) {
         }
     }
 }
+
+/// Why the connection test did not reach Billit's account.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionTestError {
+    /// No client could be built from the stored connection.
+    #[error(transparent)]
+    Connection(#[from] ConnectionProblem),
+    /// Billit refused or could not answer.
+    #[error(transparent)]
+    Billit(#[from] portal_billit::client::BillitError),
+}
+
+/// "Test the connection": asks Billit who the stored key is, and gives the name of the company it knows for the
+/// stored PartyID (or its first company; `None` when it has no name).
+pub async fn test(app: &App, scope: &TenantScope) -> Result<Option<String>, ConnectionTestError> {
+    use portal_billit::client::BillitClient;
+    let (client, connection) = client_for(app, scope).await?;
+    let account = client.account_information().await?;
+    let party = connection.party_id;
+    let companies = account.companies.unwrap_or_default();
+    let company = companies
+        .iter()
+        .find(|company| company.party_id.is_some() && company.party_id == party)
+        .or_else(|| companies.first());
+    Ok(company.and_then(|company| company.name.clone()))
+}
+
+/// Why Billit could not be asked about a participant of the Peppol network.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkLookupError {
+    #[error(transparent)]
+    Connection(#[from] ConnectionProblem),
+    #[error(transparent)]
+    Billit(portal_billit::client::BillitError),
+}
+
+/// Asks Billit whether `identifier` (an electronic address) is registered on Peppol: `None` when Billit knows no
+/// participant at this identifier.
+pub async fn peppol_participant(
+    app: &App,
+    scope: &TenantScope,
+    identifier: &str,
+) -> Result<Option<portal_billit::wire::ParticipantInformation>, NetworkLookupError> {
+    use portal_billit::client::{BillitClient, BillitError};
+    let (client, _) = client_for(app, scope).await?;
+    match client.peppol_participant(identifier).await {
+        Ok(answer) => Ok(Some(answer)),
+        // The lookup's resource is the participant itself: Billit knows none at this identifier.
+        Err(BillitError::NotFound) => Ok(None),
+        Err(error) => Err(NetworkLookupError::Billit(error)),
+    }
+}

@@ -457,13 +457,13 @@ async fn ask_network(
     ctx: &TenantContext,
     identifier: &str,
 ) -> Result<NetworkCheck, String> {
-    use portal_app::billit_connection::ConnectionProblem;
-    use portal_billit::client::{BillitClient, BillitError};
+    use portal_app::billit_connection::{ConnectionProblem, NetworkLookupError};
     use portal_domain::Localized;
     let t = Tr::new(ctx.user.language());
-    let client = match portal_app::billit_connection::client_for(state, &ctx.scope).await {
-        Ok((client, _)) => client,
-        Err(problem) => {
+    match portal_app::billit_connection::peppol_participant(state, &ctx.scope, identifier).await {
+        Ok(Some(answer)) => Ok(NetworkCheck::from_answer(identifier, answer)),
+        Ok(None) => Ok(NetworkCheck::unknown_participant(identifier)),
+        Err(NetworkLookupError::Connection(problem)) => {
             tracing::info!(problem = %problem, "the network check cannot ask Billit");
             let key = match problem {
                 ConnectionProblem::NotConfigured | ConnectionProblem::Incomplete => {
@@ -472,14 +472,9 @@ async fn ask_network(
                 ConnectionProblem::NoEmbeddedSandbox => "customers.network.no_sandbox",
                 _ => "customers.network.unavailable",
             };
-            return Err(t.get(key).to_owned());
+            Err(t.get(key).to_owned())
         }
-    };
-    match client.peppol_participant(identifier).await {
-        Ok(answer) => Ok(NetworkCheck::from_answer(identifier, answer)),
-        // The lookup's resource is the participant itself: Billit knows none at this identifier.
-        Err(BillitError::NotFound) => Ok(NetworkCheck::unknown_participant(identifier)),
-        Err(error) => {
+        Err(NetworkLookupError::Billit(error)) => {
             tracing::info!(error = %error, "the Peppol participant lookup failed");
             let reason = error.message(ctx.user.language());
             Err(t.fill("customers.network.failed", &[("reason", &reason)]))

@@ -431,38 +431,28 @@ pub async fn test_billit(
     req: HttpRequest,
     Admin(ctx): Admin,
 ) -> Result<HttpResponse, WebError> {
-    use portal_billit::client::BillitClient;
+    use portal_app::billit_connection::ConnectionTestError;
     use portal_domain::Localized;
     let t = crate::i18n::Tr::new(ctx.user.language());
-    let outcome = match portal_app::billit_connection::client_for(&state, &ctx.scope).await {
-        Err(problem) => {
+    let outcome = match portal_app::billit_connection::test(&state, &ctx.scope).await {
+        Ok(name) => {
+            let name = name.unwrap_or_else(|| t.get("billit.test_unnamed").to_owned());
+            (true, t.fill("billit.test_ok", &[("company", &name)]))
+        }
+        Err(ConnectionTestError::Connection(problem)) => {
             tracing::info!(problem = %problem, "Billit connection cannot be tested");
             (false, t.get(problem.message_key()).to_owned())
         }
-        Ok((client, connection)) => match client.account_information().await {
-            Ok(account) => {
-                let party = connection.party_id;
-                let companies = account.companies.unwrap_or_default();
-                let company = companies
-                    .iter()
-                    .find(|company| company.party_id.is_some() && company.party_id == party)
-                    .or_else(|| companies.first());
-                let name = company
-                    .and_then(|company| company.name.clone())
-                    .unwrap_or_else(|| t.get("billit.test_unnamed").to_owned());
-                (true, t.fill("billit.test_ok", &[("company", &name)]))
-            }
-            Err(error) => {
-                tracing::info!(error = %error, "Billit connection test failed");
-                (
-                    false,
-                    t.fill(
-                        "billit.test_failed",
-                        &[("reason", &error.message(ctx.user.language()))],
-                    ),
-                )
-            }
-        },
+        Err(ConnectionTestError::Billit(error)) => {
+            tracing::info!(error = %error, "Billit connection test failed");
+            (
+                false,
+                t.fill(
+                    "billit.test_failed",
+                    &[("reason", &error.message(ctx.user.language()))],
+                ),
+            )
+        }
     };
     // Testing changes nothing: the entry is all it writes.
     audit::record_for_tenant(
