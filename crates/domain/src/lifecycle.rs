@@ -125,6 +125,11 @@ pub struct StatusEvent {
     pub amount: Option<Decimal>,
     /// A stable key: two events with the same key are the same event.
     pub dedup_key: String,
+    /// The tax authority's acknowledgement of a payment the supplier reported (Billit's `CashCollected:
+    /// Recevable`), as the classification recognised it: a 212 that is no payment of its own. See
+    /// [`StatusEvent::is_payment_acknowledgement`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acknowledges_payment: bool,
 }
 
 impl StatusEvent {
@@ -146,6 +151,7 @@ impl StatusEvent {
             file_id: None,
             amount: None,
             dedup_key: dedup_key.into(),
+            acknowledges_payment: false,
         }
     }
 
@@ -231,6 +237,19 @@ impl StatusEvent {
         self
     }
 
+    /// Marks the event as the tax authority's acknowledgement of a reported payment.
+    #[must_use]
+    pub fn acknowledging_payment(mut self) -> Self {
+        self.acknowledges_payment = true;
+        self
+    }
+
+    /// Whether the event acknowledges a reported payment: marked so by the classification, and still a 212 (a
+    /// status file may say otherwise).
+    pub fn is_payment_acknowledgement(&self) -> bool {
+        self.acknowledges_payment && self.effective_code() == Some(StatusCode::CASHED)
+    }
+
     /// The code the fold uses: the code of a `Status` event, `None` for any other kind.
     pub fn effective_code(&self) -> Option<StatusCode> {
         match self.kind {
@@ -275,6 +294,7 @@ impl StatusEvent {
             .then_with(|| self.comment.cmp(&other.comment))
             .then_with(|| self.file_id.cmp(&other.file_id))
             .then_with(|| self.amount.cmp(&other.amount))
+            .then_with(|| self.acknowledges_payment.cmp(&other.acknowledges_payment))
     }
 }
 

@@ -495,6 +495,7 @@ fn to_event(row: invoice_events::Model) -> StoredEvent {
         file_id: row.file_id,
         amount: row.amount.and_then(|text| text.parse().ok()),
         dedup_key: row.dedup_key,
+        acknowledges_payment: row.acknowledges_payment,
     };
     StoredEvent {
         event,
@@ -1343,6 +1344,23 @@ impl InvoiceRepository {
             .map(to_event))
     }
 
+    /// How many of the invoice's events acknowledge a reported payment (the tax authority's `CashCollected:
+    /// Recevable`, as the classification marked them).
+    pub async fn payment_acknowledgements(
+        &self,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+    ) -> Result<u64, DbErr> {
+        invoice_events::Entity::find()
+            .filter(invoice_events::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(invoice_events::Column::InvoiceId.eq(invoice.as_uuid()))
+            .filter(invoice_events::Column::AcknowledgesPayment.eq(true))
+            .filter(invoice_events::Column::Kind.eq(kind_str(EventKind::Status)))
+            .filter(invoice_events::Column::Code.eq(i32::from(StatusCode::CASHED.0)))
+            .count(&self.db)
+            .await
+    }
+
     /// Folds every stored event with the invoice's facts and saves the summary. Runs in one transaction that
     /// first touches the invoice row, so two concurrent folds of one invoice are serialised and the last one
     /// sees every event.
@@ -1733,6 +1751,7 @@ pub(crate) fn event_row(
         details: Set(None),
         via: Set(via.to_owned()),
         received_at: Set(received_at),
+        acknowledges_payment: Set(event.acknowledges_payment),
     }
 }
 
