@@ -15,7 +15,6 @@ use crate::worker::JobRegistry;
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use portal_domain::ids::InvoiceId;
-use portal_domain::lifecycle::StatusEvent;
 use portal_persistence::TenantScope;
 use portal_persistence::invoices::InvoiceRecord;
 use portal_persistence::payments::{NewPayment, PaymentAmount, PaymentMethod, PaymentRepository};
@@ -57,23 +56,10 @@ pub fn publish(state: &App, scope: &TenantScope, invoice: InvoiceId) {
 
 // ---- the tax authority's acknowledgements ----
 
-/// Called by the status ingestion with the events it just stored for an invoice: when one of them is the tax
-/// authority's acknowledgement of a payment (as the classification marked it), the oldest reported payment not yet
-/// accepted becomes accepted.
-pub async fn note_acceptances(
-    state: &App,
-    scope: &TenantScope,
-    invoice: InvoiceId,
-    new: &[StatusEvent],
-) -> anyhow::Result<()> {
-    if !new.iter().any(StatusEvent::is_payment_acknowledgement) {
-        return Ok(());
-    }
-    reconcile_acceptances(state, scope, invoice).await
-}
-
 /// Makes the accepted payments match every acknowledgement stored for the invoice (a repeat changes nothing; an
-/// acknowledgement that came before its payment was marked reported is applied once it is).
+/// acknowledgement that came before its payment was marked reported is applied once it is). The status ingestion
+/// does the same in its own pass when it stores an acknowledgement (Billit's `CashCollected: Recevable`, which
+/// the classification marks).
 pub async fn reconcile_acceptances(
     state: &App,
     scope: &TenantScope,
