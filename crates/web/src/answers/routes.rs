@@ -438,7 +438,7 @@ pub async fn compose(
     let loaded = answering::load_invoice(&state, &ctx, &id).await?;
     ctx.require(TenantRole::Member)?;
     let base = format!("/t/{}/invoices/{}", ctx.tenant.slug, loaded.record.id);
-    let Some(request) = answering::answerable(&loaded.lifecycle).cloned() else {
+    let Some(request) = answering::answerable(&loaded.history).cloned() else {
         return no_request(&state, &req, &ctx, base).await;
     };
     let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
@@ -500,7 +500,7 @@ pub async fn submit(
     let loaded = answering::load_invoice(&state, &ctx, &id).await?;
     ctx.require(TenantRole::Member)?;
     let base = format!("/t/{}/invoices/{}", ctx.tenant.slug, loaded.record.id);
-    let Some(request) = answering::answerable(&loaded.lifecycle).cloned() else {
+    let Some(request) = answering::answerable(&loaded.history).cloned() else {
         return no_request(&state, &req, &ctx, base).await;
     };
     let posted = match form::read(multipart).await {

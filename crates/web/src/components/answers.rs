@@ -12,7 +12,7 @@ use crate::i18n::Tr;
 use crate::state::AppState;
 use portal_app::answer_templates::{self as templates, Template, Values};
 use portal_domain::Language;
-use portal_domain::lifecycle::{Lifecycle, OpenRequest};
+use portal_domain::lifecycle::{History, OpenRequest};
 use portal_domain::status::{StatusCode, reason_label};
 use portal_persistence::TenantRole;
 use portal_persistence::answers::{AnswerTemplateRepository, InvoiceEmailRepository};
@@ -21,11 +21,11 @@ use portal_persistence::outbox::EmailStatus;
 use portal_persistence::tenants::Tenant;
 use portal_persistence::users::User;
 
-/// An invoice with its events and what they mean.
+/// An invoice with its events and what a page shows of them.
 pub(crate) struct LoadedInvoice {
     pub record: InvoiceRecord,
     pub events: Vec<StoredEvent>,
-    pub lifecycle: Lifecycle,
+    pub history: History,
 }
 
 pub(crate) async fn load_invoice(
@@ -35,18 +35,23 @@ pub(crate) async fn load_invoice(
 ) -> Result<LoadedInvoice, WebError> {
     let record = crate::extract::find_invoice(state, ctx, id).await?;
     let events = state.invoices.events(&ctx.scope, record.id).await?;
-    let plain: Vec<_> = events.iter().map(|stored| stored.event.clone()).collect();
-    let lifecycle = Lifecycle::fold(&plain, &record.facts());
+    let history = history_of(&record, &events);
     Ok(LoadedInvoice {
         record,
         events,
-        lifecycle,
+        history,
     })
 }
 
+/// What the invoice's pages show of its events besides the stored summary (the open request above all).
+pub(crate) fn history_of(record: &InvoiceRecord, events: &[StoredEvent]) -> History {
+    let plain: Vec<_> = events.iter().map(|stored| stored.event.clone()).collect();
+    History::read(&plain, &record.facts())
+}
+
 /// The request an answer can be written for: an open 207 or 208.
-pub(crate) fn answerable(lifecycle: &Lifecycle) -> Option<&OpenRequest> {
-    lifecycle
+pub(crate) fn answerable(history: &History) -> Option<&OpenRequest> {
+    history
         .open_request
         .as_ref()
         .filter(|request| templates::ANSWERED_STATUSES.contains(&request.code.0))
@@ -208,7 +213,7 @@ pub(crate) async fn panel(
     state: &AppState,
     ctx: &TenantContext,
     record: &InvoiceRecord,
-    lifecycle: &Lifecycle,
+    history: &History,
     t: Tr,
 ) -> Result<AnswersPanel, WebError> {
     let lang = t.lang;
@@ -217,7 +222,7 @@ pub(crate) async fn panel(
     let records = InvoiceEmailRepository::new(state.db.clone())
         .list(&ctx.scope, record.id)
         .await?;
-    let open = answerable(lifecycle);
+    let open = answerable(history);
     let waiting = open.and_then(|request| {
         records
             .iter()
