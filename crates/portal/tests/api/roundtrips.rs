@@ -7,8 +7,9 @@
 //!   `billit.webhook` jobs run, then their follow-ups (file, notification, e-mails, order re-read).
 //!
 //! Each hop's statements are printed, in order and then grouped (`cargo test -p portal --test api roundtrips
-//! -- --nocapture`). Nothing is asserted about their number yet: the counts are what an upper-bound regression
-//! test will start from.
+//! -- --nocapture`), and each hop may send at most as many as it does today ([`PAYMENT_BOUNDS`],
+//! [`WEBHOOK_BOUNDS`]): a change that sends more fails the test (its lists say which statements came in), one that
+//! sends fewer should lower the bound. The bounds are the same on SQLite and PostgreSQL.
 //!
 //! How statements are seen: sea-orm's `tracing-spans` feature (turned on for the tests in `Cargo.toml`) opens one
 //! `sea_orm.*` span per statement sent (`execute`, `query_one`, `query_all`, `execute_unprepared`, and `begin`,
@@ -122,7 +123,9 @@ pub mod counter {
                 Some(at) => format!("{}RETURNING …", &tail[..at]),
                 None => tail.to_owned(),
             };
-            return format!("{head} VALUES (…) {}", tail.trim_start());
+            return format!("{head} VALUES (…) {}", tail.trim_start())
+                .trim_end()
+                .to_owned();
         }
         if sql.starts_with("UPDATE ")
             && let Some(set) = sql.find(" SET ")
@@ -858,6 +861,75 @@ pub mod job_thread {
 
 const WIDTH: usize = 100;
 
+/// The most statements a flow's hops may send, by hop name (a request's label, or a job's kind): one bound per
+/// hop of that name, as many as the flow has, in any order.
+type Bounds = &'static [(&'static str, &'static [usize])];
+
+const PAYMENT_POST: &str = "HTTP POST /t/{slug}/invoices/{id}/payments";
+const WEBHOOK_POST: &str = "HTTP POST /hooks/billit/{token}";
+
+/// A payment recorded and reported (baseline before the one-pass ingestion: 12, 12, 13).
+const PAYMENT_BOUNDS: Bounds = &[
+    (PAYMENT_POST, &[11]),
+    ("payment.report", &[11]),
+    ("billit.sync_order", &[10]),
+];
+
+/// A status's webhooks and their jobs (baseline before the one-pass ingestion: 5, 5, 15, 7, 12, 16, 6 × 3, 20).
+const WEBHOOK_BOUNDS: Bounds = &[
+    (WEBHOOK_POST, &[5, 5]),
+    // The Message webhook (its event appended, folded, its file and notification enqueued), then the Order
+    // webhook (no event: the order's read enqueued).
+    ("billit.webhook", &[12, 6]),
+    ("billit.fetch_file", &[10]),
+    ("invoice.notify", &[11]),
+    // One email per member who wants to know.
+    ("mail.send", &[5, 5, 5]),
+    ("billit.sync_order", &[8]),
+];
+
+/// Fails when a hop sent more statements than its bound, or the flow has other hops than the bounds expect.
+fn assert_bounds(title: &str, hops: &[(&str, &Hop)], bounds: Bounds) {
+    let mut problems = Vec::new();
+    for (name, hop) in hops {
+        if !bounds.iter().any(|(bounded, _)| bounded == name) {
+            problems.push(format!(
+                "{}: {} statements, a hop the bounds do not expect",
+                hop.label,
+                hop.count()
+            ));
+        }
+    }
+    for (name, limits) in bounds {
+        let mut counts: Vec<usize> = hops
+            .iter()
+            .filter(|(hop_name, _)| hop_name == name)
+            .map(|(_, hop)| hop.count())
+            .collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        let mut limits = limits.to_vec();
+        limits.sort_unstable_by(|a, b| b.cmp(a));
+        if counts.len() != limits.len() {
+            problems.push(format!(
+                "{name}: {} hops, {} expected",
+                counts.len(),
+                limits.len()
+            ));
+            continue;
+        }
+        for (count, limit) in counts.iter().zip(&limits) {
+            if count > limit {
+                problems.push(format!("{name}: {count} statements, at most {limit}"));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{title}: more database round-trips than allowed (the lists above, with --nocapture, say which):\n  {}",
+        problems.join("\n  ")
+    );
+}
+
 /// The app without workers of its own (the job thread has the only one), and no periodic sweep during the test
 /// (its jobs would read Billit's orders before the webhooks do).
 fn quiet(mut config: portal::config::Config) -> portal::config::Config {
@@ -960,7 +1032,7 @@ async fn roundtrips_of_a_payment_post_and_its_report() {
     let _before = jobs.take();
 
     mark(&setup, "payment POST starts").await;
-    let recording = Recording::start("HTTP POST /t/{slug}/invoices/{id}/payments");
+    let recording = Recording::start(PAYMENT_POST);
     let paid_on = today_date().format("%Y-%m-%d").to_string();
     let response = member
         .client
@@ -1001,11 +1073,11 @@ async fn roundtrips_of_a_payment_post_and_its_report() {
         "the report ran on the job thread: {:?}",
         ran.iter().map(|job| &job.kind).collect::<Vec<_>>()
     );
-    print_flow(
-        &format!("a payment recorded and reported ({})", backend(&setup)),
-        &hops,
-        &runner,
-    );
+    let title = format!("a payment recorded and reported ({})", backend(&setup));
+    print_flow(&title, &hops, &runner);
+    let names = std::iter::once(PAYMENT_POST).chain(ran.iter().map(|job| job.kind.as_str()));
+    let named: Vec<(&str, &Hop)> = names.zip(&hops).collect();
+    assert_bounds(&title, &named, PAYMENT_BOUNDS);
     jobs.stop().await;
     setup.stop().await;
 }
@@ -1041,10 +1113,7 @@ async fn roundtrips_of_a_webhook_delivery_and_its_jobs() {
     // A dispute at Billit (a status that needs action, with its CDAR file): Billit delivers a Message webhook
     // and an Order webhook.
     mark(&setup, "webhooks start").await;
-    let recording = PathRecording::start(
-        "HTTP POST /hooks/billit/{token}",
-        format!("/hooks/billit/{token}"),
-    );
+    let recording = PathRecording::start(WEBHOOK_POST, format!("/hooks/billit/{token}"));
     setup
         .sandbox
         .inject(
@@ -1076,16 +1145,18 @@ async fn roundtrips_of_a_webhook_delivery_and_its_jobs() {
     let summary = setup.summary(&acme, invoice).await;
     assert!(summary.needs_action, "the dispute needs action");
 
+    let deliveries = requests.len();
     let mut hops = requests;
     hops.extend(ran.iter().map(|job| job.hop()));
-    print_flow(
-        &format!(
-            "a status's webhooks and their jobs ({}, {known} events known before)",
-            backend(&setup)
-        ),
-        &hops,
-        &runner,
+    let title = format!(
+        "a status's webhooks and their jobs ({}, {known} events known before)",
+        backend(&setup)
     );
+    print_flow(&title, &hops, &runner);
+    let names = std::iter::repeat_n(WEBHOOK_POST, deliveries)
+        .chain(ran.iter().map(|job| job.kind.as_str()));
+    let named: Vec<(&str, &Hop)> = names.zip(&hops).collect();
+    assert_bounds(&title, &named, WEBHOOK_BOUNDS);
     jobs.stop().await;
     setup.stop().await;
 }
