@@ -13,6 +13,7 @@ mod m20261130_000004_answers;
 mod m20261130_000005_payments;
 mod m20261130_000006_settlements;
 mod m20261130_000007_payment_cancellation;
+mod m20261201_000008_payment_acknowledgements;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_payments::Migration),
             Box::new(m20261130_000006_settlements::Migration),
             Box::new(m20261130_000007_payment_cancellation::Migration),
+            Box::new(m20261201_000008_payment_acknowledgements::Migration),
         ]
     }
 }

@@ -111,6 +111,17 @@ impl Jobs {
         Ok(enqueued)
     }
 
+    /// Adds jobs in one statement, leaving out those whose unique key is taken (see
+    /// `JobQueue::enqueue_all_in`).
+    pub async fn enqueue_all(&self, jobs: Vec<NewJob>) -> Result<u64, JobQueueError> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let added = self.queue.enqueue_all(jobs).await?;
+        self.bell.notify_one();
+        Ok(added)
+    }
+
     /// Wakes a worker for jobs enqueued in a transaction the caller just committed.
     pub fn ring(&self) {
         self.bell.notify_one();
@@ -314,7 +325,7 @@ async fn schedule(jobs: Jobs, periodic: Vec<Periodic>, shutdown: CancellationTok
             let new = NewJob::firm_wide(job.kind.clone(), job.payload.clone())
                 .unique_key(format!("periodic:{}:{slot}", job.kind))
                 .max_attempts(3);
-            if let Err(error) = jobs.enqueue(new).await {
+            if let Err(error) = jobs.enqueue_all(vec![new]).await {
                 tracing::error!(kind = %job.kind, error = %error, "could not schedule a periodic job");
             }
         }

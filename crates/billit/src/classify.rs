@@ -69,6 +69,10 @@ pub enum Meaning {
     Status(u16, Source),
     /// An informational step (no code).
     Step(EventKind, Source),
+    /// The tax authority's acknowledgement of a payment the supplier reported: a 212 from the supplier, like
+    /// the report itself, marked as an acknowledgement ([`StatusEvent::acknowledges_payment`]) so that it is
+    /// not taken for a payment of its own.
+    PaymentAcknowledged,
 }
 
 /// A known Billit description (matched case-insensitively, trimmed).
@@ -146,7 +150,7 @@ pub static KNOWN_DESCRIPTIONS: [KnownDescription; 8] = [
         transport: None,
         direction: IN,
         success: None,
-        meaning: Meaning::Status(212, Source::Supplier),
+        meaning: Meaning::PaymentAcknowledged,
     },
 ];
 
@@ -322,6 +326,9 @@ pub fn classify_message(
     if let Some(cdar) = cdar {
         let mut event = classify_cdar(cdar, Some(&key), message.file_id.as_deref());
         event.at = at;
+        // The file says what the status is; the message still says what it is about.
+        event.acknowledges_payment =
+            table_meaning(message, description.trim()) == Some(Meaning::PaymentAcknowledged);
         if !description.is_empty() {
             event.description = format!("{description} — {}", event.description);
         }
@@ -375,6 +382,11 @@ fn classify_text(
             }
             Meaning::Step(kind, source) => {
                 StatusEvent::step(kind, source, at, key).with_description(description)
+            }
+            Meaning::PaymentAcknowledged => {
+                StatusEvent::status(StatusCode::CASHED, Source::Supplier, at, key)
+                    .with_description(description)
+                    .acknowledging_payment()
             }
         };
     }

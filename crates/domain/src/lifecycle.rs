@@ -125,6 +125,11 @@ pub struct StatusEvent {
     pub amount: Option<Decimal>,
     /// A stable key: two events with the same key are the same event.
     pub dedup_key: String,
+    /// The tax authority's acknowledgement of a payment the supplier reported (Billit's `CashCollected:
+    /// Recevable`), as the classification recognised it: a 212 that is no payment of its own. See
+    /// [`StatusEvent::is_payment_acknowledgement`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acknowledges_payment: bool,
 }
 
 impl StatusEvent {
@@ -146,6 +151,7 @@ impl StatusEvent {
             file_id: None,
             amount: None,
             dedup_key: dedup_key.into(),
+            acknowledges_payment: false,
         }
     }
 
@@ -231,6 +237,19 @@ impl StatusEvent {
         self
     }
 
+    /// Marks the event as the tax authority's acknowledgement of a reported payment.
+    #[must_use]
+    pub fn acknowledging_payment(mut self) -> Self {
+        self.acknowledges_payment = true;
+        self
+    }
+
+    /// Whether the event acknowledges a reported payment: marked so by the classification, and still a 212 (a
+    /// status file may say otherwise).
+    pub fn is_payment_acknowledgement(&self) -> bool {
+        self.acknowledges_payment && self.effective_code() == Some(StatusCode::CASHED)
+    }
+
     /// The code the fold uses: the code of a `Status` event, `None` for any other kind.
     pub fn effective_code(&self) -> Option<StatusCode> {
         match self.kind {
@@ -275,6 +294,7 @@ impl StatusEvent {
             .then_with(|| self.comment.cmp(&other.comment))
             .then_with(|| self.file_id.cmp(&other.file_id))
             .then_with(|| self.amount.cmp(&other.amount))
+            .then_with(|| self.acknowledges_payment.cmp(&other.acknowledges_payment))
     }
 }
 
@@ -486,17 +506,9 @@ impl Lifecycle {
         let timeline = dedup_and_sort(events);
 
         // Delivery first: it decides whether a 213 DOUBLON is a rejected re-delivery.
-        let delivered = timeline.iter().any(|event| code_in(event, &DELIVERY_PROOF))
-            || facts.delivery_hint == Some(Delivery::Delivered);
-        let ignored: Vec<String> = timeline
-            .iter()
-            .filter(|event| delivered && code_in(event, &[213]) && event.has_reason("DOUBLON"))
-            .map(|event| event.dedup_key.clone())
-            .collect();
-        let counting: Vec<&StatusEvent> = timeline
-            .iter()
-            .filter(|event| !ignored.contains(&event.dedup_key))
-            .collect();
+        let delivered = is_delivered(&timeline, facts);
+        let ignored = ignored_redeliveries(&timeline, delivered);
+        let counting = counting(&timeline, &ignored);
         let has = |codes: &[u16]| counting.iter().any(|event| code_in(event, codes));
 
         let delivery = if delivered {
@@ -522,7 +534,7 @@ impl Lifecycle {
 
         let (payment, amount_paid) = payment_of(&counting, facts);
 
-        let cancelled_by = counting.iter().find(|event| code_in(event, &[220]));
+        let cancelled_by = cancellation(&counting);
         let first_final = counting
             .iter()
             .find(|event| code_in(event, &FINAL_REJECTIONS));
@@ -593,6 +605,76 @@ impl Lifecycle {
             timeline,
         }
     }
+}
+
+/// What a page shows of an invoice's history besides its stored summary (headline, tracks, reasons): which
+/// events the outcome ignores, the open request with what it asks, and the latest decision. The same rules as
+/// [`Lifecycle::fold`], without the rest of the fold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    /// Dedup keys of events kept in the timeline but ignored for the outcome (see [`Lifecycle::ignored`]).
+    pub ignored: Vec<String>,
+    /// The open 207/208, if any (see [`Lifecycle::open_request`]).
+    pub open_request: Option<OpenRequest>,
+    /// The latest of the buyer's decisions (204 to 210) in the timeline, with its time.
+    pub decision: Option<(StatusCode, DateTime<Utc>)>,
+}
+
+impl History {
+    /// Reads an invoice's events as the fold would for these three things. Never panics; the result does not
+    /// depend on the order of `events` nor on repeated events.
+    pub fn read(events: &[StatusEvent], facts: &InvoiceFacts) -> Self {
+        let timeline = dedup_and_sort(events);
+        let ignored = ignored_redeliveries(&timeline, is_delivered(&timeline, facts));
+        let counting = counting(&timeline, &ignored);
+        let open_request = if cancellation(&counting).is_some() {
+            None
+        } else {
+            open_request(&counting)
+        };
+        let decision = timeline.iter().rev().find_map(|event| {
+            event
+                .effective_code()
+                .filter(|code| (204..=210).contains(&code.0))
+                .map(|code| (code, event.at))
+        });
+        Self {
+            ignored,
+            open_request,
+            decision,
+        }
+    }
+}
+
+/// Whether the buyer has the invoice: a status that proves it, or Billit's delivery status.
+fn is_delivered(timeline: &[StatusEvent], facts: &InvoiceFacts) -> bool {
+    timeline.iter().any(|event| code_in(event, &DELIVERY_PROOF))
+        || facts.delivery_hint == Some(Delivery::Delivered)
+}
+
+/// The 213 DOUBLON of a delivered invoice: rejected re-deliveries, ignored for the outcome.
+fn ignored_redeliveries(timeline: &[StatusEvent], delivered: bool) -> Vec<String> {
+    timeline
+        .iter()
+        .filter(|event| delivered && code_in(event, &[213]) && event.has_reason("DOUBLON"))
+        .map(|event| event.dedup_key.clone())
+        .collect()
+}
+
+/// The events that count for the outcome.
+fn counting<'a>(timeline: &'a [StatusEvent], ignored: &[String]) -> Vec<&'a StatusEvent> {
+    timeline
+        .iter()
+        .filter(|event| !ignored.contains(&event.dedup_key))
+        .collect()
+}
+
+/// The 220 that cancelled the lifecycle, if any.
+fn cancellation<'a>(counting: &[&'a StatusEvent]) -> Option<&'a StatusEvent> {
+    counting
+        .iter()
+        .copied()
+        .find(|event| code_in(event, &[220]))
 }
 
 /// Keeps one event per dedup key (the canonically smallest, so the choice does not depend on

@@ -28,6 +28,10 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod pass;
+
+pub use pass::StatusPass;
+
 /// Where an invoice stands on its way to Billit: the domain's states, stored by their `as_str` text.
 pub use portal_domain::submission::SubmissionState;
 
@@ -497,6 +501,7 @@ fn to_event(row: invoice_events::Model) -> StoredEvent {
         file_id: row.file_id,
         amount: row.amount.and_then(|text| text.parse().ok()),
         dedup_key: row.dedup_key,
+        acknowledges_payment: row.acknowledges_payment,
     };
     StoredEvent {
         event,
@@ -1229,7 +1234,8 @@ impl InvoiceRepository {
 
     // ---- events ----
 
-    /// Appends events, ignoring those already stored (same dedup key). Returns the ones that were new.
+    /// Appends events, ignoring those already stored (same dedup key), and folds nothing. Returns the ones that
+    /// were new. (The status ingestion appends, folds and enqueues in one [`StatusPass`].)
     pub async fn append_events(
         &self,
         scope: &TenantScope,
@@ -1237,39 +1243,20 @@ impl InvoiceRepository {
         events: &[StatusEvent],
         via: &str,
     ) -> Result<Vec<StatusEvent>, DbErr> {
-        // The events' foreign key names the invoice alone: without this check, another tenant's scope could
-        // attach rows to an invoice that is not its own.
-        let owned = invoices::Entity::find_by_id(invoice.as_uuid())
-            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-            .count(&self.db)
-            .await?;
-        if owned == 0 {
+        // The events' foreign key names the invoice alone: the pass locks the invoice's row within the tenant
+        // first, so that another tenant's scope cannot attach rows to an invoice that is not its own.
+        let Some(mut pass) = self
+            .begin_pass(scope, invoice, None)
+            .await
+            .map_err(|error| match error {
+                InvoiceError::Database(error) => error,
+                other => DbErr::Custom(other.to_string()),
+            })?
+        else {
             return Err(DbErr::RecordNotFound(format!("invoice {invoice}")));
-        }
-        let now = Utc::now();
-        let mut new = Vec::new();
-        for event in events {
-            // The column holds 400 characters: the key is cut here, and the event returned carries the cut key,
-            // so that callers find the stored row again by it (file enrichment, notifications).
-            let mut event = event.clone();
-            event.dedup_key = event.dedup_key.chars().take(400).collect();
-            let row = event_row(scope.tenant_id().as_uuid(), invoice, &event, via, now);
-            let inserted = invoice_events::Entity::insert(row)
-                .on_conflict(
-                    OnConflict::columns([
-                        invoice_events::Column::TenantId,
-                        invoice_events::Column::InvoiceId,
-                        invoice_events::Column::DedupKey,
-                    ])
-                    .do_nothing()
-                    .to_owned(),
-                )
-                .exec_without_returning(&self.db)
-                .await?;
-            if inserted > 0 {
-                new.push(event);
-            }
-        }
+        };
+        let new = pass.append(events, via).await?;
+        pass.commit().await?;
         Ok(new)
     }
 
@@ -1282,41 +1269,7 @@ impl InvoiceRepository {
         from_file: &StatusEvent,
         details: &EventDetails,
     ) -> Result<bool, DbErr> {
-        let mut update = invoice_events::Entity::update_many()
-            .col_expr(
-                invoice_events::Column::Reasons,
-                Expr::value(
-                    serde_json::to_string(&from_file.reasons).unwrap_or_else(|_| "[]".into()),
-                ),
-            )
-            .col_expr(
-                invoice_events::Column::Details,
-                Expr::value(serde_json::to_string(details).ok()),
-            );
-        if let Some(code) = from_file.code {
-            update = update
-                .col_expr(invoice_events::Column::Code, Expr::value(i32::from(code.0)))
-                .col_expr(
-                    invoice_events::Column::Kind,
-                    Expr::value(kind_str(EventKind::Status)),
-                );
-        }
-        if let Some(action) = &from_file.requested_action {
-            update = update.col_expr(
-                invoice_events::Column::RequestedAction,
-                Expr::value(action.chars().take(16).collect::<String>()),
-            );
-        }
-        if let Some(comment) = &from_file.comment {
-            update = update.col_expr(
-                invoice_events::Column::Comment,
-                Expr::value(comment.clone()),
-            );
-        }
-        let result = update
-            .filter(invoice_events::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-            .filter(invoice_events::Column::InvoiceId.eq(invoice.as_uuid()))
-            .filter(invoice_events::Column::DedupKey.eq(dedup_key))
+        let result = enrichment(scope, invoice, dedup_key, from_file, details)
             .exec(&self.db)
             .await?;
         Ok(result.rows_affected > 0)
@@ -1371,102 +1324,36 @@ impl InvoiceRepository {
             .map(to_event))
     }
 
-    /// Folds every stored event with the invoice's facts and saves the summary. Runs in one transaction that
-    /// first touches the invoice row, so two concurrent folds of one invoice are serialised and the last one
-    /// sees every event.
+    /// How many of the invoice's events acknowledge a reported payment (the tax authority's `CashCollected:
+    /// Recevable`, as the classification marked them).
+    pub async fn payment_acknowledgements(
+        &self,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+    ) -> Result<u64, DbErr> {
+        invoice_events::Entity::find()
+            .filter(invoice_events::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(invoice_events::Column::InvoiceId.eq(invoice.as_uuid()))
+            .filter(invoice_events::Column::AcknowledgesPayment.eq(true))
+            .filter(invoice_events::Column::Kind.eq(kind_str(EventKind::Status)))
+            .filter(invoice_events::Column::Code.eq(i32::from(StatusCode::CASHED.0)))
+            .count(&self.db)
+            .await
+    }
+
+    /// Folds every stored event with the invoice's facts and saves the summary, in one [`StatusPass`]: two
+    /// concurrent folds of one invoice are serialised by its row's lock, and the last one sees every event.
     pub async fn refold(
         &self,
         scope: &TenantScope,
         id: InvoiceId,
     ) -> Result<Option<(InvoiceSummary, InvoiceSummary)>, InvoiceError> {
-        let txn = self.db.begin().await?;
-        // Taking the row's write lock first (a no-op update works on both backends).
-        invoices::Entity::update_many()
-            .col_expr(
-                invoices::Column::UpdatedAt,
-                Expr::col(invoices::Column::UpdatedAt),
-            )
-            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-            .filter(invoices::Column::Id.eq(id.as_uuid()))
-            .exec(&txn)
-            .await?;
-        let Some(row) = self.find_row(&txn, scope, id).await? else {
+        let Some(mut pass) = self.begin_pass(scope, id, None).await? else {
             return Ok(None);
         };
-        let record = to_record(row)?;
-        let events: Vec<StatusEvent> = invoice_events::Entity::find()
-            .filter(invoice_events::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-            .filter(invoice_events::Column::InvoiceId.eq(id.as_uuid()))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|row| to_event(row).event)
-            .collect();
-        let lifecycle = Lifecycle::fold(&events, &record.facts());
-        let before = record.summary.clone();
-        let after = summary_from(&lifecycle, record.submission == SubmissionState::Failed);
-        if after != before {
-            invoices::Entity::update_many()
-                .col_expr(
-                    invoices::Column::HeadlineCode,
-                    Expr::value(after.headline.map(|code| i32::from(code.0))),
-                )
-                .col_expr(invoices::Column::IsFinal, Expr::value(after.is_final))
-                .col_expr(
-                    invoices::Column::NeedsAction,
-                    Expr::value(after.needs_action),
-                )
-                .col_expr(
-                    invoices::Column::ActionReasons,
-                    Expr::value(
-                        serde_json::to_string(&after.action_reasons)
-                            .unwrap_or_else(|_| "[]".into()),
-                    ),
-                )
-                .col_expr(
-                    invoices::Column::OpenRequestCode,
-                    Expr::value(after.open_request.map(|(code, _)| i32::from(code.0))),
-                )
-                .col_expr(
-                    invoices::Column::OpenRequestSince,
-                    Expr::value(after.open_request.map(|(_, since)| since)),
-                )
-                .col_expr(
-                    invoices::Column::Delivery,
-                    Expr::value(enum_str(after.delivery, "pending")),
-                )
-                .col_expr(
-                    invoices::Column::TaxReporting,
-                    Expr::value(enum_str(after.tax_reporting, "pending")),
-                )
-                .col_expr(
-                    invoices::Column::Payment,
-                    Expr::value(enum_str(after.payment, "unpaid")),
-                )
-                .col_expr(
-                    invoices::Column::AmountPaidCents,
-                    Expr::value(after.amount_paid_cents),
-                )
-                .col_expr(
-                    invoices::Column::Unclassified,
-                    Expr::value(after.unclassified),
-                )
-                .col_expr(
-                    invoices::Column::EventsCount,
-                    Expr::value(after.events_count),
-                )
-                .col_expr(
-                    invoices::Column::LastEventAt,
-                    Expr::value(after.last_event_at),
-                )
-                .col_expr(invoices::Column::UpdatedAt, Expr::value(Utc::now()))
-                .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-                .filter(invoices::Column::Id.eq(id.as_uuid()))
-                .exec(&txn)
-                .await?;
-        }
-        txn.commit().await?;
-        Ok(Some((before, after)))
+        let folded = pass.refold().await?;
+        pass.commit().await?;
+        Ok(Some(folded))
     }
 
     // ---- lists ----
@@ -1732,6 +1619,116 @@ impl InvoiceRepository {
     }
 }
 
+/// The update that puts what a status file says on the event it explains.
+fn enrichment(
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    dedup_key: &str,
+    from_file: &StatusEvent,
+    details: &EventDetails,
+) -> sea_orm::UpdateMany<invoice_events::Entity> {
+    let mut update = invoice_events::Entity::update_many()
+        .col_expr(
+            invoice_events::Column::Reasons,
+            Expr::value(serde_json::to_string(&from_file.reasons).unwrap_or_else(|_| "[]".into())),
+        )
+        .col_expr(
+            invoice_events::Column::Details,
+            Expr::value(serde_json::to_string(details).ok()),
+        );
+    if let Some(code) = from_file.code {
+        update = update
+            .col_expr(invoice_events::Column::Code, Expr::value(i32::from(code.0)))
+            .col_expr(
+                invoice_events::Column::Kind,
+                Expr::value(kind_str(EventKind::Status)),
+            );
+    }
+    if let Some(action) = &from_file.requested_action {
+        update = update.col_expr(
+            invoice_events::Column::RequestedAction,
+            Expr::value(action.chars().take(16).collect::<String>()),
+        );
+    }
+    if let Some(comment) = &from_file.comment {
+        update = update.col_expr(
+            invoice_events::Column::Comment,
+            Expr::value(comment.clone()),
+        );
+    }
+    update
+        .filter(invoice_events::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+        .filter(invoice_events::Column::InvoiceId.eq(invoice.as_uuid()))
+        .filter(invoice_events::Column::DedupKey.eq(dedup_key))
+}
+
+/// Saves a fold's result in the invoice's summary columns.
+async fn save_summary<C: ConnectionTrait>(
+    conn: &C,
+    scope: &TenantScope,
+    id: InvoiceId,
+    summary: &InvoiceSummary,
+) -> Result<(), DbErr> {
+    invoices::Entity::update_many()
+        .col_expr(
+            invoices::Column::HeadlineCode,
+            Expr::value(summary.headline.map(|code| i32::from(code.0))),
+        )
+        .col_expr(invoices::Column::IsFinal, Expr::value(summary.is_final))
+        .col_expr(
+            invoices::Column::NeedsAction,
+            Expr::value(summary.needs_action),
+        )
+        .col_expr(
+            invoices::Column::ActionReasons,
+            Expr::value(
+                serde_json::to_string(&summary.action_reasons).unwrap_or_else(|_| "[]".into()),
+            ),
+        )
+        .col_expr(
+            invoices::Column::OpenRequestCode,
+            Expr::value(summary.open_request.map(|(code, _)| i32::from(code.0))),
+        )
+        .col_expr(
+            invoices::Column::OpenRequestSince,
+            Expr::value(summary.open_request.map(|(_, since)| since)),
+        )
+        .col_expr(
+            invoices::Column::Delivery,
+            Expr::value(enum_str(summary.delivery, "pending")),
+        )
+        .col_expr(
+            invoices::Column::TaxReporting,
+            Expr::value(enum_str(summary.tax_reporting, "pending")),
+        )
+        .col_expr(
+            invoices::Column::Payment,
+            Expr::value(enum_str(summary.payment, "unpaid")),
+        )
+        .col_expr(
+            invoices::Column::AmountPaidCents,
+            Expr::value(summary.amount_paid_cents),
+        )
+        .col_expr(
+            invoices::Column::Unclassified,
+            Expr::value(summary.unclassified),
+        )
+        .col_expr(
+            invoices::Column::EventsCount,
+            Expr::value(summary.events_count),
+        )
+        .col_expr(
+            invoices::Column::LastEventAt,
+            Expr::value(summary.last_event_at),
+        )
+        .col_expr(invoices::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+        .filter(invoices::Column::Id.eq(id.as_uuid()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// The stored form of an event (the seed writes the same rows in bulk).
 pub(crate) fn event_row(
     tenant: Uuid,
@@ -1761,6 +1758,7 @@ pub(crate) fn event_row(
         details: Set(None),
         via: Set(via.to_owned()),
         received_at: Set(received_at),
+        acknowledges_payment: Set(event.acknowledges_payment),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::jobs::{JobQueue, JobQueueError, NewJob};
 use crate::scope::TenantScope;
 use chrono::{DateTime, Utc};
 use portal_domain::ids::TenantId;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -132,13 +132,30 @@ impl OutboxRepository {
         scope: &TenantScope,
         emails: Vec<NewEmail>,
     ) -> Result<Vec<Uuid>, OutboxError> {
-        let txn = self.db.begin().await?;
+        if emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Two statements for all of them: the emails, then their sending jobs.
         let mut ids = Vec::with_capacity(emails.len());
+        let mut rows = Vec::with_capacity(emails.len());
+        let mut jobs = Vec::with_capacity(emails.len());
         for email in emails {
             let id = Uuid::now_v7();
-            Self::queue_in(&txn, Some(scope), id, email, EmailExtras::default()).await?;
+            rows.push(Self::row(
+                Some(scope),
+                id,
+                email,
+                EmailExtras::default(),
+                Utc::now(),
+            ));
+            jobs.push(Self::send_job(Some(scope), id));
             ids.push(id);
         }
+        let txn = self.db.begin().await?;
+        outbox::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+        JobQueue::enqueue_all_in(&txn, Utc::now().timestamp_millis(), jobs).await?;
         txn.commit().await?;
         Ok(ids)
     }
@@ -167,13 +184,43 @@ impl OutboxRepository {
         scope: Option<&TenantScope>,
         id: Uuid,
         email: NewEmail,
-        extras: EmailExtras,
+        mut extras: EmailExtras,
     ) -> Result<(), OutboxError> {
         let now = Utc::now();
         let tenant_id = scope.map(|scope| scope.tenant_id().as_uuid());
+        let attachments = std::mem::take(&mut extras.attachments);
+        Self::row(scope, id, email, extras, now)
+            .insert(conn)
+            .await?;
+        for (position, attachment) in attachments.into_iter().enumerate() {
+            outbox_attachments::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                outbox_id: Set(id),
+                tenant_id: Set(tenant_id),
+                position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+                file_name: Set(attachment.file_name),
+                content_type: Set(attachment.content_type),
+                size_bytes: Set(i64::try_from(attachment.content.len()).unwrap_or(i64::MAX)),
+                content: Set(attachment.content),
+            }
+            .insert(conn)
+            .await?;
+        }
+        JobQueue::enqueue_in(conn, now.timestamp_millis(), Self::send_job(scope, id)).await?;
+        Ok(())
+    }
+
+    /// The stored form of a queued email (without its attachments).
+    fn row(
+        scope: Option<&TenantScope>,
+        id: Uuid,
+        email: NewEmail,
+        extras: EmailExtras,
+        now: DateTime<Utc>,
+    ) -> outbox::ActiveModel {
         outbox::ActiveModel {
             id: Set(id),
-            tenant_id: Set(tenant_id),
+            tenant_id: Set(scope.map(|scope| scope.tenant_id().as_uuid())),
             to_addresses: Set(serde_json::to_string(&email.to).unwrap_or_else(|_| "[]".to_owned())),
             subject: Set(email.subject),
             text_body: Set(email.text_body),
@@ -190,32 +237,18 @@ impl OutboxRepository {
             from_name: Set(extras.from_name),
             message_id: Set(extras.message_host.map(|host| format!("<{id}@{host}>"))),
         }
-        .insert(conn)
-        .await?;
-        for (position, attachment) in extras.attachments.into_iter().enumerate() {
-            outbox_attachments::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                outbox_id: Set(id),
-                tenant_id: Set(tenant_id),
-                position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
-                file_name: Set(attachment.file_name),
-                content_type: Set(attachment.content_type),
-                size_bytes: Set(i64::try_from(attachment.content.len()).unwrap_or(i64::MAX)),
-                content: Set(attachment.content),
-            }
-            .insert(conn)
-            .await?;
-        }
-        let job = match scope {
+    }
+
+    /// The job that sends the email `id`.
+    fn send_job(scope: Option<&TenantScope>, id: Uuid) -> NewJob {
+        match scope {
             Some(scope) => {
                 NewJob::for_tenant(scope, SEND_JOB, serde_json::json!({ "email_id": id }))
             }
             None => NewJob::firm_wide(SEND_JOB, serde_json::json!({ "email_id": id })),
         }
         .unique_key(format!("mail:{id}"))
-        .max_attempts(MAX_ATTEMPTS);
-        JobQueue::enqueue_in(conn, now.timestamp_millis(), job).await?;
-        Ok(())
+        .max_attempts(MAX_ATTEMPTS)
     }
 
     /// Sends a tenant's email that failed for good once more (someone fixed the cause): queued again with a
@@ -364,18 +397,21 @@ impl OutboxRepository {
         error: Option<String>,
         sent_at: Option<DateTime<Utc>>,
     ) -> Result<(), DbErr> {
-        let Some(row) = outbox::Entity::find_by_id(id).one(&self.db).await? else {
-            return Ok(());
-        };
-        let attempts = row.attempts.saturating_add(1);
-        let mut active: outbox::ActiveModel = row.into();
-        active.status = Set(status.as_str().to_owned());
-        active.attempts = Set(attempts);
-        active.last_error = Set(error);
+        // One statement: the attempt is counted by the database (nothing changes when the email is gone).
+        let mut update = outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value(status.as_str()))
+            .col_expr(
+                outbox::Column::Attempts,
+                Expr::col(outbox::Column::Attempts).add(1),
+            )
+            .col_expr(outbox::Column::LastError, Expr::value(error));
         if sent_at.is_some() {
-            active.sent_at = Set(sent_at);
+            update = update.col_expr(outbox::Column::SentAt, Expr::value(sent_at));
         }
-        active.update(&self.db).await?;
+        update
+            .filter(outbox::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
         Ok(())
     }
 

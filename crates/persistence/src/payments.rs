@@ -200,16 +200,34 @@ impl PaymentRepository {
         scope: &TenantScope,
         invoice: InvoiceId,
     ) -> Result<bool, DbErr> {
-        let locked = invoices::Entity::update_many()
+        let locked = Self::lock_invoice_update(scope, invoice).exec(conn).await?;
+        Ok(locked.rows_affected > 0)
+    }
+
+    /// [`Self::lock_invoice`], reading the row in the same statement (`UPDATE … RETURNING`).
+    async fn lock_and_read_invoice<C: ConnectionTrait>(
+        conn: &C,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+    ) -> Result<Option<invoices::Model>, DbErr> {
+        Ok(Self::lock_invoice_update(scope, invoice)
+            .exec_with_returning(conn)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    fn lock_invoice_update(
+        scope: &TenantScope,
+        invoice: InvoiceId,
+    ) -> sea_orm::UpdateMany<invoices::Entity> {
+        invoices::Entity::update_many()
             .col_expr(
                 invoices::Column::UpdatedAt,
                 Expr::col(invoices::Column::UpdatedAt),
             )
             .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(invoices::Column::Id.eq(invoice.as_uuid()))
-            .exec(conn)
-            .await?;
-        Ok(locked.rows_affected > 0)
     }
 
     async fn rows<C: ConnectionTrait>(
@@ -239,15 +257,10 @@ impl PaymentRepository {
         job: impl FnOnce(Uuid) -> NewJob,
     ) -> Result<RecordOutcome, PaymentError> {
         let txn = self.db.begin().await?;
-        if !Self::lock_invoice(&txn, scope, invoice).await? {
+        let Some(row) = Self::lock_and_read_invoice(&txn, scope, invoice).await? else {
             txn.rollback().await?;
             return Err(PaymentError::NotFound);
-        }
-        let row = invoices::Entity::find_by_id(invoice.as_uuid())
-            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-            .one(&txn)
-            .await?
-            .ok_or(PaymentError::NotFound)?;
+        };
         let payable = SubmissionState::parse(&row.submission_state).is_some_and(|submission| {
             portal_domain::payments::is_payable(
                 crate::invoices::parse_document_type(&row.document_type),
@@ -414,17 +427,9 @@ impl PaymentRepository {
             .filter(payments::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(payments::Column::Id.eq(id))
             .filter(payments::Column::State.eq(PaymentState::Queued.as_str()))
-            .exec(&txn)
+            .exec_with_returning(&txn)
             .await?;
-        if updated.rows_affected == 0 {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        let Some(row) = payments::Entity::find_by_id(id)
-            .filter(payments::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-            .one(&txn)
-            .await?
-        else {
+        let Some(row) = updated.into_iter().next() else {
             txn.rollback().await?;
             return Ok(false);
         };
@@ -634,14 +639,29 @@ impl PaymentRepository {
             txn.rollback().await?;
             return Ok(0);
         }
-        let rows = Self::rows(&txn, scope, invoice).await?;
+        let accepted = Self::accept_reported_in(&txn, scope, invoice, acknowledged).await?;
+        if accepted == 0 {
+            txn.rollback().await?;
+        } else {
+            txn.commit().await?;
+        }
+        Ok(accepted)
+    }
+
+    /// [`Self::accept_reported`] inside the caller's transaction, which holds the invoice row's lock already.
+    pub(crate) async fn accept_reported_in<C: ConnectionTrait>(
+        conn: &C,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+        acknowledged: usize,
+    ) -> Result<u64, DbErr> {
+        let rows = Self::rows(conn, scope, invoice).await?;
         let accepted = rows
             .iter()
             .filter(|row| row.state == PaymentState::Accepted.as_str())
             .count();
         let due = acknowledged.saturating_sub(accepted);
         if due == 0 {
-            txn.rollback().await?;
             return Ok(0);
         }
         let mut reported: Vec<&payments::Model> = rows
@@ -651,7 +671,6 @@ impl PaymentRepository {
         reported.sort_by_key(|row| (row.reported_at, row.created_at, row.id));
         let chosen: Vec<Uuid> = reported.iter().take(due).map(|row| row.id).collect();
         if chosen.is_empty() {
-            txn.rollback().await?;
             return Ok(0);
         }
         let now = Utc::now();
@@ -666,9 +685,8 @@ impl PaymentRepository {
             .filter(payments::Column::InvoiceId.eq(invoice.as_uuid()))
             .filter(payments::Column::Id.is_in(chosen))
             .filter(payments::Column::State.eq(PaymentState::Reported.as_str()))
-            .exec(&txn)
+            .exec(conn)
             .await?;
-        txn.commit().await?;
         Ok(updated.rows_affected)
     }
 }

@@ -8,7 +8,7 @@ use crate::App;
 use crate::invoicing::files::{FileProblem, ORDER_PDF, fetch_invoice_file, sent_file_id};
 use portal_domain::Language;
 use portal_domain::ids::InvoiceId;
-use portal_domain::lifecycle::{Lifecycle, OpenRequest};
+use portal_domain::lifecycle::{History, OpenRequest};
 use portal_persistence::TenantScope;
 use portal_persistence::answers::NewInvoiceEmail;
 use portal_persistence::audit::AuditEntry;
@@ -18,33 +18,39 @@ use portal_persistence::tenants::Tenant;
 use portal_persistence::users::User;
 use uuid::Uuid;
 
-/// An invoice with its events and what they say, as answering needs it.
+/// An invoice with its events and what a page or an answer needs of them besides the stored summary.
 #[derive(Debug, Clone)]
 pub struct LoadedInvoice {
     pub record: InvoiceRecord,
     pub events: Vec<StoredEvent>,
-    pub lifecycle: Lifecycle,
+    pub history: History,
 }
 
-/// The invoice's events and their fold, for an invoice already found in this tenant.
+/// The invoice's events and what they say besides the stored summary, for an invoice already found in this
+/// tenant.
 pub async fn load(
     app: &App,
     scope: &TenantScope,
     record: InvoiceRecord,
 ) -> Result<LoadedInvoice, portal_persistence::DbErr> {
     let events = app.invoices.events(scope, record.id).await?;
-    let plain: Vec<_> = events.iter().map(|stored| stored.event.clone()).collect();
-    let lifecycle = Lifecycle::fold(&plain, &record.facts());
+    let history = history_of(&record, &events);
     Ok(LoadedInvoice {
         record,
         events,
-        lifecycle,
+        history,
     })
 }
 
+/// What the invoice's pages show of its events besides the stored summary (the open request above all).
+pub fn history_of(record: &InvoiceRecord, events: &[StoredEvent]) -> History {
+    let plain: Vec<_> = events.iter().map(|stored| stored.event.clone()).collect();
+    History::read(&plain, &record.facts())
+}
+
 /// The request that can be answered by email: an open 208 or 207.
-pub fn answerable(lifecycle: &Lifecycle) -> Option<&OpenRequest> {
-    lifecycle
+pub fn answerable(history: &History) -> Option<&OpenRequest> {
+    history
         .open_request
         .as_ref()
         .filter(|request| templates::ANSWERED_STATUSES.contains(&request.code.0))
@@ -203,7 +209,7 @@ pub async fn send(
     answer: Answer,
     author: Author<'_>,
 ) -> Result<(), SendError> {
-    let request = answerable(&loaded.lifecycle).ok_or(SendError::NoOpenRequest)?;
+    let request = answerable(&loaded.history).ok_or(SendError::NoOpenRequest)?;
     let record = &loaded.record;
     let mut attachments = Vec::new();
     let mut problems = Vec::new();

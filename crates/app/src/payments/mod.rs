@@ -15,7 +15,6 @@ use crate::worker::JobRegistry;
 use anyhow::Context;
 use chrono::NaiveDate;
 use portal_domain::ids::InvoiceId;
-use portal_domain::lifecycle::StatusEvent;
 use portal_persistence::TenantScope;
 use portal_persistence::invoices::InvoiceRecord;
 use portal_persistence::payments::{
@@ -61,31 +60,10 @@ pub fn publish(state: &App, scope: &TenantScope, invoice: InvoiceId) {
 
 // ---- the tax authority's acknowledgements ----
 
-/// Billit's acknowledgement of a reported payment by the tax authority (`CashCollected: Recevable`), which its
-/// classification files as a 212 from the supplier like the report itself.
-fn is_acknowledgement(event: &StatusEvent) -> bool {
-    let description = event.description.to_ascii_lowercase();
-    event.effective_code().is_some_and(|code| code.0 == 212)
-        && description.contains("cashcollected")
-        && description.contains("recevable")
-}
-
-/// Called by the status ingestion with the events it just stored for an invoice: when one of them is the tax
-/// authority's acknowledgement of a payment, the oldest reported payment not yet accepted becomes accepted.
-pub async fn note_acceptances(
-    state: &App,
-    scope: &TenantScope,
-    invoice: InvoiceId,
-    new: &[StatusEvent],
-) -> anyhow::Result<()> {
-    if !new.iter().any(is_acknowledgement) {
-        return Ok(());
-    }
-    reconcile_acceptances(state, scope, invoice).await
-}
-
 /// Makes the accepted payments match every acknowledgement stored for the invoice (a repeat changes nothing; an
-/// acknowledgement that came before its payment was marked reported is applied once it is).
+/// acknowledgement that came before its payment was marked reported is applied once it is). The status ingestion
+/// does the same in its own pass when it stores an acknowledgement (Billit's `CashCollected: Recevable`, which
+/// the classification marks).
 pub async fn reconcile_acceptances(
     state: &App,
     scope: &TenantScope,
@@ -93,17 +71,18 @@ pub async fn reconcile_acceptances(
 ) -> anyhow::Result<()> {
     let acknowledged = state
         .invoices
-        .events(scope, invoice)
+        .payment_acknowledgements(scope, invoice)
         .await
-        .context("cannot read the invoice's events")?
-        .iter()
-        .filter(|stored| is_acknowledgement(&stored.event))
-        .count();
+        .context("cannot count the payments' acknowledgements")?;
     if acknowledged == 0 {
         return Ok(());
     }
     let accepted = repository(state)
-        .accept_reported(scope, invoice, acknowledged)
+        .accept_reported(
+            scope,
+            invoice,
+            usize::try_from(acknowledged).unwrap_or(usize::MAX),
+        )
         .await
         .context("cannot mark the payments accepted")?;
     if accepted > 0 {
@@ -310,26 +289,5 @@ pub async fn cancel(
             Ok(())
         }
         CancelOutcome::NotFailed(state) => Err(CancelError::NotFailed(state)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::Utc;
-
-    #[test]
-    fn only_the_acknowledgement_counts_as_acceptance() {
-        use portal_domain::lifecycle::Source;
-        use portal_domain::status::StatusCode;
-        let mut report = StatusEvent::status(StatusCode(212), Source::Supplier, Utc::now(), "a");
-        report.description = "CashCollected".to_owned();
-        let mut answer = report.clone();
-        answer.description = "CashCollected: Recevable".to_owned();
-        assert!(!is_acknowledgement(&report));
-        assert!(is_acknowledgement(&answer));
-        let mut other = answer.clone();
-        other.code = Some(StatusCode(500));
-        assert!(!is_acknowledgement(&other));
     }
 }

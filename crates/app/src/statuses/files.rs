@@ -1,7 +1,7 @@
 //! `billit.fetch_file`: the status file (CDAR) behind an event, downloaded and read. What it says wins over
 //! Billit's wording: its code, its reasons, the requested action, and the rules and values it cites.
 
-use super::{billit_failure, connection_failure, payload_of, scope_of, settle};
+use super::{Brought, billit_failure, conclude, connection_failure, payload_of, scope_of};
 use crate::App;
 use crate::billit_connection::client_for;
 use crate::worker::JobResult;
@@ -64,11 +64,13 @@ pub(super) async fn read_status_file(
     let key = stored.event.dedup_key;
     let from_file = classify_cdar(&doc, Some(&key), Some(file_id));
     let details = details_of(&doc, file.file_name);
-    state
-        .invoices
-        .enrich_event(scope, invoice, &key, &from_file, &details)
-        .await?;
-    settle(state, scope, invoice, &[from_file]).await?;
+    // What the file says, the fold and the notification it calls for, in one pass.
+    let Some(mut pass) = state.invoices.begin_pass(scope, invoice, None).await? else {
+        tracing::warn!(%invoice, "status events for an invoice that no longer exists");
+        return Ok(());
+    };
+    pass.enrich(&key, &from_file, &details).await?;
+    conclude(state, scope, pass, Brought::File(&from_file)).await?;
     Ok(())
 }
 

@@ -1,8 +1,9 @@
 //! Statuses in: webhook deliveries and polls feed one path (classify, append, fold, summarise, notify).
 //!
 //! Webhooks are fast but may be lost, repeated or reordered; polling is slow but complete. Both end in [`ingest`],
-//! which appends events by dedup key (repeats are harmless), folds every stored event again, and tells the open
-//! pages and, when the supplier must act, the tenant's members.
+//! which, in one transaction with the invoice's row locked, appends events by dedup key (repeats are harmless),
+//! folds every stored event again and enqueues what follows (status files, notifications of the tenant's members
+//! when the supplier must act); then it tells the open pages.
 
 mod files;
 mod notify;
@@ -17,7 +18,7 @@ use anyhow::Context;
 use portal_domain::ids::InvoiceId;
 use portal_domain::lifecycle::{ActionReason, InvoiceFacts, Source, StatusEvent};
 use portal_persistence::TenantScope;
-use portal_persistence::invoices::InvoiceSummary;
+use portal_persistence::invoices::{InvoiceSummary, StatusPass, StoredEvent};
 use portal_persistence::jobs::{ClaimedJob, NewJob};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -85,9 +86,10 @@ async fn purge_deliveries(state: App) -> crate::worker::JobResult {
     Ok(())
 }
 
-/// Applies what Billit said about an invoice: its order's facts (when read from the order), then its events
-/// (repeats ignored), then the fold; fetches the status files of new events, updates open pages, and asks for a
-/// notification when the supplier has something new to do.
+/// Applies what Billit said about an invoice, in one pass ([`StatusPass`]): its order's facts (when read from the
+/// order) and its new events are saved, the events folded once, and the follow-up work of the new events (their
+/// status files, the payments they acknowledge, the notifications) enqueued, all in one transaction; then the open
+/// pages hear of it once.
 pub async fn ingest(
     state: &App,
     scope: &TenantScope,
@@ -96,81 +98,129 @@ pub async fn ingest(
     facts: Option<InvoiceFacts>,
     via: &str,
 ) -> anyhow::Result<()> {
-    if let Some(facts) = &facts {
-        state
-            .invoices
-            .set_facts(scope, invoice, facts)
-            .await
-            .context("cannot save the order's facts")?;
+    if events.is_empty() && facts.is_none() {
+        // Nothing to apply.
+        return Ok(());
     }
-    let new = state
+    let Some(mut pass) = state
         .invoices
-        .append_events(scope, invoice, events, via)
+        .begin_pass(scope, invoice, facts.as_ref())
+        .await
+        .context("cannot read the invoice")?
+    else {
+        return Err(anyhow::anyhow!(
+            "invoice {invoice} does not exist for this tenant"
+        ))
+        .context("cannot append the status events");
+    };
+    let new = pass
+        .append(events, via)
         .await
         .context("cannot append the status events")?;
-    crate::payments::note_acceptances(state, scope, invoice, &new).await?;
-    for event in &new {
-        if let Some(file_id) = file_worth_reading(event) {
-            let job = NewJob::for_tenant(
-                scope,
-                FETCH_FILE_JOB,
-                serde_json::json!({ "invoice_id": invoice, "file_id": file_id }),
-            )
-            .unique_key(bounded_key(&format!("file:{invoice}:"), file_id));
-            state
-                .jobs
-                .enqueue(job)
-                .await
-                .context("cannot enqueue the status file's download")?;
-        }
-    }
     if new.is_empty() && facts.is_none() {
         // Nothing the fold has not seen already.
+        pass.rollback()
+            .await
+            .context("cannot release the invoice")?;
         return Ok(());
     }
-    settle(state, scope, invoice, &new).await
+    conclude(state, scope, pass, Brought::Events(&new)).await
 }
 
-/// Folds the invoice again and acts on the change: the live pages hear of a new summary, and the members of
-/// news that needs them.
-pub(crate) async fn settle(
+/// What a pass brought to the invoice.
+#[derive(Clone, Copy)]
+pub(crate) enum Brought<'a> {
+    /// These events, new to it.
+    Events(&'a [StatusEvent]),
+    /// What a status file says about one of its events (stored already).
+    File(&'a StatusEvent),
+}
+
+/// Ends a pass: folds the invoice once, enqueues what follows from what the pass brought (the status files of
+/// new events, the payments they acknowledge, the notifications due), commits, and tells the open pages once.
+pub(crate) async fn conclude(
     state: &App,
     scope: &TenantScope,
-    invoice: InvoiceId,
-    new: &[StatusEvent],
+    mut pass: StatusPass,
+    brought: Brought<'_>,
 ) -> anyhow::Result<()> {
-    let Some((before, after)) = state
-        .invoices
-        .refold(scope, invoice)
+    let invoice = pass.record().id;
+    let (before, after) = pass
+        .refold()
         .await
-        .context("cannot fold the invoice's events")?
-    else {
-        tracing::warn!(%invoice, "status events for an invoice that no longer exists");
-        return Ok(());
+        .context("cannot fold the invoice's events")?;
+    let (new, from_file) = match brought {
+        Brought::Events(events) => (events, false),
+        Brought::File(event) => (std::slice::from_ref(event), true),
     };
-    if before != after {
-        state.live.publish(crate::live::LiveEvent {
-            tenant: scope.tenant_id(),
-            invoice,
-            headline: after.headline.map(|code| code.0),
-        });
+    let mut jobs = Vec::new();
+    let mut accepted = 0;
+    if !from_file {
+        for event in new {
+            if let Some(file_id) = file_worth_reading(event) {
+                jobs.push(
+                    NewJob::for_tenant(
+                        scope,
+                        FETCH_FILE_JOB,
+                        serde_json::json!({ "invoice_id": invoice, "file_id": file_id }),
+                    )
+                    .unique_key(bounded_key(&format!("file:{invoice}:"), file_id)),
+                );
+            }
+        }
+        if new.iter().any(StatusEvent::is_payment_acknowledgement) {
+            // Every acknowledgement stored counts: a repeat changes nothing, and one that came before its payment
+            // was marked reported is applied now.
+            let acknowledged = pass
+                .events()
+                .iter()
+                .filter(|stored| stored.event.is_payment_acknowledgement())
+                .count();
+            accepted = pass
+                .accept_reported_payments(acknowledged)
+                .await
+                .context("cannot mark the payments accepted")?;
+        }
     }
     for notice in notifications_due(&before, &after, new) {
         let key = match notice {
             Notice::Event(key) => key,
-            Notice::Reasons(reasons) => key_for_reasons(state, scope, invoice, &reasons).await?,
+            Notice::Reasons(reasons) => key_for_reasons(pass.events(), &reasons),
         };
-        let job = NewJob::for_tenant(
-            scope,
-            NOTIFY_JOB,
-            serde_json::json!({ "invoice_id": invoice, "dedup_key": key }),
-        )
-        .unique_key(bounded_key(&format!("notify:{invoice}:"), &key));
-        state
-            .jobs
-            .enqueue(job)
+        jobs.push(
+            NewJob::for_tenant(
+                scope,
+                NOTIFY_JOB,
+                serde_json::json!({ "invoice_id": invoice, "dedup_key": key }),
+            )
+            .unique_key(bounded_key(&format!("notify:{invoice}:"), &key)),
+        );
+    }
+    let enqueued = !jobs.is_empty();
+    if enqueued {
+        pass.enqueue(state.jobs.queue.now_ms(), jobs)
             .await
-            .context("cannot enqueue the notification")?;
+            .context("cannot enqueue what follows the statuses")?;
+    }
+    pass.commit()
+        .await
+        .context("cannot save the invoice's statuses")?;
+    if enqueued {
+        state.jobs.ring();
+    }
+    if accepted > 0 {
+        tracing::info!(%invoice, accepted, "payments accepted by the tax authority");
+    }
+    if before != after || accepted > 0 {
+        state.live.publish(crate::live::LiveEvent {
+            tenant: scope.tenant_id(),
+            invoice,
+            headline: if before == after {
+                None
+            } else {
+                after.headline.map(|code| code.0)
+            },
+        });
     }
     Ok(())
 }
@@ -223,18 +273,8 @@ fn notifications_due(
 
 /// The key of an email about `reasons`: the stored event behind the first one (the latest open request, or the
 /// earliest final rejection, as the fold reads them), so that it is the same key as the ingest that appended
-/// that event uses; otherwise the reasons themselves.
-async fn key_for_reasons(
-    state: &App,
-    scope: &TenantScope,
-    invoice: InvoiceId,
-    reasons: &[ActionReason],
-) -> anyhow::Result<String> {
-    let events = state
-        .invoices
-        .events(scope, invoice)
-        .await
-        .context("cannot read the invoice's events")?;
+/// that event uses; otherwise the reasons themselves. `events` are the invoice's, by time then dedup key.
+fn key_for_reasons(events: &[StoredEvent], reasons: &[ActionReason]) -> String {
     for reason in reasons {
         let mut matching = events.iter().map(|stored| &stored.event).filter(|event| {
             event.effective_code().and_then(ActionReason::for_code) == Some(*reason)
@@ -244,7 +284,7 @@ async fn key_for_reasons(
             _ => matching.next(),
         };
         if let Some(event) = chosen {
-            return Ok(event.dedup_key.clone());
+            return event.dedup_key.clone();
         }
     }
     let names: Vec<String> = reasons
@@ -252,7 +292,7 @@ async fn key_for_reasons(
         .filter_map(|reason| serde_json::to_value(reason).ok())
         .filter_map(|value| value.as_str().map(str::to_owned))
         .collect();
-    Ok(format!("needs-action:{}", names.join("+")))
+    format!("needs-action:{}", names.join("+"))
 }
 
 /// The file of a new event that may explain it (a CDAR): statuses from the buyer's side, the platforms and the

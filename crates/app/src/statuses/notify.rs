@@ -25,12 +25,13 @@ pub(super) async fn run(state: App, job: ClaimedJob) -> JobResult {
     let scope = scope_of(&job)?;
     let payload: NotifyJob = payload_of(&job)?;
     let invoice = payload.invoice_id;
-    if let Some(stored) = state
+    let mut stored = state
         .invoices
         .event_by_key(&scope, invoice, &payload.dedup_key)
-        .await?
-        && stored.details.is_none()
-        && let Some(file_id) = super::file_worth_reading(&stored.event)
+        .await?;
+    if let Some(found) = &stored
+        && found.details.is_none()
+        && let Some(file_id) = super::file_worth_reading(&found.event)
     {
         // The status file says more than Billit's message (reasons, rules, the buyer's words): read it first
         // unless its own job already did. Failing that, the email goes with what the message said.
@@ -40,6 +41,11 @@ pub(super) async fn run(state: App, job: ClaimedJob) -> JobResult {
         {
             tracing::info!(error = %format!("{error:#}"), "the status file could not be read before the email");
         }
+        // What the file said is on the event now.
+        stored = state
+            .invoices
+            .event_by_key(&scope, invoice, &payload.dedup_key)
+            .await?;
     }
     let Some(record) = state
         .invoices
@@ -59,11 +65,7 @@ pub(super) async fn run(state: App, job: ClaimedJob) -> JobResult {
     let Some(tenant) = state.tenants.find_by_id(scope.tenant_id()).await? else {
         return Err(JobFailure::Permanent(anyhow::anyhow!("the tenant is gone")));
     };
-    let event = state
-        .invoices
-        .event_by_key(&scope, invoice, &payload.dedup_key)
-        .await?
-        .map(|stored| stored.event);
+    let event = stored.map(|stored| stored.event);
     let link = format!(
         "{}/t/{}/invoices/{}",
         state.base_url, tenant.slug, record.id

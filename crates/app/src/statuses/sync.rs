@@ -81,12 +81,15 @@ pub(super) async fn run_sweep(state: App, _job: ClaimedJob) -> JobResult {
     let tenants = WebhookDeliveryRepository::new(state.db.clone())
         .tenants_to_poll()
         .await?;
-    for scope in tenants {
-        let job = NewJob::for_tenant(&scope, SWEEP_TENANT_JOB, serde_json::json!({}))
-            .unique_key(format!("sweep:{}:{slot}", scope.tenant_id()))
-            .max_attempts(3);
-        state.jobs.enqueue(job).await?;
-    }
+    let jobs = tenants
+        .iter()
+        .map(|scope| {
+            NewJob::for_tenant(scope, SWEEP_TENANT_JOB, serde_json::json!({}))
+                .unique_key(format!("sweep:{}:{slot}", scope.tenant_id()))
+                .max_attempts(3)
+        })
+        .collect();
+    state.jobs.enqueue_all(jobs).await?;
     Ok(())
 }
 
@@ -239,22 +242,25 @@ async fn enqueue_full_check(
         .await
         .context("cannot list the open invoices")?;
     let count = open.len();
-    for (invoice, order_id) in open {
-        let job = NewJob::for_tenant(
-            scope,
-            SYNC_ORDER_JOB,
-            serde_json::json!({ "invoice_id": invoice, "order_id": order_id }),
-        )
-        .unique_key(format!(
-            "sync:{invoice}:{order_id}:full:{}",
-            now.timestamp()
-        ))
-        .max_attempts(5);
-        state
-            .jobs
-            .enqueue(job)
-            .await
-            .context("cannot enqueue an order's read")?;
-    }
+    let jobs = open
+        .into_iter()
+        .map(|(invoice, order_id)| {
+            NewJob::for_tenant(
+                scope,
+                SYNC_ORDER_JOB,
+                serde_json::json!({ "invoice_id": invoice, "order_id": order_id }),
+            )
+            .unique_key(format!(
+                "sync:{invoice}:{order_id}:full:{}",
+                now.timestamp()
+            ))
+            .max_attempts(5)
+        })
+        .collect();
+    state
+        .jobs
+        .enqueue_all(jobs)
+        .await
+        .context("cannot enqueue the orders' reads")?;
     Ok(count)
 }

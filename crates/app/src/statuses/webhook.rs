@@ -102,7 +102,7 @@ async fn apply(
         .run_at(at);
         state
             .jobs
-            .enqueue(job)
+            .enqueue_all(vec![job])
             .await
             .context("cannot enqueue the order's read")?;
     }

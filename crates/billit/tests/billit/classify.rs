@@ -320,3 +320,23 @@ fn webhook_edge_cases() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].code, Some(StatusCode(200)));
 }
+
+#[test]
+fn the_tax_authoritys_payment_acknowledgement_is_marked_and_the_report_is_not() {
+    let fta = "FrenchTaxAuthority";
+    let report = classify(
+        json!({"Description": "CashCollected", "TransportType": fta, "MessageDirection": "Outgoing"}),
+    );
+    let acknowledgement = classify(
+        json!({"Description": "CashCollected: Recevable", "TransportType": fta, "MessageDirection": "Incoming"}),
+    );
+    assert_eq!(report.code, Some(StatusCode::CASHED));
+    assert_eq!(acknowledgement.code, Some(StatusCode::CASHED));
+    assert!(!report.is_payment_acknowledgement());
+    assert!(acknowledgement.is_payment_acknowledgement());
+    // Words that only look like it are not it.
+    let lookalike = classify(
+        json!({"Description": "212 CashCollected: Recevable?", "TransportType": fta, "MessageDirection": "Incoming"}),
+    );
+    assert!(!lookalike.is_payment_acknowledgement());
+}

@@ -341,3 +341,21 @@ fn serializes_with_contract_names() {
         assert_eq!(source.as_str(), name);
     }
 }
+
+#[test]
+fn a_payment_acknowledgement_is_a_212_marked_so() {
+    let report = ev(212, 1, "report");
+    let acknowledgement = ev(212, 2, "answer").acknowledging_payment();
+    assert!(!report.is_payment_acknowledgement());
+    assert!(acknowledgement.is_payment_acknowledgement());
+    // A status file that says it is something else wins.
+    let mut other = acknowledgement.clone();
+    other.code = Some(StatusCode(500));
+    assert!(!other.is_payment_acknowledgement());
+    // It counts as a 212 like the report (the fold adds only the amounts).
+    let facts = InvoiceFacts::new(dec!(100));
+    assert_eq!(
+        Lifecycle::fold(&[acknowledgement], &facts).payment,
+        Lifecycle::fold(&[report], &facts).payment
+    );
+}

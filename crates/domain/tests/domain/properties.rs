@@ -3,7 +3,7 @@ use portal_domain::identifiers::*;
 use portal_domain::invoice::{
     BuyerDraft, InvoiceDraft, LineDraft, UniquenessKey, check_before_submission,
 };
-use portal_domain::lifecycle::{EventKind, InvoiceFacts, Lifecycle, Source, StatusEvent};
+use portal_domain::lifecycle::{EventKind, History, InvoiceFacts, Lifecycle, Source, StatusEvent};
 use portal_domain::money::*;
 use portal_domain::status::{RequestedAction, StatusCode, reason_allowed};
 use portal_domain::{Language, Localized};
@@ -147,6 +147,26 @@ proptest! {
         // The timeline is sorted and holds each distinct event once.
         prop_assert!(reference.timeline.windows(2).all(|pair| (pair[0].at, &pair[0].dedup_key) < (pair[1].at, &pair[1].dedup_key)));
         prop_assert_eq!(reference.needs_action, !reference.action_reasons.is_empty());
+    }
+
+    #[test]
+    fn the_history_a_page_reads_agrees_with_the_fold(
+        events in proptest::collection::vec(event_strategy(), 0..12),
+        facts in facts_strategy(),
+        delivered in any::<bool>(),
+    ) {
+        let facts = InvoiceFacts {
+            delivery_hint: delivered.then_some(portal_domain::lifecycle::Delivery::Delivered),
+            ..facts
+        };
+        let fold = Lifecycle::fold(&events, &facts);
+        let history = History::read(&events, &facts);
+        prop_assert_eq!(&history.ignored, &fold.ignored);
+        prop_assert_eq!(&history.open_request, &fold.open_request);
+        let decision = fold.timeline.iter().rev().find_map(|event| {
+            event.effective_code().filter(|code| (204..=210).contains(&code.0)).map(|code| (code, event.at))
+        });
+        prop_assert_eq!(history.decision, decision);
     }
 
     #[test]

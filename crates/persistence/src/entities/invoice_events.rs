@@ -24,6 +24,8 @@ pub struct Model {
     pub details: Option<String>,
     pub via: String,
     pub received_at: DateTimeUtc,
+    /// The tax authority's acknowledgement of a reported payment (see `StatusEvent::acknowledges_payment`).
+    pub acknowledges_payment: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -44,6 +44,8 @@ impl TestApp {
         configure: impl FnOnce(Config) -> Config,
         registry: impl FnOnce(&AppState) -> JobRegistry,
     ) -> Self {
+        // The round-trip counter must be in the global subscriber, which the first test to get here installs.
+        crate::roundtrips::counter::install();
         portal::telemetry::init("warn", false);
         let config = configure(test_config(&test_db));
         let app = Application::build_with(config, registry)

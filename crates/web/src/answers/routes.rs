@@ -398,7 +398,7 @@ pub async fn compose(
     let (_, id) = path.into_inner();
     let loaded = answering::load_invoice(&state, &ctx, &id).await?;
     let base = format!("/t/{}/invoices/{}", ctx.tenant.slug, loaded.record.id);
-    let Some(request) = answering::answerable(&loaded.lifecycle).cloned() else {
+    let Some(request) = answering::answerable(&loaded.history).cloned() else {
         return no_request(&state, &req, &ctx, base).await;
     };
     let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
@@ -430,7 +430,7 @@ pub async fn submit(
     let (_, id) = path.into_inner();
     let loaded = answering::load_invoice(&state, &ctx, &id).await?;
     let base = format!("/t/{}/invoices/{}", ctx.tenant.slug, loaded.record.id);
-    let Some(request) = answering::answerable(&loaded.lifecycle).cloned() else {
+    let Some(request) = answering::answerable(&loaded.history).cloned() else {
         return no_request(&state, &req, &ctx, base).await;
     };
     let posted = match form::read(multipart).await {

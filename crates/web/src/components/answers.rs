@@ -12,7 +12,7 @@ use crate::i18n::Tr;
 use crate::state::AppState;
 use portal_app::answers::templates::{self as templates, Template, Values};
 use portal_domain::Language;
-use portal_domain::lifecycle::{Lifecycle, OpenRequest};
+use portal_domain::lifecycle::{History, OpenRequest};
 use portal_domain::status::{StatusCode, reason_label};
 use portal_persistence::TenantRole;
 use portal_persistence::invoices::InvoiceRecord;
@@ -160,7 +160,7 @@ pub(crate) async fn panel(
     state: &AppState,
     ctx: &TenantContext,
     record: &InvoiceRecord,
-    lifecycle: &Lifecycle,
+    history: &History,
     t: Tr,
 ) -> Result<AnswersPanel, WebError> {
     let lang = t.lang;
@@ -171,7 +171,7 @@ pub(crate) async fn panel(
         .clone()
         .list(&ctx.scope, record.id)
         .await?;
-    let open = answerable(lifecycle);
+    let open = answerable(history);
     let waiting = open.and_then(|request| {
         records
             .iter()

@@ -21,7 +21,7 @@ use chrono::NaiveDate;
 use portal_app::settlements::LinkRefusal;
 use portal_domain::ids::InvoiceId;
 use portal_domain::invoice::{DocumentType, InvoiceDraft};
-use portal_domain::lifecycle::Lifecycle;
+use portal_domain::lifecycle::History;
 use portal_persistence::TenantRole;
 use portal_persistence::audit::AuditEntry;
 use portal_persistence::invoices::{InvoiceRecord, StoredEvent};
@@ -478,9 +478,9 @@ impl SettlementPanel {
 /// The open request's disputed terms and cited rules, from its status file (when one explained it).
 fn request_details(
     events: &[StoredEvent],
-    lifecycle: &Lifecycle,
+    history: &History,
 ) -> (Vec<DisputedTerm>, Vec<RuleNote>) {
-    let Some(request) = lifecycle.open_request.as_ref() else {
+    let Some(request) = history.open_request.as_ref() else {
         return (Vec::new(), Vec::new());
     };
     let Some(details) = events
@@ -570,11 +570,11 @@ pub async fn panel(
     ctx: &TenantContext,
     record: &InvoiceRecord,
     events: &[StoredEvent],
-    lifecycle: &Lifecycle,
+    history: &History,
     t: Tr,
 ) -> Result<SettlementPanel, WebError> {
     let slug = &ctx.tenant.slug;
-    let (disputed, rules) = request_details(events, lifecycle);
+    let (disputed, rules) = request_details(events, history);
     let related = state
         .invoices
         .related_documents(&ctx.scope, record.id)
@@ -617,7 +617,7 @@ pub async fn panel(
         }
         None => None,
     };
-    let request = lifecycle.open_request.as_ref();
+    let request = history.open_request.as_ref();
     let actions = (ctx.scope.allows(TenantRole::Member) && settleable(record)).then(|| {
         let new = format!("/t/{slug}/invoices/new?from={}", record.id);
         SettleActions {

@@ -24,9 +24,7 @@ use chrono::{DateTime, Utc};
 use portal_domain::Language;
 use portal_domain::ids::CustomerId;
 use portal_domain::invoice::{DocumentType, LineDraft};
-use portal_domain::lifecycle::{
-    ActionReason, Delivery, EventKind, Lifecycle, Payment, TaxReporting,
-};
+use portal_domain::lifecycle::{ActionReason, Delivery, EventKind, History, Payment, TaxReporting};
 use portal_domain::money::{LineAmounts, compute_totals};
 use portal_domain::status::{StatusCode, reason_label, requested_action_label};
 use portal_persistence::TenantRole;
@@ -768,7 +766,7 @@ fn submission_view(record: &InvoiceRecord, can_write: bool, t: Tr) -> Submission
     }
 }
 
-fn tracks(record: &InvoiceRecord, lifecycle: &Lifecycle, t: Tr) -> Tracks {
+fn tracks(record: &InvoiceRecord, history: &History, t: Tr) -> Tracks {
     let lang = t.lang;
     let summary = &record.summary;
     let currency = &record.draft.currency;
@@ -782,12 +780,7 @@ fn tracks(record: &InvoiceRecord, lifecycle: &Lifecycle, t: Tr) -> Tracks {
         Delivery::Delivered => ("views.track.delivery_done", "good"),
         Delivery::Failed => ("views.track.delivery_failed", "bad"),
     };
-    let decision = lifecycle.timeline.iter().rev().find(|event| {
-        event
-            .effective_code()
-            .is_some_and(|code| (204..=210).contains(&code.0))
-    });
-    let decision = match decision.and_then(|event| Some((event.effective_code()?, event.at))) {
+    let decision = match history.decision {
         Some((code, at)) => Track {
             text: coded(code, lang),
             tone: tone_of(code),
@@ -1004,15 +997,15 @@ pub async fn show(
     let lang = t.lang;
     let slug = ctx.tenant.slug.clone();
     let base = format!("/t/{slug}/invoices/{}", record.id);
-    let plain: Vec<_> = events.iter().map(|stored| stored.event.clone()).collect();
-    let lifecycle = Lifecycle::fold(&plain, &record.facts());
+    // The stored summary says where the invoice stands; only what the page shows besides is read from the events.
+    let history = portal_app::answers::history_of(&record, &events);
     let summary = &record.summary;
     let draft = &record.draft;
     let currency = draft.currency.as_str();
 
     let open_request = summary.open_request.map(|(code, since)| {
-        // The stored summary says which request is open; the fold gives what it asked.
-        let asked = lifecycle
+        // The stored summary says which request is open; the events say what it asked.
+        let asked = history
             .open_request
             .as_ref()
             .filter(|request| request.code == code);
@@ -1045,12 +1038,12 @@ pub async fn show(
     .collect();
     let timeline = events
         .iter()
-        .map(|stored| timeline_entry(&base, stored, &lifecycle.ignored, currency, t))
+        .map(|stored| timeline_entry(&base, stored, &history.ignored, currency, t))
         .collect();
 
     let settlement =
-        crate::invoices::settlements::panel(&state, &ctx, &record, &events, &lifecycle, t).await?;
-    let answers = crate::components::answers::panel(&state, &ctx, &record, &lifecycle, t).await?;
+        crate::invoices::settlements::panel(&state, &ctx, &record, &events, &history, t).await?;
+    let answers = crate::components::answers::panel(&state, &ctx, &record, &history, t).await?;
     let page = ShowPage {
         settlement,
         answers,
@@ -1080,7 +1073,7 @@ pub async fn show(
         action_sentences: action_sentences(&summary.action_reasons, record.submission, lang),
         open_request,
         submission: submission_view(&record, ctx.scope.allows(TenantRole::Member), t),
-        tracks: submitted.then(|| tracks(&record, &lifecycle, t)),
+        tracks: submitted.then(|| tracks(&record, &history, t)),
         lines,
         vat_groups,
         references,
