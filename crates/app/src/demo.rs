@@ -4,7 +4,7 @@
 
 use crate::App;
 use crate::invoicing::drafts::{totals_cents, totals_of};
-use crate::invoicing::submit::{QueueOutcome, queue};
+use crate::invoicing::submit::{QueueError, queue};
 use anyhow::Context;
 use chrono::Duration;
 use portal_domain::Language;
@@ -230,10 +230,8 @@ async fn create_company(
                     siren: parsed,
                     siret: None,
                     vat_number: Some(VatNumber::from_siren(parsed)),
-                    electronic_address: ElectronicAddress::parse(&format!(
-                        "0225:{buyer_siren}{suffix}"
-                    ))
-                    .context("a demo electronic address")?,
+                    electronic_address: ElectronicAddress::default_for_with_suffix(parsed, suffix)
+                        .context("a demo electronic address")?,
                     contact_emails: vec![
                         Email::parse(&format!("comptabilite@{slug}.fr")).context("a demo email")?,
                     ],
@@ -290,9 +288,10 @@ async fn create_company(
             if suffix.is_empty() && index == invoices {
                 continue;
             }
-            match queue(state, &scope, company.siren, &record, None).await? {
-                QueueOutcome::Queued => {}
-                other => tracing::warn!(outcome = ?other, "a demo invoice was not queued"),
+            match queue(state, &scope, company.siren, &record, None).await {
+                Ok(()) => {}
+                Err(QueueError::Storage(error)) => return Err(error),
+                Err(refused) => tracing::warn!(outcome = ?refused, "a demo invoice was not queued"),
             }
         }
     }

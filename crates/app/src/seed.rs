@@ -160,14 +160,19 @@ fn company_name(rng: &mut StdRng) -> String {
 
 fn buyer(rng: &mut StdRng, index: usize) -> BuyerDraft {
     let siren = random_siren(rng);
-    let vat = portal_domain::identifiers::Siren::parse(&siren)
+    let parsed = portal_domain::identifiers::Siren::parse(&siren).ok();
+    let vat = parsed
         .map(|siren| VatNumber::from_siren(siren).to_string())
         .unwrap_or_default();
+    let electronic_address = parsed.map_or_else(
+        || format!("0225:{siren}"),
+        |siren| portal_domain::identifiers::ElectronicAddress::default_for(siren).to_string(),
+    );
     let (postcode, city) = CITIES[rng.random_range(0..CITIES.len())];
     let name = company_name(rng);
     BuyerDraft {
         legal_name: format!("{name} {}", index + 1),
-        electronic_address: format!("0225:{siren}"),
+        electronic_address,
         siren,
         siret: String::new(),
         vat_number: vat,

@@ -50,18 +50,36 @@ pub fn draft_for_check(record: &InvoiceRecord, seller_siren: &str) -> InvoiceDra
     draft
 }
 
-/// What asking to send an invoice did.
-#[derive(Debug)]
-pub enum QueueOutcome {
-    /// Queued; a worker sends it.
-    Queued,
-    /// Not sent: the check found problems (they are shown next to the fields).
+/// Why an invoice was not queued for sending.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The check found problems (they are shown next to the fields).
+    #[error("the invoice does not pass the checks before submission ({} problems)", .0.len())]
     Problems(Vec<Problem>),
     /// Not a draft or a failed submission (already on its way, or sent).
+    #[error("only a draft or a failed submission can be sent")]
     NotSubmittable,
     /// A credit note taking back more than the `remaining_cents` of its original (checked under the original's
     /// lock, so another credit note queued at the same moment counts).
+    #[error("the credit note takes back more than the {remaining_cents} cents that remain")]
     OverCreditLimit { remaining_cents: i64 },
+    #[error("the submission could not be stored")]
+    Storage(#[source] anyhow::Error),
+}
+
+impl crate::Failure for QueueError {
+    fn kind(&self) -> crate::FailureKind {
+        match self {
+            Self::Storage(_) => crate::FailureKind::Internal,
+            Self::Problems(_) | Self::NotSubmittable | Self::OverCreditLimit { .. } => {
+                crate::FailureKind::Refused
+            }
+        }
+    }
+}
+
+fn storage(error: impl Into<anyhow::Error>) -> QueueError {
+    QueueError::Storage(error.into())
 }
 
 /// Checks the stored invoice again and, if nothing is wrong, queues it with its job and the audit entry `audit`
@@ -72,23 +90,22 @@ pub async fn queue(
     seller_siren: &str,
     record: &InvoiceRecord,
     audit: Option<AuditEntry>,
-) -> anyhow::Result<QueueOutcome> {
+) -> Result<(), QueueError> {
     if !record.submission.is_editable() {
-        return Ok(QueueOutcome::NotSubmittable);
+        return Err(QueueError::NotSubmittable);
     }
     let draft = draft_for_check(record, seller_siren);
     let taken = match issue_year(&draft) {
-        Some(year) => {
-            state
-                .invoices
-                .number_taken(scope, year, &draft.number, Some(record.id))
-                .await?
-        }
+        Some(year) => state
+            .invoices
+            .number_taken(scope, year, &draft.number, Some(record.id))
+            .await
+            .map_err(storage)?,
         None => false,
     };
     let problems = problems_of(&draft, taken);
     if !problems.is_empty() {
-        return Ok(QueueOutcome::Problems(problems));
+        return Err(QueueError::Problems(problems));
     }
     let id = record.id;
     let payload = serde_json::json!({ "invoice_id": id.to_string() });
@@ -103,30 +120,32 @@ pub async fn queue(
             match state
                 .invoices
                 .queue_credit_note_submission(scope, id, original, now_ms, job, audit)
-                .await?
+                .await
+                .map_err(storage)?
             {
                 CreditNoteQueue::Queued(_) => {}
                 CreditNoteQueue::OverLimit { remaining_cents } => {
-                    return Ok(QueueOutcome::OverCreditLimit { remaining_cents });
+                    return Err(QueueError::OverCreditLimit { remaining_cents });
                 }
-                CreditNoteQueue::NotQueued => return Ok(QueueOutcome::NotSubmittable),
+                CreditNoteQueue::NotQueued => return Err(QueueError::NotSubmittable),
             }
         }
         _ => {
             if state
                 .invoices
                 .queue_submission(scope, id, now_ms, job, audit)
-                .await?
+                .await
+                .map_err(storage)?
                 .is_none()
             {
-                return Ok(QueueOutcome::NotSubmittable);
+                return Err(QueueError::NotSubmittable);
             }
         }
     }
     // The job was committed with the invoice: wake a worker of this process.
     state.jobs.ring();
     publish(state, scope, id);
-    Ok(QueueOutcome::Queued)
+    Ok(())
 }
 
 /// The job handlers of this area.

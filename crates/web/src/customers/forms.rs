@@ -250,7 +250,7 @@ impl CustomerForm {
     ) -> Option<ElectronicAddress> {
         let text = match (blank_to_none(&self.electronic_address), siren) {
             (Some(text), _) => text.to_owned(),
-            (None, Some(siren)) => format!("0225:{siren}"),
+            (None, Some(siren)) => ElectronicAddress::default_for(siren).to_string(),
             // Nothing to default to: the SIREN's own message says what to fix.
             (None, None) => return None,
         };

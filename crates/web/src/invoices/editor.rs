@@ -18,7 +18,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use chrono::Datelike;
-use portal_app::invoicing::submit::{self, QueueOutcome};
+use portal_app::invoicing::submit::{self, QueueError};
 use portal_domain::Language;
 use portal_domain::identifiers::Siren;
 use portal_domain::ids::{CustomerId, InvoiceId};
@@ -1010,15 +1010,15 @@ async fn queue_and_redirect(
         invoice,
         Some(submitted),
     )
-    .await?;
+    .await;
     let slug = &ctx.tenant.slug;
     match outcome {
-        QueueOutcome::Queued => Ok(see_other(&invoice_page(slug, invoice.id))),
-        QueueOutcome::Problems(_) if editable(invoice) => Ok(see_other(&format!(
+        Ok(()) => Ok(see_other(&invoice_page(slug, invoice.id))),
+        Err(QueueError::Problems(_)) if editable(invoice) => Ok(see_other(&format!(
             "{}?notice=fix_first",
             edit_page(slug, invoice.id)
         ))),
-        QueueOutcome::Problems(problems) => {
+        Err(QueueError::Problems(problems)) => {
             // An order exists already, so the content cannot change: say what is wrong.
             let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
             let t = layout.t;
@@ -1037,7 +1037,7 @@ async fn queue_and_redirect(
             };
             Ok(respond(req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
-        QueueOutcome::OverCreditLimit { remaining_cents } => {
+        Err(QueueError::OverCreditLimit { remaining_cents }) => {
             let sentence = crate::invoices::settlements::over_limit_refusal(
                 state,
                 ctx,
@@ -1058,7 +1058,7 @@ async fn queue_and_redirect(
             };
             Ok(respond(req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
-        QueueOutcome::NotSubmittable => {
+        Err(QueueError::NotSubmittable) => {
             let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
             Ok(not_editable_page(
                 req,
@@ -1068,6 +1068,7 @@ async fn queue_and_redirect(
                 "editor.submit_refused",
             ))
         }
+        Err(other) => Err(WebError::from_failure(other)),
     }
 }
 
