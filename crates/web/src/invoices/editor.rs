@@ -9,7 +9,7 @@ use crate::forms::see_other;
 use crate::i18n::Tr;
 use crate::invoices::forms::{
     EditorAction, EditorForm, FieldProblems, LineForm, exemption_value, issue_year, problems_of,
-    totals_cents, totals_of,
+    totals_of,
 };
 use crate::layout::{Layout, NoticePage};
 use crate::state::AppState;
@@ -18,7 +18,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use chrono::Datelike;
+use portal_app::invoicing::drafts::{self, Author, SaveError};
 use portal_app::invoicing::submit::{self, QueueError};
+use portal_app::settlements::LinkRefusal;
 use portal_domain::Language;
 use portal_domain::identifiers::Siren;
 use portal_domain::ids::{CustomerId, InvoiceId};
@@ -28,7 +30,7 @@ use portal_domain::money::{
 };
 use portal_persistence::audit::AuditEntry;
 use portal_persistence::invoices::{
-    InvoiceContent, InvoiceError, InvoiceRecord, NumberingSettings, SubmissionState,
+    InvoiceError, InvoiceRecord, NumberingSettings, SubmissionState,
 };
 use portal_persistence::tenants::Tenant;
 use serde::Deserialize;
@@ -843,16 +845,7 @@ async fn save_form(
         || draft.number.chars().count() > 35
         || draft.corrects.chars().count() > 35
         || draft.currency.chars().count() > 3;
-    let taken = match issue_year(draft) {
-        Some(year) if !draft.number.is_empty() => {
-            state
-                .invoices
-                .number_taken(&ctx.scope, year, &draft.number, invoice.map(|i| i.id))
-                .await?
-        }
-        _ => false,
-    };
-    if unstorable || taken {
+    if unstorable {
         return render_editor(
             state,
             req,
@@ -861,83 +854,28 @@ async fn save_form(
         )
         .await;
     }
-    // A credit note or corrected invoice is linked to an invoice of this tenant, within what remains of it.
-    let mut draft = parsed.draft.clone();
-    let totals = totals_cents(totals_of(&draft.lines).as_ref());
-    let t = Tr::new(ctx.user.language());
-    let original = match crate::invoices::settlements::check_link(
+    // A credit note or corrected invoice is linked to an invoice of this tenant (the stored link of a saved
+    // document, else the form's hidden field); the use case checks it may be, within what remains of it.
+    let original =
+        crate::invoices::settlements::linked_original(state, ctx, &form, invoice).await?;
+    let author = Author {
+        user: ctx.user.user.id,
+        ip: client_ip(req),
+    };
+    let saved = drafts::save(
         state,
-        ctx,
-        &form,
+        &ctx.scope,
         invoice,
-        &draft,
-        totals.incl,
-        t,
+        parsed.draft.clone(),
+        parsed.customer_id,
+        original.as_ref(),
+        &author,
     )
-    .await?
-    {
-        crate::invoices::settlements::LinkCheck::Unlinked => None,
-        crate::invoices::settlements::LinkCheck::Linked(original) => Some(original),
-        crate::invoices::settlements::LinkCheck::Refused(sentence) => {
-            let mut render = again(form, StatusCode::UNPROCESSABLE_ENTITY, true);
-            render.alert = Some(sentence);
-            return render_editor(state, req, ctx, render).await;
-        }
-    };
-    if let Some(original) = &original
-        && draft.document_type == DocumentType::CreditNote
-    {
-        // Billit's `AboutInvoiceNumber`: the number of the invoice it is linked to, whatever was typed.
-        draft.corrects = original.number().to_owned();
-    }
-    // Only a customer of this tenant may be linked.
-    let customer_id = match parsed.customer_id {
-        Some(customer) => state
-            .invoices
-            .get_buyer(&ctx.scope, customer)
-            .await?
-            .map(|(id, _)| id),
-        None => None,
-    };
-    let content = InvoiceContent {
-        customer_id,
-        totals,
-        draft,
-    };
-    let saved = match invoice {
-        None => {
-            state
-                .invoices
-                .create_linked_draft(
-                    &ctx.scope,
-                    &content,
-                    Some(ctx.user.user.id),
-                    original.as_ref().map(|original| original.id),
-                    // A credit note or corrected invoice is audited with its creation.
-                    |id| {
-                        original.as_ref().map(|original| {
-                            crate::invoices::settlements::created_entry(
-                                req,
-                                ctx,
-                                id,
-                                &content.draft,
-                                original,
-                            )
-                        })
-                    },
-                )
-                .await
-        }
-        Some(invoice) => state
-            .invoices
-            .update_draft(&ctx.scope, invoice.id, &content)
-            .await
-            .map(|()| invoice.id),
-    };
+    .await;
     let id = match saved {
         Ok(id) => id,
-        // Another draft took the number meanwhile: the check now says so.
-        Err(InvoiceError::NumberTaken) => {
+        // The number is taken (by another draft, perhaps meanwhile): the check says so next to the field.
+        Err(SaveError::NumberTaken) => {
             return render_editor(
                 state,
                 req,
@@ -946,7 +884,30 @@ async fn save_form(
             )
             .await;
         }
-        Err(InvoiceError::NotEditable) => {
+        Err(SaveError::Link(
+            refusal @ (LinkRefusal::NotSettleable | LinkRefusal::OverLimit { .. }),
+        )) => {
+            let t = Tr::new(ctx.user.language());
+            let sentence = match (refusal, original.as_ref()) {
+                (
+                    LinkRefusal::OverLimit {
+                        amount_cents,
+                        remaining_cents,
+                    },
+                    Some(original),
+                ) => crate::invoices::settlements::over_limit_sentence(
+                    original,
+                    amount_cents,
+                    remaining_cents,
+                    t,
+                ),
+                _ => t.get("settlements.not_settleable").to_owned(),
+            };
+            let mut render = again(form, StatusCode::UNPROCESSABLE_ENTITY, true);
+            render.alert = Some(sentence);
+            return render_editor(state, req, ctx, render).await;
+        }
+        Err(SaveError::NotEditable) => {
             let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
             let id = invoice.map(|invoice| invoice.id).unwrap_or_default();
             return Ok(not_editable_page(
@@ -957,8 +918,7 @@ async fn save_form(
                 "editor.not_editable",
             ));
         }
-        Err(InvoiceError::NotFound) => return Err(WebError::NotFound),
-        Err(error) => return Err(error.into()),
+        Err(other) => return Err(WebError::from_failure(other)),
     };
     if action == EditorAction::Send {
         let record = state

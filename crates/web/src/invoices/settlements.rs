@@ -9,7 +9,7 @@
 
 use crate::components::status::{StatusBadge, status_badge};
 use crate::errors::{WebError, respond};
-use crate::extract::{TenantContext, client_ip, layout_for};
+use crate::extract::{TenantContext, layout_for};
 use crate::format;
 use crate::i18n::Tr;
 use crate::invoices::forms::EditorForm;
@@ -23,7 +23,6 @@ use portal_domain::ids::InvoiceId;
 use portal_domain::invoice::{DocumentType, InvoiceDraft};
 use portal_domain::lifecycle::History;
 use portal_persistence::TenantRole;
-use portal_persistence::audit::AuditEntry;
 use portal_persistence::invoices::{InvoiceRecord, StoredEvent};
 use portal_persistence::settlements::{InvoiceRelation, RelatedDocument};
 
@@ -40,13 +39,6 @@ impl SettleAs {
             "credit_note" => Some(Self::CreditNote),
             "corrected" => Some(Self::Corrected),
             _ => None,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::CreditNote => "credit_note",
-            Self::Corrected => "corrected",
         }
     }
 }
@@ -183,7 +175,7 @@ pub struct EditorLink {
 
 /// The original a document is (or will be) linked to: the stored link of a saved document, else the form's
 /// hidden field.
-async fn linked_original(
+pub(crate) async fn linked_original(
     state: &AppState,
     ctx: &TenantContext,
     form: &EditorForm,
@@ -319,7 +311,12 @@ pub async fn check_link(
     Ok(LinkCheck::Linked(Box::new(original)))
 }
 
-fn over_limit_sentence(original: &InvoiceRecord, amount: i64, remaining: i64, t: Tr) -> String {
+pub(crate) fn over_limit_sentence(
+    original: &InvoiceRecord,
+    amount: i64,
+    remaining: i64,
+    t: Tr,
+) -> String {
     let currency = original.draft.currency.as_str();
     t.fill(
         "settlements.over_limit",
@@ -385,29 +382,6 @@ pub async fn check_before_sending(
         LinkCheck::Refused(sentence) => Some(sentence),
         LinkCheck::Unlinked | LinkCheck::Linked(_) => None,
     })
-}
-
-/// The audit entry of a new linked document `id` (written by the repository with the document).
-pub fn created_entry(
-    req: &HttpRequest,
-    ctx: &TenantContext,
-    id: InvoiceId,
-    draft: &InvoiceDraft,
-    original: &InvoiceRecord,
-) -> AuditEntry {
-    let (action, settle_as) = match draft.document_type {
-        DocumentType::CreditNote => ("invoice.credit_note_created", SettleAs::CreditNote),
-        DocumentType::Invoice => ("invoice.corrected_created", SettleAs::Corrected),
-    };
-    AuditEntry::new(action, format!("invoice:{id}"))
-        .by(Some(ctx.user.user.id))
-        .from_ip(client_ip(req))
-        .details(serde_json::json!({
-            "number": draft.number,
-            "as": settle_as.as_str(),
-            "original_id": original.id.to_string(),
-            "original_number": original.number(),
-        }))
 }
 
 // ---- the invoice page ----
