@@ -97,7 +97,7 @@ pub struct PaymentRecord {
 impl PaymentRecord {
     /// Whether it counts in what was paid (every payment but a cancelled one).
     pub fn counts(&self) -> bool {
-        self.state != PaymentState::Cancelled
+        self.state.counts_towards_paid()
     }
 }
 

@@ -13,7 +13,6 @@ use crate::jobs::{Enqueued, JobQueue, JobQueueError, NewJob};
 use crate::scope::TenantScope;
 use chrono::{DateTime, NaiveDate, Utc};
 use portal_domain::ids::InvoiceId;
-use portal_domain::invoice::DocumentType;
 use portal_domain::status::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -22,39 +21,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-/// How a document relates to the invoice it names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum InvoiceRelation {
-    /// A credit note taking back all or part of the invoice.
-    CreditNoteFor,
-    /// A corrected invoice replacing it.
-    Corrects,
-}
-
-impl InvoiceRelation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CreditNoteFor => "credit_note_for",
-            Self::Corrects => "corrects",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "credit_note_for" => Some(Self::CreditNoteFor),
-            "corrects" => Some(Self::Corrects),
-            _ => None,
-        }
-    }
-
-    /// The relation a linked document has, given its type: the type decides, so that the two never disagree.
-    pub fn for_document(document_type: DocumentType) -> Self {
-        match document_type {
-            DocumentType::CreditNote => Self::CreditNoteFor,
-            DocumentType::Invoice => Self::Corrects,
-        }
-    }
-}
+/// How a document relates to the invoice it names (the domain's enum, stored by its `as_str` text).
+pub use portal_domain::settlement::InvoiceRelation;
 
 /// A document linked to an invoice, as the invoice's page lists it.
 #[derive(Debug, Clone)]
@@ -72,12 +40,13 @@ pub struct RelatedDocument {
 
 /// Submission states in which a credit note counts as issued: on its way to Billit or sent. A draft or a refused
 /// submission takes nothing back yet.
-/// The states of an issued document (the domain's rule), as stored.
-const ISSUED: [&str; 3] = [
-    SubmissionState::Queued.as_str(),
-    SubmissionState::Sending.as_str(),
-    SubmissionState::Sent.as_str(),
-];
+/// The states of an issued document (the domain's rule, `SubmissionState::is_issued`), as stored.
+fn issued() -> impl Iterator<Item = &'static str> {
+    SubmissionState::ALL
+        .into_iter()
+        .filter(|state| state.is_issued())
+        .map(SubmissionState::as_str)
+}
 
 type RelatedColumns = (
     Uuid,
@@ -161,7 +130,7 @@ impl InvoiceRepository {
             .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(invoices::Column::RelatedInvoiceId.eq(original.as_uuid()))
             .filter(invoices::Column::Relation.eq(InvoiceRelation::CreditNoteFor.as_str()))
-            .filter(invoices::Column::SubmissionState.is_in(ISSUED));
+            .filter(invoices::Column::SubmissionState.is_in(issued()));
         if let Some(id) = except {
             query = query.filter(invoices::Column::Id.ne(id.as_uuid()));
         }

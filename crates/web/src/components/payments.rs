@@ -262,7 +262,8 @@ fn row_of(payment: &PaymentRecord, base: &str, currency: &str, can_act: bool, t:
             )
         }),
     };
-    let failed = can_act && payment.state == PaymentState::Failed;
+    let can_retry = can_act && payment.state.can_be_retried();
+    let can_cancel = can_act && payment.state.can_be_cancelled();
     PaymentRow {
         id: payment.id.to_string(),
         amount: format::amount_cents(payment.amount_cents, currency, lang),
@@ -273,8 +274,8 @@ fn row_of(payment: &PaymentRecord, base: &str, currency: &str, can_act: bool, t:
         state_label: t.get(state_key(state)).to_owned(),
         tone,
         explanation,
-        retry: failed.then(|| format!("{base}/{}/retry", payment.id)),
-        cancel: failed.then(|| format!("{base}/{}/cancel", payment.id)),
+        retry: can_retry.then(|| format!("{base}/{}/retry", payment.id)),
+        cancel: can_cancel.then(|| format!("{base}/{}/cancel", payment.id)),
         cancelled: payment.state == PaymentState::Cancelled,
     }
 }
@@ -330,13 +331,13 @@ pub async fn panel(
     }
     let currency = invoice.draft.currency.as_str();
     // A cancelled payment stays listed but was never received.
-    let paid: i64 = payments
-        .iter()
-        .filter(|payment| payment.counts())
-        .map(|payment| payment.amount_cents)
-        .fold(0, i64::saturating_add);
+    let paid = portal_domain::payments::paid_cents(
+        payments
+            .iter()
+            .map(|payment| (payment.state, payment.amount_cents)),
+    );
     let total = invoice.totals.incl;
-    let remaining = Ord::max(total.saturating_sub(paid), 0);
+    let remaining = portal_domain::payments::remaining_cents(total, paid);
     let member = scope.allows(portal_persistence::TenantRole::Member);
     let action = format!("/t/{slug}/invoices/{}/payments", invoice.id);
     Ok(Some(PaymentPanel {

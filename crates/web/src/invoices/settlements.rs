@@ -500,7 +500,10 @@ fn settlement_line(
     let amount = format::amount_cents(document.total_incl_cents, &document.currency, lang);
     let (lead, detail) = match document.relation {
         InvoiceRelation::CreditNoteFor => {
-            let extent = if document.total_incl_cents >= original.totals.incl {
+            let extent = if portal_domain::settlement::is_full_credit(
+                document.total_incl_cents,
+                original.totals.incl,
+            ) {
                 "settlements.full"
             } else {
                 "settlements.partial"

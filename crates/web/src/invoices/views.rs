@@ -25,7 +25,7 @@ use portal_domain::Language;
 use portal_domain::ids::CustomerId;
 use portal_domain::invoice::{DocumentType, LineDraft};
 use portal_domain::lifecycle::{ActionReason, Delivery, EventKind, History, Payment, TaxReporting};
-use portal_domain::money::{LineAmounts, compute_totals};
+use portal_domain::money::LineAmounts;
 use portal_domain::status::{StatusCode, reason_label, requested_action_label};
 use portal_persistence::TenantRole;
 use portal_persistence::invoices::{
@@ -862,10 +862,7 @@ fn lines_and_groups(record: &InvoiceRecord, lang: Language) -> (Vec<LineView>, V
             ),
         })
         .collect();
-    let all: Option<Vec<LineAmounts>> = parsed.into_iter().collect();
-    let groups = all
-        .filter(|all| !all.is_empty())
-        .and_then(|all| compute_totals(all).ok())
+    let groups = portal_domain::invoice::totals_if_complete(&record.draft.lines)
         .map(|totals| {
             totals
                 .vat_groups
