@@ -87,13 +87,11 @@ impl Tr {
         }
     }
 
-    /// `get` with `{name}` placeholders filled in.
+    /// `get` with `{name}` placeholders filled in, in one pass over the catalogue's text: a value that itself
+    /// contains `{other}` (a customer's name, Billit's words) is written as it is, never expanded. An unknown
+    /// placeholder stays as written.
     pub fn fill(&self, key: &str, values: &[(&str, &str)]) -> String {
-        let mut text = self.get(key).to_owned();
-        for (name, value) in values {
-            text = text.replace(&format!("{{{name}}}"), value);
-        }
-        text
+        fill_placeholders(self.get(key), values)
     }
 
     pub fn code(&self) -> &'static str {
@@ -101,9 +99,50 @@ impl Tr {
     }
 }
 
+fn fill_placeholders(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let name = &after[..close];
+        match values.iter().find(|(candidate, _)| *candidate == name) {
+            Some((_, value)) => out.push_str(value),
+            None => {
+                out.push('{');
+                out.push_str(name);
+                out.push('}');
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_are_filled_in_one_pass() {
+        let filled = fill_placeholders(
+            "Facture {number} de {customer} pour {company} {unknown} {",
+            &[
+                ("number", "F-1"),
+                ("customer", "Dupont {company}"),
+                ("company", "ACME"),
+            ],
+        );
+        assert_eq!(
+            filled,
+            "Facture F-1 de Dupont {company} pour ACME {unknown} {"
+        );
+    }
     use std::collections::BTreeSet;
 
     #[test]
