@@ -1,7 +1,8 @@
-//! Who hears of invoices that need action: each membership's `notify_needs_action` choice.
+//! Who hears of invoices that need action: admins and members (viewers cannot act on them), each by their
+//! membership's `notify_needs_action` choice.
 
 use crate::entities::{memberships, tenants, users};
-use crate::scope::TenantScope;
+use crate::scope::{TenantRole, TenantScope};
 use portal_domain::ids::{TenantId, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -39,7 +40,7 @@ impl NotificationRepository {
         Self { db }
     }
 
-    /// Active members of the tenant (active users too) who want the "needs action" emails.
+    /// Active admins and members of the tenant (active users too) who want the "needs action" emails.
     pub async fn needs_action_recipients(
         &self,
         scope: &TenantScope,
@@ -48,6 +49,7 @@ impl NotificationRepository {
             .filter(memberships::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(memberships::Column::Active.eq(true))
             .filter(memberships::Column::NotifyNeedsAction.eq(true))
+            .filter(memberships::Column::Role.ne(TenantRole::Viewer.as_str()))
             .all(&self.db)
             .await?
             .into_iter()
@@ -72,11 +74,13 @@ impl NotificationRepository {
             .collect())
     }
 
-    /// The user's active memberships in active tenants, with their choice (for the account page).
+    /// The user's active memberships in active tenants where they can act (not as a viewer), with their choice
+    /// (for the account page).
     pub async fn choices(&self, user: UserId) -> Result<Vec<NotificationChoice>, DbErr> {
         let wanted: HashMap<Uuid, bool> = memberships::Entity::find()
             .filter(memberships::Column::UserId.eq(user.as_uuid()))
             .filter(memberships::Column::Active.eq(true))
+            .filter(memberships::Column::Role.ne(TenantRole::Viewer.as_str()))
             .all(&self.db)
             .await?
             .into_iter()

@@ -315,7 +315,17 @@ async fn an_invitation_works_once_and_creates_a_member() {
             ],
         )
         .await;
-    assert_eq!(accepted.status(), 200);
+    assert_eq!(accepted.status(), 303);
+    assert_eq!(
+        accepted.headers()["location"],
+        "/t/acme/",
+        "the newcomer lands in the company"
+    );
+    assert_eq!(
+        newcomer.get("/t/acme/").await.status(),
+        200,
+        "accepting signed the newcomer in"
+    );
     assert_eq!(
         newcomer.get(&link).await.status(),
         410,
@@ -328,6 +338,52 @@ async fn an_invitation_works_once_and_creates_a_member() {
         member.get("/t/acme/settings").await.status(),
         403,
         "a member does not administer"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_existing_user_accepting_an_invitation_is_signed_in_to_the_new_company() {
+    let app = TestApp::spawn().await;
+    app.world().await;
+    let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let invited = admin
+        .submit(
+            "/t/acme/settings/users",
+            "/t/acme/settings/users/invite",
+            &[
+                ("email", "admin@globex.fr"),
+                ("role", "viewer"),
+                ("language", "fr"),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status(), 303);
+    let link = last_link(&app, &format!("{}/invitations/", app.address)).await;
+    let browser = Visitor::new(&app);
+    assert_eq!(
+        browser.get("/t/acme/").await.status(),
+        303,
+        "not signed in yet"
+    );
+    let accepted = browser
+        .submit(
+            &link,
+            &link,
+            &[
+                ("name", ""),
+                ("password", ""),
+                ("password_confirmation", ""),
+            ],
+        )
+        .await;
+    assert_eq!(accepted.status(), 303);
+    assert_eq!(accepted.headers()["location"], "/t/acme/");
+    assert_eq!(browser.get("/t/acme/").await.status(), 200);
+    assert_eq!(
+        browser.get("/t/globex/").await.status(),
+        200,
+        "the same account as before, with its own company"
     );
     app.shutdown().await;
 }

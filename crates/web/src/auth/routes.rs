@@ -132,20 +132,38 @@ pub async fn login(
     };
 
     state.throttle.clear(&account_key(&email)).await?;
-    if let Some(old) = req.cookie(crate::extract::SESSION_COOKIE) {
-        // A new session id at every sign-in (no fixation).
-        state.sessions.delete(&hash_token(old.value())).await?;
-    }
-    let (token, token_hash) = new_token();
     let signed_in = AuditEntry::new("login.succeeded", format!("user:{}", user.id))
         .by(Some(user.id))
         .from_ip(ip);
+    start_session(
+        &state,
+        &req,
+        user.id,
+        signed_in,
+        &safe_next(form.next.as_deref()),
+    )
+    .await
+}
+
+/// Opens a new session for the user and sends them to `to`: a new session id at every sign-in (no fixation), the
+/// browser's previous session, if any, ended.
+async fn start_session(
+    state: &AppState,
+    req: &HttpRequest,
+    user: portal_domain::ids::UserId,
+    entry: AuditEntry,
+    to: &str,
+) -> Result<HttpResponse, WebError> {
+    if let Some(old) = req.cookie(crate::extract::SESSION_COOKIE) {
+        state.sessions.delete(&hash_token(old.value())).await?;
+    }
+    let (token, token_hash) = new_token();
     state
         .sessions
-        .create(&token_hash, user.id, now, signed_in)
+        .create(&token_hash, user, Utc::now(), entry)
         .await?;
-    let mut response = see_other(&safe_next(form.next.as_deref()));
-    response.add_cookie(&session_cookie(&state, &token))?;
+    let mut response = see_other(to);
+    response.add_cookie(&session_cookie(state, &token))?;
     Ok(response)
 }
 
@@ -363,17 +381,18 @@ pub async fn accept_invitation(
         }
         Err(error) => return Err(error.into()),
     };
-    let message = match accepted {
-        Accepted::NewUser(_) => t.get("invitation.done.new"),
-        Accepted::ExistingUser(_) => t.get("invitation.done.existing"),
+    // The person proved they hold the invited address (as a reset link does) and, when new, chose a password:
+    // they are signed in and land where they were invited.
+    let (Accepted::NewUser(user) | Accepted::ExistingUser(user)) = accepted;
+    let place = match &invitation.tenant {
+        Some(tenant) => format!("/t/{}/", tenant.slug),
+        None => "/".to_owned(),
     };
-    let page = NoticePage {
-        layout,
-        title: t.get("invitation.done.title").to_owned(),
-        message: message.to_owned(),
-        link: Some(("/login".to_owned(), t.get("login.submit").to_owned())),
-    };
-    Ok(respond(&req, StatusCode::OK, page))
+    let signed_in = AuditEntry::new("login.succeeded", format!("user:{user}"))
+        .by(Some(user))
+        .from_ip(client_ip(&req))
+        .details(serde_json::json!({ "via": "invitation" }));
+    start_session(&state, &req, user, signed_in, &place).await
 }
 
 fn password_problem(t: Tr, password: &str, confirmation: &str) -> Option<String> {
