@@ -861,10 +861,11 @@ impl Store {
                 .idempotency
                 .contains_key(&format!("{party_id}:{scope}:{key}"))
         {
+            // Billit's own words for a replay, which the client recognises exactly.
             return Err(ApiFailure::new(
                 409,
-                "IdempotencyKeyAlreadyUsed",
-                "This Idempotency-Key has already been used (idempotent replay)",
+                "Conflict",
+                "Idempotent token already exists",
             ));
         }
         Ok(())

@@ -5,7 +5,7 @@
 //!   connection errors, only for calls safe to repeat: reads (GET), deletes, and creates that
 //!   carry an idempotency key (order creation, payments). `send`, `PATCH`, webhook creation and
 //!   refresh are never repeated.
-//! - A 409 "idempotent token already exists" on order creation means "already created": the
+//! - A 409 "Idempotent token already exists" on order creation means "already created": the
 //!   order is found by its number and its id returned. On a payment it means "already recorded".
 //! - API keys and secrets are never logged: [`BillitCredentials`] has a redacted `Debug`.
 
@@ -362,6 +362,8 @@ fn map_status(status: StatusCode, body: &[u8], retry_after: Option<Duration>) ->
             status: status.as_u16(),
         },
         404 => BillitError::NotFound,
+        // Redirects are never followed (the `ApiKey` header would go with them): one is an unexpected answer.
+        300..=399 => BillitError::Decode(format!("a redirect (HTTP {status}) was not followed")),
         409 => BillitError::Conflict {
             errors: error_details(body),
         },
@@ -376,20 +378,19 @@ fn map_status(status: StatusCode, body: &[u8], retry_after: Option<Duration>) ->
     }
 }
 
+/// Billit's answer to a replayed `Idempotency-Key`: `409 {"errors":[{"Code":"Conflict","Description":"Idempotent
+/// token already exists"}]}`. Only that answer means "already done": a bare 409 (a proxy's, or another conflict)
+/// is an error, never a silent success.
+const IDEMPOTENT_REPLAY: &str = "idempotent token already exists";
+
 fn is_idempotent_replay(error: &BillitError) -> bool {
     match error {
-        BillitError::Conflict { errors } => {
-            errors.is_empty()
-                || errors.iter().any(|error| {
-                    [&error.code, &error.description]
-                        .into_iter()
-                        .flatten()
-                        .any(|text| {
-                            let lower = text.to_lowercase();
-                            lower.contains("idempoten")
-                        })
-                })
-        }
+        BillitError::Conflict { errors } => errors.iter().any(|error| {
+            error
+                .description
+                .as_deref()
+                .is_some_and(|text| text.to_lowercase().contains(IDEMPOTENT_REPLAY))
+        }),
         _ => false,
     }
 }
@@ -442,7 +443,10 @@ impl HttpBillitClient {
             reqwest::header::ACCEPT,
             HeaderValue::from_static("application/json"),
         );
+        // No redirects: reqwest drops only the standard authorization headers on a redirect, so `ApiKey` would
+        // follow one to wherever it points.
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .build()
@@ -561,7 +565,8 @@ impl HttpBillitClient {
         decode(&answer.body)
     }
 
-    /// Follows `NextPageLink`s from a first URL (absolute or relative links).
+    /// Follows `NextPageLink`s from a first URL (absolute or relative links), only on the base URL's origin: the
+    /// credentials go with every page, so a link elsewhere is refused.
     async fn all_pages<T: DeserializeOwned>(&self, first: Url) -> Result<Vec<T>, BillitError> {
         let mut items = Vec::new();
         let mut next = Some(first);
@@ -575,10 +580,17 @@ impl HttpBillitClient {
             let page: Paged<T> = self.get_json(url.clone()).await?;
             items.extend(page.items);
             next = match page.next_page_link.as_deref().map(str::trim) {
-                Some(link) if !link.is_empty() => Some(
-                    url.join(link)
-                        .map_err(|error| BillitError::Decode(format!("NextPageLink: {error}")))?,
-                ),
+                Some(link) if !link.is_empty() => {
+                    let next = url
+                        .join(link)
+                        .map_err(|error| BillitError::Decode(format!("NextPageLink: {error}")))?;
+                    if next.origin() != self.base.origin() {
+                        return Err(BillitError::Decode(
+                            "NextPageLink leaves Billit's address".to_owned(),
+                        ));
+                    }
+                    Some(next)
+                }
                 _ => None,
             };
         }

@@ -13,6 +13,8 @@ mod properties;
 #[cfg(test)]
 mod support;
 #[cfg(test)]
+mod untrusted;
+#[cfg(test)]
 mod webhook;
 #[cfg(test)]
 mod wire;
