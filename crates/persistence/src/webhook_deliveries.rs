@@ -75,6 +75,25 @@ fn to_delivery(row: webhook_deliveries::Model) -> WebhookDelivery {
     }
 }
 
+fn delivery_row(
+    id: Uuid,
+    scope: &TenantScope,
+    now: DateTime<Utc>,
+    body: String,
+    signature: Option<String>,
+) -> webhook_deliveries::ActiveModel {
+    webhook_deliveries::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(scope.tenant_id().as_uuid()),
+        received_at: Set(now),
+        body: Set(body),
+        state: Set(DeliveryState::Received.as_str().to_owned()),
+        error: Set(None),
+        processed_at: Set(None),
+        signature: Set(signature),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct WebhookDeliveryRepository {
     db: DatabaseConnection,
@@ -96,22 +115,53 @@ impl WebhookDeliveryRepository {
         let id = Uuid::now_v7();
         let now = Utc::now();
         let txn = self.db.begin().await?;
-        webhook_deliveries::ActiveModel {
-            id: Set(id),
-            tenant_id: Set(scope.tenant_id().as_uuid()),
-            received_at: Set(now),
-            body: Set(body),
-            state: Set(DeliveryState::Received.as_str().to_owned()),
-            error: Set(None),
-            processed_at: Set(None),
-        }
-        .insert(&txn)
-        .await?;
+        delivery_row(id, scope, now, body, None)
+            .insert(&txn)
+            .await?;
         let job = NewJob::for_tenant(scope, job_kind, serde_json::json!({ "delivery_id": id }))
             .unique_key(format!("webhook:{id}"));
         JobQueue::enqueue_in(&txn, now.timestamp_millis(), job).await?;
         txn.commit().await?;
         Ok(id)
+    }
+
+    /// Like [`Self::record`], for a delivery identified by its signature (`<t>:<hex HMAC>`): a replay of one
+    /// already stored for the tenant stores nothing and queues nothing (`None`).
+    pub async fn record_unless_replayed(
+        &self,
+        scope: &TenantScope,
+        body: String,
+        signature: &str,
+        job_kind: &str,
+    ) -> Result<Option<Uuid>, DeliveryError> {
+        let id = Uuid::now_v7();
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        let stored = webhook_deliveries::Entity::insert(delivery_row(
+            id,
+            scope,
+            now,
+            body,
+            Some(signature.to_owned()),
+        ))
+        .on_conflict(
+            OnConflict::columns([
+                webhook_deliveries::Column::TenantId,
+                webhook_deliveries::Column::Signature,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        if stored == 0 {
+            return Ok(None);
+        }
+        let job = NewJob::for_tenant(scope, job_kind, serde_json::json!({ "delivery_id": id }))
+            .unique_key(format!("webhook:{id}"));
+        JobQueue::enqueue_in(&txn, now.timestamp_millis(), job).await?;
+        txn.commit().await?;
+        Ok(Some(id))
     }
 
     pub async fn get(

@@ -11,6 +11,8 @@ pub struct Model {
     pub state: String,
     pub error: Option<String>,
     pub processed_at: Option<DateTimeUtc>,
+    /// `<t>:<hex HMAC>` of the signature it came with: a replay of it is not stored again.
+    pub signature: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -883,8 +883,8 @@ const WEBHOOK_BOUNDS: Bounds = &[
     ("billit.webhook", &[12, 6]),
     ("billit.fetch_file", &[10]),
     ("invoice.notify", &[11]),
-    // One email per member who wants to know.
-    ("mail.send", &[5, 5, 5]),
+    // One email per admin or member who wants to know (the world's viewer gets none).
+    ("mail.send", &[5, 5]),
     ("billit.sync_order", &[8]),
 ];
 

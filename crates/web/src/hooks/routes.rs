@@ -8,7 +8,10 @@ use crate::state::AppState;
 use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use portal_billit::webhook::{MAX_PAYLOAD_BYTES, SIGNATURE_HEADER, verify_signature};
+use portal_billit::webhook::{
+    MAX_PAYLOAD_BYTES, SIGNATURE_HEADER, compute_signature, parse_signature_header,
+    verify_signature,
+};
 use std::time::Duration;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -44,7 +47,8 @@ fn secrets_of(decrypted: String) -> Vec<String> {
 }
 
 /// `POST /hooks/billit/{token}`: 413 over 1 MiB, 404 for an unknown token, 401 unless signed with the tenant's
-/// secret (nothing stored), otherwise stored with its processing job and answered 200.
+/// secret (nothing stored), otherwise stored with its processing job (unless it replays a stored delivery) and
+/// answered 200.
 pub async fn billit_webhook(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -82,7 +86,7 @@ pub async fn billit_webhook(
     let tolerance = Duration::from_secs(state.settings.billit.webhook_tolerance_secs);
     let now = chrono::Utc::now();
     let mut refusal = None;
-    let verified = candidates.iter().any(|secret| {
+    let verified = candidates.iter().find(|secret| {
         match verify_signature(header, &body, secret.as_bytes(), now, tolerance) {
             Ok(()) => true,
             Err(error) => {
@@ -91,21 +95,32 @@ pub async fn billit_webhook(
             }
         }
     });
-    if !verified {
+    let (Some(secret), Some(Ok(signed))) = (verified, header.map(parse_signature_header)) else {
         let reason = refusal.map_or_else(|| "no secret".to_owned(), |error| error.to_string());
         tracing::warn!(tenant = %scope.tenant_id(), reason = %reason, "webhook refused: bad signature");
         return Ok(HttpResponse::Unauthorized().finish());
-    }
+    };
+    // What identifies this delivery: the same body signed at the same second gives the same key, so a replay
+    // inside the tolerance window is answered 200 and not stored again.
+    let signature = format!(
+        "{}:{}",
+        signed.timestamp,
+        compute_signature(secret.as_bytes(), signed.timestamp, &body)
+    );
     let body = match String::from_utf8(body) {
         Ok(text) => text,
         Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
     };
-    state
+    let stored = state
         .deliveries
         .clone()
-        .record(&scope, body, portal_app::statuses::WEBHOOK_JOB)
+        .record_unless_replayed(&scope, body, &signature, portal_app::statuses::WEBHOOK_JOB)
         .await
         .map_err(anyhow::Error::from)?;
-    state.jobs.ring();
+    if stored.is_some() {
+        state.jobs.ring();
+    } else {
+        tracing::debug!(tenant = %scope.tenant_id(), "webhook replay ignored");
+    }
     Ok(HttpResponse::Ok().finish())
 }
