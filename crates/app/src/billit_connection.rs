@@ -5,7 +5,9 @@ use crate::crypto;
 use portal_billit::client::{BillitCredentials, ClientConfig, HttpBillitClient};
 use portal_persistence::TenantScope;
 use portal_persistence::audit::AuditEntry;
-use portal_persistence::billit_connections::{BillitConnection, BillitEnvironment};
+use portal_persistence::billit_connections::{
+    BillitConnection, BillitEnvironment, EncryptedSecrets,
+};
 
 /// Why no client can be built; each has a sentence for the settings page.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,44 @@ pub fn base_url(state: &App, environment: BillitEnvironment) -> Option<String> {
     }
 }
 
+/// Binds every secret stored before secrets were bound to their company to the company whose row holds it (run at
+/// start-up, before anything reads them; a no-op once done). Returns how many connections were upgraded.
+pub async fn bind_legacy_secrets(state: &App) -> anyhow::Result<usize> {
+    use anyhow::Context as _;
+    let unbound = state
+        .billit
+        .unbound_secrets(crypto::BOUND_PREFIX)
+        .await
+        .context("reading the secrets to bind")?;
+    let count = unbound.len();
+    for (scope, secrets) in unbound {
+        let owner = scope.tenant_id();
+        let bind = |stored: Option<String>| -> anyhow::Result<Option<String>> {
+            let Some(stored) = stored else {
+                return Ok(None);
+            };
+            Ok(Some(
+                crypto::bind_legacy(&state.master_key, owner, &stored)
+                    .with_context(|| format!("a secret of tenant {owner} cannot be read"))?
+                    .unwrap_or(stored),
+            ))
+        };
+        let bound = EncryptedSecrets {
+            api_key: bind(secrets.api_key)?,
+            webhook_secret: bind(secrets.webhook_secret)?,
+        };
+        state
+            .billit
+            .replace_secrets(&scope, bound)
+            .await
+            .context("storing the bound secrets")?;
+    }
+    if count > 0 {
+        tracing::info!(connections = count, "Billit secrets bound to their company");
+    }
+    Ok(count)
+}
+
 /// The client for this tenant's Billit account, and the connection it was built from.
 pub async fn client_for(
     state: &App,
@@ -64,7 +104,7 @@ pub async fn client_for(
     let base =
         base_url(state, connection.environment).ok_or(ConnectionProblem::NoEmbeddedSandbox)?;
     let credentials = BillitCredentials {
-        api_key: crypto::decrypt(&state.master_key, &encrypted)?,
+        api_key: crypto::decrypt(&state.master_key, scope.tenant_id(), &encrypted)?,
         party_id: party_id.to_string(),
         context_party_id: connection.context_party_id.map(|id| id.to_string()),
     };
@@ -127,6 +167,7 @@ pub async fn register_webhooks(
     }
     let encrypted = crypto::encrypt(
         &state.master_key,
+        scope.tenant_id(),
         &serde_json::to_string(&secrets).map_err(anyhow::Error::from)?,
     )
     .map_err(anyhow::Error::from)?;

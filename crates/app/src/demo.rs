@@ -200,7 +200,11 @@ async fn create_company(
             &scope,
             ConnectionSettings {
                 environment: BillitEnvironment::Embedded,
-                api_key_encrypted: Some(crate::crypto::encrypt(&state.master_key, &api_key)?),
+                api_key_encrypted: Some(crate::crypto::encrypt(
+                    &state.master_key,
+                    scope.tenant_id(),
+                    &api_key,
+                )?),
                 party_id: Some(company.party_id),
                 context_party_id: None,
             },

@@ -8,9 +8,10 @@ use crate::scope::{ScopeOrigin, TenantRole, TenantScope};
 use crate::tokens::new_token;
 use chrono::Utc;
 use portal_domain::ids::TenantId;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, TransactionTrait,
 };
 
 /// Where the tenant's Billit account lives.
@@ -114,6 +115,58 @@ impl BillitConnectionRepository {
                     (public_view(row), secrets)
                 }),
         )
+    }
+
+    /// The connections holding a secret not yet bound to its company (whose ciphertext does not start with
+    /// `bound_prefix`), each with its own tenant's scope: the one-time upgrade at start-up re-encrypts them.
+    pub async fn unbound_secrets(
+        &self,
+        bound_prefix: &str,
+    ) -> Result<Vec<(TenantScope, EncryptedSecrets)>, DbErr> {
+        let pattern = format!("{bound_prefix}%");
+        Ok(billit_connections::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(billit_connections::Column::ApiKeyEncrypted.not_like(&pattern))
+                    .add(billit_connections::Column::WebhookSecretEncrypted.not_like(&pattern)),
+            )
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let scope = TenantScope::new(
+                    TenantId::from_uuid(row.tenant_id),
+                    TenantRole::Admin,
+                    ScopeOrigin::Job,
+                );
+                let secrets = EncryptedSecrets {
+                    api_key: row.api_key_encrypted,
+                    webhook_secret: row.webhook_secret_encrypted,
+                };
+                (scope, secrets)
+            })
+            .collect())
+    }
+
+    /// Replaces the stored ciphertexts of the tenant's secrets (the same secrets, encrypted again).
+    pub async fn replace_secrets(
+        &self,
+        scope: &TenantScope,
+        secrets: EncryptedSecrets,
+    ) -> Result<(), DbErr> {
+        billit_connections::Entity::update_many()
+            .col_expr(
+                billit_connections::Column::ApiKeyEncrypted,
+                Expr::value(secrets.api_key),
+            )
+            .col_expr(
+                billit_connections::Column::WebhookSecretEncrypted,
+                Expr::value(secrets.webhook_secret),
+            )
+            .filter(billit_connections::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// Saves the connection's settings, with the tenant's entry `audit` when there is one (the demo and tests

@@ -231,7 +231,11 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
             &scope,
             ConnectionSettings {
                 environment: BillitEnvironment::Embedded,
-                api_key_encrypted: Some(portal_app::crypto::encrypt(&master_key, "bench-key")?),
+                api_key_encrypted: Some(portal_app::crypto::encrypt(
+                    &master_key,
+                    scope.tenant_id(),
+                    "bench-key",
+                )?),
                 party_id: Some(1),
                 context_party_id: None,
             },
@@ -241,7 +245,7 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
     connections
         .set_webhook(
             &scope,
-            portal_app::crypto::encrypt(&master_key, SECRET)?,
+            portal_app::crypto::encrypt(&master_key, scope.tenant_id(), SECRET)?,
             &[],
             None,
         )

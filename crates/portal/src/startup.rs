@@ -134,6 +134,9 @@ impl Application {
             Arc::new(portal_web::emails::Templates),
             Policies::default(),
         );
+        portal_app::billit_connection::bind_legacy_secrets(&app)
+            .await
+            .context("cannot bind the stored Billit secrets to their companies")?;
         let state = AppState {
             app,
             secure_cookies,

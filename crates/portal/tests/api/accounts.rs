@@ -597,7 +597,7 @@ async fn billit_secrets_are_stored_encrypted_and_never_shown() {
         "the raw column holds ciphertext"
     );
     assert_eq!(
-        portal_app::crypto::decrypt(&app.state.master_key, &stored).unwrap(),
+        portal_app::crypto::decrypt(&app.state.master_key, world.acme.id, &stored).unwrap(),
         "sk-live-0123456789"
     );
     assert_eq!(row.party_id, Some(42));
@@ -1004,9 +1004,10 @@ async fn testing_the_billit_connection_and_registering_the_webhook() {
         .unwrap();
     let stored = row.webhook_secret_encrypted.unwrap();
     assert!(!stored.contains("whsec_"));
-    let secrets: Vec<String> =
-        serde_json::from_str(&portal_app::crypto::decrypt(&app.state.master_key, &stored).unwrap())
-            .unwrap();
+    let secrets: Vec<String> = serde_json::from_str(
+        &portal_app::crypto::decrypt(&app.state.master_key, world.acme.id, &stored).unwrap(),
+    )
+    .unwrap();
     assert_eq!(
         secrets,
         vec!["whsec_message".to_owned(), "whsec_order".to_owned()]

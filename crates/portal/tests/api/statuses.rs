@@ -262,6 +262,7 @@ impl Setup {
             .unwrap();
         let decrypted = portal_app::crypto::decrypt(
             &self.app.state.master_key,
+            scope.tenant_id(),
             &secrets.webhook_secret.unwrap(),
         )
         .unwrap();
@@ -607,6 +608,111 @@ async fn a_webhook_signed_with_acmes_secret_posted_to_globex_is_refused() {
     );
     setup.settle().await;
     assert_eq!(setup.summary(&globex, theirs).await, before);
+    setup.stop().await;
+}
+
+/// A webhook body naming an order nobody has, signed now with `secret`.
+fn stray_delivery(secret: &str) -> (Vec<u8>, String) {
+    let body = br#"{"UpdatedEntityID":424242,"UpdatedEntityType":"Order","WebhookUpdateTypeTC":"U","EntityDetail":{"OrderID":424242}}"#.to_vec();
+    let signature = now_signature(secret, &body);
+    (body, signature)
+}
+
+#[tokio::test]
+async fn a_secret_moved_to_another_companys_row_does_not_open_there() {
+    use portal_persistence::entities::billit_connections;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let setup = Setup::start().await;
+    let acme = setup.connect("acme", ACME).await;
+    let globex = setup.connect("globex", GLOBEX).await;
+    setup.mute_webhooks();
+    let db = &setup.app.test_db.db;
+    let row = |scope: &TenantScope| {
+        billit_connections::Entity::find_by_id(scope.tenant_id().as_uuid()).one(db)
+    };
+    let acmes = row(&acme).await.unwrap().unwrap();
+    let mut globexs: billit_connections::ActiveModel = row(&globex).await.unwrap().unwrap().into();
+    globexs.webhook_secret_encrypted = Set(acmes.webhook_secret_encrypted.clone());
+    globexs.api_key_encrypted = Set(acmes.api_key_encrypted.clone());
+    globexs.update(db).await.unwrap();
+
+    let (body, signature) = stray_delivery(&setup.secret(&acme).await);
+    let globex_token = setup.token(&globex).await;
+    assert_eq!(
+        setup
+            .post_webhook(&globex_token, &body, Some(&signature))
+            .await,
+        401,
+        "acme's secret, copied into globex's row, verifies nothing there"
+    );
+    assert!(
+        setup
+            .deliveries()
+            .recent(&globex, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        portal_app::billit_connection::client_for(&setup.app.state, &globex)
+            .await
+            .is_err(),
+        "nor does acme's API key open Billit for globex"
+    );
+    setup.stop().await;
+}
+
+#[tokio::test]
+async fn secrets_stored_before_they_were_bound_are_bound_at_start_up() {
+    use aes_gcm::aead::{Aead, KeyInit};
+    use base64::Engine as _;
+    use portal_persistence::entities::billit_connections;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let setup = Setup::start().await;
+    let acme = setup.connect("acme", ACME).await;
+    setup.mute_webhooks();
+    let secret = setup.secret(&acme).await;
+    // The earlier format: base64 of nonce and ciphertext, no associated data.
+    let legacy = |plain: &str| {
+        let cipher =
+            aes_gcm::Aes256Gcm::new_from_slice(setup.app.state.master_key.bytes()).unwrap();
+        let nonce = [3u8; 12];
+        let sealed = cipher
+            .encrypt(&aes_gcm::Nonce::from(nonce), plain.as_bytes())
+            .unwrap();
+        base64::engine::general_purpose::STANDARD.encode([nonce.as_slice(), &sealed].concat())
+    };
+    let db = &setup.app.test_db.db;
+    let mut row: billit_connections::ActiveModel =
+        billit_connections::Entity::find_by_id(acme.tenant_id().as_uuid())
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap()
+            .into();
+    row.api_key_encrypted = Set(Some(legacy(ACME.1)));
+    row.webhook_secret_encrypted = Set(Some(legacy(&serde_json::to_string(&[&secret]).unwrap())));
+    row.update(db).await.unwrap();
+
+    let bind = portal_app::billit_connection::bind_legacy_secrets;
+    assert_eq!(bind(&setup.app.state).await.unwrap(), 1);
+    assert_eq!(bind(&setup.app.state).await.unwrap(), 0, "once is enough");
+    let stored = billit_connections::Entity::find_by_id(acme.tenant_id().as_uuid())
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.api_key_encrypted.unwrap().starts_with("v2:"));
+    let (body, signature) = stray_delivery(&secret);
+    let token = setup.token(&acme).await;
+    assert_eq!(
+        setup.post_webhook(&token, &body, Some(&signature)).await,
+        200
+    );
+    let (client, _) = portal_app::billit_connection::client_for(&setup.app.state, &acme)
+        .await
+        .unwrap();
+    client.account_information().await.unwrap();
     setup.stop().await;
 }
 

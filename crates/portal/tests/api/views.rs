@@ -1028,7 +1028,8 @@ mod files {
                 ConnectionSettings {
                     environment: BillitEnvironment::Sandbox,
                     api_key_encrypted: Some(
-                        portal_app::crypto::encrypt(&app.state.master_key, KEY).unwrap(),
+                        portal_app::crypto::encrypt(&app.state.master_key, scope.tenant_id(), KEY)
+                            .unwrap(),
                     ),
                     party_id: Some(PARTY),
                     context_party_id: None,

@@ -78,7 +78,18 @@ pub async fn billit_webhook(
         tracing::warn!(tenant = %scope.tenant_id(), "webhook refused: no webhook secret is registered");
         return Ok(HttpResponse::Unauthorized().finish());
     };
-    let candidates = secrets_of(portal_app::crypto::decrypt(&state.master_key, &encrypted)?);
+    let candidates = match portal_app::crypto::decrypt(
+        &state.master_key,
+        scope.tenant_id(),
+        &encrypted,
+    ) {
+        Ok(secrets) => secrets_of(secrets),
+        Err(error) => {
+            // Not this tenant's secret (moved from another row) or damaged: nothing can be verified.
+            tracing::error!(tenant = %scope.tenant_id(), error = %error, "webhook refused: the stored secret cannot be read");
+            return Ok(HttpResponse::Unauthorized().finish());
+        }
+    };
     let header = req
         .headers()
         .get(SIGNATURE_HEADER)

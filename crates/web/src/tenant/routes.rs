@@ -567,7 +567,11 @@ pub async fn save_billit(
         .await;
     };
     let api_key_encrypted = match blank_to_none(&form.api_key) {
-        Some(key) => Some(crypto::encrypt(&state.master_key, &key)?),
+        Some(key) => Some(crypto::encrypt(
+            &state.master_key,
+            ctx.scope.tenant_id(),
+            &key,
+        )?),
         None => None,
     };
     let changed_key = api_key_encrypted.is_some();
