@@ -15,6 +15,7 @@ mod m20261130_000006_settlements;
 mod m20261130_000007_payment_cancellation;
 mod m20261201_000008_payment_acknowledgements;
 mod m20261202_000009_webhook_replays;
+mod m20261202_000010_answer_limits;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_payment_cancellation::Migration),
             Box::new(m20261201_000008_payment_acknowledgements::Migration),
             Box::new(m20261202_000009_webhook_replays::Migration),
+            Box::new(m20261202_000010_answer_limits::Migration),
         ]
     }
 }

@@ -86,11 +86,28 @@ pub struct BillitSettings {
     pub full_check_interval_secs: u64,
 }
 
-/// How long sessions live and how sign-in attempts are throttled.
+/// How long sessions live, how sign-in attempts are throttled, how many answers go to customers per hour.
 #[derive(Debug, Clone, Default)]
 pub struct Policies {
     pub sessions: portal_persistence::sessions::SessionPolicy,
     pub throttle: portal_persistence::throttle::ThrottlePolicy,
+    pub answers: AnswerLimits,
+}
+
+/// How many answers to customers may be written per hour: the firm's email must not become a spam cannon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerLimits {
+    pub per_company_hour: u32,
+    pub per_user_hour: u32,
+}
+
+impl Default for AnswerLimits {
+    fn default() -> Self {
+        Self {
+            per_company_hour: 100,
+            per_user_hour: 30,
+        }
+    }
 }
 
 /// The application: every repository (the one way to reach them), the job queue, the mailer, the keys and the live updates, shared by every
@@ -123,6 +140,7 @@ pub struct App {
     pub mailer: Mailer,
     /// How the emails that have a designed layout are rendered (the web crate's templates).
     pub email_bodies: Arc<dyn EmailBodies>,
+    pub answer_limits: AnswerLimits,
 }
 
 impl App {
@@ -159,6 +177,7 @@ impl App {
             live: live::LiveUpdates::new(),
             mailer,
             email_bodies,
+            answer_limits: policies.answers,
             db,
         }
     }

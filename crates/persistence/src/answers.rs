@@ -54,6 +54,28 @@ impl InvoiceEmailRepository {
         Self { db }
     }
 
+    /// How many answers the tenant, and `user` among them, wrote since `since` (the hourly limits). Indexed on
+    /// `(tenant_id, created_at)` and `(tenant_id, sent_by, created_at)`: bounded by the limit, not by history.
+    pub async fn written_since(
+        &self,
+        scope: &TenantScope,
+        user: UserId,
+        since: DateTime<Utc>,
+    ) -> Result<(u64, u64), DbErr> {
+        use sea_orm::PaginatorTrait;
+        let recent = || {
+            invoice_emails::Entity::find()
+                .filter(invoice_emails::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+                .filter(invoice_emails::Column::CreatedAt.gte(since))
+        };
+        let company = recent().count(&self.db).await?;
+        let own = recent()
+            .filter(invoice_emails::Column::SentBy.eq(user.as_uuid()))
+            .count(&self.db)
+            .await?;
+        Ok((company, own))
+    }
+
     /// Queues the answer: the outbox row, its attachments, this invoice's record of it, the sending job and the
     /// audit entry, all in one transaction. `None` when the invoice is not this tenant's.
     pub async fn send(

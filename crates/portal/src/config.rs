@@ -92,6 +92,10 @@ pub struct MailConfig {
     pub smtp_url: Option<Secret<String>>,
     /// The sender of the portal's own emails (invitations, password resets).
     pub from: String,
+    /// Answers to customers one company may send per hour (all its people together).
+    pub answers_per_company_hour: u32,
+    /// Answers to customers one person may send per hour.
+    pub answers_per_user_hour: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,6 +154,8 @@ impl Default for MailConfig {
         Self {
             smtp_url: None,
             from: "Portail de facturation <no-reply@localhost>".to_owned(),
+            answers_per_company_hour: 100,
+            answers_per_user_hour: 30,
         }
     }
 }

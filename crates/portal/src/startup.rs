@@ -6,7 +6,7 @@ use anyhow::Context;
 use portal_app::mailer::Mailer;
 use portal_app::master_key::MasterKey;
 use portal_app::worker::{JobRegistry, Jobs, WorkerPool, WorkerSettings};
-use portal_app::{App, BillitSettings, Policies, Settings};
+use portal_app::{AnswerLimits, App, BillitSettings, Policies, Settings};
 use portal_persistence::db::{self, DatabaseTarget, PoolSettings};
 use portal_persistence::jobs::{JobQueue, RetryPolicy, SystemClock};
 use portal_web::state::AppState;
@@ -132,7 +132,13 @@ impl Application {
             master_key,
             mailer,
             Arc::new(portal_web::emails::Templates),
-            Policies::default(),
+            Policies {
+                answers: AnswerLimits {
+                    per_company_hour: config.mail.answers_per_company_hour,
+                    per_user_hour: config.mail.answers_per_user_hour,
+                },
+                ..Policies::default()
+            },
         );
         portal_app::billit_connection::bind_legacy_secrets(&app)
             .await

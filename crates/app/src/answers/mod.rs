@@ -61,15 +61,43 @@ pub fn customer_language(record: &InvoiceRecord) -> Language {
     record.draft.buyer.language
 }
 
-/// How the tenant signs its emails to customers.
+/// The longest sender name a company may choose.
+pub const MAX_SENDER_NAME: usize = 60;
+
+/// Characters a sender name may not hold: with them a display name can pass for an address
+/// (`"support@bank.example" <…>`) or break out of its quotes.
+const SENDER_NAME_FORBIDDEN: &[char] = &['@', '<', '>', '"', '\\', ';', ',', ':'];
+
+/// Why a sender name is refused, as a catalogue key; `None` when it is fine.
+pub fn sender_name_problem(name: &str) -> Option<&'static str> {
+    let name = name.trim();
+    if name.chars().count() > MAX_SENDER_NAME {
+        Some("email_settings.sender_name_too_long")
+    } else if name
+        .chars()
+        .any(|c| c.is_control() || SENDER_NAME_FORBIDDEN.contains(&c))
+    {
+        Some("email_settings.sender_name_characters")
+    } else {
+        None
+    }
+}
+
+/// How the tenant signs its emails to customers (a name stored before the rules is made to follow them).
 pub fn display_name(tenant: &Tenant) -> String {
-    tenant
+    let chosen = tenant
         .email
         .sender_name
         .as_deref()
         .map(str::trim)
         .filter(|name| !name.is_empty())
-        .unwrap_or(&tenant.legal_name)
+        .unwrap_or(&tenant.legal_name);
+    chosen
+        .chars()
+        .filter(|c| !c.is_control() && !SENDER_NAME_FORBIDDEN.contains(c))
+        .take(MAX_SENDER_NAME)
+        .collect::<String>()
+        .trim()
         .to_owned()
 }
 
@@ -152,6 +180,14 @@ pub enum SendError {
     Attachments(Vec<AttachmentProblem>),
     #[error("no such invoice")]
     NotFound,
+    /// Addresses that are not among the customer's known contacts: only a company admin may write to them.
+    #[error("{} recipient(s) are not contacts of the customer", .0.len())]
+    UnknownRecipients(Vec<String>),
+    /// The company, or this person, wrote as many answers in the last hour as allowed.
+    #[error("the hourly limit of answers is reached ({limit} per hour)")]
+    HourlyLimit { limit: u32 },
+    #[error("the recent answers could not be counted")]
+    Counting(#[source] portal_persistence::DbErr),
     #[error("the email could not be queued")]
     Storage(#[source] OutboxError),
 }
@@ -160,8 +196,11 @@ impl crate::Failure for SendError {
     fn kind(&self) -> crate::FailureKind {
         match self {
             Self::NotFound => crate::FailureKind::NotFound,
-            Self::Storage(_) => crate::FailureKind::Internal,
-            Self::NoOpenRequest | Self::Attachments(_) => crate::FailureKind::Refused,
+            Self::Storage(_) | Self::Counting(_) => crate::FailureKind::Internal,
+            Self::NoOpenRequest
+            | Self::Attachments(_)
+            | Self::UnknownRecipients(_)
+            | Self::HourlyLimit { .. } => crate::FailureKind::Refused,
         }
     }
 }
@@ -211,6 +250,8 @@ pub async fn send(
 ) -> Result<(), SendError> {
     let request = answerable(&loaded.history).ok_or(SendError::NoOpenRequest)?;
     let record = &loaded.record;
+    check_recipients(app, scope, record, &answer.to).await?;
+    check_hourly_limits(app, scope, author.user).await?;
     let mut attachments = Vec::new();
     let mut problems = Vec::new();
     if answer.attach_pdf {
@@ -288,6 +329,71 @@ pub async fn send(
     Ok(())
 }
 
+/// The customer's known contacts: the invoice's buyer contacts and the customer record's, lower-cased.
+async fn known_contacts(app: &App, scope: &TenantScope, record: &InvoiceRecord) -> Vec<String> {
+    let mut known: Vec<String> = record.draft.buyer.contact_emails.clone();
+    if let Some(customer) = record.customer_id {
+        match app.customers.get(scope, customer).await {
+            Ok(Some(customer)) => known.extend(customer.contact_emails),
+            Ok(None) => {}
+            // The invoice's own contacts still count; the others will need an admin.
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "reading the customer's contacts")
+            }
+        }
+    }
+    known
+        .iter()
+        .map(|email| email.trim().to_lowercase())
+        .collect()
+}
+
+/// Answers go to the customer's known contacts; anyone else only when a company admin writes (an admin's answer
+/// is their approval).
+async fn check_recipients(
+    app: &App,
+    scope: &TenantScope,
+    record: &InvoiceRecord,
+    to: &[String],
+) -> Result<(), SendError> {
+    if scope.allows(portal_persistence::scope::TenantRole::Admin) {
+        return Ok(());
+    }
+    let known = known_contacts(app, scope, record).await;
+    let unknown: Vec<String> = to
+        .iter()
+        .filter(|address| !known.contains(&address.trim().to_lowercase()))
+        .cloned()
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(SendError::UnknownRecipients(unknown))
+    }
+}
+
+/// The company's and the person's answers of the last hour, against the limits.
+async fn check_hourly_limits(app: &App, scope: &TenantScope, user: &User) -> Result<(), SendError> {
+    let limits = app.answer_limits;
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    let (company, own) = app
+        .invoice_emails
+        .written_since(scope, user.id, since)
+        .await
+        .map_err(SendError::Counting)?;
+    if own >= u64::from(limits.per_user_hour) {
+        return Err(SendError::HourlyLimit {
+            limit: limits.per_user_hour,
+        });
+    }
+    if company >= u64::from(limits.per_company_hour) {
+        return Err(SendError::HourlyLimit {
+            limit: limits.per_company_hour,
+        });
+    }
+    Ok(())
+}
+
 /// A subject on one line (a header cannot hold a line break).
 pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -347,6 +453,32 @@ pub async fn retry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sender_name_is_a_name_not_an_address() {
+        assert_eq!(sender_name_problem("ACME SAS – Comptabilité"), None);
+        assert_eq!(sender_name_problem(""), None);
+        for bad in [
+            "support@bank.example",
+            "A <b>",
+            "say \"hi\"",
+            "a\r\nBcc: x",
+            "x;y",
+            "a,b",
+            "a:b",
+        ] {
+            assert_eq!(
+                sender_name_problem(bad),
+                Some("email_settings.sender_name_characters"),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            sender_name_problem(&"é".repeat(MAX_SENDER_NAME + 1)),
+            Some("email_settings.sender_name_too_long")
+        );
+        assert_eq!(sender_name_problem(&"é".repeat(MAX_SENDER_NAME)), None);
+    }
 
     #[test]
     fn message_ids_use_the_public_host() {

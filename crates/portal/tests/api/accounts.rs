@@ -1142,3 +1142,51 @@ async fn the_audit_log_reads_in_paris_time() {
     assert!(html.contains("2026-12-01 00:30:05"), "{html}");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_sender_name_cannot_pass_for_an_address_nor_run_long() {
+    let app = TestApp::spawn().await;
+    let world = app.world().await;
+    let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let long = "A".repeat(61);
+    for (name, says) in [
+        (
+            "support@bank.example",
+            "ne peut contenir ni adresse ni les caractères",
+        ),
+        ("ACME <boss@acme.fr>", "ne peut contenir ni adresse"),
+        ("Line\r\nBcc: x", "ne peut contenir ni adresse"),
+        (long.as_str(), "ne peut dépasser 60 caractères"),
+    ] {
+        let refused = admin
+            .submit(
+                "/t/acme/settings/email",
+                "/t/acme/settings/email",
+                &[("sender_name", name), ("reply_to", ""), ("signature", "")],
+            )
+            .await;
+        assert_eq!(refused.status(), 422, "{name:?}");
+        assert!(refused.text().await.unwrap().contains(says), "{name:?}");
+    }
+    let tenants = portal_persistence::tenants::TenantRepository::new(app.test_db.db.clone());
+    let acme = tenants.find_by_id(world.acme.id).await.unwrap().unwrap();
+    assert_eq!(acme.email.sender_name, None, "nothing saved");
+    let saved = admin
+        .submit(
+            "/t/acme/settings/email",
+            "/t/acme/settings/email",
+            &[
+                ("sender_name", "ACME SAS – Comptabilité"),
+                ("reply_to", ""),
+                ("signature", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let acme = tenants.find_by_id(world.acme.id).await.unwrap().unwrap();
+    assert_eq!(
+        acme.email.sender_name.as_deref(),
+        Some("ACME SAS – Comptabilité")
+    );
+    app.shutdown().await;
+}

@@ -761,3 +761,92 @@ async fn the_composer_refuses_what_it_must() {
     );
     setup.stop().await;
 }
+
+/// Posts an answer to `to` from the composer and returns the response.
+async fn answer_to(visitor: &Visitor<'_>, composer: &str, to: &str) -> reqwest::Response {
+    post_multipart(
+        visitor,
+        composer,
+        composer,
+        &[
+            Part::Text("to", to),
+            Part::Text("subject", "Facture : réponse"),
+            Part::Text("body", "Bonjour, voici les informations demandées."),
+            Part::Text("action", "send"),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn answers_go_to_the_customers_known_contacts_within_hourly_limits() {
+    let smtp = SmtpServer::start().await;
+    let smtp_url = smtp.url();
+    let setup = Setup::start_with(move |mut config| {
+        config.mail.smtp_url = Some(Secret::new(smtp_url));
+        config.mail.answers_per_user_hour = 2;
+        config.mail.answers_per_company_hour = 3;
+        config
+    })
+    .await;
+    let scope = setup.connect("acme", ACME).await;
+    let member = Visitor::signed_in(&setup.app, MEMBER, PASSWORD).await;
+    let number = format!("F{}-00401", crate::editor::year());
+    let (id, _) = suspended_invoice(&setup, &scope, &member, &number).await;
+    let composer = format!("/t/acme/invoices/{id}/answer");
+
+    // A member writes only to the customer's known contacts (the invoice's, here): a stranger is refused.
+    let stranger = answer_to(
+        &member,
+        &composer,
+        "compta@globex.fr, boss@elsewhere.example",
+    )
+    .await;
+    assert_eq!(stranger.status(), 422);
+    let html = stranger.text().await.unwrap();
+    assert!(
+        html.contains("ne sont pas des contacts connus du client : boss@elsewhere.example"),
+        "{html}"
+    );
+    assert_eq!(answers_count(&setup).await, 0, "nothing queued");
+
+    // Two answers an hour for one person, then a clear refusal.
+    for _ in 0..2 {
+        assert_eq!(
+            answer_to(&member, &composer, "COMPTA@globex.fr")
+                .await
+                .status(),
+            303
+        );
+    }
+    let limited = answer_to(&member, &composer, "compta@globex.fr").await;
+    assert_eq!(limited.status(), 429);
+    assert!(
+        limited
+            .text()
+            .await
+            .unwrap()
+            .contains("La limite de 2 réponses par heure est atteinte")
+    );
+    assert_eq!(answers_count(&setup).await, 2);
+
+    // A company admin may write to someone else (their answer is the approval), until the company's limit.
+    let admin = Visitor::signed_in(&setup.app, "admin@acme.fr", PASSWORD).await;
+    assert_eq!(
+        answer_to(&admin, &composer, "boss@elsewhere.example")
+            .await
+            .status(),
+        303
+    );
+    let company_limited = answer_to(&admin, &composer, "compta@globex.fr").await;
+    assert_eq!(company_limited.status(), 429);
+    assert!(
+        company_limited
+            .text()
+            .await
+            .unwrap()
+            .contains("La limite de 3 réponses par heure est atteinte")
+    );
+    assert_eq!(answers_count(&setup).await, 3);
+    setup.stop().await;
+}

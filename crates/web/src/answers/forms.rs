@@ -114,20 +114,32 @@ pub(crate) async fn read(mut multipart: Multipart) -> Result<ComposeForm, ReadEr
             .content_type()
             .map(|mime| mime.essence_str().to_owned());
         let is_file = name == "files";
-        let keep_limit = if is_file || name == "kept_file" {
-            MAX_BODY_BYTES
+        // Files are kept only while they fit in what attachments may weigh (beyond, they are counted, not
+        // buffered); a file kept from a preview is base64, a third larger.
+        let keep_limit = if is_file {
+            MAX_UPLOADS_BYTES.saturating_sub(upload_total)
+        } else if name == "kept_file" {
+            MAX_UPLOADS_BYTES / 3 * 4 + 1024
         } else {
             MAX_TEXT_FIELD
         };
         let mut bytes = Vec::new();
+        let mut size = 0usize;
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|error| ReadError::Malformed(error.to_string()))?;
             read_total = read_total.saturating_add(chunk.len());
             if read_total > MAX_BODY_BYTES {
                 return Err(ReadError::TooLarge);
             }
-            if bytes.len() < keep_limit {
+            size = size.saturating_add(chunk.len());
+            if size <= keep_limit {
                 bytes.extend_from_slice(&chunk);
+            } else if is_file {
+                // Over the attachments' limit: nothing of it is kept.
+                bytes = Vec::new();
+            } else if bytes.len() < keep_limit {
+                let room = keep_limit - bytes.len();
+                bytes.extend_from_slice(&chunk[..room.min(chunk.len())]);
             }
         }
         if is_file {
@@ -135,7 +147,7 @@ pub(crate) async fn read(mut multipart: Multipart) -> Result<ComposeForm, ReadEr
                 // An empty file input sends a part with no file name.
                 continue;
             };
-            upload_total = upload_total.saturating_add(bytes.len());
+            upload_total = upload_total.saturating_add(size);
             let content_type = safe_mime(declared_type.as_deref(), &file_name);
             form.uploads.push(Upload {
                 name: safe_file_name(Some(&file_name), &content_type, FALLBACK_NAME),

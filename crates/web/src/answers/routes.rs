@@ -516,6 +516,34 @@ pub async fn submit(
             Ok(respond(&req, HttpStatus::BAD_GATEWAY, page))
         }
         Err(SendError::NoOpenRequest) => no_request(&state, &req, &ctx, base).await,
+        Err(SendError::UnknownRecipients(unknown)) => {
+            problems.to = Some(t.fill(
+                "answers.error.unknown_recipients",
+                &[("addresses", &unknown.join(", "))],
+            ));
+            let page = build_page(
+                &state,
+                &ctx,
+                layout,
+                &loaded,
+                &request,
+                draft(&posted, problems, false),
+            );
+            Ok(respond(&req, HttpStatus::UNPROCESSABLE_ENTITY, page))
+        }
+        Err(SendError::HourlyLimit { limit }) => {
+            problems.general =
+                Some(t.fill("answers.error.hourly_limit", &[("max", &limit.to_string())]));
+            let page = build_page(
+                &state,
+                &ctx,
+                layout,
+                &loaded,
+                &request,
+                draft(&posted, problems, false),
+            );
+            Ok(respond(&req, HttpStatus::TOO_MANY_REQUESTS, page))
+        }
         Err(other) => Err(WebError::from_failure(other)),
     }
 }

@@ -650,6 +650,25 @@ pub async fn save_email_settings(
     Admin(ctx): Admin,
     form: web::Form<EmailSettingsForm>,
 ) -> Result<HttpResponse, WebError> {
+    if let Some(problem) = portal_app::answers::sender_name_problem(&form.sender_name) {
+        let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
+        let mut tenant = ctx.tenant.clone();
+        tenant.email = EmailSettings {
+            sender_name: blank_to_none(&form.sender_name),
+            reply_to: blank_to_none(&form.reply_to),
+            signature: blank_to_none(&form.signature),
+        };
+        let page = EmailSettingsPage {
+            error: Some(layout.t.fill(
+                problem,
+                &[("max", &portal_app::answers::MAX_SENDER_NAME.to_string())],
+            )),
+            layout,
+            tenant,
+            saved: false,
+        };
+        return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
+    }
     let reply_to = match blank_to_none(&form.reply_to) {
         None => None,
         Some(text) => match Email::parse(&text) {
