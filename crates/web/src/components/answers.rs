@@ -7,6 +7,7 @@
 
 use crate::errors::WebError;
 use crate::extract::TenantContext;
+use crate::components::actions::{Action, Decisions};
 use crate::format;
 use crate::i18n::Tr;
 use crate::state::AppState;
@@ -161,6 +162,7 @@ pub(crate) async fn panel(
     ctx: &TenantContext,
     record: &InvoiceRecord,
     history: &History,
+    decisions: &Decisions,
     t: Tr,
 ) -> Result<AnswersPanel, WebError> {
     let lang = t.lang;
@@ -250,7 +252,9 @@ pub(crate) async fn panel(
         .collect::<Vec<_>>();
     Ok(AnswersPanel {
         show: open.is_some() || !emails.is_empty(),
-        answer_href: (can_write && open.is_some()).then(|| format!("{base}/answer")),
+        answer_href: decisions
+            .offers(Action::Answer)
+            .then(|| format!("{base}/answer")),
         waiting,
         emails,
     })
