@@ -35,7 +35,11 @@ pub struct Known {
 /// The situation of `record` with what its payments add up to and what its issued credit notes take back: the
 /// invoice's payments (one query, bounded by the invoice) and, for an invoice, the sum of its credit notes (one
 /// indexed query).
-pub async fn known(app: &App, scope: &TenantScope, record: &InvoiceRecord) -> anyhow::Result<Known> {
+pub async fn known(
+    app: &App,
+    scope: &TenantScope,
+    record: &InvoiceRecord,
+) -> anyhow::Result<Known> {
     let payments = app
         .payments
         .list(scope, record.id)

@@ -31,7 +31,11 @@ pub async fn may_start_from(
     document_type: DocumentType,
 ) -> Result<Result<(), Refusal>, portal_persistence::DbErr> {
     let credited = match document_type {
-        DocumentType::CreditNote => Some(app.invoices.credited_cents(scope, original.id, None).await?),
+        DocumentType::CreditNote => Some(
+            app.invoices
+                .credited_cents(scope, original.id, None)
+                .await?,
+        ),
         DocumentType::Invoice => None,
     };
     Ok(may_start(original, document_type, credited))

@@ -156,8 +156,7 @@ impl Situation {
     /// Whether the issued credit notes take back the whole invoice.
     pub fn fully_credited(&self) -> bool {
         self.credited_cents.is_some_and(|credited| {
-            self.total_cents > 0
-                && crate::settlement::credit_limit(self.total_cents, credited) <= 0
+            self.total_cents > 0 && crate::settlement::credit_limit(self.total_cents, credited) <= 0
         })
     }
 
@@ -343,9 +342,7 @@ fn reason_closed(action: Action, s: &Situation) -> Option<Reason> {
         Queued | Sending => Some(Reason::OnItsWay),
         Sent => None,
     };
-    let open_request = s
-        .open_request
-        .filter(|code| matches!(code.0, 207 | 208));
+    let open_request = s.open_request.filter(|code| matches!(code.0, 207 | 208));
     match action {
         Action::Send => match s.submission {
             Draft => None,
@@ -647,9 +644,11 @@ mod tests {
                 for has_billit_order in [false, true] {
                     for headline in &headlines {
                         for open_request in [None, Some(207), Some(208)] {
-                            for tax_reporting in
-                                [TaxReporting::Pending, TaxReporting::Done, TaxReporting::Failed]
-                            {
+                            for tax_reporting in [
+                                TaxReporting::Pending,
+                                TaxReporting::Done,
+                                TaxReporting::Failed,
+                            ] {
                                 for payment in [Payment::Unpaid, Payment::Partial, Payment::Paid] {
                                     for paid_cents in [0, TOTAL / 2, TOTAL] {
                                         for credited_cents in [None, Some(0), Some(TOTAL)] {
@@ -702,8 +701,16 @@ mod tests {
             let fully_credited = s.credited_cents == Some(TOTAL);
 
             // Drafts' actions only before Billit has it; never once sent.
-            assert_eq!(is_open(Send), s.submission == SubmissionState::Draft, "{s:?}");
-            assert_eq!(is_open(Retry), s.submission == SubmissionState::Failed, "{s:?}");
+            assert_eq!(
+                is_open(Send),
+                s.submission == SubmissionState::Draft,
+                "{s:?}"
+            );
+            assert_eq!(
+                is_open(Retry),
+                s.submission == SubmissionState::Failed,
+                "{s:?}"
+            );
             assert_eq!(is_open(Delete), s.submission.is_editable(), "{s:?}");
             assert_eq!(
                 is_open(Edit),
@@ -747,7 +754,10 @@ mod tests {
                 "{s:?}"
             );
             if refused_or_rejected && invoice && sent && !cancelled {
-                assert!(is_open(CorrectedInvoice) && !is_open(RecordPayment), "{s:?}");
+                assert!(
+                    is_open(CorrectedInvoice) && !is_open(RecordPayment),
+                    "{s:?}"
+                );
             }
             // A reminder: sent, unpaid, not ended, not fully credited, no open request.
             assert_eq!(

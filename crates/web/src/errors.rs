@@ -129,10 +129,7 @@ fn refusal_page(refusal: &Refusal) -> HttpResponse {
         layout: Layout::anonymous(Default::default()),
         status: StatusCode::CONFLICT.as_u16(),
         detail: String::new(),
-        reason: Some((
-            refusal.message(Language::Fr),
-            refusal.message(Language::En),
-        )),
+        reason: Some((refusal.message(Language::Fr), refusal.message(Language::En))),
     })
 }
 

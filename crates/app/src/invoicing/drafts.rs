@@ -129,7 +129,8 @@ pub async fn save(
     author: &Author,
 ) -> Result<InvoiceId, SaveError> {
     if let Some(record) = existing {
-        decide(Action::Edit, &crate::actions::without_amounts(record)).map_err(SaveError::Refused)?;
+        decide(Action::Edit, &crate::actions::without_amounts(record))
+            .map_err(SaveError::Refused)?;
     }
     if let Some(year) = issue_year(&draft)
         && !draft.number.is_empty()
@@ -252,7 +253,8 @@ pub async fn delete(
     record: &InvoiceRecord,
     audit: AuditEntry,
 ) -> Result<(), DeleteError> {
-    decide(Action::Delete, &crate::actions::without_amounts(record)).map_err(DeleteError::Refused)?;
+    decide(Action::Delete, &crate::actions::without_amounts(record))
+        .map_err(DeleteError::Refused)?;
     match app.invoices.delete(scope, record.id, audit).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(DeleteError::NotFound),

@@ -6,7 +6,7 @@
 use crate::answers::{Part, post_multipart};
 use crate::editor::{good_invoice, post};
 use crate::helpers::{PASSWORD, TestApp, Visitor};
-use crate::views::{at, content, day, delivered, scope, sent, status};
+use crate::views::{at, content, day, delivered, scope, sent, status as event};
 use portal_domain::ids::InvoiceId;
 use portal_domain::lifecycle::{Source, StatusEvent};
 use portal_persistence::TenantScope;
@@ -90,8 +90,14 @@ fn page(invoice: InvoiceId) -> String {
     format!("/t/acme/invoices/{invoice}")
 }
 
-fn refused_by(source: Source, code: u16, when: chrono::DateTime<chrono::Utc>, key: &str, reason: &str) -> StatusEvent {
-    status(code, source, when, key).with_reasons([reason])
+fn refused_by(
+    source: Source,
+    code: u16,
+    when: chrono::DateTime<chrono::Utc>,
+    key: &str,
+    reason: &str,
+) -> StatusEvent {
+    event(code, source, when, key).with_reasons([reason])
 }
 
 /// The page offers a payment form, and "mark as fully paid".
@@ -119,9 +125,18 @@ async fn a_refused_invoice_takes_no_payment_and_offers_a_credit_note_or_a_correc
     assert_eq!(code, 200);
     assert!(html.contains(&format!("new?from={refused}")));
     assert!(html.contains("as=credit_note"), "a credit note is offered");
-    assert!(html.contains("as=corrected"), "a corrected invoice is offered");
-    assert!(!offers_payment(&html, refused), "no payment form on a refused invoice");
-    assert!(html.contains("le client a refusé la facture (210)"), "the page says why");
+    assert!(
+        html.contains("as=corrected"),
+        "a corrected invoice is offered"
+    );
+    assert!(
+        !offers_payment(&html, refused),
+        "no payment form on a refused invoice"
+    );
+    assert!(
+        html.contains("le client a refusé la facture (210)"),
+        "the page says why"
+    );
 
     // Posted anyway: 409, the reason in words, nothing recorded.
     let (code, html) = world.pay(refused, "120,00").await;
@@ -137,7 +152,9 @@ async fn a_refused_invoice_takes_no_payment_and_offers_a_credit_note_or_a_correc
 
     // The credit note the page offers opens the editor, linked.
     let (code, html) = world
-        .get(&format!("/t/acme/invoices/new?from={refused}&as=credit_note"))
+        .get(&format!(
+            "/t/acme/invoices/new?from={refused}&as=credit_note"
+        ))
         .await;
     assert_eq!(code, 200);
     assert!(html.contains(&format!("name=\"related_invoice_id\" value=\"{refused}\"")));
@@ -154,7 +171,7 @@ async fn a_rejected_invoice_takes_no_payment_but_a_doublon_after_delivery_does_n
             "F2026-00213",
             213,
             &[
-                status(200, Source::SellerPlatform, at(2026, 11, 30, 10), "j-200"),
+                event(200, Source::SellerPlatform, at(2026, 11, 30, 10), "j-200"),
                 refused_by(
                     Source::BuyerPlatform,
                     213,
@@ -170,7 +187,7 @@ async fn a_rejected_invoice_takes_no_payment_but_a_doublon_after_delivery_does_n
             "F2026-00251",
             251,
             &[
-                status(200, Source::SellerPlatform, at(2026, 11, 30, 10), "t-200"),
+                event(200, Source::SellerPlatform, at(2026, 11, 30, 10), "t-200"),
                 refused_by(Source::Ppf, 251, at(2026, 11, 30, 11), "t-251", "REJ_SEMAN"),
             ],
         )
@@ -187,7 +204,10 @@ async fn a_rejected_invoice_takes_no_payment_but_a_doublon_after_delivery_does_n
         assert!(world.payments(invoice).await.is_empty(), "{code}");
         let (_, html) = world.get(&page(invoice)).await;
         assert!(!offers_payment(&html, invoice), "{code}");
-        assert!(html.contains("as=corrected"), "{code}: a corrected invoice instead");
+        assert!(
+            html.contains("as=corrected"),
+            "{code}: a corrected invoice instead"
+        );
     }
 
     // A 213 DOUBLON after delivery is a rejected re-delivery: the invoice is still payable.
@@ -201,7 +221,10 @@ async fn a_rejected_invoice_takes_no_payment_but_a_doublon_after_delivery_does_n
     ));
     let delivered_twice = world.invoice("F2026-00214", 214, &events).await;
     let (_, html) = world.get(&page(delivered_twice)).await;
-    assert!(offers_payment(&html, delivered_twice), "the payment form is offered");
+    assert!(
+        offers_payment(&html, delivered_twice),
+        "the payment form is offered"
+    );
     let (status, _) = world.pay(delivered_twice, "10").await;
     assert_eq!(status, 303);
     let payments = world.payments(delivered_twice).await;
@@ -223,7 +246,10 @@ async fn nothing_is_marked_fully_paid_when_nothing_remains() {
     // Posted again: nothing remains.
     let (status, html) = world.mark_paid(invoice).await;
     assert_eq!(status, 409);
-    assert!(html.contains("Marquer comme payée : impossible, il ne reste rien à payer"), "{html}");
+    assert!(
+        html.contains("Marquer comme payée : impossible, il ne reste rien à payer"),
+        "{html}"
+    );
     let (status, _) = world.pay(invoice, "1").await;
     assert_eq!(status, 409);
     assert_eq!(world.payments(invoice).await.len(), 1);
@@ -232,7 +258,7 @@ async fn nothing_is_marked_fully_paid_when_nothing_remains() {
     // track decides too.
     let mut events = delivered("q");
     events.push(
-        status(212, Source::Supplier, at(2026, 12, 1, 9), "q-212")
+        event(212, Source::Supplier, at(2026, 12, 1, 9), "q-212")
             .with_amount(Decimal::new(TOTAL_CENTS, 2)),
     );
     let paid = world.invoice("F2026-00301", 301, &events).await;
@@ -249,14 +275,16 @@ async fn answering_needs_an_open_dispute_or_request() {
     let world = World::new(&app).await;
     // Disputed, then approved: the dispute is closed.
     let mut events = delivered("a");
-    events.push(
-        status(207, Source::Buyer, at(2026, 12, 1, 9), "a-207").with_reasons(["TX_TVA_ERR"]),
-    );
-    events.push(status(205, Source::Buyer, at(2026, 12, 1, 11), "a-205"));
+    events
+        .push(event(207, Source::Buyer, at(2026, 12, 1, 9), "a-207").with_reasons(["TX_TVA_ERR"]));
+    events.push(event(205, Source::Buyer, at(2026, 12, 1, 11), "a-205"));
     let answered = world.invoice("F2026-00400", 400, &events).await;
     let composer = format!("{}/answer", page(answered));
     let (_, html) = world.get(&page(answered)).await;
-    assert!(!html.contains(&format!("href=\"{composer}\"")), "no answer offered");
+    assert!(
+        !html.contains(&format!("href=\"{composer}\"")),
+        "no answer offered"
+    );
     let (status, html) = world.get(&composer).await;
     assert_eq!(status, 409);
     assert!(
@@ -287,7 +315,8 @@ async fn answering_needs_an_open_dispute_or_request() {
 
     // While a 208 is open, the composer is offered and opens.
     let mut events = delivered("b");
-    events.push(status(208, Source::Buyer, at(2026, 12, 1, 9), "b-208").with_reasons(["JUSTIF_ABS"]));
+    events
+        .push(event(208, Source::Buyer, at(2026, 12, 1, 9), "b-208").with_reasons(["JUSTIF_ABS"]));
     let suspended = world.invoice("F2026-00401", 401, &events).await;
     let (_, html) = world.get(&page(suspended)).await;
     assert!(html.contains(&format!("href=\"{}/answer\"", page(suspended))));
@@ -309,12 +338,16 @@ async fn a_sent_invoice_is_neither_edited_nor_deleted() {
     let response = post(&world.member, &page(invoice), &changed, "save").await;
     assert_eq!(response.status(), 409);
     let html = response.text().await.unwrap();
-    assert!(html.contains("Modifier : impossible, le document a été envoyé"), "{html}");
-    let (status, html) = world
-        .post(&format!("{}/delete", page(invoice)), &[])
-        .await;
+    assert!(
+        html.contains("Modifier : impossible, le document a été envoyé"),
+        "{html}"
+    );
+    let (status, html) = world.post(&format!("{}/delete", page(invoice)), &[]).await;
     assert_eq!(status, 409);
-    assert!(html.contains("Supprimer : impossible, le document a été envoyé"), "{html}");
+    assert!(
+        html.contains("Supprimer : impossible, le document a été envoyé"),
+        "{html}"
+    );
     let (status, _) = world.post(&format!("{}/submit", page(invoice)), &[]).await;
     assert_eq!(status, 409);
 

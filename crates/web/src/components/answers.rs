@@ -5,9 +5,9 @@
 //! while SMTP is down); the request itself closes only when the customer's platform says so (209, or a later
 //! 205/206/210), which the status fold already does.
 
+use crate::components::actions::{Action, Decisions};
 use crate::errors::WebError;
 use crate::extract::TenantContext;
-use crate::components::actions::{Action, Decisions};
 use crate::format;
 use crate::i18n::Tr;
 use crate::state::AppState;

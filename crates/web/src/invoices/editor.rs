@@ -22,17 +22,15 @@ use chrono::Datelike;
 use portal_app::invoicing::drafts::{self, Author, DeleteError, SaveError};
 use portal_app::invoicing::submit::{self, QueueError};
 use portal_app::settlements::LinkRefusal;
-use portal_domain::{Language, Localized};
 use portal_domain::identifiers::Siren;
 use portal_domain::ids::{CustomerId, InvoiceId};
 use portal_domain::invoice::{DocumentType, Problem};
 use portal_domain::money::{
     ExemptionReason, LineAmounts, Quantity, UnitPrice, VatRate, VatRateSet,
 };
+use portal_domain::{Language, Localized};
 use portal_persistence::audit::AuditEntry;
-use portal_persistence::invoices::{
-    InvoiceError, InvoiceRecord, NumberingSettings, SubmissionState,
-};
+use portal_persistence::invoices::{InvoiceRecord, NumberingSettings, SubmissionState};
 use portal_persistence::tenants::Tenant;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -706,10 +704,7 @@ pub async fn new_invoice(
 /// Whether the editor may change it (the table of actions: a draft, or a failed submission, that never became a
 /// Billit order), or why not.
 fn editable(invoice: &InvoiceRecord) -> Result<(), Refusal> {
-    decide(
-        Action::Edit,
-        &portal_app::actions::without_amounts(invoice),
-    )
+    decide(Action::Edit, &portal_app::actions::without_amounts(invoice))
 }
 
 /// The 409 page of an action on this invoice the table refuses.

@@ -9,8 +9,8 @@
 
 use crate::components::actions::{Action, Decisions, Refusal, refused_page};
 use crate::components::status::{StatusBadge, status_badge};
-use crate::errors::{WebError, respond};
-use crate::extract::{TenantContext, layout_for};
+use crate::errors::WebError;
+use crate::extract::TenantContext;
 use crate::format;
 use crate::i18n::Tr;
 use crate::invoices::forms::EditorForm;
@@ -600,15 +600,13 @@ pub async fn panel(
     let corrected_href = decisions
         .offers(Action::CorrectedInvoice)
         .then(|| format!("{new}&as=corrected"));
-    let actions = (credit_note_href.is_some() || corrected_href.is_some()).then(|| {
-        SettleActions {
-            credit_note_href,
-            corrected_href,
-            corrected_first: request
-                .and_then(|request| request.requested_action.as_deref())
-                .is_some_and(|action| action.trim().eq_ignore_ascii_case("NIN")),
-            disputed: request.is_some_and(|request| request.code.0 == 207),
-        }
+    let actions = (credit_note_href.is_some() || corrected_href.is_some()).then(|| SettleActions {
+        credit_note_href,
+        corrected_href,
+        corrected_first: request
+            .and_then(|request| request.requested_action.as_deref())
+            .is_some_and(|action| action.trim().eq_ignore_ascii_case("NIN")),
+        disputed: request.is_some_and(|request| request.code.0 == 207),
     });
     Ok(SettlementPanel {
         disputed,

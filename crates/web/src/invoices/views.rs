@@ -389,11 +389,20 @@ struct RowView {
 /// The actions a list row links to, when the table of actions opens them (for a member): editing a draft or a
 /// failed submission, answering an open request, and, for an invoice that needs its supplier (refused,
 /// rejected, disputed), a corrected invoice or a credit note. Every other action is on the invoice's page.
-fn row_actions(slug: &str, href: &str, row: &InvoiceRow, member: bool, t: Tr) -> Vec<(String, String)> {
+fn row_actions(
+    slug: &str,
+    href: &str,
+    row: &InvoiceRow,
+    member: bool,
+    t: Tr,
+) -> Vec<(String, String)> {
     if !member {
         return Vec::new();
     }
-    let mut wanted = vec![(Action::Edit, format!("{href}/edit")), (Action::Answer, format!("{href}/answer"))];
+    let mut wanted = vec![
+        (Action::Edit, format!("{href}/edit")),
+        (Action::Answer, format!("{href}/answer")),
+    ];
     if row.needs_action {
         let new = format!("/t/{slug}/invoices/new");
         wanted.push((

@@ -252,9 +252,7 @@ async fn save(
             )
             .await
         }
-        Err(RecordError::Refused(refusal)) => {
-            not_payable(state, req, ctx, invoice, &refusal).await
-        }
+        Err(RecordError::Refused(refusal)) => not_payable(state, req, ctx, invoice, &refusal).await,
         Err(other) => Err(WebError::from_failure(other)),
     }
 }
