@@ -359,3 +359,64 @@ async fn a_sent_invoice_is_neither_edited_nor_deleted() {
     assert_eq!(stored.number(), "F2026-00500", "unchanged");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_list_links_only_the_open_actions_a_row_needs() {
+    let app = TestApp::spawn().await;
+    let world = World::new(&app).await;
+    let mut events = delivered("l");
+    events.push(refused_by(
+        Source::Buyer,
+        210,
+        at(2026, 12, 1, 9),
+        "l-210",
+        "CONTRAT_TERM",
+    ));
+    let refused = world.invoice("F2026-00600", 600, &events).await;
+    let mut events = delivered("m");
+    events.push(event(207, Source::Buyer, at(2026, 12, 1, 9), "m-207").with_reasons(["PU_ERR"]));
+    let disputed = world.invoice("F2026-00601", 601, &events).await;
+    let quiet = world.invoice("F2026-00602", 602, &delivered("n")).await;
+    let draft = InvoiceRepository::new(app.test_db.db.clone())
+        .create_draft(
+            &world.scope,
+            &content(
+                "F2026-00603",
+                "Alpha SARL",
+                None,
+                TOTAL_CENTS,
+                day(2026, 11, 30),
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let (code, html) = world.get("/t/acme/invoices").await;
+    assert_eq!(code, 200);
+    let row_of = |id: InvoiceId| -> String {
+        html.split("<tr class=\"invoice-row\">")
+            .find(|row| row.contains(&format!("href=\"/t/acme/invoices/{id}\"")))
+            .map(|row| row.split("</tr>").next().unwrap_or_default().to_owned())
+            .expect("the invoice's row")
+    };
+    let refused_row = row_of(refused);
+    assert!(refused_row.contains("Émettre une facture rectificative"));
+    assert!(refused_row.contains(&format!("new?from={refused}")));
+    assert!(!refused_row.contains("/answer"), "nothing to answer");
+    let disputed_row = row_of(disputed);
+    assert!(disputed_row.contains(&format!("href=\"/t/acme/invoices/{disputed}/answer\"")));
+    assert!(disputed_row.contains("Répondre au client"));
+    assert!(
+        !row_of(quiet).contains("data-row-actions"),
+        "nothing it needs"
+    );
+    let draft_row = row_of(draft);
+    assert!(draft_row.contains(&format!("href=\"/t/acme/invoices/{draft}/edit\"")));
+
+    // A viewer is offered nothing.
+    let viewer = Visitor::signed_in(&app, "viewer@acme.fr", PASSWORD).await;
+    let html = viewer.get("/t/acme/invoices").await.text().await.unwrap();
+    assert!(!html.contains("data-row-actions"));
+    app.shutdown().await;
+}
