@@ -410,7 +410,7 @@ fn reason_closed(action: Action, s: &Situation) -> Option<Reason> {
 mod tests {
     use super::*;
 
-    const TOTAL: i64 = 120_00;
+    const TOTAL: i64 = 12_000;
 
     /// A sent invoice that Billit has, nothing paid or credited, with this headline.
     fn sent(headline: Option<u16>) -> Situation {

@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 use sea_orm::{EntityTrait, PaginatorTrait};
 
 /// The total of every invoice here, incl. VAT.
-const TOTAL_CENTS: i64 = 120_00;
+const TOTAL_CENTS: i64 = 12_000;
 
 struct World<'a> {
     app: &'a TestApp,
