@@ -4,6 +4,7 @@
 //! Callable from a page, the JSON API, a worker or a test alike: nothing here knows HTTP or templates. It takes
 //! typed [`Settings`], never the configuration file; the program builds them and wires [`App`] once.
 
+pub mod actions;
 pub mod answers;
 pub mod billit_connection;
 pub mod crypto;
@@ -60,6 +61,11 @@ pub enum FailureKind {
 /// A use case's error.
 pub trait Failure: std::error::Error + Send + Sync + 'static {
     fn kind(&self) -> FailureKind;
+
+    /// When the domain's table of actions refused it: which action and why, for the person to read.
+    fn refusal(&self) -> Option<portal_domain::actions::Refusal> {
+        None
+    }
 }
 
 /// What the use cases need to know of the deployment, typed (the program reads the configuration file).

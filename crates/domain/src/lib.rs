@@ -9,7 +9,8 @@
 //! - [`ids`]: the entities' UUID v7 identifiers;
 //! - [`submission`]: where a document is on its way to Billit (draft, queued, sending, sent, failed);
 //! - [`payments`]: which invoices can be paid, which payments count, what remains, whether a payment fits;
-//! - [`settlement`]: what can be settled by a credit note or a corrected invoice, and the credit limit.
+//! - [`settlement`]: what can be settled by a credit note or a corrected invoice, and the credit limit;
+//! - [`actions`]: the one table of what may be done with a document after each status, and why not.
 //!
 //! Decisions worth knowing:
 //! - amounts are never negative: credit notes carry positive amounts and are told apart by their
@@ -24,6 +25,7 @@
 //! - a failed payment still counts in what was paid until it is cancelled; issued (queued, sending, sent)
 //!   credit notes count against their invoice's credit limit.
 
+pub mod actions;
 pub mod identifiers;
 pub mod ids;
 pub mod invoice;

@@ -11,6 +11,7 @@ use crate::settlements::InvoiceRelation;
 use crate::text::{blank_to_none, contains};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use portal_domain::Language;
+use portal_domain::actions::Situation;
 use portal_domain::ids::{CustomerId, InvoiceId, UserId};
 use portal_domain::invoice::{Address, BuyerDraft, DocumentType, InvoiceDraft, LineDraft};
 use portal_domain::lifecycle::{
@@ -106,6 +107,23 @@ impl InvoiceRecord {
 
     pub fn number(&self) -> &str {
         &self.draft.number
+    }
+
+    /// What the domain's table of actions needs of this document, with what its payments add up to
+    /// (`paid_cents`) and what its issued credit notes take back (`credited_cents`, `None` when not read).
+    pub fn situation(&self, paid_cents: i64, credited_cents: Option<i64>) -> Situation {
+        Situation {
+            document_type: self.draft.document_type,
+            submission: self.submission,
+            has_billit_order: self.billit_order_id.is_some(),
+            headline: self.summary.headline,
+            open_request: self.summary.open_request.map(|(code, _)| code),
+            tax_reporting: self.summary.tax_reporting,
+            payment: self.summary.payment,
+            total_cents: self.totals.incl,
+            paid_cents,
+            credited_cents,
+        }
     }
 }
 
@@ -231,6 +249,9 @@ pub struct InvoiceRow {
     pub payment: Payment,
     pub last_event_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// What the table of actions knows of it from the row alone: the list reads no payments, so what the
+    /// statuses say was paid stands for them, and what credit notes take back is not read.
+    pub situation: Situation,
 }
 
 #[derive(Debug, Clone)]
@@ -449,6 +470,28 @@ fn to_record(row: invoices::Model) -> Result<InvoiceRecord, InvoiceError> {
     })
 }
 
+/// What the domain's table of actions needs of a stored row, with what its payments add up to (`paid_cents`) and
+/// what its credit notes take back (`credited_cents`, `None` when not read).
+pub(crate) fn situation_of_row(
+    row: &invoices::Model,
+    paid_cents: i64,
+    credited_cents: Option<i64>,
+) -> Situation {
+    let summary = summary_of(row);
+    Situation {
+        document_type: parse_document_type(&row.document_type),
+        submission: SubmissionState::parse(&row.submission_state).unwrap_or(SubmissionState::Draft),
+        has_billit_order: row.billit_order_id.is_some(),
+        headline: summary.headline,
+        open_request: summary.open_request.map(|(code, _)| code),
+        tax_reporting: summary.tax_reporting,
+        payment: summary.payment,
+        total_cents: row.total_incl_cents,
+        paid_cents,
+        credited_cents,
+    }
+}
+
 fn summary_of(row: &invoices::Model) -> InvoiceSummary {
     InvoiceSummary {
         headline: code_of(row.headline_code),
@@ -468,6 +511,7 @@ fn summary_of(row: &invoices::Model) -> InvoiceSummary {
 
 fn to_row(row: invoices::Model) -> InvoiceRow {
     InvoiceRow {
+        situation: situation_of_row(&row, row.amount_paid_cents, None),
         id: InvoiceId::from_uuid(row.id),
         document_type: parse_document_type(&row.document_type),
         number: row.number.clone().unwrap_or_default(),

@@ -61,10 +61,10 @@ impl PaymentMethod {
     }
 }
 
+use portal_domain::actions::{Action, Reason, Refusal};
 use portal_domain::payments::PaymentRefusal;
 /// Where a payment's report to Billit stands: the domain's states, stored by their `as_str` text.
 pub use portal_domain::payments::PaymentState;
-use portal_domain::submission::SubmissionState;
 
 /// A payment as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,10 +133,9 @@ pub enum RecordOutcome {
     Recorded(Box<PaymentRecord>),
     /// More than what remains: nothing stored.
     Exceeds { remaining_cents: i64 },
-    /// Nothing remains to be paid: nothing stored.
-    NothingDue,
-    /// Not an invoice sent to Billit (a draft, one on its way, a credit note): nothing stored.
-    NotPayable,
+    /// The domain's table of actions refuses it (a draft or a credit note, a refused or rejected invoice, nothing
+    /// remaining to be paid…): nothing stored.
+    Refused(Refusal),
 }
 
 /// What cancelling a payment did.
@@ -261,17 +260,6 @@ impl PaymentRepository {
             txn.rollback().await?;
             return Err(PaymentError::NotFound);
         };
-        let payable = SubmissionState::parse(&row.submission_state).is_some_and(|submission| {
-            portal_domain::payments::is_payable(
-                crate::invoices::parse_document_type(&row.document_type),
-                submission,
-                row.billit_order_id.is_some(),
-            )
-        });
-        if !payable {
-            txn.rollback().await?;
-            return Ok(RecordOutcome::NotPayable);
-        }
         let paid = portal_domain::payments::paid_cents(
             Self::rows(&txn, scope, invoice)
                 .await?
@@ -281,6 +269,17 @@ impl PaymentRepository {
                     (state, payment.amount_cents)
                 }),
         );
+        // The table of actions decides, under the invoice's lock, with the payments just read (what credit notes
+        // take back does not decide a payment, so it is not read).
+        let action = match payment.amount {
+            PaymentAmount::Remaining => Action::MarkFullyPaid,
+            PaymentAmount::Cents(_) => Action::RecordPayment,
+        };
+        let situation = crate::invoices::situation_of_row(&row, paid, None);
+        if let Err(refusal) = portal_domain::actions::decide(action, &situation) {
+            txn.rollback().await?;
+            return Ok(RecordOutcome::Refused(refusal));
+        }
         let remaining = portal_domain::payments::remaining_cents(row.total_incl_cents, paid);
         let amount = match payment.amount {
             PaymentAmount::Remaining => remaining,
@@ -290,7 +289,10 @@ impl PaymentRepository {
             Ok(()) => {}
             Err(PaymentRefusal::NothingDue) => {
                 txn.rollback().await?;
-                return Ok(RecordOutcome::NothingDue);
+                return Ok(RecordOutcome::Refused(Refusal {
+                    action,
+                    reason: Reason::NothingRemains,
+                }));
             }
             Err(PaymentRefusal::NotPositive | PaymentRefusal::Exceeds { .. }) => {
                 txn.rollback().await?;

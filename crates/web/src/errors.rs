@@ -6,6 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
 use askama::Template;
+use portal_domain::Language;
+use portal_domain::Localized;
+use portal_domain::actions::Refusal;
 
 /// The ways a handler can fail.
 #[derive(Debug)]
@@ -16,6 +19,8 @@ pub enum WebError {
     Forbidden,
     /// The rules refuse it in the state things are in.
     Conflict,
+    /// The domain's table of actions refuses it: the 409 page says which action and why.
+    Refused(Refusal),
     /// The page needs a signed-in user: go to the login page, then come back.
     SignIn { next: String },
     /// Anything else: logged, shown as an opaque 500.
@@ -28,6 +33,7 @@ impl std::fmt::Display for WebError {
             Self::NotFound => f.write_str("not found"),
             Self::Forbidden => f.write_str("forbidden"),
             Self::Conflict => f.write_str("conflict"),
+            Self::Refused(refusal) => write!(f, "refused: {refusal}"),
             Self::SignIn { .. } => f.write_str("sign-in required"),
             Self::Internal(_) => f.write_str("internal error"),
         }
@@ -45,7 +51,7 @@ impl ResponseError for WebError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::Conflict => StatusCode::CONFLICT,
+            Self::Conflict | Self::Refused(_) => StatusCode::CONFLICT,
             Self::SignIn { .. } => StatusCode::SEE_OTHER,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -56,6 +62,7 @@ impl ResponseError for WebError {
             Self::NotFound => error_page(StatusCode::NOT_FOUND, ""),
             Self::Forbidden => error_page(StatusCode::FORBIDDEN, ""),
             Self::Conflict => error_page(StatusCode::CONFLICT, ""),
+            Self::Refused(refusal) => refusal_page(refusal),
             Self::SignIn { next } => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, login_url(next)))
                 .finish(),
@@ -75,7 +82,10 @@ impl WebError {
     pub fn from_failure(failure: impl portal_app::Failure) -> Self {
         match failure.kind() {
             portal_app::FailureKind::NotFound => Self::NotFound,
-            portal_app::FailureKind::Refused => Self::Conflict,
+            portal_app::FailureKind::Refused => match failure.refusal() {
+                Some(refusal) => Self::Refused(refusal),
+                None => Self::Conflict,
+            },
             portal_app::FailureKind::Internal => Self::Internal(failure.into()),
         }
     }
@@ -112,12 +122,28 @@ pub fn csrf_refused_page() -> HttpResponse {
     error_page(StatusCode::FORBIDDEN, "csrf")
 }
 
+/// The 409 page of an action the table refuses, with the reason in French and in English (an error response has
+/// no request, hence no reader's language).
+fn refusal_page(refusal: &Refusal) -> HttpResponse {
+    render_error(ErrorPage {
+        layout: Layout::anonymous(Default::default()),
+        status: StatusCode::CONFLICT.as_u16(),
+        detail: String::new(),
+        reason: Some((refusal.message(Language::Fr), refusal.message(Language::En))),
+    })
+}
+
 pub fn error_page(status: StatusCode, detail: &str) -> HttpResponse {
-    let page = ErrorPage {
+    render_error(ErrorPage {
         layout: Layout::anonymous(Default::default()),
         status: status.as_u16(),
         detail: detail.to_owned(),
-    };
+        reason: None,
+    })
+}
+
+fn render_error(page: ErrorPage) -> HttpResponse {
+    let status = StatusCode::from_u16(page.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     // The one page rendered by hand: error responses have no request to answer.
     match page.render() {
         Ok(body) => HttpResponse::build(status)

@@ -82,6 +82,8 @@ pub struct ErrorPage {
     pub status: u16,
     /// The request id on a 500, `csrf` for a refused form.
     pub detail: String,
+    /// On a 409 the table of actions gave: why, in French and in English.
+    pub reason: Option<(String, String)>,
 }
 
 /// A one-message page (check your email, link expired, done).

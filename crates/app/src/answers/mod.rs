@@ -7,6 +7,7 @@ pub mod templates;
 use crate::App;
 use crate::invoicing::files::{FileProblem, ORDER_PDF, fetch_invoice_file, sent_file_id};
 use portal_domain::Language;
+use portal_domain::actions::{Action, Refusal, Situation, decide};
 use portal_domain::ids::InvoiceId;
 use portal_domain::lifecycle::{History, OpenRequest};
 use portal_persistence::TenantScope;
@@ -54,6 +55,23 @@ pub fn answerable(history: &History) -> Option<&OpenRequest> {
         .open_request
         .as_ref()
         .filter(|request| templates::ANSWERED_STATUSES.contains(&request.code.0))
+}
+
+/// The table of actions' situation of a loaded invoice for answering: the open request as its events say
+/// (what was paid or credited does not decide an answer).
+pub fn situation(loaded: &LoadedInvoice) -> Situation {
+    let mut situation = crate::actions::without_amounts(&loaded.record);
+    situation.open_request = answerable(&loaded.history).map(|request| request.code);
+    situation
+}
+
+/// The open request to answer, when the table of actions lets this invoice be answered.
+pub fn check(loaded: &LoadedInvoice) -> Result<&OpenRequest, Refusal> {
+    decide(Action::Answer, &situation(loaded))?;
+    answerable(&loaded.history).ok_or(Refusal {
+        action: Action::Answer,
+        reason: portal_domain::actions::Reason::NoOpenRequest,
+    })
 }
 
 /// The customer's language (the buyer's, as on the invoice).
@@ -172,9 +190,9 @@ pub enum AttachmentProblem {
 /// Why an answer was not queued.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// No 207 or 208 is open on the invoice any more.
-    #[error("no request is open on this invoice")]
-    NoOpenRequest,
+    /// The table of actions refuses it: no 207 or 208 is open on the invoice (any more).
+    #[error(transparent)]
+    Refused(Refusal),
     /// Billit's files could not be had: nothing was queued.
     #[error("{} of the invoice's files could not be had from Billit", .0.len())]
     Attachments(Vec<AttachmentProblem>),
@@ -197,10 +215,17 @@ impl crate::Failure for SendError {
         match self {
             Self::NotFound => crate::FailureKind::NotFound,
             Self::Storage(_) | Self::Counting(_) => crate::FailureKind::Internal,
-            Self::NoOpenRequest
+            Self::Refused(_)
             | Self::Attachments(_)
             | Self::UnknownRecipients(_)
             | Self::HourlyLimit { .. } => crate::FailureKind::Refused,
+        }
+    }
+
+    fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Self::Refused(refusal) => Some(*refusal),
+            _ => None,
         }
     }
 }
@@ -248,7 +273,7 @@ pub async fn send(
     answer: Answer,
     author: Author<'_>,
 ) -> Result<(), SendError> {
-    let request = answerable(&loaded.history).ok_or(SendError::NoOpenRequest)?;
+    let request = check(loaded).map_err(SendError::Refused)?;
     let record = &loaded.record;
     check_recipients(app, scope, record, &answer.to).await?;
     check_hourly_limits(app, scope, author.user).await?;

@@ -5,6 +5,7 @@
 use crate::App;
 use crate::settlements::LinkRefusal;
 use chrono::Datelike;
+use portal_domain::actions::{Action, Reason, Refusal, decide};
 use portal_domain::ids::{CustomerId, InvoiceId, UserId};
 use portal_domain::invoice::{
     DocumentType, InvoiceDraft, LineDraft, Problem, check_before_submission,
@@ -61,9 +62,10 @@ pub enum SaveError {
     /// Another document of the tenant has this number in the same year (G1.45).
     #[error("another document of the year has this number")]
     NumberTaken,
-    /// The invoice is on its way to Billit or sent: it cannot change any more.
-    #[error("only a draft or a failed submission can be changed")]
-    NotEditable,
+    /// The table of actions refuses the change: the invoice is on its way to Billit or sent, or Billit created
+    /// the order of its failed submission.
+    #[error(transparent)]
+    Refused(Refusal),
     #[error("no such invoice")]
     NotFound,
     /// The credit note or corrected invoice may not be linked to its original.
@@ -79,8 +81,25 @@ impl crate::Failure for SaveError {
             Self::NotFound => crate::FailureKind::NotFound,
             Self::Storage(_) => crate::FailureKind::Internal,
             Self::Link(refusal) => crate::Failure::kind(refusal),
-            Self::NumberTaken | Self::NotEditable => crate::FailureKind::Refused,
+            Self::NumberTaken | Self::Refused(_) => crate::FailureKind::Refused,
         }
+    }
+
+    fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Self::Refused(refusal) => Some(*refusal),
+            Self::Link(refusal) => crate::Failure::refusal(refusal),
+            _ => None,
+        }
+    }
+}
+
+/// The refusal of a change the table allowed but the database no longer did: the document left the draft (or
+/// failed) state meanwhile, i.e. it was queued for sending.
+fn left_draft(action: Action) -> Refusal {
+    Refusal {
+        action,
+        reason: Reason::OnItsWay,
     }
 }
 
@@ -88,14 +107,15 @@ impl From<InvoiceError> for SaveError {
     fn from(error: InvoiceError) -> Self {
         match error {
             InvoiceError::NumberTaken => Self::NumberTaken,
-            InvoiceError::NotEditable => Self::NotEditable,
+            InvoiceError::NotEditable => Self::Refused(left_draft(Action::Edit)),
             InvoiceError::NotFound => Self::NotFound,
             other => Self::Storage(other.into()),
         }
     }
 }
 
-/// Saves a draft as typed, new (`existing` is `None`) or over an existing one: the number must be free in its
+/// Saves a draft as typed, new (`existing` is `None`) or over an existing one (which the table of actions must let
+/// be edited: a draft, or a failed submission Billit created no order for): the number must be free in its
 /// year, a credit note or corrected invoice must be linkable to `original` (a sent invoice of this tenant, within
 /// what remains of it; a credit note's `corrects` becomes the original's number), the customer must be one of
 /// this tenant's, and the totals are computed here. A linked document is audited with its creation.
@@ -108,8 +128,9 @@ pub async fn save(
     original: Option<&InvoiceRecord>,
     author: &Author,
 ) -> Result<InvoiceId, SaveError> {
-    if existing.is_some_and(|record| !record.submission.is_editable()) {
-        return Err(SaveError::NotEditable);
+    if let Some(record) = existing {
+        decide(Action::Edit, &crate::actions::without_amounts(record))
+            .map_err(SaveError::Refused)?;
     }
     if let Some(year) = issue_year(&draft)
         && !draft.number.is_empty()
@@ -192,4 +213,52 @@ fn created_entry(
             "original_id": original.id.to_string(),
             "original_number": original.number(),
         }))
+}
+
+/// Why a document was not deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    /// The table of actions refuses it: on its way to Billit, or sent (a credit note cancels it instead).
+    #[error(transparent)]
+    Refused(Refusal),
+    #[error("no such invoice")]
+    NotFound,
+    #[error("the invoice could not be deleted")]
+    Storage(#[source] InvoiceError),
+}
+
+impl crate::Failure for DeleteError {
+    fn kind(&self) -> crate::FailureKind {
+        match self {
+            Self::NotFound => crate::FailureKind::NotFound,
+            Self::Storage(_) => crate::FailureKind::Internal,
+            Self::Refused(_) => crate::FailureKind::Refused,
+        }
+    }
+
+    fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Self::Refused(refusal) => Some(*refusal),
+            _ => None,
+        }
+    }
+}
+
+/// Deletes a draft or a failed submission, with its audit entry `audit` in the same transaction, when the table
+/// of actions lets it be deleted (the repository checks the state again under its own condition, so a document
+/// queued meanwhile stays).
+pub async fn delete(
+    app: &App,
+    scope: &TenantScope,
+    record: &InvoiceRecord,
+    audit: AuditEntry,
+) -> Result<(), DeleteError> {
+    decide(Action::Delete, &crate::actions::without_amounts(record))
+        .map_err(DeleteError::Refused)?;
+    match app.invoices.delete(scope, record.id, audit).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(DeleteError::NotFound),
+        Err(InvoiceError::NotEditable) => Err(DeleteError::Refused(left_draft(Action::Delete))),
+        Err(error) => Err(DeleteError::Storage(error)),
+    }
 }

@@ -16,6 +16,7 @@ use crate::live::LiveEvent;
 use crate::worker::{JobFailure, JobRegistry, JobResult};
 use chrono::Utc;
 use portal_billit::client::{BillitClient, BillitError};
+use portal_domain::actions::{Action, Refusal, decide};
 use portal_domain::identifiers::Siren;
 use portal_domain::ids::InvoiceId;
 use portal_domain::invoice::{DocumentType, InvoiceDraft, Problem, check_before_submission};
@@ -56,7 +57,11 @@ pub enum QueueError {
     /// The check found problems (they are shown next to the fields).
     #[error("the invoice does not pass the checks before submission ({} problems)", .0.len())]
     Problems(Vec<Problem>),
-    /// Not a draft or a failed submission (already on its way, or sent).
+    /// The table of actions refuses it: sending a draft, or retrying a failed submission, and nothing else
+    /// (already on its way, or sent).
+    #[error(transparent)]
+    Refused(Refusal),
+    /// No longer a draft or a failed submission when it was to be queued (queued meanwhile by someone else).
     #[error("only a draft or a failed submission can be sent")]
     NotSubmittable,
     /// A credit note taking back more than the `remaining_cents` of its original (checked under the original's
@@ -71,10 +76,27 @@ impl crate::Failure for QueueError {
     fn kind(&self) -> crate::FailureKind {
         match self {
             Self::Storage(_) => crate::FailureKind::Internal,
-            Self::Problems(_) | Self::NotSubmittable | Self::OverCreditLimit { .. } => {
-                crate::FailureKind::Refused
-            }
+            Self::Problems(_)
+            | Self::Refused(_)
+            | Self::NotSubmittable
+            | Self::OverCreditLimit { .. } => crate::FailureKind::Refused,
         }
+    }
+
+    fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Self::Refused(refusal) => Some(*refusal),
+            _ => None,
+        }
+    }
+}
+
+/// What queueing `record` is, for the table of actions: retrying a failed submission, else sending.
+pub fn queue_action(record: &InvoiceRecord) -> Action {
+    if record.submission == SubmissionState::Failed {
+        Action::Retry
+    } else {
+        Action::Send
     }
 }
 
@@ -82,7 +104,8 @@ fn storage(error: impl Into<anyhow::Error>) -> QueueError {
     QueueError::Storage(error.into())
 }
 
-/// Checks the stored invoice again and, if nothing is wrong, queues it with its job and the audit entry `audit`
+/// Checks the stored invoice again and, if the table of actions lets it be sent (a draft) or retried (a failed
+/// submission, see [`queue_action`]) and nothing is wrong, queues it with its job and the audit entry `audit`
 /// when there is one (the demo has none), in one transaction: nothing queued, no entry.
 pub async fn queue(
     state: &App,
@@ -91,9 +114,11 @@ pub async fn queue(
     record: &InvoiceRecord,
     audit: Option<AuditEntry>,
 ) -> Result<(), QueueError> {
-    if !record.submission.is_editable() {
-        return Err(QueueError::NotSubmittable);
-    }
+    decide(
+        queue_action(record),
+        &crate::actions::without_amounts(record),
+    )
+    .map_err(QueueError::Refused)?;
     let draft = draft_for_check(record, seller_siren);
     let taken = match issue_year(&draft) {
         Some(year) => state

@@ -14,6 +14,7 @@ use crate::live::LiveEvent;
 use crate::worker::JobRegistry;
 use anyhow::Context;
 use chrono::NaiveDate;
+use portal_domain::actions::{Action, Refusal, decide};
 use portal_domain::ids::InvoiceId;
 use portal_persistence::TenantScope;
 use portal_persistence::invoices::InvoiceRecord;
@@ -47,6 +48,14 @@ pub fn is_payable(invoice: &InvoiceRecord) -> bool {
         invoice.submission,
         invoice.billit_order_id.is_some(),
     )
+}
+
+/// The table of actions' early answer on recording a payment (`action`: [`Action::RecordPayment`] or
+/// [`Action::MarkFullyPaid`]) with what the invoice row says, before its payments are read (no query): a draft,
+/// a credit note, a refused, rejected or cancelled invoice, one the payment track says paid. What the payments
+/// recorded leave to pay is decided by [`record`], under the invoice's lock.
+pub fn precheck(invoice: &InvoiceRecord, action: Action) -> Result<(), Refusal> {
+    decide(action, &invoice.situation(0, None))
 }
 
 /// Tells the invoice's open pages that something changed.
@@ -107,11 +116,10 @@ pub fn remaining_today() -> NewPayment {
 /// Why a payment was not recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    /// A credit note, an invoice not sent, or one Billit does not have: nothing can be paid on it.
-    #[error("this invoice cannot receive payments")]
-    NotPayable,
-    #[error("nothing remains to be paid")]
-    NothingDue,
+    /// The table of actions refuses it (a credit note, an invoice not sent or that Billit does not have, a refused
+    /// or rejected invoice, nothing remaining to be paid).
+    #[error(transparent)]
+    Refused(Refusal),
     #[error("the amount is more than the {remaining_cents} cents that remain")]
     Exceeds { remaining_cents: i64 },
     #[error("no such invoice")]
@@ -176,9 +184,14 @@ impl crate::Failure for RecordError {
         match self {
             Self::NotFound => crate::FailureKind::NotFound,
             Self::Storage(_) => crate::FailureKind::Internal,
-            Self::NotPayable | Self::NothingDue | Self::Exceeds { .. } => {
-                crate::FailureKind::Refused
-            }
+            Self::Refused(_) | Self::Exceeds { .. } => crate::FailureKind::Refused,
+        }
+    }
+
+    fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Self::Refused(refusal) => Some(*refusal),
+            _ => None,
         }
     }
 }
@@ -203,9 +216,12 @@ impl crate::Failure for CancelError {
     }
 }
 
-/// Records a payment received on `invoice` and its report to Billit (a job, committed with the payment and the
-/// audit entry in one transaction); what remains is checked under the invoice's row lock, so two payments
-/// recorded at once cannot exceed it. The invoice's open pages hear of it.
+/// Records a payment received on `invoice` (or, with [`PaymentAmount::Remaining`], marks it fully paid) and its
+/// report to Billit (a job, committed with the payment and the audit entry in one transaction). The table of
+/// actions ([`crate::actions`]: [`crate::actions::Action::RecordPayment`] or
+/// [`crate::actions::Action::MarkFullyPaid`]) is asked first (a page asks [`precheck`] before that), inside
+/// that transaction under the invoice's row lock with the payments read there, and what remains is checked there
+/// too, so two payments recorded at once cannot exceed it. The invoice's open pages hear of it.
 pub async fn record(
     app: &App,
     scope: &TenantScope,
@@ -213,9 +229,6 @@ pub async fn record(
     payment: NewPayment,
     by: RecordedBy,
 ) -> Result<PaymentRecord, RecordError> {
-    if !is_payable(invoice) {
-        return Err(RecordError::NotPayable);
-    }
     let outcome = repository(app)
         .record(
             scope,
@@ -234,8 +247,7 @@ pub async fn record(
             Ok(*recorded)
         }
         RecordOutcome::Exceeds { remaining_cents } => Err(RecordError::Exceeds { remaining_cents }),
-        RecordOutcome::NothingDue => Err(RecordError::NothingDue),
-        RecordOutcome::NotPayable => Err(RecordError::NotPayable),
+        RecordOutcome::Refused(refusal) => Err(RecordError::Refused(refusal)),
     }
 }
 

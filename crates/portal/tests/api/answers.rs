@@ -75,13 +75,13 @@ async fn suspended_invoice(
 }
 
 /// One part of a multipart form: a text field, or a file (name, type).
-enum Part<'a> {
+pub(crate) enum Part<'a> {
     Text(&'a str, &'a str),
     File(&'a str, &'a str, &'a str, &'a [u8]),
 }
 
 /// Posts a multipart form as a browser does, with the CSRF token taken from `page` first.
-async fn post_multipart(
+pub(crate) async fn post_multipart(
     visitor: &Visitor<'_>,
     page: &str,
     action: &str,

@@ -3,6 +3,8 @@
 #[cfg(test)]
 mod accounts;
 #[cfg(test)]
+mod actions;
+#[cfg(test)]
 mod answers;
 #[cfg(test)]
 mod customers;

@@ -441,7 +441,7 @@ async fn viewers_cannot_record_drafts_cannot_be_paid_and_other_tenants_see_nothi
             .text()
             .await
             .unwrap()
-            .contains("facture envoyée à Billit")
+            .contains("le document n’a pas encore été envoyé")
     );
     let refused = member
         .submit(&draft.page(), &format!("{}/full", draft.payments()), &[])

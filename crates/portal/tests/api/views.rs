@@ -19,7 +19,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 const NNBSP: char = '\u{202f}';
 const NBSP: char = '\u{a0}';
 
-async fn scope(app: &TestApp, email: &str, slug: &str) -> TenantScope {
+pub(crate) async fn scope(app: &TestApp, email: &str, slug: &str) -> TenantScope {
     let user = UserRepository::new(app.test_db.db.clone())
         .find_by_email(email)
         .await
@@ -65,16 +65,16 @@ async fn customer(app: &TestApp, scope: &TenantScope, name: &str) -> CustomerId 
     id
 }
 
-fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+pub(crate) fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
-fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+pub(crate) fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
 }
 
 /// An invoice of one line at 20 % whose total incl. VAT is `incl_cents` (its excl. and VAT split as 1/1.2).
-fn content(
+pub(crate) fn content(
     number: &str,
     buyer: &str,
     customer: Option<CustomerId>,
@@ -115,12 +115,12 @@ fn content(
     }
 }
 
-fn status(code: u16, source: Source, when: DateTime<Utc>, key: &str) -> StatusEvent {
+pub(crate) fn status(code: u16, source: Source, when: DateTime<Utc>, key: &str) -> StatusEvent {
     StatusEvent::status(StatusCode(code), source, when, key)
 }
 
 /// An invoice sent to Billit as order `order_id`, with these events folded into its summary.
-async fn sent(
+pub(crate) async fn sent(
     app: &TestApp,
     scope: &TenantScope,
     content: InvoiceContent,
@@ -138,7 +138,7 @@ async fn sent(
     id
 }
 
-fn delivered(prefix: &str) -> Vec<StatusEvent> {
+pub(crate) fn delivered(prefix: &str) -> Vec<StatusEvent> {
     delivered_from(prefix, at(2026, 11, 30, 10))
 }
 

@@ -2,6 +2,7 @@
 //! the retry of a failed email, and the tenant's answer templates.
 
 use super::forms::{self as form, Action, ComposeForm, ReadError, Upload};
+use crate::components::actions::{Refusal, refused_page};
 use crate::components::answers::{self as answering, LoadedInvoice};
 use crate::errors::{WebError, respond};
 use crate::extract::{Admin, Member, TenantContext, client_ip, layout_for};
@@ -346,21 +347,23 @@ fn check(form: &ComposeForm, t: Tr) -> (Vec<String>, Problems) {
     (recipients, problems)
 }
 
-/// The composer cannot be used: the invoice has no open request (any more).
+/// The composer cannot be used: the table of actions refuses an answer (no open request, any more).
 async fn no_request(
     state: &AppState,
     req: &HttpRequest,
     ctx: &TenantContext,
     base: String,
+    refusal: &Refusal,
 ) -> Result<HttpResponse, WebError> {
-    let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
-    let page = NoticePage {
-        title: layout.t.get("answers.closed.title").to_owned(),
-        message: layout.t.get("answers.closed.message").to_owned(),
-        link: Some((base, layout.t.get("answers.back").to_owned())),
-        layout,
-    };
-    Ok(respond(req, HttpStatus::CONFLICT, page))
+    refused_page(
+        state,
+        req,
+        ctx,
+        refusal,
+        "answers.closed.title",
+        (base, "answers.back"),
+    )
+    .await
 }
 
 async fn unreadable_form(
@@ -398,8 +401,9 @@ pub async fn compose(
     let (_, id) = path.into_inner();
     let loaded = answering::load_invoice(&state, &ctx, &id).await?;
     let base = format!("/t/{}/invoices/{}", ctx.tenant.slug, loaded.record.id);
-    let Some(request) = answering::answerable(&loaded.history).cloned() else {
-        return no_request(&state, &req, &ctx, base).await;
+    let request = match portal_app::answers::check(&loaded) {
+        Ok(request) => request.clone(),
+        Err(refusal) => return no_request(&state, &req, &ctx, base, &refusal).await,
     };
     let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
     let lang = answering::customer_language(&loaded.record);
@@ -430,8 +434,9 @@ pub async fn submit(
     let (_, id) = path.into_inner();
     let loaded = answering::load_invoice(&state, &ctx, &id).await?;
     let base = format!("/t/{}/invoices/{}", ctx.tenant.slug, loaded.record.id);
-    let Some(request) = answering::answerable(&loaded.history).cloned() else {
-        return no_request(&state, &req, &ctx, base).await;
+    let request = match portal_app::answers::check(&loaded) {
+        Ok(request) => request.clone(),
+        Err(refusal) => return no_request(&state, &req, &ctx, base, &refusal).await,
     };
     let posted = match form::read(multipart).await {
         Ok(posted) => posted,
@@ -515,7 +520,7 @@ pub async fn submit(
             );
             Ok(respond(&req, HttpStatus::BAD_GATEWAY, page))
         }
-        Err(SendError::NoOpenRequest) => no_request(&state, &req, &ctx, base).await,
+        Err(SendError::Refused(refusal)) => no_request(&state, &req, &ctx, base, &refusal).await,
         Err(SendError::UnknownRecipients(unknown)) => {
             problems.to = Some(t.fill(
                 "answers.error.unknown_recipients",

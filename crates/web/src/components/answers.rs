@@ -5,6 +5,7 @@
 //! while SMTP is down); the request itself closes only when the customer's platform says so (209, or a later
 //! 205/206/210), which the status fold already does.
 
+use crate::components::actions::{Action, Decisions};
 use crate::errors::WebError;
 use crate::extract::TenantContext;
 use crate::format;
@@ -161,6 +162,7 @@ pub(crate) async fn panel(
     ctx: &TenantContext,
     record: &InvoiceRecord,
     history: &History,
+    decisions: &Decisions,
     t: Tr,
 ) -> Result<AnswersPanel, WebError> {
     let lang = t.lang;
@@ -250,7 +252,9 @@ pub(crate) async fn panel(
         .collect::<Vec<_>>();
     Ok(AnswersPanel {
         show: open.is_some() || !emails.is_empty(),
-        answer_href: (can_write && open.is_some()).then(|| format!("{base}/answer")),
+        answer_href: decisions
+            .offers(Action::Answer)
+            .then(|| format!("{base}/answer")),
         waiting,
         emails,
     })

@@ -1,6 +1,7 @@
-//! Page pieces that several features show: the payment panel and the answers panel of an invoice, the status
-//! badge. Shared layer: they use the application and the formatting, never a feature.
+//! Page pieces that several features show: the table of actions' decisions and refusals, the payment panel and the
+//! answers panel of an invoice, the status badge. Shared layer: they use the application and the formatting, never a feature.
 
+pub mod actions;
 pub mod answers;
 pub mod payments;
 pub mod status;

@@ -1,18 +1,17 @@
 //! The payment form and the payment panel of the invoice page (the use cases are `portal_app::payments`).
 
+use crate::components::actions::{Action, Decisions};
 use crate::format;
 use crate::forms::parse_date;
 use crate::i18n::Tr;
-use crate::state::AppState;
-use anyhow::Context;
 use chrono::NaiveDate;
 use portal_app::payments::failure_sentence;
 pub use portal_app::payments::{
     REFERENCE_MAX, is_payable, publish, remaining_today, report_job, repository, today,
 };
 use portal_domain::Localized;
+use portal_domain::actions::Reason;
 use portal_domain::money::Amount;
-use portal_persistence::TenantScope;
 use portal_persistence::invoices::InvoiceRecord;
 use portal_persistence::payments::{
     NewPayment, PaymentAmount, PaymentMethod, PaymentRecord, PaymentState,
@@ -209,8 +208,13 @@ pub struct PaymentPanel {
     pub remaining: String,
     pub fully_paid: bool,
     pub rows: Vec<PaymentRow>,
-    /// A member may record a payment (something remains).
+    /// The table of actions lets a member record a payment.
     pub can_record: bool,
+    /// The table of actions lets a member mark it fully paid (something remains).
+    pub can_mark_paid: bool,
+    /// Why no payment can be recorded (a refused or rejected invoice…), when the panel has no form and is not
+    /// simply fully paid.
+    pub closed: Option<String>,
     /// What "mark as fully paid" will record.
     pub full_help: String,
     pub form: FormView,
@@ -311,23 +315,20 @@ pub fn form_view(
     }
 }
 
-/// The payment track of an invoice, with `form` in its form; `None` when the invoice cannot be paid and has no
-/// payment (a draft, a credit note).
-pub async fn panel(
-    state: &AppState,
-    scope: &TenantScope,
+/// The payment track of an invoice, with `form` in its form and its `payments` as read with its situation
+/// (`portal_app::actions::known`); the form and the buttons are those the table of actions opens (`decisions`).
+/// `None` when the invoice cannot be paid and has no payment (a draft, a credit note).
+pub fn panel(
     slug: &str,
     invoice: &InvoiceRecord,
+    payments: &[PaymentRecord],
+    decisions: &Decisions,
     form: FormView,
     t: Tr,
-) -> anyhow::Result<Option<PaymentPanel>> {
-    let payments = repository(state)
-        .list(scope, invoice.id)
-        .await
-        .context("cannot read the invoice's payments")?;
+) -> Option<PaymentPanel> {
     let payable = is_payable(invoice);
     if !payable && payments.is_empty() {
-        return Ok(None);
+        return None;
     }
     let currency = invoice.draft.currency.as_str();
     // A cancelled payment stays listed but was never received.
@@ -338,9 +339,14 @@ pub async fn panel(
     );
     let total = invoice.totals.incl;
     let remaining = portal_domain::payments::remaining_cents(total, paid);
-    let member = scope.allows(portal_persistence::TenantRole::Member);
+    let member = decisions.is_member();
     let action = format!("/t/{slug}/invoices/{}/payments", invoice.id);
-    Ok(Some(PaymentPanel {
+    let can_record = decisions.offers(Action::RecordPayment);
+    let closed = decisions
+        .refusal(Action::RecordPayment)
+        .filter(|refusal| member && payable && refusal.reason != Reason::NothingRemains)
+        .map(|refusal| refusal.message(t.lang));
+    Some(PaymentPanel {
         total: format::amount_cents(total, currency, t.lang),
         paid: format::amount_cents(paid, currency, t.lang),
         remaining: format::amount_cents(remaining, currency, t.lang),
@@ -349,7 +355,9 @@ pub async fn panel(
             .iter()
             .map(|payment| row_of(payment, &action, currency, member, t))
             .collect(),
-        can_record: member && payable && remaining > 0,
+        can_record,
+        can_mark_paid: decisions.offers(Action::MarkFullyPaid),
+        closed,
         full_help: t.fill(
             "payments.full_help",
             &[(
@@ -359,17 +367,17 @@ pub async fn panel(
         ),
         form,
         action,
-    }))
+    })
 }
 
 /// The panel of the invoice page, with a blank form.
-pub async fn panel_for_page(
-    state: &AppState,
-    scope: &TenantScope,
+pub fn panel_for_page(
     slug: &str,
     invoice: &InvoiceRecord,
+    payments: &[PaymentRecord],
+    decisions: &Decisions,
     t: Tr,
-) -> anyhow::Result<Option<PaymentPanel>> {
+) -> Option<PaymentPanel> {
     let form = form_view(
         &PaymentForm::blank(),
         invoice,
@@ -377,7 +385,7 @@ pub async fn panel_for_page(
         None,
         t,
     );
-    panel(state, scope, slug, invoice, form, t).await
+    panel(slug, invoice, payments, decisions, form, t)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The invoice editor (new, edit, save), sending to Billit (submit, retry), deleting, and the numbering settings.
 //! Registered by `configure` before the invoice views, so that `/invoices/new` is not read as an invoice id.
 
+use crate::components::actions::{Action, Refusal, decide, refused_page};
 use crate::errors::{WebError, respond};
 use crate::extract::find_invoice;
 use crate::extract::{Admin, Member, TenantContext, client_ip, layout_for};
@@ -18,20 +19,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use chrono::Datelike;
-use portal_app::invoicing::drafts::{self, Author, SaveError};
+use portal_app::invoicing::drafts::{self, Author, DeleteError, SaveError};
 use portal_app::invoicing::submit::{self, QueueError};
 use portal_app::settlements::LinkRefusal;
-use portal_domain::Language;
 use portal_domain::identifiers::Siren;
 use portal_domain::ids::{CustomerId, InvoiceId};
 use portal_domain::invoice::{DocumentType, Problem};
 use portal_domain::money::{
     ExemptionReason, LineAmounts, Quantity, UnitPrice, VatRate, VatRateSet,
 };
+use portal_domain::{Language, Localized};
 use portal_persistence::audit::AuditEntry;
-use portal_persistence::invoices::{
-    InvoiceError, InvoiceRecord, NumberingSettings, SubmissionState,
-};
+use portal_persistence::invoices::{InvoiceRecord, NumberingSettings, SubmissionState};
 use portal_persistence::tenants::Tenant;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -598,13 +597,29 @@ pub async fn new_invoice(
     // tenant's sent invoices, the credit note is linked to it exactly as `?from=<id>&as=credit_note` does, so that
     // what it may take back is limited the same way.
     let corrected = match (query.document_type.as_deref(), query.corrects.as_deref()) {
-        (Some("credit_note"), Some(number)) if query.from.is_none() => state
-            .invoices
-            .find_by_number(&ctx.scope, number.trim())
-            .await?
-            // An invoice not sent yet cannot be settled (it is edited instead): the form below only copies it.
-            .filter(crate::invoices::settlements::settleable)
-            .map(|original| original.id.to_string()),
+        (Some("credit_note"), Some(number)) if query.from.is_none() => {
+            match state
+                .invoices
+                .find_by_number(&ctx.scope, number.trim())
+                .await?
+            {
+                // Only what the table of actions lets be credited is linked (an invoice not sent yet is edited
+                // instead): otherwise the form below only copies it.
+                Some(original)
+                    if portal_app::settlements::may_start_from(
+                        &state,
+                        &ctx.scope,
+                        &original,
+                        DocumentType::CreditNote,
+                    )
+                    .await?
+                    .is_ok() =>
+                {
+                    Some(original.id.to_string())
+                }
+                _ => None,
+            }
+        }
         _ => None,
     };
     let linked = match (query.from.as_deref(), corrected.as_deref()) {
@@ -686,9 +701,29 @@ pub async fn new_invoice(
     .await
 }
 
-/// Whether the editor may change it: a draft, or a failed submission that never became a Billit order.
-fn editable(invoice: &InvoiceRecord) -> bool {
-    invoice.submission.is_editable() && invoice.billit_order_id.is_none()
+/// Whether the editor may change it (the table of actions: a draft, or a failed submission, that never became a
+/// Billit order), or why not.
+fn editable(invoice: &InvoiceRecord) -> Result<(), Refusal> {
+    decide(Action::Edit, &portal_app::actions::without_amounts(invoice))
+}
+
+/// The 409 page of an action on this invoice the table refuses.
+async fn refused(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    id: InvoiceId,
+    refusal: &Refusal,
+) -> Result<HttpResponse, WebError> {
+    refused_page(
+        state,
+        req,
+        ctx,
+        refusal,
+        "editor.refused_title",
+        (invoice_page(&ctx.tenant.slug, id), "editor.to_invoice"),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -705,7 +740,7 @@ pub async fn edit(
     query: web::Query<EditQuery>,
 ) -> Result<HttpResponse, WebError> {
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
-    if !editable(&invoice) {
+    if editable(&invoice).is_err() {
         return Ok(see_other(&invoice_page(&ctx.tenant.slug, invoice.id)));
     }
     let t = Tr::new(ctx.user.language());
@@ -788,16 +823,9 @@ async fn save_form(
     body: &[u8],
 ) -> Result<HttpResponse, WebError> {
     if let Some(invoice) = invoice
-        && !editable(invoice)
+        && let Err(refusal) = editable(invoice)
     {
-        let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
-        return Ok(not_editable_page(
-            req,
-            ctx,
-            layout,
-            invoice.id,
-            "editor.not_editable",
-        ));
+        return refused(state, req, ctx, invoice.id, &refusal).await;
     }
     let (mut form, action) = EditorForm::from_body(body);
     let again = |form: EditorForm, status: StatusCode, check: bool| Render {
@@ -884,39 +912,33 @@ async fn save_form(
             )
             .await;
         }
-        Err(SaveError::Link(
-            refusal @ (LinkRefusal::NotSettleable | LinkRefusal::OverLimit { .. }),
-        )) => {
+        Err(SaveError::Link(LinkRefusal::OverLimit {
+            amount_cents,
+            remaining_cents,
+        })) if original.is_some() => {
             let t = Tr::new(ctx.user.language());
-            let sentence = match (refusal, original.as_ref()) {
-                (
-                    LinkRefusal::OverLimit {
-                        amount_cents,
-                        remaining_cents,
-                    },
-                    Some(original),
-                ) => crate::invoices::settlements::over_limit_sentence(
+            let sentence = original.as_ref().map(|original| {
+                crate::invoices::settlements::over_limit_sentence(
                     original,
                     amount_cents,
                     remaining_cents,
                     t,
-                ),
-                _ => t.get("settlements.not_settleable").to_owned(),
-            };
+                )
+            });
             let mut render = again(form, StatusCode::UNPROCESSABLE_ENTITY, true);
-            render.alert = Some(sentence);
+            render.alert = sentence;
             return render_editor(state, req, ctx, render).await;
         }
-        Err(SaveError::NotEditable) => {
-            let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
+        // The original may not be credited or corrected (any more): the form stays, with the reason, unsaved.
+        Err(SaveError::Link(LinkRefusal::Refused(refusal))) => {
+            let t = Tr::new(ctx.user.language());
+            let mut render = again(form, StatusCode::CONFLICT, true);
+            render.alert = Some(refusal.message(t.lang));
+            return render_editor(state, req, ctx, render).await;
+        }
+        Err(SaveError::Refused(refusal)) => {
             let id = invoice.map(|invoice| invoice.id).unwrap_or_default();
-            return Ok(not_editable_page(
-                req,
-                ctx,
-                layout,
-                id,
-                "editor.not_editable",
-            ));
+            return refused(state, req, ctx, id, &refusal).await;
         }
         Err(other) => return Err(WebError::from_failure(other)),
     };
@@ -974,7 +996,7 @@ async fn queue_and_redirect(
     let slug = &ctx.tenant.slug;
     match outcome {
         Ok(()) => Ok(see_other(&invoice_page(slug, invoice.id))),
-        Err(QueueError::Problems(_)) if editable(invoice) => Ok(see_other(&format!(
+        Err(QueueError::Problems(_)) if editable(invoice).is_ok() => Ok(see_other(&format!(
             "{}?notice=fix_first",
             edit_page(slug, invoice.id)
         ))),
@@ -1018,6 +1040,7 @@ async fn queue_and_redirect(
             };
             Ok(respond(req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
+        Err(QueueError::Refused(refusal)) => refused(state, req, ctx, invoice.id, &refusal).await,
         Err(QueueError::NotSubmittable) => {
             let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
             Ok(not_editable_page(
@@ -1051,15 +1074,11 @@ pub async fn retry(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
-    if invoice.submission != SubmissionState::Failed {
-        let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
-        return Ok(not_editable_page(
-            &req,
-            &ctx,
-            layout,
-            invoice.id,
-            "editor.retry_refused",
-        ));
+    if let Err(refusal) = decide(
+        Action::Retry,
+        &portal_app::actions::without_amounts(&invoice),
+    ) {
+        return refused(&state, &req, &ctx, invoice.id, &refusal).await;
     }
     queue_and_redirect(&state, &req, &ctx, &invoice).await
 }
@@ -1078,23 +1097,13 @@ pub async fn delete(
             "number": invoice.number(),
             "billit_order_id": invoice.billit_order_id,
         }));
-    let deletable = invoice.submission.is_editable()
-        && match state.invoices.delete(&ctx.scope, invoice.id, deleted).await {
-            Ok(true) => true,
-            Ok(false) => return Err(WebError::NotFound),
-            Err(InvoiceError::NotEditable) => false,
-            Err(error) => return Err(error.into()),
-        };
-    if !deletable {
+    match drafts::delete(&state, &ctx.scope, &invoice, deleted).await {
+        Ok(()) => {}
         // On its way to Billit or sent: it stays, and a credit note is the way to cancel it.
-        let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
-        return Ok(not_editable_page(
-            &req,
-            &ctx,
-            layout,
-            invoice.id,
-            "editor.delete_refused",
-        ));
+        Err(DeleteError::Refused(refusal)) => {
+            return refused(&state, &req, &ctx, invoice.id, &refusal).await;
+        }
+        Err(other) => return Err(WebError::from_failure(other)),
     }
     let list = format!("/t/{}/invoices", ctx.tenant.slug);
     let Some(order_id) = invoice.billit_order_id else {

@@ -7,22 +7,21 @@
 //! settled, the new document where it comes from. The invoice page's request panel gets the disputed business
 //! terms and the rules the status file cites.
 
+use crate::components::actions::{Action, Decisions, Refusal, refused_page};
 use crate::components::status::{StatusBadge, status_badge};
-use crate::errors::{WebError, respond};
-use crate::extract::{TenantContext, layout_for};
+use crate::errors::WebError;
+use crate::extract::TenantContext;
 use crate::format;
 use crate::i18n::Tr;
 use crate::invoices::forms::EditorForm;
-use crate::layout::NoticePage;
 use crate::state::AppState;
-use actix_web::http::StatusCode as HttpStatus;
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use portal_app::settlements::LinkRefusal;
+use portal_domain::Localized;
 use portal_domain::ids::InvoiceId;
 use portal_domain::invoice::{DocumentType, InvoiceDraft};
 use portal_domain::lifecycle::History;
-use portal_persistence::TenantRole;
 use portal_persistence::invoices::{InvoiceRecord, StoredEvent};
 use portal_persistence::settlements::{InvoiceRelation, RelatedDocument};
 
@@ -43,33 +42,30 @@ impl SettleAs {
     }
 }
 
-// Only an invoice that went to Billit can be settled: a draft is simply edited, and a credit note is not
-// credited again (the domain's rule).
-pub(crate) use portal_app::settlements::settleable;
-
 fn invoice_href(slug: &str, id: InvoiceId) -> String {
     format!("/t/{slug}/invoices/{id}")
 }
 
-/// The page that says an invoice cannot be settled (not sent, or a credit note).
+/// The page that says why an invoice cannot be settled (not sent, a credit note, cancelled, fully credited).
 async fn not_settleable_page(
     state: &AppState,
     req: &HttpRequest,
     ctx: &TenantContext,
     original: &InvoiceRecord,
+    refusal: &Refusal,
 ) -> Result<HttpResponse, WebError> {
-    let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
-    let t = layout.t;
-    let page = NoticePage {
-        title: t.get("settlements.refused_title").to_owned(),
-        message: t.get("settlements.not_settleable").to_owned(),
-        link: Some((
+    refused_page(
+        state,
+        req,
+        ctx,
+        refusal,
+        "settlements.refused_title",
+        (
             invoice_href(&ctx.tenant.slug, original.id),
-            t.get("settlements.to_original").to_owned(),
-        )),
-        layout,
-    };
-    Ok(respond(req, HttpStatus::CONFLICT, page))
+            "settlements.to_original",
+        ),
+    )
+    .await
 }
 
 /// What `/invoices/new?from=…&as=…` gives: the pre-filled form, or the page saying why not.
@@ -110,15 +106,17 @@ pub async fn prefill(
     let Some(settle_as) = SettleAs::parse(settle_as) else {
         return Err(WebError::NotFound);
     };
-    if !settleable(&original) {
-        return Ok(Prefill::Refused(
-            not_settleable_page(state, req, ctx, &original).await?,
-        ));
-    }
     let document_type = match settle_as {
         SettleAs::CreditNote => DocumentType::CreditNote,
         SettleAs::Corrected => DocumentType::Invoice,
     };
+    if let Err(refusal) =
+        portal_app::settlements::may_start_from(state, &ctx.scope, &original, document_type).await?
+    {
+        return Ok(Prefill::Refused(
+            not_settleable_page(state, req, ctx, &original, &refusal).await?,
+        ));
+    }
     let number = state
         .invoices
         .propose_number(&ctx.scope, document_type, today)
@@ -290,10 +288,8 @@ pub async fn check_link(
     .await
     {
         Ok(()) => {}
-        Err(LinkRefusal::NotSettleable) => {
-            return Ok(LinkCheck::Refused(
-                t.get("settlements.not_settleable").to_owned(),
-            ));
+        Err(LinkRefusal::Refused(refusal)) => {
+            return Ok(LinkCheck::Refused(refusal.message(t.lang)));
         }
         Err(LinkRefusal::OverLimit {
             amount_cents,
@@ -420,11 +416,12 @@ pub struct OriginLink {
     pub href: String,
 }
 
-/// The buttons that start a credit note or a corrected invoice; the one the customer asked for comes first.
+/// The buttons that start a credit note or a corrected invoice (those the table of actions opens); the one the
+/// customer asked for comes first.
 #[derive(Debug, Clone)]
 pub struct SettleActions {
-    pub credit_note_href: String,
-    pub corrected_href: String,
+    pub credit_note_href: Option<String>,
+    pub corrected_href: Option<String>,
     pub corrected_first: bool,
     /// Why: the customer disputes the invoice.
     pub disputed: bool,
@@ -548,6 +545,7 @@ pub async fn panel(
     record: &InvoiceRecord,
     events: &[StoredEvent],
     history: &History,
+    decisions: &Decisions,
     t: Tr,
 ) -> Result<SettlementPanel, WebError> {
     let slug = &ctx.tenant.slug;
@@ -595,16 +593,20 @@ pub async fn panel(
         None => None,
     };
     let request = history.open_request.as_ref();
-    let actions = (ctx.scope.allows(TenantRole::Member) && settleable(record)).then(|| {
-        let new = format!("/t/{slug}/invoices/new?from={}", record.id);
-        SettleActions {
-            credit_note_href: format!("{new}&as=credit_note"),
-            corrected_href: format!("{new}&as=corrected"),
-            corrected_first: request
-                .and_then(|request| request.requested_action.as_deref())
-                .is_some_and(|action| action.trim().eq_ignore_ascii_case("NIN")),
-            disputed: request.is_some_and(|request| request.code.0 == 207),
-        }
+    let new = format!("/t/{slug}/invoices/new?from={}", record.id);
+    let credit_note_href = decisions
+        .offers(Action::CreditNote)
+        .then(|| format!("{new}&as=credit_note"));
+    let corrected_href = decisions
+        .offers(Action::CorrectedInvoice)
+        .then(|| format!("{new}&as=corrected"));
+    let actions = (credit_note_href.is_some() || corrected_href.is_some()).then(|| SettleActions {
+        credit_note_href,
+        corrected_href,
+        corrected_first: request
+            .and_then(|request| request.requested_action.as_deref())
+            .is_some_and(|action| action.trim().eq_ignore_ascii_case("NIN")),
+        disputed: request.is_some_and(|request| request.code.0 == 207),
     });
     Ok(SettlementPanel {
         disputed,

@@ -2,6 +2,7 @@
 //! and the status ingestion write. Everything shown is put into words here (language, Paris time, amounts), so the
 //! templates only lay it out; the dashboard's invoice panels come from here too.
 
+use crate::components::actions::{Action, Decisions, decide};
 use crate::components::status::{StatusBadge, coded, state_key, status_badge, tone_of};
 use crate::extract::find_invoice;
 use crate::format;
@@ -381,16 +382,55 @@ struct RowView {
     needs_action: bool,
     reasons: Vec<String>,
     payment: String,
+    /// Links to what the row needs and the table of actions opens: `(href, label)`.
+    actions: Vec<(String, String)>,
 }
 
-fn row_view(slug: &str, row: &InvoiceRow, t: Tr) -> RowView {
+/// The actions a list row links to, when the table of actions opens them (for a member): editing a draft or a
+/// failed submission, answering an open request, and, for an invoice that needs its supplier (refused,
+/// rejected, disputed), a corrected invoice or a credit note. Every other action is on the invoice's page.
+fn row_actions(
+    slug: &str,
+    href: &str,
+    row: &InvoiceRow,
+    member: bool,
+    t: Tr,
+) -> Vec<(String, String)> {
+    if !member {
+        return Vec::new();
+    }
+    let mut wanted = vec![
+        (Action::Edit, format!("{href}/edit")),
+        (Action::Answer, format!("{href}/answer")),
+    ];
+    if row.needs_action {
+        let new = format!("/t/{slug}/invoices/new");
+        wanted.push((
+            Action::CorrectedInvoice,
+            format!("{new}?from={}&as=corrected", row.id),
+        ));
+        wanted.push((
+            Action::CreditNote,
+            format!("{new}?from={}&as=credit_note", row.id),
+        ));
+    }
+    wanted
+        .into_iter()
+        .filter(|(action, _)| decide(*action, &row.situation).is_ok())
+        .map(|(action, link)| (link, action.label(t.lang).to_owned()))
+        .collect()
+}
+
+fn row_view(slug: &str, row: &InvoiceRow, member: bool, t: Tr) -> RowView {
     let lang = t.lang;
     let submitted = !matches!(
         row.submission,
         SubmissionState::Draft | SubmissionState::Queued | SubmissionState::Failed
     );
+    let href = format!("/t/{slug}/invoices/{}", row.id);
     RowView {
-        href: format!("/t/{slug}/invoices/{}", row.id),
+        actions: row_actions(slug, &href, row, member, t),
+        href,
         number: number_or_placeholder(&row.number, t),
         is_credit_note: row.document_type == DocumentType::CreditNote,
         customer: row.buyer_name.clone(),
@@ -526,7 +566,10 @@ pub async fn list(
         sort_options: options(&current_sort, sort_choices),
         problems: parsed.problems,
         chips: chips(&slug, &counts, t, params.chip_query().as_deref()),
-        rows: rows.iter().map(|row| row_view(&slug, row, t)).collect(),
+        rows: rows
+            .iter()
+            .map(|row| row_view(&slug, row, ctx.scope.allows(TenantRole::Member), t))
+            .collect(),
         next_href,
         first_href,
         clear_href: params.has_filters().then(|| base.clone()),
@@ -731,9 +774,8 @@ fn endpoint_sentence(address: &str, t: Tr) -> String {
     )
 }
 
-fn submission_view(record: &InvoiceRecord, can_write: bool, t: Tr) -> SubmissionView {
+fn submission_view(record: &InvoiceRecord, decisions: &Decisions, t: Tr) -> SubmissionView {
     let state = record.submission;
-    let never_sent = record.billit_order_id.is_none();
     let explanation_key = match state {
         SubmissionState::Draft => "views.submission.draft_help",
         SubmissionState::Queued => "views.submission.queued_help",
@@ -759,10 +801,10 @@ fn submission_view(record: &InvoiceRecord, can_write: bool, t: Tr) -> Submission
         submitted_at: record.submitted_at.map(|at| format::date_time(at, t.lang)),
         sent_at: record.sent_at.map(|at| format::date_time(at, t.lang)),
         order_id: record.billit_order_id,
-        can_edit: can_write && state.is_editable() && never_sent,
-        can_send: can_write && state == SubmissionState::Draft,
-        can_retry: can_write && state == SubmissionState::Failed,
-        can_delete: can_write && state.is_editable(),
+        can_edit: decisions.offers(Action::Edit),
+        can_send: decisions.offers(Action::Send),
+        can_retry: decisions.offers(Action::Retry),
+        can_delete: decisions.offers(Action::Delete),
     }
 }
 
@@ -1038,9 +1080,18 @@ pub async fn show(
         .map(|stored| timeline_entry(&base, stored, &history.ignored, currency, t))
         .collect();
 
-    let settlement =
-        crate::invoices::settlements::panel(&state, &ctx, &record, &events, &history, t).await?;
-    let answers = crate::components::answers::panel(&state, &ctx, &record, &history, t).await?;
+    // What may be done with it: the table of actions, with its payments and credit notes read, and the open
+    // request as its events say (as the answer's use case reads it).
+    let known = portal_app::actions::known(&state, &ctx.scope, &record).await?;
+    let mut situation = known.situation;
+    situation.open_request = portal_app::answers::answerable(&history).map(|request| request.code);
+    let decisions = Decisions::new(situation, &ctx);
+    let settlement = crate::invoices::settlements::panel(
+        &state, &ctx, &record, &events, &history, &decisions, t,
+    )
+    .await?;
+    let answers =
+        crate::components::answers::panel(&state, &ctx, &record, &history, &decisions, t).await?;
     let page = ShowPage {
         settlement,
         answers,
@@ -1069,7 +1120,7 @@ pub async fn show(
         needs_action: summary.needs_action,
         action_sentences: action_sentences(&summary.action_reasons, record.submission, lang),
         open_request,
-        submission: submission_view(&record, ctx.scope.allows(TenantRole::Member), t),
+        submission: submission_view(&record, &decisions, t),
         tracks: submitted.then(|| tracks(&record, &history, t)),
         lines,
         vat_groups,
@@ -1082,9 +1133,12 @@ pub async fn show(
             .collect(),
         downloads: downloads(&base, &record, &events, t),
         payments: crate::components::payments::panel_for_page(
-            &state, &ctx.scope, &slug, &record, t,
-        )
-        .await?,
+            &slug,
+            &record,
+            &known.payments,
+            &decisions,
+            t,
+        ),
         timeline,
         base,
         slug,

@@ -1,9 +1,8 @@
 //! Payments received on an invoice: the payment track's own page, recording a payment, "mark as fully paid",
 //! and retrying or cancelling a payment whose report to Billit failed. Every success goes back to the invoice's page (303).
 
-use crate::components::payments::{
-    self, FormErrors, PaymentForm, PaymentPanel, form_view, is_payable,
-};
+use crate::components::actions::{Action, Decisions, Refusal, refused_page};
+use crate::components::payments::{self, FormErrors, PaymentForm, PaymentPanel, form_view};
 use crate::errors::{WebError, respond};
 use crate::extract::find_invoice;
 use crate::extract::{Member, TenantContext, client_ip, layout_for};
@@ -49,8 +48,6 @@ struct PaymentsPage {
     payments: Option<PaymentPanel>,
 }
 
-const NOT_PAYABLE: (&str, &str) = ("payments.refused_title", "payments.not_payable");
-
 fn invoice_page(slug: &str, id: InvoiceId) -> String {
     format!("/t/{slug}/invoices/{id}")
 }
@@ -73,7 +70,16 @@ async fn render(
     let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
     let t = layout.t;
     let view = form_view(shown.form, invoice, shown.errors, shown.alert, t);
-    let panel = payments::panel(state, &ctx.scope, &ctx.tenant.slug, invoice, view, t).await?;
+    let known = portal_app::actions::known(state, &ctx.scope, invoice).await?;
+    let decisions = Decisions::new(known.situation, ctx);
+    let panel = payments::panel(
+        &ctx.tenant.slug,
+        invoice,
+        &known.payments,
+        &decisions,
+        view,
+        t,
+    );
     let page = PaymentsPage {
         number: invoice.number().to_owned(),
         invoice_href: invoice_page(&ctx.tenant.slug, invoice.id),
@@ -83,8 +89,30 @@ async fn render(
     Ok(respond(req, status, page))
 }
 
-/// 409 with `(title, message)`: payments go on invoices that Billit has (not drafts, not credit notes), and only
-/// a failed one can be retried.
+/// 409 with the table of actions' refusal: payments go on invoices that Billit has (not drafts, not credit
+/// notes), not refused, rejected or cancelled, while something remains to be paid.
+async fn not_payable(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    invoice: &InvoiceRecord,
+    refusal: &Refusal,
+) -> Result<HttpResponse, WebError> {
+    refused_page(
+        state,
+        req,
+        ctx,
+        refusal,
+        "payments.refused_title",
+        (
+            invoice_page(&ctx.tenant.slug, invoice.id),
+            "payments.to_invoice",
+        ),
+    )
+    .await
+}
+
+/// 409 with `(title, message)`: only a failed payment can be retried or cancelled.
 async fn refused(
     state: &AppState,
     req: &HttpRequest,
@@ -137,8 +165,9 @@ pub async fn record(
     form: web::Form<PaymentForm>,
 ) -> Result<HttpResponse, WebError> {
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
-    if !is_payable(&invoice) {
-        return refused(&state, &req, &ctx, &invoice, NOT_PAYABLE).await;
+    // The table first, whatever the form says (the use case asks it again with the payments read).
+    if let Err(refusal) = portal_app::payments::precheck(&invoice, Action::RecordPayment) {
+        return not_payable(&state, &req, &ctx, &invoice, &refusal).await;
     }
     let t = Tr::new(ctx.user.language());
     match payments::check(&form, invoice.draft.issue_date, payments::today(), t) {
@@ -169,8 +198,8 @@ pub async fn record_rest(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let invoice = find_invoice(&state, &ctx, &path.1).await?;
-    if !is_payable(&invoice) {
-        return refused(&state, &req, &ctx, &invoice, NOT_PAYABLE).await;
+    if let Err(refusal) = portal_app::payments::precheck(&invoice, Action::MarkFullyPaid) {
+        return not_payable(&state, &req, &ctx, &invoice, &refusal).await;
     }
     save(
         &state,
@@ -223,22 +252,7 @@ async fn save(
             )
             .await
         }
-        Err(RecordError::NothingDue) => {
-            render(
-                state,
-                req,
-                ctx,
-                invoice,
-                StatusCode::CONFLICT,
-                Shown {
-                    form,
-                    errors: FormErrors::default(),
-                    alert: Some(t.get("payments.error.nothing_due").to_owned()),
-                },
-            )
-            .await
-        }
-        Err(RecordError::NotPayable) => refused(state, req, ctx, invoice, NOT_PAYABLE).await,
+        Err(RecordError::Refused(refusal)) => not_payable(state, req, ctx, invoice, &refusal).await,
         Err(other) => Err(WebError::from_failure(other)),
     }
 }
