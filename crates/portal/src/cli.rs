@@ -229,24 +229,13 @@ async fn serve(mut config: Config, args: &ServeArgs) -> Result<(), Failure> {
     // Scripts and tests read this line to learn the port (with --bind …:0).
     println!("Portal listening on http://{bind_host}:{}", app.port());
     println!("Data dir: {data_dir} · database: {backend}");
+    let mut demo_logins = None;
     if let Some(sandbox) = &sandbox {
         println!("Embedded Billit sandbox on {}", sandbox.base_url());
         if !args.no_demo {
             match portal_app::demo::create_if_empty(&app.state().app, &DemoAccounts(sandbox)).await
             {
-                Ok(Some(logins)) => {
-                    println!(
-                        "Demonstration created: sign in at {}/login with",
-                        app.state().base_url
-                    );
-                    for login in logins {
-                        println!("  {:<40} {} / {}", login.who, login.email, login.password);
-                    }
-                    println!(
-                        "(the passwords are shown once; statuses keep arriving over the next minutes)"
-                    );
-                }
-                Ok(None) => {}
+                Ok(logins) => demo_logins = logins,
                 Err(error) => {
                     tracing::error!(
                         error = format!("{error:#}"),
@@ -258,6 +247,17 @@ async fn serve(mut config: Config, args: &ServeArgs) -> Result<(), Failure> {
     }
     tracing::info!(port = app.port(), database = backend, "portal started");
     println!("Ready: Ctrl-C stops the portal.");
+    // Last, so that the start-up lines do not scroll them away.
+    if let Some(logins) = demo_logins {
+        println!(
+            "Demonstration created: sign in at {}/login with",
+            app.state().base_url
+        );
+        for login in logins {
+            println!("  {:<40} {} / {}", login.who, login.email, login.password);
+        }
+        println!("(the passwords are shown once; statuses keep arriving over the next minutes)");
+    }
     let served = app.run_until_stopped().await;
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;

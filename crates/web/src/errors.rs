@@ -47,6 +47,9 @@ impl ResponseError for WebError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Conflict => StatusCode::CONFLICT,
             Self::SignIn { .. } => StatusCode::SEE_OTHER,
+            Self::Internal(error) if error.is::<portal_app::password::Busy>() => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -59,6 +62,11 @@ impl ResponseError for WebError {
             Self::SignIn { next } => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, login_url(next)))
                 .finish(),
+            // Too many passwords to hash at once: refused at once rather than queued.
+            Self::Internal(error) if error.is::<portal_app::password::Busy>() => {
+                tracing::warn!("password hashing queue full: request refused");
+                error_page(StatusCode::TOO_MANY_REQUESTS, "")
+            }
             Self::Internal(error) => {
                 // `{:#}` prints the whole chain of causes on one line.
                 tracing::error!(error = format!("{error:#}"), "internal error");
@@ -110,6 +118,11 @@ pub fn server_error_page(request_id: &str) -> HttpResponse {
 /// A refused state-changing request (missing or wrong CSRF token).
 pub fn csrf_refused_page() -> HttpResponse {
     error_page(StatusCode::FORBIDDEN, "csrf")
+}
+
+/// A request body larger than the portal accepts (a form over its limit).
+pub fn too_large_page() -> HttpResponse {
+    error_page(StatusCode::PAYLOAD_TOO_LARGE, "")
 }
 
 pub fn error_page(status: StatusCode, detail: &str) -> HttpResponse {

@@ -11,6 +11,8 @@ mod editor;
 #[cfg(test)]
 mod helpers;
 #[cfg(test)]
+mod logs;
+#[cfg(test)]
 mod outbox;
 #[cfg(test)]
 mod pages;
@@ -20,6 +22,8 @@ mod payments;
 mod roundtrips;
 #[cfg(test)]
 mod scenarios;
+#[cfg(test)]
+mod security;
 #[cfg(test)]
 mod settlements;
 #[cfg(test)]

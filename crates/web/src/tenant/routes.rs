@@ -187,6 +187,9 @@ pub struct NoticeQuery {
     notice: Option<String>,
 }
 
+/// The most pending invitations the users page lists.
+const PENDING_SHOWN: u64 = 100;
+
 async fn users_page(
     state: &AppState,
     req: &HttpRequest,
@@ -200,13 +203,8 @@ async fn users_page(
         members: state.tenants.members(&ctx.scope).await?,
         invitations: state
             .invitations
-            .list_for_tenant(&ctx.scope)
-            .await?
-            .into_iter()
-            .filter(|invitation| {
-                invitation.accepted_at.is_none() && invitation.expires_at > Utc::now()
-            })
-            .collect(),
+            .pending_for_tenant(&ctx.scope, Utc::now(), PENDING_SHOWN)
+            .await?,
         notice,
         error,
     })
@@ -222,9 +220,34 @@ pub async fn users(
     page.notice = match query.notice.as_deref() {
         Some("invited") => Some(page.layout.t.get("users.invited").to_owned()),
         Some("changed") => Some(page.layout.t.get("users.changed").to_owned()),
+        Some("revoked") => Some(page.layout.t.get("users.revoked").to_owned()),
         _ => None,
     };
     Ok(respond(&req, StatusCode::OK, page))
+}
+
+/// `POST /t/{slug}/settings/users/invitations/{id}/revoke`: the invitation's link dies (an admin of this tenant;
+/// another tenant's or an unknown invitation is a 404).
+pub async fn revoke_invitation(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Admin(ctx): Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (_, id) = path.into_inner();
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
+    let revoked = entry(&ctx, &req, "invitation.revoked", format!("invitation:{id}"));
+    if !state
+        .invitations
+        .revoke(&ctx.scope, id, Utc::now(), revoked)
+        .await?
+    {
+        return Err(WebError::NotFound);
+    }
+    Ok(see_other(&format!(
+        "/t/{}/settings/users?notice=revoked",
+        ctx.tenant.slug
+    )))
 }
 
 #[derive(Deserialize)]
