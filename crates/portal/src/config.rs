@@ -63,9 +63,22 @@ impl Default for BillitConfig {
     }
 }
 
+/// What a deployment is for: a living demonstration (the default, for a newcomer's `cargo run`), or production.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerMode {
+    /// An empty database gets demonstration companies (their passwords printed) and an embedded Billit sandbox.
+    #[default]
+    Demo,
+    /// No demonstration and no embedded sandbox, whatever the database holds.
+    Production,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
+    /// `demo` (default) or `production` (`PORTAL_SERVER__MODE=production`, as in the Docker image).
+    pub mode: ServerMode,
     /// Address and port to listen on; port 0 picks a free one (tests).
     #[serde(deserialize_with = "string_or_scalar")]
     pub bind: String,
@@ -148,6 +161,7 @@ pub struct LogConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
+            mode: ServerMode::Demo,
             bind: "127.0.0.1:8080".to_owned(),
             data_dir: PathBuf::from("data"),
             public_url: None,
@@ -244,8 +258,26 @@ impl Config {
     }
 
     /// Every value that can be checked without touching the world.
+    /// The loud warning of a demonstration reachable from other machines (its printed passwords, its sandbox).
+    pub fn exposed_demo_warning(&self) -> Result<Option<String>, ConfigError> {
+        let addr = self.bind_addr()?;
+        Ok((self.server.mode == ServerMode::Demo && !addr.ip().is_loopback()).then(|| {
+            format!(
+                "WARNING: this is a DEMONSTRATION (server.mode = \"demo\") listening on {addr}, reachable from \
+                 other machines: it creates demo companies and prints their passwords, and runs a fake Billit. \
+                 Set PORTAL_SERVER__MODE=production for real use."
+            )
+        }))
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.bind_addr()?;
+        if self.server.mode == ServerMode::Production && self.billit.embedded_url.is_some() {
+            return Err(invalid(
+                "billit.embedded_url",
+                "an embedded Billit sandbox is for demonstrations: not allowed with server.mode = \"production\"",
+            ));
+        }
         self.trusted_proxies()?;
         if self.security.live_recheck_secs == 0 {
             return Err(invalid("security.live_recheck_secs", "must be at least 1"));
@@ -738,6 +770,34 @@ mod tests {
             "{error}"
         );
         assert!(Config::default().server.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn production_mode_refuses_a_sandbox_and_a_demo_open_to_the_network_is_loud() {
+        let config = Config::load(&env(&[("PORTAL_SERVER__MODE", "production")])).unwrap();
+        assert_eq!(config.server.mode, ServerMode::Production);
+        assert_eq!(Config::default().server.mode, ServerMode::Demo);
+        let error = Config::load(&env(&[
+            ("PORTAL_SERVER__MODE", "production"),
+            ("PORTAL_BILLIT__EMBEDDED_URL", "http://127.0.0.1:9"),
+        ]))
+        .unwrap_err();
+        assert!(error.to_string().contains("billit.embedded_url"), "{error}");
+        assert!(Config::load(&env(&[("PORTAL_SERVER__MODE", "staging")])).is_err());
+
+        let open = Config::load(&env(&[("PORTAL_SERVER__BIND", "0.0.0.0:8080")])).unwrap();
+        let warning = open.exposed_demo_warning().unwrap().expect("a warning");
+        assert!(warning.contains("DEMONSTRATION") && warning.contains("0.0.0.0:8080"));
+        assert!(
+            Config::default().exposed_demo_warning().unwrap().is_none(),
+            "loopback"
+        );
+        let production = Config::load(&env(&[
+            ("PORTAL_SERVER__BIND", "0.0.0.0:8080"),
+            ("PORTAL_SERVER__MODE", "production"),
+        ]))
+        .unwrap();
+        assert!(production.exposed_demo_warning().unwrap().is_none());
     }
 
     #[test]
