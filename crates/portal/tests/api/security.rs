@@ -832,3 +832,73 @@ async fn an_oversized_form_gets_a_clear_413_page() {
     assert_eq!(acme.legal_name, "ACME SAS", "nothing changed");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_embedded_sandbox_is_offered_only_while_one_runs() {
+    // No sandbox runs (production, or `billit.embedded_sandbox = false`): not offered, and refused if posted.
+    let app = TestApp::spawn().await;
+    let world = app.world().await;
+    let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let page = admin
+        .get("/t/acme/settings/billit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains(r#"value="embedded""#), "not offered");
+    assert!(
+        page.contains(r#"value="sandbox" checked"#),
+        "Billit's sandbox is the default"
+    );
+    let refused = admin
+        .submit(
+            "/t/acme/settings/billit",
+            "/t/acme/settings/billit",
+            &[
+                ("environment", "embedded"),
+                ("api_key", "key"),
+                ("party_id", ""),
+                ("context_party_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("ne fonctionne pas sur ce portail")
+    );
+    assert!(
+        portal_persistence::entities::billit_connections::Entity::find_by_id(
+            world.acme.id.as_uuid()
+        )
+        .one(&app.test_db.db)
+        .await
+        .unwrap()
+        .is_none(),
+        "nothing saved"
+    );
+    app.shutdown().await;
+
+    // With a sandbox: offered, and the default.
+    let app = TestApp::spawn_with(
+        |mut config| {
+            config.billit.embedded_url = Some("http://127.0.0.1:9".to_owned());
+            config
+        },
+        |_| JobRegistry::new(),
+    )
+    .await;
+    app.world().await;
+    let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let page = admin
+        .get("/t/acme/settings/billit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"value="embedded" checked"#));
+    app.shutdown().await;
+}

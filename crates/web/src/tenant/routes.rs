@@ -376,15 +376,27 @@ struct BillitPage {
     error: Option<String>,
     /// The outcome of "test the connection" or "register the webhook": success, and the sentence.
     outcome: Option<(bool, String)>,
+    /// An embedded Billit sandbox runs (a demonstration): only then is the "embedded" environment offered.
+    embedded_available: bool,
 }
 
 impl BillitPage {
     fn environment_is(&self, name: &str) -> bool {
+        let default = if self.embedded_available {
+            "embedded"
+        } else {
+            "sandbox"
+        };
         self.connection
             .as_ref()
-            .map_or(name == "embedded", |connection| {
+            .map_or(name == default, |connection| {
                 connection.environment.as_str() == name
             })
+    }
+
+    /// The "embedded" choice is shown while a sandbox runs, or to a company already connected to it.
+    fn offers_embedded(&self) -> bool {
+        self.embedded_available || self.environment_is("embedded")
     }
 
     fn party_id(&self) -> String {
@@ -435,6 +447,7 @@ async fn render_billit(
         saved,
         error,
         outcome,
+        embedded_available: state.settings.billit.embedded_url.is_some(),
     };
     Ok(respond(req, status, page))
 }
@@ -565,8 +578,11 @@ pub async fn save_billit(
     let environment = BillitEnvironment::parse(&form.environment);
     let party_id = parse_party_id(&form.party_id);
     let context_party_id = parse_party_id(&form.context_party_id);
+    let embedded_available = state.settings.billit.embedded_url.is_some();
     let error = if environment.is_none() {
         Some(t.get("billit.environment_invalid"))
+    } else if environment == Some(BillitEnvironment::Embedded) && !embedded_available {
+        Some(t.get("billit.embedded_unavailable"))
     } else if party_id.is_err() || context_party_id.is_err() {
         Some(t.get("billit.party_invalid"))
     } else if form.api_key.trim().len() > 512 {
