@@ -128,7 +128,31 @@ async fn an_empty_database_starts_a_living_demonstration() {
     let again = Server::start(setup.command());
     let lines = again.lines_until("Ready");
     assert!(lines.iter().all(|line| !line.contains("Demonstration")));
+    // The logins would come last, after "Ready": none.
+    let after = again.output.recv_timeout(Duration::from_secs(2));
+    assert!(after.is_err(), "{after:?}");
     assert!(again.terminate().success());
+}
+
+#[tokio::test]
+async fn production_mode_starts_no_sandbox_and_no_demonstration() {
+    let setup = Setup::new().await;
+    let mut command = setup.command();
+    command.env("PORTAL_SERVER__MODE", "production");
+    let server = Server::start(command);
+    let lines = server.lines_until("Ready");
+    assert!(
+        lines
+            .iter()
+            .all(|line| !line.contains("sandbox") && !line.contains("WARNING")),
+        "{lines:#?}"
+    );
+    // Nothing follows: no demonstration logins.
+    let after = server
+        .output
+        .recv_timeout(std::time::Duration::from_secs(2));
+    assert!(after.is_err(), "{after:?}");
+    assert!(server.terminate().success());
 }
 
 #[tokio::test]

@@ -24,6 +24,18 @@ async fn serve_creates_the_data_dir_answers_and_stops_cleanly_on_sigterm() {
             "SQLite database created"
         );
     }
+    #[cfg(unix)]
+    {
+        // The data dir and the outbox are the owner's only, and so is the SQLite database.
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&setup.data_dir), 0o700);
+        assert_eq!(mode(&setup.data_dir.join("outbox")), 0o700);
+        if setup.database.is_none() {
+            assert_eq!(mode(&setup.data_dir.join("portal.db")), 0o600);
+        }
+    }
 
     let client = reqwest::Client::new();
     let health = client

@@ -72,7 +72,7 @@ impl Mailer {
                     tokio::fs::create_dir_all(dir)
                         .await
                         .context("creating the outbox folder")?;
-                    tokio::fs::write(&temporary, message.formatted())
+                    write_private(&temporary, message.formatted())
                         .await
                         .context("writing the email file")?;
                     tokio::fs::rename(&temporary, &path)
@@ -84,6 +84,19 @@ impl Mailer {
         }
         Ok(())
     }
+}
+
+/// Writes `bytes` to a new file readable by its owner only (0600 on unix): emails carry invitation and reset
+/// links.
+async fn write_private(path: &std::path::Path, bytes: Vec<u8>) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).await?;
+    file.write_all(&bytes).await?;
+    file.flush().await
 }
 
 /// Why an email did not leave.

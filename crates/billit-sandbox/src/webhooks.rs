@@ -140,6 +140,21 @@ pub fn dispatch(shared: &Arc<Shared>, changes: Vec<Change>) {
     });
 }
 
+/// The portal logs a request under the id its caller sends (its log names routes, never the path and its token),
+/// so each delivery can be followed there.
+const REQUEST_ID_HEADER: &str = "X-Request-Id";
+
+/// `billit-<port of the receiver>-<random>`: unique per attempt, and telling apart the portals of one test run
+/// (what the portal's round-trip tests recognise their own deliveries by).
+pub fn request_id(url: &str) -> String {
+    let port = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|url| url.port_or_known_default())
+        .unwrap_or(0);
+    let random: u64 = rand::rng().random();
+    format!("billit-{port}-{random:016x}")
+}
+
 async fn send_with_retries(shared: &Arc<Shared>, delivery: &Delivery) {
     let attempts = shared.config.webhook_max_attempts.max(1);
     for attempt in 1..=attempts {
@@ -149,6 +164,7 @@ async fn send_with_retries(shared: &Arc<Shared>, delivery: &Delivery) {
             .http
             .post(&delivery.url)
             .header(SIGNATURE_HEADER, signature)
+            .header(REQUEST_ID_HEADER, request_id(&delivery.url))
             .header("Content-Type", "application/json")
             .body(delivery.body.clone())
             .send()

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use portal_domain::ids::{TenantId, UserId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -197,6 +197,87 @@ impl InvitationRepository {
                 .as_ref()
                 .is_none_or(|tenant| tenant.active)
         }))
+    }
+
+    /// The tenant's pending invitations (neither accepted, revoked nor expired), newest first, at most `limit`.
+    pub async fn pending_for_tenant(
+        &self,
+        scope: &TenantScope,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<Invitation>, DbErr> {
+        let Some(tenant) =
+            crate::entities::tenants::Entity::find_by_id(scope.tenant_id().as_uuid())
+                .one(&self.db)
+                .await?
+                .map(Tenant::from)
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(invitations::Entity::find()
+            .filter(invitations::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(invitations::Column::AcceptedAt.is_null())
+            .filter(invitations::Column::ExpiresAt.gt(now))
+            .order_by_desc(invitations::Column::CreatedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|row| invitation_of(row, Some(tenant.clone())))
+            .collect())
+    }
+
+    /// Revokes a pending invitation of the scope's tenant (its link dies: it expires now), with the tenant's entry
+    /// `audit`, in one transaction. False (and no entry) when the tenant has no such pending invitation.
+    pub async fn revoke(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        now: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> Result<bool, DbErr> {
+        let txn = self.db.begin().await?;
+        let revoked = invitations::Entity::update_many()
+            .col_expr(
+                invitations::Column::ExpiresAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(invitations::Column::Id.eq(id))
+            .filter(invitations::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(invitations::Column::AcceptedAt.is_null())
+            .filter(invitations::Column::ExpiresAt.gt(now))
+            .exec(&txn)
+            .await?;
+        if revoked.rows_affected != 1 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        audit::record_for_tenant(&txn, scope, audit).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Ends, inside `conn`'s transaction, every pending invitation of `tenant` for `email` (a member being
+    /// deactivated: no older link may bring them back). Returns how many.
+    pub(crate) async fn expire_pending_for<C: ConnectionTrait>(
+        conn: &C,
+        tenant: TenantId,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, DbErr> {
+        use sea_orm::sea_query::{Expr, Func};
+        Ok(invitations::Entity::update_many()
+            .col_expr(invitations::Column::ExpiresAt, Expr::value(now))
+            .filter(invitations::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(invitations::Column::AcceptedAt.is_null())
+            .filter(invitations::Column::ExpiresAt.gt(now))
+            .filter(sea_orm::sea_query::ExprTrait::eq(
+                Expr::expr(Func::lower(Expr::col(invitations::Column::Email))),
+                normalize_email(email),
+            ))
+            .exec(conn)
+            .await?
+            .rows_affected)
     }
 
     /// The tenant's invitations, newest first (pending and accepted).

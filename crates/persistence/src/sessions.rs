@@ -110,6 +110,24 @@ impl SessionRepository {
         }))
     }
 
+    /// Whether the session is still valid for its (active) user, without touching it: a check made on the user's
+    /// behalf (an open live stream) must not keep an idle session alive.
+    pub async fn peek_valid(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, DbErr> {
+        let Some((session, user)) = sessions::Entity::find_by_id(id_hash.to_owned())
+            .find_also_related(users::Entity)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let expired = now >= session.expires_at || now - session.last_seen_at >= self.policy.idle;
+        Ok(user.filter(|user| user.active && !expired).map(User::from))
+    }
+
     pub async fn delete(&self, id_hash: &str) -> Result<(), DbErr> {
         sessions::Entity::delete_by_id(id_hash.to_owned())
             .exec(&self.db)

@@ -457,6 +457,16 @@ impl TenantRepository {
                 .filter(sessions::Column::UserId.eq(user.as_uuid()))
                 .exec(&txn)
                 .await?;
+            // And an older invitation link must not bring them back.
+            if let Some(row) = users::Entity::find_by_id(user.as_uuid()).one(&txn).await? {
+                crate::invitations::InvitationRepository::expire_pending_for(
+                    &txn,
+                    scope.tenant_id(),
+                    &row.email,
+                    Utc::now(),
+                )
+                .await?;
+            }
         }
         audit::record_for_tenant(&txn, scope, audit).await?;
         txn.commit().await?;

@@ -223,30 +223,25 @@ fn write_stdout(text: &str) -> Result<(), Failure> {
 async fn serve(mut config: Config, args: &ServeArgs) -> Result<(), Failure> {
     let bind_host = config.bind_addr()?.ip();
     let data_dir = crate::config::describe_data_dir(&config.server.data_dir);
+    let exposed = config.exposed_demo_warning()?;
+    let production = config.server.mode == crate::config::ServerMode::Production;
     let sandbox = start_embedded_sandbox(&mut config).await?;
     let app = Application::build(config).await?;
     let backend = portal_persistence::db::backend_name(&app.state().db);
     // Scripts and tests read this line to learn the port (with --bind …:0).
     println!("Portal listening on http://{bind_host}:{}", app.port());
     println!("Data dir: {data_dir} · database: {backend}");
+    if let Some(warning) = exposed {
+        println!("{warning}");
+        tracing::warn!("{warning}");
+    }
+    let mut demo_logins = None;
     if let Some(sandbox) = &sandbox {
         println!("Embedded Billit sandbox on {}", sandbox.base_url());
-        if !args.no_demo {
+        if !args.no_demo && !production {
             match portal_app::demo::create_if_empty(&app.state().app, &DemoAccounts(sandbox)).await
             {
-                Ok(Some(logins)) => {
-                    println!(
-                        "Demonstration created: sign in at {}/login with",
-                        app.state().base_url
-                    );
-                    for login in logins {
-                        println!("  {:<40} {} / {}", login.who, login.email, login.password);
-                    }
-                    println!(
-                        "(the passwords are shown once; statuses keep arriving over the next minutes)"
-                    );
-                }
-                Ok(None) => {}
+                Ok(logins) => demo_logins = logins,
                 Err(error) => {
                     tracing::error!(
                         error = format!("{error:#}"),
@@ -258,6 +253,17 @@ async fn serve(mut config: Config, args: &ServeArgs) -> Result<(), Failure> {
     }
     tracing::info!(port = app.port(), database = backend, "portal started");
     println!("Ready: Ctrl-C stops the portal.");
+    // Last, so that the start-up lines do not scroll them away.
+    if let Some(logins) = demo_logins {
+        println!(
+            "Demonstration created: sign in at {}/login with",
+            app.state().base_url
+        );
+        for login in logins {
+            println!("  {:<40} {} / {}", login.who, login.email, login.password);
+        }
+        println!("(the passwords are shown once; statuses keep arriving over the next minutes)");
+    }
     let served = app.run_until_stopped().await;
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
@@ -283,12 +289,15 @@ impl portal_app::demo::DemoSandbox for DemoAccounts<'_> {
     }
 }
 
-/// The local Billit of contracts.md: started unless the configuration names one (`billit.embedded_url`) or turns
-/// it off (`billit.embedded_sandbox = false`). Its state lives in the data dir, so orders survive a restart.
+/// The local Billit of contracts.md: started unless the configuration names one (`billit.embedded_url`), turns
+/// it off (`billit.embedded_sandbox = false`) or says production (`server.mode`). Its state lives in the data dir, so orders survive a restart.
 async fn start_embedded_sandbox(
     config: &mut Config,
 ) -> Result<Option<billit_sandbox::RunningSandbox>, Failure> {
-    if config.billit.embedded_url.is_some() || !config.billit.embedded_sandbox {
+    if config.billit.embedded_url.is_some()
+        || !config.billit.embedded_sandbox
+        || config.server.mode == crate::config::ServerMode::Production
+    {
         return Ok(None);
     }
     crate::config::prepare_data_dir(config)?;

@@ -63,9 +63,22 @@ impl Default for BillitConfig {
     }
 }
 
+/// What a deployment is for: a living demonstration (the default, for a newcomer's `cargo run`), or production.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerMode {
+    /// An empty database gets demonstration companies (their passwords printed) and an embedded Billit sandbox.
+    #[default]
+    Demo,
+    /// No demonstration and no embedded sandbox, whatever the database holds.
+    Production,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
+    /// `demo` (default) or `production` (`PORTAL_SERVER__MODE=production`, as in the Docker image).
+    pub mode: ServerMode,
     /// Address and port to listen on; port 0 picks a free one (tests).
     #[serde(deserialize_with = "string_or_scalar")]
     pub bind: String,
@@ -75,6 +88,11 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// How long in-flight requests and jobs get to finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Addresses of the reverse proxies in front of the portal: only from these is `X-Forwarded-For` read to learn
+    /// the client's address (throttling, audit log). Empty: the direct peer is the client. A list, or one text
+    /// with commas (`PORTAL_SERVER__TRUSTED_PROXIES=10.0.0.2,10.0.0.3`).
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,13 +129,28 @@ pub struct JobsConfig {
     pub retry_cap_secs: u64,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecurityConfig {
     /// 64 hex characters (AES-256 key for secrets at rest); unset means generated into `<data_dir>/master.key`.
     pub master_key: Option<Secret<String>>,
     /// Mark cookies `Secure`; defaults to true when `public_url` is https.
     pub secure_cookies: Option<bool>,
+    /// How often an open live-update stream checks that its session and access are still valid.
+    pub live_recheck_secs: u64,
+    /// How many live-update streams one user may have open at once.
+    pub live_streams_per_user: usize,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            master_key: None,
+            secure_cookies: None,
+            live_recheck_secs: 30,
+            live_streams_per_user: 8,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,10 +165,12 @@ pub struct LogConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
+            mode: ServerMode::Demo,
             bind: "127.0.0.1:8080".to_owned(),
             data_dir: PathBuf::from("data"),
             public_url: None,
             shutdown_grace_secs: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -200,6 +235,22 @@ impl Config {
         self.server.data_dir.join("outbox")
     }
 
+    /// `server.trusted_proxies`, parsed.
+    pub fn trusted_proxies(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .map(|proxy| {
+                proxy.trim().parse().map_err(|_| {
+                    invalid(
+                        "server.trusted_proxies",
+                        &format!("'{proxy}' is not an IP address like 10.0.0.2"),
+                    )
+                })
+            })
+            .collect()
+    }
+
     pub fn lease(&self) -> Duration {
         Duration::from_secs(self.jobs.lease_secs)
     }
@@ -213,8 +264,36 @@ impl Config {
     }
 
     /// Every value that can be checked without touching the world.
+    /// The loud warning of a demonstration reachable from other machines (its printed passwords, its sandbox).
+    pub fn exposed_demo_warning(&self) -> Result<Option<String>, ConfigError> {
+        let addr = self.bind_addr()?;
+        Ok((self.server.mode == ServerMode::Demo && !addr.ip().is_loopback()).then(|| {
+            format!(
+                "WARNING: this is a DEMONSTRATION (server.mode = \"demo\") listening on {addr}, reachable from \
+                 other machines: it creates demo companies and prints their passwords, and runs a fake Billit. \
+                 Set PORTAL_SERVER__MODE=production for real use."
+            )
+        }))
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.bind_addr()?;
+        if self.server.mode == ServerMode::Production && self.billit.embedded_url.is_some() {
+            return Err(invalid(
+                "billit.embedded_url",
+                "an embedded Billit sandbox is for demonstrations: not allowed with server.mode = \"production\"",
+            ));
+        }
+        self.trusted_proxies()?;
+        if self.security.live_recheck_secs == 0 {
+            return Err(invalid("security.live_recheck_secs", "must be at least 1"));
+        }
+        if self.security.live_streams_per_user == 0 {
+            return Err(invalid(
+                "security.live_streams_per_user",
+                "must be at least 1",
+            ));
+        }
         if let Some(url) = &self.database.url {
             validate_database_url(url.expose()).map_err(|error| ConfigError::Invalid {
                 key: "database.url".to_owned(),
@@ -452,9 +531,41 @@ pub fn prepare_data_dir(config: &Config) -> Result<(), ConfigError> {
     };
     std::fs::create_dir_all(dir).map_err(|error| fail(error.to_string()))?;
     std::fs::create_dir_all(config.outbox_dir()).map_err(|error| fail(error.to_string()))?;
+    // The database, the master key and the emails (with their links) are the owner's only.
+    for private in [dir.clone(), config.outbox_dir()] {
+        restrict(&private, 0o700).map_err(|error| fail(error.to_string()))?;
+    }
     let probe = dir.join(format!(".write-test-{}", std::process::id()));
     std::fs::write(&probe, b"ok").map_err(|error| fail(format!("not writable ({error})")))?;
     std::fs::remove_file(&probe).map_err(|error| fail(error.to_string()))?;
+    Ok(())
+}
+
+/// Sets `path`'s permission bits to `mode` (unix; nothing elsewhere).
+pub fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
+
+/// The SQLite database and its journal files, owner-only (0600) once they exist.
+pub fn restrict_database_files(config: &Config) -> std::io::Result<()> {
+    let database = config.sqlite_path();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = database.clone().into_os_string();
+        name.push(suffix);
+        let path = PathBuf::from(name);
+        if path.exists() {
+            restrict(&path, 0o600)?;
+        }
+    }
     Ok(())
 }
 
@@ -551,6 +662,27 @@ pub(crate) fn string_or_scalar<'de, D: Deserializer<'de>>(
     })
 }
 
+/// A list of texts, or one text whose entries are separated by commas (environment variables have no lists).
+pub(crate) fn list_or_commas<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        Items(Vec<String>),
+        Text(String),
+    }
+    Ok(match List::deserialize(deserializer)? {
+        List::Items(items) => items,
+        List::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
 /// For the configuration reference in the README and `--help`: where a relative data dir ends up.
 pub fn describe_data_dir(path: &Path) -> String {
     std::path::absolute(path)
@@ -612,6 +744,66 @@ mod tests {
             config.server.bind, "127.0.0.1:0",
             "flags beat the environment"
         );
+    }
+
+    #[test]
+    fn trusted_proxies_come_as_a_list_or_commas_and_must_be_addresses() {
+        let config = Config::load(&env(&[(
+            "PORTAL_SERVER__TRUSTED_PROXIES",
+            "10.0.0.2, 10.0.0.3",
+        )]))
+        .unwrap();
+        assert_eq!(
+            config.trusted_proxies().unwrap(),
+            vec![
+                "10.0.0.2".parse::<std::net::IpAddr>().unwrap(),
+                "10.0.0.3".parse().unwrap()
+            ]
+        );
+        let (_file, sources) = file("[server]\ntrusted_proxies = [\"::1\"]\n");
+        assert_eq!(
+            Config::load(&sources)
+                .unwrap()
+                .trusted_proxies()
+                .unwrap()
+                .len(),
+            1
+        );
+        let error =
+            Config::load(&env(&[("PORTAL_SERVER__TRUSTED_PROXIES", "proxy.local")])).unwrap_err();
+        assert!(
+            error.to_string().contains("server.trusted_proxies"),
+            "{error}"
+        );
+        assert!(Config::default().server.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn production_mode_refuses_a_sandbox_and_a_demo_open_to_the_network_is_loud() {
+        let config = Config::load(&env(&[("PORTAL_SERVER__MODE", "production")])).unwrap();
+        assert_eq!(config.server.mode, ServerMode::Production);
+        assert_eq!(Config::default().server.mode, ServerMode::Demo);
+        let error = Config::load(&env(&[
+            ("PORTAL_SERVER__MODE", "production"),
+            ("PORTAL_BILLIT__EMBEDDED_URL", "http://127.0.0.1:9"),
+        ]))
+        .unwrap_err();
+        assert!(error.to_string().contains("billit.embedded_url"), "{error}");
+        assert!(Config::load(&env(&[("PORTAL_SERVER__MODE", "staging")])).is_err());
+
+        let open = Config::load(&env(&[("PORTAL_SERVER__BIND", "0.0.0.0:8080")])).unwrap();
+        let warning = open.exposed_demo_warning().unwrap().expect("a warning");
+        assert!(warning.contains("DEMONSTRATION") && warning.contains("0.0.0.0:8080"));
+        assert!(
+            Config::default().exposed_demo_warning().unwrap().is_none(),
+            "loopback"
+        );
+        let production = Config::load(&env(&[
+            ("PORTAL_SERVER__BIND", "0.0.0.0:8080"),
+            ("PORTAL_SERVER__MODE", "production"),
+        ]))
+        .unwrap();
+        assert!(production.exposed_demo_warning().unwrap().is_none());
     }
 
     #[test]

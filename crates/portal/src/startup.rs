@@ -40,6 +40,10 @@ pub async fn open_database(config: &Config) -> Result<db::Db, StartError> {
     db::migrate(&db)
         .await
         .context("cannot apply the database migrations")?;
+    if config.database.url.is_none() {
+        crate::config::restrict_database_files(config)
+            .context("cannot make the database files private")?;
+    }
     Ok(db)
 }
 
@@ -98,10 +102,9 @@ impl Application {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://{}:{port}", addr.ip()),
         };
-        let secure_cookies = config
-            .security
-            .secure_cookies
-            .unwrap_or_else(|| base_url.starts_with("https://"));
+        // An https address means a reverse proxy terminates TLS in front of the portal.
+        let https = base_url.starts_with("https://");
+        let secure_cookies = config.security.secure_cookies.unwrap_or(https);
         let mailer = Mailer::from_config(
             config
                 .mail
@@ -147,6 +150,12 @@ impl Application {
             app,
             secure_cookies,
             dummy_hash,
+            trusted_proxies: config.trusted_proxies()?.into(),
+            hsts: https,
+            live_streams: portal_web::state::LiveStreams::new(
+                Duration::from_secs(config.security.live_recheck_secs),
+                config.security.live_streams_per_user,
+            ),
         };
         let server = portal_web::server::http_server(
             state.clone(),

@@ -53,6 +53,9 @@ impl ResponseError for WebError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Conflict | Self::Refused(_) => StatusCode::CONFLICT,
             Self::SignIn { .. } => StatusCode::SEE_OTHER,
+            Self::Internal(error) if error.is::<portal_app::password::Busy>() => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -66,6 +69,11 @@ impl ResponseError for WebError {
             Self::SignIn { next } => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, login_url(next)))
                 .finish(),
+            // Too many passwords to hash at once: refused at once rather than queued.
+            Self::Internal(error) if error.is::<portal_app::password::Busy>() => {
+                tracing::warn!("password hashing queue full: request refused");
+                error_page(StatusCode::TOO_MANY_REQUESTS, "")
+            }
             Self::Internal(error) => {
                 // `{:#}` prints the whole chain of causes on one line.
                 tracing::error!(error = format!("{error:#}"), "internal error");
@@ -131,6 +139,11 @@ fn refusal_page(refusal: &Refusal) -> HttpResponse {
         detail: String::new(),
         reason: Some((refusal.message(Language::Fr), refusal.message(Language::En))),
     })
+}
+
+/// A request body larger than the portal accepts (a form over its limit).
+pub fn too_large_page() -> HttpResponse {
+    error_page(StatusCode::PAYLOAD_TOO_LARGE, "")
 }
 
 pub fn error_page(status: StatusCode, detail: &str) -> HttpResponse {

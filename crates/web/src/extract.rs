@@ -33,9 +33,47 @@ const FORM_LIMIT: usize = 256 * 1024;
 #[derive(Debug, Clone)]
 struct CsrfBase(String);
 
-/// The client's address, for throttling and the audit log (the direct peer: no proxy header is trusted).
+/// The client's address, for throttling and the audit log: the direct peer, unless the peer is one of the
+/// configured trusted proxies (`server.trusted_proxies`), whose `X-Forwarded-For` then names it.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|addr| addr.ip().to_string())
+    let peer = req.peer_addr()?.ip();
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Some(peer.to_string());
+    };
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    Some(forwarded_client(peer, &forwarded.join(","), &state.trusted_proxies).to_string())
+}
+
+/// Who sent a request that reached us from `peer` through the proxies of `forwarded` (an `X-Forwarded-For`
+/// value): read from the right, the first address that is not a trusted proxy. Nothing is read when `peer` is
+/// not trusted (anyone can send the header), and reading stops at the first entry that is not an address.
+pub fn forwarded_client(
+    peer: std::net::IpAddr,
+    forwarded: &str,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for hop in forwarded
+        .rsplit(',')
+        .map(str::trim)
+        .filter(|hop| !hop.is_empty())
+    {
+        let Ok(address) = hop.parse::<std::net::IpAddr>() else {
+            return client;
+        };
+        client = address;
+        if !trusted.contains(&address) {
+            return address;
+        }
+    }
+    client
 }
 
 pub fn session_cookie(state: &AppState, token: &str) -> Cookie<'static> {
@@ -69,6 +107,9 @@ pub async fn csrf_guard(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
+    if declared_length(&req).is_some_and(|length| length > body_limit(&req)) {
+        return Ok(req.into_response(crate::errors::too_large_page()));
+    }
     let existing = req
         .cookie(SESSION_COOKIE)
         .or_else(|| req.cookie(PRESESSION_COOKIE))
@@ -91,13 +132,19 @@ pub async fn csrf_guard(
         let submitted = match from_header {
             Some(token) => Some(token),
             None if is_multipart(&req) => multipart_field(&mut req, CSRF_FIELD).await,
-            None => form_field(&mut req, CSRF_FIELD).await,
+            None => match form_field(&mut req, CSRF_FIELD).await {
+                Ok(value) => value,
+                Err(TooLarge) => {
+                    tracing::info!(route = %crate::telemetry::route_of(&req), "form over the size limit refused");
+                    return Ok(req.into_response(crate::errors::too_large_page()));
+                }
+            },
         };
         let valid = submitted.is_some_and(|token| {
             crypto::verify_tag(&state.master_key, CSRF_PURPOSE, &base, &token)
         });
         if !valid {
-            tracing::warn!(path = %req.path(), "state-changing request refused: missing or wrong CSRF token");
+            tracing::warn!(route = %crate::telemetry::route_of(&req), "state-changing request refused: missing or wrong CSRF token");
             return Ok(req.into_response(crate::errors::csrf_refused_page()));
         }
     }
@@ -115,23 +162,44 @@ pub async fn csrf_guard(
     Ok(response)
 }
 
-/// Reads one field of a url-encoded form body and puts the body back for the handler.
-async fn form_field(req: &mut ServiceRequest, name: &str) -> Option<String> {
-    let is_form = req
-        .headers()
+/// A body over the limit of its kind.
+struct TooLarge;
+
+fn is_form(req: &ServiceRequest) -> bool {
+    req.headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return None;
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The `Content-Length` a request announces.
+fn declared_length(req: &ServiceRequest) -> Option<usize> {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// The largest body of a url-encoded form (uploads, multipart, have their own limits in their handlers).
+fn body_limit(req: &ServiceRequest) -> usize {
+    if is_form(req) { FORM_LIMIT } else { usize::MAX }
+}
+
+/// Reads one field of a url-encoded form body and puts the body back for the handler; a body over
+/// [`FORM_LIMIT`] is `TooLarge` (a 413 page, not a CSRF refusal).
+async fn form_field(req: &mut ServiceRequest, name: &str) -> Result<Option<String>, TooLarge> {
+    if !is_form(req) {
+        return Ok(None);
     }
     let mut payload = req.take_payload();
     let mut body = web::BytesMut::new();
     use futures_util::StreamExt;
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.ok()?;
+        let Ok(chunk) = chunk else {
+            return Ok(None);
+        };
         if body.len() + chunk.len() > FORM_LIMIT {
-            return None;
+            return Err(TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
@@ -140,7 +208,7 @@ async fn form_field(req: &mut ServiceRequest, name: &str) -> Option<String> {
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned());
     req.set_payload(Payload::from(body));
-    value
+    Ok(value)
 }
 
 /// How much of a multipart body is read to find the token: forms put `csrf_token` first.
@@ -445,4 +513,44 @@ pub async fn find_invoice(
         .get(&ctx.scope, id)
         .await?
         .ok_or(crate::errors::WebError::NotFound)
+}
+
+#[cfg(test)]
+mod forwarded_tests {
+    use super::forwarded_client;
+    use std::net::IpAddr;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_untrusted_address_behind_a_trusted_peer() {
+        let proxies = [ip("10.0.0.2"), ip("10.0.0.3")];
+        // An untrusted peer: its header is ignored.
+        assert_eq!(
+            forwarded_client(ip("203.0.113.5"), "198.51.100.1", &proxies),
+            ip("203.0.113.5")
+        );
+        // A trusted peer: the address it saw, not what the client claimed before it.
+        assert_eq!(
+            forwarded_client(ip("10.0.0.2"), "1.2.3.4, 198.51.100.1", &proxies),
+            ip("198.51.100.1")
+        );
+        // Through two trusted proxies.
+        assert_eq!(
+            forwarded_client(ip("10.0.0.2"), "198.51.100.1, 10.0.0.3", &proxies),
+            ip("198.51.100.1")
+        );
+        // No header, or garbage: the last trusted hop.
+        assert_eq!(
+            forwarded_client(ip("10.0.0.2"), "", &proxies),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            forwarded_client(ip("10.0.0.2"), "not-an-ip", &proxies),
+            ip("10.0.0.2")
+        );
+        assert_eq!(forwarded_client(ip("10.0.0.2"), "::1", &proxies), ip("::1"));
+    }
 }

@@ -61,6 +61,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(tenant::routes::invite),
         )
         .route(
+            "/t/{slug}/settings/users/invitations/{id}/revoke",
+            web::post().to(tenant::routes::revoke_invitation),
+        )
+        .route(
             "/t/{slug}/settings/users/{user_id}",
             web::post().to(tenant::routes::change_member),
         )

@@ -9,8 +9,24 @@ use tracing::Instrument;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// The route pattern a request matches (`/invitations/{token}`), never its path: paths carry invitation, reset
+/// and webhook tokens, which must not reach the logs. A path that matches no route is logged as `(unmatched)`.
+pub fn route_of(req: &ServiceRequest) -> String {
+    req.match_pattern()
+        .unwrap_or_else(|| "(unmatched)".to_owned())
+}
+
+/// Requests that would drown a newcomer's console: static files, webhooks (Billit sends many), health probes and
+/// the live stream. Logged at debug when they succeed.
+fn is_noisy(route: &str) -> bool {
+    route.starts_with("/static/")
+        || route.starts_with("/hooks/")
+        || matches!(route, "/healthz" | "/readyz" | "/t/{slug}/live")
+}
+
 /// Logs every request once with its outcome and time, under a span that every log line of the request inherits.
-/// The id comes from a trusted proxy's `X-Request-Id` when it is short and plain, otherwise it is new.
+/// The id comes from a trusted proxy's `X-Request-Id` when it is short and plain, otherwise it is new. The span
+/// carries the route pattern, not the path (see [`route_of`]).
 ///
 /// Every 500 leaves with the same opaque page, whatever produced it, so no internal detail ever reaches a user.
 pub async fn request_span(
@@ -29,11 +45,13 @@ pub async fn request_span(
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    let route = route_of(&req);
+    let noisy = is_noisy(&route);
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
         method = %req.method(),
-        path = %req.path(),
+        route = %route,
     );
     let started = std::time::Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
@@ -43,6 +61,8 @@ pub async fn request_span(
             let status = response.status().as_u16();
             if status >= 500 {
                 tracing::error!(status, elapsed_ms, "request failed");
+            } else if noisy {
+                tracing::debug!(status, elapsed_ms, "request");
             } else {
                 tracing::info!(status, elapsed_ms, "request");
             }

@@ -301,6 +301,21 @@ async fn the_main_pages_have_no_serious_or_critical_accessibility_violation() {
         &mut scans,
     )
     .await;
+    // A pending invitation, so that the users page shows it with its revoke button.
+    browser
+        .goto(&demo.url(&format!("{MARTIN}/settings/users")))
+        .await;
+    browser.fill("#invite-email", "pending@example.com").await;
+    let invite = browser
+        .find("form[action$='/settings/users/invite'] button[type=submit]")
+        .await;
+    browser.click(&invite).await;
+    browser
+        .wait_for(
+            "form[action*='/settings/users/invitations/']",
+            std::time::Duration::from_secs(10),
+        )
+        .await;
     for settings in [
         "settings",
         "settings/users",

@@ -239,13 +239,21 @@ async fn repeated_failures_slow_down_then_lock_the_account() {
             .unwrap()
             .contains("Trop de tentatives")
     );
-    // From another address the account is throttled as well (per-account key).
+    // The wall is per account and address; the account and the address each count their failures too (what
+    // another address meets is in security.rs).
     let rows = portal_persistence::entities::login_throttle::Entity::find()
         .all(&app.test_db.db)
         .await
         .unwrap();
-    assert!(rows.iter().any(|row| row.key == "account:admin@acme.fr"));
-    assert!(rows.iter().any(|row| row.key.starts_with("ip:127.0.0.1")));
+    assert!(
+        rows.iter()
+            .any(|row| row.key == "pair:admin@acme.fr|127.0.0.1" && row.failures == 4)
+    );
+    assert!(
+        rows.iter()
+            .any(|row| row.key == "account:admin@acme.fr" && row.failures == 4)
+    );
+    assert!(rows.iter().any(|row| row.key == "ip:127.0.0.1"));
     app.shutdown().await;
 }
 
@@ -875,6 +883,16 @@ async fn the_outbox_worker_writes_emails_as_eml_files() {
         .map(|entry| entry.unwrap().path())
         .collect();
     assert_eq!(files.len(), 1);
+    #[cfg(unix)]
+    {
+        // Emails carry reset and invitation links: the owner's only, like the folders they are in.
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&files[0]), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(dir.parent().unwrap()), 0o700, "the data dir");
+    }
     let eml = std::fs::read_to_string(&files[0]).unwrap();
     assert!(eml.contains("To: admin@acme.fr"));
     assert!(eml.contains("Message-ID: <"));

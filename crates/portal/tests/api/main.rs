@@ -13,6 +13,8 @@ mod editor;
 #[cfg(test)]
 mod helpers;
 #[cfg(test)]
+mod logs;
+#[cfg(test)]
 mod outbox;
 #[cfg(test)]
 mod pages;
@@ -22,6 +24,8 @@ mod payments;
 mod roundtrips;
 #[cfg(test)]
 mod scenarios;
+#[cfg(test)]
+mod security;
 #[cfg(test)]
 mod settlements;
 #[cfg(test)]

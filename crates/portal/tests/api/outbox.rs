@@ -138,6 +138,25 @@ async fn a_tenant_admin_reads_the_tenants_emails_rendered_and_harmless() {
         .unwrap();
     let invitation = acme.get(&invitation).await.text().await.unwrap();
     assert!(invitation.contains("/invitations/"), "the invitation link");
+    // Without its token: an admin reading sent emails cannot join as the invited person.
+    let stored = portal_persistence::outbox::OutboxRepository::new(app.test_db.db.clone())
+        .recent(10)
+        .await
+        .unwrap();
+    let body = &stored
+        .iter()
+        .find(|email| email.email.text_body.contains("/invitations/"))
+        .expect("the invitation email")
+        .email
+        .text_body;
+    let start = body.find("/invitations/").unwrap() + "/invitations/".len();
+    let token: String = body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert!(token.len() > 20, "{body}");
+    assert!(!invitation.contains(&token), "the token is not shown");
+    assert!(invitation.contains("/invitations/…"));
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ use portal_app::password;
 use portal_domain::Language;
 use portal_persistence::audit::{self, AuditEntry};
 use portal_persistence::invitations::{Accepted, InvitedAs};
-use portal_persistence::throttle::{account_key, address_key};
+use portal_persistence::throttle::Admission;
 use portal_persistence::tokens::{hash_token, new_token};
 use portal_persistence::users::normalize_email;
 use serde::Deserialize;
@@ -39,14 +39,25 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only paths of this site: never `//evil.example` or an absolute URL.
+/// Only paths of this site: a single leading `/` followed by anything but a second `/` or a backslash, and no
+/// control character (browsers drop tabs and newlines, so `/\t/evil.example` would become `//evil.example`) nor
+/// backslash anywhere (some browsers read it as `/`). Anything else, including a value with CR, LF or NUL that
+/// could not go into a `Location` header, is replaced by `/`.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
+        Some(path) if is_local_path(path) => path.to_owned(),
         _ => "/".to_owned(),
     }
+}
+
+fn is_local_path(path: &str) -> bool {
+    let mut chars = path.chars();
+    chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && path.len() <= 2048
+        && !path
+            .chars()
+            .any(|c| c.is_control() || c == '\\' || c.is_whitespace())
 }
 
 pub async fn login_form(
@@ -83,9 +94,7 @@ pub async fn login(
     let now = Utc::now();
     let email = normalize_email(&form.email);
     let ip = client_ip(&req);
-    let keys: Vec<String> = std::iter::once(account_key(&email))
-        .chain(ip.as_deref().map(address_key))
-        .collect();
+    let address = ip.clone().unwrap_or_else(|| "unknown".to_owned());
     let layout = public_layout(&state, &req);
     let t = layout.t;
     let refuse = |status: StatusCode, error: String| {
@@ -97,13 +106,31 @@ pub async fn login(
         };
         respond(&req, status, page)
     };
-
-    if let Some(until) = state.throttle.blocked_until(&keys, now).await? {
+    let throttled = |until: chrono::DateTime<Utc>| {
         let seconds = (until - now).num_seconds().max(1).to_string();
-        return Ok(refuse(
+        refuse(
             StatusCode::TOO_MANY_REQUESTS,
             t.fill("login.throttled", &[("seconds", &seconds)]),
+        )
+    };
+
+    // Never hashed: nobody's password is that long.
+    if form.password.len() > password::MAX_BYTES {
+        return Ok(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.fill(
+                "password.too_long",
+                &[("max", &password::MAX_BYTES.to_string())],
+            ),
         ));
+    }
+    // Counted before the hash (see `LoginThrottle::admit`).
+    match state.throttle.admit(&email, &address, now).await? {
+        Admission::Wait(until) => return Ok(throttled(until)),
+        Admission::Go { pause: Some(pause) } => {
+            tokio::time::sleep(pause.to_std().unwrap_or_default()).await;
+        }
+        Admission::Go { pause: None } => {}
     }
 
     let user = state.users.find_by_email(&email).await?;
@@ -115,11 +142,17 @@ pub async fn login(
     let hash = stored
         .clone()
         .unwrap_or_else(|| state.dummy_hash.to_string());
-    let matches = password::verify(form.password.clone(), hash).await? && stored.is_some();
-    let Some(user) = user.filter(|_| matches) else {
-        for key in &keys {
-            state.throttle.record_failure(key, now).await?;
+    let matches = match password::verify(form.password.clone(), hash).await {
+        Ok(matches) => matches && stored.is_some(),
+        // Every hashing thread is taken and the queue is full: refused at once (the attempt stays counted).
+        Err(error) if error.is::<password::Busy>() => {
+            tracing::warn!("sign-in refused: password hashing queue full");
+            return Ok(throttled(now));
         }
+        Err(error) => return Err(error.into()),
+    };
+    let Some(user) = user.filter(|_| matches) else {
+        state.throttle.failed(&email, &address, now).await?;
         audit::record_for_firm(
             &state.db,
             AuditEntry::new("login.failed", format!("email:{email}")).from_ip(ip.clone()),
@@ -131,7 +164,7 @@ pub async fn login(
         ));
     };
 
-    state.throttle.clear(&account_key(&email)).await?;
+    state.throttle.succeeded(&email, &address).await?;
     let signed_in = AuditEntry::new("login.succeeded", format!("user:{}", user.id))
         .by(Some(user.id))
         .from_ip(ip);
@@ -229,6 +262,7 @@ pub async fn set_language(
             .path("/")
             .same_site(SameSite::Lax)
             .http_only(true)
+            .secure(state.secure_cookies)
             .finish(),
     )?;
     Ok(response)
@@ -396,7 +430,12 @@ pub async fn accept_invitation(
 }
 
 fn password_problem(t: Tr, password: &str, confirmation: &str) -> Option<String> {
-    if password.chars().count() < password::MIN_LENGTH {
+    if password.len() > password::MAX_BYTES {
+        Some(t.fill(
+            "password.too_long",
+            &[("max", &password::MAX_BYTES.to_string())],
+        ))
+    } else if password.chars().count() < password::MIN_LENGTH {
         Some(t.fill(
             "password.too_short",
             &[("min", &password::MIN_LENGTH.to_string())],
@@ -594,4 +633,38 @@ pub async fn save_notifications(
         .collect();
     repository.set_choices(user.user.id, &choices).await?;
     Ok(see_other("/account?saved=1#notifications"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_keeps_only_paths_of_this_site() {
+        for kept in [
+            "/",
+            "/t/acme/",
+            "/t/acme/invoices?status=sent&page=2",
+            "/a%09b",
+        ] {
+            assert_eq!(safe_next(Some(kept)), kept);
+        }
+        for refused in [
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/x\r\nSet-Cookie: a=b",
+            "/x\0",
+            "/x\\y",
+            "https://evil.example/",
+            "evil.example",
+            "",
+            "/ /evil.example",
+        ] {
+            assert_eq!(safe_next(Some(refused)), "/", "{refused:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
 }

@@ -1,8 +1,10 @@
 //! `GET /t/{slug}/live`: server-sent events telling a tenant's open pages that an invoice changed.
 
-use crate::errors::WebError;
+use crate::errors::{WebError, error_page};
 use crate::extract::TenantContext;
 use crate::state::AppState;
+use crate::state::StreamSlot;
+use actix_web::http::StatusCode;
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
@@ -24,8 +26,39 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct Listener {
     receiver: Receiver<LiveEvent>,
     heartbeat: Interval,
+    recheck: Interval,
     tenant: TenantId,
     greeted: bool,
+    state: web::Data<AppState>,
+    session_hash: String,
+    slug: String,
+    _slot: StreamSlot,
+}
+
+/// Whether the stream may go on: its session is still valid, and its user still reaches the tenant.
+async fn still_allowed(listener: &Listener) -> Result<bool, WebError> {
+    let state = &listener.state;
+    let Some(user) = state
+        .sessions
+        .peek_valid(&listener.session_hash, chrono::Utc::now())
+        .await?
+    else {
+        return Ok(false);
+    };
+    let reaches = match state
+        .tenants
+        .scope_for_member(user.id, &listener.slug)
+        .await?
+    {
+        Some(found) => Some(found),
+        None => {
+            state
+                .tenants
+                .scope_for_firm_admin(&user, &listener.slug)
+                .await?
+        }
+    };
+    Ok(reaches.is_some_and(|(tenant, _)| tenant.id == listener.tenant))
 }
 
 fn invoice_event(event: &LiveEvent) -> Bytes {
@@ -45,6 +78,18 @@ async fn next_chunk(mut listener: Listener) -> Option<(Result<Bytes, Infallible>
     }
     loop {
         tokio::select! {
+            _ = listener.recheck.tick() => match still_allowed(&listener).await {
+                // Written so that a browser that left is noticed (the write fails) and its place given back.
+                Ok(true) => return Some((Ok(Bytes::from_static(b": checked\n\n")), listener)),
+                Ok(false) => {
+                    tracing::debug!("live stream ended: session or access gone");
+                    return None;
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "live stream re-check failed: ended");
+                    return None;
+                }
+            },
             _ = listener.heartbeat.tick() => {
                 return Some((Ok(Bytes::from_static(b": heartbeat\n\n")), listener));
             }
@@ -66,16 +111,27 @@ async fn next_chunk(mut listener: Listener) -> Option<(Result<Bytes, Infallible>
     }
 }
 
-/// Any role of the tenant may listen; the stream ends when the browser goes away.
+/// Any role of the tenant may listen, on at most `LiveStreams::per_user` streams at once (429 beyond); the stream
+/// ends when the browser goes away, or at the first re-check after the session ended or the access went.
 pub async fn live(
     state: web::Data<AppState>,
     ctx: TenantContext,
 ) -> Result<HttpResponse, WebError> {
+    let Some(slot) = state.live_streams.open(ctx.user.user.id) else {
+        tracing::info!("live stream refused: too many open for this user");
+        return Ok(error_page(StatusCode::TOO_MANY_REQUESTS, ""));
+    };
+    let recheck = state.live_streams.recheck;
     let listener = Listener {
         receiver: state.live.subscribe(),
         heartbeat: interval_at(Instant::now() + HEARTBEAT, HEARTBEAT),
+        recheck: interval_at(Instant::now() + recheck, recheck),
         tenant: ctx.scope.tenant_id(),
         greeted: false,
+        session_hash: ctx.user.session_hash.clone(),
+        slug: ctx.tenant.slug.clone(),
+        state,
+        _slot: slot,
     };
     let stream = futures_util::stream::unfold(listener, next_chunk);
     Ok(HttpResponse::Ok()

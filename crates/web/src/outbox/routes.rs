@@ -144,12 +144,37 @@ impl EmailPage {
             last_error: email
                 .last_error
                 .map(|error| portal_app::mailer::failure_sentence(&error, t)),
-            text_body: email.email.text_body,
-            html_body: email.email.html_body,
+            text_body: hide_link_tokens(&email.email.text_body),
+            html_body: hide_link_tokens(&email.email.html_body),
             layout,
             tenant,
         }
     }
+}
+
+/// The single-use links an email carries (invitations, password resets) without their token: whoever reads the
+/// "sent emails" pages (a firm or company admin) must not be able to use them, and take over an account.
+fn hide_link_tokens(body: &str) -> String {
+    const MARKERS: [&str; 2] = ["/invitations/", "/password/reset/"];
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some((at, marker)) = MARKERS
+        .iter()
+        .filter_map(|marker| rest.find(marker).map(|at| (at, *marker)))
+        .min_by_key(|(at, _)| *at)
+    {
+        let after = at + marker.len();
+        out.push_str(&rest[..after]);
+        let token_len = rest[after..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(rest.len() - after);
+        if token_len > 0 {
+            out.push('…');
+        }
+        rest = &rest[after + token_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn parse_id(text: &str) -> Result<Uuid, WebError> {
@@ -252,4 +277,22 @@ pub async fn tenant_email(
     let back = format!("/t/{}/settings/outbox", ctx.tenant.slug);
     let page = EmailPage::new(layout, Some(ctx.tenant.clone()), back, email);
     Ok(respond(&req, StatusCode::OK, page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hide_link_tokens;
+
+    #[test]
+    fn link_tokens_are_hidden() {
+        assert_eq!(
+            hide_link_tokens("Lien : https://p.example/invitations/AbC-123_x.\nFin"),
+            "Lien : https://p.example/invitations/….\nFin"
+        );
+        assert_eq!(
+            hide_link_tokens(r#"<a href="https://p/password/reset/zZ9">x</a> /invitations/"#),
+            r#"<a href="https://p/password/reset/…">x</a> /invitations/"#
+        );
+        assert_eq!(hide_link_tokens("nothing to hide"), "nothing to hide");
+    }
 }

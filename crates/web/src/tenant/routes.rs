@@ -187,6 +187,9 @@ pub struct NoticeQuery {
     notice: Option<String>,
 }
 
+/// The most pending invitations the users page lists.
+const PENDING_SHOWN: u64 = 100;
+
 async fn users_page(
     state: &AppState,
     req: &HttpRequest,
@@ -200,13 +203,8 @@ async fn users_page(
         members: state.tenants.members(&ctx.scope).await?,
         invitations: state
             .invitations
-            .list_for_tenant(&ctx.scope)
-            .await?
-            .into_iter()
-            .filter(|invitation| {
-                invitation.accepted_at.is_none() && invitation.expires_at > Utc::now()
-            })
-            .collect(),
+            .pending_for_tenant(&ctx.scope, Utc::now(), PENDING_SHOWN)
+            .await?,
         notice,
         error,
     })
@@ -222,9 +220,34 @@ pub async fn users(
     page.notice = match query.notice.as_deref() {
         Some("invited") => Some(page.layout.t.get("users.invited").to_owned()),
         Some("changed") => Some(page.layout.t.get("users.changed").to_owned()),
+        Some("revoked") => Some(page.layout.t.get("users.revoked").to_owned()),
         _ => None,
     };
     Ok(respond(&req, StatusCode::OK, page))
+}
+
+/// `POST /t/{slug}/settings/users/invitations/{id}/revoke`: the invitation's link dies (an admin of this tenant;
+/// another tenant's or an unknown invitation is a 404).
+pub async fn revoke_invitation(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Admin(ctx): Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (_, id) = path.into_inner();
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
+    let revoked = entry(&ctx, &req, "invitation.revoked", format!("invitation:{id}"));
+    if !state
+        .invitations
+        .revoke(&ctx.scope, id, Utc::now(), revoked)
+        .await?
+    {
+        return Err(WebError::NotFound);
+    }
+    Ok(see_other(&format!(
+        "/t/{}/settings/users?notice=revoked",
+        ctx.tenant.slug
+    )))
 }
 
 #[derive(Deserialize)]
@@ -353,15 +376,27 @@ struct BillitPage {
     error: Option<String>,
     /// The outcome of "test the connection" or "register the webhook": success, and the sentence.
     outcome: Option<(bool, String)>,
+    /// An embedded Billit sandbox runs (a demonstration): only then is the "embedded" environment offered.
+    embedded_available: bool,
 }
 
 impl BillitPage {
     fn environment_is(&self, name: &str) -> bool {
+        let default = if self.embedded_available {
+            "embedded"
+        } else {
+            "sandbox"
+        };
         self.connection
             .as_ref()
-            .map_or(name == "embedded", |connection| {
+            .map_or(name == default, |connection| {
                 connection.environment.as_str() == name
             })
+    }
+
+    /// The "embedded" choice is shown while a sandbox runs, or to a company already connected to it.
+    fn offers_embedded(&self) -> bool {
+        self.embedded_available || self.environment_is("embedded")
     }
 
     fn party_id(&self) -> String {
@@ -412,6 +447,7 @@ async fn render_billit(
         saved,
         error,
         outcome,
+        embedded_available: state.settings.billit.embedded_url.is_some(),
     };
     Ok(respond(req, status, page))
 }
@@ -542,8 +578,11 @@ pub async fn save_billit(
     let environment = BillitEnvironment::parse(&form.environment);
     let party_id = parse_party_id(&form.party_id);
     let context_party_id = parse_party_id(&form.context_party_id);
+    let embedded_available = state.settings.billit.embedded_url.is_some();
     let error = if environment.is_none() {
         Some(t.get("billit.environment_invalid"))
+    } else if environment == Some(BillitEnvironment::Embedded) && !embedded_available {
+        Some(t.get("billit.embedded_unavailable"))
     } else if party_id.is_err() || context_party_id.is_err() {
         Some(t.get("billit.party_invalid"))
     } else if form.api_key.trim().len() > 512 {
