@@ -5,6 +5,8 @@ mod accounts;
 #[cfg(test)]
 mod answers;
 #[cfg(test)]
+mod billit_calls;
+#[cfg(test)]
 mod customers;
 #[cfg(test)]
 mod editor;

@@ -29,9 +29,7 @@ use portal_domain::money::{
     ExemptionReason, LineAmounts, Quantity, UnitPrice, VatRate, VatRateSet,
 };
 use portal_persistence::audit::AuditEntry;
-use portal_persistence::invoices::{
-    InvoiceError, InvoiceRecord, NumberingSettings, SubmissionState,
-};
+use portal_persistence::invoices::{InvoiceRecord, NumberingSettings, SubmissionState};
 use portal_persistence::tenants::Tenant;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -401,6 +399,15 @@ async fn render_editor(
             "editor.delivery_date",
             &form.delivery_date,
             "date",
+        ),
+        with_help(
+            field(
+                "paid_at_issue",
+                "editor.paid_at_issue",
+                &form.paid_at_issue,
+                "date",
+            ),
+            "editor.paid_at_issue_help",
         ),
         max(
             field("currency", "editor.currency", &form.currency, "text"),
@@ -1018,6 +1025,41 @@ async fn queue_and_redirect(
             };
             Ok(respond(req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
+        Err(QueueError::BuyerUnreachable { address }) => {
+            let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
+            let t = layout.t;
+            let page = NoticePage {
+                title: t.get("editor.refused_title").to_owned(),
+                message: t.fill(
+                    "editor.buyer_unreachable",
+                    &[("buyer", &invoice.buyer_name), ("address", &address)],
+                ),
+                link: Some((
+                    invoice_page(slug, invoice.id),
+                    t.get("editor.to_invoice").to_owned(),
+                )),
+                layout,
+            };
+            Ok(respond(req, StatusCode::CONFLICT, page))
+        }
+        Err(QueueError::DirectoryUnavailable(error)) => {
+            use portal_domain::Localized;
+            let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
+            let t = layout.t;
+            let page = NoticePage {
+                title: t.get("editor.refused_title").to_owned(),
+                message: t.fill(
+                    "editor.directory_unavailable",
+                    &[("reason", &error.message(t.lang))],
+                ),
+                link: Some((
+                    invoice_page(slug, invoice.id),
+                    t.get("editor.to_invoice").to_owned(),
+                )),
+                layout,
+            };
+            Ok(respond(req, StatusCode::CONFLICT, page))
+        }
         Err(QueueError::NotSubmittable) => {
             let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
             Ok(not_editable_page(
@@ -1078,16 +1120,46 @@ pub async fn delete(
             "number": invoice.number(),
             "billit_order_id": invoice.billit_order_id,
         }));
-    let deletable = invoice.submission.is_editable()
-        && match state.invoices.delete(&ctx.scope, invoice.id, deleted).await {
-            Ok(true) => true,
-            Ok(false) => return Err(WebError::NotFound),
-            Err(InvoiceError::NotEditable) => false,
-            Err(error) => return Err(error.into()),
-        };
-    if !deletable {
-        // On its way to Billit or sent: it stays, and a credit note is the way to cancel it.
-        let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
+    use portal_app::invoicing::removal::{self, DeleteError};
+    use portal_domain::Localized;
+    let lang = ctx.user.language();
+    let refusal = match removal::delete(&state, &ctx.scope, &invoice, deleted).await {
+        Ok(_) => {
+            return Ok(see_other(&format!(
+                "/t/{}/invoices?deleted=1",
+                ctx.tenant.slug
+            )));
+        }
+        Err(DeleteError::NotFound) => return Err(WebError::NotFound),
+        Err(DeleteError::NotDeletable) => None,
+        Err(DeleteError::OrderSent { order_id }) => Some(Tr::new(lang).fill(
+            "editor.delete_order_sent",
+            &[("order", &order_id.to_string())],
+        )),
+        Err(DeleteError::Billit { order_id, error }) => Some(Tr::new(lang).fill(
+            "editor.delete_billit_failed",
+            &[
+                ("order", &order_id.to_string()),
+                ("reason", &error.message(lang)),
+            ],
+        )),
+        Err(DeleteError::Connection { order_id, problem }) => {
+            tracing::info!(problem = %problem, "no Billit connection to delete the order with");
+            let t = Tr::new(lang);
+            Some(t.fill(
+                "editor.delete_billit_failed",
+                &[
+                    ("order", &order_id.to_string()),
+                    ("reason", t.get(problem.message_key())),
+                ],
+            ))
+        }
+        Err(other @ DeleteError::Storage(_)) => return Err(WebError::from_failure(other)),
+    };
+    // On its way to Billit or sent (a credit note is the way to cancel it), or its order could not be deleted at
+    // Billit: it stays.
+    let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
+    let Some(sentence) = refusal else {
         return Ok(not_editable_page(
             &req,
             &ctx,
@@ -1095,25 +1167,18 @@ pub async fn delete(
             invoice.id,
             "editor.delete_refused",
         ));
-    }
-    let list = format!("/t/{}/invoices", ctx.tenant.slug);
-    let Some(order_id) = invoice.billit_order_id else {
-        return Ok(see_other(&format!("{list}?deleted=1")));
     };
-    // Billit created the order but it was never sent; the client has no call to delete it, so it is left there
-    // and the user is told where it is.
-    let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
     let t = layout.t;
     let page = NoticePage {
-        title: t.get("editor.deleted_title").to_owned(),
-        message: t.fill(
-            "editor.deleted_order_kept",
-            &[("order", &order_id.to_string())],
-        ),
-        link: Some((list, t.get("editor.to_list").to_owned())),
+        title: t.get("editor.refused_title").to_owned(),
+        message: sentence,
+        link: Some((
+            invoice_page(&ctx.tenant.slug, invoice.id),
+            t.get("editor.to_invoice").to_owned(),
+        )),
         layout,
     };
-    Ok(respond(&req, StatusCode::OK, page))
+    Ok(respond(&req, StatusCode::CONFLICT, page))
 }
 
 // ---- numbering settings ----
