@@ -20,7 +20,7 @@ use portal_persistence::entities::{directory_checks, jobs};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 /// A customer of acme at `address` (Globex's SIREN), through the repository.
-async fn customer(app: &TestApp, suffix: &str) -> CustomerId {
+pub(crate) async fn customer(app: &TestApp, suffix: &str) -> CustomerId {
     let siren = Siren::parse(BUYER_SIREN).unwrap();
     app.state
         .customers
@@ -51,7 +51,11 @@ async fn customer(app: &TestApp, suffix: &str) -> CustomerId {
 }
 
 /// The editor's form for an invoice to this customer at `address`.
-fn invoice_to(number: &str, customer: CustomerId, address: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn invoice_to(
+    number: &str,
+    customer: CustomerId,
+    address: &str,
+) -> Vec<(&'static str, String)> {
     with(
         with(good_invoice(number), "customer_id", &customer.to_string()),
         "buyer_electronic_address",

@@ -661,6 +661,22 @@ async fn billit_faults_are_retried_and_the_invoice_is_sent_once() {
     app.world().await;
     connect_billit(&app).await;
     let member = Visitor::signed_in(&app, "member@acme.fr", PASSWORD).await;
+    // The directory answered about this customer today (kept for a day), so the send is queued without asking it;
+    // then every call to Billit fails.
+    let globex = crate::billit_calls::customer(&app, "").await;
+    app.state
+        .directory
+        .save(
+            &acme_scope(&app).await,
+            globex,
+            &portal_persistence::directory::DirectoryCheck {
+                address: format!("0225:{BUYER_SIREN}"),
+                registered: true,
+                checked_at: Utc::now(),
+            },
+        )
+        .await
+        .unwrap();
     sandbox
         .set_faults(Faults {
             error_rate: 1.0,
@@ -670,7 +686,7 @@ async fn billit_faults_are_retried_and_the_invoice_is_sent_once() {
     let sent = post(
         &member,
         "/t/acme/invoices",
-        &good_invoice("F-FAULT-1"),
+        &crate::billit_calls::invoice_to("F-FAULT-1", globex, &format!("0225:{BUYER_SIREN}")),
         "send",
     )
     .await;

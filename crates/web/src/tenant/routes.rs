@@ -582,20 +582,24 @@ pub async fn save_billit(
         )
         .await;
     };
-    // The embedded sandbox chosen without an account there: the portal opens one for the company.
+    // The embedded sandbox chosen without an account there: the portal opens one for the company; chosen again
+    // with the fields left empty, the account it has there is kept.
+    let mut party_id = party_id;
     if environment == BillitEnvironment::Embedded
         && blank_to_none(&form.api_key).is_none()
         && party_id.is_none()
         && state.embedded_sandbox.is_some()
     {
         let existing = state.billit.get(&ctx.scope).await?;
-        let has_account = existing.as_ref().is_some_and(|connection| {
-            connection.environment == BillitEnvironment::Embedded
-                && connection.has_api_key
-                && connection.party_id.is_some()
-        });
-        if !has_account {
-            return provision_embedded(&state, &req, &ctx).await;
+        let account = existing
+            .as_ref()
+            .filter(|connection| {
+                connection.environment == BillitEnvironment::Embedded && connection.has_api_key
+            })
+            .and_then(|connection| connection.party_id);
+        match account {
+            Some(existing_party) => party_id = Some(existing_party),
+            None => return provision_embedded(&state, &req, &ctx).await,
         }
     }
     let api_key_encrypted = match blank_to_none(&form.api_key) {
