@@ -16,6 +16,8 @@ mod m20261130_000007_payment_cancellation;
 mod m20261201_000008_payment_acknowledgements;
 mod m20261202_000009_webhook_replays;
 mod m20261202_000010_answer_limits;
+mod m20261202_000011_directory_checks;
+mod m20261202_000012_paid_at_issue;
 
 pub struct Migrator;
 
@@ -33,6 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_payment_acknowledgements::Migration),
             Box::new(m20261202_000009_webhook_replays::Migration),
             Box::new(m20261202_000010_answer_limits::Migration),
+            Box::new(m20261202_000011_directory_checks::Migration),
+            Box::new(m20261202_000012_paid_at_issue::Migration),
         ]
     }
 }

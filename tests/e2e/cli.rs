@@ -296,3 +296,61 @@ async fn dev_seed_fills_companies_whose_admins_can_sign_in() {
     assert_eq!(home.status(), 200);
     assert!(server.terminate().success());
 }
+
+/// `inspect` of a status file that references two invoices: two observations, each with its invoice number (built
+/// from the official UC4 sample by adding a second reference, approved, for invoice F202500099).
+#[test]
+fn billit_inspect_reads_a_two_invoice_cdar_as_two_observations() {
+    const OPEN: &str = "<ram:ReferenceReferencedDocument>";
+    const CLOSE: &str = "</ram:ReferenceReferencedDocument>";
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let text =
+        std::fs::read_to_string(fixtures.join("cdar/UC4_F202500006_04-CDV-207_En_litige.xml"))
+            .unwrap();
+    let (start, end) = (
+        text.find(OPEN).unwrap(),
+        text.find(CLOSE).unwrap() + CLOSE.len(),
+    );
+    let second = text[start..end]
+        .replace("F202500006", "F202500099")
+        .replace(
+            "<ram:ProcessConditionCode>207<",
+            "<ram:ProcessConditionCode>205<",
+        );
+    let two = format!(
+        "{}{}{second}{}",
+        &text[..start],
+        &text[start..end],
+        &text[end..]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two-invoices.xml");
+    std::fs::write(&path, two).unwrap();
+    let output = Command::new(BINARY)
+        .args(["billit", "inspect"])
+        .arg(&path)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let observations = report["observations"].as_array().unwrap();
+    assert_eq!(observations.len(), 2, "{report}");
+    let mut seen: Vec<(String, u64)> = observations
+        .iter()
+        .map(|o| {
+            (
+                o["invoice_number"].as_str().unwrap().to_owned(),
+                o["code"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("F202500006".to_owned(), 207),
+            ("F202500099".to_owned(), 205)
+        ]
+    );
+}

@@ -250,3 +250,90 @@ pub async fn peppol_participant(
         Err(error) => Err(NetworkLookupError::Billit(error)),
     }
 }
+
+/// Why the embedded sandbox could not be set up for a company.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// No embedded sandbox runs in this deployment (the choice is not offered then).
+    #[error("the embedded sandbox is not running in this deployment")]
+    NoEmbeddedSandbox,
+    /// The sandbox did not open the account.
+    #[error("the embedded sandbox did not open the account")]
+    Sandbox(#[source] anyhow::Error),
+    /// The account was opened and saved, but the webhooks could not be registered.
+    #[error("the webhooks could not be registered")]
+    Webhooks(#[source] RegistrationProblem),
+    #[error("the connection could not be stored")]
+    Storage(#[source] anyhow::Error),
+}
+
+impl crate::Failure for ProvisionError {
+    fn kind(&self) -> crate::FailureKind {
+        match self {
+            Self::NoEmbeddedSandbox => crate::FailureKind::Refused,
+            Self::Sandbox(_) | Self::Webhooks(_) | Self::Storage(_) => crate::FailureKind::Internal,
+        }
+    }
+}
+
+/// The company's party id at the embedded sandbox: the same for a tenant every time (choosing the embedded
+/// environment again gives it a new key for the same account, its orders kept), and distinct between tenants.
+pub fn embedded_party_id(scope: &TenantScope) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(scope.tenant_id().as_uuid().as_bytes());
+    let mut first = [0_u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    // Ten digits, never below the demo's and the tests' small ids.
+    1_000_000_000 + i64::try_from(u64::from_be_bytes(first) % 8_000_000_000).unwrap_or(0)
+}
+
+/// "Bac à sable intégré" chosen on a company that has no account there: opens the company's account at the
+/// embedded sandbox (its party id and a new API key), stores the connection (the key encrypted) with the entry
+/// `audit`, and registers the portal's webhooks there, so that invoices can be sent without a Billit account.
+/// Returns the party id.
+pub async fn provision_embedded(
+    app: &App,
+    scope: &TenantScope,
+    company_name: &str,
+    vat_number: &str,
+    audit: Option<AuditEntry>,
+    webhooks_audit: impl FnOnce(&[String]) -> Option<AuditEntry>,
+) -> Result<i64, ProvisionError> {
+    use portal_persistence::billit_connections::ConnectionSettings;
+    use rand::distr::{Alphanumeric, SampleString};
+    let sandbox = app
+        .embedded_sandbox
+        .as_ref()
+        .filter(|_| base_url(app, BillitEnvironment::Embedded).is_some())
+        .ok_or(ProvisionError::NoEmbeddedSandbox)?;
+    let party_id = embedded_party_id(scope);
+    let api_key = Alphanumeric.sample_string(&mut rand::rng(), 32);
+    sandbox
+        .add_party(crate::demo::DemoParty {
+            party_id,
+            api_key: api_key.clone(),
+            name: company_name.to_owned(),
+            vat_number: vat_number.to_owned(),
+        })
+        .await
+        .map_err(ProvisionError::Sandbox)?;
+    let encrypted = crypto::encrypt(&app.master_key, scope.tenant_id(), &api_key)
+        .map_err(|error| ProvisionError::Storage(error.into()))?;
+    app.billit
+        .save(
+            scope,
+            ConnectionSettings {
+                environment: BillitEnvironment::Embedded,
+                api_key_encrypted: Some(encrypted),
+                party_id: Some(party_id),
+                context_party_id: None,
+            },
+            audit,
+        )
+        .await
+        .map_err(|error| ProvisionError::Storage(error.into()))?;
+    register_webhooks(app, scope, webhooks_audit)
+        .await
+        .map_err(ProvisionError::Webhooks)?;
+    Ok(party_id)
+}

@@ -19,11 +19,17 @@ use rand::distr::{Alphanumeric, SampleString};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// The embedded Billit sandbox as the demonstration uses it: it opens an account for each demo company (the
-/// program passes its running sandbox; the application does not depend on the sandbox's HTTP server).
-pub trait DemoSandbox: Sync {
-    fn add_party(&self, party: DemoParty) -> anyhow::Result<()>;
+/// The embedded Billit sandbox's accounts: it opens an account for each demo company, and for a company whose
+/// admin chooses the embedded environment (the program plugs in its running sandbox; the application does not
+/// depend on the sandbox's HTTP server).
+pub trait DemoSandbox: Send + Sync {
+    /// Opens (or replaces) the account `party` at the sandbox.
+    fn add_party(&self, party: DemoParty) -> SandboxFuture<'_>;
 }
+
+/// What [`DemoSandbox::add_party`] answers, once done.
+pub type SandboxFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'a>>;
 
 /// A demo company's account at the sandbox.
 #[derive(Debug, Clone)]
@@ -193,6 +199,7 @@ async fn create_company(
             name: company.name.to_owned(),
             vat_number: VatNumber::from_siren(siren).to_string(),
         })
+        .await
         .context("the sandbox refused the demo party")?;
     state
         .billit

@@ -32,6 +32,7 @@ use portal_persistence::Db;
 use portal_persistence::answers::{AnswerTemplateRepository, InvoiceEmailRepository};
 use portal_persistence::billit_connections::BillitConnectionRepository;
 use portal_persistence::customers::CustomerRepository;
+use portal_persistence::directory::DirectoryCheckRepository;
 use portal_persistence::invitations::{InvitationRepository, PasswordResetRepository};
 use portal_persistence::invoices::InvoiceRepository;
 use portal_persistence::notifications::NotificationRepository;
@@ -141,6 +142,11 @@ pub struct App {
     pub answer_templates: AnswerTemplateRepository,
     pub deliveries: WebhookDeliveryRepository,
     pub notifications: NotificationRepository,
+    /// The directory's answers about customers' electronic addresses (a day's cache of the lookup before sending).
+    pub directory: DirectoryCheckRepository,
+    /// The embedded Billit sandbox's accounts, when one runs in this deployment (the program plugs it in with
+    /// [`App::with_embedded_sandbox`]): choosing the embedded environment opens the company's account there.
+    pub embedded_sandbox: Option<Arc<dyn demo::DemoSandbox>>,
     /// Status changes, for the pages open in browsers.
     pub live: live::LiveUpdates,
     pub mailer: Mailer,
@@ -180,12 +186,21 @@ impl App {
             answer_templates: AnswerTemplateRepository::new(db.clone()),
             deliveries: WebhookDeliveryRepository::new(db.clone()),
             notifications: NotificationRepository::new(db.clone()),
+            directory: DirectoryCheckRepository::new(db.clone()),
+            embedded_sandbox: None,
             live: live::LiveUpdates::new(),
             mailer,
             email_bodies,
             answer_limits: policies.answers,
             db,
         }
+    }
+
+    /// The same application, with the embedded sandbox's accounts reachable through `sandbox`.
+    #[must_use]
+    pub fn with_embedded_sandbox(mut self, sandbox: Arc<dyn demo::DemoSandbox>) -> Self {
+        self.embedded_sandbox = Some(sandbox);
+        self
     }
 
     /// Whether emails are kept as files in a deployment that runs the embedded sandbox: the demonstration, whose

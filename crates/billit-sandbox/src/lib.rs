@@ -79,6 +79,52 @@ pub enum SandboxError {
     /// The HTTP client for webhooks could not be built.
     #[error("cannot build the webhook HTTP client: {0}")]
     Http(String),
+    /// The control API of a running sandbox did not do what was asked.
+    #[error("the sandbox's control API failed: {0}")]
+    Control(String),
+}
+
+/// The control API (`/_sandbox/…`) of a sandbox reached by its URL, in this process or another one on the same
+/// machine (the control API answers loopback callers only).
+#[derive(Debug, Clone)]
+pub struct SandboxControl {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl SandboxControl {
+    /// The control API of the sandbox at `base_url` (e.g. `http://127.0.0.1:4010`).
+    pub fn new(base_url: &str) -> Result<Self, SandboxError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| SandboxError::Http(e.to_string()))?;
+        Ok(Self {
+            http,
+            base: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// Provisions a company (`POST /_sandbox/parties`): its party id, API key, name and VAT number.
+    pub async fn add_party(&self, account: &PartyAccount) -> Result<(), SandboxError> {
+        let response = self
+            .http
+            .post(format!("{}/_sandbox/parties", self.base))
+            .json(account)
+            .send()
+            .await
+            .map_err(|e| SandboxError::Control(e.without_url().to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(SandboxError::Control(format!(
+            "HTTP {}: {}",
+            status.as_u16(),
+            body.chars().take(300).collect::<String>()
+        )))
+    }
 }
 
 /// The entry point.
@@ -211,11 +257,71 @@ impl RunningSandbox {
         Ok(())
     }
 
+    /// A status file (e.g. a CDAR referencing several invoices) arrives on an order now, as an incoming Peppol
+    /// message carrying it.
+    pub fn attach_status_file(
+        &self,
+        order_id: i64,
+        file_name: &str,
+        content: &[u8],
+    ) -> Result<(), ApiFailure> {
+        let changes = self
+            .shared
+            .lock()
+            .attach_status_file(order_id, file_name, content)?;
+        webhooks::dispatch(&self.shared, changes);
+        self.shared.persist();
+        Ok(())
+    }
+
     /// Sets the faults (same as `PUT /_sandbox/faults`).
     pub fn set_faults(&self, faults: Faults) -> Result<(), ApiFailure> {
         faults.validate()?;
         self.shared.lock().faults = faults;
         Ok(())
+    }
+
+    /// How many times the Peppol directory was asked about `identifier` (`scheme:value`).
+    pub fn participant_lookups(&self, identifier: &str) -> u64 {
+        self.shared
+            .lock()
+            .participant_lookups
+            .get(identifier)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// An order as Billit shows it, whoever owns it (`None` when there is none, e.g. deleted).
+    pub fn order(&self, order_id: i64) -> Option<portal_billit::wire::Order> {
+        self.shared
+            .lock()
+            .orders
+            .get(&order_id)
+            .map(|stored| stored.order.clone())
+    }
+
+    /// The orders of a party, by id.
+    pub fn orders_of(&self, party_id: i64) -> Vec<portal_billit::wire::Order> {
+        self.shared
+            .lock()
+            .orders
+            .values()
+            .filter(|stored| stored.party_id == party_id)
+            .map(|stored| stored.order.clone())
+            .collect()
+    }
+
+    /// How an order was sent: whether the send was strict (`StrictTransportType: true`) and the transport it
+    /// went by (`None` while it is not sent).
+    pub fn sent_with(&self, order_id: i64) -> Option<(bool, String)> {
+        let store = self.shared.lock();
+        let stored = store.orders.get(&order_id)?;
+        Some((stored.strict_transport?, stored.sent_with.clone()?))
+    }
+
+    /// Whether a party is provisioned.
+    pub fn has_party(&self, party_id: i64) -> bool {
+        self.shared.lock().parties.contains_key(&party_id)
     }
 
     /// The webhook delivery log.

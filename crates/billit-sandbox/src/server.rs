@@ -154,7 +154,8 @@ async fn create_order(req: HttpRequest, payload: web::Payload, shared: Data) -> 
     let key = header(&req, "Idempotency-Key").map(str::to_owned);
     let id = shared.lock().create_order(party, &raw, key.as_deref())?;
     finish(&shared, Vec::new());
-    Ok(HttpResponse::Ok().json(json!({"OrderID": id})))
+    // Billit answers a bare integer, the new order's id.
+    Ok(HttpResponse::Ok().json(id))
 }
 
 async fn get_order(req: HttpRequest, path: web::Path<String>, shared: Data) -> Answer {
@@ -214,7 +215,11 @@ async fn list_orders(req: HttpRequest, shared: Data) -> Answer {
 async fn send_orders(req: HttpRequest, payload: web::Payload, shared: Data) -> Answer {
     let party = begin(&req, &shared).await?;
     let raw = body(&req, payload, shared.config.max_body_bytes).await?;
-    let changes = shared.lock().send(party, &raw, shared.config.step_ms)?;
+    let strict = header(&req, "StrictTransportType")
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
+    let changes = shared
+        .lock()
+        .send(party, &raw, shared.config.step_ms, strict)?;
     finish(&shared, changes);
     Ok(HttpResponse::Ok().finish())
 }
@@ -350,12 +355,12 @@ async fn account_information(req: HttpRequest, shared: Data) -> Answer {
 async fn participant(req: HttpRequest, path: web::Path<String>, shared: Data) -> Answer {
     begin(&req, &shared).await?;
     let identifier = path.into_inner();
-    let (scheme, value) = identifier
-        .split_once(':')
-        .unwrap_or(("", identifier.as_str()));
-    let registered = matches!(scheme, "0225" | "0002" | "0009" | "9957" | "0208")
-        && !value.trim().is_empty()
-        && !value.to_ascii_uppercase().ends_with("_NOPEPPOL");
+    *shared
+        .lock()
+        .participant_lookups
+        .entry(identifier.clone())
+        .or_default() += 1;
+    let registered = crate::store::is_registered(&identifier);
     let info = ParticipantInformation {
         registered: Some(registered),
         identifier: Some(identifier.clone()),

@@ -208,6 +208,12 @@ pub struct StoredOrder {
     pub scenario: String,
     /// The timeline.
     pub steps: Vec<Step>,
+    /// Whether the send carried `StrictTransportType: true` (`None` before it was sent).
+    #[serde(default)]
+    pub strict_transport: Option<bool>,
+    /// The transport the order actually went by (`Peppol`, or `Email` when Billit fell back to it).
+    #[serde(default)]
+    pub sent_with: Option<String>,
 }
 
 /// The fault knobs (`PUT /_sandbox/faults`).
@@ -335,6 +341,9 @@ pub struct Store {
     /// API calls seen (for `rate_limit_every`).
     #[serde(skip)]
     pub api_calls: u64,
+    /// Peppol participant lookups per identifier (`GET /v1/peppol/participantInformation/…`), not persisted.
+    #[serde(skip)]
+    pub participant_lookups: BTreeMap<String, u64>,
 }
 
 /// French VAT rates (mainland, Corsica, overseas departments).
@@ -424,6 +433,15 @@ fn network_address(party: &Party) -> Option<String> {
             let scheme = id.scheme_id.clone().unwrap_or_else(|| "0002".to_owned());
             Some(format!("{scheme}:{value}"))
         })
+}
+
+/// Whether an electronic address (`scheme:value`) is a participant of the network: the French and Peppol schemes,
+/// unless the value ends with `_NOPEPPOL` (the sandbox's receiver that cannot take e-invoices).
+pub fn is_registered(identifier: &str) -> bool {
+    let (scheme, value) = identifier.split_once(':').unwrap_or(("", identifier));
+    matches!(scheme.trim(), "0225" | "0002" | "0009" | "9957" | "0208")
+        && !value.trim().is_empty()
+        && !value.trim().to_ascii_uppercase().ends_with("_NOPEPPOL")
 }
 
 /// The scenario of an order, by its customer's CTC identifier suffix.
@@ -1065,6 +1083,15 @@ impl Store {
             }));
         }
         let total_incl = money(total_excl + total_vat);
+        // An invoice paid at issue (a cash sale, a prepaid order) is created `Paid`, with its date.
+        let paid_at_issue = input.paid == Some(true);
+        if let Some(date) = &input.paid_date
+            && paid_at_issue
+            && parse_local(date.as_str()).is_none()
+            && date.to_utc().is_none()
+        {
+            return Err(ApiFailure::bad("InvalidPaidDate", "PaidDate is not a date"));
+        }
 
         self.next_customer_id += 1;
         customer.party_id = customer.party_id.or(Some(self.next_customer_id));
@@ -1175,9 +1202,18 @@ impl Store {
             reference: input.reference.clone(),
             payment_reference: input.payment_reference.clone(),
             comments: input.comments.clone(),
-            paid: Some(false),
-            paid_date: None,
-            to_pay: Some(total_incl),
+            paid: Some(paid_at_issue),
+            paid_date: paid_at_issue.then(|| {
+                input
+                    .paid_date
+                    .clone()
+                    .unwrap_or_else(|| BillitDateTime(format_billit(now)))
+            }),
+            to_pay: Some(if paid_at_issue {
+                Decimal::new(0, 1)
+            } else {
+                total_incl
+            }),
             order_status: Some("ToSend".to_owned()),
             is_sent: Some(false),
             external_provider_references: Some(Vec::new()),
@@ -1195,6 +1231,8 @@ impl Store {
                 message_ids: Vec::new(),
                 scenario,
                 steps: Vec::new(),
+                strict_transport: None,
+                sent_with: None,
             },
         );
         if let Some(key) = idempotency_key {
@@ -1261,12 +1299,16 @@ impl Store {
         Ok(())
     }
 
-    /// `POST /v1/orders/commands/send`: schedules each order's timeline.
+    /// `POST /v1/orders/commands/send`: schedules each order's timeline. `strict`: the call carried
+    /// `StrictTransportType: true`, so an order whose customer is not on the network is refused rather than sent
+    /// by email (without it, such an order is "sent" by email and plays no scenario). An order created `Paid` reports
+    /// its payment (`CashCollected`) once, when it is sent.
     pub fn send(
         &mut self,
         party_id: i64,
         raw: &[u8],
         step_ms: u64,
+        strict: bool,
     ) -> Result<Vec<Change>, ApiFailure> {
         let command: SendCommand = parse_body(raw)?;
         let transport = command.transport_type.clone().unwrap_or_default();
@@ -1290,20 +1332,23 @@ impl Store {
                     format!("Order {order_id} was already sent"),
                 ));
             }
-            if stored
-                .order
-                .customer
-                .as_ref()
-                .and_then(network_address)
-                .is_none()
-            {
+            let address = stored.order.customer.as_ref().and_then(network_address);
+            if address.is_none() {
                 return Err(ApiFailure::bad(
                     "TheCustomerIsNotActiveOnPeppol",
                     "The customer has no network identifier and is not active on Peppol",
                 ));
             }
+            // Billit falls back to email for a customer not on the network, unless the send is strict.
+            if strict && !address.as_deref().is_some_and(is_registered) {
+                return Err(ApiFailure::bad(
+                    "TheCustomerIsNotActiveOnPeppol",
+                    "The customer is not active on Peppol and StrictTransportType forbids another transport",
+                ));
+            }
         }
         let mut changes = Vec::new();
+        let mut paid = Vec::new();
         let now = self.now();
         let step = i64::try_from(step_ms).unwrap_or(i64::MAX / 1024);
         for order_id in command.order_ids {
@@ -1319,18 +1364,38 @@ impl Store {
                 document_delivery_status: Some("Pending".to_owned()),
                 ..DeliveryDetails::default()
             });
-            stored.steps = timeline(&stored.scenario)
-                .into_iter()
-                .enumerate()
-                .map(|(index, kind)| Step {
-                    due_ms: now
-                        .timestamp_millis()
-                        .saturating_add(step.saturating_mul(i64::try_from(index).unwrap_or(0) + 1)),
-                    kind,
-                    done: false,
-                })
-                .collect();
+            let on_network = stored
+                .order
+                .customer
+                .as_ref()
+                .and_then(network_address)
+                .as_deref()
+                .is_some_and(is_registered);
+            stored.strict_transport = Some(strict);
+            stored.sent_with = Some(if on_network { "Peppol" } else { "Email" }.to_owned());
+            if stored.order.paid == Some(true) {
+                stored.order.order_status = Some("Paid".to_owned());
+                paid.push(order_id);
+            }
+            stored.steps = if on_network {
+                timeline(&stored.scenario)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, kind)| Step {
+                        due_ms: now.timestamp_millis().saturating_add(
+                            step.saturating_mul(i64::try_from(index).unwrap_or(0) + 1),
+                        ),
+                        kind,
+                        done: false,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             changes.push(Change::OrderUpdated { party_id, order_id });
+        }
+        for order_id in paid {
+            changes.extend(self.record_cash_collected(order_id, step_ms));
         }
         Ok(changes)
     }
@@ -1625,6 +1690,61 @@ impl Store {
             },
             Change::OrderUpdated { party_id, order_id },
         ]
+    }
+
+    /// A status file of the buyer's platform received for an order now, as it is (e.g. a CDAR that references
+    /// several invoices): an incoming Peppol message carrying the file.
+    pub fn attach_status_file(
+        &mut self,
+        order_id: i64,
+        file_name: &str,
+        content: &[u8],
+    ) -> Result<Vec<Change>, ApiFailure> {
+        let now = self.now();
+        let stamp = BillitDateTime(format_billit(now));
+        let stored = self
+            .orders
+            .get(&order_id)
+            .ok_or_else(|| ApiFailure::not_found("Order"))?;
+        let party_id = stored.party_id;
+        let destination = stored.order.customer.as_ref().and_then(network_address);
+        let file_id = self.add_file(party_id, file_name, "application/xml", content);
+        self.next_message_id += 1;
+        let message_id = self.next_message_id;
+        let message = Message {
+            description: Some("Status".to_owned()),
+            file_id: Some(file_id),
+            creation_date: Some(stamp.clone()),
+            transport_type: Some("Peppol".to_owned()),
+            success: Some(true),
+            trials: Some(0),
+            destination,
+            message_direction: Some("Incoming".to_owned()),
+            ..Message::default()
+        };
+        let Some(stored) = self.orders.get_mut(&order_id) else {
+            return Err(ApiFailure::not_found("Order"));
+        };
+        stored
+            .order
+            .messages
+            .get_or_insert_with(Vec::new)
+            .push(message.clone());
+        stored.message_ids.push(message_id);
+        stored.order.last_modified = Some(stamp);
+        let mut message_for_hook = message;
+        message_for_hook.order_id = Some(order_id);
+        message_for_hook.message_id = Some(message_id);
+        Ok(vec![
+            Change::MessageInserted {
+                party_id,
+                order_id,
+                message_id,
+                message: Box::new(message_for_hook),
+                flow_state: None,
+            },
+            Change::OrderUpdated { party_id, order_id },
+        ])
     }
 
     /// `POST /_sandbox/orders/{id}/events`: a status now; a 209 that answers a 208 in the

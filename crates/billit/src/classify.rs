@@ -25,7 +25,7 @@
 //! - a CDAR on its own: `cdar:<ExchangedDocument/ID>`; a CDAR that explains a message keeps the
 //!   message's key (it is the same event, better understood).
 
-use crate::cdar::CdarDocument;
+use crate::cdar::{CdarDocument, DocumentStatus, ReferencedDocument};
 use crate::wire::{Message, Order, WebhookPayload};
 use chrono::{DateTime, Utc};
 use portal_domain::lifecycle::{
@@ -414,7 +414,12 @@ fn classify_text(
 
 /// The source of a CDAR's status, from its issuer's role (`SE`, `BY`, `WK`, `DFH`) and code.
 pub fn cdar_source(doc: &CdarDocument) -> Source {
-    let code_source = doc.status_code().map_or(Source::Unknown, source_of_code);
+    source_for(doc, doc.status_code())
+}
+
+/// The source of a status `code` the CDAR `doc` gives: its issuer's role, else the code's usual emitter.
+fn source_for(doc: &CdarDocument, code: Option<StatusCode>) -> Source {
+    let code_source = code.map_or(Source::Unknown, source_of_code);
     let role = doc
         .issuer
         .as_ref()
@@ -425,11 +430,7 @@ pub fn cdar_source(doc: &CdarDocument) -> Source {
         Some("SE") => Source::Supplier,
         Some("BY") => Source::Buyer,
         Some("DFH") => Source::Ppf,
-        Some("WK") => match doc
-            .status_code()
-            .and_then(|code| code.info())
-            .map(|info| info.emitter)
-        {
+        Some("WK") => match code.and_then(|code| code.info()).map(|info| info.emitter) {
             Some(Emitter::SellerPlatform | Emitter::Supplier) => Source::SellerPlatform,
             Some(Emitter::Ppf) => Source::Ppf,
             Some(Emitter::BuyerPlatform | Emitter::EitherPlatform | Emitter::Buyer) => {
@@ -441,58 +442,125 @@ pub fn cdar_source(doc: &CdarDocument) -> Source {
     }
 }
 
-/// The event a CDAR says (layer 1). `dedup_key`: the key of the message it explains, if any.
+/// The event a CDAR says (layer 1) about its first referenced invoice. `dedup_key`: the key of the message it
+/// explains, if any. A file that references several invoices says one thing of each: see [`classify_cdar_all`].
 pub fn classify_cdar(
     doc: &CdarDocument,
     dedup_key: Option<&str>,
     file_id: Option<&str>,
 ) -> StatusEvent {
-    let key = dedup_key.map_or_else(
+    let key = dedup_key.map_or_else(|| cdar_key(doc, doc.references.first()), str::to_owned);
+    classify_reference(doc, doc.references.first(), key, file_id)
+}
+
+/// What a CDAR says of one invoice it references.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CdarObservation {
+    /// The invoice's number (`IssuerAssignedID`), when the file gives it.
+    pub invoice_number: Option<String>,
+    /// The status it gives that invoice.
+    pub event: StatusEvent,
+}
+
+/// One observation per invoice the CDAR references (`ReferenceReferencedDocument`), in the file's order; a file
+/// without any reference gives one observation without a number. With one reference, the event is the one of
+/// [`classify_cdar`] (same key); with several, each key is the file's key followed by `:<invoice number>` (or
+/// `:#<position>` when a reference has no number), so that the observations stay distinct.
+pub fn classify_cdar_all(
+    doc: &CdarDocument,
+    dedup_key: Option<&str>,
+    file_id: Option<&str>,
+) -> Vec<CdarObservation> {
+    if doc.references.len() <= 1 {
+        return vec![CdarObservation {
+            invoice_number: doc.invoice_number().map(str::to_owned),
+            event: classify_cdar(doc, dedup_key, file_id),
+        }];
+    }
+    let base = dedup_key.map_or_else(
         || {
-            doc.id.as_deref().map_or_else(
-                || {
-                    format!(
-                        "cdar:{}:{}:{}",
-                        doc.invoice_number().unwrap_or("-"),
-                        doc.status_code().map_or(0, StatusCode::as_u16),
-                        doc.at().map_or(0, |at| at.timestamp())
-                    )
-                },
-                |id| format!("cdar:{id}"),
-            )
+            doc.id
+                .as_deref()
+                .map_or_else(|| cdar_key(doc, None), |id| format!("cdar:{id}"))
         },
         str::to_owned,
     );
+    doc.references
+        .iter()
+        .enumerate()
+        .map(|(index, reference)| {
+            let number = reference
+                .invoice_number
+                .as_deref()
+                .map(str::trim)
+                .filter(|number| !number.is_empty());
+            let key = match number {
+                Some(number) => format!("{base}:{number}"),
+                None => format!("{base}:#{}", index + 1),
+            };
+            CdarObservation {
+                invoice_number: number.map(str::to_owned),
+                event: classify_reference(doc, Some(reference), key, file_id),
+            }
+        })
+        .collect()
+}
+
+/// The key of a CDAR read on its own: its document id, else what it is about.
+fn cdar_key(doc: &CdarDocument, reference: Option<&ReferencedDocument>) -> String {
+    doc.id.as_deref().map_or_else(
+        || {
+            format!(
+                "cdar:{}:{}:{}",
+                reference
+                    .and_then(|r| r.invoice_number.as_deref())
+                    .unwrap_or("-"),
+                reference
+                    .and_then(|r| r.process_condition_code)
+                    .map_or(0, StatusCode::as_u16),
+                doc.at().map_or(0, |at| at.timestamp())
+            )
+        },
+        |id| format!("cdar:{id}"),
+    )
+}
+
+fn classify_reference(
+    doc: &CdarDocument,
+    reference: Option<&ReferencedDocument>,
+    key: String,
+    file_id: Option<&str>,
+) -> StatusEvent {
+    let code = reference.and_then(|r| r.process_condition_code);
+    let statuses: &[DocumentStatus] = reference.map_or(&[], |r| r.statuses.as_slice());
     let at = doc.at().unwrap_or(DateTime::UNIX_EPOCH);
-    let label = doc
-        .status_label()
+    let label = reference
+        .and_then(|r| r.process_condition.as_deref())
         .map(|label| label.replace('_', " "))
         .unwrap_or_default();
-    let description = match doc.status_code() {
+    let description = match code {
         Some(code) => format!("CDAR {code} {label}").trim_end().to_owned(),
         None => "CDAR".to_owned(),
     };
-    let source = cdar_source(doc);
-    let mut event = match doc.status_code() {
+    let source = source_for(doc, code);
+    let mut event = match code {
         Some(code) => StatusEvent::status(code, source, at, key),
         None => StatusEvent::unclassified(source, at, "", key),
     }
     .with_description(description)
-    .with_reasons(doc.reason_codes());
-    if let Some(action) = doc
-        .statuses()
+    .with_reasons(reason_codes(statuses));
+    if let Some(action) = statuses
         .iter()
         .find_map(|status| status.requested_action_code.clone())
     {
         event = event.with_requested_action(action);
     }
-    let comment = cdar_comment(doc);
+    let comment = cdar_comment(statuses);
     if !comment.is_empty() {
         event = event.with_comment(comment);
     }
-    if doc.status_code() == Some(StatusCode::CASHED)
-        && let Some(amount) = doc
-            .statuses()
+    if code == Some(StatusCode::CASHED)
+        && let Some(amount) = statuses
             .iter()
             .flat_map(|status| &status.characteristics)
             .filter(|c| {
@@ -511,9 +579,20 @@ pub fn classify_cdar(
     }
 }
 
+/// The reason codes of a reference's statuses, in sequence order (empty codes skipped).
+fn reason_codes(statuses: &[DocumentStatus]) -> Vec<String> {
+    let mut sorted: Vec<&DocumentStatus> = statuses.iter().collect();
+    sorted.sort_by_key(|status| status.sequence.unwrap_or(u32::MAX));
+    sorted
+        .iter()
+        .filter_map(|status| status.reason_code.clone())
+        .filter(|code| !code.is_empty())
+        .collect()
+}
+
 /// The reasons in words: `REJ_UNI: Échec … (G1.45; BT-1, BT-2) | …`.
-fn cdar_comment(doc: &CdarDocument) -> String {
-    doc.statuses()
+fn cdar_comment(statuses: &[DocumentStatus]) -> String {
+    statuses
         .iter()
         .filter_map(|status| {
             let mut parts = Vec::new();

@@ -5,6 +5,8 @@
 //!   connection errors, only for calls safe to repeat: reads (GET), deletes, and creates that
 //!   carry an idempotency key (order creation, payments). `send`, `PATCH`, webhook creation and
 //!   refresh are never repeated.
+//! - Sending carries `StrictTransportType: true`, so that Billit never falls back to another transport (email)
+//!   when the buyer cannot be reached over the requested one: the send fails instead.
 //! - A 409 "Idempotent token already exists" on order creation means "already created": the
 //!   order is found by its number and its id returned. On a payment it means "already recorded".
 //! - API keys and secrets are never logged: [`BillitCredentials`] has a redacted `Debug`.
@@ -187,9 +189,11 @@ pub trait BillitClient: Send + Sync {
     /// `POST /v1/orders` with an `Idempotency-Key`; returns the OrderID. A replay (409) returns
     /// the id of the order already created, found by its number.
     async fn create_order(&self, order: &Order, idempotency_key: &str) -> Result<i64, BillitError>;
-    /// `POST /v1/orders/commands/send` (never retried).
+    /// `POST /v1/orders/commands/send` with `StrictTransportType: true` (never retried).
     async fn send_orders(&self, order_ids: &[i64], transport_type: &str)
     -> Result<(), BillitError>;
+    /// `DELETE /v1/orders/{id}`: an order created but never sent (Billit refuses a sent one).
+    async fn delete_order(&self, order_id: i64) -> Result<(), BillitError>;
     /// `GET /v1/orders/{id}`.
     async fn get_order(&self, order_id: i64) -> Result<Order, BillitError>;
     /// `GET /v1/orders?$filter=LastModified ge DateTime'…'`, following every page.
@@ -316,6 +320,9 @@ fn header_value(name: &str, value: &str, sensitive: bool) -> Result<HeaderValue,
     Ok(header)
 }
 
+/// The header that forbids Billit to fall back to another transport type (e.g. email) when sending.
+pub const STRICT_TRANSPORT_HEADER: &str = "StrictTransportType";
+
 /// One call to make.
 struct Call {
     method: Method,
@@ -323,6 +330,8 @@ struct Call {
     body: Option<Vec<u8>>,
     idempotency_key: Option<String>,
     retryable: bool,
+    /// `StrictTransportType: true` (sending only).
+    strict_transport: bool,
 }
 
 /// A raw answer.
@@ -483,6 +492,9 @@ impl HttpBillitClient {
         if let Some(key) = &call.idempotency_key {
             request = request.header("Idempotency-Key", key);
         }
+        if call.strict_transport {
+            request = request.header(STRICT_TRANSPORT_HEADER, "true");
+        }
         if let Some(body) = &call.body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -560,6 +572,7 @@ impl HttpBillitClient {
                 body: None,
                 idempotency_key: None,
                 retryable: true,
+                strict_transport: false,
             })
             .await?;
         decode(&answer.body)
@@ -616,6 +629,7 @@ impl BillitClient for HttpBillitClient {
             body: Some(to_json(order)?),
             idempotency_key: Some(idempotency_key.to_owned()),
             retryable: true,
+            strict_transport: false,
         };
         match self.execute(call).await {
             Ok(answer) => parse_order_id(&answer.body),
@@ -649,6 +663,20 @@ impl BillitClient for HttpBillitClient {
             body: Some(to_json(&command)?),
             idempotency_key: None,
             retryable: false,
+            strict_transport: true,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn delete_order(&self, order_id: i64) -> Result<(), BillitError> {
+        self.execute(Call {
+            method: Method::DELETE,
+            url: self.url(&["orders", &order_id.to_string()])?,
+            body: None,
+            idempotency_key: None,
+            retryable: true,
+            strict_transport: false,
         })
         .await
         .map(|_| ())
@@ -697,6 +725,7 @@ impl BillitClient for HttpBillitClient {
             body: Some(to_json(&patch)?),
             idempotency_key: None,
             retryable: false,
+            strict_transport: false,
         })
         .await
         .map(|_| ())
@@ -720,6 +749,7 @@ impl BillitClient for HttpBillitClient {
                 body: Some(to_json(payment)?),
                 idempotency_key: key,
                 retryable,
+                strict_transport: false,
             })
             .await;
         match result {
@@ -759,6 +789,7 @@ impl BillitClient for HttpBillitClient {
                 body: Some(to_json(registration)?),
                 idempotency_key: None,
                 retryable: false,
+                strict_transport: false,
             })
             .await?;
         decode(&answer.body)
@@ -785,6 +816,7 @@ impl BillitClient for HttpBillitClient {
             body: None,
             idempotency_key: None,
             retryable: true,
+            strict_transport: false,
         })
         .await
         .map(|_| ())
@@ -798,6 +830,7 @@ impl BillitClient for HttpBillitClient {
                 body: None,
                 idempotency_key: None,
                 retryable: false,
+                strict_transport: false,
             })
             .await?;
         decode(&answer.body)

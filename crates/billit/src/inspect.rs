@@ -6,7 +6,7 @@
 //! with an empty `EntityDetail`).
 
 use crate::cdar::{CdarError, parse_cdar};
-use crate::classify::{classify_cdar, classify_order, classify_webhook};
+use crate::classify::{classify_cdar_all, classify_order, classify_webhook};
 use crate::wire::{DetailShape, Order, WebhookPayload};
 use chrono::SecondsFormat;
 use portal_domain::Language;
@@ -16,6 +16,7 @@ use portal_domain::lifecycle::{
 };
 use portal_domain::status::reason_label;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// The largest file inspected.
@@ -50,6 +51,9 @@ pub struct Observation {
     pub reasons: Vec<String>,
     /// The Billit file explaining it.
     pub file_id: Option<String>,
+    /// The invoice it is about (extension of the contract): a CDAR's `IssuerAssignedID` (one observation per
+    /// referenced invoice), an order's `OrderNumber`; `null` when the input does not say.
+    pub invoice_number: Option<String>,
 }
 
 /// The lifecycle, as the contract shows it.
@@ -146,16 +150,38 @@ pub fn inspect_bytes(bytes: &[u8]) -> Result<InspectReport, InspectError> {
     match first {
         b'<' => {
             let doc = parse_cdar(bytes)?;
-            let event = classify_cdar(&doc, None, None);
+            let observations = classify_cdar_all(&doc, None, None);
+            let numbers: Vec<&str> = observations
+                .iter()
+                .filter_map(|observation| observation.invoice_number.as_deref())
+                .collect();
             let mut notes = Vec::new();
-            if let Some(number) = doc.invoice_number() {
-                notes.push(format!("Status file for invoice {number}."));
+            match numbers.as_slice() {
+                [] => {}
+                [number] => notes.push(format!("Status file for invoice {number}.")),
+                several => notes.push(format!(
+                    "Status file for {} invoices: {} (the lifecycle folds them together).",
+                    several.len(),
+                    several.join(", ")
+                )),
             }
+            let by_key: HashMap<String, String> = observations
+                .iter()
+                .filter_map(|observation| {
+                    let number = observation.invoice_number.clone()?;
+                    Some((observation.event.dedup_key.clone(), number))
+                })
+                .collect();
+            let events: Vec<StatusEvent> = observations
+                .into_iter()
+                .map(|observation| observation.event)
+                .collect();
             Ok(report(
                 InputKind::Cdar,
-                &[event],
+                &events,
                 &InvoiceFacts::default(),
                 notes,
+                &|event: &StatusEvent| by_key.get(&event.dedup_key).cloned(),
             ))
         }
         b'{' => {
@@ -192,6 +218,7 @@ pub fn inspect_bytes(bytes: &[u8]) -> Result<InspectReport, InspectError> {
                     &events,
                     &InvoiceFacts::default(),
                     notes,
+                    &|_: &StatusEvent| None,
                 ))
             } else if has("OrderID") || has("Messages") || has("OrderNumber") {
                 let order: Order = serde_json::from_value(value)
@@ -201,11 +228,13 @@ pub fn inspect_bytes(bytes: &[u8]) -> Result<InspectReport, InspectError> {
                 if let Some(number) = &order.order_number {
                     notes.push(format!("Order {number}."));
                 }
+                let number = order.order_number.clone();
                 Ok(report(
                     InputKind::Order,
                     &classified.events,
                     &classified.facts,
                     notes,
+                    &|_: &StatusEvent| number.clone(),
                 ))
             } else {
                 Err(InspectError::UnknownJson)
@@ -233,6 +262,7 @@ fn report(
     events: &[StatusEvent],
     facts: &InvoiceFacts,
     mut notes: Vec<String>,
+    invoice_number: &dyn Fn(&StatusEvent) -> Option<String>,
 ) -> InspectReport {
     let full = Lifecycle::fold(events, facts);
     let observations: Vec<Observation> = full
@@ -246,6 +276,7 @@ fn report(
             description: event.description.clone(),
             reasons: event.reasons.clone(),
             file_id: event.file_id.clone(),
+            invoice_number: invoice_number(event),
         })
         .collect();
     if full.unclassified > 0 {

@@ -189,6 +189,10 @@ pub struct InvoiceDraft {
     pub buyer_reference: String,
     /// Notes (BT-22).
     pub notes: Vec<String>,
+    /// Paid when issued (a cash sale, a prepaid order): the day it was paid. The order is then created `Paid`
+    /// with this date, and Billit reports the payment (212) itself.
+    #[serde(default)]
+    pub paid_at_issue: Option<NaiveDate>,
 }
 
 /// What kind of problem the check found.

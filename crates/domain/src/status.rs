@@ -290,7 +290,7 @@ use SupplierAction as A;
 
 /// Every known status, by code.
 #[rustfmt::skip]
-pub static STATUSES: [StatusInfo; 31] = [
+pub static STATUSES: [StatusInfo; 33] = [
     entry(200, "Déposée", "Deposited",
         "Acceptée par la plateforme du vendeur (et déclarée)", "Accepted by the seller's platform (and reported)",
         E::SellerPlatform, P::Transmission, true, false, None),
@@ -379,6 +379,14 @@ pub static STATUSES: [StatusInfo; 31] = [
     entry(301, "E-reporting rejeté", "E-reporting rejected",
         "Le PPF a rejeté les données d'e-reporting (flux 10)", "The PPF rejected the e-reporting data (Flux 10)",
         E::Ppf, P::Reporting, false, true, Some(A::FixAndReissue)),
+    entry(400, "Annuaire : demande acceptée", "Directory: request accepted",
+        "L'annuaire a accepté la demande (inscription ou mise à jour d'une adresse électronique)",
+        "The directory accepted the request (a registration or an electronic address update)",
+        E::Ppf, P::Reporting, false, false, None),
+    entry(401, "Annuaire : demande rejetée", "Directory: request rejected",
+        "L'annuaire a rejeté la demande (inscription ou mise à jour d'une adresse électronique)",
+        "The directory rejected the request (a registration or an electronic address update)",
+        E::Ppf, P::Reporting, false, false, None),
     entry(500, "Recevable", "Receivable",
         "Le PPF a accepté le fichier", "The PPF accepted the file",
         E::Ppf, P::Reporting, false, false, None),

@@ -438,6 +438,7 @@ fn to_record(row: invoices::Model) -> Result<InvoiceRecord, InvoiceError> {
         contract: row.contract.clone().unwrap_or_default(),
         buyer_reference: row.buyer_reference.clone().unwrap_or_default(),
         notes,
+        paid_at_issue: row.paid_at_issue,
     };
     let related = row
         .related_invoice_id
@@ -714,6 +715,7 @@ impl InvoiceRepository {
         active.issue_date = Set(draft.issue_date);
         active.due_date = Set(draft.due_date);
         active.delivery_date = Set(draft.delivery_date);
+        active.paid_at_issue = Set(draft.paid_at_issue);
         active.currency = Set(blank_to_none(&draft.currency).unwrap_or_else(|| "EUR".to_owned()));
         active.buyer = Set(serde_json::to_string(&draft.buyer).unwrap_or_else(|_| "{}".into()));
         active.lines = Set(serde_json::to_string(&draft.lines).unwrap_or_else(|_| "[]".into()));

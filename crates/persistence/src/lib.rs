@@ -6,6 +6,7 @@ pub mod audit;
 pub mod billit_connections;
 pub mod customers;
 pub mod db;
+pub mod directory;
 pub mod entities;
 pub mod invitations;
 pub mod invoices;

@@ -13,7 +13,7 @@ use crate::jobs::{Enqueued, JobQueue, JobQueueError, NewJob};
 use crate::scope::TenantScope;
 use chrono::{DateTime, NaiveDate, Utc};
 use portal_domain::ids::{InvoiceId, UserId};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -351,6 +351,48 @@ impl PaymentRepository {
         .await?;
         txn.commit().await?;
         Ok(RecordOutcome::Recorded(Box::new(to_record(stored))))
+    }
+
+    /// The payment of an invoice paid when issued, as Billit reports it itself (the order was created `Paid`):
+    /// written `reported`, with no report job, so that the portal never reports it a second time and nothing
+    /// remains to be recorded. Done once per invoice (its key is the invoice's); returns whether it was written now.
+    pub async fn record_paid_at_issue(
+        &self,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+        amount_cents: i64,
+        paid_on: NaiveDate,
+    ) -> Result<bool, DbErr> {
+        let now = Utc::now();
+        let inserted = payments::Entity::insert(payments::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(scope.tenant_id().as_uuid()),
+            invoice_id: Set(invoice.as_uuid()),
+            amount_cents: Set(amount_cents),
+            paid_on: Set(paid_on),
+            method: Set(PaymentMethod::Other.as_str().to_owned()),
+            reference: Set(None),
+            state: Set(PaymentState::Reported.as_str().to_owned()),
+            error_code: Set(None),
+            error_detail: Set(None),
+            idempotency_key: Set(format!("paid-at-issue-{}", invoice.as_uuid().simple())),
+            retries: Set(0),
+            created_by: Set(None),
+            created_at: Set(now),
+            reported_at: Set(Some(now)),
+            accepted_at: Set(None),
+            updated_at: Set(now),
+            cancelled_by: Set(None),
+            cancelled_at: Set(None),
+        })
+        .on_conflict(
+            OnConflict::columns([payments::Column::TenantId, payments::Column::IdempotencyKey])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(inserted > 0)
     }
 
     /// The invoice's payments, oldest first, with the names of who cancelled them.

@@ -132,6 +132,7 @@ fn invoice_row(tenant: Uuid, seed: &SeedInvoice) -> invoices::ActiveModel {
         issue_date: Set(draft.issue_date),
         due_date: Set(draft.due_date),
         delivery_date: Set(draft.delivery_date),
+        paid_at_issue: Set(draft.paid_at_issue),
         currency: Set("EUR".to_owned()),
         buyer: Set(serde_json::to_string(&draft.buyer).unwrap_or_else(|_| "{}".into())),
         lines: Set(serde_json::to_string(&draft.lines).unwrap_or_else(|_| "[]".into())),

@@ -276,8 +276,9 @@ async fn serve(mut config: Config, args: &ServeArgs) -> Result<(), Failure> {
 struct DemoAccounts<'a>(&'a billit_sandbox::RunningSandbox);
 
 impl portal_app::demo::DemoSandbox for DemoAccounts<'_> {
-    fn add_party(&self, party: portal_app::demo::DemoParty) -> anyhow::Result<()> {
-        self.0
+    fn add_party(&self, party: portal_app::demo::DemoParty) -> portal_app::demo::SandboxFuture<'_> {
+        let added = self
+            .0
             .add_party(billit_sandbox::PartyAccount {
                 party_id: party.party_id,
                 api_key: party.api_key,
@@ -285,7 +286,8 @@ impl portal_app::demo::DemoSandbox for DemoAccounts<'_> {
                 vat_number: party.vat_number,
                 email: None,
             })
-            .map_err(|failure| anyhow::anyhow!("{failure:?}"))
+            .map_err(|failure| anyhow::anyhow!("{failure:?}"));
+        Box::pin(async move { added })
     }
 }
 

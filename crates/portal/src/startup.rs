@@ -52,6 +52,26 @@ pub fn default_registry(state: &AppState) -> JobRegistry {
     portal_app::default_registry(&state.app)
 }
 
+/// The embedded sandbox's accounts, over its control API.
+struct SandboxAccounts(billit_sandbox::SandboxControl);
+
+impl portal_app::demo::DemoSandbox for SandboxAccounts {
+    fn add_party(&self, party: portal_app::demo::DemoParty) -> portal_app::demo::SandboxFuture<'_> {
+        Box::pin(async move {
+            self.0
+                .add_party(&billit_sandbox::PartyAccount {
+                    party_id: party.party_id,
+                    api_key: party.api_key,
+                    name: party.name,
+                    vat_number: party.vat_number,
+                    email: None,
+                })
+                .await
+                .map_err(anyhow::Error::from)
+        })
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -143,6 +163,15 @@ impl Application {
                 ..Policies::default()
             },
         );
+        // The embedded sandbox (started by `serve`, or named by `billit.embedded_url`) opens the accounts of the
+        // companies that choose it, through its control API.
+        let app = match &config.billit.embedded_url {
+            Some(url) => app.with_embedded_sandbox(Arc::new(SandboxAccounts(
+                billit_sandbox::SandboxControl::new(url)
+                    .context("the embedded sandbox's control API")?,
+            ))),
+            None => app,
+        };
         portal_app::billit_connection::bind_legacy_secrets(&app)
             .await
             .context("cannot bind the stored Billit secrets to their companies")?;

@@ -148,6 +148,16 @@ pub fn order_for(invoice: &Invoice) -> Order {
     }
 }
 
+/// An invoice paid when issued (a cash sale, a prepaid order): the order is created `Paid` with the day it was
+/// paid, so that Billit reports its payment (212) itself when it is sent.
+pub fn paid_at_issue(mut order: Order, paid_on: Option<NaiveDate>) -> Order {
+    if let Some(date) = paid_on {
+        order.paid = Some(true);
+        order.paid_date = Some(billit_date(date));
+    }
+    order
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +210,19 @@ mod tests {
             ..InvoiceDraft::default()
         };
         check_before_submission(&draft, &|_: &_| false).unwrap()
+    }
+
+    #[test]
+    fn an_invoice_paid_at_issue_is_created_paid_with_its_date() {
+        let unpaid = serde_json::to_value(paid_at_issue(order_for(&invoice()), None)).unwrap();
+        assert!(unpaid.get("Paid").is_none() && unpaid.get("PaidDate").is_none());
+        let paid = serde_json::to_value(paid_at_issue(
+            order_for(&invoice()),
+            NaiveDate::from_ymd_opt(2026, 11, 29),
+        ))
+        .unwrap();
+        assert_eq!(paid["Paid"], true);
+        assert_eq!(paid["PaidDate"], "2026-11-29T00:00:00");
     }
 
     #[test]

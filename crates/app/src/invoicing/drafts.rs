@@ -96,7 +96,7 @@ impl crate::Failure for SaveError {
 
 /// The refusal of a change the table allowed but the database no longer did: the document left the draft (or
 /// failed) state meanwhile, i.e. it was queued for sending.
-fn left_draft(action: Action) -> Refusal {
+pub(crate) fn left_draft(action: Action) -> Refusal {
     Refusal {
         action,
         reason: Reason::OnItsWay,
@@ -213,52 +213,4 @@ fn created_entry(
             "original_id": original.id.to_string(),
             "original_number": original.number(),
         }))
-}
-
-/// Why a document was not deleted.
-#[derive(Debug, thiserror::Error)]
-pub enum DeleteError {
-    /// The table of actions refuses it: on its way to Billit, or sent (a credit note cancels it instead).
-    #[error(transparent)]
-    Refused(Refusal),
-    #[error("no such invoice")]
-    NotFound,
-    #[error("the invoice could not be deleted")]
-    Storage(#[source] InvoiceError),
-}
-
-impl crate::Failure for DeleteError {
-    fn kind(&self) -> crate::FailureKind {
-        match self {
-            Self::NotFound => crate::FailureKind::NotFound,
-            Self::Storage(_) => crate::FailureKind::Internal,
-            Self::Refused(_) => crate::FailureKind::Refused,
-        }
-    }
-
-    fn refusal(&self) -> Option<Refusal> {
-        match self {
-            Self::Refused(refusal) => Some(*refusal),
-            _ => None,
-        }
-    }
-}
-
-/// Deletes a draft or a failed submission, with its audit entry `audit` in the same transaction, when the table
-/// of actions lets it be deleted (the repository checks the state again under its own condition, so a document
-/// queued meanwhile stays).
-pub async fn delete(
-    app: &App,
-    scope: &TenantScope,
-    record: &InvoiceRecord,
-    audit: AuditEntry,
-) -> Result<(), DeleteError> {
-    decide(Action::Delete, &crate::actions::without_amounts(record))
-        .map_err(DeleteError::Refused)?;
-    match app.invoices.delete(scope, record.id, audit).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(DeleteError::NotFound),
-        Err(InvoiceError::NotEditable) => Err(DeleteError::Refused(left_draft(Action::Delete))),
-        Err(error) => Err(DeleteError::Storage(error)),
-    }
 }

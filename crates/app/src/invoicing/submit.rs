@@ -6,7 +6,8 @@
 //! Billit answer with the order it already has; after, creation is skipped; a send that already went through
 //! answers `OrderAlreadySent`, which counts as done. So no submission is lost and no second order is created.
 
-use super::billit_order::order_for;
+use super::billit_order::{order_for, paid_at_issue};
+use super::directory::{DirectoryError, check_buyer};
 use super::drafts::{issue_year, problems_of, rate_set_for};
 use crate::App;
 use crate::billit_connection::{ConnectionProblem, client_for};
@@ -64,6 +65,13 @@ pub enum QueueError {
     /// No longer a draft or a failed submission when it was to be queued (queued meanwhile by someone else).
     #[error("only a draft or a failed submission can be sent")]
     NotSubmittable,
+    /// The directory says the buyer's electronic address cannot receive e-invoices: nothing is sent (Billit would
+    /// refuse the strict send, or fall back to email).
+    #[error("the buyer's address {address} cannot receive e-invoices")]
+    BuyerUnreachable { address: String },
+    /// The directory could not be asked, so whether the buyer can receive the invoice is unknown: nothing is sent.
+    #[error("the directory could not be asked before sending")]
+    DirectoryUnavailable(#[source] BillitError),
     /// A credit note taking back more than the `remaining_cents` of its original (checked under the original's
     /// lock, so another credit note queued at the same moment counts).
     #[error("the credit note takes back more than the {remaining_cents} cents that remain")]
@@ -79,7 +87,9 @@ impl crate::Failure for QueueError {
             Self::Problems(_)
             | Self::Refused(_)
             | Self::NotSubmittable
-            | Self::OverCreditLimit { .. } => crate::FailureKind::Refused,
+            | Self::OverCreditLimit { .. }
+            | Self::BuyerUnreachable { .. }
+            | Self::DirectoryUnavailable(_) => crate::FailureKind::Refused,
         }
     }
 
@@ -132,6 +142,7 @@ pub async fn queue(
     if !problems.is_empty() {
         return Err(QueueError::Problems(problems));
     }
+    check_directory(state, scope, record).await?;
     let id = record.id;
     let payload = serde_json::json!({ "invoice_id": id.to_string() });
     let job = |attempts: i32| {
@@ -171,6 +182,31 @@ pub async fn queue(
     state.jobs.ring();
     publish(state, scope, id);
     Ok(())
+}
+
+/// The directory check before queueing (see [`directory`](super::directory)). Without a usable Billit connection
+/// there is nothing to ask: the submission job then says what is missing, as it always did.
+async fn check_directory(
+    state: &App,
+    scope: &TenantScope,
+    record: &InvoiceRecord,
+) -> Result<(), QueueError> {
+    let client = match client_for(state, scope).await {
+        Ok((client, _)) => client,
+        Err(ConnectionProblem::Database(error)) => return Err(storage(error)),
+        Err(problem) => {
+            tracing::info!(problem = %problem, "no Billit connection to ask the directory with");
+            return Ok(());
+        }
+    };
+    match check_buyer(state, scope, &client, record, Utc::now()).await {
+        Ok(()) => Ok(()),
+        Err(DirectoryError::Unreachable { address }) => {
+            Err(QueueError::BuyerUnreachable { address })
+        }
+        Err(DirectoryError::Unavailable(error)) => Err(QueueError::DirectoryUnavailable(error)),
+        Err(DirectoryError::Database(error)) => Err(storage(error)),
+    }
 }
 
 /// The job handlers of this area.
@@ -233,6 +269,14 @@ async fn run(state: &App, job: ClaimedJob) -> JobResult {
     publish(state, &scope, id);
     match submit(state, &scope, &invoice).await {
         Ok(order_id) => {
+            if let Some(paid_on) = invoice.draft.paid_at_issue {
+                // Billit reports this payment itself (the order was created paid): the portal records it as
+                // reported, so it is neither reported again nor recorded twice.
+                state
+                    .payments
+                    .record_paid_at_issue(&scope, id, invoice.totals.incl, paid_on)
+                    .await?;
+            }
             state.invoices.mark_sent(&scope, id, Utc::now()).await?;
             publish(state, &scope, id);
             let sync = NewJob::for_tenant(
@@ -307,7 +351,7 @@ async fn submit(state: &App, scope: &TenantScope, invoice: &InvoiceRecord) -> Re
                 terms.dedup();
                 Failure::Definitive(failures::encode(PROBLEMS, &terms.join(", ")))
             })?;
-            let order = order_for(&checked);
+            let order = paid_at_issue(order_for(&checked), invoice.draft.paid_at_issue);
             let order_id = client
                 .create_order(&order, &invoice.idempotency_key)
                 .await

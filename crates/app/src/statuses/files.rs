@@ -1,12 +1,12 @@
 //! `billit.fetch_file`: the status file (CDAR) behind an event, downloaded and read. What it says wins over
 //! Billit's wording: its code, its reasons, the requested action, and the rules and values it cites.
 
-use super::{Brought, billit_failure, conclude, connection_failure, payload_of, scope_of};
+use super::{Brought, billit_failure, conclude, connection_failure, ingest, payload_of, scope_of};
 use crate::App;
 use crate::billit_connection::client_for;
 use crate::worker::JobResult;
-use portal_billit::cdar::{CdarDocument, parse_cdar};
-use portal_billit::classify::classify_cdar;
+use portal_billit::cdar::{DocumentStatus, parse_cdar};
+use portal_billit::classify::classify_cdar_all;
 use portal_billit::client::{BillitClient, DownloadedFile};
 use portal_domain::ids::InvoiceId;
 use portal_persistence::TenantScope;
@@ -62,15 +62,54 @@ pub(super) async fn read_status_file(
         }
     };
     let key = stored.event.dedup_key;
-    let from_file = classify_cdar(&doc, Some(&key), Some(file_id));
-    let details = details_of(&doc, file.file_name);
+    // One observation per invoice the file references (usually one).
+    let mut observations = classify_cdar_all(&doc, Some(&key), Some(file_id));
     // What the file says, the fold and the notification it calls for, in one pass.
     let Some(mut pass) = state.invoices.begin_pass(scope, invoice, None).await? else {
         tracing::warn!(%invoice, "status events for an invoice that no longer exists");
         return Ok(());
     };
+    let own_number = pass.record().number().trim().to_owned();
+    let own = observations
+        .iter()
+        .position(|observation| observation.invoice_number.as_deref() == Some(own_number.as_str()))
+        .unwrap_or(0);
+    let mine = observations.remove(own);
+    let mut from_file = mine.event;
+    from_file.dedup_key.clone_from(&key);
+    let statuses = doc
+        .references
+        .iter()
+        .find(|reference| {
+            reference.invoice_number.as_deref().map(str::trim) == mine.invoice_number.as_deref()
+        })
+        .or_else(|| doc.references.first())
+        .map_or(&[][..], |reference| reference.statuses.as_slice());
+    let details = details_of(statuses, file.file_name);
     pass.enrich(&key, &from_file, &details).await?;
     conclude(state, scope, pass, Brought::File(&from_file)).await?;
+    // The other invoices the file speaks of: each gets its own observation, under the same key as the message
+    // that brought the file (so the same file seen again on that invoice's own order is not counted twice).
+    for observation in observations {
+        let Some(number) = observation.invoice_number else {
+            continue;
+        };
+        let Some(other) = state
+            .invoices
+            .find_by_number(scope, &number)
+            .await
+            .map_err(anyhow::Error::from)?
+        else {
+            tracing::info!(file = %file_id, number = %number, "the status file names an invoice this company does not have");
+            continue;
+        };
+        if other.id == invoice {
+            continue;
+        }
+        let mut event = observation.event;
+        event.dedup_key.clone_from(&key);
+        ingest(state, scope, other.id, &[event], None, "file").await?;
+    }
     Ok(())
 }
 
@@ -93,12 +132,12 @@ fn looks_like_xml(file: &DownloadedFile) -> bool {
 }
 
 /// The rules broken and the values disputed, as the invoice page shows them.
-fn details_of(doc: &CdarDocument, file_name: Option<String>) -> EventDetails {
+fn details_of(statuses: &[DocumentStatus], file_name: Option<String>) -> EventDetails {
     let mut details = EventDetails {
         file_name,
         ..EventDetails::default()
     };
-    for status in doc.statuses() {
+    for status in statuses {
         if status.notes.is_empty()
             && let Some(reason) = &status.reason
         {

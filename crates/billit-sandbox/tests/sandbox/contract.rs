@@ -137,9 +137,8 @@ async fn property_names_are_matched_case_insensitively() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let id = response.json::<Value>().await.unwrap()["OrderID"]
-        .as_i64()
-        .unwrap();
+    // Like Billit: the answer is the bare id.
+    let id = response.json::<Value>().await.unwrap().as_i64().unwrap();
     let order = client(&sandbox).get_order(id).await.unwrap();
     assert_eq!(order.total_incl, Some(dec("24.0")));
     sandbox.shutdown().await;
@@ -371,6 +370,103 @@ async fn account_information_and_peppol_lookup() {
         .await
         .unwrap();
     assert_eq!(missing.registered, Some(false));
+    assert_eq!(sandbox.participant_lookups("0225:127362116_DEMO"), 1);
+    assert_eq!(sandbox.participant_lookups("0225:127362116_NOPEPPOL"), 1);
+    assert_eq!(sandbox.participant_lookups("0225:000000000"), 0);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_created_order_can_be_deleted_until_it_is_sent() {
+    let sandbox = sandbox().await;
+    let client = client(&sandbox);
+    let kept = client
+        .create_order(&invoice("DEL-1", ""), "del-1")
+        .await
+        .unwrap();
+    let removed = client
+        .create_order(&invoice("DEL-2", ""), "del-2")
+        .await
+        .unwrap();
+    client.delete_order(removed).await.unwrap();
+    assert!(sandbox.order(removed).is_none());
+    assert_eq!(
+        client.get_order(removed).await.unwrap_err(),
+        BillitError::NotFound
+    );
+    client.send_orders(&[kept], "Peppol").await.unwrap();
+    let error = client.delete_order(kept).await.unwrap_err();
+    assert_eq!(code_of(&error).as_deref(), Some("OrderAlreadySent"));
+    assert!(sandbox.order(kept).is_some());
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_strict_send_never_falls_back_to_email() {
+    let sandbox = sandbox().await;
+    let client = client(&sandbox);
+    // The client always sends strictly: a customer outside the network is refused, and the order stays unsent.
+    let unreachable = client
+        .create_order(&invoice("STRICT-1", "_NOPEPPOL"), "s-1")
+        .await
+        .unwrap();
+    let error = client
+        .send_orders(&[unreachable], "Peppol")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_of(&error).as_deref(),
+        Some("TheCustomerIsNotActiveOnPeppol")
+    );
+    assert_eq!(sandbox.sent_with(unreachable), None);
+    let reachable = client
+        .create_order(&invoice("STRICT-2", ""), "s-2")
+        .await
+        .unwrap();
+    client.send_orders(&[reachable], "Peppol").await.unwrap();
+    assert_eq!(
+        sandbox.sent_with(reachable),
+        Some((true, "Peppol".to_owned()))
+    );
+    // Without the header, Billit falls back to email silently: what the header exists to prevent.
+    let response = raw(&sandbox, Method::POST, "/v1/orders/commands/send")
+        .json(&json!({"TransportType": "Peppol", "OrderIDs": [unreachable]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        sandbox.sent_with(unreachable),
+        Some((false, "Email".to_owned()))
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_order_paid_at_issue_reports_its_payment_once() {
+    let sandbox = sandbox().await;
+    let client = client(&sandbox);
+    let mut order = invoice("PAID-1", "");
+    order.paid = Some(true);
+    order.paid_date = Some(BillitDateTime("2026-09-01T00:00:00".to_owned()));
+    let id = client.create_order(&order, "p-1").await.unwrap();
+    let created = client.get_order(id).await.unwrap();
+    assert_eq!(created.paid, Some(true));
+    assert_eq!(
+        created.paid_date.as_ref().map(|d| d.as_str()),
+        Some("2026-09-01T00:00:00")
+    );
+    assert_eq!(created.to_pay, Some(dec("0")));
+    client.send_orders(&[id], "Peppol").await.unwrap();
+    sandbox.advance();
+    let sent = client.get_order(id).await.unwrap();
+    let cash_collected = sent
+        .messages
+        .unwrap_or_default()
+        .iter()
+        .filter(|m| m.description.as_deref() == Some("CashCollected"))
+        .count();
+    assert_eq!(cash_collected, 1, "one 212 for a payment made at issue");
     sandbox.shutdown().await;
 }
 

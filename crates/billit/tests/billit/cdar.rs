@@ -182,3 +182,44 @@ fn hostile_or_broken_xml_is_an_error() {
         assert!(parse_cdar(broken).is_err(), "{:?}", String::from_utf8_lossy(broken));
     }
 }
+
+#[test]
+fn a_status_file_for_two_invoices_gives_one_observation_each() {
+    use portal_billit::classify::{classify_cdar, classify_cdar_all};
+    use portal_domain::lifecycle::Source;
+    use portal_domain::status::StatusCode;
+    let doc = portal_billit::cdar::parse_cdar(&crate::support::two_invoice_cdar()).unwrap();
+    assert_eq!(doc.references.len(), 2);
+    let observations = classify_cdar_all(&doc, Some("billit:file:abc"), Some("abc"));
+    assert_eq!(observations.len(), 2);
+    let (disputed, approved) = (&observations[0], &observations[1]);
+    assert_eq!(disputed.invoice_number.as_deref(), Some("F202500006"));
+    assert_eq!(disputed.event.code, Some(StatusCode(207)));
+    assert_eq!(disputed.event.reasons, vec!["TX_TVA_ERR".to_owned()]);
+    assert_eq!(disputed.event.requested_action.as_deref(), Some("NIN"));
+    assert_eq!(disputed.event.source, Source::Buyer);
+    assert_eq!(disputed.event.dedup_key, "billit:file:abc:F202500006");
+    assert_eq!(approved.invoice_number.as_deref(), Some("F202500099"));
+    assert_eq!(approved.event.code, Some(StatusCode(205)));
+    assert!(approved.event.reasons.is_empty());
+    assert_eq!(approved.event.requested_action, None);
+    assert_eq!(approved.event.comment, None);
+    assert_eq!(approved.event.dedup_key, "billit:file:abc:F202500099");
+    assert_eq!(approved.event.file_id.as_deref(), Some("abc"));
+    // Without a message's key, each is keyed by the file's id and its invoice.
+    let alone = classify_cdar_all(&doc, None, None);
+    assert_eq!(
+        alone[1].event.dedup_key,
+        "cdar:F202500006_207_20250701161000#380_20250701:F202500099"
+    );
+    // The one-event reading still gives the first invoice's status, and a one-invoice file keeps its key.
+    assert_eq!(classify_cdar(&doc, None, None).code, Some(StatusCode(207)));
+    let single = portal_billit::cdar::parse_cdar(&crate::support::fixture(
+        "cdar/UC4_F202500006_04-CDV-207_En_litige.xml",
+    ))
+    .unwrap();
+    let one = classify_cdar_all(&single, Some("k"), None);
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].event.dedup_key, "k");
+    assert_eq!(one[0].invoice_number.as_deref(), Some("F202500006"));
+}

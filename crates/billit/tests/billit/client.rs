@@ -527,3 +527,98 @@ async fn a_base_path_is_kept_and_segments_escaped() {
         Err(BillitError::Invalid(_))
     ));
 }
+
+#[tokio::test]
+async fn send_forbids_falling_back_to_another_transport() {
+    let (server, client) = setup().await;
+    // Only a send that carries the header is answered; any other would hit wiremock's 404.
+    Mock::given(method("POST"))
+        .and(path("/v1/orders/commands/send"))
+        .and(header("StrictTransportType", "true"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    client.send_orders(&[7], "Peppol").await.unwrap();
+    // The other calls do not carry it.
+    Mock::given(method("GET"))
+        .and(path("/v1/orders/7"))
+        .respond_with(|request: &Request| {
+            if request.headers.contains_key("StrictTransportType") {
+                ResponseTemplate::new(400)
+            } else {
+                ResponseTemplate::new(200).set_body_json(json!({"OrderID": 7}))
+            }
+        })
+        .mount(&server)
+        .await;
+    assert_eq!(client.get_order(7).await.unwrap().order_id, Some(7));
+}
+
+#[tokio::test]
+async fn delete_order_is_a_delete_and_says_why_it_failed() {
+    let (server, client) = setup().await;
+    Mock::given(method("DELETE"))
+        .and(path("/v1/orders/11"))
+        .and(header("ApiKey", "test-api-key"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/v1/orders/12"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "errors": [{"Code": "OrderAlreadySent", "Description": "A sent order cannot be deleted"}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/v1/orders/13"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    client.delete_order(11).await.unwrap();
+    match client.delete_order(12).await {
+        Err(BillitError::Validation {
+            status: 400,
+            errors,
+        }) => {
+            assert_eq!(errors[0].code.as_deref(), Some("OrderAlreadySent"));
+        }
+        other => panic!("a refusal, not {other:?}"),
+    }
+    assert_eq!(client.delete_order(13).await, Err(BillitError::NotFound));
+}
+
+#[tokio::test]
+async fn an_order_id_is_read_from_a_bare_integer_or_an_object() {
+    for (answer, expected) in [
+        (json!(2_673_872), 2_673_872),
+        (json!({"OrderID": 41}), 41),
+        (json!({"orderId": 42}), 42),
+        (json!("43"), 43),
+    ] {
+        let (server, client) = setup().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/orders"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer.clone()))
+            .mount(&server)
+            .await;
+        assert_eq!(
+            client.create_order(&order("F-2"), "key").await,
+            Ok(expected),
+            "{answer}"
+        );
+    }
+    let (server, client) = setup().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/orders"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"Id": "x"})))
+        .mount(&server)
+        .await;
+    assert!(matches!(
+        client.create_order(&order("F-3"), "key").await,
+        Err(BillitError::Decode(_))
+    ));
+}

@@ -19,6 +19,7 @@ fn check_shape(report: &Value) {
                 "code",
                 "description",
                 "file_id",
+                "invoice_number",
                 "label",
                 "reasons",
                 "source"
@@ -86,7 +87,8 @@ fn order_delivered() {
         first,
         &json!({"code": 201, "label": "Émise par la plateforme", "source": "seller_platform",
                 "at": "2026-05-06T14:13:55.880Z", "description": "", "reasons": [],
-                "file_id": "f2ac890d-e220-43d0-9f20-14a5c4ce9999"})
+                "file_id": "f2ac890d-e220-43d0-9f20-14a5c4ce9999",
+                "invoice_number": "227010068_Simple2"})
     );
     assert_eq!(report["observations"][7]["source"], "buyer_platform");
     assert_eq!(
@@ -227,4 +229,24 @@ fn show_table() {
     .unwrap();
     println!("{}", render_table(&report, Language::Fr));
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
+}
+
+#[test]
+fn a_cdar_for_two_invoices_reads_as_two_observations_with_their_numbers() {
+    let report = inspect_json(&crate::support::two_invoice_cdar());
+    check_shape(&report);
+    assert_eq!(report["kind"], "cdar");
+    let observations = report["observations"].as_array().unwrap();
+    assert_eq!(observations.len(), 2);
+    let by_number = |number: &str| {
+        observations
+            .iter()
+            .find(|observation| observation["invoice_number"] == number)
+            .unwrap_or_else(|| panic!("no observation for {number}"))
+    };
+    assert_eq!(by_number("F202500006")["code"], 207);
+    assert_eq!(by_number("F202500006")["reasons"], json!(["TX_TVA_ERR"]));
+    assert_eq!(by_number("F202500099")["code"], 205);
+    assert_eq!(by_number("F202500099")["label"], "Approuvée");
+    assert_eq!(by_number("F202500099")["reasons"], json!([]));
 }

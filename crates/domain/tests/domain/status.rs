@@ -1,10 +1,78 @@
 use portal_domain::Language;
 use portal_domain::status::*;
 
-const CODES: [u16; 31] = [
+const CODES: [u16; 33] = [
     200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212, 213, 214, 220, 221, 224, 225,
-    226, 227, 228, 250, 251, 280, 281, 300, 301, 500, 501, 601,
+    226, 227, 228, 250, 251, 280, 281, 300, 301, 400, 401, 500, 501, 601,
 ];
+
+#[test]
+fn the_other_official_codes_are_labelled_with_their_source() {
+    let info = |code| StatusCode(code).info().unwrap();
+    for (code, fr, en, emitter) in [
+        (214, "Visée", "Endorsed", Emitter::Buyer),
+        (220, "Annulée", "Cancelled", Emitter::Supplier),
+        (
+            221,
+            "Erreur de routage",
+            "Routing error",
+            Emitter::BuyerPlatform,
+        ),
+        (
+            224,
+            "Demande de paiement direct",
+            "Direct payment requested",
+            Emitter::Supplier,
+        ),
+        (225, "Affacturée", "Factored", Emitter::Supplier),
+        (
+            226,
+            "Affacturée confidentiel",
+            "Factored (confidential)",
+            Emitter::Supplier,
+        ),
+        (
+            227,
+            "Changement de compte à payer",
+            "Payee account changed",
+            Emitter::Supplier,
+        ),
+        (228, "Non affacturée", "Not factored", Emitter::Supplier),
+        (
+            300,
+            "E-reporting déposé",
+            "E-reporting deposited",
+            Emitter::Ppf,
+        ),
+        (
+            301,
+            "E-reporting rejeté",
+            "E-reporting rejected",
+            Emitter::Ppf,
+        ),
+        (
+            400,
+            "Annuaire : demande acceptée",
+            "Directory: request accepted",
+            Emitter::Ppf,
+        ),
+        (
+            401,
+            "Annuaire : demande rejetée",
+            "Directory: request rejected",
+            Emitter::Ppf,
+        ),
+        (601, "Statut rejeté", "Status rejected", Emitter::Ppf),
+    ] {
+        assert_eq!(StatusCode(code).label(Language::Fr), fr, "{code}");
+        assert_eq!(StatusCode(code).label(Language::En), en, "{code}");
+        assert_eq!(info(code).emitter, emitter, "{code}");
+    }
+    assert_eq!(
+        StatusCode::from_label("Annuaire : demande rejetée"),
+        Some(StatusCode(401))
+    );
+}
 
 #[test]
 fn every_code_of_the_guide_is_in_the_catalogue_once() {

@@ -16,6 +16,8 @@ pub struct Model {
     pub issue_date: Option<Date>,
     pub due_date: Option<Date>,
     pub delivery_date: Option<Date>,
+    /// The day an invoice paid when issued was paid.
+    pub paid_at_issue: Option<Date>,
     pub currency: String,
     /// JSON `BuyerDraft`.
     pub buyer: String,

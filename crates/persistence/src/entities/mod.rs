@@ -6,6 +6,7 @@ pub mod audit_log;
 pub mod billit_connections;
 pub mod billit_sync;
 pub mod customers;
+pub mod directory_checks;
 pub mod invitations;
 pub mod invoice_emails;
 pub mod invoice_events;

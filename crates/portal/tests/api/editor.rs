@@ -17,8 +17,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::time::Duration;
 use uuid::Uuid;
 
-const API_KEY: &str = "acme-billit-key";
-const PARTY_ID: i64 = 4242;
+pub(crate) const API_KEY: &str = "acme-billit-key";
+pub(crate) const PARTY_ID: i64 = 4242;
 /// Globex's SIREN (Luhn-valid): the buyer of acme's invoices here.
 pub(crate) const BUYER_SIREN: &str = "443061841";
 
@@ -41,7 +41,7 @@ async fn pages_app() -> TestApp {
 }
 
 /// An app whose workers run the portal's own jobs, talking to an embedded sandbox where acme has an account.
-async fn billit_app() -> (TestApp, RunningSandbox) {
+pub(crate) async fn billit_app() -> (TestApp, RunningSandbox) {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     sandbox
         .add_party(PartyAccount {
@@ -67,7 +67,7 @@ async fn billit_app() -> (TestApp, RunningSandbox) {
     (app, sandbox)
 }
 
-async fn connect_billit(app: &TestApp) {
+pub(crate) async fn connect_billit(app: &TestApp) {
     let admin = Visitor::signed_in(app, "admin@acme.fr", PASSWORD).await;
     let saved = admin
         .submit(
@@ -84,7 +84,7 @@ async fn connect_billit(app: &TestApp) {
     assert_eq!(saved.status(), 303);
 }
 
-fn sandbox_client(sandbox: &RunningSandbox) -> HttpBillitClient {
+pub(crate) fn sandbox_client(sandbox: &RunningSandbox) -> HttpBillitClient {
     HttpBillitClient::new(
         &sandbox.base_url(),
         &BillitCredentials {
@@ -221,7 +221,7 @@ pub(crate) async fn wait_for(
     }
 }
 
-async fn acme_scope(app: &TestApp) -> TenantScope {
+pub(crate) async fn acme_scope(app: &TestApp) -> TenantScope {
     let user = UserRepository::new(app.test_db.db.clone())
         .find_by_email("member@acme.fr")
         .await
@@ -235,7 +235,7 @@ async fn acme_scope(app: &TestApp) -> TenantScope {
         .1
 }
 
-async fn record(app: &TestApp, id: Uuid) -> InvoiceRecord {
+pub(crate) async fn record(app: &TestApp, id: Uuid) -> InvoiceRecord {
     InvoiceRepository::new(app.test_db.db.clone())
         .get(
             &acme_scope(app).await,
@@ -247,7 +247,7 @@ async fn record(app: &TestApp, id: Uuid) -> InvoiceRecord {
 }
 
 /// Saves a draft through the editor and returns its id.
-async fn save_draft(member: &Visitor<'_>, form: &[(&'static str, String)]) -> Uuid {
+pub(crate) async fn save_draft(member: &Visitor<'_>, form: &[(&'static str, String)]) -> Uuid {
     let saved = post(member, "/t/acme/invoices", form, "save").await;
     assert_eq!(saved.status(), 303, "{}", saved.text().await.unwrap());
     let location = location(&saved);
@@ -661,6 +661,22 @@ async fn billit_faults_are_retried_and_the_invoice_is_sent_once() {
     app.world().await;
     connect_billit(&app).await;
     let member = Visitor::signed_in(&app, "member@acme.fr", PASSWORD).await;
+    // The directory answered about this customer today (kept for a day), so the send is queued without asking it;
+    // then every call to Billit fails.
+    let globex = crate::billit_calls::customer(&app, "").await;
+    app.state
+        .directory
+        .save(
+            &acme_scope(&app).await,
+            globex,
+            &portal_persistence::directory::DirectoryCheck {
+                address: format!("0225:{BUYER_SIREN}"),
+                registered: true,
+                checked_at: Utc::now(),
+            },
+        )
+        .await
+        .unwrap();
     sandbox
         .set_faults(Faults {
             error_rate: 1.0,
@@ -670,7 +686,7 @@ async fn billit_faults_are_retried_and_the_invoice_is_sent_once() {
     let sent = post(
         &member,
         "/t/acme/invoices",
-        &good_invoice("F-FAULT-1"),
+        &crate::billit_calls::invoice_to("F-FAULT-1", globex, &format!("0225:{BUYER_SIREN}")),
         "send",
     )
     .await;
@@ -984,7 +1000,7 @@ async fn the_buyer_comes_from_a_customer_of_the_tenant_only() {
 }
 
 #[tokio::test]
-async fn a_failed_send_with_an_order_reuses_it_and_deleting_one_says_where_it_stays() {
+async fn a_failed_send_with_an_order_reuses_it_and_deleting_one_deletes_its_order_at_billit() {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
     let (app, sandbox) = billit_app().await;
     app.world().await;
@@ -994,7 +1010,7 @@ async fn a_failed_send_with_an_order_reuses_it_and_deleting_one_says_where_it_st
 
     // Billit created the order, then sending failed for good (the portal kept the order id).
     let mut created = Vec::new();
-    for number in ["F-ORDER-1", "F-ORDER-2"] {
+    for number in ["F-ORDER-1", "F-ORDER-2", "F-ORDER-3"] {
         let id = save_draft(&member, &good_invoice(number)).await;
         let stored = record(&app, id).await;
         let draft = draft_for_check(&stored, "732829320");
@@ -1045,12 +1061,13 @@ async fn a_failed_send_with_an_order_reuses_it_and_deleting_one_says_where_it_st
     assert_eq!(done.billit_order_id, Some(retried_order));
     assert_eq!(
         sandbox_orders(&sandbox).await.len(),
-        2,
+        3,
         "no order created by the retry"
     );
 
-    // Deleting the other one: gone from the portal, and the user is told the order stays at Billit.
-    let (deleted, kept_order) = created[1];
+    // Deleting one whose order was created but never sent: its order is deleted at Billit too.
+    let (deleted, deleted_order) = created[1];
+    assert!(sandbox.order(deleted_order).is_some());
     let response = member
         .submit(
             "/t/acme/",
@@ -1058,13 +1075,85 @@ async fn a_failed_send_with_an_order_reuses_it_and_deleting_one_says_where_it_st
             &[],
         )
         .await;
-    assert_eq!(response.status(), 200);
-    let html = response.text().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/t/acme/invoices?deleted=1");
+    assert!(row(&app, deleted).await.is_none());
     assert!(
-        html.contains(&format!("commande n° {kept_order}")),
+        sandbox.order(deleted_order).is_none(),
+        "the unsent order is deleted at Billit"
+    );
+    let audit = audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq("invoice.deleted"))
+        .one(&app.test_db.db)
+        .await
+        .unwrap()
+        .expect("the deletion is audited");
+    assert!(
+        audit.details.contains(&deleted_order.to_string()),
+        "{}",
+        audit.details
+    );
+
+    // One whose order Billit sent after all (the portal did not hear of it): kept, and the user is told why.
+    let (sent_meanwhile, sent_order) = created[2];
+    client.send_orders(&[sent_order], "Peppol").await.unwrap();
+    let refused = member
+        .submit(
+            "/t/acme/",
+            &format!("/t/acme/invoices/{sent_meanwhile}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains(&format!("Billit a déjà envoyé sa commande n° {sent_order}")),
         "{html}"
     );
-    assert!(row(&app, deleted).await.is_none());
+    assert!(row(&app, sent_meanwhile).await.is_some());
+    assert!(sandbox.order(sent_order).is_some());
+
+    // Billit unreachable: the invoice is kept, its order too, and the page says what happened.
+    let (unreachable, unreachable_order) = {
+        let id = save_draft(&member, &good_invoice("F-ORDER-4")).await;
+        let stored = record(&app, id).await;
+        let draft = draft_for_check(&stored, "732829320");
+        let invoice =
+            portal_domain::invoice::check_before_submission(&draft, &|_: &_| false).unwrap();
+        let order_id = client
+            .create_order(&order_for(&invoice), &stored.idempotency_key)
+            .await
+            .unwrap();
+        let mut failed = row(&app, id).await.unwrap().into_active_model();
+        failed.billit_order_id = Set(Some(order_id));
+        failed.submission_state = Set("failed".to_owned());
+        failed.update(&app.test_db.db).await.unwrap();
+        (id, order_id)
+    };
+    sandbox
+        .set_faults(Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        })
+        .unwrap();
+    let refused = member
+        .submit(
+            "/t/acme/",
+            &format!("/t/acme/invoices/{unreachable}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains(&format!(
+            "Billit n’a pas supprimé sa commande n° {unreachable_order}"
+        )),
+        "{html}"
+    );
+    sandbox.set_faults(Faults::default()).unwrap();
+    assert!(row(&app, unreachable).await.is_some());
+    assert!(sandbox.order(unreachable_order).is_some());
     app.shutdown().await;
     sandbox.shutdown().await;
 }

@@ -19,7 +19,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use chrono::Datelike;
-use portal_app::invoicing::drafts::{self, Author, DeleteError, SaveError};
+use portal_app::invoicing::drafts::{self, Author, SaveError};
 use portal_app::invoicing::submit::{self, QueueError};
 use portal_app::settlements::LinkRefusal;
 use portal_domain::identifiers::Siren;
@@ -400,6 +400,15 @@ async fn render_editor(
             "editor.delivery_date",
             &form.delivery_date,
             "date",
+        ),
+        with_help(
+            field(
+                "paid_at_issue",
+                "editor.paid_at_issue",
+                &form.paid_at_issue,
+                "date",
+            ),
+            "editor.paid_at_issue_help",
         ),
         max(
             field("currency", "editor.currency", &form.currency, "text"),
@@ -1041,6 +1050,41 @@ async fn queue_and_redirect(
             Ok(respond(req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
         Err(QueueError::Refused(refusal)) => refused(state, req, ctx, invoice.id, &refusal).await,
+        Err(QueueError::BuyerUnreachable { address }) => {
+            let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
+            let t = layout.t;
+            let page = NoticePage {
+                title: t.get("editor.refused_title").to_owned(),
+                message: t.fill(
+                    "editor.buyer_unreachable",
+                    &[("buyer", &invoice.buyer_name), ("address", &address)],
+                ),
+                link: Some((
+                    invoice_page(slug, invoice.id),
+                    t.get("editor.to_invoice").to_owned(),
+                )),
+                layout,
+            };
+            Ok(respond(req, StatusCode::CONFLICT, page))
+        }
+        Err(QueueError::DirectoryUnavailable(error)) => {
+            use portal_domain::Localized;
+            let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
+            let t = layout.t;
+            let page = NoticePage {
+                title: t.get("editor.refused_title").to_owned(),
+                message: t.fill(
+                    "editor.directory_unavailable",
+                    &[("reason", &error.message(t.lang))],
+                ),
+                link: Some((
+                    invoice_page(slug, invoice.id),
+                    t.get("editor.to_invoice").to_owned(),
+                )),
+                layout,
+            };
+            Ok(respond(req, StatusCode::CONFLICT, page))
+        }
         Err(QueueError::NotSubmittable) => {
             let layout = layout_for(state, req, &ctx.user, Some(ctx)).await?;
             Ok(not_editable_page(
@@ -1097,32 +1141,58 @@ pub async fn delete(
             "number": invoice.number(),
             "billit_order_id": invoice.billit_order_id,
         }));
-    match drafts::delete(&state, &ctx.scope, &invoice, deleted).await {
-        Ok(()) => {}
+    use portal_app::invoicing::removal::{self, DeleteError};
+    use portal_domain::Localized;
+    let lang = ctx.user.language();
+    let sentence = match removal::delete(&state, &ctx.scope, &invoice, deleted).await {
+        Ok(_) => {
+            return Ok(see_other(&format!(
+                "/t/{}/invoices?deleted=1",
+                ctx.tenant.slug
+            )));
+        }
+        Err(DeleteError::NotFound) => return Err(WebError::NotFound),
         // On its way to Billit or sent: it stays, and a credit note is the way to cancel it.
         Err(DeleteError::Refused(refusal)) => {
             return refused(&state, &req, &ctx, invoice.id, &refusal).await;
         }
-        Err(other) => return Err(WebError::from_failure(other)),
-    }
-    let list = format!("/t/{}/invoices", ctx.tenant.slug);
-    let Some(order_id) = invoice.billit_order_id else {
-        return Ok(see_other(&format!("{list}?deleted=1")));
+        Err(DeleteError::OrderSent { order_id }) => Tr::new(lang).fill(
+            "editor.delete_order_sent",
+            &[("order", &order_id.to_string())],
+        ),
+        Err(DeleteError::Billit { order_id, error }) => Tr::new(lang).fill(
+            "editor.delete_billit_failed",
+            &[
+                ("order", &order_id.to_string()),
+                ("reason", &error.message(lang)),
+            ],
+        ),
+        Err(DeleteError::Connection { order_id, problem }) => {
+            tracing::info!(problem = %problem, "no Billit connection to delete the order with");
+            let t = Tr::new(lang);
+            t.fill(
+                "editor.delete_billit_failed",
+                &[
+                    ("order", &order_id.to_string()),
+                    ("reason", t.get(problem.message_key())),
+                ],
+            )
+        }
+        Err(other @ DeleteError::Storage(_)) => return Err(WebError::from_failure(other)),
     };
-    // Billit created the order but it was never sent; the client has no call to delete it, so it is left there
-    // and the user is told where it is.
+    // Its order could not be deleted at Billit: it stays.
     let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
     let t = layout.t;
     let page = NoticePage {
-        title: t.get("editor.deleted_title").to_owned(),
-        message: t.fill(
-            "editor.deleted_order_kept",
-            &[("order", &order_id.to_string())],
-        ),
-        link: Some((list, t.get("editor.to_list").to_owned())),
+        title: t.get("editor.refused_title").to_owned(),
+        message: sentence,
+        link: Some((
+            invoice_page(&ctx.tenant.slug, invoice.id),
+            t.get("editor.to_invoice").to_owned(),
+        )),
         layout,
     };
-    Ok(respond(&req, StatusCode::OK, page))
+    Ok(respond(&req, StatusCode::CONFLICT, page))
 }
 
 // ---- numbering settings ----

@@ -84,6 +84,8 @@ pub struct EditorForm {
     pub issue_date: String,
     pub due_date: String,
     pub delivery_date: String,
+    /// The day an invoice paid when issued was paid (blank: not paid at issue).
+    pub paid_at_issue: String,
     pub currency: String,
     pub customer_id: String,
     pub buyer_legal_name: String,
@@ -175,6 +177,7 @@ impl EditorForm {
                 "issue_date" => form.issue_date = value,
                 "due_date" => form.due_date = value,
                 "delivery_date" => form.delivery_date = value,
+                "paid_at_issue" => form.paid_at_issue = value,
                 "currency" => form.currency = value,
                 "customer_id" => form.customer_id = value,
                 "buyer_legal_name" => form.buyer_legal_name = value,
@@ -254,6 +257,7 @@ impl EditorForm {
             issue_date: date_text(draft.issue_date),
             due_date: date_text(draft.due_date),
             delivery_date: date_text(draft.delivery_date),
+            paid_at_issue: date_text(draft.paid_at_issue),
             currency: draft.currency.clone(),
             lines: draft
                 .lines
@@ -325,6 +329,8 @@ impl EditorForm {
         let issue_date = date(&self.issue_date, "issue_date", "BT-2");
         let due_date = date(&self.due_date, "due_date", "BT-9");
         let delivery_date = date(&self.delivery_date, "delivery_date", "BT-72");
+        // The amount paid (BT-113) is then the whole total, on this day.
+        let paid_at_issue = date(&self.paid_at_issue, "paid_at_issue", "BT-113");
         let mut lines = Vec::new();
         let mut line_origin = Vec::new();
         for (index, line) in self.lines.iter().enumerate() {
@@ -388,6 +394,7 @@ impl EditorForm {
             contract: self.contract.trim().to_owned(),
             buyer_reference: self.buyer_reference.trim().to_owned(),
             notes,
+            paid_at_issue,
         };
         ParsedForm {
             draft,

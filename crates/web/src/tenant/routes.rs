@@ -376,7 +376,8 @@ struct BillitPage {
     error: Option<String>,
     /// The outcome of "test the connection" or "register the webhook": success, and the sentence.
     outcome: Option<(bool, String)>,
-    /// An embedded Billit sandbox runs (a demonstration): only then is the "embedded" environment offered.
+    /// An embedded Billit sandbox runs (a demonstration): only then is the "embedded" environment offered, and
+    /// its choice explained.
     embedded_available: bool,
 }
 
@@ -422,6 +423,19 @@ pub async fn billit(
     Admin(ctx): Admin,
     query: web::Query<SavedQuery>,
 ) -> Result<HttpResponse, WebError> {
+    if query.saved.as_deref() == Some("embedded") {
+        // Just provisioned in the embedded sandbox: say it with the account's PartyID.
+        let t = crate::i18n::Tr::new(ctx.user.language());
+        let party = state
+            .billit
+            .get(&ctx.scope)
+            .await?
+            .and_then(|connection| connection.party_id)
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let outcome = (true, t.fill("billit.embedded_ready", &[("party", &party)]));
+        return billit_page_with(&state, &req, &ctx, outcome).await;
+    }
     let saved = query.saved.is_some();
     render_billit(&state, &req, &ctx, StatusCode::OK, saved, None, None).await
 }
@@ -447,7 +461,7 @@ async fn render_billit(
         saved,
         error,
         outcome,
-        embedded_available: state.settings.billit.embedded_url.is_some(),
+        embedded_available: state.embedded_sandbox.is_some(),
     };
     Ok(respond(req, status, page))
 }
@@ -605,6 +619,26 @@ pub async fn save_billit(
         )
         .await;
     };
+    // The embedded sandbox chosen without an account there: the portal opens one for the company; chosen again
+    // with the fields left empty, the account it has there is kept.
+    let mut party_id = party_id;
+    if environment == BillitEnvironment::Embedded
+        && blank_to_none(&form.api_key).is_none()
+        && party_id.is_none()
+        && state.embedded_sandbox.is_some()
+    {
+        let existing = state.billit.get(&ctx.scope).await?;
+        let account = existing
+            .as_ref()
+            .filter(|connection| {
+                connection.environment == BillitEnvironment::Embedded && connection.has_api_key
+            })
+            .and_then(|connection| connection.party_id);
+        match account {
+            Some(existing_party) => party_id = Some(existing_party),
+            None => return provision_embedded(&state, &req, &ctx).await,
+        }
+    }
     let api_key_encrypted = match blank_to_none(&form.api_key) {
         Some(key) => Some(crypto::encrypt(
             &state.master_key,
@@ -636,6 +670,67 @@ pub async fn save_billit(
         "/t/{}/settings/billit?saved=1",
         ctx.tenant.slug
     )))
+}
+
+/// Opens the company's account at the embedded sandbox, stores the connection and registers the webhooks there.
+async fn provision_embedded(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+) -> Result<HttpResponse, WebError> {
+    use portal_app::billit_connection::{self, ProvisionError};
+    let vat_number = ctx.tenant.vat_number.clone().unwrap_or_else(|| {
+        portal_domain::identifiers::Siren::parse(&ctx.tenant.siren)
+            .map(|siren| portal_domain::identifiers::VatNumber::from_siren(siren).to_string())
+            .unwrap_or_default()
+    });
+    let settings_changed = on_tenant(
+        ctx,
+        req,
+        "billit.settings_changed",
+        serde_json::json!({ "environment": "embedded", "api_key_changed": true, "provisioned": true }),
+    );
+    let registered = |ids: &[String]| {
+        Some(on_tenant(
+            ctx,
+            req,
+            "billit.webhook_registered",
+            serde_json::json!({ "webhooks": ids }),
+        ))
+    };
+    match billit_connection::provision_embedded(
+        state,
+        &ctx.scope,
+        &ctx.tenant.legal_name,
+        &vat_number,
+        Some(settings_changed),
+        registered,
+    )
+    .await
+    {
+        Ok(_) => Ok(see_other(&format!(
+            "/t/{}/settings/billit?saved=embedded",
+            ctx.tenant.slug
+        ))),
+        Err(error @ ProvisionError::NoEmbeddedSandbox) => Err(WebError::from_failure(error)),
+        Err(error) => {
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "the embedded sandbox account could not be opened"
+            );
+            let t = crate::i18n::Tr::new(ctx.user.language());
+            render_billit(
+                state,
+                req,
+                ctx,
+                StatusCode::SERVICE_UNAVAILABLE,
+                false,
+                Some(t.get("billit.embedded_failed").to_owned()),
+                None,
+            )
+            .await
+        }
+    }
 }
 
 fn parse_party_id(text: &str) -> Result<Option<i64>, ()> {
