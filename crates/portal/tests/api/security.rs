@@ -504,7 +504,7 @@ async fn a_deactivated_member_cannot_come_back_through_an_older_link() {
             ],
         )
         .await;
-    assert_eq!(accepted.status(), 200);
+    assert_eq!(accepted.status(), 303, "accepted, and signed in");
     let bob_id = app
         .state
         .users
