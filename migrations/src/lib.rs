@@ -14,6 +14,7 @@ mod m20261130_000005_payments;
 mod m20261130_000006_settlements;
 mod m20261130_000007_payment_cancellation;
 mod m20261201_000008_payment_acknowledgements;
+mod m20261202_000009_reminders;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_settlements::Migration),
             Box::new(m20261130_000007_payment_cancellation::Migration),
             Box::new(m20261201_000008_payment_acknowledgements::Migration),
+            Box::new(m20261202_000009_reminders::Migration),
         ]
     }
 }

@@ -3,4 +3,5 @@
 
 pub mod answers;
 pub mod payments;
+pub mod reminders;
 pub mod status;

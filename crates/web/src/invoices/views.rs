@@ -690,6 +690,7 @@ struct ShowPage {
     settlement: crate::invoices::settlements::SettlementPanel,
     payments: Option<crate::components::payments::PaymentPanel>,
     answers: crate::components::answers::AnswersPanel,
+    reminders: crate::components::reminders::RemindersPanel,
 }
 
 fn coded_reasons(reasons: &[String], lang: Language) -> Vec<Coded> {
@@ -1041,9 +1042,12 @@ pub async fn show(
     let settlement =
         crate::invoices::settlements::panel(&state, &ctx, &record, &events, &history, t).await?;
     let answers = crate::components::answers::panel(&state, &ctx, &record, &history, t).await?;
+    let reminders =
+        crate::components::reminders::panel(&state, &ctx.scope, &slug, record.id, t).await?;
     let page = ShowPage {
         settlement,
         answers,
+        reminders,
         live: live_url(&slug),
         live_js: live_js(),
         number: number_or_placeholder(&draft.number, t),
