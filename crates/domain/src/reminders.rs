@@ -108,7 +108,9 @@ impl Schedule {
         }
         let mut steps = Vec::with_capacity(parts.len());
         for part in parts {
-            let digits = part.trim_start_matches(['J', 'j', 'D', 'd']).trim_start_matches('+');
+            let digits = part
+                .trim_start_matches(['J', 'j', 'D', 'd'])
+                .trim_start_matches('+');
             if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
                 return Err(ScheduleError::NotANumber(part.to_owned()));
             }
@@ -267,7 +269,10 @@ impl Hold {
     pub fn is_temporary(self) -> bool {
         matches!(
             self,
-            Self::OpenDispute | Self::OpenRequest | Self::PaymentSent { .. } | Self::NotYetDue { .. }
+            Self::OpenDispute
+                | Self::OpenRequest
+                | Self::PaymentSent { .. }
+                | Self::NotYetDue { .. }
         )
     }
 
@@ -293,18 +298,32 @@ impl Hold {
         let date = |day: NaiveDate| day.format("%d/%m/%Y").to_string();
         match self {
             Self::Paid => language.pick("Payée", "Paid").into(),
-            Self::Refused => language.pick("Refusée par le client (210)", "Refused by the customer (210)").into(),
+            Self::Refused => language
+                .pick(
+                    "Refusée par le client (210)",
+                    "Refused by the customer (210)",
+                )
+                .into(),
             Self::Rejected => language.pick("Rejetée", "Rejected").into(),
             Self::Cancelled => language.pick("Annulée (220)", "Cancelled (220)").into(),
             Self::FullyCredited => language
-                .pick("Entièrement créditée par avoir", "Fully credited by credit notes")
+                .pick(
+                    "Entièrement créditée par avoir",
+                    "Fully credited by credit notes",
+                )
                 .into(),
             Self::CustomerExcluded => language
-                .pick("Client exclu des relances", "Customer excluded from reminders")
+                .pick(
+                    "Client exclu des relances",
+                    "Customer excluded from reminders",
+                )
                 .into(),
             Self::NoDueDate => language.pick("Sans date d'échéance", "No due date").into(),
             Self::OpenDispute => language
-                .pick("Suspendue : litige ouvert (207)", "On hold: open dispute (207)")
+                .pick(
+                    "Suspendue : litige ouvert (207)",
+                    "On hold: open dispute (207)",
+                )
                 .into(),
             Self::OpenRequest => language
                 .pick(
@@ -450,14 +469,35 @@ mod tests {
 
     #[test]
     fn schedules_are_parsed_sorted_and_refused_in_words() {
-        assert_eq!(Schedule::parse("7, 15, 30").map(|s| s.to_text()), Ok("7, 15, 30".into()));
-        assert_eq!(Schedule::parse("30;7 15").map(|s| s.steps().to_vec()), Ok(vec![7, 15, 30]));
-        assert_eq!(Schedule::parse("J+7, J+15").map(|s| s.steps().to_vec()), Ok(vec![7, 15]));
+        assert_eq!(
+            Schedule::parse("7, 15, 30").map(|s| s.to_text()),
+            Ok("7, 15, 30".into())
+        );
+        assert_eq!(
+            Schedule::parse("30;7 15").map(|s| s.steps().to_vec()),
+            Ok(vec![7, 15, 30])
+        );
+        assert_eq!(
+            Schedule::parse("J+7, J+15").map(|s| s.steps().to_vec()),
+            Ok(vec![7, 15])
+        );
         assert_eq!(Schedule::parse("  "), Err(ScheduleError::Empty));
-        assert_eq!(Schedule::parse("7, sept"), Err(ScheduleError::NotANumber("sept".into())));
-        assert_eq!(Schedule::parse("-3"), Err(ScheduleError::NotANumber("-3".into())));
-        assert_eq!(Schedule::parse("0"), Err(ScheduleError::OutOfRange("0".into())));
-        assert_eq!(Schedule::parse("400"), Err(ScheduleError::OutOfRange("400".into())));
+        assert_eq!(
+            Schedule::parse("7, sept"),
+            Err(ScheduleError::NotANumber("sept".into()))
+        );
+        assert_eq!(
+            Schedule::parse("-3"),
+            Err(ScheduleError::NotANumber("-3".into()))
+        );
+        assert_eq!(
+            Schedule::parse("0"),
+            Err(ScheduleError::OutOfRange("0".into()))
+        );
+        assert_eq!(
+            Schedule::parse("400"),
+            Err(ScheduleError::OutOfRange("400".into()))
+        );
         assert_eq!(Schedule::parse("7, 7"), Err(ScheduleError::Duplicate(7)));
         assert_eq!(
             Schedule::parse("1 2 3 4 5 6 7 8 9 10 11"),
@@ -474,11 +514,16 @@ mod tests {
         let schedule = Schedule::default();
         assert_eq!(
             decide(&schedule, &standing(), day(2026, 10, 7), &[]),
-            Decision::Held(Hold::NotYetDue { first: day(2026, 10, 8) })
+            Decision::Held(Hold::NotYetDue {
+                first: day(2026, 10, 8)
+            })
         );
         assert_eq!(
             decide(&schedule, &standing(), day(2026, 10, 8), &[]),
-            Decision::Due { step: 7, due_on: day(2026, 10, 8) }
+            Decision::Due {
+                step: 7,
+                due_on: day(2026, 10, 8)
+            }
         );
         assert_eq!(
             decide(&schedule, &standing(), day(2026, 10, 10), &[7]),
@@ -486,7 +531,10 @@ mod tests {
         );
         assert_eq!(
             decide(&schedule, &standing(), day(2026, 10, 16), &[7]),
-            Decision::Due { step: 15, due_on: day(2026, 10, 16) }
+            Decision::Due {
+                step: 15,
+                due_on: day(2026, 10, 16)
+            }
         );
         assert_eq!(
             decide(&schedule, &standing(), day(2026, 12, 31), &[7, 15, 30]),
@@ -512,7 +560,12 @@ mod tests {
         let mut held = standing();
         held.open_request = Some(StatusCode(207));
         // 207 open from day 5 to day 40: every step's day passes during it.
-        for today in [day(2026, 10, 8), day(2026, 10, 16), day(2026, 10, 31), day(2026, 11, 9)] {
+        for today in [
+            day(2026, 10, 8),
+            day(2026, 10, 16),
+            day(2026, 10, 31),
+            day(2026, 11, 9),
+        ] {
             assert_eq!(
                 decide(&schedule, &held, today, &[]),
                 Decision::Held(Hold::OpenDispute)
@@ -522,7 +575,10 @@ mod tests {
         let closed = standing();
         assert_eq!(
             decide(&schedule, &closed, day(2026, 11, 11), &[]),
-            Decision::Due { step: 30, due_on: day(2026, 10, 31) }
+            Decision::Due {
+                step: 30,
+                due_on: day(2026, 10, 31)
+            }
         );
         assert_eq!(
             decide(&schedule, &closed, day(2026, 11, 12), &[30]),
@@ -545,10 +601,14 @@ mod tests {
         );
         let mut events_closed = events_open.to_vec();
         events_closed.push(event(209, day(2026, 10, 18), "c"));
-        let closed = Standing::from_lifecycle(&lifecycle(&events_closed), Some(due()), false, false);
+        let closed =
+            Standing::from_lifecycle(&lifecycle(&events_closed), Some(due()), false, false);
         assert_eq!(
             decide(&schedule, &closed, day(2026, 10, 18), &[7]),
-            Decision::Due { step: 15, due_on: day(2026, 10, 16) }
+            Decision::Due {
+                step: 15,
+                due_on: day(2026, 10, 16)
+            }
         );
     }
 
@@ -570,7 +630,10 @@ mod tests {
         }
         assert_eq!(
             decide(&schedule, &standing, until, &[7]),
-            Decision::Due { step: 15, due_on: day(2026, 10, 16) }
+            Decision::Due {
+                step: 15,
+                due_on: day(2026, 10, 16)
+            }
         );
     }
 
@@ -580,7 +643,10 @@ mod tests {
         let late = day(2026, 12, 1);
         let cases: [(Vec<StatusEvent>, Hold); 6] = [
             (
-                vec![event(203, day(2026, 9, 2), "a"), event(212, day(2026, 10, 3), "b")],
+                vec![
+                    event(203, day(2026, 9, 2), "a"),
+                    event(212, day(2026, 10, 3), "b"),
+                ],
                 Hold::Paid,
             ),
             (vec![event(210, day(2026, 9, 3), "a")], Hold::Refused),
@@ -588,7 +654,10 @@ mod tests {
             (vec![event(251, day(2026, 9, 3), "a")], Hold::Rejected),
             (vec![event(501, day(2026, 9, 3), "a")], Hold::Rejected),
             (
-                vec![event(203, day(2026, 9, 2), "a"), event(220, day(2026, 9, 3), "b")],
+                vec![
+                    event(203, day(2026, 9, 2), "a"),
+                    event(220, day(2026, 9, 3), "b"),
+                ],
                 Hold::Cancelled,
             ),
         ];
@@ -619,7 +688,10 @@ mod tests {
             Decision::Held(Hold::CustomerExcluded)
         );
         let no_due = Standing::default();
-        assert_eq!(decide(&schedule, &no_due, late, &[]), Decision::Held(Hold::NoDueDate));
+        assert_eq!(
+            decide(&schedule, &no_due, late, &[]),
+            Decision::Held(Hold::NoDueDate)
+        );
     }
 
     #[test]
@@ -630,7 +702,10 @@ mod tests {
         let standing = Standing::from_lifecycle(&lifecycle(&events), Some(due()), false, false);
         assert_eq!(
             decide(&Schedule::default(), &standing, day(2026, 10, 9), &[]),
-            Decision::Due { step: 7, due_on: day(2026, 10, 8) }
+            Decision::Due {
+                step: 7,
+                due_on: day(2026, 10, 8)
+            }
         );
     }
 
@@ -644,11 +719,15 @@ mod tests {
         assert!(!standing.rejected);
         assert_eq!(
             decide(&Schedule::default(), &standing, day(2026, 10, 9), &[]),
-            Decision::Due { step: 7, due_on: day(2026, 10, 8) }
+            Decision::Due {
+                step: 7,
+                due_on: day(2026, 10, 8)
+            }
         );
         // Before delivery, the same 213 is a rejection.
         let undelivered = [event(213, day(2026, 9, 5), "b").with_reasons(["DOUBLON"])];
-        let standing = Standing::from_lifecycle(&lifecycle(&undelivered), Some(due()), false, false);
+        let standing =
+            Standing::from_lifecycle(&lifecycle(&undelivered), Some(due()), false, false);
         assert_eq!(
             decide(&Schedule::default(), &standing, day(2026, 10, 9), &[]),
             Decision::Held(Hold::Rejected)
@@ -663,16 +742,22 @@ mod tests {
         assert_eq!(hold(&standing, day(2026, 11, 1)), Some(Hold::Paid));
         for hold in [
             Hold::OpenDispute,
-            Hold::PaymentSent { until: day(2026, 10, 19) },
-            Hold::NotYetDue { first: day(2026, 10, 8) },
+            Hold::PaymentSent {
+                until: day(2026, 10, 19),
+            },
+            Hold::NotYetDue {
+                first: day(2026, 10, 8),
+            },
         ] {
             assert!(hold.is_temporary());
             assert_ne!(hold.label(Language::Fr), hold.label(Language::En));
         }
         assert!(
-            Hold::PaymentSent { until: day(2026, 10, 19) }
-                .label(Language::Fr)
-                .contains("19/10/2026")
+            Hold::PaymentSent {
+                until: day(2026, 10, 19)
+            }
+            .label(Language::Fr)
+            .contains("19/10/2026")
         );
     }
 }

@@ -16,9 +16,9 @@ use crate::settlements::issued_states;
 use chrono::{DateTime, NaiveDate, Utc};
 use portal_domain::Language;
 use portal_domain::ids::{CustomerId, InvoiceId, TenantId, UserId};
-use portal_domain::settlement::InvoiceRelation;
 use portal_domain::lifecycle::{ActionReason, Payment};
 use portal_domain::reminders::Schedule;
+use portal_domain::settlement::InvoiceRelation;
 use portal_domain::status::StatusCode;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -364,7 +364,10 @@ impl ReminderRepository {
     ) -> Result<bool, DbErr> {
         let txn = self.db.begin().await?;
         let changed = customers::Entity::update_many()
-            .col_expr(CustomerReminders::ExcludeFromReminders, Expr::value(excluded))
+            .col_expr(
+                CustomerReminders::ExcludeFromReminders,
+                Expr::value(excluded),
+            )
             .filter(customers::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(customers::Column::Id.eq(customer.as_uuid()))
             .filter(Expr::col(CustomerReminders::ExcludeFromReminders).ne(excluded))
@@ -402,13 +405,11 @@ impl ReminderRepository {
             .filter(invoices::Column::SubmissionState.eq("sent"));
         if let Some((due, id)) = after {
             query = query.filter(
-                Condition::any()
-                    .add(invoices::Column::DueDate.gt(due))
-                    .add(
-                        Condition::all()
-                            .add(invoices::Column::DueDate.eq(due))
-                            .add(invoices::Column::Id.gt(id.as_uuid())),
-                    ),
+                Condition::any().add(invoices::Column::DueDate.gt(due)).add(
+                    Condition::all()
+                        .add(invoices::Column::DueDate.eq(due))
+                        .add(invoices::Column::Id.gt(id.as_uuid())),
+                ),
             );
         }
         let rows = query
@@ -622,7 +623,11 @@ impl ReminderRepository {
     }
 
     /// One of the tenant's reminders.
-    pub async fn get(&self, scope: &TenantScope, id: Uuid) -> Result<Option<ReminderRecord>, DbErr> {
+    pub async fn get(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+    ) -> Result<Option<ReminderRecord>, DbErr> {
         let Some(row) = reminders::Entity::find_by_id(id)
             .filter(reminders::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .one(&self.db)
@@ -655,7 +660,11 @@ impl ReminderRepository {
 
     /// The tenant's reminders waiting to be sent or skipped, oldest day first, at most `limit` (read through the
     /// index on tenant + state + day).
-    pub async fn list_due(&self, scope: &TenantScope, limit: u64) -> Result<Vec<DueReminder>, DbErr> {
+    pub async fn list_due(
+        &self,
+        scope: &TenantScope,
+        limit: u64,
+    ) -> Result<Vec<DueReminder>, DbErr> {
         let tenant = scope.tenant_id().as_uuid();
         let rows = reminders::Entity::find()
             .filter(reminders::Column::TenantId.eq(tenant))
@@ -756,7 +765,10 @@ impl ReminderRepository {
                 Expr::value(ReminderState::Skipped.as_str()),
             )
             .col_expr(reminders::Column::DecidedAt, Expr::value(Utc::now()))
-            .col_expr(reminders::Column::DecidedBy, Expr::value(Some(by.as_uuid())))
+            .col_expr(
+                reminders::Column::DecidedBy,
+                Expr::value(Some(by.as_uuid())),
+            )
             .filter(reminders::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(reminders::Column::Id.eq(id))
             .filter(reminders::Column::State.eq(ReminderState::Due.as_str()))

@@ -17,26 +17,42 @@ async fn check_now(browser: &Browser, demo: &Demo) {
         .find(&format!("form[action='{DUE}/check'] button"))
         .await;
     browser.click(&button).await;
-    eventually("the reminders page after the check", Duration::from_secs(20), || async {
-        browser.current_url().await.contains("notice=checked").then_some(())
-    })
+    eventually(
+        "the reminders page after the check",
+        Duration::from_secs(20),
+        || async {
+            browser
+                .current_url()
+                .await
+                .contains("notice=checked")
+                .then_some(())
+        },
+    )
     .await;
 }
 
 /// The first reminder row's send button, once the check has found one.
 async fn send_first(browser: &Browser) {
-    let button = browser
-        .find("form[action$='/send'] button")
-        .await;
+    let button = browser.find("form[action$='/send'] button").await;
     browser.click(&button).await;
     eventually("the reminder is sent", Duration::from_secs(30), || async {
-        browser.current_url().await.contains("notice=sent").then_some(())
+        browser
+            .current_url()
+            .await
+            .contains("notice=sent")
+            .then_some(())
     })
     .await;
 }
 
 /// Whether the sandbox's order has the status (the invoice page shows its headline).
-async fn wait_for_headline(browser: &Browser, invoice_url: &str, what: &str, code: &str, present: bool) {
+async fn wait_for_headline(
+    browser: &Browser,
+    invoice_url: &str,
+    what: &str,
+    code: &str,
+    present: bool,
+) {
     eventually(what, Duration::from_secs(90), || async {
         browser.goto(invoice_url).await;
         let headline = browser.text_of(".invoice-head .status--large").await;
@@ -46,23 +62,30 @@ async fn wait_for_headline(browser: &Browser, invoice_url: &str, what: &str, cod
 }
 
 async fn order_of(browser: &Browser) -> i64 {
-    eventually("the page shows the Billit order", Duration::from_secs(60), || async {
-        let script = "var items = document.querySelectorAll('.meta li'); \
+    eventually(
+        "the page shows the Billit order",
+        Duration::from_secs(60),
+        || async {
+            let script = "var items = document.querySelectorAll('.meta li'); \
                       for (var i = 0; i < items.length; i++) { \
                         var found = /n°\\s*(\\d+)/.exec(items[i].textContent); \
                         if (found) { return found[1]; } } return null;";
-        browser
-            .execute(script, vec![])
-            .await
-            .as_str()
-            .and_then(|digits| digits.parse().ok())
-    })
+            browser
+                .execute(script, vec![])
+                .await
+                .as_str()
+                .and_then(|digits| digits.parse().ok())
+        },
+    )
     .await
 }
 
 async fn inject(demo: &Demo, order: i64, body: serde_json::Value) {
     let response = reqwest::Client::new()
-        .post(format!("{}/_sandbox/orders/{order}/events", demo.sandbox_url))
+        .post(format!(
+            "{}/_sandbox/orders/{order}/events",
+            demo.sandbox_url
+        ))
         .json(&body)
         .send()
         .await
@@ -91,18 +114,30 @@ async fn an_overdue_invoice_is_reminded_held_during_a_dispute_and_reminded_again
     sign_in(&browser, &demo, CLAIRE).await;
 
     // The demonstration's overdue invoice is proposed once it has gone to Billit: the first step (J+7).
-    let row = eventually("the overdue invoice is due a reminder", Duration::from_secs(90), || async {
-        check_now(&browser, &demo).await;
-        browser.try_find("tr[id^='reminder-']").await
-    })
+    let row = eventually(
+        "the overdue invoice is due a reminder",
+        Duration::from_secs(90),
+        || async {
+            check_now(&browser, &demo).await;
+            browser.try_find("tr[id^='reminder-']").await
+        },
+    )
     .await;
     let text = browser.text(&row).await;
-    assert!(text.contains("J+7") && text.contains("Librairie du Rhône"), "{text}");
+    assert!(
+        text.contains("J+7") && text.contains("Librairie du Rhône"),
+        "{text}"
+    );
     no_serious_violation(&browser, &source, DUE).await;
     let invoice_link = browser.find("tr[id^='reminder-'] a").await;
     let invoice_url = demo.url(&browser.attribute(&invoice_link, "href").await.unwrap());
     send_first(&browser).await;
-    assert!(browser.source().await.contains("Aucune relance en attente."));
+    assert!(
+        browser
+            .source()
+            .await
+            .contains("Aucune relance en attente.")
+    );
     browser.goto(&invoice_url).await;
     let timeline = browser.text_of("#reminders + ol").await;
     assert!(timeline.contains("Relance J+7 envoyée"), "{timeline}");
@@ -110,8 +145,20 @@ async fn an_overdue_invoice_is_reminded_held_during_a_dispute_and_reminded_again
     let order = order_of(&browser).await;
 
     // A dispute arrives at Billit; the admin adds a step that has come (J+8): it is held, nothing is proposed.
-    inject(&demo, order, serde_json::json!({ "code": 207, "reason": "TX_TVA_ERR" })).await;
-    wait_for_headline(&browser, &invoice_url, "the dispute arrives (207)", "207", true).await;
+    inject(
+        &demo,
+        order,
+        serde_json::json!({ "code": 207, "reason": "TX_TVA_ERR" }),
+    )
+    .await;
+    wait_for_headline(
+        &browser,
+        &invoice_url,
+        "the dispute arrives (207)",
+        "207",
+        true,
+    )
+    .await;
     let settings = demo.url(&format!("{MARTIN}/settings/reminders"));
     browser.goto(&settings).await;
     no_serious_violation(&browser, &source, "settings/reminders").await;
@@ -122,9 +169,17 @@ async fn an_overdue_invoice_is_reminded_held_during_a_dispute_and_reminded_again
         .find("form[action$='/settings/reminders'] button")
         .await;
     browser.click(&save).await;
-    eventually("the settings are saved", Duration::from_secs(20), || async {
-        browser.current_url().await.contains("saved=1").then_some(())
-    })
+    eventually(
+        "the settings are saved",
+        Duration::from_secs(20),
+        || async {
+            browser
+                .current_url()
+                .await
+                .contains("saved=1")
+                .then_some(())
+        },
+    )
     .await;
     check_now(&browser, &demo).await;
     assert!(

@@ -22,16 +22,12 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use portal_domain::Language;
 use portal_domain::ids::{CustomerId, InvoiceId};
-use portal_domain::reminders::{
-    self as rule, Decision, Hold, Schedule, Standing, SummaryFacts,
-};
+use portal_domain::reminders::{self as rule, Decision, Hold, Schedule, Standing, SummaryFacts};
 use portal_persistence::TenantScope;
 use portal_persistence::audit::AuditEntry;
 use portal_persistence::jobs::{ClaimedJob, NewJob};
 use portal_persistence::outbox::{EmailExtras, NewAttachment, NewEmail};
-use portal_persistence::reminders::{
-    Candidate, NewDueReminder, ReminderSettings, ReminderState,
-};
+use portal_persistence::reminders::{Candidate, NewDueReminder, ReminderSettings, ReminderState};
 use portal_persistence::tenants::Tenant;
 use portal_persistence::users::User;
 use std::time::Duration;
@@ -90,7 +86,11 @@ async fn run_check(state: App, _job: ClaimedJob) -> JobResult {
 async fn run_check_tenant(state: App, job: ClaimedJob) -> JobResult {
     let scope = scope_of(&job)?;
     let report = check_tenant(&state, &scope, crate::dates::today()).await?;
-    tracing::info!(due = report.recorded, held = report.held, "reminders checked");
+    tracing::info!(
+        due = report.recorded,
+        held = report.held,
+        "reminders checked"
+    );
     Ok(())
 }
 
@@ -164,13 +164,9 @@ pub async fn check_tenant(
                 Decision::Due { step, due_on } => {
                     let id = Uuid::now_v7();
                     let job = settings.automatic.then(|| {
-                        NewJob::for_tenant(
-                            scope,
-                            SEND_JOB,
-                            serde_json::json!({ "reminder": id }),
-                        )
-                        .unique_key(send_job_key(candidate.invoice, step, id))
-                        .max_attempts(8)
+                        NewJob::for_tenant(scope, SEND_JOB, serde_json::json!({ "reminder": id }))
+                            .unique_key(send_job_key(candidate.invoice, step, id))
+                            .max_attempts(8)
                     });
                     let recorded = state
                         .reminders
@@ -224,7 +220,10 @@ async fn run_send(state: App, job: ClaimedJob) -> JobResult {
                 .forget_due(&scope, payload.reminder)
                 .await
                 .context("cannot forget a held reminder")?;
-            tracing::info!(hold = hold.code(), "a due reminder was held before it went out");
+            tracing::info!(
+                hold = hold.code(),
+                "a due reminder was held before it went out"
+            );
             Ok(())
         }
         Err(SendError::NoRecipients) => Err(JobFailure::Permanent(anyhow::anyhow!(
@@ -655,7 +654,10 @@ mod tests {
 
     #[test]
     fn amounts_read_as_in_the_pages() {
-        assert_eq!(amount_text(123_456, "EUR", Language::Fr), "1\u{202f}234,56\u{a0}€");
+        assert_eq!(
+            amount_text(123_456, "EUR", Language::Fr),
+            "1\u{202f}234,56\u{a0}€"
+        );
         assert_eq!(amount_text(123_456, "", Language::En), "€1,234.56");
         assert_eq!(amount_text(5, "USD", Language::En), "USD\u{a0}0.05");
     }

@@ -10,14 +10,30 @@ pub use crate::answers::templates::{MAX_BODY, MAX_SUBJECT, Template, html_docume
 
 /// Every placeholder a reminder may use, with what it becomes (FR, EN), for the settings page.
 pub const PLACEHOLDERS: [(&str, &str, &str); 9] = [
-    ("invoice_number", "le numéro de la facture", "the invoice number"),
+    (
+        "invoice_number",
+        "le numéro de la facture",
+        "the invoice number",
+    ),
     ("invoice_date", "sa date d'émission", "its issue date"),
     ("due_date", "sa date d'échéance", "its due date"),
-    ("days_overdue", "le nombre de jours de retard", "the number of days overdue"),
+    (
+        "days_overdue",
+        "le nombre de jours de retard",
+        "the number of days overdue",
+    ),
     ("amount", "son montant TTC", "its total including VAT"),
-    ("amount_due", "ce qui reste à payer", "what remains to be paid"),
+    (
+        "amount_due",
+        "ce qui reste à payer",
+        "what remains to be paid",
+    ),
     ("customer_name", "le nom du client", "the customer's name"),
-    ("company_name", "le nom de votre société", "your company's name"),
+    (
+        "company_name",
+        "le nom de votre société",
+        "your company's name",
+    ),
     (
         "signature",
         "votre signature (réglages e-mail), sinon le nom de la société",
@@ -179,7 +195,12 @@ mod tests {
             assert!(unknown_placeholders(&template).is_empty(), "{lang:?}");
             let body = render(&template.body, &values());
             assert!(!body.contains('{'), "{body}");
-            for expected in ["F2026-00042", "01/10/2026", "700,00 €", "ACME SAS — Comptabilité"] {
+            for expected in [
+                "F2026-00042",
+                "01/10/2026",
+                "700,00 €",
+                "ACME SAS — Comptabilité",
+            ] {
                 assert!(body.contains(expected), "{expected} in {body}");
             }
         }
@@ -191,11 +212,17 @@ mod tests {
 
     #[test]
     fn values_are_written_as_they_are_and_unknown_names_are_reported() {
-        assert_eq!(render("{customer_name} {x} {", &values()), "Globex {amount} {x} {");
+        assert_eq!(
+            render("{customer_name} {x} {", &values()),
+            "Globex {amount} {x} {"
+        );
         let template = Template {
             subject: "{montant} {invoice_number}".into(),
             body: "{montant} {autre}".into(),
         };
-        assert_eq!(unknown_placeholders(&template), vec!["{montant}", "{autre}"]);
+        assert_eq!(
+            unknown_placeholders(&template),
+            vec!["{montant}", "{autre}"]
+        );
     }
 }

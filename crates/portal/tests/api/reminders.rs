@@ -142,12 +142,22 @@ async fn overdue_invoice(
         .set_order_id(scope, id, order_id)
         .await
         .unwrap();
-    state.invoices.mark_sent(scope, id, Utc::now()).await.unwrap();
+    state
+        .invoices
+        .mark_sent(scope, id, Utc::now())
+        .await
+        .unwrap();
     id
 }
 
 /// A status arrives for the invoice (through the same pass as webhooks and polls).
-async fn status(setup: &Setup, scope: &TenantScope, invoice: InvoiceId, code: u16, amount: Option<i64>) {
+async fn status(
+    setup: &Setup,
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    code: u16,
+    amount: Option<i64>,
+) {
     let mut event = StatusEvent::status(
         StatusCode(code),
         Source::Buyer,
@@ -227,8 +237,14 @@ async fn settings_are_off_by_default_admins_only_and_a_bad_schedule_changes_noth
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("value=\"7, 15, 30\""), "{html}");
-    assert!(html.contains("Relance : facture {invoice_number}"), "the French default");
-    assert!(html.contains("Reminder: invoice {invoice_number}"), "the English default");
+    assert!(
+        html.contains("Relance : facture {invoice_number}"),
+        "the French default"
+    );
+    assert!(
+        html.contains("Reminder: invoice {invoice_number}"),
+        "the English default"
+    );
 
     let refused = admin
         .submit(
@@ -239,8 +255,21 @@ async fn settings_are_off_by_default_admins_only_and_a_bad_schedule_changes_noth
         .await;
     assert_eq!(refused.status(), 422);
     let html = refused.text().await.unwrap();
-    assert!(html.contains("« quinze » n&#39;est pas un nombre de jours entier.") || html.contains("« quinze » n'est pas un nombre de jours entier."), "{html}");
-    assert!(!setup.app.state.reminders.settings(&scope).await.unwrap().enabled);
+    assert!(
+        html.contains("« quinze » n&#39;est pas un nombre de jours entier.")
+            || html.contains("« quinze » n'est pas un nombre de jours entier."),
+        "{html}"
+    );
+    assert!(
+        !setup
+            .app
+            .state
+            .reminders
+            .settings(&scope)
+            .await
+            .unwrap()
+            .enabled
+    );
 
     turn_on(&setup, false, "30 ; 10").await;
     let settings = setup.app.state.reminders.settings(&scope).await.unwrap();
@@ -268,7 +297,16 @@ async fn settings_are_off_by_default_admins_only_and_a_bad_schedule_changes_noth
         .await;
     assert_eq!(refused.status(), 422);
     assert!(refused.text().await.unwrap().contains("{numero}"));
-    assert!(setup.app.state.reminders.templates(&scope).await.unwrap().is_empty());
+    assert!(
+        setup
+            .app
+            .state
+            .reminders
+            .templates(&scope)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let saved = admin
         .submit(
             "/t/acme/settings/reminders",
@@ -315,25 +353,55 @@ async fn a_due_reminder_is_sent_by_hand_with_the_pdf_once_and_shows_on_the_timel
     // Viewers read the list without buttons and cannot send; members see the buttons.
     let viewer = Visitor::signed_in(&setup.app, VIEWER, PASSWORD).await;
     let html = viewer.get("/t/acme/reminders").await.text().await.unwrap();
-    assert!(html.contains("F2026-R001") && html.contains("J+7"), "{html}");
+    assert!(
+        html.contains("F2026-R001") && html.contains("J+7"),
+        "{html}"
+    );
     assert!(!html.contains(&format!("/reminders/{reminder}/send")));
-    let forged = press(&viewer, "/t/acme/reminders", &format!("/t/acme/reminders/{reminder}/send")).await;
+    let forged = press(
+        &viewer,
+        "/t/acme/reminders",
+        &format!("/t/acme/reminders/{reminder}/send"),
+    )
+    .await;
     assert_eq!(forged.status(), 403);
 
     let member = Visitor::signed_in(&setup.app, MEMBER, PASSWORD).await;
     let html = member.get("/t/acme/reminders").await.text().await.unwrap();
-    assert!(html.contains(&format!("/t/acme/reminders/{reminder}/send")), "{html}");
+    assert!(
+        html.contains(&format!("/t/acme/reminders/{reminder}/send")),
+        "{html}"
+    );
     let before = outbox_count(&setup).await;
-    let sent = press(&member, "/t/acme/reminders", &format!("/t/acme/reminders/{reminder}/send")).await;
+    let sent = press(
+        &member,
+        "/t/acme/reminders",
+        &format!("/t/acme/reminders/{reminder}/send"),
+    )
+    .await;
     assert_eq!(sent.status(), 303);
 
     let emails = reminder_emails(&setup).await;
     assert_eq!(emails.len(), 1);
     let email = &emails[0];
     let to: Vec<String> = serde_json::from_str(&email.to_addresses).unwrap();
-    assert_eq!(to, vec!["compta@globex.fr", "achats@globex.fr"], "the customer's billing contacts");
-    assert!(email.subject.starts_with("Relance : facture F2026-R001 échue le"), "{}", email.subject);
-    assert!(email.text_body.contains("8 jours de retard"), "{}", email.text_body);
+    assert_eq!(
+        to,
+        vec!["compta@globex.fr", "achats@globex.fr"],
+        "the customer's billing contacts"
+    );
+    assert!(
+        email
+            .subject
+            .starts_with("Relance : facture F2026-R001 échue le"),
+        "{}",
+        email.subject
+    );
+    assert!(
+        email.text_body.contains("8 jours de retard"),
+        "{}",
+        email.text_body
+    );
     let attachments = outbox_attachments::Entity::find()
         .filter(outbox_attachments::Column::OutboxId.eq(email.id))
         .all(&setup.app.test_db.db)
@@ -341,10 +409,18 @@ async fn a_due_reminder_is_sent_by_hand_with_the_pdf_once_and_shows_on_the_timel
         .unwrap();
     assert_eq!(attachments.len(), 1);
     assert_eq!(attachments[0].content_type, "application/pdf");
-    assert!(attachments[0].content.starts_with(b"%PDF"), "the PDF from Billit");
+    assert!(
+        attachments[0].content.starts_with(b"%PDF"),
+        "the PDF from Billit"
+    );
 
     // Sending again is refused and writes nothing.
-    let again = press(&member, "/t/acme/reminders", &format!("/t/acme/reminders/{reminder}/send")).await;
+    let again = press(
+        &member,
+        "/t/acme/reminders",
+        &format!("/t/acme/reminders/{reminder}/send"),
+    )
+    .await;
     assert_eq!(again.status(), 409);
     assert_eq!(outbox_count(&setup).await, before + 1);
     assert_eq!(check(&setup, &scope).await.recorded, 0, "the step is done");
@@ -372,13 +448,22 @@ async fn skipping_a_reminder_records_it_and_the_next_step_comes_later() {
     let reminder = rows_of(&setup, invoice).await[0].id;
 
     let member = Visitor::signed_in(&setup.app, MEMBER, PASSWORD).await;
-    let skipped = press(&member, "/t/acme/reminders", &format!("/t/acme/reminders/{reminder}/skip")).await;
+    let skipped = press(
+        &member,
+        "/t/acme/reminders",
+        &format!("/t/acme/reminders/{reminder}/skip"),
+    )
+    .await;
     assert_eq!(skipped.status(), 303);
     let rows = rows_of(&setup, invoice).await;
     assert_eq!(rows[0].state, "skipped");
     assert!(rows[0].decided_by.is_some());
     assert!(reminder_emails(&setup).await.is_empty());
-    assert_eq!(check(&setup, &scope).await.recorded, 0, "a skipped step is not proposed again");
+    assert_eq!(
+        check(&setup, &scope).await.recorded,
+        0,
+        "a skipped step is not proposed again"
+    );
     let html = member
         .get(&format!("/t/acme/invoices/{invoice}"))
         .await
@@ -390,7 +475,11 @@ async fn skipping_a_reminder_records_it_and_the_next_step_comes_later() {
     // With a schedule whose next step has come (edited), that step is due.
     turn_on(&setup, false, "7, 8").await;
     assert_eq!(check(&setup, &scope).await.recorded, 1);
-    let steps: Vec<i32> = rows_of(&setup, invoice).await.iter().map(|row| row.step_days).collect();
+    let steps: Vec<i32> = rows_of(&setup, invoice)
+        .await
+        .iter()
+        .map(|row| row.step_days)
+        .collect();
     assert!(steps.contains(&8), "{steps:?}");
     setup.stop().await;
 }
@@ -437,7 +526,10 @@ async fn automatic_sending_goes_through_the_job_once_even_when_the_job_runs_agai
         .text()
         .await
         .unwrap();
-    assert!(html.contains("Relance J+15 envoyée") && html.contains("envoi automatique"), "{html}");
+    assert!(
+        html.contains("Relance J+15 envoyée") && html.contains("envoi automatique"),
+        "{html}"
+    );
     setup.stop().await;
 }
 
@@ -475,9 +567,18 @@ async fn holds_stop_reminders_and_a_held_step_resumes_when_the_request_closes() 
     status(&setup, &scope, disputed, 208, None).await;
     let member = Visitor::signed_in(&setup.app, MEMBER, PASSWORD).await;
     let html = member.get("/t/acme/reminders").await.text().await.unwrap();
-    assert!(html.contains("Suspendue : demande d&#39;information ouverte (208)") || html.contains("Suspendue : demande d'information ouverte (208)"), "{html}");
+    assert!(
+        html.contains("Suspendue : demande d&#39;information ouverte (208)")
+            || html.contains("Suspendue : demande d'information ouverte (208)"),
+        "{html}"
+    );
     let reminder = rows_of(&setup, disputed).await[0].id;
-    let refused = press(&member, "/t/acme/reminders", &format!("/t/acme/reminders/{reminder}/send")).await;
+    let refused = press(
+        &member,
+        "/t/acme/reminders",
+        &format!("/t/acme/reminders/{reminder}/send"),
+    )
+    .await;
     assert_eq!(refused.status(), 409);
     assert_eq!(rows_of(&setup, disputed).await[0].state, "due");
 
@@ -498,9 +599,16 @@ async fn holds_stop_reminders_and_a_held_step_resumes_when_the_request_closes() 
     ];
     let edit = format!("/t/acme/customers/{excluded_customer}/edit");
     let html = member.get(&edit).await.text().await.unwrap();
-    assert!(html.contains("name=\"exclude_from_reminders\" value=\"on\" checked"), "{html}");
+    assert!(
+        html.contains("name=\"exclude_from_reminders\" value=\"on\" checked"),
+        "{html}"
+    );
     let saved = member
-        .submit(&edit, &format!("/t/acme/customers/{excluded_customer}"), &form)
+        .submit(
+            &edit,
+            &format!("/t/acme/customers/{excluded_customer}"),
+            &form,
+        )
         .await;
     assert_eq!(saved.status(), 303);
     assert_eq!(check(&setup, &scope).await.recorded, 1);

@@ -47,9 +47,7 @@ pub async fn panel(
                 (ReminderState::Due, _) => String::new(),
                 (_, Some(email)) => t.fill("reminders.timeline.by", &[("who", &email)]),
                 (ReminderState::Sent, None) => t.get("reminders.timeline.automatic").to_owned(),
-                (ReminderState::Skipped, None) => {
-                    t.get("reminders.timeline.superseded").to_owned()
-                }
+                (ReminderState::Skipped, None) => t.get("reminders.timeline.superseded").to_owned(),
             };
             ReminderEntry {
                 at: format::date_time(at, t.lang),

@@ -136,7 +136,11 @@ impl CustomerForm {
 
     /// The form of a stored customer with its reminders' exclusion.
     pub fn with_exclusion(mut self, excluded: bool) -> Self {
-        self.exclude_from_reminders = if excluded { "on".to_owned() } else { String::new() };
+        self.exclude_from_reminders = if excluded {
+            "on".to_owned()
+        } else {
+            String::new()
+        };
         self
     }
 

@@ -28,10 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/t/{slug}/reminders/check", web::post().to(check_now))
         .route("/t/{slug}/reminders/{id}/send", web::post().to(send))
         .route("/t/{slug}/reminders/{id}/skip", web::post().to(skip))
-        .route(
-            "/t/{slug}/settings/reminders",
-            web::get().to(settings_page),
-        )
+        .route("/t/{slug}/settings/reminders", web::get().to(settings_page))
         .route(
             "/t/{slug}/settings/reminders",
             web::post().to(save_settings),
@@ -186,10 +183,22 @@ pub async fn send(
         ))),
         Err(SendError::Held(hold)) => refusal(&state, &req, &ctx, hold.label(t.lang)).await,
         Err(SendError::NotDue) => {
-            refusal(&state, &req, &ctx, t.get("reminders.error.not_due").to_owned()).await
+            refusal(
+                &state,
+                &req,
+                &ctx,
+                t.get("reminders.error.not_due").to_owned(),
+            )
+            .await
         }
         Err(SendError::NoRecipients) => {
-            refusal(&state, &req, &ctx, t.get("reminders.error.no_recipients").to_owned()).await
+            refusal(
+                &state,
+                &req,
+                &ctx,
+                t.get("reminders.error.no_recipients").to_owned(),
+            )
+            .await
         }
         Err(SendError::Attachment(_)) => {
             refusal(&state, &req, &ctx, t.get("reminders.error.pdf").to_owned()).await
@@ -216,7 +225,13 @@ pub async fn skip(
         ))),
         Err(SkipError::NotDue) => {
             let t = Tr::new(ctx.user.language());
-            refusal(&state, &req, &ctx, t.get("reminders.error.not_due").to_owned()).await
+            refusal(
+                &state,
+                &req,
+                &ctx,
+                t.get("reminders.error.not_due").to_owned(),
+            )
+            .await
         }
         Err(error) => Err(WebError::from_failure(error)),
     }
@@ -449,7 +464,11 @@ pub async fn save_template(
     let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
     let t = layout.t;
     let typed = Template {
-        subject: form.subject.split_whitespace().collect::<Vec<_>>().join(" "),
+        subject: form
+            .subject
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
         body: form.body.replace("\r\n", "\n").trim().to_owned(),
     };
     let problem = if typed.subject.is_empty() || typed.body.is_empty() {
