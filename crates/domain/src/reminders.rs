@@ -464,7 +464,7 @@ mod tests {
     }
 
     fn lifecycle(events: &[StatusEvent]) -> Lifecycle {
-        Lifecycle::fold(events, &InvoiceFacts::new(Decimal::new(100_00, 2)))
+        Lifecycle::fold(events, &InvoiceFacts::new(Decimal::new(10_000, 2)))
     }
 
     #[test]
@@ -666,7 +666,7 @@ mod tests {
             // The 212 carries the whole amount.
             for event in &mut events {
                 if event.code == Some(StatusCode(212)) {
-                    event.amount = Some(Decimal::new(100_00, 2));
+                    event.amount = Some(Decimal::new(10_000, 2));
                 }
             }
             let standing = Standing::from_lifecycle(&lifecycle(&events), Some(due()), false, false);
@@ -697,7 +697,7 @@ mod tests {
     #[test]
     fn a_partial_payment_does_not_stop_reminders() {
         let mut paid = event(212, day(2026, 10, 3), "b");
-        paid.amount = Some(Decimal::new(40_00, 2));
+        paid.amount = Some(Decimal::new(4_000, 2));
         let events = [event(203, day(2026, 9, 2), "a"), paid];
         let standing = Standing::from_lifecycle(&lifecycle(&events), Some(due()), false, false);
         assert_eq!(
