@@ -22,8 +22,8 @@ use portal_domain::settlement::InvoiceRelation;
 use portal_domain::status::StatusCode;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -394,9 +394,22 @@ impl ReminderRepository {
         after: Option<(NaiveDate, InvoiceId)>,
         limit: u64,
     ) -> Result<Vec<Candidate>, DbErr> {
-        let tenant = scope.tenant_id().as_uuid();
+        let rows = Self::candidates_select(scope, cutoff, after, limit)
+            .all(&self.db)
+            .await?;
+        self.enrich(scope.tenant_id().as_uuid(), rows).await
+    }
+
+    /// The look-up's first query: the partial index of unpaid, not final invoices, whose terms it repeats literally
+    /// so that both planners use it.
+    fn candidates_select(
+        scope: &TenantScope,
+        cutoff: NaiveDate,
+        after: Option<(NaiveDate, InvoiceId)>,
+        limit: u64,
+    ) -> sea_orm::Select<invoices::Entity> {
         let mut query = invoices::Entity::find()
-            .filter(invoices::Column::TenantId.eq(tenant))
+            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(Expr::cust(
                 "document_type = 'invoice' AND is_final = false AND payment <> 'paid' \
                  AND due_date IS NOT NULL",
@@ -412,13 +425,20 @@ impl ReminderRepository {
                 ),
             );
         }
-        let rows = query
+        query
             .order_by_asc(invoices::Column::DueDate)
             .order_by_asc(invoices::Column::Id)
             .limit(limit)
-            .all(&self.db)
-            .await?;
-        self.enrich(tenant, rows).await
+    }
+
+    /// The statement of the look-up's first query, as [`Self::candidates`] sends it (its plan is tested).
+    pub fn candidates_statement(
+        &self,
+        scope: &TenantScope,
+        cutoff: NaiveDate,
+        limit: u64,
+    ) -> sea_orm::Statement {
+        Self::candidates_select(scope, cutoff, None, limit).build(self.db.get_database_backend())
     }
 
     /// What the rule needs of these invoices of the tenant, whatever their state (unknown ids are left out).
@@ -666,14 +686,7 @@ impl ReminderRepository {
         limit: u64,
     ) -> Result<Vec<DueReminder>, DbErr> {
         let tenant = scope.tenant_id().as_uuid();
-        let rows = reminders::Entity::find()
-            .filter(reminders::Column::TenantId.eq(tenant))
-            .filter(reminders::Column::State.eq(ReminderState::Due.as_str()))
-            .order_by_asc(reminders::Column::DueOn)
-            .order_by_asc(reminders::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?;
+        let rows = Self::due_select(scope, limit).all(&self.db).await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -707,6 +720,20 @@ impl ReminderRepository {
                 })
             })
             .collect())
+    }
+
+    fn due_select(scope: &TenantScope, limit: u64) -> sea_orm::Select<reminders::Entity> {
+        reminders::Entity::find()
+            .filter(reminders::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(reminders::Column::State.eq(ReminderState::Due.as_str()))
+            .order_by_asc(reminders::Column::DueOn)
+            .order_by_asc(reminders::Column::Id)
+            .limit(limit)
+    }
+
+    /// The statement of the "reminders due" list, as [`Self::list_due`] sends it (its plan is tested).
+    pub fn due_list_statement(&self, scope: &TenantScope, limit: u64) -> sea_orm::Statement {
+        Self::due_select(scope, limit).build(self.db.get_database_backend())
     }
 
     /// Sends the reminder: the email (with its files and sending job) and the reminder marked sent, by `by` (the
