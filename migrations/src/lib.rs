@@ -18,6 +18,7 @@ mod m20261202_000009_webhook_replays;
 mod m20261202_000010_answer_limits;
 mod m20261202_000011_directory_checks;
 mod m20261202_000012_paid_at_issue;
+mod m20261202_000013_reminders;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_answer_limits::Migration),
             Box::new(m20261202_000011_directory_checks::Migration),
             Box::new(m20261202_000012_paid_at_issue::Migration),
+            Box::new(m20261202_000013_reminders::Migration),
         ]
     }
 }

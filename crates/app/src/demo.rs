@@ -261,6 +261,12 @@ async fn create_company(
         for _ in 0..invoices {
             index += 1;
             let issue = today - Duration::days(i64::from(rng.random_range(0..20_u8)));
+            // The first invoice is overdue by ten days, so the reminders have something to show.
+            let issue = if index == 1 {
+                today - Duration::days(40)
+            } else {
+                issue
+            };
             let (lines, _) = crate::seed::lines(rng);
             let number = state
                 .invoices
@@ -306,5 +312,23 @@ async fn create_company(
             }
         }
     }
+    // Reminders are on in the demonstration, sent by hand from the "reminders due" page.
+    state
+        .reminders
+        .save_settings(
+            &scope,
+            &portal_persistence::reminders::ReminderSettings {
+                enabled: true,
+                automatic: false,
+                schedule: portal_domain::reminders::Schedule::default(),
+            },
+            portal_persistence::audit::AuditEntry::new(
+                "tenant.reminders_changed",
+                format!("tenant:{}", company.slug),
+            )
+            .details(serde_json::json!({ "demo": true })),
+        )
+        .await
+        .context("turning the demo reminders on")?;
     Ok(logins)
 }

@@ -20,6 +20,7 @@ pub mod mailer;
 pub mod master_key;
 pub mod password;
 pub mod payments;
+pub mod reminders;
 pub mod seed;
 pub mod settlements;
 pub mod statuses;
@@ -38,6 +39,7 @@ use portal_persistence::invoices::InvoiceRepository;
 use portal_persistence::notifications::NotificationRepository;
 use portal_persistence::outbox::OutboxRepository;
 use portal_persistence::payments::PaymentRepository;
+use portal_persistence::reminders::ReminderRepository;
 use portal_persistence::sessions::SessionRepository;
 use portal_persistence::tenants::TenantRepository;
 use portal_persistence::throttle::LoginThrottle;
@@ -140,6 +142,7 @@ pub struct App {
     pub payments: PaymentRepository,
     pub invoice_emails: InvoiceEmailRepository,
     pub answer_templates: AnswerTemplateRepository,
+    pub reminders: ReminderRepository,
     pub deliveries: WebhookDeliveryRepository,
     pub notifications: NotificationRepository,
     /// The directory's answers about customers' electronic addresses (a day's cache of the lookup before sending).
@@ -184,6 +187,7 @@ impl App {
             payments: PaymentRepository::new(db.clone()),
             invoice_emails: InvoiceEmailRepository::new(db.clone()),
             answer_templates: AnswerTemplateRepository::new(db.clone()),
+            reminders: ReminderRepository::new(db.clone()),
             deliveries: WebhookDeliveryRepository::new(db.clone()),
             notifications: NotificationRepository::new(db.clone()),
             directory: DirectoryCheckRepository::new(db.clone()),
@@ -219,6 +223,7 @@ pub fn default_registry(state: &App) -> JobRegistry {
     let registry = invoicing::register(JobRegistry::new(), state);
     let registry = statuses::register(registry, state);
     let registry = payments::register(registry, state);
+    let registry = reminders::register(registry, state);
     registry
         .handle(portal_persistence::outbox::SEND_JOB, move |job| {
             mailer::send_job(outbox.clone(), mailer.clone(), job)

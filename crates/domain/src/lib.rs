@@ -10,7 +10,8 @@
 //! - [`submission`]: where a document is on its way to Billit (draft, queued, sending, sent, failed);
 //! - [`payments`]: which invoices can be paid, which payments count, what remains, whether a payment fits;
 //! - [`settlement`]: what can be settled by a credit note or a corrected invoice, and the credit limit;
-//! - [`actions`]: the one table of what may be done with a document after each status, and why not.
+//! - [`actions`]: the one table of what may be done with a document after each status, and why not;
+//! - [`reminders`]: the reminder schedule of unpaid invoices and the rule deciding which step is due or why not.
 //!
 //! Decisions worth knowing:
 //! - amounts are never negative: credit notes carry positive amounts and are told apart by their
@@ -33,6 +34,7 @@ pub mod lang;
 pub mod lifecycle;
 pub mod money;
 pub mod payments;
+pub mod reminders;
 pub mod settlement;
 pub mod status;
 pub mod submission;

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod notifications;
 pub mod outbox;
 pub mod payments;
+pub mod reminders;
 pub mod scope;
 pub mod seed;
 pub mod sessions;

@@ -48,6 +48,11 @@ fn issued() -> impl Iterator<Item = &'static str> {
         .map(SubmissionState::as_str)
 }
 
+/// The submission states of an issued document, as stored.
+pub(crate) fn issued_states() -> Vec<&'static str> {
+    issued().collect()
+}
+
 type RelatedColumns = (
     Uuid,
     Option<String>,

@@ -29,6 +29,7 @@ pub mod invoices;
 pub mod live;
 pub mod outbox;
 pub mod payments;
+pub mod reminders;
 pub mod statics;
 pub mod tenant;
 

@@ -1,7 +1,8 @@
 //! Every route, each handled by its feature's module (the only module that knows every feature).
 
 use crate::{
-    admin, answers, auth, customers, health, hooks, invoices, live, outbox, payments, tenant,
+    admin, answers, auth, customers, health, hooks, invoices, live, outbox, payments, reminders,
+    tenant,
 };
 use actix_web::web;
 
@@ -138,6 +139,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(payments::routes::configure)
         .configure(invoices::views::configure)
         .configure(answers::routes::configure)
+        .configure(reminders::routes::configure)
         .configure(hooks::routes::configure)
         .route(
             "/account/notifications",

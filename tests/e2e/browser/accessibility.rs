@@ -49,7 +49,7 @@ fn impact(violation: &Value) -> &str {
 
 /// Runs axe on the page as it is now (injected through WebDriver: the page's CSP forbids inline scripts, not
 /// the driver's). Frames are left out: the only one is a sent email's HTML in a sandbox where no script runs.
-async fn axe(browser: &Browser, source: &str) -> Vec<Value> {
+pub(super) async fn axe(browser: &Browser, source: &str) -> Vec<Value> {
     let loaded = browser
         .execute(
             &format!("{source}\n;return typeof window.axe === 'object';"),
@@ -324,6 +324,8 @@ async fn the_main_pages_have_no_serious_or_critical_accessibility_violation() {
         "settings/email",
         "settings/audit",
         "settings/outbox",
+        "settings/reminders",
+        "reminders",
     ] {
         visit(
             &browser,

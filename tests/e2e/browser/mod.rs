@@ -6,6 +6,7 @@ mod accessibility;
 mod journey;
 mod keyboard;
 mod measures;
+mod reminders;
 pub mod webdriver;
 
 use crate::process::{Server, Setup};

@@ -10,6 +10,8 @@ mod invoices;
 #[cfg(test)]
 mod jobs;
 #[cfg(test)]
+mod reminders;
+#[cfg(test)]
 mod tenancy;
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ mod pages;
 #[cfg(test)]
 mod payments;
 #[cfg(test)]
+mod reminders;
+#[cfg(test)]
 mod roundtrips;
 #[cfg(test)]
 mod scenarios;

@@ -4,4 +4,5 @@
 pub mod actions;
 pub mod answers;
 pub mod payments;
+pub mod reminders;
 pub mod status;

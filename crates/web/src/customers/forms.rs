@@ -31,6 +31,8 @@ pub struct CustomerForm {
     pub city: String,
     pub country: String,
     pub language: String,
+    /// The "exclude from reminders" checkbox (`on` when ticked; absent otherwise).
+    pub exclude_from_reminders: String,
 }
 
 /// One message per field, shown next to it.
@@ -128,7 +130,23 @@ impl CustomerForm {
             city: customer.address.city.clone(),
             country: customer.address.country_code.clone(),
             language: customer.language.code().to_owned(),
+            exclude_from_reminders: String::new(),
         }
+    }
+
+    /// The form of a stored customer with its reminders' exclusion.
+    pub fn with_exclusion(mut self, excluded: bool) -> Self {
+        self.exclude_from_reminders = if excluded {
+            "on".to_owned()
+        } else {
+            String::new()
+        };
+        self
+    }
+
+    /// Whether the customer is to be excluded from reminders.
+    pub fn excluded_from_reminders(&self) -> bool {
+        !self.exclude_from_reminders.trim().is_empty()
     }
 
     /// The checked customer, or the message of every field at fault.

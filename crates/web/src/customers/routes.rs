@@ -238,6 +238,9 @@ pub async fn create(
             Some(entry(&req, &ctx, "customer.created", customer))
         })
         .await?;
+    if form.excluded_from_reminders() {
+        set_exclusion(&state, &req, &ctx, customer.id, true).await?;
+    }
     Ok(see_other(&format!(
         "/t/{}/customers/{}?notice=created",
         ctx.tenant.slug, customer.id
@@ -252,13 +255,18 @@ pub async fn edit_form(
 ) -> Result<HttpResponse, WebError> {
     let id = customer_id(&path)?;
     let customer = find(&state, &ctx, id).await?;
+    let excluded = state
+        .reminders
+        .customer_excluded(&ctx.scope, id)
+        .await?
+        .unwrap_or_default();
     form_page(
         &state,
         &req,
         &ctx,
         StatusCode::OK,
         Some(id),
-        CustomerForm::from_customer(&customer),
+        CustomerForm::from_customer(&customer).with_exclusion(excluded),
         FieldErrors::default(),
     )
     .await
@@ -295,7 +303,7 @@ pub async fn update(
         })
         .await
     {
-        Ok(_) => {}
+        Ok(_) => set_exclusion(&state, &req, &ctx, id, form.excluded_from_reminders()).await?,
         Err(CustomerError::NotFound) => return Err(WebError::NotFound),
         Err(error) => return Err(error.into()),
     }
@@ -519,4 +527,20 @@ pub async fn check_network(
         "/t/{}/customers/{}?notice=checked",
         ctx.tenant.slug, customer.id
     )))
+}
+
+/// Excludes the customer from reminders, or includes it again (audited when it changed).
+async fn set_exclusion(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    id: CustomerId,
+    excluded: bool,
+) -> Result<(), WebError> {
+    let actor = portal_app::reminders::Actor {
+        user: &ctx.user.user,
+        ip: client_ip(req),
+    };
+    portal_app::reminders::set_customer_excluded(state, &ctx.scope, id, excluded, actor).await?;
+    Ok(())
 }

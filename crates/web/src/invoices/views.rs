@@ -733,6 +733,7 @@ struct ShowPage {
     settlement: crate::invoices::settlements::SettlementPanel,
     payments: Option<crate::components::payments::PaymentPanel>,
     answers: crate::components::answers::AnswersPanel,
+    reminders: crate::components::reminders::RemindersPanel,
 }
 
 fn coded_reasons(reasons: &[String], lang: Language) -> Vec<Coded> {
@@ -1092,9 +1093,12 @@ pub async fn show(
     .await?;
     let answers =
         crate::components::answers::panel(&state, &ctx, &record, &history, &decisions, t).await?;
+    let reminders =
+        crate::components::reminders::panel(&state, &ctx.scope, &slug, record.id, t).await?;
     let page = ShowPage {
         settlement,
         answers,
+        reminders,
         live: live_url(&slug),
         live_js: live_js(),
         number: number_or_placeholder(&draft.number, t),

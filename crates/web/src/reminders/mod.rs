@@ -1,0 +1,3 @@
+//! Reminders (relances) of unpaid invoices: the "reminders due" page and the company's reminder settings.
+
+pub mod routes;
