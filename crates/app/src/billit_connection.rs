@@ -88,6 +88,20 @@ pub async fn bind_legacy_secrets(state: &App) -> anyhow::Result<usize> {
     Ok(count)
 }
 
+/// Whether saving `party_id` / `context_party_id` needs the API key typed again: a stored key may open several
+/// companies (an accountant's), so pointing it at another party or context without knowing it would send invoices
+/// as another company.
+pub fn key_needed_again(
+    stored: Option<&BillitConnection>,
+    party_id: Option<i64>,
+    context_party_id: Option<i64>,
+) -> bool {
+    stored.is_some_and(|stored| {
+        stored.has_api_key
+            && (stored.party_id != party_id || stored.context_party_id != context_party_id)
+    })
+}
+
 /// The client for this tenant's Billit account, and the connection it was built from.
 pub async fn client_for(
     state: &App,

@@ -619,25 +619,73 @@ async fn billit_secrets_are_stored_encrypted_and_never_shown() {
     assert!(page.contains("Une clé est enregistrée"));
     assert!(page.contains(&format!("/hooks/billit/{}", row.webhook_token)));
 
-    // Saving again with an empty key keeps it.
-    admin
+    // The stored key cannot be pointed at another party, or acted for another company, without typing it again
+    // (a key may open several companies): nothing changes.
+    let row_now = async || {
+        billit_connections::Entity::find_by_id(world.acme.id.as_uuid())
+            .one(&app.test_db.db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    for (party, context) in [("43", ""), ("42", "77")] {
+        let refused = admin
+            .submit(
+                "/t/acme/settings/billit",
+                "/t/acme/settings/billit",
+                &[
+                    ("environment", "sandbox"),
+                    ("api_key", ""),
+                    ("party_id", party),
+                    ("context_party_id", context),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), 422, "party {party}, context {context:?}");
+        assert!(
+            refused
+                .text()
+                .await
+                .unwrap()
+                .contains("saisissez à nouveau la clé d’API")
+        );
+        let row = row_now().await;
+        assert_eq!(row.party_id, Some(42));
+        assert_eq!(row.context_party_id, None);
+    }
+    // Saving again with an empty key and the same party keeps the key.
+    let kept = admin
         .submit(
             "/t/acme/settings/billit",
             "/t/acme/settings/billit",
             &[
                 ("environment", "sandbox"),
                 ("api_key", ""),
+                ("party_id", "42"),
+                ("context_party_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(kept.status(), 303);
+    assert_eq!(
+        row_now().await.api_key_encrypted.as_deref(),
+        Some(stored.as_str())
+    );
+    // With the key typed again, the party changes.
+    let changed = admin
+        .submit(
+            "/t/acme/settings/billit",
+            "/t/acme/settings/billit",
+            &[
+                ("environment", "sandbox"),
+                ("api_key", "sk-live-0123456789"),
                 ("party_id", "43"),
                 ("context_party_id", ""),
             ],
         )
         .await;
-    let row = billit_connections::Entity::find_by_id(world.acme.id.as_uuid())
-        .one(&app.test_db.db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.api_key_encrypted.as_deref(), Some(stored.as_str()));
+    assert_eq!(changed.status(), 303);
+    let row = row_now().await;
     assert_eq!(row.party_id, Some(43));
 
     let bad = admin

@@ -639,6 +639,24 @@ pub async fn save_billit(
             None => return provision_embedded(&state, &req, &ctx).await,
         }
     }
+    if blank_to_none(&form.api_key).is_none()
+        && portal_app::billit_connection::key_needed_again(
+            state.billit.get(&ctx.scope).await?.as_ref(),
+            party_id,
+            context_party_id,
+        )
+    {
+        return render_billit(
+            &state,
+            &req,
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            false,
+            Some(t.get("billit.key_needed_for_party").to_owned()),
+            None,
+        )
+        .await;
+    }
     let api_key_encrypted = match blank_to_none(&form.api_key) {
         Some(key) => Some(crypto::encrypt(
             &state.master_key,
