@@ -19,6 +19,7 @@ mod m20261202_000010_answer_limits;
 mod m20261202_000011_directory_checks;
 mod m20261202_000012_paid_at_issue;
 mod m20261202_000013_reminders;
+mod m20261202_000014_outbox_sending;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_directory_checks::Migration),
             Box::new(m20261202_000012_paid_at_issue::Migration),
             Box::new(m20261202_000013_reminders::Migration),
+            Box::new(m20261202_000014_outbox_sending::Migration),
         ]
     }
 }

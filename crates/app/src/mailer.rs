@@ -14,7 +14,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use portal_persistence::jobs::ClaimedJob;
-use portal_persistence::outbox::{EmailStatus, NewAttachment, OutboxRepository, StoredEmail};
+use portal_persistence::outbox::{NewAttachment, OutboxRepository, SendingStart, StoredEmail};
 use std::path::PathBuf;
 
 #[derive(Clone)]
@@ -233,16 +233,45 @@ pub async fn send_job(outbox: OutboxRepository, mailer: Mailer, job: ClaimedJob)
         JobFailure::Permanent(anyhow::anyhow!("bad mail.send payload: {error}"))
     })?;
     let scope = job.tenant_scope();
-    let Some(stored) = outbox.get_for_job(scope.as_ref(), payload.email_id).await? else {
-        return Err(JobFailure::Permanent(anyhow::anyhow!(
-            "email {} not found",
-            payload.email_id
-        )));
+    // Marked `sending` before the SMTP server is asked: a worker that dies after the server accepted the email
+    // but before `sent` leaves it `sending`, and the next try stops there (at most once; a person decides).
+    let start = outbox
+        .begin_sending(
+            scope.as_ref(),
+            payload.email_id,
+            job.id.as_uuid(),
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await?;
+    let stored = match start {
+        SendingStart::Send(stored) => *stored,
+        // A retry asked by hand may meet an email that a late job already sent.
+        SendingStart::AlreadySent => return Ok(()),
+        SendingStart::InFlight => {
+            tracing::info!(email = %payload.email_id, "another try is sending this email; left to it");
+            return Ok(());
+        }
+        SendingStart::Uncertain => {
+            tracing::warn!(
+                email = %payload.email_id,
+                job = %job.id,
+                "an earlier try of this email never said how it ended; marked uncertain, not sent again"
+            );
+            return Ok(());
+        }
+        SendingStart::NotFound => {
+            return Err(JobFailure::Permanent(anyhow::anyhow!(
+                "email {} not found",
+                payload.email_id
+            )));
+        }
+        SendingStart::Changed => {
+            return Err(JobFailure::Retry(anyhow::anyhow!(
+                "email {} changed while its try began",
+                payload.email_id
+            )));
+        }
     };
-    // A retry asked by hand may meet an email that a late job already sent.
-    if stored.status == EmailStatus::Sent {
-        return Ok(());
-    }
     let attachments = outbox
         .attachments_for_job(scope.as_ref(), stored.id)
         .await?;

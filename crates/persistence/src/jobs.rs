@@ -360,6 +360,23 @@ impl JobQueue {
         )))
     }
 
+    /// Whether the job `id` is running under a lease that has not run out at `now_ms` (its worker may still be
+    /// working on it).
+    pub async fn holds_live_lease_in<C: ConnectionTrait>(
+        conn: &C,
+        id: Uuid,
+        now_ms: i64,
+    ) -> Result<bool, DbErr> {
+        let row = conn
+            .query_one_raw(statement(
+                conn.get_database_backend(),
+                "SELECT id FROM jobs WHERE id = ? AND state = 'running' AND locked_until_ms >= ?",
+                vec![id.into(), now_ms.into()],
+            ))
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Adds jobs, in one statement; a job whose unique key is taken is left out (see [`Self::enqueue_all_in`]).
     pub async fn enqueue_all(&self, jobs: Vec<NewJob>) -> Result<u64, JobQueueError> {
         Self::enqueue_all_in(&self.db, self.clock.now_ms(), jobs).await

@@ -6,7 +6,7 @@ use crate::jobs::{JobQueue, JobQueueError, NewJob};
 use crate::scope::TenantScope;
 use chrono::{DateTime, Utc};
 use portal_domain::ids::TenantId;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -59,23 +59,32 @@ pub struct AttachmentInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailStatus {
     Queued,
+    /// A try marked it before asking the SMTP server, and has not said how it ended yet.
+    Sending,
     Sent,
     Failed,
+    /// A try began and never said how it ended (its worker died or was stopped while sending): the email may
+    /// have been sent. Never sent again automatically; a person decides ("send again").
+    Uncertain,
 }
 
 impl EmailStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
+            Self::Sending => "sending",
             Self::Sent => "sent",
             Self::Failed => "failed",
+            Self::Uncertain => "uncertain",
         }
     }
 
     fn parse(text: &str) -> Self {
         match text {
+            "sending" => Self::Sending,
             "sent" => Self::Sent,
             "failed" => Self::Failed,
+            "uncertain" => Self::Uncertain,
             _ => Self::Queued,
         }
     }
@@ -96,6 +105,24 @@ pub struct StoredEmail {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// What a sending job found when it came to send its email ([`OutboxRepository::begin_sending`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendingStart {
+    /// Marked `sending` by this job: ask the SMTP server, then say how it went.
+    Send(Box<StoredEmail>),
+    /// Sent already (a late job after a retry asked by hand).
+    AlreadySent,
+    /// Another job's try is under way and its lease is alive: left alone.
+    InFlight,
+    /// An earlier try began and never said how it ended: the email may have gone. It is `uncertain` now, for a
+    /// person to decide.
+    Uncertain,
+    /// Not this job's tenant's email, or gone.
+    NotFound,
+    /// Changed by someone else between the two reads (queued again by hand): the job should try later.
+    Changed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,39 +152,45 @@ impl OutboxRepository {
         self.queue(Some(scope), email).await
     }
 
-    /// Queues several emails of a tenant in one transaction: all of them or none, so that a retry after a failure
-    /// never sends some recipients a second copy.
-    pub async fn queue_all_for_tenant(
+    /// Queues a tenant's emails, each under its own key (a notification's invoice, event and recipient), in one
+    /// transaction: an email whose key was queued before is left out, so a job that runs again after a crash
+    /// neither loses the emails it had not queued nor queues the others twice. The email's id (and so its sending
+    /// job's unique key, `mail:<id>`) is derived from the tenant and the key. Returns how many were new.
+    pub async fn queue_keyed_for_tenant(
         &self,
         scope: &TenantScope,
-        emails: Vec<NewEmail>,
-    ) -> Result<Vec<Uuid>, OutboxError> {
+        emails: Vec<(String, NewEmail)>,
+    ) -> Result<u64, OutboxError> {
         if emails.is_empty() {
-            return Ok(Vec::new());
+            return Ok(0);
         }
-        // Two statements for all of them: the emails, then their sending jobs.
-        let mut ids = Vec::with_capacity(emails.len());
         let mut rows = Vec::with_capacity(emails.len());
         let mut jobs = Vec::with_capacity(emails.len());
-        for email in emails {
-            let id = Uuid::now_v7();
+        let now = Utc::now();
+        for (key, email) in emails {
+            let id = keyed_id(scope.tenant_id(), &key);
             rows.push(Self::row(
                 Some(scope),
                 id,
                 email,
                 EmailExtras::default(),
-                Utc::now(),
+                now,
             ));
             jobs.push(Self::send_job(Some(scope), id));
-            ids.push(id);
         }
         let txn = self.db.begin().await?;
-        outbox::Entity::insert_many(rows)
+        // Two statements for all of them: the new emails, then their sending jobs (whose keys follow the ids).
+        let added = outbox::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::column(outbox::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(&txn)
             .await?;
-        JobQueue::enqueue_all_in(&txn, Utc::now().timestamp_millis(), jobs).await?;
+        JobQueue::enqueue_all_in(&txn, now.timestamp_millis(), jobs).await?;
         txn.commit().await?;
-        Ok(ids)
+        Ok(added)
     }
 
     /// Queues a firm-level email (an invitation of a firm administrator, a password reset).
@@ -236,6 +269,8 @@ impl OutboxRepository {
                 .then(|| serde_json::to_string(&extras.cc).unwrap_or_else(|_| "[]".to_owned()))),
             from_name: Set(extras.from_name),
             message_id: Set(extras.message_host.map(|host| format!("<{id}@{host}>"))),
+            sending_job_id: Set(None),
+            sending_at: Set(None),
         }
     }
 
@@ -251,8 +286,9 @@ impl OutboxRepository {
         .max_attempts(MAX_ATTEMPTS)
     }
 
-    /// Sends a tenant's email that failed for good once more (someone fixed the cause): queued again with a
-    /// new sending job. False when it is not this tenant's, or not failed.
+    /// Sends a tenant's email that failed for good, or that may have been sent (`uncertain`), once more (someone
+    /// fixed the cause, or checked that it did not arrive): queued again with a new sending job. False when it is
+    /// not this tenant's, or neither failed nor uncertain.
     pub async fn retry_failed(
         &self,
         scope: &TenantScope,
@@ -268,7 +304,10 @@ impl OutboxRepository {
             )
             .filter(outbox::Column::Id.eq(id))
             .filter(outbox::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-            .filter(outbox::Column::Status.eq(EmailStatus::Failed.as_str()))
+            .filter(outbox::Column::Status.is_in([
+                EmailStatus::Failed.as_str(),
+                EmailStatus::Uncertain.as_str(),
+            ]))
             .exec(&txn)
             .await?
             .rows_affected;
@@ -371,6 +410,83 @@ impl OutboxRepository {
             .map(stored))
     }
 
+    /// The start of a sending job's try: the email is marked `sending` by `job` (one guarded update, only from
+    /// `queued` or `failed`) before anyone asks the SMTP server. When it is `sending` already, an earlier try
+    /// began and never said how it ended: unless that try's job still holds a live lease (then it is left alone),
+    /// the email is marked `uncertain` and not sent again. `now_ms` is the queue's clock (for leases).
+    pub async fn begin_sending(
+        &self,
+        scope: Option<&TenantScope>,
+        id: Uuid,
+        job: Uuid,
+        now_ms: i64,
+    ) -> Result<SendingStart, DbErr> {
+        let tenant = match scope {
+            Some(scope) => outbox::Column::TenantId.eq(scope.tenant_id().as_uuid()),
+            None => outbox::Column::TenantId.is_null(),
+        };
+        let now = DateTime::<Utc>::from_timestamp_millis(now_ms).unwrap_or_else(Utc::now);
+        let started = outbox::Entity::update_many()
+            .col_expr(
+                outbox::Column::Status,
+                Expr::value(EmailStatus::Sending.as_str()),
+            )
+            .col_expr(outbox::Column::SendingJobId, Expr::value(Some(job)))
+            .col_expr(outbox::Column::SendingAt, Expr::value(Some(now)))
+            .filter(outbox::Column::Id.eq(id))
+            .filter(tenant.clone())
+            .filter(outbox::Column::Status.is_in([
+                EmailStatus::Queued.as_str(),
+                EmailStatus::Failed.as_str(),
+            ]))
+            .exec_with_returning(&self.db)
+            .await?;
+        if let Some(row) = started.into_iter().next() {
+            return Ok(SendingStart::Send(Box::new(stored(row))));
+        }
+        let Some(row) = outbox::Entity::find_by_id(id)
+            .filter(tenant)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(SendingStart::NotFound);
+        };
+        match EmailStatus::parse(&row.status) {
+            EmailStatus::Sent => Ok(SendingStart::AlreadySent),
+            EmailStatus::Uncertain => Ok(SendingStart::Uncertain),
+            EmailStatus::Queued | EmailStatus::Failed => Ok(SendingStart::Changed),
+            EmailStatus::Sending => {
+                let earlier = row.sending_job_id;
+                if let Some(other) = earlier.filter(|other| *other != job)
+                    && JobQueue::holds_live_lease_in(&self.db, other, now_ms).await?
+                {
+                    return Ok(SendingStart::InFlight);
+                }
+                // This job's own earlier try (this try holds the lease now, so that one is over), or another job
+                // that is no longer running: it may have been sent. The try counts as an attempt (and so gives a
+                // retry asked by hand a new job key).
+                outbox::Entity::update_many()
+                    .col_expr(
+                        outbox::Column::Status,
+                        Expr::value(EmailStatus::Uncertain.as_str()),
+                    )
+                    .col_expr(
+                        outbox::Column::Attempts,
+                        Expr::col(outbox::Column::Attempts).add(1),
+                    )
+                    .filter(outbox::Column::Id.eq(id))
+                    .filter(outbox::Column::Status.eq(EmailStatus::Sending.as_str()))
+                    .filter(match earlier {
+                        Some(earlier) => outbox::Column::SendingJobId.eq(earlier),
+                        None => outbox::Column::SendingJobId.is_null(),
+                    })
+                    .exec(&self.db)
+                    .await?;
+                Ok(SendingStart::Uncertain)
+            }
+        }
+    }
+
     pub async fn mark_sent(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), DbErr> {
         self.update(id, EmailStatus::Sent, None, Some(now)).await
     }
@@ -464,6 +580,19 @@ impl OutboxRepository {
             .await?
             .map(stored))
     }
+}
+
+/// The id of a keyed email: the same tenant and key always give the same id (a version 8 UUID from SHA-256).
+fn keyed_id(tenant: TenantId, key: &str) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(tenant.as_uuid().as_bytes());
+    hasher.update(b":");
+    hasher.update(key.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 fn stored(row: outbox::Model) -> StoredEmail {

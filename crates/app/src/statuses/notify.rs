@@ -6,7 +6,7 @@ use crate::emails::NeedsAction;
 use crate::i18n::Tr;
 use crate::worker::{JobFailure, JobResult};
 use portal_domain::Language;
-use portal_domain::ids::InvoiceId;
+use portal_domain::ids::{InvoiceId, UserId};
 use portal_domain::lifecycle::StatusEvent;
 use portal_domain::status::{reason_label, requested_action_label};
 use portal_persistence::invoices::InvoiceRecord;
@@ -76,7 +76,7 @@ pub(super) async fn run(state: App, job: ClaimedJob) -> JobResult {
     let mut emails = Vec::with_capacity(recipients.len());
     for recipient in recipients {
         let lang = Language::parse(&recipient.language).unwrap_or_default();
-        emails.push(needs_action_email(
+        let email = needs_action_email(
             &state,
             lang,
             &recipient.email,
@@ -84,11 +84,18 @@ pub(super) async fn run(state: App, job: ClaimedJob) -> JobResult {
             &record,
             event.as_ref(),
             &link,
-        )?);
+        )?;
+        emails.push((recipient_key(invoice, &payload.dedup_key, recipient.user_id), email));
     }
-    // All or none: a retry of this job never mails a member twice.
-    state.outbox.queue_all_for_tenant(&scope, emails).await?;
+    // One email and one sending job per recipient, keyed by (invoice, event, recipient): a retry of this job
+    // queues only the emails it had not queued, and each one is sent (or fails) on its own.
+    state.outbox.queue_keyed_for_tenant(&scope, emails).await?;
     Ok(())
+}
+
+/// The key of one recipient's email about one event of an invoice.
+fn recipient_key(invoice: InvoiceId, dedup_key: &str, user: UserId) -> String {
+    format!("notify:{invoice}:{dedup_key}:{user}")
 }
 
 fn needs_action_email(

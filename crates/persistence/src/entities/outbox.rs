@@ -24,6 +24,10 @@ pub struct Model {
     pub from_name: Option<String>,
     /// `<id@host>`, fixed when queued.
     pub message_id: Option<String>,
+    /// The job whose try marked the email `sending` (before asking the SMTP server).
+    pub sending_job_id: Option<Uuid>,
+    /// When that try began.
+    pub sending_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -201,6 +201,8 @@ pub(crate) async fn panel(
                     ("answers.state.retrying", "warn")
                 }
                 EmailStatus::Queued => ("answers.state.queued", "neutral"),
+                EmailStatus::Sending => ("answers.state.sending", "neutral"),
+                EmailStatus::Uncertain => ("answers.state.uncertain", "bad"),
             };
             EmailView {
                 to: stored.email.to.join(", "),
@@ -245,7 +247,8 @@ pub(crate) async fn panel(
                     .as_deref()
                     .filter(|_| stored.status != EmailStatus::Sent)
                     .map(|error| portal_app::mailer::failure_sentence(error, t)),
-                retry_href: (can_write && stored.status == EmailStatus::Failed)
+                retry_href: (can_write
+                    && matches!(stored.status, EmailStatus::Failed | EmailStatus::Uncertain))
                     .then(|| format!("{base}/emails/{}/retry", email.id)),
             }
         })

@@ -61,17 +61,19 @@ struct Row {
 fn status_label(t: Tr, status: EmailStatus) -> &'static str {
     match status {
         EmailStatus::Queued => t.get("outbox.state.queued"),
+        EmailStatus::Sending => t.get("outbox.state.sending"),
         EmailStatus::Sent => t.get("outbox.state.sent"),
         EmailStatus::Failed => t.get("outbox.state.failed"),
+        EmailStatus::Uncertain => t.get("outbox.state.uncertain"),
     }
 }
 
 /// The status pill's colour (the classes the invoice pages use).
 fn status_tone(status: EmailStatus) -> &'static str {
     match status {
-        EmailStatus::Queued => "warn",
+        EmailStatus::Queued | EmailStatus::Sending => "warn",
         EmailStatus::Sent => "good",
-        EmailStatus::Failed => "bad",
+        EmailStatus::Failed | EmailStatus::Uncertain => "bad",
     }
 }
 
@@ -121,6 +123,8 @@ struct EmailPage {
     sent: Option<String>,
     attempts: i32,
     last_error: Option<String>,
+    /// Why an `uncertain` email is not sent again, and what to do.
+    uncertain: bool,
     text_body: String,
     /// Shown in a sandboxed frame (`srcdoc`, escaped by the template): no script of the email can run, and the
     /// page's CSP applies to it as well.
@@ -141,6 +145,7 @@ impl EmailPage {
             created: date_time(email.created_at, t.lang),
             sent: email.sent_at.map(|at| date_time(at, t.lang)),
             attempts: email.attempts,
+            uncertain: email.status == EmailStatus::Uncertain,
             last_error: email
                 .last_error
                 .map(|error| portal_app::mailer::failure_sentence(&error, t)),
