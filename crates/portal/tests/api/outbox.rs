@@ -372,3 +372,99 @@ async fn a_failed_email_reads_in_the_readers_language_and_an_old_error_as_it_was
     );
     app.shutdown().await;
 }
+
+/// A worker that dies after the SMTP server accepted an email but before it was marked sent leaves it `sending`;
+/// the job's next try (once the dead worker's lease ran out) does not send it again: exactly one message arrives,
+/// and the email reads "may have been sent" for a person to decide.
+#[tokio::test]
+async fn an_email_whose_worker_died_after_smtp_is_not_sent_twice() {
+    use portal_persistence::entities::outbox as outbox_rows;
+    use portal_persistence::jobs::{JobQueue, ManualClock, RetryPolicy};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let smtp = crate::smtp::SmtpServer::start().await;
+    let app = demo_app().await;
+    app.world().await;
+    let id = queue_for(
+        &app,
+        "admin@acme.fr",
+        "acme",
+        email("client@example.test", "Une seule fois", "<p>Une seule fois</p>"),
+    )
+    .await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let queue = JobQueue::with(app.test_db.db.clone(), RetryPolicy::default(), clock.clone());
+    let mailer = portal_app::mailer::Mailer::from_config(
+        Some(&smtp.url()),
+        app.test_db.scratch_dir().join("unused"),
+    )
+    .unwrap();
+
+    // The first worker sends the email: the SMTP server accepts it…
+    let first = queue
+        .claim("dead-worker", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("the sending job");
+    assert_eq!(first.kind, "mail.send");
+    portal_app::mailer::send_job(app.state.outbox.clone(), mailer.clone(), first.clone())
+        .await
+        .unwrap();
+    assert_eq!(smtp.wait_for_messages(1).await.len(), 1);
+    // …and dies before the email is marked sent: the row is left as that try left it, the job never completes.
+    let reset = outbox_rows::Entity::update_many()
+        .col_expr(outbox_rows::Column::Status, Expr::value("sending"))
+        .col_expr(
+            outbox_rows::Column::SentAt,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .filter(outbox_rows::Column::Id.eq(id))
+        .filter(outbox_rows::Column::SendingJobId.eq(first.id.as_uuid()))
+        .exec(&app.test_db.db)
+        .await
+        .unwrap();
+    assert_eq!(reset.rows_affected, 1, "the try marked the email with its job");
+
+    // While the dead worker's lease runs, nobody takes the job; once it ran out, the job's next try does.
+    assert!(
+        queue
+            .claim("next-worker", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    clock.advance(Duration::from_secs(31));
+    let second = queue
+        .claim("next-worker", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("the job taken over");
+    assert_eq!((second.id, second.attempt), (first.id, 2));
+    portal_app::mailer::send_job(app.state.outbox.clone(), mailer, second.clone())
+        .await
+        .unwrap();
+    queue.complete(&second).await.unwrap();
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.messages().len(), 1, "exactly one message was received");
+    let row = app.state.outbox.get(id).await.unwrap().unwrap();
+    assert_eq!(
+        row.status,
+        portal_persistence::outbox::EmailStatus::Uncertain
+    );
+    let acme = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let html = acme
+        .get(&format!("/t/acme/settings/outbox/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Peut-être envoyé"), "{html}");
+    assert!(html.contains("le courriel est peut-être arrivé"), "{html}");
+    let list = acme.get("/t/acme/settings/outbox").await.text().await.unwrap();
+    assert!(list.contains("Peut-être envoyé"), "{list}");
+    app.shutdown().await;
+}
