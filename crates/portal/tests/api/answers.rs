@@ -12,7 +12,7 @@ use portal::secret::Secret;
 use portal_domain::ids::InvoiceId;
 use portal_domain::status::StatusCode;
 use portal_persistence::TenantScope;
-use portal_persistence::entities::{audit_log, invoice_emails, memberships, outbox};
+use portal_persistence::entities::{audit_log, invoice_emails, jobs, memberships, outbox, users};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -848,5 +848,190 @@ async fn answers_go_to_the_customers_known_contacts_within_hourly_limits() {
             .contains("La limite de 3 réponses par heure est atteinte")
     );
     assert_eq!(answers_count(&setup).await, 3);
+    setup.stop().await;
+}
+
+/// The jobs table row that sends the outbox email `id`.
+async fn send_job_of(setup: &Setup, id: Uuid) -> jobs::Model {
+    jobs::Entity::find()
+        .filter(jobs::Column::UniqueKey.eq(format!("mail:{id}")))
+        .one(&setup.app.test_db.db)
+        .await
+        .unwrap()
+        .expect("the email's sending job")
+}
+
+/// An answer whose try died while talking to the SMTP server (the worker stopped after marking it `sending`) is
+/// not sent again by the next try: it reads "may have been sent" with a "Send again" button, and only that button
+/// sends it, once.
+#[tokio::test]
+async fn an_answer_whose_try_died_mid_send_waits_for_a_person() {
+    let port = free_port();
+    let (setup, scope) = setup_with_smtp(url_for(port)).await;
+    let member = Visitor::signed_in(&setup.app, MEMBER, PASSWORD).await;
+    let number = format!("F{}-00401", crate::editor::year());
+    let (id, _) = suspended_invoice(&setup, &scope, &member, &number).await;
+    let page = format!("/t/acme/invoices/{id}");
+    let composer = format!("{page}/answer");
+    let sent = post_multipart(
+        &member,
+        &composer,
+        &composer,
+        &[
+            Part::Text("to", "compta@globex.fr"),
+            Part::Text("subject", "Facture : envoi interrompu"),
+            Part::Text("body", "Bonjour,\n\nLe justificatif est joint."),
+            Part::Text("action", "send"),
+        ],
+    )
+    .await;
+    assert_eq!(sent.status(), 303);
+    // Nothing listens yet: a first try fails and the job waits for its next one.
+    wait_until("a failed try", async || {
+        outbox_rows(&setup)
+            .await
+            .first()
+            .is_some_and(|row| row.attempts >= 1 && row.last_error.is_some())
+    })
+    .await;
+    let email = outbox_rows(&setup).await[0].id;
+    let job = send_job_of(&setup, email).await;
+    // A try of that job marks the email and its worker dies while the SMTP server is being asked (written here
+    // between two tries: only a queued email changes, so no try is under way).
+    wait_until("the email left as a dead try leaves it", async || {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value("sending"))
+            .col_expr(outbox::Column::SendingJobId, Expr::value(Some(job.id)))
+            .filter(outbox::Column::Id.eq(email))
+            .filter(outbox::Column::Status.eq("queued"))
+            .exec(&setup.app.test_db.db)
+            .await
+            .unwrap()
+            .rows_affected
+            == 1
+    })
+    .await;
+
+    let smtp = SmtpServer::start_on(port).await;
+    wait_until("the next try marks it uncertain", async || {
+        outbox_rows(&setup).await[0].status == "uncertain"
+    })
+    .await;
+    wait_until("the job is over", async || {
+        send_job_of(&setup, email).await.state == "done"
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(smtp.messages().is_empty(), "not sent again automatically");
+
+    let html = member.get(&page).await.text().await.unwrap();
+    assert!(html.contains("data-email-state=\"uncertain\""), "{html}");
+    assert!(html.contains("Peut-être envoyé"), "{html}");
+    let retry = html
+        .split("action=\"")
+        .filter_map(|rest| rest.split('"').next())
+        .find(|action| action.ends_with("/retry"))
+        .expect("a Send again button")
+        .to_owned();
+    let retried = member.submit(&page, &retry, &[]).await;
+    assert_eq!(retried.status(), 303);
+    let messages = smtp.wait_for_messages(1).await;
+    let message = MessageParser::default().parse(&messages[0]).unwrap();
+    assert_eq!(message.subject(), Some("Facture : envoi interrompu"));
+    wait_until("the email is sent", async || {
+        outbox_rows(&setup).await[0].status == "sent"
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(smtp.messages().len(), 1, "sent once, by hand");
+    setup.stop().await;
+}
+
+/// The "needs action" email of one event is one email and one sending job per recipient, keyed by invoice, event
+/// and recipient: a recipient whose copy fails does not make the others' go twice, and the notification job run
+/// again (as after a worker that died once it had queued them) queues nothing new.
+#[tokio::test]
+async fn each_recipient_gets_one_needs_action_email_of_their_own() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let setup = Setup::start_with(move |mut config| {
+        config.mail.smtp_url = Some(Secret::new(url));
+        config.jobs.retry_base_secs = 1;
+        config.jobs.retry_cap_secs = 2;
+        config
+    })
+    .await;
+    let scope = setup.connect("acme", ACME).await;
+    let member = Visitor::signed_in(&setup.app, MEMBER, PASSWORD).await;
+    // The member's address cannot be written in an email: their copy fails (and is tried again), the admin's goes.
+    users::Entity::update_many()
+        .col_expr(users::Column::Email, Expr::value("member-at-acme"))
+        .filter(users::Column::Email.eq(MEMBER))
+        .exec(&setup.app.test_db.db)
+        .await
+        .unwrap();
+    let number = format!("F{}-00402", crate::editor::year());
+    suspended_invoice(&setup, &scope, &member, &number).await;
+
+    let notifications = async || {
+        outbox::Entity::find()
+            .filter(outbox::Column::Subject.contains(number.as_str()))
+            .order_by_asc(outbox::Column::ToAddresses)
+            .all(&setup.app.test_db.db)
+            .await
+            .unwrap()
+    };
+    wait_until("the admin's email sent, the member's tried twice", async || {
+        let rows = notifications().await;
+        rows.len() == 2 && rows[0].status == "sent" && rows[1].attempts >= 2
+    })
+    .await;
+    let rows = notifications().await;
+    assert!(rows[0].to_addresses.contains("admin@acme.fr"));
+    assert!(rows[1].to_addresses.contains("member-at-acme"));
+    let keys: Vec<String> = {
+        let mut keys = Vec::new();
+        for row in &rows {
+            keys.push(send_job_of(&setup, row.id).await.unique_key.unwrap());
+        }
+        keys
+    };
+    assert_ne!(keys[0], keys[1], "one sending job per recipient");
+    assert_eq!(smtp.wait_for_messages(1).await.len(), 1);
+
+    // The notification job runs again.
+    let notify = jobs::Entity::find()
+        .filter(jobs::Column::Kind.eq("invoice.notify"))
+        .all(&setup.app.test_db.db)
+        .await
+        .unwrap();
+    assert_eq!(notify.len(), 1, "one notification job for the 208");
+    let rerun = jobs::Entity::update_many()
+        .col_expr(jobs::Column::State, Expr::value("queued"))
+        .col_expr(jobs::Column::RunAtMs, Expr::value(0i64))
+        .filter(jobs::Column::Id.eq(notify[0].id))
+        .filter(jobs::Column::State.eq("done"))
+        .exec(&setup.app.test_db.db)
+        .await
+        .unwrap();
+    assert_eq!(rerun.rows_affected, 1);
+    wait_until("the notification job ran again", async || {
+        let job = jobs::Entity::find_by_id(notify[0].id)
+            .one(&setup.app.test_db.db)
+            .await
+            .unwrap()
+            .unwrap();
+        job.state == "done" && job.attempts > notify[0].attempts
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let again = notifications().await;
+    assert_eq!(
+        again.iter().map(|row| row.id).collect::<Vec<_>>(),
+        rows.iter().map(|row| row.id).collect::<Vec<_>>(),
+        "nothing new queued"
+    );
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "the admin's email went once");
     setup.stop().await;
 }
