@@ -435,10 +435,10 @@ impl OutboxRepository {
             .col_expr(outbox::Column::SendingAt, Expr::value(Some(now)))
             .filter(outbox::Column::Id.eq(id))
             .filter(tenant.clone())
-            .filter(outbox::Column::Status.is_in([
-                EmailStatus::Queued.as_str(),
-                EmailStatus::Failed.as_str(),
-            ]))
+            .filter(
+                outbox::Column::Status
+                    .is_in([EmailStatus::Queued.as_str(), EmailStatus::Failed.as_str()]),
+            )
             .exec_with_returning(&self.db)
             .await?;
         if let Some(row) = started.into_iter().next() {

@@ -85,7 +85,10 @@ pub(super) async fn run(state: App, job: ClaimedJob) -> JobResult {
             event.as_ref(),
             &link,
         )?;
-        emails.push((recipient_key(invoice, &payload.dedup_key, recipient.user_id), email));
+        emails.push((
+            recipient_key(invoice, &payload.dedup_key, recipient.user_id),
+            email,
+        ));
     }
     // One email and one sending job per recipient, keyed by (invoice, event, recipient): a retry of this job
     // queues only the emails it had not queued, and each one is sent (or fails) on its own.

@@ -981,10 +981,13 @@ async fn each_recipient_gets_one_needs_action_email_of_their_own() {
             .await
             .unwrap()
     };
-    wait_until("the admin's email sent, the member's tried twice", async || {
-        let rows = notifications().await;
-        rows.len() == 2 && rows[0].status == "sent" && rows[1].attempts >= 2
-    })
+    wait_until(
+        "the admin's email sent, the member's tried twice",
+        async || {
+            let rows = notifications().await;
+            rows.len() == 2 && rows[0].status == "sent" && rows[1].attempts >= 2
+        },
+    )
     .await;
     let rows = notifications().await;
     assert!(rows[0].to_addresses.contains("admin@acme.fr"));

@@ -392,11 +392,19 @@ async fn an_email_whose_worker_died_after_smtp_is_not_sent_twice() {
         &app,
         "admin@acme.fr",
         "acme",
-        email("client@example.test", "Une seule fois", "<p>Une seule fois</p>"),
+        email(
+            "client@example.test",
+            "Une seule fois",
+            "<p>Une seule fois</p>",
+        ),
     )
     .await;
     let clock = Arc::new(ManualClock::starting_now());
-    let queue = JobQueue::with(app.test_db.db.clone(), RetryPolicy::default(), clock.clone());
+    let queue = JobQueue::with(
+        app.test_db.db.clone(),
+        RetryPolicy::default(),
+        clock.clone(),
+    );
     let mailer = portal_app::mailer::Mailer::from_config(
         Some(&smtp.url()),
         app.test_db.scratch_dir().join("unused"),
@@ -426,7 +434,10 @@ async fn an_email_whose_worker_died_after_smtp_is_not_sent_twice() {
         .exec(&app.test_db.db)
         .await
         .unwrap();
-    assert_eq!(reset.rows_affected, 1, "the try marked the email with its job");
+    assert_eq!(
+        reset.rows_affected, 1,
+        "the try marked the email with its job"
+    );
 
     // While the dead worker's lease runs, nobody takes the job; once it ran out, the job's next try does.
     assert!(
@@ -464,7 +475,12 @@ async fn an_email_whose_worker_died_after_smtp_is_not_sent_twice() {
         .unwrap();
     assert!(html.contains("Peut-être envoyé"), "{html}");
     assert!(html.contains("le courriel est peut-être arrivé"), "{html}");
-    let list = acme.get("/t/acme/settings/outbox").await.text().await.unwrap();
+    let list = acme
+        .get("/t/acme/settings/outbox")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(list.contains("Peut-être envoyé"), "{list}");
     app.shutdown().await;
 }

@@ -249,7 +249,7 @@ pub(crate) async fn panel(
                     .map(|error| portal_app::mailer::failure_sentence(error, t)),
                 retry_href: (can_write
                     && matches!(stored.status, EmailStatus::Failed | EmailStatus::Uncertain))
-                    .then(|| format!("{base}/emails/{}/retry", email.id)),
+                .then(|| format!("{base}/emails/{}/retry", email.id)),
             }
         })
         .collect::<Vec<_>>();
