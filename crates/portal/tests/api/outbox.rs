@@ -484,3 +484,105 @@ async fn an_email_whose_worker_died_after_smtp_is_not_sent_twice() {
     assert!(list.contains("Peut-être envoyé"), "{list}");
     app.shutdown().await;
 }
+
+/// A `sending` email whose try is another job that still holds its lease is left alone; once that lease ran out
+/// (its worker died), the email becomes uncertain and is not handed out for sending again.
+#[tokio::test]
+async fn a_try_under_way_is_left_alone_until_its_lease_runs_out() {
+    use portal_persistence::jobs::{Clock, JobQueue, ManualClock, RetryPolicy};
+    use portal_persistence::outbox::{EmailStatus, SendingStart};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let app = demo_app().await;
+    app.world().await;
+    let id = queue_for(
+        &app,
+        "admin@acme.fr",
+        "acme",
+        email("client@example.test", "En cours", "<p>En cours</p>"),
+    )
+    .await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let queue = JobQueue::with(
+        app.test_db.db.clone(),
+        RetryPolicy::default(),
+        clock.clone(),
+    );
+    let running = queue
+        .claim("busy-worker", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("the sending job");
+    let user = app
+        .state
+        .users
+        .find_by_email("admin@acme.fr")
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, scope) = app
+        .state
+        .tenants
+        .scope_for_member(user.id, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    let outbox = &app.state.outbox;
+    let start = outbox
+        .begin_sending(Some(&scope), id, running.id.as_uuid(), clock.now_ms())
+        .await
+        .unwrap();
+    assert!(matches!(start, SendingStart::Send(_)), "{start:?}");
+    // Another job (a retry asked by hand, say) meets the try under way.
+    let other = uuid::Uuid::now_v7();
+    let start = outbox
+        .begin_sending(Some(&scope), id, other, clock.now_ms())
+        .await
+        .unwrap();
+    assert_eq!(start, SendingStart::InFlight);
+    assert_eq!(
+        outbox.get(id).await.unwrap().unwrap().status,
+        EmailStatus::Sending
+    );
+    // Another tenant's job never touches it.
+    let globex_user = app
+        .state
+        .users
+        .find_by_email("admin@globex.fr")
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, globex) = app
+        .state
+        .tenants
+        .scope_for_member(globex_user.id, "globex")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        outbox
+            .begin_sending(Some(&globex), id, other, clock.now_ms())
+            .await
+            .unwrap(),
+        SendingStart::NotFound
+    );
+
+    clock.advance(Duration::from_secs(31));
+    let start = outbox
+        .begin_sending(Some(&scope), id, other, clock.now_ms())
+        .await
+        .unwrap();
+    assert_eq!(start, SendingStart::Uncertain);
+    let row = outbox.get(id).await.unwrap().unwrap();
+    assert_eq!((row.status, row.attempts), (EmailStatus::Uncertain, 1));
+    // And it stays so: no try hands it out for sending.
+    assert_eq!(
+        outbox
+            .begin_sending(Some(&scope), id, running.id.as_uuid(), clock.now_ms())
+            .await
+            .unwrap(),
+        SendingStart::Uncertain
+    );
+    app.shutdown().await;
+}
