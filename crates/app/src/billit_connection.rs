@@ -239,6 +239,161 @@ pub async fn test(app: &App, scope: &TenantScope) -> Result<Option<String>, Conn
     Ok(company.and_then(|company| company.name.clone()))
 }
 
+/// Billit settings typed on the settings page with a new API key, before they are saved.
+#[derive(Debug, Clone, Copy)]
+pub struct ProposedConnection<'a> {
+    pub environment: BillitEnvironment,
+    /// The key as typed (never logged).
+    pub api_key: &'a str,
+    pub party_id: Option<i64>,
+    pub context_party_id: Option<i64>,
+}
+
+impl ProposedConnection<'_> {
+    /// The company the key would act for: the ContextPartyID if given, else the PartyID.
+    pub fn acted_for(&self) -> Option<i64> {
+        self.context_party_id.or(self.party_id)
+    }
+}
+
+/// Why a new Billit key, PartyID and ContextPartyID are not saved: each has a sentence for the settings page, and
+/// nothing is saved.
+#[derive(Debug, thiserror::Error)]
+pub enum PairRefusal {
+    /// A key without a PartyID cannot be checked (nor used).
+    #[error("an API key was given without a PartyID")]
+    NoParty,
+    /// The embedded sandbox was chosen but does not run here.
+    #[error("the embedded sandbox is not running in this deployment")]
+    NoEmbeddedSandbox,
+    /// The key cannot even be sent (characters a header cannot carry).
+    #[error("the API key cannot be sent to Billit")]
+    UnsendableKey(#[source] portal_billit::client::BillitError),
+    /// Billit refused the key for this PartyID / ContextPartyID (401/403).
+    #[error("Billit refused the key for this PartyID/ContextPartyID (HTTP {status})")]
+    KeyRefused { status: u16 },
+    /// The company acted for is not among the companies the key opens.
+    #[error("company {party} is not among the companies the key opens")]
+    NotAmongCompanies { party: i64 },
+    /// The company acted for is another company than the tenant (its VAT number is of another SIREN, or missing).
+    #[error("company {party}'s VAT number ({vat:?}) is not of the tenant's SIREN {siren}")]
+    OtherCompany {
+        party: i64,
+        vat: Option<String>,
+        siren: String,
+    },
+    /// Billit could not be asked (network, timeout, 5xx, rate limit): an unchecked pair is not saved.
+    #[error("Billit cannot be reached to check the key")]
+    Unreachable(#[source] portal_billit::client::BillitError),
+    /// Billit answered something that does not allow the check.
+    #[error("Billit's answer does not allow checking the key")]
+    Unexpected(#[source] portal_billit::client::BillitError),
+}
+
+impl PairRefusal {
+    /// The sentence for the person saving the settings (it ends saying that nothing was saved).
+    pub fn message(&self, t: &crate::i18n::Tr) -> String {
+        use portal_domain::Localized;
+        match self {
+            Self::NoParty => t.get("billit.check_no_party").to_owned(),
+            Self::NoEmbeddedSandbox => t.get("billit.embedded_unavailable").to_owned(),
+            Self::UnsendableKey(_) => t.get("billit.check_unsendable_key").to_owned(),
+            Self::KeyRefused { .. } => t.get("billit.check_key_refused").to_owned(),
+            Self::NotAmongCompanies { party } => t.fill(
+                "billit.check_not_among_companies",
+                &[("party", &party.to_string())],
+            ),
+            Self::OtherCompany { party, vat, .. } => t.fill(
+                "billit.check_other_company",
+                &[
+                    ("party", &party.to_string()),
+                    ("vat", vat.as_deref().unwrap_or("—")),
+                ],
+            ),
+            Self::Unreachable(_) => t.get("billit.check_unreachable").to_owned(),
+            Self::Unexpected(error) => t.fill(
+                "billit.check_unexpected",
+                &[("reason", &error.message(t.lang))],
+            ),
+        }
+    }
+}
+
+/// The client settings of the check: the person waits for it, so it retries once and gives up sooner than the jobs.
+fn check_client_config() -> ClientConfig {
+    use std::time::Duration;
+    ClientConfig {
+        timeout: Duration::from_secs(15),
+        connect_timeout: Duration::from_secs(5),
+        retry: portal_billit::client::RetryPolicy {
+            max_retries: 1,
+            ..portal_billit::client::RetryPolicy::default()
+        },
+    }
+}
+
+/// Before new Billit credentials are saved: asks Billit's account information with them, at the chosen
+/// environment's URL, and accepts them only if the company acted for (the ContextPartyID if given, else the
+/// PartyID) is among the account's companies and its VAT number is of the tenant's SIREN. A key that opens several
+/// companies (an accountant's) can thus only be saved for the tenant's own company. Billit unreachable refuses too.
+pub async fn check_pair(
+    app: &App,
+    tenant_siren: &str,
+    proposed: &ProposedConnection<'_>,
+) -> Result<(), PairRefusal> {
+    use portal_billit::client::{BillitClient, BillitError};
+    let (Some(party_id), Some(acted_for)) = (proposed.party_id, proposed.acted_for()) else {
+        return Err(PairRefusal::NoParty);
+    };
+    let base = base_url(app, proposed.environment).ok_or(PairRefusal::NoEmbeddedSandbox)?;
+    let credentials = BillitCredentials {
+        api_key: proposed.api_key.to_owned(),
+        party_id: party_id.to_string(),
+        context_party_id: proposed.context_party_id.map(|id| id.to_string()),
+    };
+    let client = HttpBillitClient::new(&base, &credentials, &check_client_config())
+        .map_err(PairRefusal::UnsendableKey)?;
+    let account = client
+        .account_information()
+        .await
+        .map_err(|error| match error {
+            BillitError::Unauthorized { status } => PairRefusal::KeyRefused { status },
+            error if error.is_transient() => PairRefusal::Unreachable(error),
+            error => PairRefusal::Unexpected(error),
+        })?;
+    company_of_tenant(&account, acted_for, tenant_siren).map(|_| ())
+}
+
+/// The company `acted_for` among the account's companies, if its VAT number is the French one of `tenant_siren`.
+pub fn company_of_tenant<'a>(
+    account: &'a portal_billit::wire::AccountInformation,
+    acted_for: i64,
+    tenant_siren: &str,
+) -> Result<&'a portal_billit::wire::Company, PairRefusal> {
+    use portal_domain::identifiers::{Siren, VatNumber};
+    let company = account
+        .companies
+        .iter()
+        .flatten()
+        .find(|company| company.party_id == Some(acted_for))
+        .ok_or(PairRefusal::NotAmongCompanies { party: acted_for })?;
+    let belongs = Siren::parse(tenant_siren).is_ok_and(|siren| {
+        company
+            .vat_number
+            .as_deref()
+            .is_some_and(|vat| VatNumber::parse_for(vat, siren).is_ok())
+    });
+    if belongs {
+        Ok(company)
+    } else {
+        Err(PairRefusal::OtherCompany {
+            party: acted_for,
+            vat: company.vat_number.clone(),
+            siren: tenant_siren.to_owned(),
+        })
+    }
+}
+
 /// Why Billit could not be asked about a participant of the Peppol network.
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkLookupError {
@@ -350,4 +505,117 @@ pub async fn provision_embedded(
         .await
         .map_err(ProvisionError::Webhooks)?;
     Ok(party_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portal_billit::wire::{AccountInformation, Company};
+
+    const ACME_SIREN: &str = "732829320";
+
+    /// An accountant's account: acme (twice spelled), globex, and a company without a VAT number.
+    fn accountant() -> AccountInformation {
+        let company = |party: i64, vat: Option<&str>| Company {
+            party_id: Some(party),
+            name: Some(format!("Company {party}")),
+            vat_number: vat.map(str::to_owned),
+            ..Company::default()
+        };
+        AccountInformation {
+            companies: Some(vec![
+                company(10, Some("FR44732829320")),
+                company(11, Some("fr 44 732 829 320")),
+                company(20, Some("FR64443061841")),
+                company(30, None),
+                company(40, Some("FR45732829320")),
+                company(50, Some("BE0123456749")),
+            ]),
+            ..AccountInformation::default()
+        }
+    }
+
+    #[test]
+    fn the_company_acted_for_must_be_the_tenants_own_among_the_keys_companies() {
+        let account = accountant();
+        for party in [10, 11] {
+            let company = company_of_tenant(&account, party, ACME_SIREN).unwrap();
+            assert_eq!(company.party_id, Some(party));
+        }
+        assert!(matches!(
+            company_of_tenant(&account, 99, ACME_SIREN),
+            Err(PairRefusal::NotAmongCompanies { party: 99 })
+        ));
+        // Another SIREN, no VAT number, a key that does not match its SIREN, a foreign number: not this tenant.
+        for party in [20, 30, 40, 50] {
+            assert!(
+                matches!(
+                    company_of_tenant(&account, party, ACME_SIREN),
+                    Err(PairRefusal::OtherCompany { party: refused, .. }) if refused == party
+                ),
+                "party {party}"
+            );
+        }
+        assert!(company_of_tenant(&account, 20, "443061841").is_ok());
+        // An account listing no companies opens none.
+        assert!(matches!(
+            company_of_tenant(&AccountInformation::default(), 10, ACME_SIREN),
+            Err(PairRefusal::NotAmongCompanies { party: 10 })
+        ));
+    }
+
+    #[test]
+    fn the_company_acted_for_is_the_context_party_if_given() {
+        let proposed = ProposedConnection {
+            environment: BillitEnvironment::Sandbox,
+            api_key: "k",
+            party_id: Some(1),
+            context_party_id: Some(2),
+        };
+        assert_eq!(proposed.acted_for(), Some(2));
+        let own = ProposedConnection {
+            context_party_id: None,
+            ..proposed
+        };
+        assert_eq!(own.acted_for(), Some(1));
+    }
+
+    #[test]
+    fn every_refusal_has_a_sentence_in_both_languages_saying_nothing_was_saved() {
+        use portal_billit::client::BillitError;
+        let refusals = [
+            PairRefusal::NoParty,
+            PairRefusal::NoEmbeddedSandbox,
+            PairRefusal::UnsendableKey(BillitError::Invalid("ApiKey".into())),
+            PairRefusal::KeyRefused { status: 401 },
+            PairRefusal::NotAmongCompanies { party: 7 },
+            PairRefusal::OtherCompany {
+                party: 7,
+                vat: Some("FR64443061841".into()),
+                siren: ACME_SIREN.into(),
+            },
+            PairRefusal::Unreachable(BillitError::Transport("refused".into())),
+            PairRefusal::Unexpected(BillitError::NotFound),
+        ];
+        for (language, nothing_saved) in [
+            (portal_domain::Language::Fr, "Rien n’a été enregistré"),
+            (portal_domain::Language::En, "Nothing was saved"),
+        ] {
+            let t = crate::i18n::Tr::new(language);
+            for refusal in &refusals {
+                let message = refusal.message(&t);
+                assert!(!message.contains("billit."), "{refusal:?}: {message}");
+                assert!(!message.contains('{'), "{refusal:?}: {message}");
+                if !matches!(refusal, PairRefusal::NoEmbeddedSandbox) {
+                    assert!(message.contains(nothing_saved), "{refusal:?}: {message}");
+                }
+            }
+        }
+        let t = crate::i18n::Tr::new(portal_domain::Language::Fr);
+        assert!(
+            refusals[5].message(&t).contains("FR64443061841"),
+            "the number Billit gave is shown"
+        );
+        assert!(refusals[6].message(&t).contains("injoignable"));
+    }
 }

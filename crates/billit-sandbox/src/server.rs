@@ -324,14 +324,31 @@ async fn refresh_webhook(req: HttpRequest, path: web::Path<String>, shared: Data
     Ok(HttpResponse::Ok().json(webhook_json(&webhook, true)))
 }
 
+/// The user behind the key and the companies it opens: the one acted for first (the `ContextPartyID`'s, else the
+/// `PartyID`'s), then every other company provisioned with the same `ApiKey` (an accountant's), by PartyID.
 async fn account_information(req: HttpRequest, shared: Data) -> Answer {
     let party = begin(&req, &shared).await?;
-    let account = shared
-        .lock()
-        .parties
-        .get(&party)
-        .cloned()
-        .ok_or_else(|| ApiFailure::new(401, "Unauthorized", "Unknown party"))?;
+    let (account, others) = {
+        let store = shared.lock();
+        let account = store
+            .parties
+            .get(&party)
+            .cloned()
+            .ok_or_else(|| ApiFailure::new(401, "Unauthorized", "Unknown party"))?;
+        let others: Vec<PartyAccount> = store
+            .parties
+            .values()
+            .filter(|other| other.party_id != party && other.api_key == account.api_key)
+            .cloned()
+            .collect();
+        (account, others)
+    };
+    let company = |account: &PartyAccount| Company {
+        party_id: Some(account.party_id),
+        name: Some(account.name.clone()),
+        vat_number: Some(account.vat_number.clone()),
+        extra: Default::default(),
+    };
     let info = AccountInformation {
         email: Some(
             account
@@ -341,12 +358,12 @@ async fn account_information(req: HttpRequest, shared: Data) -> Answer {
         ),
         first_name: Some("Sandbox".to_owned()),
         last_name: Some("User".to_owned()),
-        companies: Some(vec![Company {
-            party_id: Some(account.party_id),
-            name: Some(account.name.clone()),
-            vat_number: Some(account.vat_number.clone()),
-            extra: Default::default(),
-        }]),
+        companies: Some(
+            std::iter::once(&account)
+                .chain(&others)
+                .map(company)
+                .collect(),
+        ),
         extra: Default::default(),
     };
     Ok(HttpResponse::Ok().json(info))

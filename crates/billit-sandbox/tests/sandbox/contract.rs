@@ -587,7 +587,34 @@ async fn context_party_id_acts_for_a_company_of_the_same_key() {
         .unwrap()
     };
     let info = as_client("77").account_information().await.unwrap();
-    assert_eq!(info.companies.unwrap()[0].party_id, Some(77));
+    assert_eq!(info.companies.clone().unwrap()[0].party_id, Some(77));
+    // The account lists every company the key opens, with its VAT number; never another key's.
+    let companies = |info: portal_billit::wire::AccountInformation| -> Vec<(i64, String)> {
+        info.companies
+            .unwrap()
+            .into_iter()
+            .map(|company| (company.party_id.unwrap(), company.vat_number.unwrap()))
+            .collect()
+    };
+    assert_eq!(
+        companies(info),
+        vec![
+            (77, "FR44732829320".to_owned()),
+            (crate::support::PARTY, "FR99227010068".to_owned())
+        ]
+    );
+    let own = crate::support::client(&sandbox)
+        .account_information()
+        .await
+        .unwrap();
+    assert_eq!(
+        companies(own),
+        vec![
+            (crate::support::PARTY, "FR99227010068".to_owned()),
+            (77, "FR44732829320".to_owned())
+        ],
+        "without a ContextPartyID, the party acted for comes first"
+    );
     let error = as_client("78").account_information().await.unwrap_err();
     assert_eq!(error, BillitError::Unauthorized { status: 403 });
     sandbox.shutdown().await;

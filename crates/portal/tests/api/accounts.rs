@@ -578,7 +578,30 @@ async fn roles_limit_what_each_member_can_do() {
 
 #[tokio::test]
 async fn billit_secrets_are_stored_encrypted_and_never_shown() {
-    let app = TestApp::spawn().await;
+    // Billit's sandbox, where the key opens two accounts of acme (42 and 43): a new key is checked there first.
+    let sandbox = billit_sandbox::Sandbox::start(billit_sandbox::SandboxConfig::default())
+        .await
+        .unwrap();
+    for party_id in [42, 43] {
+        sandbox
+            .add_party(billit_sandbox::PartyAccount {
+                party_id,
+                api_key: "sk-live-0123456789".into(),
+                name: "ACME SAS".into(),
+                vat_number: "FR44732829320".into(),
+                email: None,
+            })
+            .unwrap();
+    }
+    let url = sandbox.base_url();
+    let app = TestApp::spawn_with(
+        move |mut config| {
+            config.billit.sandbox_url = url;
+            config
+        },
+        |_state| portal_app::worker::JobRegistry::new(),
+    )
+    .await;
     let world = app.world().await;
     let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
     let saved = admin
@@ -702,6 +725,199 @@ async fn billit_secrets_are_stored_encrypted_and_never_shown() {
         .await;
     assert_eq!(bad.status(), 422);
     assert!(bad.text().await.unwrap().contains("PartyID"));
+    app.shutdown().await;
+    sandbox.shutdown().await;
+}
+
+/// A new Billit key is saved only once Billit says that it opens the company acted for and that this company is the
+/// tenant's (its VAT number carries the tenant's SIREN); otherwise, or when Billit cannot be asked, nothing is saved
+/// and nothing is audited.
+#[tokio::test]
+async fn new_billit_credentials_are_checked_with_billit_before_they_are_saved() {
+    use billit_sandbox::{PartyAccount, Sandbox, SandboxConfig};
+    use portal_persistence::entities::audit_log;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    // Billit's sandbox: acme's own account (42), an accountant's key opening its own company (500), acme (501)
+    // and globex (502), and another key's company with acme's VAT number (600).
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    for (party_id, key, vat) in [
+        (42, "acme-key", "FR44732829320"),
+        (500, "firm-key", "FR99227010068"),
+        (501, "firm-key", "FR44732829320"),
+        (502, "firm-key", "FR64443061841"),
+        (600, "other-key", "FR44732829320"),
+    ] {
+        sandbox
+            .add_party(PartyAccount {
+                party_id,
+                api_key: key.to_owned(),
+                name: format!("Company {party_id}"),
+                vat_number: vat.to_owned(),
+                email: None,
+            })
+            .unwrap();
+    }
+    // "Production" here: a Billit that accepts any key but lists only company 41.
+    let production = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/account/accountInformation"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "Companies": [{"PartyID": 41, "Name": "Someone else", "VATNumber": "FR44732829320"}]
+        })))
+        .mount(&production)
+        .await;
+    let (sandbox_url, production_url) = (sandbox.base_url(), production.uri());
+    let app = TestApp::spawn_with(
+        move |mut config| {
+            config.billit.sandbox_url = sandbox_url;
+            config.billit.production_url = production_url;
+            config
+        },
+        |_state| portal_app::worker::JobRegistry::new(),
+    )
+    .await;
+    let world = app.world().await;
+    let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let settings = "/t/acme/settings/billit";
+    let save = async |environment: &str, key: &str, party: &str, context: &str| {
+        admin
+            .submit(
+                settings,
+                settings,
+                &[
+                    ("environment", environment),
+                    ("api_key", key),
+                    ("party_id", party),
+                    ("context_party_id", context),
+                ],
+            )
+            .await
+    };
+    let stored = async |tenant: portal_domain::ids::TenantId| {
+        billit_connections::Entity::find_by_id(tenant.as_uuid())
+            .one(&app.test_db.db)
+            .await
+            .unwrap()
+    };
+    let audited = async || {
+        audit_log::Entity::find()
+            .filter(audit_log::Column::Action.eq("billit.settings_changed"))
+            .all(&app.test_db.db)
+            .await
+            .unwrap()
+            .len()
+    };
+
+    let refusals = [
+        // A key Billit refuses.
+        (
+            ("sandbox", "not-a-key", "42", ""),
+            "Billit a refusé cette clé d’API",
+        ),
+        // A party the key does not open (Billit refuses the pair).
+        (
+            ("sandbox", "acme-key", "600", ""),
+            "Billit a refusé cette clé d’API",
+        ),
+        // Billit accepts the key but does not list the party among its companies.
+        (
+            ("production", "any-key", "42", ""),
+            "L’entreprise 42 ne fait pas partie des entreprises que cette clé d’API ouvre",
+        ),
+        // An accountant's key acting for another company (globex's VAT number, another SIREN).
+        (
+            ("sandbox", "firm-key", "500", "502"),
+            "L’entreprise 502 n’est pas la vôtre : son numéro de TVA chez Billit (FR64443061841)",
+        ),
+        // The accountant's key for its own company.
+        (
+            ("sandbox", "firm-key", "500", ""),
+            "L’entreprise 500 n’est pas la vôtre",
+        ),
+        // A key without a PartyID cannot be checked.
+        (("sandbox", "acme-key", "", ""), "Indiquez le PartyID"),
+    ];
+    for ((environment, key, party, context), expected) in refusals {
+        let refused = save(environment, key, party, context).await;
+        assert_eq!(refused.status(), 422, "{environment} {party} {context}");
+        let page = refused.text().await.unwrap();
+        assert!(page.contains(expected), "{expected}: {page}");
+        assert!(page.contains("Rien n’a été enregistré."));
+        assert!(!page.contains(key), "the key typed is not shown back");
+        assert!(stored(world.acme.id).await.is_none(), "nothing saved");
+        assert_eq!(audited().await, 0, "nothing audited");
+    }
+
+    // The accountant's key acting for acme (its VAT number carries acme's SIREN): saved.
+    let saved = save("sandbox", "firm-key", "500", "501").await;
+    assert_eq!(saved.status(), 303);
+    let row = stored(world.acme.id).await.unwrap();
+    assert_eq!((row.party_id, row.context_party_id), (Some(500), Some(501)));
+    assert_eq!(
+        portal_app::crypto::decrypt(
+            &app.state.master_key,
+            world.acme.id,
+            row.api_key_encrypted.as_deref().unwrap()
+        )
+        .unwrap(),
+        "firm-key"
+    );
+    assert_eq!(audited().await, 1);
+    // Acme's own key: saved.
+    let saved = save("sandbox", "acme-key", "42", "").await;
+    assert_eq!(saved.status(), 303);
+    let row = stored(world.acme.id).await.unwrap();
+    assert_eq!((row.party_id, row.context_party_id), (Some(42), None));
+    assert_eq!(audited().await, 2);
+    // The same accountant's key acting for globex is saved by globex (its SIREN, no VAT number stored).
+    let globex = Visitor::signed_in(&app, "admin@globex.fr", PASSWORD).await;
+    let saved = globex
+        .submit(
+            "/t/globex/settings/billit",
+            "/t/globex/settings/billit",
+            &[
+                ("environment", "sandbox"),
+                ("api_key", "firm-key"),
+                ("party_id", "500"),
+                ("context_party_id", "502"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let row = stored(world.globex.id).await.unwrap();
+    assert_eq!((row.party_id, row.context_party_id), (Some(500), Some(502)));
+
+    // Billit cannot be reached: the page says so, and the stored connection stays as it was.
+    sandbox.shutdown().await;
+    let unreachable = save("sandbox", "firm-key", "500", "501").await;
+    assert_eq!(unreachable.status(), 422);
+    let page = unreachable.text().await.unwrap();
+    assert!(page.contains("Billit est injoignable"), "{page}");
+    assert!(page.contains("Rien n’a été enregistré."));
+    let row = stored(world.acme.id).await.unwrap();
+    assert_eq!((row.party_id, row.context_party_id), (Some(42), None));
+    assert_eq!(
+        portal_app::crypto::decrypt(
+            &app.state.master_key,
+            world.acme.id,
+            row.api_key_encrypted.as_deref().unwrap()
+        )
+        .unwrap(),
+        "acme-key"
+    );
+    assert_eq!(audited().await, 3, "only the three saves were audited");
+    // In English too.
+    let switched = admin
+        .submit(settings, "/account/language", &[("language", "en")])
+        .await;
+    assert_eq!(switched.status(), 303);
+    let unreachable = save("sandbox", "firm-key", "500", "501").await;
+    assert_eq!(unreachable.status(), 422);
+    let page = unreachable.text().await.unwrap();
+    assert!(page.contains("Billit cannot be reached"), "{page}");
+    assert!(page.contains("Nothing was saved."));
     app.shutdown().await;
 }
 
@@ -997,7 +1213,22 @@ async fn testing_the_billit_connection_and_registering_the_webhook() {
     let body = incomplete.text().await.unwrap();
     assert!(body.contains("Enregistrez d’abord la clé d’API"), "{body}");
 
-    admin
+    // Asked once when the key is saved (the check), once when the connection is tested.
+    Mock::given(method("GET"))
+        .and(path("/v1/account/accountInformation"))
+        .and(header("ApiKey", "key-for-acme"))
+        .and(header("PartyID", "42"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "Email": "compta@acme.fr",
+            "Companies": [
+                {"PartyID": 41, "Name": "Other Co"},
+                {"PartyID": 42, "Name": "ACME SAS (Billit)", "VATNumber": "FR44732829320"}
+            ]
+        })))
+        .expect(2)
+        .mount(&billit)
+        .await;
+    let saved = admin
         .submit(
             "/t/acme/settings/billit",
             "/t/acme/settings/billit",
@@ -1009,17 +1240,7 @@ async fn testing_the_billit_connection_and_registering_the_webhook() {
             ],
         )
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/account/accountInformation"))
-        .and(header("ApiKey", "key-for-acme"))
-        .and(header("PartyID", "42"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "Email": "compta@acme.fr",
-            "Companies": [{"PartyID": 41, "Name": "Other Co"}, {"PartyID": 42, "Name": "ACME SAS (Billit)"}]
-        })))
-        .expect(1)
-        .mount(&billit)
-        .await;
+    assert_eq!(saved.status(), 303);
     let tested = admin
         .submit(
             "/t/acme/settings/billit",

@@ -4,7 +4,7 @@
 
 use crate::editor::{good_invoice, id_in, location, post, today_date, wait_for, year};
 use crate::helpers::{PASSWORD, Visitor, csrf_of};
-use crate::statuses::{ACME, Setup, wait_until};
+use crate::statuses::{ACME, Setup, party_account, wait_until};
 use billit_sandbox::Faults;
 use portal_billit::client::BillitClient;
 use portal_domain::Language;
@@ -563,10 +563,15 @@ async fn billit_failures_show_retrying_or_failed_and_retry_reports_each_payment_
             ("context_party_id", ""),
         ]
     };
-    let saved = admin
+    // A wrong key is no longer saved (Billit is asked first); the stored key stops working when Billit revokes it.
+    let refused = admin
         .submit(settings, settings, &billit_settings("a-wrong-key"))
         .await;
-    assert_eq!(saved.status(), 303);
+    assert_eq!(refused.status(), 422);
+    setup
+        .sandbox
+        .add_party(party_account((ACME.0, "revoked-at-billit")))
+        .unwrap();
     let response = record(&member, &sent, "50", &today(), "cheque", "CHQ 7").await;
     assert_eq!(response.status(), 303);
     wait_for_states(&setup, &scope, &sent, "the second payment failed", |p| {
@@ -581,7 +586,8 @@ async fn billit_failures_show_retrying_or_failed_and_retry_reports_each_payment_
     assert!(page.contains("Billit a refusé les identifiants du compte"));
     assert!(page.contains(&format!("action=\"{retry}\"")));
 
-    // The admin fixes the key; Retry reports it.
+    // Billit issues the key again and the admin saves it; Retry reports it.
+    setup.sandbox.add_party(party_account(ACME)).unwrap();
     let saved = admin
         .submit(settings, settings, &billit_settings(ACME.1))
         .await;
@@ -651,10 +657,14 @@ async fn a_failed_payment_cancelled_no_longer_counts_and_only_failed_payments_ca
             ("context_party_id", ""),
         ]
     };
-    let saved = admin
+    let refused = admin
         .submit(settings, settings, &billit_settings("a-wrong-key"))
         .await;
-    assert_eq!(saved.status(), 303);
+    assert_eq!(refused.status(), 422);
+    setup
+        .sandbox
+        .add_party(party_account((ACME.0, "revoked-at-billit")))
+        .unwrap();
     let response = record(&member, &sent, "413,28", &today(), "transfer", "VIR-1").await;
     assert_eq!(response.status(), 303);
     wait_for_states(&setup, &scope, &sent, "the payment failed", |p| {
@@ -725,7 +735,9 @@ async fn a_failed_payment_cancelled_no_longer_counts_and_only_failed_payments_ca
     );
     assert_eq!(audit_count(&setup, "payment.cancelled").await, 1);
 
-    // Its amount is free again: a new payment of the whole total is accepted and reported.
+    // Its amount is free again: a new payment of the whole total is accepted and reported (Billit issued the key
+    // again and the admin saved it).
+    setup.sandbox.add_party(party_account(ACME)).unwrap();
     let saved = admin
         .submit(settings, settings, &billit_settings(ACME.1))
         .await;

@@ -19,6 +19,23 @@ use std::time::{Duration, Instant};
 pub(crate) const ACME: (i64, &str) = (1_001, "acme-api-key");
 const GLOBEX: (i64, &str) = (1_002, "globex-api-key");
 
+/// The sandbox account of `ACME` or `GLOBEX` (each with its company's VAT number, so that the portal accepts its
+/// key for that company only).
+pub(crate) fn party_account((party, key): (i64, &str)) -> PartyAccount {
+    let (name, vat_number) = if party == GLOBEX.0 {
+        ("Globex SARL", "FR64443061841")
+    } else {
+        ("ACME SAS", "FR44732829320")
+    };
+    PartyAccount {
+        party_id: party,
+        api_key: key.to_owned(),
+        name: name.to_owned(),
+        vat_number: vat_number.to_owned(),
+        email: None,
+    }
+}
+
 pub(crate) struct Setup {
     pub(crate) app: TestApp,
     pub(crate) sandbox: RunningSandbox,
@@ -41,16 +58,8 @@ impl Setup {
         })
         .await
         .expect("the sandbox starts");
-        for ((party, key), name) in [(ACME, "ACME SAS"), (GLOBEX, "Globex SARL")] {
-            sandbox
-                .add_party(PartyAccount {
-                    party_id: party,
-                    api_key: key.to_owned(),
-                    name: name.to_owned(),
-                    vat_number: "FR44732829320".to_owned(),
-                    email: None,
-                })
-                .expect("a party");
+        for account in [ACME, GLOBEX] {
+            sandbox.add_party(party_account(account)).expect("a party");
         }
         let url = sandbox.base_url();
         let app = TestApp::spawn_with(

@@ -657,6 +657,35 @@ pub async fn save_billit(
         )
         .await;
     }
+    // A new key (with its PartyID and ContextPartyID) is saved only once Billit has said it opens this company.
+    if let Some(key) = blank_to_none(&form.api_key) {
+        use portal_app::billit_connection::{self, ProposedConnection};
+        let proposed = ProposedConnection {
+            environment,
+            api_key: &key,
+            party_id,
+            context_party_id,
+        };
+        if let Err(refusal) =
+            billit_connection::check_pair(&state, &ctx.tenant.siren, &proposed).await
+        {
+            let message = refusal.message(&t);
+            tracing::info!(
+                error = format!("{:#}", anyhow::Error::from(refusal)),
+                "new Billit credentials refused"
+            );
+            return render_billit(
+                &state,
+                &req,
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                false,
+                Some(message),
+                None,
+            )
+            .await;
+        }
+    }
     let api_key_encrypted = match blank_to_none(&form.api_key) {
         Some(key) => Some(crypto::encrypt(
             &state.master_key,
