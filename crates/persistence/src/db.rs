@@ -174,3 +174,17 @@ mod tests {
         ));
     }
 }
+
+/// Begins a transaction that writes after it reads. On SQLite it takes the write lock at its start (`BEGIN
+/// IMMEDIATE`), so it waits its turn under the busy timeout instead of being refused at once ("database is
+/// locked") when another connection wrote since its first read; PostgreSQL ignores the mode.
+pub async fn begin_write<C>(db: &C) -> Result<C::Transaction, sea_orm::DbErr>
+where
+    C: sea_orm::TransactionTrait,
+{
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

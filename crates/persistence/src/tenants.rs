@@ -426,7 +426,7 @@ impl TenantRepository {
         active_flag: bool,
         audit: AuditEntry,
     ) -> Result<(), MembershipError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let Some(membership) =
             memberships::Entity::find_by_id((scope.tenant_id().as_uuid(), user.as_uuid()))
                 .one(&txn)

@@ -880,3 +880,48 @@ async fn invoices_change_with_their_entry_or_not_at_all() {
     assert!(invoices.get(&scope, corrected).await.unwrap().is_none());
     assert_eq!(entries(&test.db, "invoice.deleted").await.len(), 1);
 }
+
+/// Many changes of one member at once (an admin's double click, a scanner posting forms): each is applied or
+/// waits its turn, none fails with "database is locked" (on SQLite a transaction that reads then writes must take
+/// the write lock at its start, or it is refused at once when another one wrote meanwhile).
+#[tokio::test]
+async fn concurrent_changes_of_a_member_all_go_through() {
+    let test = fresh().await;
+    let (tenant, _, scope) = acme(&test).await;
+    let tenants = TenantRepository::new(test.db.clone());
+    let bob = UserRepository::new(test.db.clone())
+        .create("bob@acme.fr", "Bob", "fr")
+        .await
+        .unwrap();
+    tenants
+        .add_member(tenant.id, bob.id, TenantRole::Member)
+        .await
+        .unwrap();
+    let changes = (0..24).map(|i| {
+        let (tenants, scope) = (tenants.clone(), scope.clone());
+        let role = if i % 2 == 0 {
+            TenantRole::Viewer
+        } else {
+            TenantRole::Member
+        };
+        tokio::spawn(async move {
+            tenants
+                .change_member(
+                    &scope,
+                    bob.id,
+                    role,
+                    true,
+                    AuditEntry::new("user.role_changed", format!("user:{}", bob.id)),
+                )
+                .await
+        })
+    });
+    let mut failed: Vec<String> = Vec::new();
+    for change in changes.collect::<Vec<_>>() {
+        if let Err(error) = change.await.unwrap() {
+            failed.push(error.to_string());
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(entries(&test.db, "user.role_changed").await.len(), 24);
+}
