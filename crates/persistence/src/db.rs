@@ -144,6 +144,20 @@ pub fn backend_name(db: &DatabaseConnection) -> &'static str {
     }
 }
 
+/// Begins a transaction that writes after it reads. On SQLite it takes the write lock at its start (`BEGIN
+/// IMMEDIATE`), so it waits its turn under the busy timeout instead of being refused at once ("database is
+/// locked") when another connection wrote since its first read; PostgreSQL ignores the mode.
+pub async fn begin_write<C>(db: &C) -> Result<C::Transaction, sea_orm::DbErr>
+where
+    C: sea_orm::TransactionTrait,
+{
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,18 +187,4 @@ mod tests {
             Err(DatabaseUrlError::Malformed(_))
         ));
     }
-}
-
-/// Begins a transaction that writes after it reads. On SQLite it takes the write lock at its start (`BEGIN
-/// IMMEDIATE`), so it waits its turn under the busy timeout instead of being refused at once ("database is
-/// locked") when another connection wrote since its first read; PostgreSQL ignores the mode.
-pub async fn begin_write<C>(db: &C) -> Result<C::Transaction, sea_orm::DbErr>
-where
-    C: sea_orm::TransactionTrait,
-{
-    db.begin_with_options(sea_orm::TransactionOptions {
-        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
 }
