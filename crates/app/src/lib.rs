@@ -5,6 +5,7 @@
 //! typed [`Settings`], never the configuration file; the program builds them and wires [`App`] once.
 
 pub mod actions;
+pub mod amounts;
 pub mod answers;
 pub mod billit_connection;
 pub mod crypto;

@@ -2,6 +2,7 @@
 //! `€1,234.56` and `2026-11-30`. Times are shown in Paris time, whatever the server's zone, because every tenant
 //! is a French company.
 
+pub use portal_app::amounts::amount_cents;
 /// Dates and times: the application's own functions (emails use them too), in Paris time.
 pub use portal_app::dates::{date, date_or_dash, date_time, date_time_seconds, days_between};
 use portal_domain::Language;
@@ -13,30 +14,6 @@ use rust_decimal::Decimal;
 const NARROW_NBSP: &str = "\u{202f}";
 /// Between a French amount and its currency sign, so the sign never wraps to the next line alone.
 const NBSP: &str = "\u{a0}";
-
-/// An amount given in cents, e.g. `123456` → `1 234,56 €` / `€1,234.56`. Other currencies keep their code.
-pub fn amount_cents(cents: i64, currency: &str, lang: Language) -> String {
-    let negative = cents < 0;
-    let magnitude = cents.unsigned_abs();
-    let units = group(&(magnitude / 100).to_string(), thousands(lang));
-    let fraction = magnitude % 100;
-    let sign = if negative { "-" } else { "" };
-    let currency = currency.trim();
-    let is_euro = currency.is_empty() || currency.eq_ignore_ascii_case("EUR");
-    match lang {
-        Language::Fr => {
-            let symbol = if is_euro { "€" } else { currency };
-            format!("{sign}{units},{fraction:02}{NBSP}{symbol}")
-        }
-        Language::En => {
-            if is_euro {
-                format!("{sign}€{units}.{fraction:02}")
-            } else {
-                format!("{sign}{currency}{NBSP}{units}.{fraction:02}")
-            }
-        }
-    }
-}
 
 /// An exact amount of money (two decimals), e.g. `1 234,56 €`.
 pub fn money(value: Amount, currency: &str, lang: Language) -> String {

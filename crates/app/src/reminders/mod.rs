@@ -323,30 +323,6 @@ pub async fn template_for(
         ))
 }
 
-/// An amount as the customer reads it: `1 234,56 €` / `€1,234.56`.
-pub fn amount_text(cents: i64, currency: &str, lang: Language) -> String {
-    let magnitude = cents.unsigned_abs();
-    let digits = (magnitude / 100).to_string();
-    let separator = lang.pick("\u{202f}", ",");
-    let mut units = String::new();
-    for (position, digit) in digits.chars().enumerate() {
-        if position > 0 && (digits.len() - position).is_multiple_of(3) {
-            units.push_str(separator);
-        }
-        units.push(digit);
-    }
-    let sign = if cents < 0 { "-" } else { "" };
-    let fraction = magnitude % 100;
-    let currency = currency.trim();
-    let euro = currency.is_empty() || currency.eq_ignore_ascii_case("EUR");
-    match (lang, euro) {
-        (Language::Fr, true) => format!("{sign}{units},{fraction:02}\u{a0}€"),
-        (Language::Fr, false) => format!("{sign}{units},{fraction:02}\u{a0}{currency}"),
-        (Language::En, true) => format!("{sign}€{units}.{fraction:02}"),
-        (Language::En, false) => format!("{sign}{currency}\u{a0}{units}.{fraction:02}"),
-    }
-}
-
 /// Sends a due reminder: the rule checked again, the invoice's PDF fetched from Billit, then the email to the
 /// customer's billing contacts, the reminder marked sent and the audit entry written in one transaction. `actor`
 /// is the member who sends it; `None` for automatic sending.
@@ -507,8 +483,8 @@ pub fn values_for(
         invoice_date: crate::dates::date_or_dash(record.draft.issue_date, lang),
         due_date: crate::dates::date(due_date, lang),
         days_overdue: (today - due_date).num_days().max(0).to_string(),
-        amount: amount_text(record.totals.incl, currency, lang),
-        amount_due: amount_text(remaining, currency, lang),
+        amount: crate::amounts::amount_cents(record.totals.incl, currency, lang),
+        amount_due: crate::amounts::amount_cents(remaining, currency, lang),
         customer_name: record.buyer_name.clone(),
         company_name: tenant.legal_name.clone(),
         signature: tenant
@@ -674,10 +650,16 @@ mod tests {
     #[test]
     fn amounts_read_as_in_the_pages() {
         assert_eq!(
-            amount_text(123_456, "EUR", Language::Fr),
+            crate::amounts::amount_cents(123_456, "EUR", Language::Fr),
             "1\u{202f}234,56\u{a0}€"
         );
-        assert_eq!(amount_text(123_456, "", Language::En), "€1,234.56");
-        assert_eq!(amount_text(5, "USD", Language::En), "USD\u{a0}0.05");
+        assert_eq!(
+            crate::amounts::amount_cents(123_456, "", Language::En),
+            "€1,234.56"
+        );
+        assert_eq!(
+            crate::amounts::amount_cents(5, "USD", Language::En),
+            "USD\u{a0}0.05"
+        );
     }
 }
