@@ -5,7 +5,7 @@ use crate::process::{Server, Setup};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -13,7 +13,7 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-async fn sign_in(client: &reqwest::Client, base: &str, email: &str, password: &str) {
+pub(crate) async fn sign_in(client: &reqwest::Client, base: &str, email: &str, password: &str) {
     let login = client
         .get(format!("{base}/login"))
         .send()

@@ -10,6 +10,8 @@ mod cli;
 #[cfg(test)]
 mod demo;
 #[cfg(test)]
+mod faults;
+#[cfg(test)]
 mod process;
 #[cfg(test)]
 mod serve;

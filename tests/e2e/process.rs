@@ -81,9 +81,15 @@ impl Server {
     }
 
     /// `portal serve --bind 127.0.0.1:0` with more flags.
-    pub fn start_with(mut command: Command, flags: &[&str]) -> Self {
+    pub fn start_with(command: Command, flags: &[&str]) -> Self {
+        Self::start_on(command, "127.0.0.1:0", flags)
+    }
+
+    /// `portal serve --bind <bind>` with more flags: a test that restarts the portal keeps the port it chose
+    /// (the webhooks registered at Billit name it).
+    pub fn start_on(mut command: Command, bind: &str, flags: &[&str]) -> Self {
         let mut child = command
-            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(["serve", "--bind", bind])
             .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -138,6 +144,15 @@ impl Server {
         let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(sent.success());
         self.child.wait().unwrap()
+    }
+}
+
+impl Server {
+    /// SIGKILL (what `Child::kill` sends on unix): no shutdown, no draining, no lease released, as a crash or
+    /// the kernel's OOM killer would end it. Waits until the process is gone, so its port is free again.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 }
 
