@@ -35,7 +35,8 @@
 //!    who decides whether to send it again; every message the server received belongs to an outbox row. Every
 //!    answer posted here has its outbox row, and every invoice that entered a 207/208 produced its "action
 //!    required" email to each of the company's people (admin and member, both keep the alert on).
-//! 5. No job is dead (a dead job is work the portal gave up on).
+//! 5. No job is dead (a dead job is work the portal gave up on), except a periodic sweep (`billit.sweep`,
+//!    `billit.sweep_tenant`) killed during its last attempt whose work a later sweep of the same company did.
 
 use crate::demo::sign_in;
 use crate::process::{Server, Setup};
@@ -54,7 +55,11 @@ use uuid::Uuid;
 /// The demonstration's companies: slug, Billit party id (fixed by the demonstration), administrator's email.
 const COMPANIES: [(&str, i64, &str); 2] = [
     ("atelier-martin", 910_001, "claire@atelier-martin.fr"),
-    ("boulangerie-dupont", 910_002, "sophie@boulangerie-dupont.fr"),
+    (
+        "boulangerie-dupont",
+        910_002,
+        "sophie@boulangerie-dupont.fr",
+    ),
 ];
 
 /// The people of each company who get "action required" emails (the demonstration's admin and member).
@@ -75,8 +80,14 @@ const UNPAYABLE_SUFFIXES: [&str; 6] = [
     "_PAID", "_DISPUTE", "_SUSPEND", "_REFUSE", "_REJECT", "_ERROR",
 ];
 
-/// How long the run may take to converge after the last restart.
-const CONVERGENCE: Duration = Duration::from_secs(240);
+/// Periodic jobs whose next run does the work of one that died.
+const SWEEPS: [&str; 2] = ["billit.sweep", "billit.sweep_tenant"];
+
+/// How long the run may take to converge after the last restart: the work the kills held back drains then
+/// (100 kills leave a backlog of a few minutes on two shared cores).
+fn convergence(kills: u64) -> Duration {
+    Duration::from_secs(120 + 3 * kills)
+}
 
 fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|value| {
@@ -160,9 +171,7 @@ impl Store {
         let db = match &setup.database {
             Some(database) => database.db.clone(),
             None => portal_persistence::db::connect(
-                &portal_persistence::DatabaseTarget::SqliteFile(
-                    setup.data_dir.join("portal.db"),
-                ),
+                &portal_persistence::DatabaseTarget::SqliteFile(setup.data_dir.join("portal.db")),
                 &portal_persistence::PoolSettings::default(),
             )
             .await
@@ -517,7 +526,11 @@ impl Truth<'_> {
                 }
                 let number = invoice.number.clone().unwrap_or_default();
                 let order = by_number.get(&number).and_then(|found| found.first());
-                match (invoice.submission_state.as_str(), invoice.billit_order_id, order) {
+                match (
+                    invoice.submission_state.as_str(),
+                    invoice.billit_order_id,
+                    order,
+                ) {
                     ("sent", Some(id), Some(order)) if order.order_id == Some(id) => {
                         orders.insert(invoice.id, order.clone());
                     }
@@ -581,10 +594,7 @@ impl Truth<'_> {
         }
 
         // Payments.
-        let recorded = payments::Entity::find()
-            .all(&self.store.db)
-            .await
-            .unwrap();
+        let recorded = payments::Entity::find().all(&self.store.db).await.unwrap();
         let mut per_invoice: HashMap<Uuid, usize> = HashMap::new();
         for payment in &recorded {
             *per_invoice.entry(payment.invoice_id).or_default() += 1;
@@ -678,28 +688,40 @@ impl Truth<'_> {
                         && row.subject.contains(&format!("Facture {number} "))
                 });
                 if !alerted {
-                    problems.push(format!("LOST EMAIL: {person} was not alerted about {number}"));
+                    problems.push(format!(
+                        "LOST EMAIL: {person} was not alerted about {number}"
+                    ));
                 }
             }
         }
 
-        // Work given up on.
-        let dead = jobs::Entity::find()
-            .filter(jobs::Column::State.eq("dead"))
-            .all(&self.store.db)
-            .await
-            .unwrap();
-        for job in &dead {
-            problems.push(format!(
-                "DEAD JOB {} {}: {:?}",
-                job.kind, job.payload, job.last_error
-            ));
+        // Work given up on. A job killed during its last attempt is dead (so a job that crashes the process
+        // cannot crash it forever); a periodic sweep is then done again by the next period's sweep of the same
+        // company, which is what matters.
+        let all_jobs = jobs::Entity::find().all(&self.store.db).await.unwrap();
+        let mut swept_again = 0;
+        for job in all_jobs.iter().filter(|job| job.state == "dead") {
+            let redone = SWEEPS.contains(&job.kind.as_str())
+                && all_jobs.iter().any(|later| {
+                    later.kind == job.kind
+                        && later.tenant_id == job.tenant_id
+                        && later.state == "done"
+                        && later.created_at_ms > job.created_at_ms
+                });
+            if redone {
+                swept_again += 1;
+            } else {
+                problems.push(format!(
+                    "DEAD JOB {} {}: {:?}",
+                    job.kind, job.payload, job.last_error
+                ));
+            }
         }
 
         if problems.is_empty() {
             Ok(format!(
                 "{} invoices sent ({} orders), {statuses} statuses, {} payments, {} emails ({} delivered, \
-                 {uncertain} uncertain), {} answers",
+                 {uncertain} uncertain), {} answers, {swept_again} dead sweep(s) done again later",
                 orders.len(),
                 orders.len(),
                 recorded.len(),
@@ -844,13 +866,14 @@ async fn sigkill_at_random_moments_loses_nothing_and_does_nothing_twice() {
     let killed_at = Instant::now();
 
     // The last start runs undisturbed: the remaining work, then convergence.
-    let deadline = Instant::now() + CONVERGENCE;
+    let deadline = Instant::now() + convergence(kills);
     let truth = Truth {
         store: &store,
         sandbox: &sandbox,
         smtp: &smtp,
         plan: &plan,
     };
+    let mut last_report = Instant::now();
     let outcome = loop {
         driver.round(&store, usize::MAX).await;
         // Billit's clock runs every scheduled step now (the payments' acknowledgements come one step later).
@@ -863,7 +886,19 @@ async fn sigkill_at_random_moments_loses_nothing_and_does_nothing_twice() {
         match outcome {
             Ok(summary) => break Ok(summary),
             Err(problems) if Instant::now() > deadline => break Err(problems),
-            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            Err(problems) => {
+                // What is still missing, now and then: a slow convergence says where it waits.
+                if last_report.elapsed() > Duration::from_secs(20) {
+                    last_report = Instant::now();
+                    let first: Vec<&str> = problems.lines().take(5).collect();
+                    println!(
+                        "converging ({:.0} s after the last kill): {}",
+                        killed_at.elapsed().as_secs_f64(),
+                        first.join(" | ")
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
     };
     println!("actions: {:?}", driver.actions);
@@ -875,7 +910,7 @@ async fn sigkill_at_random_moments_loses_nothing_and_does_nothing_twice() {
         ),
         Err(problems) => panic!(
             "not converged {} s after the last of {kills} kills (seed {seed}):\n{problems}",
-            CONVERGENCE.as_secs()
+            convergence(kills).as_secs()
         ),
     }
     let uncertain_answers: Vec<(Uuid, Uuid)> = {
@@ -884,10 +919,7 @@ async fn sigkill_at_random_moments_loses_nothing_and_does_nothing_twice() {
             .all(&store.db)
             .await
             .unwrap();
-        let answers = invoice_emails::Entity::find()
-            .all(&store.db)
-            .await
-            .unwrap();
+        let answers = invoice_emails::Entity::find().all(&store.db).await.unwrap();
         answers
             .iter()
             .filter(|answer| rows.iter().any(|row| row.id == answer.outbox_id))
