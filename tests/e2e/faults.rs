@@ -12,7 +12,7 @@
 //! doing something again after a kill, it looks whether it was done (the invoice exists and was queued, the
 //! invoice has a payment, the invoice has an answer).
 //!
-//! `PORTAL_FAULTS_KILLS` sets the number of kills (default 8, about a minute and a half), `PORTAL_FAULTS_SEED`
+//! `PORTAL_FAULTS_KILLS` sets the number of kills (default 8: 25 to 45 s here), `PORTAL_FAULTS_SEED`
 //! replays a run (the seed is printed first: it decides the delays before each kill and the invoices typed).
 //! With `PORTAL_TEST_DATABASE_URL` the portal runs on a fresh PostgreSQL database, otherwise on a SQLite file.
 //!
