@@ -73,6 +73,8 @@ pub struct Server {
     pub base_url: String,
     /// Every later line of standard output, as printed.
     pub output: std::sync::mpsc::Receiver<String>,
+    /// Every line of standard error (the logs), when started with [`Server::start_with_logs`].
+    pub logs: Option<std::sync::mpsc::Receiver<String>>,
 }
 
 impl Server {
@@ -81,14 +83,36 @@ impl Server {
     }
 
     /// `portal serve --bind 127.0.0.1:0` with more flags.
-    pub fn start_with(mut command: Command, flags: &[&str]) -> Self {
+    pub fn start_with(command: Command, flags: &[&str]) -> Self {
+        Self::spawn(command, flags, false)
+    }
+
+    /// `portal serve --bind 127.0.0.1:0`, its logs (standard error) kept in [`Server::logs`].
+    pub fn start_with_logs(command: Command) -> Self {
+        Self::spawn(command, &[], true)
+    }
+
+    fn spawn(mut command: Command, flags: &[&str], keep_logs: bool) -> Self {
         let mut child = command
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(flags)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if keep_logs {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .unwrap();
+        let logs = child.stderr.take().map(|stderr| {
+            let (sender, logs) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let _unread = sender.send(line);
+                }
+            });
+            logs
+        });
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         // The first line announces the address; reading blocks until the server is listening.
@@ -111,6 +135,7 @@ impl Server {
             child,
             base_url,
             output,
+            logs,
         }
     }
 

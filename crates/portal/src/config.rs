@@ -211,7 +211,8 @@ impl Default for JobsConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            level: "info".to_owned(),
+            // actix-server announces its workers at info, after the demo's logins: warnings only.
+            level: "info,actix_server=warn".to_owned(),
             json: false,
         }
     }
