@@ -1117,6 +1117,7 @@ async fn a_body_far_above_the_limit_is_refused_before_it_was_all_sent() {
     }
     let sent_when_answered = written.load(Ordering::SeqCst);
     sender.abort();
+    eprintln!("413 after {sent_when_answered} bytes of {TOTAL} sent");
     let status_line = String::from_utf8_lossy(&answer);
     assert!(status_line.starts_with("HTTP/1.1 413"), "{status_line}");
     assert!(

@@ -89,8 +89,10 @@ pub(crate) enum ReadError {
 }
 
 /// Reads the whole form. Files over the limit are counted but not kept, so the text typed after them in the
-/// body still arrives and the page can be shown again with it.
-pub(crate) async fn read(mut multipart: Multipart) -> Result<ComposeForm, ReadError> {
+/// body still arrives and the page can be shown again with it. The caller keeps `multipart` until its answer is
+/// ready: once dropped, the server discards the rest of an oversized body as fast as it comes, so the refusal
+/// would reach the client only after that much more was sent for nothing.
+pub(crate) async fn read(multipart: &mut Multipart) -> Result<ComposeForm, ReadError> {
     let mut form = ComposeForm {
         to: String::new(),
         cc_me: false,
@@ -267,7 +269,7 @@ mod tests {
         head.extend(part("files", Some("huge.bin")));
         let mut tail = b"\r\n".to_vec();
         tail.extend(end());
-        let result = read(body(head, 200 * MIB, tail, sent.clone())).await;
+        let result = read(&mut body(head, 200 * MIB, tail, sent.clone())).await;
         assert!(matches!(result, Err(ReadError::TooLarge)), "{result:?}");
         assert!(
             sent.get() <= MAX_BODY_BYTES + 2 * MIB,
@@ -285,7 +287,7 @@ mod tests {
         let mut tail = b"\r\n".to_vec();
         tail.extend(text("body", "typed after the file"));
         tail.extend(end());
-        let form = read(body(head, 25 * MIB, tail, sent)).await.unwrap();
+        let form = read(&mut body(head, 25 * MIB, tail, sent)).await.unwrap();
         assert!(form.uploads.is_empty());
         assert_eq!(form.uploads_over_limit, Some(25 * MIB));
         assert_eq!(form.body, "typed after the file");
@@ -310,10 +312,10 @@ mod tests {
             head.extend(end());
             body(head, 0, Vec::new(), Rc::new(Cell::new(0)))
         };
-        let two = read(form_with(2)).await.unwrap();
+        let two = read(&mut form_with(2)).await.unwrap();
         assert_eq!(two.uploads.len(), 2);
         assert_eq!(two.uploads_over_limit, None);
-        let five = read(form_with(5)).await.unwrap();
+        let five = read(&mut form_with(5)).await.unwrap();
         assert!(five.uploads.is_empty());
         assert!(
             five.uploads_over_limit
