@@ -50,6 +50,23 @@ fn a_malformed_database_url_is_refused() {
 }
 
 #[test]
+fn a_bad_trusted_proxy_is_refused_by_name() {
+    for (bad, expected) in [
+        ("10.0.0.0/33", "server.trusted_proxies"),
+        (
+            "proxy.internal",
+            "'proxy.internal' is not an IP address or network",
+        ),
+        ("10.0.0.1/8", "write the network as 10.0.0.0/8"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = portal(&dir.path().join("data"));
+        command.env("PORTAL_SERVER__TRUSTED_PROXIES", format!("::1/128, {bad}"));
+        assert_refused(command, expected);
+    }
+}
+
+#[test]
 fn an_unusable_data_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a-file");

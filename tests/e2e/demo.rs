@@ -64,13 +64,40 @@ fn headline_codes(html: &str) -> BTreeSet<u16> {
         .collect()
 }
 
+/// A log line without its colours.
+fn plain(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An escape sequence: `ESC [ … letter`.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The time at the start of a log line (`2026-12-02T04:02:09.123456Z  INFO …`), if it has one.
+fn logged_at(line: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    line.split_whitespace().next()?.parse().ok()
+}
+
 #[tokio::test]
 async fn an_empty_database_starts_a_living_demonstration() {
     let setup = Setup::new().await;
     let mut command = setup.command();
     command.env("PORTAL_BILLIT__EMBEDDED_STEP_MS", "300");
-    let server = Server::start(command);
+    // The logs a newcomer sees (`cargo run`: the default level).
+    command.env_remove("RUST_LOG");
+    let server = Server::start_with_logs(command);
     let lines = server.lines_until("passwords are shown once");
+    let logins_at = chrono::Utc::now();
     let login = lines
         .iter()
         .find(|line| line.contains("claire@atelier-martin.fr"))
@@ -122,6 +149,31 @@ async fn an_empty_database_starts_a_living_demonstration() {
         .await
         .unwrap();
     assert_eq!(dashboard.status(), 200);
+
+    // The demonstration's first wave (thirty invoices sent, their statuses, payments, notifications) has run:
+    // nothing of it was logged after the logins, which stay the last lines of the console (apart from one
+    // line per request this visitor made).
+    let logs: Vec<String> = server
+        .logs
+        .as_ref()
+        .expect("the logs are kept")
+        .try_iter()
+        .map(|line| plain(&line))
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|line| line.contains("portal started") && logged_at(line).is_some()),
+        "the logs and their times are read: {logs:#?}"
+    );
+    let after_logins: Vec<String> = logs
+        .into_iter()
+        .filter(|line| logged_at(line).is_some_and(|at| at > logins_at))
+        .filter(|line| !line.contains("portal_web::telemetry"))
+        .collect();
+    assert!(
+        after_logins.is_empty(),
+        "logged after the logins: {after_logins:#?}"
+    );
 
     // A second start on the same database does not create it again.
     assert!(server.terminate().success());

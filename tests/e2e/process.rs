@@ -73,6 +73,8 @@ pub struct Server {
     pub base_url: String,
     /// Every later line of standard output, as printed.
     pub output: std::sync::mpsc::Receiver<String>,
+    /// Every line of standard error (the logs), when started with [`Server::start_with_logs`].
+    pub logs: Option<std::sync::mpsc::Receiver<String>>,
 }
 
 impl Server {
@@ -82,19 +84,41 @@ impl Server {
 
     /// `portal serve --bind 127.0.0.1:0` with more flags.
     pub fn start_with(command: Command, flags: &[&str]) -> Self {
-        Self::start_on(command, "127.0.0.1:0", flags)
+        Self::spawn(command, "127.0.0.1:0", flags, false)
     }
 
     /// `portal serve --bind <bind>` with more flags: a test that restarts the portal keeps the port it chose
     /// (the webhooks registered at Billit name it).
-    pub fn start_on(mut command: Command, bind: &str, flags: &[&str]) -> Self {
+    pub fn start_on(command: Command, bind: &str, flags: &[&str]) -> Self {
+        Self::spawn(command, bind, flags, false)
+    }
+
+    /// `portal serve --bind 127.0.0.1:0`, its logs (standard error) kept in [`Server::logs`].
+    pub fn start_with_logs(command: Command) -> Self {
+        Self::spawn(command, "127.0.0.1:0", &[], true)
+    }
+
+    fn spawn(mut command: Command, bind: &str, flags: &[&str], keep_logs: bool) -> Self {
         let mut child = command
             .args(["serve", "--bind", bind])
             .args(flags)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if keep_logs {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .unwrap();
+        let logs = child.stderr.take().map(|stderr| {
+            let (sender, logs) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let _unread = sender.send(line);
+                }
+            });
+            logs
+        });
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         // The first line announces the address; reading blocks until the server is listening.
@@ -117,6 +141,7 @@ impl Server {
             child,
             base_url,
             output,
+            logs,
         }
     }
 

@@ -91,15 +91,28 @@ pub async fn bind_legacy_secrets(state: &App) -> anyhow::Result<usize> {
 /// Whether saving `party_id` / `context_party_id` needs the API key typed again: a stored key may open several
 /// companies (an accountant's), so pointing it at another party or context without knowing it would send invoices
 /// as another company.
+/// The rule is the domain's ([`portal_domain::connection::key_needed_again`]).
 pub fn key_needed_again(
     stored: Option<&BillitConnection>,
     party_id: Option<i64>,
     context_party_id: Option<i64>,
 ) -> bool {
-    stored.is_some_and(|stored| {
-        stored.has_api_key
-            && (stored.party_id != party_id || stored.context_party_id != context_party_id)
-    })
+    use portal_domain::connection::Parties;
+    portal_domain::connection::key_needed_again(
+        stored.map(|stored| {
+            (
+                stored.has_api_key,
+                Parties {
+                    party_id: stored.party_id,
+                    context_party_id: stored.context_party_id,
+                },
+            )
+        }),
+        Parties {
+            party_id,
+            context_party_id,
+        },
+    )
 }
 
 /// The client for this tenant's Billit account, and the connection it was built from.
@@ -250,9 +263,13 @@ pub struct ProposedConnection<'a> {
 }
 
 impl ProposedConnection<'_> {
-    /// The company the key would act for: the ContextPartyID if given, else the PartyID.
+    /// The company the key would act for: the ContextPartyID if given, else the PartyID (the domain's rule).
     pub fn acted_for(&self) -> Option<i64> {
-        self.context_party_id.or(self.party_id)
+        portal_domain::connection::Parties {
+            party_id: self.party_id,
+            context_party_id: self.context_party_id,
+        }
+        .acted_for()
     }
 }
 
@@ -364,34 +381,31 @@ pub async fn check_pair(
     company_of_tenant(&account, acted_for, tenant_siren).map(|_| ())
 }
 
-/// The company `acted_for` among the account's companies, if its VAT number is the French one of `tenant_siren`.
+/// The company `acted_for` among the account's companies, if its VAT number is the French one of `tenant_siren`
+/// (the domain decides: [`portal_domain::connection::tenant_company`]).
 pub fn company_of_tenant<'a>(
     account: &'a portal_billit::wire::AccountInformation,
     acted_for: i64,
     tenant_siren: &str,
 ) -> Result<&'a portal_billit::wire::Company, PairRefusal> {
-    use portal_domain::identifiers::{Siren, VatNumber};
-    let company = account
-        .companies
-        .iter()
-        .flatten()
-        .find(|company| company.party_id == Some(acted_for))
-        .ok_or(PairRefusal::NotAmongCompanies { party: acted_for })?;
-    let belongs = Siren::parse(tenant_siren).is_ok_and(|siren| {
-        company
-            .vat_number
-            .as_deref()
-            .is_some_and(|vat| VatNumber::parse_for(vat, siren).is_ok())
+    use portal_domain::connection::{KeyCompany, PairProblem, tenant_company};
+    let companies = account.companies.iter().flatten().map(|company| {
+        (
+            company,
+            KeyCompany {
+                party_id: company.party_id,
+                vat_number: company.vat_number.as_deref(),
+            },
+        )
     });
-    if belongs {
-        Ok(company)
-    } else {
-        Err(PairRefusal::OtherCompany {
+    tenant_company(companies, acted_for, tenant_siren).map_err(|problem| match problem {
+        PairProblem::NotAmongCompanies => PairRefusal::NotAmongCompanies { party: acted_for },
+        PairProblem::OtherCompany { vat } => PairRefusal::OtherCompany {
             party: acted_for,
-            vat: company.vat_number.clone(),
+            vat,
             siren: tenant_siren.to_owned(),
-        })
-    }
+        },
+    })
 }
 
 /// Why Billit could not be asked about a participant of the Peppol network.

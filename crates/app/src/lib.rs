@@ -19,6 +19,7 @@ pub mod invoicing;
 pub mod live;
 pub mod mailer;
 pub mod master_key;
+pub mod outbox;
 pub mod password;
 pub mod payments;
 pub mod reminders;
@@ -221,6 +222,7 @@ pub fn default_registry(state: &App) -> JobRegistry {
     let outbox = state.outbox.clone();
     let mailer = state.mailer.clone();
     let sessions = state.sessions.clone();
+    let throttle = state.throttle.clone();
     let registry = invoicing::register(JobRegistry::new(), state);
     let registry = statuses::register(registry, state);
     let registry = payments::register(registry, state);
@@ -233,13 +235,26 @@ pub fn default_registry(state: &App) -> JobRegistry {
             let sessions = sessions.clone();
             async move {
                 let purged = sessions.purge_expired(chrono::Utc::now()).await?;
-                tracing::info!(purged, "expired sessions purged");
+                tracing::debug!(purged, "expired sessions purged");
                 Ok(())
             }
         })
         .every(
             Duration::from_secs(3600),
             "sessions.purge",
+            serde_json::json!({}),
+        )
+        .handle("throttle.purge", move |_job| {
+            let throttle = throttle.clone();
+            async move {
+                let purged = throttle.purge_stale(chrono::Utc::now()).await?;
+                tracing::debug!(purged, "stale sign-in throttle rows purged");
+                Ok(())
+            }
+        })
+        .every(
+            Duration::from_secs(3600),
+            "throttle.purge",
             serde_json::json!({}),
         )
         .handle("jobs.purge_done", move |_job| {
@@ -249,7 +264,7 @@ pub fn default_registry(state: &App) -> JobRegistry {
                     .purge_done(Duration::from_secs(7 * 24 * 3600))
                     .await
                     .map_err(|error| JobFailure::Retry(error.into()))?;
-                tracing::info!(purged, "old finished jobs purged");
+                tracing::debug!(purged, "old finished jobs purged");
                 Ok(())
             }
         })

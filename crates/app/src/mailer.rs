@@ -248,7 +248,7 @@ pub async fn send_job(outbox: OutboxRepository, mailer: Mailer, job: ClaimedJob)
         // A retry asked by hand may meet an email that a late job already sent.
         SendingStart::AlreadySent => return Ok(()),
         SendingStart::InFlight => {
-            tracing::info!(email = %payload.email_id, "another try is sending this email; left to it");
+            tracing::debug!(email = %payload.email_id, "another try is sending this email; left to it");
             return Ok(());
         }
         SendingStart::Uncertain => {

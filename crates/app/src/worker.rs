@@ -293,7 +293,7 @@ impl Worker {
 
 fn record(outcome: Result<FailOutcome, JobQueueError>, job: &ClaimedJob) {
     match outcome {
-        Ok(FailOutcome::RetryAt(at)) => tracing::info!(retry_at_ms = at, "job will be retried"),
+        Ok(FailOutcome::RetryAt(at)) => tracing::debug!(retry_at_ms = at, "job will be retried"),
         Ok(FailOutcome::Dead) => {
             tracing::error!(attempts = job.attempt, "job is dead after its last attempt")
         }

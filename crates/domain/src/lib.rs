@@ -10,6 +10,8 @@
 //! - [`submission`]: where a document is on its way to Billit (draft, queued, sending, sent, failed);
 //! - [`payments`]: which invoices can be paid, which payments count, what remains, whether a payment fits;
 //! - [`settlement`]: what can be settled by a credit note or a corrected invoice, and the credit limit;
+//! - [`connection`]: a company's Billit connection (when the key is needed again, whether a key's company is
+//!   the tenant's), the directory answer's freshness, and the sender name of its emails;
 //! - [`actions`]: the one table of what may be done with a document after each status, and why not;
 //! - [`reminders`]: the reminder schedule of unpaid invoices and the rule deciding which step is due or why not.
 //!
@@ -27,6 +29,7 @@
 //!   credit notes count against their invoice's credit limit.
 
 pub mod actions;
+pub mod connection;
 pub mod identifiers;
 pub mod ids;
 pub mod invoice;

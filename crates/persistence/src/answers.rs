@@ -13,7 +13,6 @@ use portal_domain::ids::{InvoiceId, UserId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -85,7 +84,7 @@ impl InvoiceEmailRepository {
         audit_entry: AuditEntry,
     ) -> Result<Option<Uuid>, OutboxError> {
         let tenant = scope.tenant_id().as_uuid();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         // Writing first (a no-op update of the invoice row) takes SQLite's write lock at once: a transaction that
         // reads first may not be allowed to write later. It also checks the invoice is this tenant's.
         let owned = invoices::Entity::update_many()
@@ -277,7 +276,7 @@ impl AnswerTemplateRepository {
     ) -> Result<(), DbErr> {
         // The template is signed by whoever the audit entry names.
         let by = audit_entry.actor;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         answer_templates::Entity::insert(answer_templates::ActiveModel {
             id: Set(Uuid::now_v7()),
             tenant_id: Set(scope.tenant_id().as_uuid()),
@@ -316,7 +315,7 @@ impl AnswerTemplateRepository {
         language: Language,
         audit_entry: AuditEntry,
     ) -> Result<(), DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         answer_templates::Entity::delete_many()
             .filter(answer_templates::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(answer_templates::Column::StatusCode.eq(i32::from(status)))

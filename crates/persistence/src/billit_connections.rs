@@ -11,7 +11,7 @@ use portal_domain::ids::TenantId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, TransactionTrait,
+    EntityTrait, QueryFilter,
 };
 
 /// Where the tenant's Billit account lives.
@@ -178,12 +178,11 @@ impl BillitConnectionRepository {
         audit: Option<AuditEntry>,
     ) -> Result<BillitConnection, DbErr> {
         let now = Utc::now();
+        // Read inside the transaction that writes (SQLite's write lock taken at its start: `db::begin_write`).
+        let txn = crate::db::begin_write(&self.db).await?;
         let existing = billit_connections::Entity::find_by_id(scope.tenant_id().as_uuid())
-            .one(&self.db)
+            .one(&txn)
             .await?;
-        // Read before the transaction, whose first statement is then a write (see
-        // `InvoiceRepository::create_linked_draft`).
-        let txn = self.db.begin().await?;
         let row = match existing {
             Some(row) => {
                 let mut active: billit_connections::ActiveModel = row.into();
@@ -240,7 +239,7 @@ impl BillitConnectionRepository {
             serde_json::to_string(webhook_ids).unwrap_or_else(|_| "[]".to_owned()),
         ));
         active.updated_at = Set(Utc::now());
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         active.update(&txn).await?;
         if let Some(entry) = audit {
             audit::record_for_tenant(&txn, scope, entry).await?;

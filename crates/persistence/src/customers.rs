@@ -16,7 +16,7 @@ use portal_domain::invoice::{Address, BuyerDraft};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
-    EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 /// What a customer is made of, every part already checked by the domain's rules (the web layer builds it from a
@@ -170,7 +170,7 @@ impl CustomerRepository {
             ..Default::default()
         };
         content_columns(&mut active, input);
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let customer = to_customer(active.insert(&txn).await?)?;
         if let Some(entry) = audit(&customer) {
             audit::record_for_tenant(&txn, scope, entry).await?;
@@ -188,9 +188,12 @@ impl CustomerRepository {
         input: &CustomerInput,
         audit: impl FnOnce(&Customer) -> AuditEntry,
     ) -> Result<Customer, CustomerError> {
+        // Read inside the transaction that writes (SQLite's write lock taken at its start: `db::begin_write`),
+        // so the address comparison is with the row this change replaces.
+        let txn = crate::db::begin_write(&self.db).await?;
         let row = Self::scoped(scope)
             .filter(customers::Column::Id.eq(id.as_uuid()))
-            .one(&self.db)
+            .one(&txn)
             .await?
             .ok_or(CustomerError::NotFound)?;
         let address_changed = row.electronic_address != input.electronic_address.to_string();
@@ -201,8 +204,6 @@ impl CustomerRepository {
             active.peppol_summary = Set(None);
         }
         active.updated_at = Set(Utc::now());
-        // Read before the transaction, whose first statement is then a write (see `create_linked_draft`).
-        let txn = self.db.begin().await?;
         let customer = to_customer(active.update(&txn).await?)?;
         audit::record_for_tenant(&txn, scope, audit(&customer)).await?;
         txn.commit().await?;
@@ -237,7 +238,7 @@ impl CustomerRepository {
             .and_where(invoices::Column::TenantId.eq(tenant))
             .and_where(invoices::Column::CustomerId.eq(id.as_uuid()))
             .to_owned();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let deleted = customers::Entity::delete_many()
             .filter(customers::Column::TenantId.eq(tenant))
             .filter(customers::Column::Id.eq(id.as_uuid()))

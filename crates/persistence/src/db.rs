@@ -162,6 +162,39 @@ where
 mod tests {
     use super::*;
 
+    /// Every transaction of this crate writes, most after reading: each starts with [`begin_write`], never a
+    /// deferred `begin()` (on SQLite, one that reads first fails with "database is locked" when it comes to
+    /// write after another connection did).
+    #[test]
+    fn no_deferred_transactions() {
+        fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|ext| ext == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        assert!(files.len() > 10, "{files:?}");
+        let needle = [".begin", "()"].concat();
+        let offenders: Vec<String> = files
+            .iter()
+            .filter(|path| std::fs::read_to_string(path).unwrap().contains(&needle))
+            .map(|path| path.display().to_string())
+            .collect();
+        assert!(
+            offenders.is_empty(),
+            "deferred transactions in {offenders:#?}"
+        );
+    }
+
     #[test]
     fn passwords_never_appear_in_redacted_urls() {
         assert_eq!(

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use portal_domain::ids::{TenantId, UserId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -93,7 +93,7 @@ impl InvitationRepository {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> Result<String, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let token = Self::insert(
             &txn,
             Some(scope.tenant_id()),
@@ -118,7 +118,7 @@ impl InvitationRepository {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> Result<String, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let token = Self::insert(
             &txn,
             Some(tenant),
@@ -141,7 +141,7 @@ impl InvitationRepository {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> Result<String, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let token = Self::insert(&txn, None, email, "firm_admin", invited_by, now).await?;
         audit::record_for_firm(&txn, audit).await?;
         txn.commit().await?;
@@ -236,7 +236,7 @@ impl InvitationRepository {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> Result<bool, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let revoked = invitations::Entity::update_many()
             .col_expr(
                 invitations::Column::ExpiresAt,
@@ -327,7 +327,7 @@ impl InvitationRepository {
         now: DateTime<Utc>,
         audit: impl FnOnce(UserId) -> AuditEntry,
     ) -> Result<Accepted, InvitationError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let claimed = invitations::Entity::update_many()
             .col_expr(
                 invitations::Column::AcceptedAt,
@@ -424,7 +424,7 @@ impl PasswordResetRepository {
         audit: AuditEntry,
     ) -> Result<String, DbErr> {
         let (token, hash) = new_token();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         password_resets::ActiveModel {
             token_hash: Set(hash),
             user_id: Set(user.as_uuid()),
@@ -456,7 +456,7 @@ impl PasswordResetRepository {
         now: DateTime<Utc>,
         audit: impl FnOnce(UserId) -> AuditEntry,
     ) -> Result<UserId, InvitationError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let Some(row) = password_resets::Entity::find_by_id(hash_token(token))
             .one(&txn)
             .await?

@@ -24,7 +24,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DbErr, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait, Value,
+    QueryOrder, QuerySelect, Value,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -608,7 +608,7 @@ impl InvoiceRepository {
             yearly_reset: Set(settings.yearly_reset),
             updated_at: Set(Utc::now()),
         };
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         invoice_settings::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(invoice_settings::Column::TenantId)
@@ -785,11 +785,12 @@ impl InvoiceRepository {
             ..Default::default()
         };
         Self::content_columns(&mut active, content);
-        // The link is checked before the transaction, so that the transaction's first statement is a write: on
-        // SQLite, a transaction that reads and then writes fails at once ("database is locked") when another
-        // connection wrote in between, whatever the busy timeout.
+        // The link is checked in the transaction that writes: `db::begin_write` takes SQLite's write lock at its
+        // start (a deferred transaction that reads and then writes fails at once, "database is locked", when
+        // another connection wrote in between, whatever the busy timeout).
+        let txn = crate::db::begin_write(&self.db).await?;
         if let Some(related) = related {
-            if self.find_row(&self.db, scope, related).await?.is_none() {
+            if self.find_row(&txn, scope, related).await?.is_none() {
                 return Err(InvoiceError::NotFound);
             }
             active.related_invoice_id = Set(Some(related.as_uuid()));
@@ -799,7 +800,6 @@ impl InvoiceRepository {
                     .to_owned(),
             ));
         }
-        let txn = self.db.begin().await?;
         if let Err(error) = active.insert(&txn).await {
             return Err(if is_unique_violation(&error) {
                 InvoiceError::NumberTaken
@@ -823,7 +823,7 @@ impl InvoiceRepository {
         content: &InvoiceContent,
     ) -> Result<(), InvoiceError> {
         let settings = self.numbering(scope).await?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let row = self
             .find_row(&txn, scope, id)
             .await?
@@ -900,7 +900,7 @@ impl InvoiceRepository {
         if !state.is_editable() {
             return Err(InvoiceError::NotEditable);
         }
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let result = invoices::Entity::delete_many()
             .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(invoices::Column::Id.eq(id.as_uuid()))
@@ -1040,7 +1040,7 @@ impl InvoiceRepository {
         job: impl FnOnce(i32) -> NewJob,
         audit: Option<AuditEntry>,
     ) -> Result<Option<Enqueued>, JobQueueError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         if !Self::mark_queued_in(&txn, scope, id).await? {
             txn.rollback().await?;
             return Ok(None);

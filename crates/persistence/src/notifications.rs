@@ -5,9 +5,7 @@ use crate::entities::{memberships, tenants, users};
 use crate::scope::{TenantRole, TenantScope};
 use portal_domain::ids::{TenantId, UserId};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -113,7 +111,7 @@ impl NotificationRepository {
         user: UserId,
         choices: &[(TenantId, bool)],
     ) -> Result<(), DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         for (tenant, wanted) in choices {
             memberships::Entity::update_many()
                 .col_expr(memberships::Column::NotifyNeedsAction, Expr::value(*wanted))

@@ -9,7 +9,7 @@ use portal_domain::ids::TenantId;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -178,7 +178,7 @@ impl OutboxRepository {
             ));
             jobs.push(Self::send_job(Some(scope), id));
         }
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         // Two statements for all of them: the new emails, then their sending jobs (whose keys follow the ids).
         let added = outbox::Entity::insert_many(rows)
             .on_conflict(
@@ -204,7 +204,7 @@ impl OutboxRepository {
         email: NewEmail,
     ) -> Result<Uuid, OutboxError> {
         let id = Uuid::now_v7();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         Self::queue_in(&txn, scope, id, email, EmailExtras::default()).await?;
         txn.commit().await?;
         Ok(id)
@@ -295,15 +295,43 @@ impl OutboxRepository {
         id: Uuid,
         audit: Option<crate::audit::AuditEntry>,
     ) -> Result<bool, OutboxError> {
-        let txn = self.db.begin().await?;
-        // The update comes first: it takes SQLite's write lock, and only a failed email of this tenant changes.
+        self.retry(Some(scope), id, audit).await
+    }
+
+    /// [`Self::retry_failed`] for one of the firm's own emails (no tenant: a first administrator's or a firm
+    /// administrator's invitation), asked by a firm administrator; audited at the firm's level. False when the
+    /// email is a tenant's, or neither failed nor uncertain.
+    pub async fn retry_failed_for_firm(
+        &self,
+        id: Uuid,
+        audit: crate::audit::AuditEntry,
+    ) -> Result<bool, OutboxError> {
+        self.retry(None, id, Some(audit)).await
+    }
+
+    /// The one rule of "send again" (the answers' list, both outbox pages): only from `failed` or `uncertain`,
+    /// only the scope's email (`None`: the firm's own, `tenant_id IS NULL`), a new sending job and the audit
+    /// entry in the same transaction.
+    async fn retry(
+        &self,
+        scope: Option<&TenantScope>,
+        id: Uuid,
+        audit: Option<crate::audit::AuditEntry>,
+    ) -> Result<bool, OutboxError> {
+        let owner = || match scope {
+            Some(scope) => outbox::Column::TenantId.eq(scope.tenant_id().as_uuid()),
+            None => outbox::Column::TenantId.is_null(),
+        };
+        let txn = crate::db::begin_write(&self.db).await?;
+        // The guarded update comes first: only a failed or uncertain email of this owner changes, so two
+        // concurrent "send again" queue one job.
         let changed = outbox::Entity::update_many()
             .col_expr(
                 outbox::Column::Status,
                 Expr::value(EmailStatus::Queued.as_str()),
             )
             .filter(outbox::Column::Id.eq(id))
-            .filter(outbox::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(owner())
             .filter(outbox::Column::Status.is_in([
                 EmailStatus::Failed.as_str(),
                 EmailStatus::Uncertain.as_str(),
@@ -315,17 +343,26 @@ impl OutboxRepository {
             return Ok(false);
         }
         let attempts = outbox::Entity::find_by_id(id)
-            .filter(outbox::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(owner())
             .one(&txn)
             .await?
             .map_or(0, |row| row.attempts);
-        let job = NewJob::for_tenant(scope, SEND_JOB, serde_json::json!({ "email_id": id }))
-            // A new key per retry: the first job's key is taken by its dead row.
-            .unique_key(format!("mail:{id}:retry:{attempts}"))
-            .max_attempts(MAX_ATTEMPTS);
+        let job = match scope {
+            Some(scope) => {
+                NewJob::for_tenant(scope, SEND_JOB, serde_json::json!({ "email_id": id }))
+            }
+            None => NewJob::firm_wide(SEND_JOB, serde_json::json!({ "email_id": id })),
+        }
+        // A new key per retry: the first job's key is taken by its dead row.
+        .unique_key(format!("mail:{id}:retry:{attempts}"))
+        .max_attempts(MAX_ATTEMPTS);
         JobQueue::enqueue_in(&txn, Utc::now().timestamp_millis(), job).await?;
-        if let Some(entry) = audit {
-            crate::audit::record_for_tenant(&txn, scope, entry).await?;
+        match (audit, scope) {
+            (Some(entry), Some(scope)) => {
+                crate::audit::record_for_tenant(&txn, scope, entry).await?;
+            }
+            (Some(entry), None) => crate::audit::record_for_firm(&txn, entry).await?,
+            (None, _) => {}
         }
         txn.commit().await?;
         Ok(true)

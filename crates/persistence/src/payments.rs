@@ -16,7 +16,7 @@ use portal_domain::ids::{InvoiceId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -255,7 +255,7 @@ impl PaymentRepository {
         now_ms: i64,
         job: impl FnOnce(Uuid) -> NewJob,
     ) -> Result<RecordOutcome, PaymentError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let Some(row) = Self::lock_and_read_invoice(&txn, scope, invoice).await? else {
             txn.rollback().await?;
             return Err(PaymentError::NotFound);
@@ -451,7 +451,7 @@ impl PaymentRepository {
         id: Uuid,
         order_id: i64,
     ) -> Result<bool, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let now = Utc::now();
         let updated = payments::Entity::update_many()
             .col_expr(
@@ -553,7 +553,7 @@ impl PaymentRepository {
         now_ms: i64,
         job: impl FnOnce(i32) -> NewJob,
     ) -> Result<Option<Enqueued>, PaymentError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let updated = payments::Entity::update_many()
             .col_expr(
                 payments::Column::State,
@@ -613,7 +613,7 @@ impl PaymentRepository {
         id: Uuid,
         by: RecordedBy,
     ) -> Result<CancelOutcome, PaymentError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         if !Self::lock_invoice(&txn, scope, invoice).await? {
             txn.rollback().await?;
             return Err(PaymentError::NotFound);
@@ -678,7 +678,7 @@ impl PaymentRepository {
         invoice: InvoiceId,
         acknowledged: usize,
     ) -> Result<u64, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         if !Self::lock_invoice(&txn, scope, invoice).await? {
             txn.rollback().await?;
             return Ok(0);

@@ -23,7 +23,7 @@ use portal_domain::status::StatusCode;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -199,7 +199,7 @@ impl ReminderRepository {
         audit_entry: AuditEntry,
     ) -> Result<(), DbErr> {
         let by = audit_entry.actor.map(|user| user.as_uuid());
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         reminder_settings::Entity::insert(reminder_settings::ActiveModel {
             tenant_id: Set(scope.tenant_id().as_uuid()),
             enabled: Set(settings.enabled),
@@ -288,7 +288,7 @@ impl ReminderRepository {
         audit_entry: AuditEntry,
     ) -> Result<(), DbErr> {
         let by = audit_entry.actor.map(|user| user.as_uuid());
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         reminder_templates::Entity::insert(reminder_templates::ActiveModel {
             id: Set(Uuid::now_v7()),
             tenant_id: Set(scope.tenant_id().as_uuid()),
@@ -324,7 +324,7 @@ impl ReminderRepository {
         language: Language,
         audit_entry: AuditEntry,
     ) -> Result<(), DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         reminder_templates::Entity::delete_many()
             .filter(reminder_templates::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(reminder_templates::Column::Language.eq(language.code()))
@@ -362,7 +362,7 @@ impl ReminderRepository {
         excluded: bool,
         audit_entry: AuditEntry,
     ) -> Result<bool, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let changed = customers::Entity::update_many()
             .col_expr(
                 CustomerReminders::ExcludeFromReminders,
@@ -579,7 +579,7 @@ impl ReminderRepository {
         now_ms: i64,
     ) -> Result<Option<Uuid>, OutboxError> {
         let tenant = scope.tenant_id().as_uuid();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let inserted = reminders::Entity::insert(reminders::ActiveModel {
             id: Set(reminder.id),
             tenant_id: Set(tenant),
@@ -749,7 +749,7 @@ impl ReminderRepository {
         audit_entry: AuditEntry,
     ) -> Result<bool, OutboxError> {
         let outbox_id = Uuid::now_v7();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         OutboxRepository::queue_in(&txn, Some(scope), outbox_id, email, extras).await?;
         let updated = reminders::Entity::update_many()
             .col_expr(
@@ -785,7 +785,7 @@ impl ReminderRepository {
         by: UserId,
         audit_entry: AuditEntry,
     ) -> Result<bool, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let updated = reminders::Entity::update_many()
             .col_expr(
                 reminders::Column::State,

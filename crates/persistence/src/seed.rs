@@ -13,7 +13,7 @@ use portal_domain::ids::{CustomerId, InvoiceId};
 use portal_domain::invoice::BuyerDraft;
 use portal_domain::lifecycle::{InvoiceFacts, Lifecycle, StatusEvent};
 use rust_decimal::Decimal;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
 use uuid::Uuid;
 
 /// A customer to create.
@@ -45,7 +45,7 @@ pub async fn insert_customers(
     list: &[SeedCustomer],
 ) -> Result<(), DbErr> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     for chunk in list.chunks(CUSTOMER_CHUNK) {
         let rows =
             chunk.iter().map(|customer| {
@@ -88,7 +88,7 @@ pub async fn insert_invoices(
 ) -> Result<usize, DbErr> {
     let tenant = scope.tenant_id().as_uuid();
     let mut written = 0;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     for chunk in list.chunks(INVOICE_CHUNK) {
         let rows: Vec<invoices::ActiveModel> =
             chunk.iter().map(|seed| invoice_row(tenant, seed)).collect();

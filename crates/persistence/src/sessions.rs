@@ -9,7 +9,7 @@ use portal_domain::ids::UserId;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter,
 };
 
 /// How long a session lives without use, and at most.
@@ -61,7 +61,7 @@ impl SessionRepository {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> Result<(), DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         sessions::ActiveModel {
             id: Set(id_hash.to_owned()),
             user_id: Set(user.as_uuid()),
@@ -142,7 +142,7 @@ impl SessionRepository {
         user: UserId,
         audit: impl FnOnce(u64) -> AuditEntry,
     ) -> Result<u64, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let ended = sessions::Entity::delete_many()
             .filter(sessions::Column::UserId.eq(user.as_uuid()))
             .exec(&txn)

@@ -17,7 +17,6 @@ use portal_domain::status::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -156,7 +155,7 @@ impl InvoiceRepository {
         job: impl FnOnce(i32) -> NewJob,
         audit: Option<AuditEntry>,
     ) -> Result<CreditNoteQueue, JobQueueError> {
-        let txn = self.connection().begin().await?;
+        let txn = crate::db::begin_write(self.connection()).await?;
         let locked = invoices::Entity::update_many()
             .col_expr(
                 invoices::Column::UpdatedAt,

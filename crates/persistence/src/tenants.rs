@@ -10,7 +10,7 @@ use portal_domain::ids::{TenantId, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -117,7 +117,7 @@ impl TenantRepository {
         audit: Option<AuditEntry>,
     ) -> Result<Tenant, DbErr> {
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let row = tenants::ActiveModel {
             id: Set(TenantId::new().as_uuid()),
             slug: Set(profile.slug),
@@ -193,7 +193,7 @@ impl TenantRepository {
         active.address_city = Set(profile.address.city);
         active.address_country = Set(profile.address.country);
         active.updated_at = Set(Utc::now());
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let tenant = active.update(&txn).await?.into();
         audit::record_for_firm(&txn, audit).await?;
         txn.commit().await?;
@@ -208,7 +208,7 @@ impl TenantRepository {
         active_flag: bool,
         audit: Option<AuditEntry>,
     ) -> Result<bool, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let updated = tenants::Entity::update_many()
             .col_expr(
                 tenants::Column::Status,
@@ -282,6 +282,23 @@ impl TenantRepository {
             return Ok(None);
         }
         Ok(self.active_by_slug(slug).await?.map(|tenant| {
+            let scope = TenantScope::new(tenant.id, TenantRole::Admin, ScopeOrigin::FirmAdmin);
+            (tenant, scope)
+        }))
+    }
+
+    /// A firm administrator acting on a tenant from the firm's pages (`/admin/tenants/{id}`), whatever its status
+    /// (a suspended tenant's pending invitations can still be revoked): a scope as its administrator, or `None`
+    /// for anyone else or an unknown tenant.
+    pub async fn scope_for_firm_page(
+        &self,
+        user: &User,
+        id: TenantId,
+    ) -> Result<Option<(Tenant, TenantScope)>, DbErr> {
+        if !(user.is_firm_admin && user.active) {
+            return Ok(None);
+        }
+        Ok(self.find_by_id(id).await?.map(|tenant| {
             let scope = TenantScope::new(tenant.id, TenantRole::Admin, ScopeOrigin::FirmAdmin);
             (tenant, scope)
         }))
@@ -381,7 +398,7 @@ impl TenantRepository {
         scope: &TenantScope,
         entry: AuditEntry,
     ) -> Result<(), DbErr> {
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         active.update(&txn).await?;
         audit::record_for_tenant(&txn, scope, entry).await?;
         txn.commit().await
@@ -427,6 +444,17 @@ impl TenantRepository {
         audit: AuditEntry,
     ) -> Result<(), MembershipError> {
         let txn = crate::db::begin_write(&self.db).await?;
+        // The tenant's row is the lock of its memberships: on PostgreSQL (`FOR UPDATE`; SQLite's `BEGIN
+        // IMMEDIATE` already serialises writers) two concurrent demotions of the last two admins take turns, and
+        // the second one's count sees the first one's change, so a tenant never ends with no active admin.
+        if tenants::Entity::find_by_id(scope.tenant_id().as_uuid())
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .is_none()
+        {
+            return Err(MembershipError::NotFound);
+        }
         let Some(membership) =
             memberships::Entity::find_by_id((scope.tenant_id().as_uuid(), user.as_uuid()))
                 .one(&txn)

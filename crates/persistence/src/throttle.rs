@@ -188,6 +188,19 @@ impl LoginThrottle {
         Ok(Admission::Go { pause })
     }
 
+    /// Deletes the rows that no longer change anything at `now`: their last failure is older than both the
+    /// forgetting window and the lock (so their count is forgotten and no lock can come from them), and they wall
+    /// nobody any more. A live counter or a lock still running is kept. Returns how many were deleted.
+    pub async fn purge_stale(&self, now: DateTime<Utc>) -> Result<u64, DbErr> {
+        let stale_after = self.policy.forget_after.max(self.policy.lock);
+        Ok(login_throttle::Entity::delete_many()
+            .filter(login_throttle::Column::LastFailureAt.lt(now - stale_after))
+            .filter(login_throttle::Column::NextAllowedAt.lte(now))
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
+
     /// The password was right: the account-and-address counter starts again.
     pub async fn succeeded(&self, email: &str, ip: &str) -> Result<(), DbErr> {
         self.clear(&pair_key(email, ip)).await

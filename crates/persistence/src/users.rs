@@ -6,8 +6,9 @@ use portal_domain::ids::UserId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use uuid::Uuid;
 
 /// A user as the rest of the portal sees it (no password hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,13 +82,12 @@ impl UserRepository {
         audit: impl FnOnce(&AdminUpsert) -> Option<AuditEntry>,
     ) -> Result<AdminUpsert, DbErr> {
         let now = chrono::Utc::now();
+        // Read inside the transaction that writes (SQLite's write lock taken at its start: `db::begin_write`).
+        let txn = crate::db::begin_write(&self.db).await?;
         let existing = users::Entity::find()
             .filter(users::Column::EmailNormalized.eq(normalize_email(email)))
-            .one(&self.db)
+            .one(&txn)
             .await?;
-        // Read before the transaction, whose first statement is then a write (see
-        // `InvoiceRepository::create_linked_draft`).
-        let txn = self.db.begin().await?;
         let outcome = match existing {
             Some(row) => {
                 let id = UserId::from_uuid(row.id);
@@ -173,9 +173,21 @@ impl UserRepository {
     /// Takes the firm administrator role away, unless it is the last active one, and writes the firm-level entry
     /// `audit` in the same transaction. False (and no entry) when refused or when there is no such user.
     pub async fn revoke_firm_admin(&self, id: UserId, audit: AuditEntry) -> Result<bool, DbErr> {
-        // The change first, then the count inside the same transaction (its first statement a write: see
-        // `InvoiceRepository::create_linked_draft`); a revocation that would leave no active admin is undone.
-        let txn = self.db.begin().await?;
+        // The active firm administrators' rows are locked first (in id order, so two revocations cannot
+        // deadlock; on PostgreSQL, `FOR UPDATE`: SQLite's `BEGIN IMMEDIATE` already serialises writers), then the
+        // change, then the count: two concurrent revocations of the last two take turns and the second one's
+        // count sees the first one's change, so it is undone rather than leaving the firm with no admin.
+        let txn = crate::db::begin_write(&self.db).await?;
+        users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .filter(users::Column::IsFirmAdmin.eq(true))
+            .filter(users::Column::Active.eq(true))
+            .order_by_asc(users::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<Uuid>()
+            .all(&txn)
+            .await?;
         let revoked = users::Entity::update_many()
             .col_expr(users::Column::IsFirmAdmin, Expr::value(false))
             .col_expr(users::Column::UpdatedAt, Expr::value(chrono::Utc::now()))

@@ -9,7 +9,7 @@ use portal_domain::ids::TenantId;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -114,7 +114,7 @@ impl WebhookDeliveryRepository {
     ) -> Result<Uuid, DeliveryError> {
         let id = Uuid::now_v7();
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         delivery_row(id, scope, now, body, None)
             .insert(&txn)
             .await?;
@@ -136,7 +136,7 @@ impl WebhookDeliveryRepository {
     ) -> Result<Option<Uuid>, DeliveryError> {
         let id = Uuid::now_v7();
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let stored = webhook_deliveries::Entity::insert(delivery_row(
             id,
             scope,

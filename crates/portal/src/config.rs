@@ -88,9 +88,10 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// How long in-flight requests and jobs get to finish on shutdown.
     pub shutdown_grace_secs: u64,
-    /// Addresses of the reverse proxies in front of the portal: only from these is `X-Forwarded-For` read to learn
-    /// the client's address (throttling, audit log). Empty: the direct peer is the client. A list, or one text
-    /// with commas (`PORTAL_SERVER__TRUSTED_PROXIES=10.0.0.2,10.0.0.3`).
+    /// Addresses or networks (CIDR: `10.0.0.0/8`, `fd00::/8`) of the reverse proxies in front of the portal: only
+    /// from these is `X-Forwarded-For` read to learn the client's address (throttling, audit log). Empty: the
+    /// direct peer is the client. A list, or one text with commas (`PORTAL_SERVER__TRUSTED_PROXIES=10.0.0.2,
+    /// 10.1.0.0/16`).
     #[serde(deserialize_with = "list_or_commas")]
     pub trusted_proxies: Vec<String>,
 }
@@ -210,7 +211,8 @@ impl Default for JobsConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            level: "info".to_owned(),
+            // actix-server announces its workers at info, after the demo's logins: warnings only.
+            level: "info,actix_server=warn".to_owned(),
             json: false,
         }
     }
@@ -235,19 +237,12 @@ impl Config {
         self.server.data_dir.join("outbox")
     }
 
-    /// `server.trusted_proxies`, parsed.
-    pub fn trusted_proxies(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    /// `server.trusted_proxies`, parsed: each an address (one host) or a network in CIDR notation.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
         self.server
             .trusted_proxies
             .iter()
-            .map(|proxy| {
-                proxy.trim().parse().map_err(|_| {
-                    invalid(
-                        "server.trusted_proxies",
-                        &format!("'{proxy}' is not an IP address like 10.0.0.2"),
-                    )
-                })
-            })
+            .map(|proxy| parse_proxy(proxy).map_err(|why| invalid("server.trusted_proxies", &why)))
             .collect()
     }
 
@@ -365,6 +360,27 @@ impl Config {
             .map_err(|error| invalid("log.level", &error.to_string()))?;
         Ok(())
     }
+}
+
+/// One trusted proxy: an address (that host alone) or a network in CIDR notation (`ipnet`'s parser). A network
+/// written with host bits (`10.0.0.1/8`) is refused with its proper form: it is most likely a typing mistake, and
+/// trusting a whole network by accident lets its every host choose the client address the portal logs.
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    if let Ok(address) = text.parse::<std::net::IpAddr>() {
+        return Ok(ipnet::IpNet::from(address));
+    }
+    let net = text.parse::<ipnet::IpNet>().map_err(|_| {
+        format!("'{text}' is not an IP address or network (like 10.0.0.2, 10.0.0.0/8 or fd00::/8)")
+    })?;
+    if net.trunc() != net {
+        return Err(format!(
+            "'{text}' has bits set after its /{} prefix: write the network as {}",
+            net.prefix_len(),
+            net.trunc()
+        ));
+    }
+    Ok(net)
 }
 
 fn invalid(key: &str, message: &str) -> ConfigError {
@@ -747,6 +763,46 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_may_be_networks_and_a_bad_one_is_named() {
+        let config = Config::load(&env(&[(
+            "PORTAL_SERVER__TRUSTED_PROXIES",
+            "10.0.0.0/8, ::1/128, 192.168.1.7, fd00::/8",
+        )]))
+        .unwrap();
+        let nets = config.trusted_proxies().unwrap();
+        let net = |text: &str| text.parse::<ipnet::IpNet>().unwrap();
+        assert_eq!(
+            nets,
+            vec![
+                net("10.0.0.0/8"),
+                net("::1/128"),
+                net("192.168.1.7/32"),
+                net("fd00::/8")
+            ]
+        );
+        let contains = |address: &str| {
+            let address: std::net::IpAddr = address.parse().unwrap();
+            nets.iter().any(|net| net.contains(&address))
+        };
+        assert!(contains("10.200.3.4") && contains("::1") && contains("192.168.1.7"));
+        assert!(!contains("11.0.0.1") && !contains("192.168.1.8") && !contains("::2"));
+        for (bad, says) in [
+            ("10.0.0.0/33", "not an IP address or network"),
+            ("10.0.0.0/", "not an IP address or network"),
+            ("proxy.local", "not an IP address or network"),
+            ("10.0.0.1/8", "10.0.0.0/8"),
+            ("::1/129", "not an IP address or network"),
+        ] {
+            let error = Config::load(&env(&[("PORTAL_SERVER__TRUSTED_PROXIES", bad)]))
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} accepted"));
+            let text = error.to_string();
+            assert!(text.contains("server.trusted_proxies"), "{bad:?}: {text}");
+            assert!(text.contains(says), "{bad:?}: {text}");
+        }
+    }
+
+    #[test]
     fn trusted_proxies_come_as_a_list_or_commas_and_must_be_addresses() {
         let config = Config::load(&env(&[(
             "PORTAL_SERVER__TRUSTED_PROXIES",
@@ -756,8 +812,8 @@ mod tests {
         assert_eq!(
             config.trusted_proxies().unwrap(),
             vec![
-                "10.0.0.2".parse::<std::net::IpAddr>().unwrap(),
-                "10.0.0.3".parse().unwrap()
+                "10.0.0.2/32".parse::<ipnet::IpNet>().unwrap(),
+                "10.0.0.3/32".parse().unwrap()
             ]
         );
         let (_file, sources) = file("[server]\ntrusted_proxies = [\"::1\"]\n");

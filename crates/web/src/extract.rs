@@ -54,9 +54,14 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
 pub fn forwarded_client(
     peer: std::net::IpAddr,
     forwarded: &str,
-    trusted: &[std::net::IpAddr],
+    trusted: &[ipnet::IpNet],
 ) -> std::net::IpAddr {
-    if !trusted.contains(&peer) {
+    let trusted = |address: &std::net::IpAddr| {
+        // A proxy reached over IPv6 as an IPv4-mapped address (`::ffff:10.0.0.2`) is the IPv4 one.
+        let address = address.to_canonical();
+        trusted.iter().any(|net| net.contains(&address))
+    };
+    if !trusted(&peer) {
         return peer;
     }
     let mut client = peer;
@@ -69,7 +74,7 @@ pub fn forwarded_client(
             return client;
         };
         client = address;
-        if !trusted.contains(&address) {
+        if !trusted(&address) {
             return address;
         }
     }
@@ -524,9 +529,41 @@ mod forwarded_tests {
         text.parse().unwrap()
     }
 
+    fn net(text: &str) -> ipnet::IpNet {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_trusted_network_trusts_each_of_its_hosts_and_no_other() {
+        let proxies = [net("10.0.0.0/8"), net("fd00::/8")];
+        assert_eq!(
+            forwarded_client(ip("10.20.30.40"), "198.51.100.1, 10.9.9.9", &proxies),
+            ip("198.51.100.1"),
+            "two hops inside the network"
+        );
+        assert_eq!(
+            forwarded_client(ip("fd12::1"), "2001:db8::7", &proxies),
+            ip("2001:db8::7")
+        );
+        assert_eq!(
+            forwarded_client(ip("::ffff:10.1.2.3"), "198.51.100.1", &proxies),
+            ip("198.51.100.1"),
+            "an IPv4-mapped peer is its IPv4 address"
+        );
+        assert_eq!(
+            forwarded_client(ip("11.0.0.1"), "198.51.100.1", &proxies),
+            ip("11.0.0.1"),
+            "outside the network: the header is ignored"
+        );
+        assert_eq!(
+            forwarded_client(ip("fe00::1"), "198.51.100.1", &proxies),
+            ip("fe00::1")
+        );
+    }
+
     #[test]
     fn the_client_is_the_rightmost_untrusted_address_behind_a_trusted_peer() {
-        let proxies = [ip("10.0.0.2"), ip("10.0.0.3")];
+        let proxies = [net("10.0.0.2/32"), net("10.0.0.3/32")];
         // An untrusted peer: its header is ignored.
         assert_eq!(
             forwarded_client(ip("203.0.113.5"), "198.51.100.1", &proxies),

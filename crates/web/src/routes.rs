@@ -122,6 +122,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/tenants/{id}/invite",
             web::post().to(admin::routes::invite_tenant_admin),
         )
+        .route(
+            "/admin/tenants/{id}/invitations/{invitation}/revoke",
+            web::post().to(admin::routes::revoke_tenant_invitation),
+        )
         .route("/admin/admins", web::get().to(admin::routes::admins))
         .route(
             "/admin/admins/invite",

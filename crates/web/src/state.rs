@@ -14,7 +14,7 @@ pub struct AppState {
     /// An argon2 hash checked when the email is unknown, so that both failures take the same time.
     pub dummy_hash: Arc<str>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`server.trusted_proxies`).
-    pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Send `Strict-Transport-Security` (the portal is reached over https).
     pub hsts: bool,
     /// The live-update streams open per user, and how often each re-checks its session.

@@ -79,26 +79,17 @@ pub fn customer_language(record: &InvoiceRecord) -> Language {
     record.draft.buyer.language
 }
 
-/// The longest sender name a company may choose.
-pub const MAX_SENDER_NAME: usize = 60;
+/// The longest sender name a company may choose (the rule is the domain's).
+pub use portal_domain::connection::MAX_SENDER_NAME;
 
-/// Characters a sender name may not hold: with them a display name can pass for an address
-/// (`"support@bank.example" <…>`) or break out of its quotes.
-const SENDER_NAME_FORBIDDEN: &[char] = &['@', '<', '>', '"', '\\', ';', ',', ':'];
-
-/// Why a sender name is refused, as a catalogue key; `None` when it is fine.
+/// Why a sender name is refused ([`portal_domain::connection::sender_name_problem`]), as a catalogue key;
+/// `None` when it is fine.
 pub fn sender_name_problem(name: &str) -> Option<&'static str> {
-    let name = name.trim();
-    if name.chars().count() > MAX_SENDER_NAME {
-        Some("email_settings.sender_name_too_long")
-    } else if name
-        .chars()
-        .any(|c| c.is_control() || SENDER_NAME_FORBIDDEN.contains(&c))
-    {
-        Some("email_settings.sender_name_characters")
-    } else {
-        None
-    }
+    use portal_domain::connection::SenderNameProblem;
+    portal_domain::connection::sender_name_problem(name).map(|problem| match problem {
+        SenderNameProblem::TooLong => "email_settings.sender_name_too_long",
+        SenderNameProblem::Characters => "email_settings.sender_name_characters",
+    })
 }
 
 /// How the tenant signs its emails to customers (a name stored before the rules is made to follow them).
@@ -110,13 +101,7 @@ pub fn display_name(tenant: &Tenant) -> String {
         .map(str::trim)
         .filter(|name| !name.is_empty())
         .unwrap_or(&tenant.legal_name);
-    chosen
-        .chars()
-        .filter(|c| !c.is_control() && !SENDER_NAME_FORBIDDEN.contains(c))
-        .take(MAX_SENDER_NAME)
-        .collect::<String>()
-        .trim()
-        .to_owned()
+    portal_domain::connection::sender_name_cleaned(chosen)
 }
 
 /// Where the customer's reply goes: the tenant's configured reply-to, else the person who writes.
@@ -479,30 +464,25 @@ pub async fn retry(
 mod tests {
     use super::*;
 
+    /// The rule is the domain's (tested there); each of its refusals has its sentence.
     #[test]
-    fn a_sender_name_is_a_name_not_an_address() {
-        assert_eq!(sender_name_problem("ACME SAS – Comptabilité"), None);
-        assert_eq!(sender_name_problem(""), None);
-        for bad in [
-            "support@bank.example",
-            "A <b>",
-            "say \"hi\"",
-            "a\r\nBcc: x",
-            "x;y",
-            "a,b",
-            "a:b",
+    fn each_sender_name_refusal_has_its_sentence() {
+        assert_eq!(sender_name_problem("ACME SAS"), None);
+        for (name, key) in [
+            (
+                "support@bank.example",
+                "email_settings.sender_name_characters",
+            ),
+            (
+                &"é".repeat(MAX_SENDER_NAME + 1),
+                "email_settings.sender_name_too_long",
+            ),
         ] {
-            assert_eq!(
-                sender_name_problem(bad),
-                Some("email_settings.sender_name_characters"),
-                "{bad:?}"
-            );
+            assert_eq!(sender_name_problem(name), Some(key));
+            for lang in [portal_domain::Language::Fr, portal_domain::Language::En] {
+                assert_ne!(crate::i18n::Tr::new(lang).get(key), key, "{key}");
+            }
         }
-        assert_eq!(
-            sender_name_problem(&"é".repeat(MAX_SENDER_NAME + 1)),
-            Some("email_settings.sender_name_too_long")
-        );
-        assert_eq!(sender_name_problem(&"é".repeat(MAX_SENDER_NAME)), None);
     }
 
     #[test]

@@ -14,8 +14,8 @@ use portal_persistence::TenantScope;
 use portal_persistence::directory::DirectoryCheck;
 use portal_persistence::invoices::InvoiceRecord;
 
-/// How long the directory's answer about a customer is trusted.
-pub const CACHE_FOR: Duration = Duration::hours(24);
+/// How long the directory's answer about a customer is trusted (the domain's rule).
+pub const CACHE_FOR: Duration = portal_domain::connection::DIRECTORY_ANSWER_FRESH_FOR;
 
 /// Why the buyer cannot be sent to, or could not be checked.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,14 @@ pub async fn check_buyer(
         None => None,
     };
     let registered = match kept {
-        Some(check) if check.address == address && now - check.checked_at < CACHE_FOR => {
+        Some(check)
+            if portal_domain::connection::directory_answer_fresh(
+                &check.address,
+                check.checked_at,
+                &address,
+                now,
+            ) =>
+        {
             check.registered
         }
         _ => {
@@ -69,7 +76,7 @@ pub async fn check_buyer(
                 // The lookup's resource is the participant itself: Billit knows none at this address.
                 Err(BillitError::NotFound) => false,
                 Err(error) => {
-                    tracing::info!(error = %error, "the directory lookup failed");
+                    tracing::debug!(error = %error, "the directory lookup failed");
                     return Err(DirectoryError::Unavailable(error));
                 }
             };

@@ -90,11 +90,11 @@ pub async fn delete(
                 return Err(DeleteError::OrderSent { order_id });
             }
             Err(error) => {
-                tracing::info!(error = %error, order_id, "Billit did not delete the order");
+                tracing::debug!(error = %error, order_id, "Billit did not delete the order");
                 return Err(DeleteError::Billit { order_id, error });
             }
         }
-        tracing::info!(order_id, invoice = %invoice.id, "the unsent order was deleted at Billit");
+        tracing::debug!(order_id, invoice = %invoice.id, "the unsent order was deleted at Billit");
     }
     match state.invoices.delete(scope, invoice.id, audit).await {
         Ok(true) => Ok(invoice.billit_order_id),

@@ -195,7 +195,7 @@ async fn check_directory(
         Ok((client, _)) => client,
         Err(ConnectionProblem::Database(error)) => return Err(storage(error)),
         Err(problem) => {
-            tracing::info!(problem = %problem, "no Billit connection to ask the directory with");
+            tracing::debug!(problem = %problem, "no Billit connection to ask the directory with");
             return Ok(());
         }
     };
@@ -254,7 +254,7 @@ async fn run(state: &App, job: ClaimedJob) -> JobResult {
         JobFailure::Permanent(anyhow::anyhow!("not an invoice id: {}", payload.invoice_id))
     })?;
     let Some(invoice) = state.invoices.get(&scope, id).await? else {
-        tracing::info!(invoice = %id, "the invoice was deleted before it was sent");
+        tracing::debug!(invoice = %id, "the invoice was deleted before it was sent");
         return Ok(());
     };
     if !matches!(
@@ -262,7 +262,7 @@ async fn run(state: &App, job: ClaimedJob) -> JobResult {
         SubmissionState::Queued | SubmissionState::Sending
     ) {
         // Sent by an earlier run, or given back to the user since: nothing to do.
-        tracing::info!(invoice = %id, state = invoice.submission.as_str(), "submission job has nothing to do");
+        tracing::debug!(invoice = %id, state = invoice.submission.as_str(), "submission job has nothing to do");
         return Ok(());
     }
     state.invoices.mark_sending(&scope, id).await?;
@@ -286,7 +286,7 @@ async fn run(state: &App, job: ClaimedJob) -> JobResult {
             )
             .unique_key(format!("sync-after-send:{id}:{order_id}"));
             state.jobs.enqueue(sync).await?;
-            tracing::info!(invoice = %id, order_id, "invoice sent to Billit");
+            tracing::debug!(invoice = %id, order_id, "invoice sent to Billit");
             Ok(())
         }
         Err(Failure::Transient(cause)) if job.is_last_attempt() => {
@@ -328,7 +328,7 @@ async fn submit(state: &App, scope: &TenantScope, invoice: &InvoiceRecord) -> Re
             | ConnectionProblem::Incomplete
             | ConnectionProblem::NoEmbeddedSandbox),
         ) => {
-            tracing::info!(problem = %problem, "no usable Billit connection");
+            tracing::debug!(problem = %problem, "no usable Billit connection");
             return Err(Failure::Definitive(failures::NOT_CONFIGURED.to_owned()));
         }
         Err(problem) => {
@@ -366,7 +366,7 @@ async fn submit(state: &App, scope: &TenantScope, invoice: &InvoiceRecord) -> Re
     match client.send_orders(&[order_id], "Peppol").await {
         Ok(()) => Ok(order_id),
         Err(error) if has_code(&error, "OrderAlreadySent") => {
-            tracing::info!(
+            tracing::debug!(
                 order_id,
                 "the order was already sent (an earlier run got that far)"
             );
@@ -384,7 +384,7 @@ fn has_code(error: &BillitError, code: &str) -> bool {
 
 /// Billit's answer as the failure the invoice keeps.
 fn failure_of(error: &BillitError, invoice: InvoiceId) -> Failure {
-    tracing::info!(error = %error, invoice = %invoice, "Billit did not take the invoice");
+    tracing::debug!(error = %error, invoice = %invoice, "Billit did not take the invoice");
     if error.is_transient() {
         return Failure::Transient(failures::cause_of(error));
     }

@@ -95,7 +95,7 @@ pub async fn reconcile_acceptances(
         .await
         .context("cannot mark the payments accepted")?;
     if accepted > 0 {
-        tracing::info!(%invoice, accepted, "payments accepted by the tax authority");
+        tracing::debug!(%invoice, accepted, "payments accepted by the tax authority");
         publish(state, scope, invoice);
     }
     Ok(())

@@ -80,7 +80,7 @@ async fn run(state: &App, job: ClaimedJob) -> JobResult {
     })?;
     let payments = repository(state);
     let Some(payment) = payments.get(&scope, payload.payment_id).await? else {
-        tracing::info!(payment = %payload.payment_id, "the payment is gone (its invoice was deleted)");
+        tracing::debug!(payment = %payload.payment_id, "the payment is gone (its invoice was deleted)");
         return Ok(());
     };
     if payment.state != PaymentState::Queued {
@@ -92,7 +92,7 @@ async fn run(state: &App, job: ClaimedJob) -> JobResult {
     let (code, detail, retry) = match outcome {
         Ok(order_id) => {
             if payments.mark_reported(&scope, payment.id, order_id).await? {
-                tracing::info!(payment = %payment.id, order_id, "payment reported to Billit");
+                tracing::debug!(payment = %payment.id, order_id, "payment reported to Billit");
                 reconcile_acceptances(state, &scope, invoice).await?;
                 let sync = NewJob::for_tenant(
                     &scope,
@@ -152,7 +152,7 @@ async fn report(state: &App, scope: &TenantScope, payment: &PaymentRecord) -> Re
             | ConnectionProblem::Incomplete
             | ConnectionProblem::NoEmbeddedSandbox),
         ) => {
-            tracing::info!(problem = %problem, "no usable Billit connection");
+            tracing::debug!(problem = %problem, "no usable Billit connection");
             return Err(Failure::Definitive("not_configured", None));
         }
         Err(problem) => {

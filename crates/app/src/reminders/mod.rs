@@ -86,7 +86,7 @@ async fn run_check(state: App, _job: ClaimedJob) -> JobResult {
 async fn run_check_tenant(state: App, job: ClaimedJob) -> JobResult {
     let scope = scope_of(&job)?;
     let report = check_tenant(&state, &scope, crate::dates::today()).await?;
-    tracing::info!(
+    tracing::debug!(
         due = report.recorded,
         held = report.held,
         "reminders checked"
@@ -220,7 +220,7 @@ async fn run_send(state: App, job: ClaimedJob) -> JobResult {
                 .forget_due(&scope, payload.reminder)
                 .await
                 .context("cannot forget a held reminder")?;
-            tracing::info!(why = %error, "a due reminder was held before it went out");
+            tracing::debug!(why = %error, "a due reminder was held before it went out");
             Ok(())
         }
         Err(SendError::NoRecipients) => Err(JobFailure::Permanent(anyhow::anyhow!(

@@ -40,7 +40,7 @@ pub(super) async fn read_status_file(
         .event_with_file(scope, invoice, file_id)
         .await?
     else {
-        tracing::info!(file = %file_id, "no event of the invoice has this file any more");
+        tracing::debug!(file = %file_id, "no event of the invoice has this file any more");
         return Ok(());
     };
     let (client, _) = client_for(state, scope).await.map_err(connection_failure)?;
@@ -100,7 +100,7 @@ pub(super) async fn read_status_file(
             .await
             .map_err(anyhow::Error::from)?
         else {
-            tracing::info!(file = %file_id, number = %number, "the status file names an invoice this company does not have");
+            tracing::debug!(file = %file_id, number = %number, "the status file names an invoice this company does not have");
             continue;
         };
         if other.id == invoice {

@@ -82,7 +82,7 @@ async fn purge_deliveries(state: App) -> crate::worker::JobResult {
     for scope in deliveries.tenants_with_deliveries().await? {
         purged += deliveries.purge_processed(&scope, before).await?;
     }
-    tracing::info!(purged, "old webhook deliveries purged");
+    tracing::debug!(purged, "old webhook deliveries purged");
     Ok(())
 }
 
@@ -209,7 +209,7 @@ pub(crate) async fn conclude(
         state.jobs.ring();
     }
     if accepted > 0 {
-        tracing::info!(%invoice, accepted, "payments accepted by the tax authority");
+        tracing::debug!(%invoice, accepted, "payments accepted by the tax authority");
     }
     if before != after || accepted > 0 {
         state.live.publish(crate::live::LiveEvent {

@@ -39,7 +39,7 @@ pub(super) async fn run(state: App, job: ClaimedJob) -> JobResult {
         if let Err(JobFailure::Retry(error) | JobFailure::Permanent(error)) =
             super::files::read_status_file(&state, &scope, invoice, &file_id).await
         {
-            tracing::info!(error = %format!("{error:#}"), "the status file could not be read before the email");
+            tracing::debug!(error = %format!("{error:#}"), "the status file could not be read before the email");
         }
         // What the file said is on the event now.
         stored = state
@@ -59,7 +59,7 @@ pub(super) async fn run(state: App, job: ClaimedJob) -> JobResult {
     };
     if !record.summary.needs_action {
         // Answered or fixed before the email left: nothing to ask any more.
-        tracing::info!(invoice = %record.id, "no longer needs action; no email");
+        tracing::debug!(invoice = %record.id, "no longer needs action; no email");
         return Ok(());
     }
     let Some(tenant) = state.tenants.find_by_id(scope.tenant_id()).await? else {

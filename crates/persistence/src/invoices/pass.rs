@@ -15,9 +15,7 @@ use portal_domain::ids::InvoiceId;
 use portal_domain::lifecycle::{InvoiceFacts, Lifecycle, StatusEvent};
 use portal_domain::submission::SubmissionState;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 
 /// The longest dedup key stored (the column's size): longer keys are cut, and the events returned carry the cut
 /// key, so that callers find the stored row again by it (file enrichment, notifications).
@@ -44,7 +42,7 @@ impl InvoiceRepository {
         id: InvoiceId,
         facts: Option<&InvoiceFacts>,
     ) -> Result<Option<StatusPass>, InvoiceError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let update = invoices::Entity::update_many();
         let update = match facts {
             Some(facts) => update

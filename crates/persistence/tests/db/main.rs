@@ -2,6 +2,8 @@
 //! PORTAL_TEST_DATABASE_URL is set), so they run in parallel and never see each other's rows.
 
 #[cfg(test)]
+mod admins;
+#[cfg(test)]
 mod audit;
 #[cfg(test)]
 mod customers;
@@ -13,6 +15,8 @@ mod jobs;
 mod reminders;
 #[cfg(test)]
 mod tenancy;
+#[cfg(test)]
+mod throttle;
 
 #[cfg(test)]
 use portal_persistence::testing::TestDatabase;

@@ -1038,3 +1038,91 @@ async fn each_recipient_gets_one_needs_action_email_of_their_own() {
     assert_eq!(messages.len(), 1, "the admin's email went once");
     setup.stop().await;
 }
+
+/// A multipart body far above the form's limit (256 MiB of "file") is refused with 413 once the limit is passed:
+/// the refusal arrives while the client is still sending, after at most the limit (40 MiB) and what the sockets
+/// hold, so the portal never reads, let alone keeps, the rest. The body goes over a raw socket, so that nothing
+/// on the client's side buffers it either.
+#[tokio::test]
+async fn a_body_far_above_the_limit_is_refused_before_it_was_all_sent() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const TOTAL: usize = 256 * 1024 * 1024;
+    let smtp = SmtpServer::start().await;
+    let (setup, scope) = setup_with_smtp(smtp.url()).await;
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let member = Visitor {
+        app: &setup.app,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(jar.clone())
+            .build()
+            .unwrap(),
+    };
+    assert_eq!(member.login(MEMBER, PASSWORD).await.status(), 303);
+    let number = format!("F{}-00901", crate::editor::year());
+    let (id, _) = suspended_invoice(&setup, &scope, &member, &number).await;
+    let composer = format!("/t/acme/invoices/{id}/answer");
+    let token = csrf_of(&member.get(&composer).await.text().await.unwrap());
+    let url: reqwest::Url = setup.app.address.parse().unwrap();
+    let cookies = reqwest::cookie::CookieStore::cookies(&*jar, &url)
+        .expect("signed in")
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let boundary = "----portal-test-huge";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"huge.bin\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    );
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let request = format!(
+        "POST {composer} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookies}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {length}\r\n\r\n{head}",
+        host = url.authority(),
+        length = head.len() + TOTAL + tail.len(),
+    );
+    let stream = tokio::net::TcpStream::connect(url.authority())
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let written = Arc::new(AtomicUsize::new(0));
+    let sender = {
+        let written = written.clone();
+        tokio::spawn(async move {
+            writer.write_all(request.as_bytes()).await?;
+            let chunk = vec![b'x'; 64 * 1024];
+            while written.load(Ordering::SeqCst) < TOTAL {
+                writer.write_all(&chunk).await?;
+                written.fetch_add(chunk.len(), Ordering::SeqCst);
+            }
+            writer.write_all(tail.as_bytes()).await?;
+            Ok::<(), std::io::Error>(())
+        })
+    };
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !answer.windows(4).any(|window| window == b"\r\n\r\n") {
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(60), reader.read(&mut buffer))
+                .await
+                .expect("an answer within a minute")
+                .unwrap();
+        assert!(read > 0, "the connection closed without an answer");
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    let sent_when_answered = written.load(Ordering::SeqCst);
+    sender.abort();
+    eprintln!("413 after {sent_when_answered} bytes of {TOTAL} sent");
+    let status_line = String::from_utf8_lossy(&answer);
+    assert!(status_line.starts_with("HTTP/1.1 413"), "{status_line}");
+    assert!(
+        sent_when_answered < 64 * 1024 * 1024,
+        "refused after {sent_when_answered} bytes of {TOTAL}: the body was read past the limit"
+    );
+    assert_eq!(answers_count(&setup).await, 0);
+}

@@ -586,3 +586,276 @@ async fn a_try_under_way_is_left_alone_until_its_lease_runs_out() {
     );
     app.shutdown().await;
 }
+
+/// Sets an email's status as a dead worker or a failed server would have left it.
+async fn set_status(app: &TestApp, id: uuid::Uuid, status: &str) {
+    use portal_persistence::entities::outbox as outbox_rows;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let changed = outbox_rows::Entity::update_many()
+        .col_expr(outbox_rows::Column::Status, Expr::value(status))
+        .filter(outbox_rows::Column::Id.eq(id))
+        .exec(&app.test_db.db)
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected, 1);
+}
+
+async fn status_of(app: &TestApp, id: uuid::Uuid) -> portal_persistence::outbox::EmailStatus {
+    app.state.outbox.get(id).await.unwrap().unwrap().status
+}
+
+/// The sending jobs queued for an email (its first one and one per "send again").
+async fn send_jobs(app: &TestApp, id: uuid::Uuid) -> usize {
+    use portal_persistence::entities::jobs;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    jobs::Entity::find()
+        .filter(jobs::Column::Kind.eq("mail.send"))
+        .filter(jobs::Column::UniqueKey.like(format!("mail:{id}%")))
+        .all(&app.test_db.db)
+        .await
+        .unwrap()
+        .len()
+}
+
+/// The "email.retried" entries of the audit log, as (tenant slug or none, target).
+async fn retried_entries(app: &TestApp) -> Vec<String> {
+    portal_persistence::audit::list_all(&app.test_db.db, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.action == "email.retried")
+        .map(|entry| format!("{}|{}", entry.actor_email.unwrap_or_default(), entry.target))
+        .collect()
+}
+
+/// "Send again" on a company's "sent emails" page: a failed or uncertain email of the company is queued again
+/// (a new sending job, audited); a sent or queued one is left as it is; another company's email is a 404 through
+/// either company's pages, members and viewers are refused, and a post without its CSRF token changes nothing.
+#[tokio::test]
+async fn a_company_admin_sends_a_failed_or_uncertain_email_again_and_only_their_own() {
+    use portal_persistence::outbox::EmailStatus;
+    let app = demo_app().await;
+    app.world().await;
+    let failed = queue_for(
+        &app,
+        "admin@acme.fr",
+        "acme",
+        email("a@example.test", "Échoué", "<p>x</p>"),
+    )
+    .await;
+    app.state
+        .outbox
+        .mark_attempt_failed(failed, "mail.refused:550 no", true)
+        .await
+        .unwrap();
+    let uncertain = queue_for(
+        &app,
+        "admin@acme.fr",
+        "acme",
+        email("a@example.test", "Incertain", "<p>x</p>"),
+    )
+    .await;
+    set_status(&app, uncertain, "uncertain").await;
+    let queued = queue_for(
+        &app,
+        "admin@acme.fr",
+        "acme",
+        email("a@example.test", "En attente", "<p>x</p>"),
+    )
+    .await;
+    let globex_failed = queue_for(
+        &app,
+        "admin@globex.fr",
+        "globex",
+        email("g@example.test", "Globex", "<p>x</p>"),
+    )
+    .await;
+    set_status(&app, globex_failed, "failed").await;
+
+    let acme = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    let base = "/t/acme/settings/outbox";
+    let page = acme
+        .get(&format!("{base}/{failed}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("action=\"{base}/{failed}/retry\"")),
+        "{page}"
+    );
+    assert!(page.contains("Renvoyer"));
+    let page = acme
+        .get(&format!("{base}/{queued}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("/retry\""), "nothing to send again");
+
+    // Forged (no token): refused, nothing changes.
+    let forged = acme
+        .post_without_token(&format!("{base}/{failed}/retry"), &[])
+        .await;
+    assert_eq!(forged.status(), 403);
+    assert_eq!(status_of(&app, failed).await, EmailStatus::Failed);
+    assert_eq!(send_jobs(&app, failed).await, 1);
+
+    for id in [failed, uncertain] {
+        let page = format!("{base}/{id}");
+        let sent = acme.submit(&page, &format!("{page}/retry"), &[]).await;
+        assert_eq!(sent.status(), 303);
+        assert_eq!(
+            sent.headers()["location"].to_str().unwrap(),
+            format!("{page}?retried=1")
+        );
+        assert_eq!(status_of(&app, id).await, EmailStatus::Queued);
+        assert_eq!(send_jobs(&app, id).await, 2, "a new sending job");
+        let after = acme
+            .get(&format!("{page}?retried=1"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(after.contains("de nouveau en attente"), "{after}");
+    }
+    // Twice: the email is queued already, the second "send again" changes nothing.
+    let again = acme
+        .submit(
+            &format!("{base}/{queued}"),
+            &format!("{base}/{failed}/retry"),
+            &[],
+        )
+        .await;
+    assert_eq!(again.status(), 303);
+    assert_eq!(
+        again.headers()["location"].to_str().unwrap(),
+        format!("{base}/{failed}")
+    );
+    assert_eq!(send_jobs(&app, failed).await, 2);
+    let entries = retried_entries(&app).await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(entries.contains(&format!("admin@acme.fr|email:{failed}")));
+    assert!(entries.contains(&format!("admin@acme.fr|email:{uncertain}")));
+
+    // Another company's email: not found through acme's pages (GET and POST), untouched.
+    assert_eq!(
+        acme.get(&format!("{base}/{globex_failed}")).await.status(),
+        404
+    );
+    let foreign = acme
+        .submit(
+            &format!("{base}/{queued}"),
+            &format!("{base}/{globex_failed}/retry"),
+            &[],
+        )
+        .await;
+    assert_eq!(foreign.status(), 404);
+    assert_eq!(status_of(&app, globex_failed).await, EmailStatus::Failed);
+    assert_eq!(send_jobs(&app, globex_failed).await, 1);
+    // Globex's admin cannot send acme's email again through either company's pages.
+    set_status(&app, failed, "failed").await;
+    let globex = Visitor::signed_in(&app, "admin@globex.fr", PASSWORD).await;
+    for action in [
+        format!("/t/acme/settings/outbox/{failed}/retry"),
+        format!("/t/globex/settings/outbox/{failed}/retry"),
+    ] {
+        let refused = globex
+            .submit("/t/globex/settings/outbox", &action, &[])
+            .await;
+        assert_eq!(refused.status(), 404, "{action}");
+    }
+    assert_eq!(status_of(&app, failed).await, EmailStatus::Failed);
+    // Members and viewers of acme: refused.
+    for who in ["member@acme.fr", "viewer@acme.fr"] {
+        let visitor = Visitor::signed_in(&app, who, PASSWORD).await;
+        let refused = visitor
+            .submit("/t/acme/", &format!("{base}/{failed}/retry"), &[])
+            .await;
+        assert_eq!(refused.status(), 403, "{who}");
+    }
+    assert_eq!(status_of(&app, failed).await, EmailStatus::Failed);
+    assert_eq!(send_jobs(&app, failed).await, 2);
+}
+
+/// "Send again" on the firm's page: any company's email and the firm's own (an invitation of a first
+/// administrator), audited; a company admin reaches none of it.
+#[tokio::test]
+async fn the_firm_admin_sends_any_email_again_and_company_admins_cannot_through_the_firm_page() {
+    use portal_persistence::outbox::EmailStatus;
+    let app = demo_app().await;
+    app.world().await;
+    app.firm_admin("firm@cabinet.fr").await;
+    let globex_email = queue_for(
+        &app,
+        "admin@globex.fr",
+        "globex",
+        email("g@example.test", "Globex", "<p>x</p>"),
+    )
+    .await;
+    set_status(&app, globex_email, "uncertain").await;
+    let firm_email = app
+        .state
+        .outbox
+        .queue_for_firm(email("new@acme.fr", "Invitation", "<p>x</p>"))
+        .await
+        .unwrap();
+    set_status(&app, firm_email, "failed").await;
+
+    // A company admin: the firm's page and its "send again" do not exist for them.
+    let acme = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    for id in [globex_email, firm_email] {
+        let refused = acme
+            .submit("/t/acme/", &format!("/admin/outbox/{id}/retry"), &[])
+            .await;
+        assert_eq!(refused.status(), 404);
+    }
+    // …nor through their company's page for the firm's own email.
+    let refused = acme
+        .submit(
+            "/t/acme/",
+            &format!("/t/acme/settings/outbox/{firm_email}/retry"),
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status(), 404);
+    assert_eq!(status_of(&app, firm_email).await, EmailStatus::Failed);
+    assert_eq!(status_of(&app, globex_email).await, EmailStatus::Uncertain);
+
+    let firm = Visitor::signed_in(&app, "firm@cabinet.fr", PASSWORD).await;
+    for id in [globex_email, firm_email] {
+        let page = format!("/admin/outbox/{id}");
+        let html = firm.get(&page).await.text().await.unwrap();
+        assert!(html.contains(&format!("action=\"{page}/retry\"")), "{html}");
+        let sent = firm.submit(&page, &format!("{page}/retry"), &[]).await;
+        assert_eq!(sent.status(), 303);
+        assert_eq!(status_of(&app, id).await, EmailStatus::Queued);
+        assert_eq!(send_jobs(&app, id).await, 2);
+    }
+    assert_eq!(
+        firm.submit(
+            "/admin/outbox",
+            &format!("/admin/outbox/{}/retry", uuid::Uuid::now_v7()),
+            &[]
+        )
+        .await
+        .status(),
+        404
+    );
+    let entries = retried_entries(&app).await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    // The company's email is in the company's audit log, the firm's own in the firm's.
+    let records = portal_persistence::audit::list_all(&app.test_db.db, 100)
+        .await
+        .unwrap();
+    let tenant_of = |id: uuid::Uuid| {
+        records
+            .iter()
+            .find(|entry| entry.target == format!("email:{id}"))
+            .map(|entry| entry.tenant_id.map(|tenant| tenant.as_uuid()))
+    };
+    let globex = app.world_tenant_id("globex").await;
+    assert_eq!(tenant_of(globex_email), Some(Some(globex)));
+    assert_eq!(tenant_of(firm_email), Some(None));
+}

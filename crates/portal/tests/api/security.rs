@@ -284,6 +284,60 @@ async fn x_forwarded_for_is_read_only_from_a_trusted_proxy() {
     app.shutdown().await;
 }
 
+/// A proxy network (CIDR) is trusted like a single proxy: the loopback network `127.0.0.0/8` covers the test
+/// client's 127.0.0.1 and the hop `127.0.0.9` it forwards through; a network that does not hold the peer is not.
+#[tokio::test]
+async fn a_trusted_proxy_network_is_read_like_a_trusted_proxy() {
+    let app = TestApp::spawn_with(
+        |mut config| {
+            config.server.trusted_proxies = vec!["127.0.0.0/8".to_owned(), "fd00::/8".to_owned()];
+            config
+        },
+        |_| JobRegistry::new(),
+    )
+    .await;
+    app.world().await;
+    let visitor = Visitor::new(&app);
+    let response = login_from(
+        &visitor,
+        "198.51.100.66, 203.0.113.9, 127.0.0.9",
+        "admin@acme.fr",
+        "wrong password 1",
+    )
+    .await;
+    assert_eq!(response.status(), 401);
+    let keys = throttle_keys(&app).await;
+    assert!(keys.contains(&"ip:203.0.113.9".to_owned()), "{keys:?}");
+    assert!(
+        !keys
+            .iter()
+            .any(|key| key.contains("127.0.0") || key.contains("198.51.100.66")),
+        "{keys:?}"
+    );
+    app.shutdown().await;
+
+    // A network that does not hold the peer: the header is not read.
+    let app = TestApp::spawn_with(
+        |mut config| {
+            config.server.trusted_proxies = vec!["10.0.0.0/8".to_owned()];
+            config
+        },
+        |_| JobRegistry::new(),
+    )
+    .await;
+    app.world().await;
+    let visitor = Visitor::new(&app);
+    let response = login_from(&visitor, "203.0.113.9", "admin@acme.fr", "wrong password 1").await;
+    assert_eq!(response.status(), 401);
+    let keys = throttle_keys(&app).await;
+    assert!(keys.contains(&"ip:127.0.0.1".to_owned()), "{keys:?}");
+    assert!(
+        !keys.iter().any(|key| key.contains("203.0.113.9")),
+        "{keys:?}"
+    );
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn passwords_over_one_kib_are_refused_unhashed() {
     let app = TestApp::spawn().await;
@@ -471,6 +525,108 @@ async fn a_revoked_invitation_no_longer_opens_the_company() {
             .status(),
         404
     );
+    app.shutdown().await;
+}
+
+/// The firm's page of a company lists its pending invitations (a first admin's sent by the firm, one a company
+/// admin sent) and a firm administrator revokes them there: the link dies, the company's audit log says who did
+/// it. Through another company's firm page the invitation is a 404, and a company admin reaches none of it.
+#[tokio::test]
+async fn a_firm_admin_revokes_a_companys_pending_invitation_from_the_firm_pages() {
+    let app = TestApp::spawn().await;
+    let world = app.world().await;
+    app.firm_admin("firm@cabinet.fr").await;
+    let firm = Visitor::signed_in(&app, "firm@cabinet.fr", PASSWORD).await;
+    let acme_page = format!("/admin/tenants/{}", world.acme.id);
+    let globex_page = format!("/admin/tenants/{}", world.globex.id);
+    let sent = firm
+        .submit(
+            &acme_page,
+            &format!("{acme_page}/invite"),
+            &[("email", "first@wrong.example"), ("language", "fr")],
+        )
+        .await;
+    assert_eq!(sent.status(), 303);
+    let first_link = last_invitation(&app).await;
+    let admin = Visitor::signed_in(&app, "admin@acme.fr", PASSWORD).await;
+    admin
+        .submit(
+            "/t/acme/settings/users",
+            "/t/acme/settings/users/invite",
+            &[("email", "colleague@acme.fr"), ("role", "member")],
+        )
+        .await;
+    let colleague_link = last_invitation(&app).await;
+
+    let page = firm.get(&acme_page).await.text().await.unwrap();
+    let action = |email: &str| {
+        let at = page.find(email).expect("listed");
+        let rest = &page[at..];
+        let start = rest
+            .find(&format!("{acme_page}/invitations/"))
+            .expect("a revoke button");
+        let action = &rest[start..];
+        action[..action.find('"').unwrap()].to_owned()
+    };
+    let (first, colleague) = (action("first@wrong.example"), action("colleague@acme.fr"));
+    assert!(
+        !firm
+            .get(&globex_page)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("colleague@acme.fr"),
+        "another company's page lists only its own"
+    );
+
+    // A company admin (of this company or another) cannot use the firm's page: 404, GET and POST.
+    for outsider in ["admin@acme.fr", "admin@globex.fr"] {
+        let outsider = Visitor::signed_in(&app, outsider, PASSWORD).await;
+        let token = csrf_of(&outsider.get("/t").await.text().await.unwrap());
+        assert_eq!(outsider.get(&acme_page).await.status(), 404);
+        let response = outsider
+            .post_without_token(&first, &[("csrf_token", &token)])
+            .await;
+        assert_eq!(response.status(), 404);
+    }
+    // Through another company's firm page: not found, nothing revoked.
+    let foreign = colleague.replace(&acme_page, &globex_page);
+    let response = firm.submit(&globex_page, &foreign, &[]).await;
+    assert_eq!(response.status(), 404);
+    // Without a CSRF token: refused.
+    assert_eq!(firm.post_without_token(&colleague, &[]).await.status(), 403);
+    let invited = Visitor::new(&app);
+    assert_eq!(
+        invited.get(&colleague_link).await.status(),
+        200,
+        "still valid"
+    );
+
+    for (action, link) in [(&first, &first_link), (&colleague, &colleague_link)] {
+        let revoked = firm.submit(&acme_page, action, &[]).await;
+        assert_eq!(revoked.status(), 303);
+        assert_eq!(location(&revoked), format!("{acme_page}?notice=revoked"));
+        assert_eq!(invited.get(link).await.status(), 410, "the link is dead");
+    }
+    let page = firm.get(&format!("{acme_page}?notice=revoked")).await;
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Invitation révoquée"));
+    assert!(!page.contains("first@wrong.example") && !page.contains("colleague@acme.fr"));
+    // Twice: nothing left to revoke.
+    assert_eq!(firm.submit(&acme_page, &first, &[]).await.status(), 404);
+    // In the company's audit log, by the firm administrator.
+    let entries: Vec<_> = portal_persistence::audit::list_all(&app.test_db.db, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.action == "invitation.revoked")
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for entry in entries {
+        assert_eq!(entry.actor_email.as_deref(), Some("firm@cabinet.fr"));
+        assert_eq!(entry.tenant_id, Some(world.acme.id));
+    }
     app.shutdown().await;
 }
 

@@ -16,6 +16,7 @@ use portal_domain::Localized;
 use portal_domain::identifiers::{Email, Siren, VatNumber};
 use portal_domain::ids::{TenantId, UserId};
 use portal_persistence::audit::{self, AuditEntry, AuditRecord};
+use portal_persistence::invitations::{Invitation, InvitedAs};
 use portal_persistence::tenants::{Tenant, TenantProfile};
 use portal_persistence::users::User;
 use serde::Deserialize;
@@ -112,9 +113,38 @@ struct TenantFormPage {
     tenant: Option<Tenant>,
     form: TenantForm,
     errors: FieldErrors,
+    /// The company's pending invitations, which the firm may revoke (a first admin's, or any a company admin
+    /// sent).
+    invitations: Vec<Invitation>,
+    notice: Option<String>,
+}
+
+/// The most pending invitations the company's page lists.
+const PENDING_SHOWN: u64 = 100;
+
+/// The pending invitations of the company `id`, through a scope minted for the firm administrator.
+async fn pending_invitations(
+    state: &AppState,
+    admin: &FirmAdmin,
+    id: TenantId,
+) -> Result<Vec<Invitation>, WebError> {
+    match state.tenants.scope_for_firm_page(&admin.0.user, id).await? {
+        Some((_, scope)) => Ok(state
+            .invitations
+            .pending_for_tenant(&scope, Utc::now(), PENDING_SHOWN)
+            .await?),
+        None => Ok(Vec::new()),
+    }
 }
 
 impl TenantFormPage {
+    fn invited_role(&self, invitation: &Invitation) -> &str {
+        match invitation.invited_as {
+            InvitedAs::Member(role) => self.layout.t.get(crate::layout::role_key(role)),
+            InvitedAs::FirmAdmin => self.layout.t.get("role.firm_admin"),
+        }
+    }
+
     fn action(&self) -> String {
         match &self.tenant {
             Some(tenant) => format!("/admin/tenants/{}", tenant.id),
@@ -211,6 +241,8 @@ pub async fn new_tenant(
             ..TenantForm::default()
         },
         errors: FieldErrors::default(),
+        invitations: Vec::new(),
+        notice: None,
     };
     Ok(respond(&req, StatusCode::OK, page))
 }
@@ -231,6 +263,8 @@ pub async fn create_tenant(
                 tenant: None,
                 form,
                 errors,
+                invitations: Vec::new(),
+                notice: None,
             };
             return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
@@ -250,6 +284,7 @@ pub async fn edit_tenant(
     req: HttpRequest,
     admin: FirmAdmin,
     id: web::Path<String>,
+    query: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, WebError> {
     let id = TenantId::parse(&id).ok_or(WebError::NotFound)?;
     let tenant = state
@@ -257,11 +292,16 @@ pub async fn edit_tenant(
         .find_by_id(id)
         .await?
         .ok_or(WebError::NotFound)?;
+    let layout = layout_for(&state, &req, &admin.0, None).await?;
+    let notice = (query.notice.as_deref() == Some("revoked"))
+        .then(|| layout.t.get("users.revoked").to_owned());
     let page = TenantFormPage {
-        layout: layout_for(&state, &req, &admin.0, None).await?,
+        layout,
         form: TenantForm::from_tenant(&tenant),
         tenant: Some(tenant),
         errors: FieldErrors::default(),
+        invitations: pending_invitations(&state, &admin, id).await?,
+        notice,
     };
     Ok(respond(&req, StatusCode::OK, page))
 }
@@ -289,6 +329,8 @@ pub async fn update_tenant(
                 tenant: Some(tenant),
                 form,
                 errors,
+                invitations: pending_invitations(&state, &admin, id).await?,
+                notice: None,
             };
             return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
@@ -363,6 +405,8 @@ pub async fn invite_tenant_admin(
             form: TenantForm::from_tenant(&tenant),
             tenant: Some(tenant),
             layout,
+            invitations: pending_invitations(&state, &admin, id).await?,
+            notice: None,
         };
         return Ok(respond(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     };
@@ -388,6 +432,39 @@ pub async fn invite_tenant_admin(
     state.outbox.queue_for_firm(message).await?;
     state.jobs.ring();
     Ok(see_other("/admin?notice=invited"))
+}
+
+/// Revokes a pending invitation of a company from the firm's page of that company (a first admin's invitation
+/// sent to the wrong address, or one a company admin sent): the link dies, the company's audit log records it
+/// with the firm administrator as its author. Another company's invitation, or one no longer pending, is a 404.
+pub async fn revoke_tenant_invitation(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (id, invitation) = path.into_inner();
+    let id = TenantId::parse(&id).ok_or(WebError::NotFound)?;
+    let invitation = uuid::Uuid::parse_str(&invitation).map_err(|_| WebError::NotFound)?;
+    let (_, scope) = state
+        .tenants
+        .scope_for_firm_page(&admin.0.user, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let revoked = entry(
+        &admin,
+        &req,
+        "invitation.revoked",
+        format!("invitation:{invitation}"),
+    );
+    if !state
+        .invitations
+        .revoke(&scope, invitation, Utc::now(), revoked)
+        .await?
+    {
+        return Err(WebError::NotFound);
+    }
+    Ok(see_other(&format!("/admin/tenants/{id}?notice=revoked")))
 }
 
 // ---- firm administrators ----

@@ -429,7 +429,7 @@ pub async fn submit(
     req: HttpRequest,
     Member(ctx): Member,
     path: web::Path<(String, String)>,
-    multipart: Multipart,
+    mut multipart: Multipart,
 ) -> Result<HttpResponse, WebError> {
     let (_, id) = path.into_inner();
     let loaded = answering::load_invoice(&state, &ctx, &id).await?;
@@ -438,7 +438,8 @@ pub async fn submit(
         Ok(request) => request.clone(),
         Err(refusal) => return no_request(&state, &req, &ctx, base, &refusal).await,
     };
-    let posted = match form::read(multipart).await {
+    // Borrowed: the body stays unread (not discarded) while the refusal page is built.
+    let posted = match form::read(&mut multipart).await {
         Ok(posted) => posted,
         Err(ReadError::TooLarge) => {
             return unreadable_form(&state, &req, &ctx, HttpStatus::PAYLOAD_TOO_LARGE, base).await;

@@ -4,8 +4,9 @@
 //! (`/t/{slug}/settings/outbox`). Anywhere else (a real deployment) these pages do not exist: 404.
 
 use crate::errors::{WebError, respond};
-use crate::extract::{Admin, FirmAdmin, layout_for};
+use crate::extract::{Admin, FirmAdmin, client_ip, layout_for};
 use crate::format::date_time;
+use crate::forms::see_other;
 use crate::i18n::Tr;
 use crate::layout::Layout;
 use crate::state::AppState;
@@ -13,9 +14,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
+use portal_app::outbox::{Asker, Owner, Retried};
 use portal_domain::ids::TenantId;
 use portal_persistence::outbox::{EmailStatus, StoredEmail};
 use portal_persistence::tenants::Tenant;
+use serde::Deserialize;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -25,10 +28,15 @@ const LIST_LIMIT: u64 = 200;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/outbox", web::get().to(firm_list))
         .route("/admin/outbox/{id}", web::get().to(firm_email))
+        .route("/admin/outbox/{id}/retry", web::post().to(firm_retry))
         .route("/t/{slug}/settings/outbox", web::get().to(tenant_list))
         .route(
             "/t/{slug}/settings/outbox/{id}",
             web::get().to(tenant_email),
+        )
+        .route(
+            "/t/{slug}/settings/outbox/{id}/retry",
+            web::post().to(tenant_retry),
         );
 }
 
@@ -125,6 +133,10 @@ struct EmailPage {
     last_error: Option<String>,
     /// Why an `uncertain` email is not sent again, and what to do.
     uncertain: bool,
+    /// Where "send again" posts, for an email that failed or may have been sent.
+    retry_href: Option<String>,
+    /// Just queued again by "send again".
+    retried: bool,
     text_body: String,
     /// Shown in a sandboxed frame (`srcdoc`, escaped by the template): no script of the email can run, and the
     /// page's CSP applies to it as well.
@@ -132,9 +144,19 @@ struct EmailPage {
 }
 
 impl EmailPage {
-    fn new(layout: Layout, tenant: Option<Tenant>, back: String, email: StoredEmail) -> Self {
+    fn new(
+        layout: Layout,
+        tenant: Option<Tenant>,
+        back: String,
+        email: StoredEmail,
+        retried: bool,
+    ) -> Self {
         let t = layout.t;
+        let retry_href = matches!(email.status, EmailStatus::Failed | EmailStatus::Uncertain)
+            .then(|| format!("{back}/{}/retry", email.id));
         Self {
+            retry_href,
+            retried,
             back,
             subject: subject_or_placeholder(t, &email.email.subject),
             from: email.email.from,
@@ -186,6 +208,33 @@ fn parse_id(text: &str) -> Result<Uuid, WebError> {
     Uuid::parse_str(text).map_err(|_| WebError::NotFound)
 }
 
+/// `?retried=1` after "send again" (post/redirect/get).
+#[derive(Deserialize)]
+pub struct EmailQuery {
+    retried: Option<String>,
+}
+
+impl EmailQuery {
+    fn retried(&self) -> bool {
+        self.retried.is_some()
+    }
+}
+
+fn asker(req: &HttpRequest, user: &crate::extract::CurrentUser) -> Asker {
+    Asker {
+        user: user.user.id,
+        ip: client_ip(req),
+    }
+}
+
+/// Where "send again" leads: the email's page, saying it is queued again when it was.
+fn after_retry(page: &str, retried: Retried) -> HttpResponse {
+    match retried {
+        Retried::Queued => see_other(&format!("{page}?retried=1")),
+        Retried::Unchanged => see_other(page),
+    }
+}
+
 // ---- the firm's outbox ----
 
 pub async fn firm_list(
@@ -229,13 +278,52 @@ pub async fn firm_email(
     req: HttpRequest,
     admin: FirmAdmin,
     id: web::Path<String>,
+    query: web::Query<EmailQuery>,
 ) -> Result<HttpResponse, WebError> {
     ensure_available(&state)?;
     let id = parse_id(&id)?;
     let email = state.outbox.get(id).await?.ok_or(WebError::NotFound)?;
     let layout = layout_for(&state, &req, &admin.0, None).await?;
-    let page = EmailPage::new(layout, None, "/admin/outbox".to_owned(), email);
+    let page = EmailPage::new(
+        layout,
+        None,
+        "/admin/outbox".to_owned(),
+        email,
+        query.retried(),
+    );
     Ok(respond(&req, StatusCode::OK, page))
+}
+
+/// "Send again" from the firm's list: a tenant's email through a scope minted for the firm administrator (so the
+/// repository's tenant filter applies as for the tenant's own admins), the firm's own emails as the firm's.
+pub async fn firm_retry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: FirmAdmin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    ensure_available(&state)?;
+    let id = parse_id(&id)?;
+    let email = state.outbox.get(id).await?.ok_or(WebError::NotFound)?;
+    let asker = asker(&req, &admin.0);
+    let retried = match email.tenant_id {
+        Some(tenant) => {
+            let tenant = state
+                .tenants
+                .find_by_id(tenant)
+                .await?
+                .ok_or(WebError::NotFound)?;
+            let (_, scope) = state
+                .tenants
+                .scope_for_firm_admin(&admin.0.user, &tenant.slug)
+                .await?
+                .ok_or(WebError::NotFound)?;
+            portal_app::outbox::retry(&state, Owner::Tenant(&scope), id, asker).await
+        }
+        None => portal_app::outbox::retry(&state, Owner::Firm, id, asker).await,
+    }
+    .map_err(WebError::from_failure)?;
+    Ok(after_retry(&format!("/admin/outbox/{id}"), retried))
 }
 
 // ---- a tenant's outbox ----
@@ -269,6 +357,7 @@ pub async fn tenant_email(
     req: HttpRequest,
     Admin(ctx): Admin,
     path: web::Path<(String, String)>,
+    query: web::Query<EmailQuery>,
 ) -> Result<HttpResponse, WebError> {
     ensure_available(&state)?;
     let (_, id) = path.into_inner();
@@ -280,8 +369,34 @@ pub async fn tenant_email(
         .ok_or(WebError::NotFound)?;
     let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
     let back = format!("/t/{}/settings/outbox", ctx.tenant.slug);
-    let page = EmailPage::new(layout, Some(ctx.tenant.clone()), back, email);
+    let page = EmailPage::new(
+        layout,
+        Some(ctx.tenant.clone()),
+        back,
+        email,
+        query.retried(),
+    );
     Ok(respond(&req, StatusCode::OK, page))
+}
+
+/// "Send again" from a tenant's list: only this tenant's email (another tenant's id is a 404).
+pub async fn tenant_retry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Admin(ctx): Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    ensure_available(&state)?;
+    let (_, id) = path.into_inner();
+    let id = parse_id(&id)?;
+    let asker = asker(&req, &ctx.user);
+    let retried = portal_app::outbox::retry(&state, Owner::Tenant(&ctx.scope), id, asker)
+        .await
+        .map_err(WebError::from_failure)?;
+    Ok(after_retry(
+        &format!("/t/{}/settings/outbox/{id}", ctx.tenant.slug),
+        retried,
+    ))
 }
 
 #[cfg(test)]
