@@ -12,6 +12,7 @@ pub mod invitations;
 pub mod invoices;
 pub mod jobs;
 pub mod notifications;
+pub mod outgoing_webhooks;
 pub mod outbox;
 pub mod payments;
 pub mod reminders;

@@ -2,7 +2,7 @@
 
 use crate::{
     admin, answers, auth, customers, health, hooks, invoices, live, outbox, payments, reminders,
-    tenant,
+    tenant, webhooks,
 };
 use actix_web::web;
 
@@ -141,6 +141,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(answers::routes::configure)
         .configure(reminders::routes::configure)
         .configure(hooks::routes::configure)
+        .configure(webhooks::routes::configure)
         .route(
             "/account/notifications",
             web::post().to(auth::routes::save_notifications),

@@ -42,7 +42,16 @@ const QUEUE_SIZE: u64 = 20;
 const RECENT_EVENTS: u64 = 10;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/t/{slug}/invoices", web::get().to(list))
+    // The exports' fixed paths before `/invoices/{id}`.
+    cfg.route(
+        "/t/{slug}/invoices/export.csv",
+        web::get().to(super::export::invoices),
+    )
+    .route(
+        "/t/{slug}/invoices/timeline.csv",
+        web::get().to(super::export::timeline),
+    )
+    .route("/t/{slug}/invoices", web::get().to(list))
         .route("/t/{slug}/invoices/{id}", web::get().to(show))
         .route(
             "/t/{slug}/invoices/{id}/files/{file_id}",
@@ -178,15 +187,15 @@ pub(crate) struct ListParams {
 const MAX_SEARCH: usize = 100;
 
 /// What a list request asks for, once checked.
-struct ParsedList {
-    filter: InvoiceFilter,
+pub(crate) struct ParsedList {
+    pub(crate) filter: InvoiceFilter,
     after: Option<Cursor>,
     /// One sentence per refused parameter; any makes the answer a 400.
-    problems: Vec<String>,
+    pub(crate) problems: Vec<String>,
 }
 
 impl ListParams {
-    fn from_query(query: &str) -> Self {
+    pub(crate) fn from_query(query: &str) -> Self {
         let mut params = Self::default();
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             let value = value.trim().to_owned();
@@ -207,7 +216,7 @@ impl ListParams {
         params
     }
 
-    fn parse(&self, t: Tr) -> ParsedList {
+    pub(crate) fn parse(&self, t: Tr) -> ParsedList {
         let mut problems = Vec::new();
         let mut bad = |key: &str, value: &str| {
             let shown: String = value.chars().take(40).collect();
