@@ -97,7 +97,9 @@ impl MigrationTrait for Migration {
                     .col(text(WebhookEndpoints::Secret))
                     .col(string_len(WebhookEndpoints::State, 16))
                     .col(big_integer(WebhookEndpoints::NextSeq).default(0))
-                    .col(timestamp_with_time_zone_null(WebhookEndpoints::FailingSince))
+                    .col(timestamp_with_time_zone_null(
+                        WebhookEndpoints::FailingSince,
+                    ))
                     .col(timestamp_with_time_zone_null(WebhookEndpoints::PausedAt))
                     .col(timestamp_with_time_zone(WebhookEndpoints::CreatedAt))
                     .col(uuid_null(WebhookEndpoints::CreatedBy))
@@ -135,7 +137,9 @@ impl MigrationTrait for Migration {
                     .col(integer(WebhookMessages::Attempts).default(0))
                     .col(big_integer(WebhookMessages::LeaseUntilMs).default(0))
                     .col(integer_null(WebhookMessages::LastStatus))
-                    .col(timestamp_with_time_zone_null(WebhookMessages::LastAttemptAt))
+                    .col(timestamp_with_time_zone_null(
+                        WebhookMessages::LastAttemptAt,
+                    ))
                     .col(timestamp_with_time_zone(WebhookMessages::CreatedAt))
                     .col(timestamp_with_time_zone_null(WebhookMessages::DeliveredAt))
                     .foreign_key(

@@ -170,8 +170,8 @@ pub async fn register_endpoint(
     by: Option<portal_domain::ids::UserId>,
     audit: AuditEntry,
 ) -> Result<Registered, EndpointError> {
-    let url = check_url(url, state.settings.allow_loopback_webhooks)
-        .map_err(EndpointError::Invalid)?;
+    let url =
+        check_url(url, state.settings.allow_loopback_webhooks).map_err(EndpointError::Invalid)?;
     if events.is_empty() {
         return Err(EndpointError::Invalid(EndpointProblem::NoEvent));
     }
@@ -187,7 +187,9 @@ pub async fn register_endpoint(
     portal_persistence::audit::record_for_tenant(
         &state.db,
         scope,
-        audit.details(serde_json::json!({ "endpoint": endpoint.id, "url": endpoint.url, "events": names })),
+        audit.details(
+            serde_json::json!({ "endpoint": endpoint.id, "url": endpoint.url, "events": names }),
+        ),
     )
     .await?;
     tracing::info!(endpoint = %endpoint.id, "outgoing webhook endpoint registered");
@@ -219,7 +221,10 @@ pub async fn remove_endpoint(
 /// Makes a paused endpoint active again; its pending messages go out in order. False when the company has no such
 /// endpoint.
 pub async fn resume_endpoint(state: &App, scope: &TenantScope, id: Uuid) -> anyhow::Result<bool> {
-    let resumed = state.outgoing_webhooks.resume(scope, id, DELIVER_JOB).await?;
+    let resumed = state
+        .outgoing_webhooks
+        .resume(scope, id, DELIVER_JOB)
+        .await?;
     state.jobs.ring();
     Ok(resumed)
 }
@@ -393,14 +398,22 @@ pub async fn run(state: App, client: Option<reqwest::Client>, job: ClaimedJob) -
     }
     let now_ms = Utc::now().timestamp_millis();
     let lease = i64::try_from(TIMEOUT.as_millis() * 3).unwrap_or(i64::MAX);
-    if !repo.take(&scope, message.id, now_ms, now_ms + lease).await? {
+    if !repo
+        .take(&scope, message.id, now_ms, now_ms + lease)
+        .await?
+    {
         return Ok(());
     }
     let client = client.ok_or_else(|| JobFailure::Retry(anyhow::anyhow!("no HTTP client")))?;
-    let secret = crypto::decrypt(&state.master_key, scope.tenant_id(), &endpoint.encrypted_secret)
-        .map_err(|error| JobFailure::Permanent(anyhow::Error::from(error)))?;
+    let secret = crypto::decrypt(
+        &state.master_key,
+        scope.tenant_id(),
+        &endpoint.encrypted_secret,
+    )
+    .map_err(|error| JobFailure::Permanent(anyhow::Error::from(error)))?;
     let timestamp = Utc::now().timestamp();
-    let signature = portal_billit::webhook::sign(secret.as_bytes(), timestamp, message.body.as_bytes());
+    let signature =
+        portal_billit::webhook::sign(secret.as_bytes(), timestamp, message.body.as_bytes());
     let sent = client
         .post(&endpoint.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -417,7 +430,11 @@ pub async fn run(state: App, client: Option<reqwest::Client>, job: ClaimedJob) -
                 .chars()
                 .take(portal_persistence::outgoing_webhooks::EXCERPT_CHARS)
                 .collect();
-            (Some(i32::from(status.as_u16())), excerpt, status.is_success())
+            (
+                Some(i32::from(status.as_u16())),
+                excerpt,
+                status.is_success(),
+            )
         }
         // The cause chain without the URL's query (which may carry a receiver's token).
         Err(error) => (None, describe(&error), false),
@@ -486,7 +503,11 @@ async fn tell_admins(state: &App, scope: &TenantScope, url: &str) -> Result<(), 
         let t = Tr::new(Language::parse(&member.user.language).unwrap_or_default());
         let text = t.fill(
             "webhooks.paused_email_body",
-            &[("url", url), ("company", &tenant.legal_name), ("link", &link)],
+            &[
+                ("url", url),
+                ("company", &tenant.legal_name),
+                ("link", &link),
+            ],
         );
         let email = NewEmail {
             to: vec![member.user.email.clone()],

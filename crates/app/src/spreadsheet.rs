@@ -129,6 +129,8 @@ pub fn read(bytes: &[u8]) -> Result<Table, ReadProblem> {
         .map(|header| header.trim().to_owned())
         .collect();
     let mut rows = Vec::new();
+    // Line numbers from the records' byte offsets (lines counted as the file's reader sees them).
+    let (mut counted_to, mut line) = (0usize, 1u64);
     for record in reader.records() {
         let record = record.map_err(|_| ReadProblem::Malformed)?;
         if record.iter().all(|field| field.trim().is_empty()) {
@@ -137,7 +139,20 @@ pub fn read(bytes: &[u8]) -> Result<Table, ReadProblem> {
         if rows.len() >= MAX_ROWS {
             return Err(ReadProblem::TooManyRows);
         }
-        let line = record.position().map_or(0, csv::Position::line);
+        let mut start = record
+            .position()
+            .and_then(|position| usize::try_from(position.byte()).ok())
+            .unwrap_or(counted_to)
+            .clamp(counted_to, text.len());
+        // After a CRLF the reader's position is the LF's: the record starts after the line break.
+        while start < text.len() && matches!(text.as_bytes()[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        line += text.as_bytes()[counted_to..start]
+            .iter()
+            .filter(|byte| **byte == b'\n')
+            .count() as u64;
+        counted_to = start;
         rows.push((line, record.iter().map(str::to_owned).collect()));
     }
     Ok(Table { headers, rows })
@@ -157,7 +172,10 @@ mod tests {
 
     #[test]
     fn lines_are_semicolon_separated_and_quoted_when_needed() {
-        assert_eq!(line(["a", "b;c", "d\"e"]), b"a;\"b;c\";\"d\"\"e\"\r\n".to_vec());
+        assert_eq!(
+            line(["a", "b;c", "d\"e"]),
+            b"a;\"b;c\";\"d\"\"e\"\r\n".to_vec()
+        );
     }
 
     #[test]

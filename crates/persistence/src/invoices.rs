@@ -1644,13 +1644,11 @@ impl InvoiceRepository {
             .filter(invoice_events::Column::At.lt(to));
         if let Some((at, id)) = after {
             query = query.filter(
-                Condition::any()
-                    .add(invoice_events::Column::At.gt(at))
-                    .add(
-                        Condition::all()
-                            .add(invoice_events::Column::At.eq(at))
-                            .add(invoice_events::Column::Id.gt(id)),
-                    ),
+                Condition::any().add(invoice_events::Column::At.gt(at)).add(
+                    Condition::all()
+                        .add(invoice_events::Column::At.eq(at))
+                        .add(invoice_events::Column::Id.gt(id)),
+                ),
             );
         }
         let events = query
@@ -1660,7 +1658,8 @@ impl InvoiceRepository {
             .all(&self.db)
             .await?;
         let ids: Vec<Uuid> = events.iter().map(|event| event.invoice_id).collect();
-        let invoices: std::collections::HashMap<Uuid, (Option<String>, String)> = if ids.is_empty() {
+        let invoices: std::collections::HashMap<Uuid, (Option<String>, String)> = if ids.is_empty()
+        {
             std::collections::HashMap::new()
         } else {
             invoices::Entity::find()
@@ -1982,4 +1981,3 @@ mod tests {
         assert_eq!(Cursor::decode("nonsense"), None);
     }
 }
-

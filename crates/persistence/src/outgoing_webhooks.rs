@@ -12,7 +12,7 @@ use crate::entities::{webhook_attempts, webhook_endpoints, webhook_messages};
 use crate::jobs::{JobQueue, JobQueueError, NewJob};
 use crate::scope::TenantScope;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -218,7 +218,7 @@ pub async fn emit_in<C: ConnectionTrait>(
         let chosen = to_endpoint(endpoint.clone()).events;
         let first = endpoint.next_seq - count + 1;
         for (offset, event) in (0_i64..).zip(events) {
-            if !chosen.iter().any(|kind| *kind == event.event_type) {
+            if !chosen.contains(&event.event_type) {
                 continue;
             }
             let id = Uuid::now_v7();
@@ -407,11 +407,7 @@ impl OutgoingWebhookRepository {
         Ok(true)
     }
 
-    pub async fn message(
-        &self,
-        scope: &TenantScope,
-        id: Uuid,
-    ) -> Result<Option<Message>, DbErr> {
+    pub async fn message(&self, scope: &TenantScope, id: Uuid) -> Result<Option<Message>, DbErr> {
         Ok(webhook_messages::Entity::find_by_id(id)
             .filter(webhook_messages::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .one(&self.db)
@@ -515,7 +511,10 @@ impl OutgoingWebhookRepository {
         until_ms: i64,
     ) -> Result<bool, DbErr> {
         let updated = webhook_messages::Entity::update_many()
-            .col_expr(webhook_messages::Column::LeaseUntilMs, Expr::value(until_ms))
+            .col_expr(
+                webhook_messages::Column::LeaseUntilMs,
+                Expr::value(until_ms),
+            )
             .filter(webhook_messages::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(webhook_messages::Column::Id.eq(id))
             .filter(webhook_messages::Column::State.eq(MessageState::Pending.as_str()))
@@ -529,7 +528,10 @@ impl OutgoingWebhookRepository {
     /// longer failing. Failed: the endpoint is failing since its first failure, and paused when that is older than
     /// `pause_after`; with `give_up` the message is given up. A message that ends wakes the next pending one of
     /// its invoice (a job of kind `job_kind`).
-    #[expect(clippy::too_many_arguments, reason = "one attempt's facts, recorded together")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one attempt's facts, recorded together"
+    )]
     pub async fn record_attempt(
         &self,
         scope: &TenantScope,
@@ -579,16 +581,16 @@ impl OutgoingWebhookRepository {
             MessageState::Pending
         };
         webhook_messages::Entity::update_many()
-            .col_expr(
-                webhook_messages::Column::State,
-                Expr::value(state.as_str()),
-            )
+            .col_expr(webhook_messages::Column::State, Expr::value(state.as_str()))
             .col_expr(
                 webhook_messages::Column::Attempts,
                 Expr::col(webhook_messages::Column::Attempts).add(1),
             )
             .col_expr(webhook_messages::Column::LeaseUntilMs, Expr::value(0_i64))
-            .col_expr(webhook_messages::Column::LastStatus, Expr::value(status_code))
+            .col_expr(
+                webhook_messages::Column::LastStatus,
+                Expr::value(status_code),
+            )
             .col_expr(webhook_messages::Column::LastAttemptAt, Expr::value(now))
             .col_expr(
                 webhook_messages::Column::DeliveredAt,

@@ -243,6 +243,7 @@ impl StatusPass {
         events: &[crate::outgoing_webhooks::OutgoingEvent],
         job_kind: &str,
     ) -> Result<u64, crate::outgoing_webhooks::OutgoingError> {
-        crate::outgoing_webhooks::emit_in(&self.txn, &self.scope, events, job_kind, Utc::now()).await
+        crate::outgoing_webhooks::emit_in(&self.txn, &self.scope, events, job_kind, Utc::now())
+            .await
     }
 }

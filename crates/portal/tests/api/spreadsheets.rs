@@ -79,12 +79,22 @@ async fn a_customers_file_is_previewed_then_imported_once() {
     let html = preview.text().await.unwrap();
     // Every row's fate, the problems in words.
     assert!(html.contains("Sera créé"), "{html}");
-    assert!(html.contains("SIREN : "), "the bad SIREN is explained: {html}");
+    assert!(
+        html.contains("SIREN : "),
+        "the bad SIREN is explained: {html}"
+    );
     assert!(html.contains("Indiquez la raison sociale."), "{html}");
     assert!(html.contains("Même client que la ligne 2"), "{html}");
     assert!(html.contains("1 client(s) à créer, 1 déjà connu(s), 2 ligne(s) avec des problèmes"));
     // Nothing written yet.
-    assert!(app.state.customers.list(&scope, None, 10).await.unwrap().is_empty());
+    assert!(
+        app.state
+            .customers
+            .list(&scope, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let content = kept_content(&html);
     let confirm = |content: String| {
@@ -94,7 +104,10 @@ async fn a_customers_file_is_previewed_then_imported_once() {
                 member,
                 page,
                 page,
-                &[Part::Text("content", &content), Part::Text("action", "confirm")],
+                &[
+                    Part::Text("content", &content),
+                    Part::Text("action", "confirm"),
+                ],
             )
             .await
         }
@@ -120,10 +133,21 @@ async fn a_customers_file_is_previewed_then_imported_once() {
     .await;
     let html = again.text().await.unwrap();
     assert!(html.contains("Déjà client"), "{html}");
-    assert!(!html.contains("name=\"content\""), "nothing to confirm: {html}");
+    assert!(
+        !html.contains("name=\"content\""),
+        "nothing to confirm: {html}"
+    );
     let done = confirm(content).await;
     assert!(done.text().await.unwrap().contains("0 client(s) créé(s)."));
-    assert_eq!(app.state.customers.list(&scope, None, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        app.state
+            .customers
+            .list(&scope, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A file that is not a CSV of customers is refused in words, and changes nothing.
     for (file, words) in [
@@ -143,11 +167,24 @@ async fn a_customers_file_is_previewed_then_imported_once() {
         assert_eq!(refused.status(), 422);
         assert!(refused.text().await.unwrap().contains(words));
     }
-    assert_eq!(app.state.customers.list(&scope, None, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        app.state
+            .customers
+            .list(&scope, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     app.shutdown().await;
 }
 
-async fn invoice(app: &TestApp, scope: &TenantScope, number: &str, incl: i64) -> portal_domain::ids::InvoiceId {
+async fn invoice(
+    app: &TestApp,
+    scope: &TenantScope,
+    number: &str,
+    incl: i64,
+) -> portal_domain::ids::InvoiceId {
     app.state
         .invoices
         .create_draft(
@@ -184,7 +221,12 @@ async fn the_list_and_a_period_export_as_french_spreadsheets() {
         &app.state,
         &scope,
         first,
-        &[StatusEvent::status(StatusCode(208), Source::Buyer, at, "test-208")],
+        &[StatusEvent::status(
+            StatusCode(208),
+            Source::Buyer,
+            at,
+            "test-208",
+        )],
         None,
         "test",
     )
@@ -263,7 +305,14 @@ async fn another_company_gets_404_on_the_csv_routes() {
     .await;
     assert_eq!(response.status(), 404);
     let acme = scope_of(&app, "acme").await;
-    assert!(app.state.customers.list(&acme, None, 10).await.unwrap().is_empty());
+    assert!(
+        app.state
+            .customers
+            .list(&acme, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A viewer reads the exports but may not import.
     let viewer = Visitor::signed_in(&app, "viewer@acme.fr", PASSWORD).await;
     assert_eq!(viewer.get("/t/acme/customers/import").await.status(), 403);

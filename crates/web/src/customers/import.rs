@@ -25,25 +25,58 @@ use portal_persistence::tenants::Tenant;
 const COLUMNS: &[(&str, &[&str])] = &[
     (
         "legal_name",
-        &["raison sociale", "nom", "name", "legal name", "societe", "company"],
+        &[
+            "raison sociale",
+            "nom",
+            "name",
+            "legal name",
+            "societe",
+            "company",
+        ],
     ),
     ("siren", &["siren"]),
     ("siret", &["siret"]),
     (
         "vat_number",
-        &["tva", "numero de tva", "n tva", "vat", "vat number", "tva intracommunautaire"],
+        &[
+            "tva",
+            "numero de tva",
+            "n tva",
+            "vat",
+            "vat number",
+            "tva intracommunautaire",
+        ],
     ),
     (
         "electronic_address",
-        &["adresse electronique", "electronic address", "peppol", "adresse de facturation electronique"],
+        &[
+            "adresse electronique",
+            "electronic address",
+            "peppol",
+            "adresse de facturation electronique",
+        ],
     ),
     (
         "contact_emails",
-        &["email", "emails", "e mail", "e mails", "courriel", "contact emails", "contact"],
+        &[
+            "email",
+            "emails",
+            "e mail",
+            "e mails",
+            "courriel",
+            "contact emails",
+            "contact",
+        ],
     ),
     ("street", &["adresse", "rue", "street", "address"]),
-    ("additional", &["complement", "complement d adresse", "additional"]),
-    ("postcode", &["code postal", "cp", "postcode", "zip", "postal code"]),
+    (
+        "additional",
+        &["complement", "complement d adresse", "additional"],
+    ),
+    (
+        "postcode",
+        &["code postal", "cp", "postcode", "zip", "postal code"],
+    ),
     ("city", &["ville", "city"]),
     ("country", &["pays", "country"]),
     ("language", &["langue", "language"]),
@@ -107,7 +140,10 @@ fn field_problems(errors: &FieldErrors, t: Tr) -> Vec<String> {
         ("csv.siren", &errors.siren),
         ("customers.field.siret", &errors.siret),
         ("customers.field.vat_number", &errors.vat_number),
-        ("customers.field.electronic_address", &errors.electronic_address),
+        (
+            "customers.field.electronic_address",
+            &errors.electronic_address,
+        ),
         ("customers.field.contact_emails", &errors.contact_emails),
         ("customers.field.street", &errors.street),
         ("customers.field.additional", &errors.additional),
@@ -193,9 +229,10 @@ async fn check(
         let siren = input.siren.as_string();
         let siret = input.siret.map(|siret| siret.as_string());
         let address = input.electronic_address.to_string();
-        let same = |(known_siren, known_siret, known_address): (&String, &Option<String>, &String)| {
-            *known_address == address || (*known_siren == siren && *known_siret == siret)
-        };
+        let same =
+            |(known_siren, known_siret, known_address): (&String, &Option<String>, &String)| {
+                *known_address == address || (*known_siren == siren && *known_siret == siret)
+            };
         if known.iter().any(|(a, b, c)| same((a, b, c))) {
             row.outcome = Outcome::Known;
         } else if let Some((_, _, _, first)) = seen.iter().find(|(a, b, c, _)| same((a, b, c))) {
@@ -237,16 +274,20 @@ fn views(rows: &[Row], t: Tr) -> Vec<RowView> {
     rows.iter()
         .map(|row| {
             let (outcome, problems, creates) = match &row.outcome {
-                Outcome::Create(_) => (t.get("csv.import.will_create").to_owned(), Vec::new(), true),
+                Outcome::Create(_) => {
+                    (t.get("csv.import.will_create").to_owned(), Vec::new(), true)
+                }
                 Outcome::Known => (t.get("csv.import.known").to_owned(), Vec::new(), false),
                 Outcome::Repeated(first) => (
                     t.fill("csv.import.repeated", &[("line", &first.to_string())]),
                     Vec::new(),
                     false,
                 ),
-                Outcome::Problems(problems) => {
-                    (t.get("csv.import.problems").to_owned(), problems.clone(), false)
-                }
+                Outcome::Problems(problems) => (
+                    t.get("csv.import.problems").to_owned(),
+                    problems.clone(),
+                    false,
+                ),
             };
             RowView {
                 line: row.line,
@@ -269,7 +310,8 @@ fn page(
     created: Option<usize>,
 ) -> ImportPage {
     let t = layout.t;
-    let count = |wanted: fn(&Outcome) -> bool| rows.iter().filter(|row| wanted(&row.outcome)).count();
+    let count =
+        |wanted: fn(&Outcome) -> bool| rows.iter().filter(|row| wanted(&row.outcome)).count();
     let to_create = count(|outcome| matches!(outcome, Outcome::Create(_)));
     let with_problems = count(|outcome| matches!(outcome, Outcome::Problems(_)));
     let known = count(|outcome| matches!(outcome, Outcome::Known | Outcome::Repeated(_)));

@@ -15,7 +15,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use portal_app::App;
 use portal_app::spreadsheet::{self, BOM};
-use portal_domain::Language;
 use portal_domain::lifecycle::{EventKind, Payment};
 use portal_persistence::TenantScope;
 use portal_persistence::invoices::{Cursor, InvoiceFilter, InvoiceRow, PeriodEvent};
@@ -27,7 +26,10 @@ const PAGE: u64 = 500;
 /// The longest period a timeline export covers (a year and a day, so a calendar year fits with its bounds).
 const MAX_PERIOD_DAYS: i64 = 367;
 
-fn csv_response(file_name: &str, body: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + 'static) -> HttpResponse {
+fn csv_response(
+    file_name: &str,
+    body: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + 'static,
+) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
         .insert_header((
@@ -64,7 +66,9 @@ fn yes_no(value: bool, t: Tr) -> &'static str {
 fn invoice_line(row: &InvoiceRow, t: Tr) -> Vec<u8> {
     let lang = t.lang;
     let date = |value: Option<chrono::NaiveDate>| {
-        value.map(|day| portal_app::dates::date(day, lang)).unwrap_or_default()
+        value
+            .map(|day| portal_app::dates::date(day, lang))
+            .unwrap_or_default()
     };
     spreadsheet::line([
         row.number.clone(),
@@ -78,8 +82,12 @@ fn invoice_line(row: &InvoiceRow, t: Tr) -> Vec<u8> {
         date(row.due_date),
         spreadsheet::amount(row.total_incl_cents, lang),
         row.currency.clone(),
-        row.headline.map(|code| code.0.to_string()).unwrap_or_default(),
-        row.headline.map(|code| code.label(lang)).unwrap_or_default(),
+        row.headline
+            .map(|code| code.0.to_string())
+            .unwrap_or_default(),
+        row.headline
+            .map(|code| code.label(lang))
+            .unwrap_or_default(),
         t.get(state_key(row.submission)).to_owned(),
         t.get(payment_key(row.payment)).to_owned(),
         yes_no(row.needs_action, t).to_owned(),
@@ -197,7 +205,10 @@ fn event_line(row: &PeriodEvent, t: Tr) -> Vec<u8> {
         portal_app::dates::date_time_seconds(event.at, lang),
         event.number.clone(),
         event.buyer_name.clone(),
-        event.code.map(|code| code.0.to_string()).unwrap_or_default(),
+        event
+            .code
+            .map(|code| code.0.to_string())
+            .unwrap_or_default(),
         title,
         event.source.as_str().to_owned(),
         row.reasons.join(", "),
@@ -228,9 +239,13 @@ pub async fn timeline(
     let from = crate::forms::parse_date(&query.from);
     let to = crate::forms::parse_date(&query.to);
     let (from, to) = match (from, to) {
-        (Some(from), Some(to)) if from <= to && (to - from).num_days() < MAX_PERIOD_DAYS => (from, to),
+        (Some(from), Some(to)) if from <= to && (to - from).num_days() < MAX_PERIOD_DAYS => {
+            (from, to)
+        }
         (Some(from), Some(to)) if from <= to => {
-            return Ok(bad_request(&[t.get("csv.problem.period_too_long").to_owned()]));
+            return Ok(bad_request(&[t
+                .get("csv.problem.period_too_long")
+                .to_owned()]));
         }
         _ => return Ok(bad_request(&[t.get("csv.problem.period").to_owned()])),
     };
@@ -290,10 +305,10 @@ pub async fn timeline(
     Ok(csv_response(&name, body))
 }
 
-/// The language of the exports' words (for tests of this module's helpers).
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portal_domain::Language;
 
     #[test]
     fn a_header_starts_with_the_bom() {

@@ -52,11 +52,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::get().to(super::export::timeline),
     )
     .route("/t/{slug}/invoices", web::get().to(list))
-        .route("/t/{slug}/invoices/{id}", web::get().to(show))
-        .route(
-            "/t/{slug}/invoices/{id}/files/{file_id}",
-            web::get().to(file),
-        );
+    .route("/t/{slug}/invoices/{id}", web::get().to(show))
+    .route(
+        "/t/{slug}/invoices/{id}/files/{file_id}",
+        web::get().to(file),
+    );
 }
 
 fn live_url(slug: &str) -> String {

@@ -20,7 +20,10 @@ use uuid::Uuid;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/t/{slug}/settings/webhooks", web::get().to(list_page))
         .route("/t/{slug}/settings/webhooks", web::post().to(create))
-        .route("/t/{slug}/settings/webhooks/{id}", web::get().to(endpoint_page))
+        .route(
+            "/t/{slug}/settings/webhooks/{id}",
+            web::get().to(endpoint_page),
+        )
         .route(
             "/t/{slug}/settings/webhooks/{id}/resume",
             web::post().to(resume),
@@ -182,9 +185,15 @@ pub async fn create(
     )
     .by(Some(ctx.user.user.id))
     .from_ip(client_ip(&req));
-    let registered =
-        hooks::register_endpoint(&state, &ctx.scope, url, &chosen, Some(ctx.user.user.id), audit)
-            .await;
+    let registered = hooks::register_endpoint(
+        &state,
+        &ctx.scope,
+        url,
+        &chosen,
+        Some(ctx.user.user.id),
+        audit,
+    )
+    .await;
     let layout = layout_for(&state, &req, &ctx.user, Some(&ctx)).await?;
     match registered {
         Ok(registered) => {
@@ -288,10 +297,13 @@ pub async fn endpoint_page(
         .map(|attempt| AttemptView {
             event: event_label(&attempt.event_type, &layout),
             at: dates::date_time_seconds(attempt.at, lang),
-            status: attempt
+            status: attempt.status_code.map_or_else(
+                || layout.t.get("webhooks.no_answer").to_owned(),
+                |code| code.to_string(),
+            ),
+            ok: attempt
                 .status_code
-                .map_or_else(|| layout.t.get("webhooks.no_answer").to_owned(), |code| code.to_string()),
-            ok: attempt.status_code.is_some_and(|code| (200..300).contains(&code)),
+                .is_some_and(|code| (200..300).contains(&code)),
             excerpt: attempt.excerpt,
             resend: format!("{base}/messages/{}/resend", attempt.message_id),
         })
