@@ -134,7 +134,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/audit", web::get().to(admin::routes::audit_log))
         .configure(outbox::routes::configure)
         .configure(customers::routes::configure)
-        // The editor's fixed paths (`/invoices/new`) before the views' `/invoices/{id}`.
+        // The exports' and the editor's fixed paths (`/invoices/export.csv`, `/invoices/new`) before the views'
+        // `/invoices/{id}`.
+        .configure(invoices::export::configure)
         .configure(invoices::editor::configure)
         .configure(payments::routes::configure)
         .configure(invoices::views::configure)

@@ -21,6 +21,12 @@ use portal_persistence::invoices::{Cursor, InvoiceFilter, InvoiceRow, PeriodEven
 use serde::Deserialize;
 use uuid::Uuid;
 
+/// The exports' routes: fixed paths, configured before `/invoices/{id}` would take them.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/t/{slug}/invoices/export.csv", web::get().to(invoices))
+        .route("/t/{slug}/invoices/timeline.csv", web::get().to(timeline));
+}
+
 /// Rows read per query.
 const PAGE: u64 = 500;
 /// The longest period a timeline export covers (a year and a day, so a calendar year fits with its bounds).

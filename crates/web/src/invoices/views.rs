@@ -42,21 +42,12 @@ const QUEUE_SIZE: u64 = 20;
 const RECENT_EVENTS: u64 = 10;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // The exports' fixed paths before `/invoices/{id}`.
-    cfg.route(
-        "/t/{slug}/invoices/export.csv",
-        web::get().to(super::export::invoices),
-    )
-    .route(
-        "/t/{slug}/invoices/timeline.csv",
-        web::get().to(super::export::timeline),
-    )
-    .route("/t/{slug}/invoices", web::get().to(list))
-    .route("/t/{slug}/invoices/{id}", web::get().to(show))
-    .route(
-        "/t/{slug}/invoices/{id}/files/{file_id}",
-        web::get().to(file),
-    );
+    cfg.route("/t/{slug}/invoices", web::get().to(list))
+        .route("/t/{slug}/invoices/{id}", web::get().to(show))
+        .route(
+            "/t/{slug}/invoices/{id}/files/{file_id}",
+            web::get().to(file),
+        );
 }
 
 fn live_url(slug: &str) -> String {
