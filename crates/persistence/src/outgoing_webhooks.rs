@@ -184,8 +184,8 @@ pub fn delivery_job(scope: &TenantScope, kind: &str, message: Uuid, why: &str) -
         .max_attempts(MAX_ATTEMPTS)
 }
 
-/// How many times a message is tried before it is given up (with the queue's exponential backoff, about three
-/// hours).
+/// How many times a message is tried before it is given up (with the queue's default exponential backoff, 5 s
+/// doubling to at most an hour, with jitter: one to two and a half hours).
 pub const MAX_ATTEMPTS: i32 = 12;
 
 /// Announces `events` to the tenant's active endpoints that chose their type: one message per event and endpoint,
