@@ -21,6 +21,7 @@ mod m20261202_000012_paid_at_issue;
 mod m20261202_000013_reminders;
 mod m20261202_000014_outbox_sending;
 mod m20261202_000015_login_throttle_purge;
+mod m20261202_000017_integrations;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_reminders::Migration),
             Box::new(m20261202_000014_outbox_sending::Migration),
             Box::new(m20261202_000015_login_throttle_purge::Migration),
+            Box::new(m20261202_000017_integrations::Migration),
         ]
     }
 }

@@ -20,11 +20,13 @@ pub mod live;
 pub mod mailer;
 pub mod master_key;
 pub mod outbox;
+pub mod outgoing_webhooks;
 pub mod password;
 pub mod payments;
 pub mod reminders;
 pub mod seed;
 pub mod settlements;
+pub mod spreadsheet;
 pub mod statuses;
 pub mod worker;
 
@@ -40,6 +42,7 @@ use portal_persistence::invitations::{InvitationRepository, PasswordResetReposit
 use portal_persistence::invoices::InvoiceRepository;
 use portal_persistence::notifications::NotificationRepository;
 use portal_persistence::outbox::OutboxRepository;
+use portal_persistence::outgoing_webhooks::OutgoingWebhookRepository;
 use portal_persistence::payments::PaymentRepository;
 use portal_persistence::reminders::ReminderRepository;
 use portal_persistence::sessions::SessionRepository;
@@ -81,6 +84,8 @@ pub struct Settings {
     /// The sender of the portal's own emails.
     pub mail_from: String,
     pub billit: BillitSettings,
+    /// Whether outgoing webhook endpoints may be loopback `http://` addresses (tests and the demonstration only).
+    pub allow_loopback_webhooks: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +152,8 @@ pub struct App {
     pub reminders: ReminderRepository,
     pub deliveries: WebhookDeliveryRepository,
     pub notifications: NotificationRepository,
+    /// The company's own systems' endpoints, their messages and delivery log.
+    pub outgoing_webhooks: OutgoingWebhookRepository,
     /// The directory's answers about customers' electronic addresses (a day's cache of the lookup before sending).
     pub directory: DirectoryCheckRepository,
     /// The embedded Billit sandbox's accounts, when one runs in this deployment (the program plugs it in with
@@ -192,6 +199,7 @@ impl App {
             reminders: ReminderRepository::new(db.clone()),
             deliveries: WebhookDeliveryRepository::new(db.clone()),
             notifications: NotificationRepository::new(db.clone()),
+            outgoing_webhooks: OutgoingWebhookRepository::new(db.clone()),
             directory: DirectoryCheckRepository::new(db.clone()),
             embedded_sandbox: None,
             live: live::LiveUpdates::new(),
@@ -227,6 +235,17 @@ pub fn default_registry(state: &App) -> JobRegistry {
     let registry = statuses::register(registry, state);
     let registry = payments::register(registry, state);
     let registry = reminders::register(registry, state);
+    let hooks = state.clone();
+    let client = match outgoing_webhooks::http_client() {
+        Ok(client) => Some(client),
+        Err(error) => {
+            tracing::error!(error = %error, "no HTTP client for outgoing webhooks; their deliveries will wait");
+            None
+        }
+    };
+    let registry = registry.handle(outgoing_webhooks::DELIVER_JOB, move |job| {
+        outgoing_webhooks::run(hooks.clone(), client.clone(), job)
+    });
     registry
         .handle(portal_persistence::outbox::SEND_JOB, move |job| {
             mailer::send_job(outbox.clone(), mailer.clone(), job)

@@ -308,6 +308,42 @@ impl CustomerRepository {
             .collect()
     }
 
+    /// Who among the company's customers has one of `sirens` or one of `addresses` (electronic addresses):
+    /// `(SIREN, SIRET, electronic address)` of each (an import leaves out the rows that are customers already).
+    pub async fn known_identities(
+        &self,
+        scope: &TenantScope,
+        sirens: &[String],
+        addresses: &[String],
+    ) -> Result<Vec<(String, Option<String>, String)>, DbErr> {
+        if sirens.is_empty() && addresses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        // In chunks, so that a large file stays under the databases' limits on bound values.
+        for (sirens, addresses) in sirens
+            .chunks(400)
+            .map(|chunk| (chunk, &[][..]))
+            .chain(addresses.chunks(400).map(|chunk| (&[][..], chunk)))
+        {
+            let rows: Vec<(String, Option<String>, String)> = Self::scoped(scope)
+                .select_only()
+                .column(customers::Column::Siren)
+                .column(customers::Column::Siret)
+                .column(customers::Column::ElectronicAddress)
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(customers::Column::Siren.is_in(sirens.iter().cloned()))
+                        .add(customers::Column::ElectronicAddress.is_in(addresses.iter().cloned())),
+                )
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// Keeps what the network said about the customer's electronic address, and when.
     pub async fn set_network_check(
         &self,

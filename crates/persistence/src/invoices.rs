@@ -271,6 +271,14 @@ pub struct StatusCounts {
     pub total: u64,
 }
 
+/// An event of a period (the CSV export of the timeline), with its id for the keyset.
+#[derive(Debug, Clone)]
+pub struct PeriodEvent {
+    pub id: Uuid,
+    pub reasons: Vec<String>,
+    pub event: RecentEvent,
+}
+
 /// A recent event across the tenant's invoices (the dashboard).
 #[derive(Debug, Clone)]
 pub struct RecentEvent {
@@ -1063,17 +1071,7 @@ impl InvoiceRepository {
         id: InvoiceId,
         columns: Vec<(invoices::Column, sea_orm::sea_query::SimpleExpr)>,
     ) -> Result<(), DbErr> {
-        let mut update = invoices::Entity::update_many()
-            .col_expr(invoices::Column::UpdatedAt, Expr::value(Utc::now()));
-        for (column, value) in columns {
-            update = update.col_expr(column, value);
-        }
-        update
-            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-            .filter(invoices::Column::Id.eq(id.as_uuid()))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        set_columns_in(&self.db, scope, id, columns).await
     }
 
     /// A worker took the submission: one more attempt.
@@ -1141,31 +1139,24 @@ impl InvoiceRepository {
         id: InvoiceId,
         message: &str,
     ) -> Result<(), DbErr> {
-        self.set_columns(
-            scope,
-            id,
-            vec![
-                (
-                    invoices::Column::SubmissionState,
-                    Expr::value(SubmissionState::Failed.as_str()),
-                ),
-                (
-                    invoices::Column::SubmissionError,
-                    Expr::value(message.to_owned()),
-                ),
-                (invoices::Column::NeedsAction, Expr::value(true)),
-                // The same reason `summary_from` gives a failed submission, so lists filtering on it agree before
-                // any status arrives.
-                (
-                    invoices::Column::ActionReasons,
-                    Expr::value(
-                        serde_json::to_string(&[ActionReason::SubmissionFailing])
-                            .unwrap_or_else(|_| "[]".into()),
-                    ),
-                ),
-            ],
-        )
-        .await
+        self.set_columns(scope, id, failed_columns(message)).await
+    }
+
+    /// [`Self::mark_failed`], announcing the failure to the tenant's outgoing webhook endpoints (`announce`, with
+    /// their delivery jobs of kind `job_kind`) in the same transaction.
+    pub async fn mark_failed_announcing(
+        &self,
+        scope: &TenantScope,
+        id: InvoiceId,
+        message: &str,
+        announce: &[crate::outgoing_webhooks::OutgoingEvent],
+        job_kind: &str,
+    ) -> Result<(), crate::outgoing_webhooks::OutgoingError> {
+        let txn = self.db.begin().await?;
+        set_columns_in(&txn, scope, id, failed_columns(message)).await?;
+        crate::outgoing_webhooks::emit_in(&txn, scope, announce, job_kind, Utc::now()).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// A transient failure: the job will retry; the user sees why it is late (`message` is the failure's code).
@@ -1635,6 +1626,79 @@ impl InvoiceRepository {
             .collect())
     }
 
+    /// The company's events that happened in `[from, to)`, by time then id, at most `limit` after the keyset
+    /// `after` (the last one of the previous page): what the CSV export of a period's timeline streams, a page at
+    /// a time (`invoice_events (tenant_id, at, id)`).
+    pub async fn events_between(
+        &self,
+        scope: &TenantScope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> Result<Vec<PeriodEvent>, DbErr> {
+        let tenant = scope.tenant_id().as_uuid();
+        let mut query = invoice_events::Entity::find()
+            .filter(invoice_events::Column::TenantId.eq(tenant))
+            .filter(invoice_events::Column::At.gte(from))
+            .filter(invoice_events::Column::At.lt(to));
+        if let Some((at, id)) = after {
+            query = query.filter(
+                Condition::any().add(invoice_events::Column::At.gt(at)).add(
+                    Condition::all()
+                        .add(invoice_events::Column::At.eq(at))
+                        .add(invoice_events::Column::Id.gt(id)),
+                ),
+            );
+        }
+        let events = query
+            .order_by(invoice_events::Column::At, Order::Asc)
+            .order_by(invoice_events::Column::Id, Order::Asc)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let ids: Vec<Uuid> = events.iter().map(|event| event.invoice_id).collect();
+        let invoices: std::collections::HashMap<Uuid, (Option<String>, String)> = if ids.is_empty()
+        {
+            std::collections::HashMap::new()
+        } else {
+            invoices::Entity::find()
+                .select_only()
+                .column(invoices::Column::Id)
+                .column(invoices::Column::Number)
+                .column(invoices::Column::BuyerName)
+                .filter(invoices::Column::TenantId.eq(tenant))
+                .filter(invoices::Column::Id.is_in(ids))
+                .into_tuple::<(Uuid, Option<String>, String)>()
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|(id, number, buyer)| (id, (number, buyer)))
+                .collect()
+        };
+        Ok(events
+            .into_iter()
+            .map(|row| {
+                let (number, buyer_name) =
+                    invoices.get(&row.invoice_id).cloned().unwrap_or_default();
+                PeriodEvent {
+                    id: row.id,
+                    reasons: serde_json::from_str(&row.reasons).unwrap_or_default(),
+                    event: RecentEvent {
+                        invoice_id: InvoiceId::from_uuid(row.invoice_id),
+                        number: number.unwrap_or_default(),
+                        buyer_name,
+                        code: code_of(row.code),
+                        kind: parse_kind(&row.kind),
+                        source: parse_source(&row.source),
+                        at: row.at,
+                        description: row.description,
+                    },
+                }
+            })
+            .collect())
+    }
+
     // ---- the poll cursor ----
 
     pub async fn last_sweep(&self, scope: &TenantScope) -> Result<Option<DateTime<Utc>>, DbErr> {
@@ -1834,6 +1898,50 @@ pub fn summary_from(lifecycle: &Lifecycle, submission_failed: bool) -> InvoiceSu
         events_count: i32::try_from(lifecycle.timeline.len()).unwrap_or(i32::MAX),
         last_event_at: lifecycle.timeline.last().map(|event| event.at),
     }
+}
+
+/// Sets some columns of one of the tenant's invoices (and its `updated_at`) on `conn`.
+async fn set_columns_in<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    scope: &TenantScope,
+    id: InvoiceId,
+    columns: Vec<(invoices::Column, sea_orm::sea_query::SimpleExpr)>,
+) -> Result<(), DbErr> {
+    let mut update = invoices::Entity::update_many()
+        .col_expr(invoices::Column::UpdatedAt, Expr::value(Utc::now()));
+    for (column, value) in columns {
+        update = update.col_expr(column, value);
+    }
+    update
+        .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+        .filter(invoices::Column::Id.eq(id.as_uuid()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The columns of a failed submission (`message` is the failure's code).
+fn failed_columns(message: &str) -> Vec<(invoices::Column, sea_orm::sea_query::SimpleExpr)> {
+    vec![
+        (
+            invoices::Column::SubmissionState,
+            Expr::value(SubmissionState::Failed.as_str()),
+        ),
+        (
+            invoices::Column::SubmissionError,
+            Expr::value(message.to_owned()),
+        ),
+        (invoices::Column::NeedsAction, Expr::value(true)),
+        // The same reason `summary_from` gives a failed submission, so lists filtering on it agree before
+        // any status arrives.
+        (
+            invoices::Column::ActionReasons,
+            Expr::value(
+                serde_json::to_string(&[ActionReason::SubmissionFailing])
+                    .unwrap_or_else(|_| "[]".into()),
+            ),
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod invoices;
 pub mod jobs;
 pub mod notifications;
 pub mod outbox;
+pub mod outgoing_webhooks;
 pub mod payments;
 pub mod reminders;
 pub mod scope;

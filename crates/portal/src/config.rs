@@ -25,6 +25,16 @@ pub struct Config {
     pub security: SecurityConfig,
     pub log: LogConfig,
     pub billit: BillitConfig,
+    pub integrations: IntegrationsConfig,
+}
+
+/// The companies' own systems: outgoing webhooks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntegrationsConfig {
+    /// Whether webhook endpoints may be loopback `http://` addresses (`http://127.0.0.1…`). Unset: only in the
+    /// demonstration (`server.mode = "demo"`), never in production, where endpoints must be https.
+    pub allow_loopback_webhooks: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

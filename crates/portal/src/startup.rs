@@ -147,6 +147,10 @@ impl Application {
                 poll_interval_secs: config.billit.poll_interval_secs,
                 full_check_interval_secs: config.billit.full_check_interval_secs,
             },
+            allow_loopback_webhooks: config
+                .integrations
+                .allow_loopback_webhooks
+                .unwrap_or(config.server.mode == crate::config::ServerMode::Demo),
         };
         let app = App::new(
             db,

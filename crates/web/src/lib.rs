@@ -32,6 +32,7 @@ pub mod payments;
 pub mod reminders;
 pub mod statics;
 pub mod tenant;
+pub mod webhooks;
 
 // The root.
 pub mod routes;

@@ -2,7 +2,7 @@
 
 use crate::{
     admin, answers, auth, customers, health, hooks, invoices, live, outbox, payments, reminders,
-    tenant,
+    tenant, webhooks,
 };
 use actix_web::web;
 
@@ -138,13 +138,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/audit", web::get().to(admin::routes::audit_log))
         .configure(outbox::routes::configure)
         .configure(customers::routes::configure)
-        // The editor's fixed paths (`/invoices/new`) before the views' `/invoices/{id}`.
+        // The exports' and the editor's fixed paths (`/invoices/export.csv`, `/invoices/new`) before the views'
+        // `/invoices/{id}`.
+        .configure(invoices::export::configure)
         .configure(invoices::editor::configure)
         .configure(payments::routes::configure)
         .configure(invoices::views::configure)
         .configure(answers::routes::configure)
         .configure(reminders::routes::configure)
         .configure(hooks::routes::configure)
+        .configure(webhooks::routes::configure)
         .route(
             "/account/notifications",
             web::post().to(auth::routes::save_notifications),

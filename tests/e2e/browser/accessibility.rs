@@ -301,6 +301,14 @@ async fn the_main_pages_have_no_serious_or_critical_accessibility_violation() {
         &mut scans,
     )
     .await;
+    visit(
+        &browser,
+        &demo,
+        &source,
+        &format!("{MARTIN}/customers/import"),
+        &mut scans,
+    )
+    .await;
     // A pending invitation, so that the users page shows it with its revoke button.
     browser
         .goto(&demo.url(&format!("{MARTIN}/settings/users")))
@@ -325,6 +333,7 @@ async fn the_main_pages_have_no_serious_or_critical_accessibility_violation() {
         "settings/audit",
         "settings/outbox",
         "settings/reminders",
+        "settings/webhooks",
         "reminders",
     ] {
         visit(
@@ -336,6 +345,27 @@ async fn the_main_pages_have_no_serious_or_critical_accessibility_violation() {
         )
         .await;
     }
+    // An outgoing webhook registered (the page then shows its secret once), and its delivery log.
+    browser
+        .goto(&demo.url(&format!("{MARTIN}/settings/webhooks")))
+        .await;
+    browser.fill("#url", "http://127.0.0.1:9/hooks").await;
+    let register = browser
+        .find("form[action$='/settings/webhooks'] button")
+        .await;
+    browser.click(&register).await;
+    browser
+        .wait_for("#secret", std::time::Duration::from_secs(10))
+        .await;
+    scan(
+        &browser,
+        &source,
+        &format!("{MARTIN}/settings/webhooks (registered)"),
+        &mut scans,
+    )
+    .await;
+    let endpoint = link(&browser, "/settings/webhooks/[0-9a-f-]{36}$", "").await;
+    visit(&browser, &demo, &source, &endpoint, &mut scans).await;
     visit(&browser, &demo, &source, "/account", &mut scans).await;
 
     // The firm's pages, and a sent email rendered (the demonstration's notifications are emails).

@@ -291,7 +291,7 @@ async fn run(state: &App, job: ClaimedJob) -> JobResult {
         }
         Err(Failure::Transient(cause)) if job.is_last_attempt() => {
             let stored = failures::encode(failures::GAVE_UP, &cause);
-            state.invoices.mark_failed(&scope, id, &stored).await?;
+            mark_failed(state, &scope, &invoice, &stored).await?;
             publish(state, &scope, id);
             Err(JobFailure::Permanent(anyhow::anyhow!(stored)))
         }
@@ -302,20 +302,40 @@ async fn run(state: &App, job: ClaimedJob) -> JobResult {
             Err(JobFailure::Retry(anyhow::anyhow!(stored)))
         }
         Err(Failure::Definitive(stored)) => {
-            state.invoices.mark_failed(&scope, id, &stored).await?;
+            mark_failed(state, &scope, &invoice, &stored).await?;
             publish(state, &scope, id);
             Err(JobFailure::Permanent(anyhow::anyhow!(stored)))
         }
         Err(Failure::Internal(error)) if job.is_last_attempt() => {
-            state
-                .invoices
-                .mark_failed(&scope, id, failures::INTERNAL)
-                .await?;
+            mark_failed(state, &scope, &invoice, failures::INTERNAL).await?;
             publish(state, &scope, id);
             Err(JobFailure::Permanent(error))
         }
         Err(Failure::Internal(error)) => Err(JobFailure::Retry(error)),
     }
+}
+
+/// The submission failed for good: the invoice says so, and the company's systems hear of it (outgoing webhooks),
+/// in one transaction.
+async fn mark_failed(
+    state: &App,
+    scope: &TenantScope,
+    invoice: &InvoiceRecord,
+    stored: &str,
+) -> anyhow::Result<()> {
+    let announce = crate::outgoing_webhooks::failure_events(scope, invoice, stored);
+    state
+        .invoices
+        .mark_failed_announcing(
+            scope,
+            invoice.id,
+            stored,
+            &announce,
+            crate::outgoing_webhooks::DELIVER_JOB,
+        )
+        .await?;
+    state.jobs.ring();
+    Ok(())
 }
 
 /// Creates the order unless the invoice already has one, then sends it. Returns the order id.

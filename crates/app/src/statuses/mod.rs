@@ -196,11 +196,27 @@ pub(crate) async fn conclude(
             .unique_key(bounded_key(&format!("notify:{invoice}:"), &key)),
         );
     }
-    let enqueued = !jobs.is_empty();
+    let mut enqueued = !jobs.is_empty();
     if enqueued {
         pass.enqueue(state.jobs.queue.now_ms(), jobs)
             .await
             .context("cannot enqueue what follows the statuses")?;
+    }
+    // The company's own systems hear of it with the same commit (outgoing webhooks).
+    let announce = crate::outgoing_webhooks::status_events(
+        scope,
+        pass.record(),
+        &before,
+        &after,
+        if from_file { &[] } else { new },
+        accepted,
+    );
+    if !announce.is_empty() {
+        let written = pass
+            .emit_webhooks(&announce, crate::outgoing_webhooks::DELIVER_JOB)
+            .await
+            .context("cannot announce the statuses to the company's systems")?;
+        enqueued |= written > 0;
     }
     pass.commit()
         .await

@@ -26,4 +26,7 @@ pub mod reminders;
 pub mod sessions;
 pub mod tenants;
 pub mod users;
+pub mod webhook_attempts;
 pub mod webhook_deliveries;
+pub mod webhook_endpoints;
+pub mod webhook_messages;

@@ -232,3 +232,16 @@ fn sort(events: &mut [StoredEvent]) {
             .then_with(|| a.event.dedup_key.cmp(&b.event.dedup_key))
     });
 }
+
+impl StatusPass {
+    /// Announces `events` to the tenant's outgoing webhook endpoints with the pass (see
+    /// [`crate::outgoing_webhooks::emit_in`]).
+    pub async fn emit_webhooks(
+        &self,
+        events: &[crate::outgoing_webhooks::OutgoingEvent],
+        job_kind: &str,
+    ) -> Result<u64, crate::outgoing_webhooks::OutgoingError> {
+        crate::outgoing_webhooks::emit_in(&self.txn, &self.scope, events, job_kind, Utc::now())
+            .await
+    }
+}

@@ -19,6 +19,8 @@ mod logs;
 #[cfg(test)]
 mod outbox;
 #[cfg(test)]
+mod outgoing;
+#[cfg(test)]
 mod pages;
 #[cfg(test)]
 mod payments;
@@ -34,6 +36,8 @@ mod security;
 mod settlements;
 #[cfg(test)]
 mod smtp;
+#[cfg(test)]
+mod spreadsheets;
 #[cfg(test)]
 mod statuses;
 #[cfg(test)]

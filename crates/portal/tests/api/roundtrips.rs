@@ -880,15 +880,18 @@ const WEBHOOK_POST: &str = "HTTP POST /hooks/billit/{token}";
 const PAYMENT_BOUNDS: Bounds = &[
     (PAYMENT_POST, &[11]),
     ("payment.report", &[11]),
-    ("billit.sync_order", &[10]),
+    // 10, and the new statuses announced to the company's outgoing webhook endpoints (one `UPDATE … RETURNING`
+    // of the endpoints, in the pass's transaction).
+    ("billit.sync_order", &[11]),
 ];
 
 /// A status's webhooks and their jobs (baseline before the one-pass ingestion: 5, 5, 15, 7, 12, 16, 6 × 3, 20).
 const WEBHOOK_BOUNDS: Bounds = &[
     (WEBHOOK_POST, &[5, 5]),
     // The Message webhook (its event appended, folded, its file and notification enqueued), then the Order
-    // webhook (no event: the order's read enqueued).
-    ("billit.webhook", &[12, 6]),
+    // webhook (no event: the order's read enqueued). The Message webhook's 12 are 13 with the announcement of its
+    // status to the outgoing webhook endpoints (one statement in the pass).
+    ("billit.webhook", &[13, 6]),
     ("billit.fetch_file", &[10]),
     ("invoice.notify", &[11]),
     // One email per admin or member who wants to know (the world's viewer gets none).

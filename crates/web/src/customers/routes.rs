@@ -33,6 +33,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/t/{slug}/customers", web::post().to(create))
         // Before `{id}`, which would otherwise take "new".
         .route("/t/{slug}/customers/new", web::get().to(new_form))
+        .route(
+            "/t/{slug}/customers/import",
+            web::get().to(super::import::form),
+        )
+        .route(
+            "/t/{slug}/customers/import",
+            web::post().to(super::import::submit),
+        )
         .route("/t/{slug}/customers/{id}", web::get().to(show))
         .route("/t/{slug}/customers/{id}", web::post().to(update))
         .route("/t/{slug}/customers/{id}/edit", web::get().to(edit_form))

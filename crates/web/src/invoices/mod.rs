@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod editor;
+pub mod export;
 pub mod forms;
 pub mod settlements;
 pub mod views;

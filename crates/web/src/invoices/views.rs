@@ -178,15 +178,15 @@ pub(crate) struct ListParams {
 const MAX_SEARCH: usize = 100;
 
 /// What a list request asks for, once checked.
-struct ParsedList {
-    filter: InvoiceFilter,
+pub(crate) struct ParsedList {
+    pub(crate) filter: InvoiceFilter,
     after: Option<Cursor>,
     /// One sentence per refused parameter; any makes the answer a 400.
-    problems: Vec<String>,
+    pub(crate) problems: Vec<String>,
 }
 
 impl ListParams {
-    fn from_query(query: &str) -> Self {
+    pub(crate) fn from_query(query: &str) -> Self {
         let mut params = Self::default();
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             let value = value.trim().to_owned();
@@ -207,7 +207,7 @@ impl ListParams {
         params
     }
 
-    fn parse(&self, t: Tr) -> ParsedList {
+    pub(crate) fn parse(&self, t: Tr) -> ParsedList {
         let mut problems = Vec::new();
         let mut bad = |key: &str, value: &str| {
             let shown: String = value.chars().take(40).collect();
