@@ -1152,7 +1152,7 @@ impl InvoiceRepository {
         announce: &[crate::outgoing_webhooks::OutgoingEvent],
         job_kind: &str,
     ) -> Result<(), crate::outgoing_webhooks::OutgoingError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         set_columns_in(&txn, scope, id, failed_columns(message)).await?;
         crate::outgoing_webhooks::emit_in(&txn, scope, announce, job_kind, Utc::now()).await?;
         txn.commit().await?;

@@ -313,7 +313,7 @@ impl OutgoingWebhookRepository {
 
     /// Removes an endpoint with its messages and log. False when the tenant has no such endpoint.
     pub async fn delete(&self, scope: &TenantScope, id: Uuid) -> Result<bool, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let tenant = scope.tenant_id().as_uuid();
         let found = webhook_endpoints::Entity::find_by_id(id)
             .filter(webhook_endpoints::Column::TenantId.eq(tenant))
@@ -367,7 +367,7 @@ impl OutgoingWebhookRepository {
     ) -> Result<bool, OutgoingError> {
         let tenant = scope.tenant_id().as_uuid();
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let updated = webhook_endpoints::Entity::update_many()
             .col_expr(
                 webhook_endpoints::Column::State,
@@ -545,7 +545,7 @@ impl OutgoingWebhookRepository {
     ) -> Result<FailureOutcome, OutgoingError> {
         let tenant = scope.tenant_id().as_uuid();
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         // The endpoint's lock first (see the module's comment), and its state as it is now.
         let endpoint = webhook_endpoints::Entity::update_many()
             .col_expr(
@@ -658,7 +658,7 @@ impl OutgoingWebhookRepository {
     ) -> Result<Option<Uuid>, OutgoingError> {
         let tenant = scope.tenant_id().as_uuid();
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let original = webhook_messages::Entity::find_by_id(message)
             .filter(webhook_messages::Column::TenantId.eq(tenant))
             .filter(webhook_messages::Column::EndpointId.eq(endpoint))
