@@ -108,7 +108,7 @@ async fn waiting(
         StatusCode(code),
         Source::Buyer,
         when,
-        &format!("{number}-{code}"),
+        format!("{number}-{code}"),
     )
     .with_reasons(["JUSTIF_ABS"]);
     invoices

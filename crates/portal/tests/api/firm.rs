@@ -2,8 +2,8 @@
 //! companies (its rows, order, counts, filters, CSV export, live stream), and 404 for everything outside what a
 //! person may see.
 
-use crate::helpers::{PASSWORD, TestApp, Visitor, csrf_of};
-use crate::views::{at, content, day, delivered, scope, sent, status};
+use crate::helpers::{PASSWORD, TestApp, Visitor};
+use crate::views::{content, day, delivered, scope, sent, status};
 use chrono::{Duration, Utc};
 use portal_domain::ids::{InvoiceId, UserId};
 use portal_domain::lifecycle::{Source, StatusEvent};
@@ -40,7 +40,7 @@ fn request(
     key: &str,
 ) -> StatusEvent {
     status(code, Source::Buyer, when, key)
-        .with_description(&format!("{code} {reason}"))
+        .with_description(format!("{code} {reason}"))
         .with_reasons([reason])
         .with_requested_action(action)
 }
@@ -608,8 +608,6 @@ async fn the_inbox_lists_what_needs_someone_across_companies_oldest_first() {
             .status(),
         404
     );
-    let _ = at(2026, 1, 1, 0);
-    let _ = csrf_of;
     app.shutdown().await;
 }
 
