@@ -22,6 +22,7 @@ mod m20261202_000013_reminders;
 mod m20261202_000014_outbox_sending;
 mod m20261202_000015_login_throttle_purge;
 mod m20261202_000017_integrations;
+mod m20261202_000018_firm_staff;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_outbox_sending::Migration),
             Box::new(m20261202_000015_login_throttle_purge::Migration),
             Box::new(m20261202_000017_integrations::Migration),
+            Box::new(m20261202_000018_firm_staff::Migration),
         ]
     }
 }

@@ -1,6 +1,8 @@
 //! The embedded demonstration: on an empty database, `portal serve` (with its embedded Billit sandbox) creates a
-//! firm administrator, two companies with their users, customers for every sandbox scenario and about thirty
-//! invoices sent through the normal path, so that their statuses keep arriving over the next minutes.
+//! firm administrator, seven companies with their users, customers for every sandbox scenario and about fourteen
+//! invoices each sent through the normal path (so that their statuses keep arriving over the next minutes), and a
+//! firm accountant whose portfolio holds six of the companies, so that the firm's console has something in every
+//! kind of row.
 
 use crate::App;
 use crate::invoicing::drafts::{totals_cents, totals_of};
@@ -57,7 +59,7 @@ struct Company {
     party_id: i64,
 }
 
-const COMPANIES: [Company; 2] = [
+const COMPANIES: [Company; 7] = [
     Company {
         slug: "atelier-martin",
         name: "Atelier Martin SARL",
@@ -91,6 +93,97 @@ const COMPANIES: [Company; 2] = [
             ),
         ],
         party_id: 910_002,
+    },
+    Company {
+        slug: "menuiserie-leroy",
+        name: "Menuiserie Leroy SARL",
+        siren: "812345676",
+        city: ("33000", "Bordeaux"),
+        users: [
+            (
+                "Antoine Leroy",
+                "antoine@menuiserie-leroy.fr",
+                TenantRole::Admin,
+            ),
+            ("Emma Petit", "emma@menuiserie-leroy.fr", TenantRole::Member),
+        ],
+        party_id: 910_003,
+    },
+    Company {
+        slug: "fromagerie-blanc",
+        name: "Fromagerie Blanc SAS",
+        siren: "523456788",
+        city: ("74000", "Annecy"),
+        users: [
+            (
+                "Hélène Blanc",
+                "helene@fromagerie-blanc.fr",
+                TenantRole::Admin,
+            ),
+            (
+                "Marc Gauthier",
+                "marc@fromagerie-blanc.fr",
+                TenantRole::Member,
+            ),
+        ],
+        party_id: 910_004,
+    },
+    Company {
+        slug: "plomberie-garnier",
+        name: "Plomberie Garnier EURL",
+        siren: "398765438",
+        city: ("13001", "Marseille"),
+        users: [
+            (
+                "Yves Garnier",
+                "yves@plomberie-garnier.fr",
+                TenantRole::Admin,
+            ),
+            (
+                "Inès Fontaine",
+                "ines@plomberie-garnier.fr",
+                TenantRole::Member,
+            ),
+        ],
+        party_id: 910_005,
+    },
+    Company {
+        slug: "imprimerie-morel",
+        name: "Imprimerie Morel SA",
+        siren: "601122336",
+        city: ("67000", "Strasbourg"),
+        users: [
+            (
+                "Nadia Morel",
+                "nadia@imprimerie-morel.fr",
+                TenantRole::Admin,
+            ),
+            (
+                "Hugo Lambert",
+                "hugo@imprimerie-morel.fr",
+                TenantRole::Member,
+            ),
+        ],
+        party_id: 910_006,
+    },
+    Company {
+        slug: "traiteur-rousseau",
+        name: "Traiteur Rousseau SAS",
+        siren: "477889901",
+        city: ("31000", "Toulouse"),
+        users: [
+            (
+                "Camille Rousseau",
+                "camille@traiteur-rousseau.fr",
+                TenantRole::Admin,
+            ),
+            (
+                "Louis Mercier",
+                "louis@traiteur-rousseau.fr",
+                TenantRole::Member,
+            ),
+        ],
+        party_id: 910_007,
     },
 ];
 
@@ -136,7 +229,45 @@ pub async fn create_if_empty(
     for company in &COMPANIES {
         logins.extend(create_company(state, sandbox, company, &mut rng).await?);
     }
+    logins.push(create_accountant(state).await?);
     Ok(Some(logins))
+}
+
+/// The firm accountant of the demonstration and their portfolio: every demo company but the last (so that one
+/// company shows what "outside the portfolio" means), admin of the first two, member of the others.
+async fn create_accountant(state: &App) -> anyhow::Result<DemoLogin> {
+    let email = "julie@cabinet-demo.fr";
+    let password = password();
+    let user = state.users.create(email, "Julie Fabre", "fr").await?;
+    state
+        .users
+        .set_password_hash(user.id, &crate::password::hash(password.clone()).await?)
+        .await?;
+    state.firm.add_accountant(user.id).await?;
+    let tenants = state.tenants.list_all().await?;
+    for (index, company) in COMPANIES.iter().take(COMPANIES.len() - 1).enumerate() {
+        let Some(tenant) = tenants.iter().find(|tenant| tenant.slug == company.slug) else {
+            continue;
+        };
+        let role = if index < 2 {
+            TenantRole::Admin
+        } else {
+            TenantRole::Member
+        };
+        let entry = portal_persistence::audit::AuditEntry::new(
+            "firm_portfolio.assigned",
+            format!("user:{}", user.id),
+        )
+        .details(
+            serde_json::json!({ "tenant": company.slug, "role": role.as_str(), "demo": true }),
+        );
+        state.firm.assign(user.id, tenant.id, role, entry).await?;
+    }
+    Ok(DemoLogin {
+        who: "Cabinet (collaboratrice)".to_owned(),
+        email: email.to_owned(),
+        password,
+    })
 }
 
 async fn create_company(

@@ -19,6 +19,7 @@ const FR: &[&str] = &[
     include_str!("../i18n/fr/payments.toml"),
     include_str!("../i18n/fr/webhooks.toml"),
     include_str!("../i18n/fr/csv.toml"),
+    include_str!("../i18n/fr/firm.toml"),
 ];
 const EN: &[&str] = &[
     include_str!("../i18n/en.toml"),
@@ -31,6 +32,7 @@ const EN: &[&str] = &[
     include_str!("../i18n/en/payments.toml"),
     include_str!("../i18n/en/webhooks.toml"),
     include_str!("../i18n/en/csv.toml"),
+    include_str!("../i18n/en/firm.toml"),
 ];
 
 static CATALOGUES: LazyLock<(HashMap<String, String>, HashMap<String, String>)> =

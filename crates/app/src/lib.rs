@@ -14,6 +14,7 @@ pub mod demo;
 pub mod emails;
 pub mod failures;
 pub mod files;
+pub mod firm;
 pub mod i18n;
 pub mod invoicing;
 pub mod live;
@@ -156,6 +157,8 @@ pub struct App {
     pub outgoing_webhooks: OutgoingWebhookRepository,
     /// The directory's answers about customers' electronic addresses (a day's cache of the lookup before sending).
     pub directory: DirectoryCheckRepository,
+    /// Firm staff: accountants, their portfolios, their visits to companies.
+    pub firm: portal_persistence::firm::FirmRepository,
     /// The embedded Billit sandbox's accounts, when one runs in this deployment (the program plugs it in with
     /// [`App::with_embedded_sandbox`]): choosing the embedded environment opens the company's account there.
     pub embedded_sandbox: Option<Arc<dyn demo::DemoSandbox>>,
@@ -201,6 +204,7 @@ impl App {
             notifications: NotificationRepository::new(db.clone()),
             outgoing_webhooks: OutgoingWebhookRepository::new(db.clone()),
             directory: DirectoryCheckRepository::new(db.clone()),
+            firm: portal_persistence::firm::FirmRepository::new(db.clone()),
             embedded_sandbox: None,
             live: live::LiveUpdates::new(),
             mailer,

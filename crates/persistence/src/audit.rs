@@ -63,6 +63,8 @@ pub struct AuditRecord {
     pub details: String,
     pub ip: Option<String>,
     pub at: DateTime<Utc>,
+    /// `company`, `firm` or `system` for a tenant's entry (see [`crate::scope::ScopeOrigin::acting_as`]).
+    pub acting_as: Option<String>,
 }
 
 /// Records an action on one tenant (inside the caller's transaction when it has one).
@@ -71,17 +73,24 @@ pub async fn record_for_tenant<C: ConnectionTrait>(
     scope: &TenantScope,
     entry: AuditEntry,
 ) -> Result<(), DbErr> {
-    insert(conn, Some(scope.tenant_id().as_uuid()), entry).await
+    insert(
+        conn,
+        Some(scope.tenant_id().as_uuid()),
+        Some(scope.origin().acting_as()),
+        entry,
+    )
+    .await
 }
 
 /// Records a firm-level action (tenants, firm administrators, sign-ins, command-line operations).
 pub async fn record_for_firm<C: ConnectionTrait>(conn: &C, entry: AuditEntry) -> Result<(), DbErr> {
-    insert(conn, None, entry).await
+    insert(conn, None, None, entry).await
 }
 
 async fn insert<C: ConnectionTrait>(
     conn: &C,
     tenant: Option<Uuid>,
+    acting_as: Option<&'static str>,
     entry: AuditEntry,
 ) -> Result<(), DbErr> {
     audit_log::ActiveModel {
@@ -93,6 +102,7 @@ async fn insert<C: ConnectionTrait>(
         details: Set(entry.details.to_string()),
         at: Set(Utc::now()),
         ip: Set(entry.ip),
+        acting_as: Set(acting_as.map(str::to_owned)),
     }
     .insert(conn)
     .await?;
@@ -152,6 +162,7 @@ async fn with_emails<C: ConnectionTrait>(
             details: row.details,
             ip: row.ip,
             at: row.at,
+            acting_as: row.acting_as,
         })
         .collect())
 }

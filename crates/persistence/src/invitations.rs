@@ -17,6 +17,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 pub const INVITATION_LIFETIME_DAYS: i64 = 7;
+/// The stored role of an invitation to be a firm accountant.
+const FIRM_ACCOUNTANT: &str = "firm_accountant";
 pub const RESET_LIFETIME_MINUTES: i64 = 60;
 
 /// What an invitation makes of its recipient.
@@ -24,6 +26,8 @@ pub const RESET_LIFETIME_MINUTES: i64 = 60;
 pub enum InvitedAs {
     Member(TenantRole),
     FirmAdmin,
+    /// A firm accountant ("collaborateur du cabinet"), whose portfolio a firm administrator then fills.
+    FirmAccountant,
 }
 
 #[derive(Debug, Clone)]
@@ -56,10 +60,10 @@ pub enum InvitationError {
 
 /// The invitation a row describes (`None` for a role this version does not know).
 fn invitation_of(row: invitations::Model, tenant: Option<Tenant>) -> Option<Invitation> {
-    let invited_as = if row.role == "firm_admin" {
-        InvitedAs::FirmAdmin
-    } else {
-        InvitedAs::Member(TenantRole::parse(&row.role)?)
+    let invited_as = match row.role.as_str() {
+        "firm_admin" => InvitedAs::FirmAdmin,
+        FIRM_ACCOUNTANT => InvitedAs::FirmAccountant,
+        role => InvitedAs::Member(TenantRole::parse(role)?),
     };
     Some(Invitation {
         id: row.id,
@@ -143,6 +147,21 @@ impl InvitationRepository {
     ) -> Result<String, DbErr> {
         let txn = crate::db::begin_write(&self.db).await?;
         let token = Self::insert(&txn, None, email, "firm_admin", invited_by, now).await?;
+        audit::record_for_firm(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(token)
+    }
+
+    /// Invites a firm accountant, with the firm-level entry `audit`, in one transaction.
+    pub async fn invite_firm_accountant(
+        &self,
+        email: &str,
+        invited_by: Option<UserId>,
+        now: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> Result<String, DbErr> {
+        let txn = self.db.begin().await?;
+        let token = Self::insert(&txn, None, email, FIRM_ACCOUNTANT, invited_by, now).await?;
         audit::record_for_firm(&txn, audit).await?;
         txn.commit().await?;
         Ok(token)
@@ -399,6 +418,9 @@ impl InvitationRepository {
                     .await?;
                 }
             }
+        }
+        if invitation.invited_as == InvitedAs::FirmAccountant {
+            crate::firm::FirmRepository::make_accountant(&txn, user_id, None).await?;
         }
         audit::record_for_firm(&txn, audit(user_id)).await?;
         txn.commit().await?;

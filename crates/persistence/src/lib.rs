@@ -8,6 +8,8 @@ pub mod customers;
 pub mod db;
 pub mod directory;
 pub mod entities;
+pub mod firm;
+pub mod firm_inbox;
 pub mod invitations;
 pub mod invoices;
 pub mod jobs;

@@ -41,6 +41,17 @@ pub struct TenantScope {
     via: ScopeOrigin,
 }
 
+impl ScopeOrigin {
+    /// What the audit log's `acting_as` column says of an entry made with such a scope.
+    pub fn acting_as(self) -> &'static str {
+        match self {
+            Self::Membership => "company",
+            Self::FirmAdmin | Self::FirmPortfolio => "firm",
+            Self::Job | Self::Webhook => "system",
+        }
+    }
+}
+
 /// How a scope came to be, for the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeOrigin {
@@ -50,6 +61,8 @@ pub enum ScopeOrigin {
     Job,
     /// A firm administrator helping the tenant.
     FirmAdmin,
+    /// A firm accountant whose portfolio holds the tenant.
+    FirmPortfolio,
     /// A Billit webhook delivered to the tenant's own endpoint token.
     Webhook,
 }
@@ -74,6 +87,14 @@ impl TenantScope {
 
     pub fn origin(&self) -> ScopeOrigin {
         self.via
+    }
+
+    /// Whether the holder acts as the firm (its staff) rather than as the company's own user.
+    pub fn is_firm(&self) -> bool {
+        matches!(
+            self.via,
+            ScopeOrigin::FirmAdmin | ScopeOrigin::FirmPortfolio
+        )
     }
 
     /// At least `role`? (Admins can do what members can, members what viewers can.)

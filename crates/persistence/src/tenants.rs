@@ -304,6 +304,30 @@ impl TenantRepository {
         }))
     }
 
+    /// Every way into the active tenant `slug`, in order: the user's own membership (acting as the company's
+    /// user), a firm administrator's access, a firm accountant's portfolio (both acting as the firm). `None`
+    /// (the caller answers 404) when none applies.
+    pub async fn scope_for(
+        &self,
+        user: &User,
+        slug: &str,
+    ) -> Result<Option<(Tenant, TenantScope)>, DbErr> {
+        if let Some(found) = self.scope_for_member(user.id, slug).await? {
+            return Ok(Some(found));
+        }
+        if user.is_firm_admin {
+            return self.scope_for_firm_admin(user, slug).await;
+        }
+        let Some(tenant) = self.active_by_slug(slug).await? else {
+            return Ok(None);
+        };
+        let firm = crate::firm::FirmRepository::new(self.db.clone());
+        Ok(firm
+            .scope_in_portfolio(user, &tenant)
+            .await?
+            .map(|scope| (tenant, scope)))
+    }
+
     async fn active_by_slug(&self, slug: &str) -> Result<Option<Tenant>, DbErr> {
         Ok(tenants::Entity::find()
             .filter(tenants::Column::Slug.eq(slug))

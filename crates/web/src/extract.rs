@@ -13,6 +13,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use portal_app::crypto;
 use portal_domain::Language;
 use portal_persistence::TenantScope;
+use portal_persistence::audit::AuditEntry;
 use portal_persistence::scope::TenantRole;
 use portal_persistence::tenants::Tenant;
 use portal_persistence::tokens::{hash_token, new_token};
@@ -434,16 +435,18 @@ impl FromRequest for TenantContext {
                 return Err(WebError::Internal(anyhow::anyhow!("no application state")));
             };
             let slug = req.match_info().get("slug").unwrap_or_default().to_owned();
-            let found = match state.tenants.scope_for_member(user.user.id, &slug).await? {
-                Some(found) => Some(found),
-                None => {
-                    state
-                        .tenants
-                        .scope_for_firm_admin(&user.user, &slug)
-                        .await?
-                }
-            };
+            let found = state.tenants.scope_for(&user.user, &slug).await?;
             let (tenant, scope) = found.ok_or(WebError::NotFound)?;
+            if scope.is_firm() {
+                // Entering a company as the firm is audited once per session and company.
+                let entry = AuditEntry::new("firm.enter", format!("tenant:{}", tenant.slug))
+                    .by(Some(user.user.id))
+                    .from_ip(client_ip(&req));
+                state
+                    .firm
+                    .record_visit(&scope, &user.session_hash, entry)
+                    .await?;
+            }
             Ok(Self {
                 user,
                 tenant,
@@ -464,6 +467,7 @@ pub async fn layout_for(
     let nav = Nav {
         user_name: user.user.name.clone(),
         is_firm_admin: user.user.is_firm_admin,
+        is_firm_staff: user.user.is_firm_admin || state.firm.is_accountant(user.user.id).await?,
         current: current.map(|ctx| NavTenant {
             slug: ctx.tenant.slug.clone(),
             name: ctx.tenant.legal_name.clone(),

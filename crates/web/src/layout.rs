@@ -25,6 +25,8 @@ pub struct Layout {
 pub struct Nav {
     pub user_name: String,
     pub is_firm_admin: bool,
+    /// A firm administrator or accountant: the firm's console is theirs.
+    pub is_firm_staff: bool,
     pub current: Option<NavTenant>,
     pub tenants: Vec<NavTenant>,
 }

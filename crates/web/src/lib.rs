@@ -23,6 +23,7 @@ pub mod admin;
 pub mod answers;
 pub mod auth;
 pub mod customers;
+pub mod firm;
 pub mod health;
 pub mod hooks;
 pub mod invoices;

@@ -1,8 +1,8 @@
 //! Every route, each handled by its feature's module (the only module that knows every feature).
 
 use crate::{
-    admin, answers, auth, customers, health, hooks, invoices, live, outbox, payments, reminders,
-    tenant, webhooks,
+    admin, answers, auth, customers, firm, health, hooks, invoices, live, outbox, payments,
+    reminders, tenant, webhooks,
 };
 use actix_web::web;
 
@@ -152,5 +152,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/account/notifications",
             web::post().to(auth::routes::save_notifications),
         )
-        .configure(live::routes::configure);
+        .configure(live::routes::configure)
+        .configure(firm::routes::configure);
 }

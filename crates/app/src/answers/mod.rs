@@ -336,6 +336,12 @@ pub async fn send(
         return Err(SendError::NotFound);
     }
     app.jobs.ring();
+    // The firm's console shows whether a request was answered: its open pages hear of it.
+    app.live.publish(crate::live::LiveEvent {
+        tenant: scope.tenant_id(),
+        invoice: record.id,
+        headline: None,
+    });
     Ok(())
 }
 

@@ -447,7 +447,7 @@ pub fn failure_sentence(invoice: &InvoiceRecord, t: Tr) -> Option<String> {
     Some(failure_words(stored, invoice.number(), t))
 }
 
-fn failure_words(stored: &str, number: &str, t: Tr) -> String {
+pub(crate) fn failure_words(stored: &str, number: &str, t: Tr) -> String {
     let Some(StoredFailure { code, param }) = StoredFailure::parse(stored) else {
         return stored.to_owned();
     };

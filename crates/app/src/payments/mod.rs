@@ -5,7 +5,7 @@
 //! The checks a person can fix (amount, date, method, reference) happen here, before anything is stored; the one
 //! that depends on the other payments (no more than what remains) happens in the repository's transaction.
 
-mod report;
+pub(crate) mod report;
 
 pub use report::{REPORT_JOB, failure_sentence, job as report_job};
 

@@ -209,6 +209,11 @@ fn failure_of(error: &BillitError) -> Failure {
 /// refusal is Billit's own words (or, on rows written before, the text stored then), shown as it is.
 pub fn failure_sentence(payment: &PaymentRecord, t: Tr) -> Option<String> {
     let code = payment.error_code.as_deref()?;
+    Some(failure_words(code, payment.error_detail.as_deref(), t))
+}
+
+/// A payment's failure code and detail in the reader's words (the firm's inbox reads them from its own query).
+pub(crate) fn failure_words(code: &str, detail: Option<&str>, t: Tr) -> String {
     let key = match code {
         "unreachable" => "payments.failure.unreachable",
         "gave_up" => "payments.failure.gave_up",
@@ -222,12 +227,10 @@ pub fn failure_sentence(payment: &PaymentRecord, t: Tr) -> Option<String> {
         "internal" => "payments.failure.internal",
         _ => "payments.failure.refused",
     };
-    let reason = payment
-        .error_detail
-        .clone()
+    let reason = detail
         .filter(|detail| !detail.trim().is_empty())
-        .unwrap_or_else(|| t.get("payments.failure.no_detail").to_owned());
-    Some(t.fill(key, &[("reason", &reason)]))
+        .unwrap_or_else(|| t.get("payments.failure.no_detail"));
+    t.fill(key, &[("reason", reason)])
 }
 
 #[cfg(test)]

@@ -14,6 +14,9 @@ pub struct Model {
     pub at: DateTimeUtc,
     /// Where the action came from (the client's address), when it came over HTTP.
     pub ip: Option<String>,
+    /// `company` (the company's own user), `firm` (firm staff) or `system` (jobs, webhooks); none for firm-level
+    /// entries.
+    pub acting_as: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,8 @@ mod audit;
 #[cfg(test)]
 mod customers;
 #[cfg(test)]
+mod firm;
+#[cfg(test)]
 mod invoices;
 #[cfg(test)]
 mod jobs;

@@ -1017,7 +1017,7 @@ async fn firm_admins_create_tenants_with_checked_identifiers() {
     let app = TestApp::spawn().await;
     app.firm_admin("staff@cabinet.fr").await;
     let staff = Visitor::signed_in(&app, "staff@cabinet.fr", PASSWORD).await;
-    assert_eq!(staff.get("/").await.headers()["location"], "/admin");
+    assert_eq!(staff.get("/").await.headers()["location"], "/firm");
     let bad = staff
         .submit(
             "/admin/tenants/new",
@@ -1401,6 +1401,7 @@ async fn the_audit_log_reads_in_paris_time() {
             .with_ymd_and_hms(2026, 11, 30, 23, 30, 5)
             .unwrap()),
         ip: Set(None),
+        acting_as: Set(Some("company".to_owned())),
     }
     .insert(&app.test_db.db)
     .await

@@ -13,6 +13,8 @@ mod customers;
 #[cfg(test)]
 mod editor;
 #[cfg(test)]
+mod firm;
+#[cfg(test)]
 mod helpers;
 #[cfg(test)]
 mod logs;

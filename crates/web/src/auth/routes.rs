@@ -280,6 +280,10 @@ pub async fn home(
         };
         return Ok(respond(&req, StatusCode::OK, page));
     };
+    // Firm staff (administrators and accountants) land on the firm's console; company users on their company.
+    if state.firm.is_staff(&user.user).await? {
+        return Ok(see_other("/firm"));
+    }
     let tenants = state.tenants.tenants_of(user.user.id).await?;
     Ok(match tenants.as_slice() {
         [(tenant, _)] if !user.user.is_firm_admin => see_other(&format!("/t/{}/", tenant.slug)),

@@ -45,19 +45,7 @@ async fn still_allowed(listener: &Listener) -> Result<bool, WebError> {
     else {
         return Ok(false);
     };
-    let reaches = match state
-        .tenants
-        .scope_for_member(user.id, &listener.slug)
-        .await?
-    {
-        Some(found) => Some(found),
-        None => {
-            state
-                .tenants
-                .scope_for_firm_admin(&user, &listener.slug)
-                .await?
-        }
-    };
+    let reaches = state.tenants.scope_for(&user, &listener.slug).await?;
     Ok(reaches.is_some_and(|(tenant, _)| tenant.id == listener.tenant))
 }
 

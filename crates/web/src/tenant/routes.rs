@@ -164,6 +164,8 @@ struct UsersPage {
     layout: Layout,
     tenant: Tenant,
     members: Vec<Member>,
+    /// Firm accountants whose portfolio holds the company: shown, managed by the firm's administrators only.
+    firm_staff: Vec<portal_persistence::firm::FirmStaffMember>,
     invitations: Vec<Invitation>,
     notice: Option<String>,
     error: Option<String>,
@@ -178,6 +180,7 @@ impl UsersPage {
         match invitation.invited_as {
             InvitedAs::Member(role) => self.layout.t.get(crate::layout::role_key(role)),
             InvitedAs::FirmAdmin => self.layout.t.get("role.firm_admin"),
+            InvitedAs::FirmAccountant => self.layout.t.get("firm.firm_staff"),
         }
     }
 }
@@ -201,6 +204,7 @@ async fn users_page(
         layout: layout_for(state, req, &ctx.user, Some(ctx)).await?,
         tenant: ctx.tenant.clone(),
         members: state.tenants.members(&ctx.scope).await?,
+        firm_staff: state.firm.staff_of(&ctx.scope).await?,
         invitations: state
             .invitations
             .pending_for_tenant(&ctx.scope, Utc::now(), PENDING_SHOWN)

@@ -1,0 +1,337 @@
+//! The firm console's exception inbox: everything that needs someone, across the companies a person may see, in
+//! one query per page.
+//!
+//! One `UNION ALL` over the invoices' summary columns (open requests, refusals, rejections, tax-data rejections,
+//! failed submissions), the failed payments, the undelivered emails and the companies from which no status came
+//! while invoices are in flight, each arm filtered by `tenant_id IN (the visible companies)` on an index that
+//! leads with `tenant_id` (so its work is bounded by the exceptions, never by the invoices), then ordered by how
+//! long each has waited and cut by a keyset cursor. The list of companies comes from scopes only.
+
+use crate::scope::TenantScope;
+use chrono::{DateTime, Utc};
+use portal_domain::ids::{InvoiceId, TenantId};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
+use uuid::Uuid;
+
+/// What kind of thing waits for someone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InboxKind {
+    /// An open 207 (dispute) or 208 (suspension).
+    Request,
+    /// A 210: the buyer refused the invoice.
+    Refused,
+    /// A 213: a platform rejected it.
+    Rejected,
+    /// A 251 or 501: the tax authority rejected its data.
+    TaxRejected,
+    /// Sending to Billit failed (the order may have been created but not sent).
+    Submission,
+    /// Billit refused a payment's 212 report.
+    Payment,
+    /// An email could not be delivered (or may not have been).
+    Email,
+    /// No status came from Billit for too long while invoices are in flight.
+    Silent,
+}
+
+impl InboxKind {
+    pub const ALL: [Self; 8] = [
+        Self::Request,
+        Self::Refused,
+        Self::Rejected,
+        Self::TaxRejected,
+        Self::Submission,
+        Self::Payment,
+        Self::Email,
+        Self::Silent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Refused => "refused",
+            Self::Rejected => "rejected",
+            Self::TaxRejected => "tax",
+            Self::Submission => "submission",
+            Self::Payment => "payment",
+            Self::Email => "email",
+            Self::Silent => "silent",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// One row of the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxItem {
+    pub kind: InboxKind,
+    pub tenant_id: TenantId,
+    pub invoice_id: Option<InvoiceId>,
+    pub number: Option<String>,
+    pub buyer: Option<String>,
+    /// The official status code the row is about (207, 208, 210, 213, 251, 501, 212), if any.
+    pub code: Option<i32>,
+    /// Since when it waits.
+    pub since: DateTime<Utc>,
+    /// What the row is (the invoice, payment, email or company): with `since`, the keyset.
+    pub item_id: Uuid,
+    /// JSON array of reason codes of the status (requests and rejections).
+    pub reasons: Option<String>,
+    /// The requested action's code (NIN, PIN …), if the status carried one; for a payment, Billit's words.
+    pub requested_action: Option<String>,
+    /// What failed, as stored (a submission's or a payment's failure code, the mail server's answer); for a
+    /// silent company, how many invoices are in flight.
+    pub error: Option<String>,
+    /// When the open request was last answered by email, and by whom.
+    pub answered_at: Option<DateTime<Utc>>,
+    pub answered_by: Option<String>,
+    /// Billit's order id (a failed submission with one: the order was created but not sent).
+    pub order_id: Option<i64>,
+}
+
+/// Where the next page starts (after this row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxCursor {
+    pub since: DateTime<Utc>,
+    pub item_id: Uuid,
+}
+
+/// What to show.
+#[derive(Debug, Clone)]
+pub struct InboxQuery {
+    /// Only these kinds (empty: every kind).
+    pub kinds: Vec<InboxKind>,
+    /// Waiting since at or after this instant (younger than an age).
+    pub since_from: Option<DateTime<Utc>>,
+    /// Waiting since before this instant (older than an age).
+    pub since_until: Option<DateTime<Utc>>,
+    /// A company is silent when its invoices in flight have heard nothing since this instant.
+    pub silent_before: DateTime<Utc>,
+    pub after: Option<InboxCursor>,
+    pub limit: u64,
+}
+
+/// The statement's text and values for the scopes' companies (exposed for the query-plan test).
+pub fn inbox_statement(
+    backend: DbBackend,
+    scopes: &[TenantScope],
+    query: &InboxQuery,
+) -> sea_orm::Statement {
+    let (union, mut values) = union_of(scopes, query);
+    let mut sql = format!("SELECT * FROM ({union}) x WHERE 1 = 1");
+    push_age(&mut sql, &mut values, query);
+    if let Some(after) = &query.after {
+        sql.push_str(" AND (x.since > ? OR (x.since = ? AND x.item_id > ?))");
+        values.push(after.since.into());
+        values.push(after.since.into());
+        values.push(after.item_id.into());
+    }
+    sql.push_str(" ORDER BY x.since, x.item_id LIMIT ?");
+    values.push(i64::try_from(query.limit).unwrap_or(i64::MAX).into());
+    crate::jobs::statement(backend, &sql, values)
+}
+
+/// One page of the inbox over the companies of `scopes`, oldest first.
+pub async fn page<C: ConnectionTrait>(
+    conn: &C,
+    scopes: &[TenantScope],
+    query: &InboxQuery,
+) -> Result<Vec<InboxItem>, DbErr> {
+    if scopes.is_empty() || query.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let rows = conn
+        .query_all_raw(inbox_statement(conn.get_database_backend(), scopes, query))
+        .await?;
+    rows.iter()
+        .filter_map(|row| item_of(row).transpose())
+        .collect()
+}
+
+/// How many rows of each kind the inbox holds (over the age filter, every kind), in one query.
+pub async fn counts<C: ConnectionTrait>(
+    conn: &C,
+    scopes: &[TenantScope],
+    query: &InboxQuery,
+) -> Result<Vec<(InboxKind, u64)>, DbErr> {
+    if scopes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let every_kind = InboxQuery {
+        kinds: Vec::new(),
+        after: None,
+        ..query.clone()
+    };
+    let (union, mut values) = union_of(scopes, &every_kind);
+    let mut sql = format!("SELECT x.kind AS kind, COUNT(*) AS n FROM ({union}) x WHERE 1 = 1");
+    push_age(&mut sql, &mut values, &every_kind);
+    sql.push_str(" GROUP BY x.kind");
+    let backend = conn.get_database_backend();
+    let rows = conn
+        .query_all_raw(crate::jobs::statement(backend, &sql, values))
+        .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let kind: String = row.try_get("", "kind")?;
+        let n: i64 = row.try_get("", "n")?;
+        if let Some(kind) = InboxKind::parse(&kind) {
+            out.push((kind, u64::try_from(n).unwrap_or(0)));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn push_age(sql: &mut String, values: &mut Vec<Value>, query: &InboxQuery) {
+    if let Some(from) = query.since_from {
+        sql.push_str(" AND x.since >= ?");
+        values.push(from.into());
+    }
+    if let Some(until) = query.since_until {
+        sql.push_str(" AND x.since < ?");
+        values.push(until.into());
+    }
+}
+
+/// `(?, ?, …)` with the scopes' tenant ids.
+fn tenants_in(scopes: &[TenantScope], values: &mut Vec<Value>) -> String {
+    let marks = vec!["?"; scopes.len()].join(", ");
+    values.extend(
+        scopes
+            .iter()
+            .map(|scope| Value::from(scope.tenant_id().as_uuid())),
+    );
+    format!("({marks})")
+}
+
+/// The arms the kinds need, in one `UNION ALL`; every arm has the same columns.
+fn union_of(scopes: &[TenantScope], query: &InboxQuery) -> (String, Vec<Value>) {
+    let wants = |kind: InboxKind| query.kinds.is_empty() || query.kinds.contains(&kind);
+    let mut values = Vec::new();
+    let mut arms = Vec::new();
+    let statuses: Vec<(InboxKind, &str)> = [
+        (InboxKind::Request, "i.headline_code IN (207, 208)"),
+        (InboxKind::Refused, "i.headline_code = 210"),
+        (InboxKind::Rejected, "i.headline_code = 213"),
+        (InboxKind::TaxRejected, "i.headline_code IN (251, 501)"),
+    ]
+    .into_iter()
+    .filter(|(kind, _)| wants(*kind))
+    .collect();
+    if !statuses.is_empty() {
+        let case = statuses
+            .iter()
+            .map(|(kind, condition)| format!("WHEN {condition} THEN '{}'", kind.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let any = statuses
+            .iter()
+            .map(|(_, condition)| format!("({condition})"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let tenants = tenants_in(scopes, &mut values);
+        values.push(true.into());
+        // The open request's or the final status's latest event gives its reasons and requested action; the
+        // latest answer by email to the open request says whether and by whom it was answered.
+        arms.push(format!(
+            "SELECT CASE {case} ELSE 'other' END AS kind, i.tenant_id AS tenant_id, i.id AS invoice_id, \
+             i.number AS number, i.buyer_name AS buyer, i.headline_code AS code, \
+             CASE WHEN i.headline_code IN (207, 208) THEN COALESCE(i.open_request_since, i.updated_at) \
+             ELSE COALESCE((SELECT MIN(ev.at) FROM invoice_events ev WHERE ev.tenant_id = i.tenant_id \
+             AND ev.invoice_id = i.id AND ev.code = i.headline_code), i.updated_at) END AS since, \
+             i.id AS item_id, \
+             (SELECT ev.reasons FROM invoice_events ev WHERE ev.tenant_id = i.tenant_id \
+             AND ev.invoice_id = i.id AND ev.code = i.headline_code ORDER BY ev.at DESC LIMIT 1) AS reasons, \
+             (SELECT ev.requested_action FROM invoice_events ev WHERE ev.tenant_id = i.tenant_id \
+             AND ev.invoice_id = i.id AND ev.code = i.headline_code ORDER BY ev.at DESC LIMIT 1) \
+             AS requested_action, \
+             i.submission_error AS error, \
+             (SELECT e.created_at FROM invoice_emails e WHERE e.tenant_id = i.tenant_id \
+             AND e.invoice_id = i.id AND e.request_code = i.open_request_code \
+             ORDER BY e.created_at DESC LIMIT 1) AS answered_at, \
+             (SELECT u.name FROM invoice_emails e JOIN users u ON u.id = e.sent_by \
+             WHERE e.tenant_id = i.tenant_id AND e.invoice_id = i.id \
+             AND e.request_code = i.open_request_code ORDER BY e.created_at DESC LIMIT 1) AS answered_by, \
+             i.billit_order_id AS order_id \
+             FROM invoices i WHERE i.tenant_id IN {tenants} AND i.needs_action = ? AND ({any})"
+        ));
+    }
+    if wants(InboxKind::Submission) {
+        let tenants = tenants_in(scopes, &mut values);
+        arms.push(format!(
+            "SELECT 'submission', i.tenant_id, i.id, i.number, i.buyer_name, i.headline_code, i.updated_at, \
+             i.id, NULL, NULL, i.submission_error, NULL, NULL, i.billit_order_id \
+             FROM invoices i WHERE i.tenant_id IN {tenants} AND i.submission_state = 'failed'"
+        ));
+    }
+    if wants(InboxKind::Payment) {
+        let tenants = tenants_in(scopes, &mut values);
+        arms.push(format!(
+            "SELECT 'payment', p.tenant_id, p.invoice_id, i.number, i.buyer_name, 212, p.updated_at, p.id, \
+             NULL, p.error_detail, p.error_code, NULL, NULL, i.billit_order_id \
+             FROM payments p JOIN invoices i ON i.id = p.invoice_id \
+             WHERE p.tenant_id IN {tenants} AND p.state = 'failed'"
+        ));
+    }
+    if wants(InboxKind::Email) {
+        let tenants = tenants_in(scopes, &mut values);
+        arms.push(format!(
+            "SELECT 'email', o.tenant_id, e.invoice_id, i.number, i.buyer_name, NULL, o.created_at, o.id, \
+             NULL, NULL, o.last_error, NULL, NULL, NULL \
+             FROM outbox o LEFT JOIN invoice_emails e ON e.tenant_id = o.tenant_id AND e.outbox_id = o.id \
+             LEFT JOIN invoices i ON i.id = e.invoice_id \
+             WHERE o.tenant_id IN {tenants} AND o.status IN ('failed', 'uncertain')"
+        ));
+    }
+    if wants(InboxKind::Silent) {
+        let tenants = tenants_in(scopes, &mut values);
+        values.push(false.into());
+        values.push(query.silent_before.into());
+        arms.push(format!(
+            "SELECT 'silent', i.tenant_id, NULL, NULL, NULL, NULL, \
+             MAX(COALESCE(i.last_event_at, i.sent_at, i.updated_at)), i.tenant_id, NULL, NULL, \
+             CAST(COUNT(*) AS TEXT), NULL, NULL, NULL \
+             FROM invoices i WHERE i.tenant_id IN {tenants} AND i.submission_state = 'sent' \
+             AND i.is_final = ? AND i.delivery = 'pending' GROUP BY i.tenant_id \
+             HAVING MAX(COALESCE(i.last_event_at, i.sent_at, i.updated_at)) < ?"
+        ));
+    }
+    if arms.is_empty() {
+        // No kind asked for: an empty result with the same columns.
+        arms.push(
+            "SELECT 'other' AS kind, NULL AS tenant_id, NULL AS invoice_id, NULL AS number, NULL AS buyer, \
+             NULL AS code, NULL AS since, NULL AS item_id, NULL AS reasons, NULL AS requested_action, \
+             NULL AS error, NULL AS answered_at, NULL AS answered_by, NULL AS order_id WHERE 1 = 0"
+                .to_owned(),
+        );
+    }
+    (arms.join(" UNION ALL "), values)
+}
+
+fn item_of(row: &QueryResult) -> Result<Option<InboxItem>, DbErr> {
+    let kind: String = row.try_get("", "kind")?;
+    let Some(kind) = InboxKind::parse(&kind) else {
+        return Ok(None);
+    };
+    Ok(Some(InboxItem {
+        kind,
+        tenant_id: TenantId::from_uuid(row.try_get("", "tenant_id")?),
+        invoice_id: row
+            .try_get::<Option<Uuid>>("", "invoice_id")?
+            .map(InvoiceId::from_uuid),
+        number: row.try_get("", "number")?,
+        buyer: row.try_get("", "buyer")?,
+        code: row.try_get("", "code")?,
+        since: row.try_get("", "since")?,
+        item_id: row.try_get("", "item_id")?,
+        reasons: row.try_get("", "reasons")?,
+        requested_action: row.try_get("", "requested_action")?,
+        error: row.try_get("", "error")?,
+        answered_at: row.try_get("", "answered_at")?,
+        answered_by: row.try_get("", "answered_by")?,
+        order_id: row.try_get("", "order_id")?,
+    }))
+}

@@ -1,0 +1,243 @@
+//! The firm console's inbox: one query over the visible companies, read through indexes that lead with
+//! `tenant_id`, oldest first, cut by a keyset cursor, and blind to the companies it was not given.
+
+use crate::fresh;
+use chrono::{Duration, Utc};
+use portal_domain::invoice::{BuyerDraft, InvoiceDraft};
+use portal_domain::lifecycle::{Source, StatusEvent};
+use portal_domain::status::StatusCode;
+use portal_persistence::firm_inbox::{self, InboxCursor, InboxKind, InboxQuery};
+use portal_persistence::invoices::{InvoiceContent, InvoiceRepository, TotalsCents};
+use portal_persistence::tenants::{NewTenant, TenantRepository};
+use portal_persistence::users::UserRepository;
+use portal_persistence::{TenantRole, TenantScope};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+
+async fn scope_of(
+    test: &portal_persistence::testing::TestDatabase,
+    slug: &str,
+    siren: &str,
+) -> TenantScope {
+    let tenants = TenantRepository::new(test.db.clone());
+    let users = UserRepository::new(test.db.clone());
+    let tenant = tenants
+        .create(
+            NewTenant {
+                slug: slug.into(),
+                legal_name: slug.to_uppercase(),
+                siren: siren.into(),
+                vat_number: None,
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let user = users
+        .create(&format!("admin@{slug}.fr"), "Admin", "fr")
+        .await
+        .unwrap();
+    tenants
+        .add_member(tenant.id, user.id, TenantRole::Admin)
+        .await
+        .unwrap();
+    tenants
+        .scope_for_member(user.id, slug)
+        .await
+        .unwrap()
+        .unwrap()
+        .1
+}
+
+async fn plan(db: &sea_orm::DatabaseConnection, statement: Statement) -> String {
+    let backend = db.get_database_backend();
+    let txn = db.begin().await.unwrap();
+    let prefix = match backend {
+        DbBackend::Postgres => {
+            txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+                .await
+                .unwrap();
+            "EXPLAIN "
+        }
+        _ => "EXPLAIN QUERY PLAN ",
+    };
+    let explained = Statement::from_sql_and_values(
+        backend,
+        format!("{prefix}{}", statement.sql),
+        statement.values.map(|values| values.0).unwrap_or_default(),
+    );
+    let rows = txn.query_all_raw(explained).await.unwrap();
+    txn.rollback().await.unwrap();
+    rows.iter()
+        .map(|row| {
+            row.try_get_by_index::<String>(if backend == DbBackend::Postgres { 0 } else { 3 })
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A sent invoice of `scope` whose only event is `code`, `days` ago.
+async fn waiting(
+    invoices: &InvoiceRepository,
+    scope: &TenantScope,
+    number: &str,
+    code: u16,
+    days: i64,
+) {
+    let content = InvoiceContent {
+        customer_id: None,
+        draft: InvoiceDraft {
+            number: number.to_owned(),
+            buyer: BuyerDraft {
+                legal_name: format!("Client {number}"),
+                ..BuyerDraft::default()
+            },
+            ..InvoiceDraft::default()
+        },
+        totals: TotalsCents {
+            excl: 100,
+            vat: 20,
+            incl: 120,
+        },
+    };
+    let id = invoices.create_draft(scope, &content, None).await.unwrap();
+    let when = Utc::now() - Duration::days(days);
+    invoices.mark_sent(scope, id, when).await.unwrap();
+    let event = StatusEvent::status(
+        StatusCode(code),
+        Source::Buyer,
+        when,
+        format!("{number}-{code}"),
+    )
+    .with_reasons(["JUSTIF_ABS"]);
+    invoices
+        .append_events(scope, id, &[event], "poll")
+        .await
+        .unwrap();
+    invoices.refold(scope, id).await.unwrap();
+}
+
+fn query(limit: u64) -> InboxQuery {
+    InboxQuery {
+        kinds: Vec::new(),
+        since_from: None,
+        since_until: None,
+        silent_before: Utc::now() - Duration::days(100),
+        after: None,
+        limit,
+    }
+}
+
+#[tokio::test]
+async fn the_inbox_pages_oldest_first_over_the_given_companies_only() {
+    let test = fresh().await;
+    let acme = scope_of(&test, "acme", "732829320").await;
+    let globex = scope_of(&test, "globex", "443061841").await;
+    let initech = scope_of(&test, "initech", "812345676").await;
+    let invoices = InvoiceRepository::new(test.db.clone());
+    waiting(&invoices, &acme, "A-1", 208, 9).await;
+    waiting(&invoices, &globex, "G-1", 210, 7).await;
+    waiting(&invoices, &acme, "A-2", 207, 5).await;
+    waiting(&invoices, &globex, "G-2", 213, 3).await;
+    waiting(&invoices, &acme, "A-3", 205, 2).await;
+    waiting(&invoices, &initech, "I-1", 208, 8).await;
+
+    let visible = [acme.clone(), globex.clone()];
+    let mut seen = Vec::new();
+    let mut after: Option<InboxCursor> = None;
+    loop {
+        let page = firm_inbox::page(
+            &test.db,
+            &visible,
+            &InboxQuery {
+                after: after.clone(),
+                ..query(2)
+            },
+        )
+        .await
+        .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 2);
+        after = page.last().map(|item| InboxCursor {
+            since: item.since,
+            item_id: item.item_id,
+        });
+        seen.extend(
+            page.into_iter()
+                .map(|item| (item.number.unwrap(), item.kind)),
+        );
+    }
+    assert_eq!(
+        seen,
+        vec![
+            ("A-1".to_owned(), InboxKind::Request),
+            ("G-1".to_owned(), InboxKind::Refused),
+            ("A-2".to_owned(), InboxKind::Request),
+            ("G-2".to_owned(), InboxKind::Rejected),
+        ],
+        "oldest first, across pages, never initech's, never an approved invoice"
+    );
+    let counts = firm_inbox::counts(&test.db, &visible, &query(50))
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            (InboxKind::Request, 2),
+            (InboxKind::Refused, 1),
+            (InboxKind::Rejected, 1)
+        ]
+    );
+    let requests = firm_inbox::page(
+        &test.db,
+        &visible,
+        &InboxQuery {
+            kinds: vec![InboxKind::Request],
+            ..query(50)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].reasons.as_deref(), Some("[\"JUSTIF_ABS\"]"));
+    assert!(
+        firm_inbox::page(&test.db, &[], &query(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // One statement, every arm read through an index that leads with tenant_id.
+    let statement =
+        firm_inbox::inbox_statement(test.db.get_database_backend(), &visible, &query(50));
+    let explained = plan(&test.db, statement).await;
+    match test.db.get_database_backend() {
+        DbBackend::Postgres => {
+            assert!(!explained.contains("Seq Scan on invoices"), "{explained}");
+            assert!(!explained.contains("Seq Scan on payments"), "{explained}");
+            assert!(!explained.contains("Seq Scan on outbox"), "{explained}");
+        }
+        _ => {
+            for index in [
+                "idx_invoices_tenant_action",
+                "idx_invoices_tenant_state",
+                "idx_payments_tenant_state",
+                "idx_outbox_tenant_status",
+            ] {
+                assert!(explained.contains(index), "{index} in:\n{explained}");
+            }
+            for table in ["invoices", "payments", "outbox"] {
+                for alias in ["i", "p", "o"] {
+                    assert!(
+                        !explained.contains(&format!("SCAN {table} AS {alias}\n"))
+                            && !explained.ends_with(&format!("SCAN {table} AS {alias}")),
+                        "a full scan of {table}:\n{explained}"
+                    );
+                }
+            }
+        }
+    }
+}
