@@ -160,7 +160,7 @@ impl InvitationRepository {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> Result<String, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let token = Self::insert(&txn, None, email, FIRM_ACCOUNTANT, invited_by, now).await?;
         audit::record_for_firm(&txn, audit).await?;
         txn.commit().await?;

@@ -142,6 +142,7 @@ impl TenantFormPage {
         match invitation.invited_as {
             InvitedAs::Member(role) => self.layout.t.get(crate::layout::role_key(role)),
             InvitedAs::FirmAdmin => self.layout.t.get("role.firm_admin"),
+            InvitedAs::FirmAccountant => self.layout.t.get("firm.firm_staff"),
         }
     }
 
