@@ -32,6 +32,7 @@ use mailer::Mailer;
 use master_key::MasterKey;
 use portal_persistence::Db;
 use portal_persistence::answers::{AnswerTemplateRepository, InvoiceEmailRepository};
+use portal_persistence::api::ApiRepository;
 use portal_persistence::billit_connections::BillitConnectionRepository;
 use portal_persistence::customers::CustomerRepository;
 use portal_persistence::directory::DirectoryCheckRepository;
@@ -148,6 +149,8 @@ pub struct App {
     pub notifications: NotificationRepository,
     /// The directory's answers about customers' electronic addresses (a day's cache of the lookup before sending).
     pub directory: DirectoryCheckRepository,
+    /// The JSON API's tokens, idempotent answers and reading queries.
+    pub api: ApiRepository,
     /// The embedded Billit sandbox's accounts, when one runs in this deployment (the program plugs it in with
     /// [`App::with_embedded_sandbox`]): choosing the embedded environment opens the company's account there.
     pub embedded_sandbox: Option<Arc<dyn demo::DemoSandbox>>,
@@ -192,6 +195,7 @@ impl App {
             deliveries: WebhookDeliveryRepository::new(db.clone()),
             notifications: NotificationRepository::new(db.clone()),
             directory: DirectoryCheckRepository::new(db.clone()),
+            api: ApiRepository::new(db.clone()),
             embedded_sandbox: None,
             live: live::LiveUpdates::new(),
             mailer,
