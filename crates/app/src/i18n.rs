@@ -17,6 +17,7 @@ const FR: &[&str] = &[
     include_str!("../i18n/fr/statuses.toml"),
     include_str!("../i18n/fr/settlements.toml"),
     include_str!("../i18n/fr/payments.toml"),
+    include_str!("../i18n/fr/api.toml"),
 ];
 const EN: &[&str] = &[
     include_str!("../i18n/en.toml"),
@@ -27,6 +28,7 @@ const EN: &[&str] = &[
     include_str!("../i18n/en/statuses.toml"),
     include_str!("../i18n/en/settlements.toml"),
     include_str!("../i18n/en/payments.toml"),
+    include_str!("../i18n/en/api.toml"),
 ];
 
 static CATALOGUES: LazyLock<(HashMap<String, String>, HashMap<String, String>)> =

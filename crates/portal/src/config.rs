@@ -25,6 +25,26 @@ pub struct Config {
     pub security: SecurityConfig,
     pub log: LogConfig,
     pub billit: BillitConfig,
+    pub api: ApiConfig,
+}
+
+/// The JSON API (`/api/v1`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Requests each API token may make per minute, on average (per node).
+    pub requests_per_minute: u32,
+    /// Requests a token may make at once before the per-minute rate applies.
+    pub burst: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: 600,
+            burst: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -287,6 +307,12 @@ impl Config {
         self.trusted_proxies()?;
         if self.security.live_recheck_secs == 0 {
             return Err(invalid("security.live_recheck_secs", "must be at least 1"));
+        }
+        if self.api.requests_per_minute == 0 {
+            return Err(invalid("api.requests_per_minute", "must be at least 1"));
+        }
+        if self.api.burst == 0 {
+            return Err(invalid("api.burst", "must be at least 1"));
         }
         if self.security.live_streams_per_user == 0 {
             return Err(invalid(

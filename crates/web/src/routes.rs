@@ -1,8 +1,8 @@
 //! Every route, each handled by its feature's module (the only module that knows every feature).
 
 use crate::{
-    admin, answers, auth, customers, health, hooks, invoices, live, outbox, payments, reminders,
-    tenant,
+    admin, answers, api, auth, customers, health, hooks, invoices, live, outbox, payments,
+    reminders, tenant,
 };
 use actix_web::web;
 
@@ -141,6 +141,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(answers::routes::configure)
         .configure(reminders::routes::configure)
         .configure(hooks::routes::configure)
+        .configure(api::routes::configure)
         .route(
             "/account/notifications",
             web::post().to(auth::routes::save_notifications),
