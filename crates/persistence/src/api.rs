@@ -135,17 +135,19 @@ pub struct FeedCursor {
 
 impl FeedCursor {
     pub fn encode(&self) -> String {
+        // Nanoseconds: SQLite keeps the time as written (to the nanosecond), so a cursor cut to the microsecond
+        // would come before its own event and give it again.
         format!(
             "{}_{}",
-            self.received_at.timestamp_micros(),
+            self.received_at.timestamp_nanos_opt().unwrap_or_default(),
             self.id.simple()
         )
     }
 
     pub fn decode(text: &str) -> Option<Self> {
-        let (micros, id) = text.trim().split_once('_')?;
+        let (nanos, id) = text.trim().split_once('_')?;
         Some(Self {
-            received_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            received_at: DateTime::from_timestamp_nanos(nanos.parse().ok()?),
             id: Uuid::parse_str(id).ok()?,
         })
     }
@@ -501,7 +503,7 @@ mod tests {
     #[test]
     fn feed_cursors_round_trip() {
         let cursor = FeedCursor {
-            received_at: DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
+            received_at: DateTime::from_timestamp_nanos(1_764_000_000_123_456_789),
             id: Uuid::now_v7(),
         };
         assert_eq!(FeedCursor::decode(&cursor.encode()), Some(cursor));

@@ -53,8 +53,57 @@ pub struct ApiDoc;
 
 struct BearerToken;
 
+/// The answers every operation may give besides its own: no valid token (401), over the token's rate (429), a
+/// read token writing (403, on writes), an unreadable request (400) and the portal's own failure (500).
+fn common_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    super::problem::PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            (&mut item.get, false),
+            (&mut item.post, true),
+            (&mut item.put, true),
+            (&mut item.delete, true),
+        ];
+        for (operation, writes) in operations {
+            let Some(operation) = operation else {
+                continue;
+            };
+            let responses = &mut operation.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem(description));
+            };
+            add("400", "An unreadable request (body, parameters or headers)");
+            add("401", "No token, or an unknown or revoked one");
+            if writes {
+                add("403", "A read-only token");
+            }
+            add("429", "Over the token's rate: wait `Retry-After` seconds");
+            add(
+                "500",
+                "The portal's own failure (opaque; the request id is in `x-request-id`)",
+            );
+        }
+    }
+}
+
 impl Modify for BearerToken {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        common_responses(openapi);
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
