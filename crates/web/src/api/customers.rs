@@ -155,9 +155,17 @@ impl CustomerBody {
     }
 }
 
+/// A field of the form: its path in the request, its business term, and its message in French and English.
+type FieldMessages<'a> = (
+    &'a str,
+    Option<&'a str>,
+    &'a Option<String>,
+    &'a Option<String>,
+);
+
 /// Each field's message in both languages, with the field's path and business term.
 fn problems(fr: &FieldErrors, en: &FieldErrors) -> Vec<FieldProblem> {
-    let fields: [(&str, Option<&str>, &Option<String>, &Option<String>); 12] = [
+    let fields: [FieldMessages<'_>; 12] = [
         ("legal_name", Some("BT-44"), &fr.legal_name, &en.legal_name),
         ("siren", Some("BT-47"), &fr.siren, &en.siren),
         ("siret", Some("BT-47"), &fr.siret, &en.siret),
