@@ -23,6 +23,7 @@ mod m20261202_000014_outbox_sending;
 mod m20261202_000015_login_throttle_purge;
 mod m20261202_000017_integrations;
 mod m20261202_000018_firm_staff;
+mod m20261202_000016_api;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_login_throttle_purge::Migration),
             Box::new(m20261202_000017_integrations::Migration),
             Box::new(m20261202_000018_firm_staff::Migration),
+            Box::new(m20261202_000016_api::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ const FR: &[&str] = &[
     include_str!("../i18n/fr/webhooks.toml"),
     include_str!("../i18n/fr/csv.toml"),
     include_str!("../i18n/fr/firm.toml"),
+    include_str!("../i18n/fr/api.toml"),
 ];
 const EN: &[&str] = &[
     include_str!("../i18n/en.toml"),
@@ -33,6 +34,7 @@ const EN: &[&str] = &[
     include_str!("../i18n/en/webhooks.toml"),
     include_str!("../i18n/en/csv.toml"),
     include_str!("../i18n/en/firm.toml"),
+    include_str!("../i18n/en/api.toml"),
 ];
 
 static CATALOGUES: LazyLock<(HashMap<String, String>, HashMap<String, String>)> =

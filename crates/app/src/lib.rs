@@ -36,6 +36,7 @@ use mailer::Mailer;
 use master_key::MasterKey;
 use portal_persistence::Db;
 use portal_persistence::answers::{AnswerTemplateRepository, InvoiceEmailRepository};
+use portal_persistence::api::ApiRepository;
 use portal_persistence::billit_connections::BillitConnectionRepository;
 use portal_persistence::customers::CustomerRepository;
 use portal_persistence::directory::DirectoryCheckRepository;
@@ -159,6 +160,8 @@ pub struct App {
     pub directory: DirectoryCheckRepository,
     /// Firm staff: accountants, their portfolios, their visits to companies.
     pub firm: portal_persistence::firm::FirmRepository,
+    /// The JSON API's tokens, idempotent answers and reading queries.
+    pub api: ApiRepository,
     /// The embedded Billit sandbox's accounts, when one runs in this deployment (the program plugs it in with
     /// [`App::with_embedded_sandbox`]): choosing the embedded environment opens the company's account there.
     pub embedded_sandbox: Option<Arc<dyn demo::DemoSandbox>>,
@@ -205,6 +208,7 @@ impl App {
             outgoing_webhooks: OutgoingWebhookRepository::new(db.clone()),
             directory: DirectoryCheckRepository::new(db.clone()),
             firm: portal_persistence::firm::FirmRepository::new(db.clone()),
+            api: ApiRepository::new(db.clone()),
             embedded_sandbox: None,
             live: live::LiveUpdates::new(),
             mailer,

@@ -87,7 +87,7 @@ pub enum CustomerError {
     Database(#[from] DbErr),
 }
 
-fn to_customer(row: customers::Model) -> Result<Customer, CustomerError> {
+pub(crate) fn to_customer(row: customers::Model) -> Result<Customer, CustomerError> {
     let contact_emails: Vec<String> = serde_json::from_str(&row.contact_emails)
         .map_err(|error| CustomerError::Corrupt(error.to_string()))?;
     let network_check = match (row.peppol_checked_at, row.peppol_summary) {

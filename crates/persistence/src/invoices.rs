@@ -384,7 +384,7 @@ pub(crate) fn source_str(source: Source) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-fn parse_source(text: &str) -> Source {
+pub(crate) fn parse_source(text: &str) -> Source {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(Source::Unknown)
 }
 
@@ -395,7 +395,7 @@ pub(crate) fn kind_str(kind: EventKind) -> String {
         .unwrap_or_else(|| "unclassified".to_owned())
 }
 
-fn parse_kind(text: &str) -> EventKind {
+pub(crate) fn parse_kind(text: &str) -> EventKind {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .unwrap_or(EventKind::Unclassified)
 }
@@ -411,7 +411,7 @@ fn parse_enum<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or_default()
 }
 
-fn code_of(value: Option<i32>) -> Option<StatusCode> {
+pub(crate) fn code_of(value: Option<i32>) -> Option<StatusCode> {
     value
         .and_then(|code| u16::try_from(code).ok())
         .map(StatusCode)

@@ -2,6 +2,7 @@
 //! the durable job queue. Uses the domain crate, never the Billit or web crates, and no HTTP types.
 
 pub mod answers;
+pub mod api;
 pub mod audit;
 pub mod billit_connections;
 pub mod customers;

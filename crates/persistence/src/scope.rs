@@ -65,6 +65,8 @@ pub enum ScopeOrigin {
     FirmPortfolio,
     /// A Billit webhook delivered to the tenant's own endpoint token.
     Webhook,
+    /// A request of the JSON API with one of the tenant's API tokens (read: viewer, read and write: member).
+    ApiToken,
 }
 
 impl TenantScope {

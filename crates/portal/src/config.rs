@@ -26,6 +26,7 @@ pub struct Config {
     pub log: LogConfig,
     pub billit: BillitConfig,
     pub integrations: IntegrationsConfig,
+    pub api: ApiConfig,
 }
 
 /// The companies' own systems: outgoing webhooks.
@@ -35,6 +36,25 @@ pub struct IntegrationsConfig {
     /// Whether webhook endpoints may be loopback `http://` addresses (`http://127.0.0.1…`). Unset: only in the
     /// demonstration (`server.mode = "demo"`), never in production, where endpoints must be https.
     pub allow_loopback_webhooks: Option<bool>,
+}
+
+/// The JSON API (`/api/v1`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Requests each API token may make per minute, on average (per node).
+    pub requests_per_minute: u32,
+    /// Requests a token may make at once before the per-minute rate applies.
+    pub burst: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: 600,
+            burst: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -292,6 +312,12 @@ impl Config {
         self.trusted_proxies()?;
         if self.security.live_recheck_secs == 0 {
             return Err(invalid("security.live_recheck_secs", "must be at least 1"));
+        }
+        if self.api.requests_per_minute == 0 {
+            return Err(invalid("api.requests_per_minute", "must be at least 1"));
+        }
+        if self.api.burst == 0 {
+            return Err(invalid("api.burst", "must be at least 1"));
         }
         if self.security.live_streams_per_user == 0 {
             return Err(invalid(

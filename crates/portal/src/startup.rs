@@ -189,6 +189,10 @@ impl Application {
                 Duration::from_secs(config.security.live_recheck_secs),
                 config.security.live_streams_per_user,
             ),
+            api_rate: portal_web::state::ApiRateLimit::new(
+                config.api.requests_per_minute,
+                config.api.burst,
+            ),
         };
         let server = portal_web::server::http_server(
             state.clone(),

@@ -21,6 +21,7 @@ pub mod telemetry;
 // The features.
 pub mod admin;
 pub mod answers;
+pub mod api;
 pub mod auth;
 pub mod customers;
 pub mod firm;

@@ -1,7 +1,7 @@
 //! Every route, each handled by its feature's module (the only module that knows every feature).
 
 use crate::{
-    admin, answers, auth, customers, firm, health, hooks, invoices, live, outbox, payments,
+    admin, answers, api, auth, customers, firm, health, hooks, invoices, live, outbox, payments,
     reminders, tenant, webhooks,
 };
 use actix_web::web;
@@ -148,6 +148,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(reminders::routes::configure)
         .configure(hooks::routes::configure)
         .configure(webhooks::routes::configure)
+        .configure(api::routes::configure)
         .route(
             "/account/notifications",
             web::post().to(auth::routes::save_notifications),

@@ -19,6 +19,8 @@ pub struct AppState {
     pub hsts: bool,
     /// The live-update streams open per user, and how often each re-checks its session.
     pub live_streams: LiveStreams,
+    /// The JSON API's requests per token (`api.requests_per_minute`, `api.burst`).
+    pub api_rate: ApiRateLimit,
 }
 
 /// Handlers reach the application's repositories and services as `state.invoices`, `state.jobs`…
@@ -79,5 +81,74 @@ impl Drop for StreamSlot {
                 open.remove(&self.user);
             }
         }
+    }
+}
+
+/// A token bucket per API token, in this process: `burst` requests at once, refilled at `per_minute` a minute.
+/// (Several nodes each keep their own buckets: the limit is per node, which is what protects each node.)
+#[derive(Clone)]
+pub struct ApiRateLimit {
+    per_minute: u32,
+    burst: u32,
+    buckets: Arc<Mutex<HashMap<uuid::Uuid, Bucket>>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl ApiRateLimit {
+    pub fn new(per_minute: u32, burst: u32) -> Self {
+        Self {
+            per_minute: per_minute.max(1),
+            burst: burst.max(1),
+            buckets: Arc::default(),
+        }
+    }
+
+    /// Takes one request from `token`'s bucket, or says how long until the next one is allowed.
+    pub fn admit(&self, token: uuid::Uuid) -> Result<(), Duration> {
+        let now = std::time::Instant::now();
+        let rate = f64::from(self.per_minute) / 60.0;
+        let burst = f64::from(self.burst);
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        let bucket = buckets.entry(token).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        let refilled = bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate;
+        bucket.tokens = refilled.min(burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiRateLimit;
+
+    #[test]
+    fn a_token_gets_its_burst_then_waits_for_the_refill() {
+        let limit = ApiRateLimit::new(60, 3);
+        let token = uuid::Uuid::now_v7();
+        for _ in 0..3 {
+            assert!(limit.admit(token).is_ok());
+        }
+        let wait = limit.admit(token).unwrap_err();
+        assert!(
+            wait.as_secs_f64() > 0.0 && wait.as_secs_f64() <= 1.0,
+            "{wait:?}"
+        );
+        // Another token has its own bucket.
+        assert!(limit.admit(uuid::Uuid::now_v7()).is_ok());
     }
 }

@@ -47,6 +47,8 @@ pub async fn request_span(
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     let route = route_of(&req);
     let noisy = is_noisy(&route);
+    // The JSON API answers its own opaque problem document (the request id is in the header).
+    let is_api = req.path().starts_with("/api/");
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -70,7 +72,7 @@ pub async fn request_span(
         Err(error) => tracing::error!(error = %error, elapsed_ms, "request failed"),
     });
     let response = result?;
-    let mut response = if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+    let mut response = if response.status() == StatusCode::INTERNAL_SERVER_ERROR && !is_api {
         response.into_response(crate::errors::server_error_page(&request_id))
     } else {
         response.map_into_boxed_body()

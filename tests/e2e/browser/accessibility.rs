@@ -366,6 +366,25 @@ async fn the_main_pages_have_no_serious_or_critical_accessibility_violation() {
     .await;
     let endpoint = link(&browser, "/settings/webhooks/[0-9a-f-]{36}$", "").await;
     visit(&browser, &demo, &source, &endpoint, &mut scans).await;
+    // The API tokens page as it answers a creation: the secret shown once, the token listed with its revoke button.
+    let tokens = format!("{MARTIN}/settings/api-tokens");
+    visit(&browser, &demo, &source, &tokens, &mut scans).await;
+    browser.fill("#token-name", "ERP").await;
+    let create = browser
+        .find("form[action$='/settings/api-tokens'] button[type=submit]")
+        .await;
+    browser.click(&create).await;
+    browser
+        .wait_for("#new-token", std::time::Duration::from_secs(10))
+        .await;
+    scan(
+        &browser,
+        &source,
+        &format!("{tokens} (created)"),
+        &mut scans,
+    )
+    .await;
+    visit(&browser, &demo, &source, "/api/v1/docs", &mut scans).await;
     visit(&browser, &demo, &source, "/account", &mut scans).await;
 
     // The firm's pages, and a sent email rendered (the demonstration's notifications are emails).

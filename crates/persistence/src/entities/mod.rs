@@ -2,6 +2,8 @@
 //! from forms; callers pass domain values and get records back.
 
 pub mod answer_templates;
+pub mod api_idempotency;
+pub mod api_tokens;
 pub mod audit_log;
 pub mod billit_connections;
 pub mod billit_sync;

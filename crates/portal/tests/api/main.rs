@@ -7,6 +7,8 @@ mod actions;
 #[cfg(test)]
 mod answers;
 #[cfg(test)]
+mod api_v1;
+#[cfg(test)]
 mod billit_calls;
 #[cfg(test)]
 mod customers;

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod answers;
+pub mod customer_form;
 pub mod payments;
 pub mod reminders;
 pub mod status;
