@@ -21,9 +21,9 @@ mod m20261202_000012_paid_at_issue;
 mod m20261202_000013_reminders;
 mod m20261202_000014_outbox_sending;
 mod m20261202_000015_login_throttle_purge;
+mod m20261202_000016_api;
 mod m20261202_000017_integrations;
 mod m20261202_000018_firm_staff;
-mod m20261202_000016_api;
 
 pub struct Migrator;
 

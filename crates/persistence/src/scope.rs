@@ -45,7 +45,7 @@ impl ScopeOrigin {
     /// What the audit log's `acting_as` column says of an entry made with such a scope.
     pub fn acting_as(self) -> &'static str {
         match self {
-            Self::Membership => "company",
+            Self::Membership | Self::ApiToken => "company",
             Self::FirmAdmin | Self::FirmPortfolio => "firm",
             Self::Job | Self::Webhook => "system",
         }
