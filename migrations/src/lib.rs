@@ -20,6 +20,7 @@ mod m20261202_000011_directory_checks;
 mod m20261202_000012_paid_at_issue;
 mod m20261202_000013_reminders;
 mod m20261202_000014_outbox_sending;
+mod m20261202_000019_firm_health;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_paid_at_issue::Migration),
             Box::new(m20261202_000013_reminders::Migration),
             Box::new(m20261202_000014_outbox_sending::Migration),
+            Box::new(m20261202_000019_firm_health::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod emails;
 pub mod failures;
 pub mod files;
+pub mod firm_console;
 pub mod i18n;
 pub mod invoicing;
 pub mod live;
@@ -35,6 +36,7 @@ use portal_persistence::answers::{AnswerTemplateRepository, InvoiceEmailReposito
 use portal_persistence::billit_connections::BillitConnectionRepository;
 use portal_persistence::customers::CustomerRepository;
 use portal_persistence::directory::DirectoryCheckRepository;
+use portal_persistence::firm_console::FirmConsoleRepository;
 use portal_persistence::invitations::{InvitationRepository, PasswordResetRepository};
 use portal_persistence::invoices::InvoiceRepository;
 use portal_persistence::notifications::NotificationRepository;
@@ -148,6 +150,8 @@ pub struct App {
     pub notifications: NotificationRepository,
     /// The directory's answers about customers' electronic addresses (a day's cache of the lookup before sending).
     pub directory: DirectoryCheckRepository,
+    /// The firm's console across companies: health, pictures, bulk onboarding.
+    pub firm_console: FirmConsoleRepository,
     /// The embedded Billit sandbox's accounts, when one runs in this deployment (the program plugs it in with
     /// [`App::with_embedded_sandbox`]): choosing the embedded environment opens the company's account there.
     pub embedded_sandbox: Option<Arc<dyn demo::DemoSandbox>>,
@@ -192,6 +196,7 @@ impl App {
             deliveries: WebhookDeliveryRepository::new(db.clone()),
             notifications: NotificationRepository::new(db.clone()),
             directory: DirectoryCheckRepository::new(db.clone()),
+            firm_console: FirmConsoleRepository::new(db.clone()),
             embedded_sandbox: None,
             live: live::LiveUpdates::new(),
             mailer,

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod db;
 pub mod directory;
 pub mod entities;
+pub mod firm_console;
 pub mod invitations;
 pub mod invoices;
 pub mod jobs;

@@ -1,8 +1,8 @@
 //! Every route, each handled by its feature's module (the only module that knows every feature).
 
 use crate::{
-    admin, answers, auth, customers, health, hooks, invoices, live, outbox, payments, reminders,
-    tenant,
+    admin, answers, auth, console, customers, health, hooks, invoices, live, onboarding, outbox,
+    payments, reminders, tenant,
 };
 use actix_web::web;
 
@@ -133,6 +133,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/audit", web::get().to(admin::routes::audit_log))
         .configure(outbox::routes::configure)
+        // The import's fixed paths before anything that could read `/firm/companies/{…}`.
+        .configure(onboarding::routes::configure)
+        .configure(console::routes::configure)
         .configure(customers::routes::configure)
         // The editor's fixed paths (`/invoices/new`) before the views' `/invoices/{id}`.
         .configure(invoices::editor::configure)

@@ -3,6 +3,7 @@
 //! `axe-core`, which `.ci/ensure-browser` installs; without them they fail and say so (never a silent skip).
 
 mod accessibility;
+mod console;
 mod journey;
 mod keyboard;
 mod measures;

@@ -4,6 +4,7 @@
 pub mod answer_templates;
 pub mod audit_log;
 pub mod billit_connections;
+pub mod billit_health;
 pub mod billit_sync;
 pub mod customers;
 pub mod directory_checks;

@@ -6,6 +6,8 @@ mod audit;
 #[cfg(test)]
 mod customers;
 #[cfg(test)]
+mod firm_console;
+#[cfg(test)]
 mod invoices;
 #[cfg(test)]
 mod jobs;

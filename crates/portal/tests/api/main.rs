@@ -9,6 +9,8 @@ mod answers;
 #[cfg(test)]
 mod billit_calls;
 #[cfg(test)]
+mod console;
+#[cfg(test)]
 mod customers;
 #[cfg(test)]
 mod editor;
