@@ -24,6 +24,7 @@ mod m20261202_000015_login_throttle_purge;
 mod m20261202_000016_api;
 mod m20261202_000017_integrations;
 mod m20261202_000018_firm_staff;
+mod m20261202_000019_firm_health;
 
 pub struct Migrator;
 
@@ -46,9 +47,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_reminders::Migration),
             Box::new(m20261202_000014_outbox_sending::Migration),
             Box::new(m20261202_000015_login_throttle_purge::Migration),
+            Box::new(m20261202_000016_api::Migration),
             Box::new(m20261202_000017_integrations::Migration),
             Box::new(m20261202_000018_firm_staff::Migration),
-            Box::new(m20261202_000016_api::Migration),
+            Box::new(m20261202_000019_firm_health::Migration),
         ]
     }
 }

@@ -241,8 +241,16 @@ pub enum ConnectionTestError {
 /// stored PartyID (or its first company; `None` when it has no name).
 pub async fn test(app: &App, scope: &TenantScope) -> Result<Option<String>, ConnectionTestError> {
     use portal_billit::client::BillitClient;
-    let (client, connection) = client_for(app, scope).await?;
-    let account = client.account_information().await?;
+    let (client, connection) = match client_for(app, scope).await {
+        Ok(found) => found,
+        Err(problem) => {
+            record_problem(app, scope, &problem).await;
+            return Err(problem.into());
+        }
+    };
+    let account = client.account_information().await;
+    record_call(app, scope, account.as_ref().map(|_| ())).await;
+    let account = account?;
     let party = connection.party_id;
     let companies = account.companies.unwrap_or_default();
     let company = companies
@@ -519,6 +527,70 @@ pub async fn provision_embedded(
         .await
         .map_err(ProvisionError::Webhooks)?;
     Ok(party_id)
+}
+
+// ---- what the firm's console shows of each connection ----
+
+/// The word a failed Billit call is recorded under (the console translates it; Billit's own text is not kept,
+/// since it may echo what was sent).
+pub fn failure_kind(error: &portal_billit::client::BillitError) -> &'static str {
+    use portal_billit::client::BillitError;
+    match error {
+        BillitError::Unauthorized { .. } => "credentials",
+        BillitError::RateLimited { .. } => "rate_limited",
+        BillitError::Server { .. } => "server",
+        BillitError::Transport(_) => "unreachable",
+        BillitError::Validation { .. } | BillitError::Conflict { .. } | BillitError::NotFound => {
+            "refused"
+        }
+        BillitError::Decode(_) => "unexpected",
+        BillitError::Invalid(_) => "configuration",
+    }
+}
+
+/// Records how a call to the company's Billit account went, for the firm's console. A call that Billit answered
+/// with a refusal of its content (404, 4xx) still reached the account: it counts as a working connection.
+/// Never fails its caller: a console that cannot be updated is logged, not a failed job.
+pub async fn record_call(
+    app: &App,
+    scope: &TenantScope,
+    outcome: Result<(), &portal_billit::client::BillitError>,
+) {
+    let now = chrono::Utc::now();
+    let recorded = match outcome {
+        Ok(()) => app.firm_console.record_billit_success(scope, now).await,
+        Err(error) => match failure_kind(error) {
+            "refused" => app.firm_console.record_billit_success(scope, now).await,
+            kind => {
+                app.firm_console
+                    .record_billit_failure(scope, now, kind)
+                    .await
+            }
+        },
+    };
+    if let Err(error) = recorded {
+        tracing::warn!(error = %error, "cannot record the Billit connection's health");
+    }
+}
+
+/// Records that no client could be built from a stored connection (a key that cannot be decrypted, the embedded
+/// sandbox missing); a connection not configured or incomplete is shown as such and not recorded.
+pub async fn record_problem(app: &App, scope: &TenantScope, problem: &ConnectionProblem) {
+    if matches!(
+        problem,
+        ConnectionProblem::NotConfigured
+            | ConnectionProblem::Incomplete
+            | ConnectionProblem::Database(_)
+    ) {
+        return;
+    }
+    if let Err(error) = app
+        .firm_console
+        .record_billit_failure(scope, chrono::Utc::now(), "configuration")
+        .await
+    {
+        tracing::warn!(error = %error, "cannot record the Billit connection's health");
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 const FR: &[&str] = &[
     include_str!("../i18n/fr.toml"),
     include_str!("../i18n/fr/answers.toml"),
+    include_str!("../i18n/fr/console.toml"),
     include_str!("../i18n/fr/customers.toml"),
     include_str!("../i18n/fr/invoices.toml"),
     include_str!("../i18n/fr/outbox.toml"),
@@ -25,6 +26,7 @@ const FR: &[&str] = &[
 const EN: &[&str] = &[
     include_str!("../i18n/en.toml"),
     include_str!("../i18n/en/answers.toml"),
+    include_str!("../i18n/en/console.toml"),
     include_str!("../i18n/en/customers.toml"),
     include_str!("../i18n/en/invoices.toml"),
     include_str!("../i18n/en/outbox.toml"),

@@ -15,6 +15,7 @@ pub mod emails;
 pub mod failures;
 pub mod files;
 pub mod firm;
+pub mod firm_console;
 pub mod i18n;
 pub mod invoicing;
 pub mod live;
@@ -40,6 +41,7 @@ use portal_persistence::api::ApiRepository;
 use portal_persistence::billit_connections::BillitConnectionRepository;
 use portal_persistence::customers::CustomerRepository;
 use portal_persistence::directory::DirectoryCheckRepository;
+use portal_persistence::firm_console::FirmConsoleRepository;
 use portal_persistence::invitations::{InvitationRepository, PasswordResetRepository};
 use portal_persistence::invoices::InvoiceRepository;
 use portal_persistence::notifications::NotificationRepository;
@@ -162,6 +164,8 @@ pub struct App {
     pub firm: portal_persistence::firm::FirmRepository,
     /// The JSON API's tokens, idempotent answers and reading queries.
     pub api: ApiRepository,
+    /// The firm's console across companies: health, pictures, bulk onboarding.
+    pub firm_console: FirmConsoleRepository,
     /// The embedded Billit sandbox's accounts, when one runs in this deployment (the program plugs it in with
     /// [`App::with_embedded_sandbox`]): choosing the embedded environment opens the company's account there.
     pub embedded_sandbox: Option<Arc<dyn demo::DemoSandbox>>,
@@ -209,6 +213,7 @@ impl App {
             directory: DirectoryCheckRepository::new(db.clone()),
             firm: portal_persistence::firm::FirmRepository::new(db.clone()),
             api: ApiRepository::new(db.clone()),
+            firm_console: FirmConsoleRepository::new(db.clone()),
             embedded_sandbox: None,
             live: live::LiveUpdates::new(),
             mailer,

@@ -191,7 +191,7 @@ impl ApiRepository {
             last_used_at: Set(None),
             revoked_at: Set(None),
         };
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let row = row.insert(&txn).await?;
         audit::record_for_tenant(
             &txn,
@@ -231,7 +231,7 @@ impl ApiRepository {
         by: UserId,
         ip: Option<String>,
     ) -> Result<bool, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let result = api_tokens::Entity::update_many()
             .col_expr(api_tokens::Column::RevokedAt, Expr::value(Utc::now()))
             .filter(api_tokens::Column::TenantId.eq(scope.tenant_id().as_uuid()))

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod entities;
 pub mod firm;
 pub mod firm_inbox;
+pub mod firm_console;
 pub mod invitations;
 pub mod invoices;
 pub mod jobs;

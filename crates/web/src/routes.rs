@@ -1,8 +1,8 @@
 //! Every route, each handled by its feature's module (the only module that knows every feature).
 
 use crate::{
-    admin, answers, api, auth, customers, firm, health, hooks, invoices, live, outbox, payments,
-    reminders, tenant, webhooks,
+    admin, answers, api, auth, console, customers, firm, health, hooks, invoices, live, onboarding,
+    outbox, payments, reminders, tenant, webhooks,
 };
 use actix_web::web;
 
@@ -137,6 +137,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/audit", web::get().to(admin::routes::audit_log))
         .configure(outbox::routes::configure)
+        // The import's fixed paths before anything that could read `/firm/companies/{…}`.
+        .configure(onboarding::routes::configure)
+        .configure(console::routes::configure)
         .configure(customers::routes::configure)
         // The exports' and the editor's fixed paths (`/invoices/export.csv`, `/invoices/new`) before the views'
         // `/invoices/{id}`.

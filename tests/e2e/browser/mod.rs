@@ -4,6 +4,7 @@
 
 mod accessibility;
 mod firm;
+mod console;
 mod journey;
 mod keyboard;
 mod measures;

@@ -6,6 +6,7 @@ pub mod api_idempotency;
 pub mod api_tokens;
 pub mod audit_log;
 pub mod billit_connections;
+pub mod billit_health;
 pub mod billit_sync;
 pub mod customers;
 pub mod directory_checks;

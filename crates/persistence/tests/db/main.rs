@@ -9,6 +9,7 @@ mod audit;
 mod customers;
 #[cfg(test)]
 mod firm;
+mod firm_console;
 #[cfg(test)]
 mod invoices;
 #[cfg(test)]

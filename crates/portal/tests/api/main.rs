@@ -11,6 +11,8 @@ mod api_v1;
 #[cfg(test)]
 mod billit_calls;
 #[cfg(test)]
+mod console;
+#[cfg(test)]
 mod customers;
 #[cfg(test)]
 mod editor;
