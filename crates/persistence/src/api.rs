@@ -20,7 +20,7 @@ use portal_domain::status::StatusCode;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
-    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 

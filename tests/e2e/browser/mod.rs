@@ -3,8 +3,8 @@
 //! `axe-core`, which `.ci/ensure-browser` installs; without them they fail and say so (never a silent skip).
 
 mod accessibility;
-mod firm;
 mod console;
+mod firm;
 mod journey;
 mod keyboard;
 mod measures;

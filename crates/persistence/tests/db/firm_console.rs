@@ -9,6 +9,10 @@ use portal_persistence::users::UserRepository;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 
 /// The query plan of `statement`, as text (PostgreSQL is told not to prefer a sequential scan of tiny tables).
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test helper: its failure is the test's"
+)]
 async fn plan(db: &sea_orm::DatabaseConnection, statement: Statement) -> String {
     let backend = db.get_database_backend();
     let txn = db.begin().await.unwrap();
