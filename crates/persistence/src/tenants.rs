@@ -328,30 +328,6 @@ impl TenantRepository {
             .map(|scope| (tenant, scope)))
     }
 
-    /// The scopes of every company a firm administrator sees from the firm's console (all active companies, as
-    /// their administrator), each with its company; empty for anyone else. The console's queries take this list,
-    /// so a firm accountant's portfolio can be plugged in here without touching them.
-    pub async fn firm_admin_scopes(
-        &self,
-        user: &User,
-    ) -> Result<Vec<(Tenant, TenantScope)>, DbErr> {
-        if !(user.is_firm_admin && user.active) {
-            return Ok(Vec::new());
-        }
-        Ok(tenants::Entity::find()
-            .filter(tenants::Column::Status.eq("active"))
-            .order_by_asc(tenants::Column::LegalName)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|row| {
-                let tenant = Tenant::from(row);
-                let scope = TenantScope::new(tenant.id, TenantRole::Admin, ScopeOrigin::FirmAdmin);
-                (tenant, scope)
-            })
-            .collect())
-    }
-
     async fn active_by_slug(&self, slug: &str) -> Result<Option<Tenant>, DbErr> {
         Ok(tenants::Entity::find()
             .filter(tenants::Column::Slug.eq(slug))

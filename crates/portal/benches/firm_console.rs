@@ -176,8 +176,8 @@ async fn plan(database: &TestDatabase) -> anyhow::Result<String> {
         .find_by_email(ADMIN)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no firm administrator"))?;
-    let scopes: Vec<_> = portal_persistence::tenants::TenantRepository::new(db.clone())
-        .firm_admin_scopes(&admin)
+    let scopes: Vec<_> = portal_persistence::firm::FirmRepository::new(db.clone())
+        .visible_scopes(&admin)
         .await?
         .into_iter()
         .map(|(_, scope)| scope)

@@ -21,7 +21,7 @@ pub async fn visible_companies(
     app: &App,
     user: &User,
 ) -> anyhow::Result<Vec<(Tenant, TenantScope)>> {
-    Ok(app.tenants.firm_admin_scopes(user).await?)
+    Ok(app.firm.visible_scopes(user).await?)
 }
 
 /// Where a company's Billit connection stands, from what the portal last heard.

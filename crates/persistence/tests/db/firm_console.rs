@@ -69,8 +69,8 @@ async fn the_health_of_every_company_is_one_statement_reading_indexes_only() {
         .await
         .unwrap()
         .unwrap();
-    let scopes: Vec<_> = tenants
-        .firm_admin_scopes(&admin)
+    let scopes: Vec<_> = portal_persistence::firm::FirmRepository::new(test.db.clone())
+        .visible_scopes(&admin)
         .await
         .unwrap()
         .into_iter()

@@ -117,8 +117,8 @@ async fn company_health_counts_each_companys_invoices_and_sorts_by_the_query_str
         .unwrap()
         .unwrap();
     let scopes: HashMap<String, portal_persistence::TenantScope> = state
-        .tenants
-        .firm_admin_scopes(&admin)
+        .firm
+        .visible_scopes(&admin)
         .await
         .unwrap()
         .into_iter()
@@ -431,8 +431,8 @@ async fn bulk_onboarding_previews_every_row_then_creates_the_valid_ones_once() {
         .billit
         .get(
             &app.state
-                .tenants
-                .firm_admin_scopes(
+                .firm
+                .visible_scopes(
                     &app.state
                         .users
                         .find_by_email(FIRM_ADMIN)

@@ -133,8 +133,23 @@ async fn a_firm_accountant_sees_their_portfolio_only_and_404_everywhere_else() {
         "/firm/export.csv?company=globex".to_owned(),
         "/firm?company=nope".to_owned(),
         "/firm/staff".to_owned(),
+        "/firm/companies/import".to_owned(),
+        "/firm/companies/import/template.csv".to_owned(),
     ] {
         assert_eq!(julie.get(&path).await.status(), 404, "{path}");
+    }
+    // The company health page and the pictures cover the portfolio only.
+    for page in ["/firm/companies", "/firm/charts"] {
+        let (code, html) = text(&julie, page).await;
+        assert_eq!(code, 200, "{page}");
+        assert!(
+            html.contains("ACME SAS"),
+            "{page} shows the portfolio's company"
+        );
+        assert!(
+            !html.contains("Globex"),
+            "{page} shows nothing outside the portfolio"
+        );
     }
     // POST outside the portfolio, and to the firm administrators' forms.
     assert_eq!(

@@ -2,7 +2,7 @@
 
 use super::svg;
 use crate::errors::{WebError, respond};
-use crate::extract::{FirmAdmin, layout_for};
+use crate::extract::{CurrentUser, layout_for};
 use crate::format;
 use crate::i18n::Tr;
 use crate::layout::Layout;
@@ -149,20 +149,25 @@ fn headers(sort: SortKey, descending: bool, t: Tr) -> Vec<SortHeader> {
         .collect()
 }
 
+/// The companies firm staff may see (a firm administrator: all; a firm accountant: the portfolio); anyone else
+/// gets 404, as for every firm page.
 async fn visible(
     state: &AppState,
-    admin: &FirmAdmin,
+    user: &CurrentUser,
 ) -> Result<Vec<(portal_persistence::tenants::Tenant, TenantScope)>, WebError> {
-    Ok(firm_console::visible_companies(&state.app, &admin.0.user).await?)
+    if !state.firm.is_staff(&user.user).await? {
+        return Err(WebError::NotFound);
+    }
+    Ok(firm_console::visible_companies(&state.app, &user.user).await?)
 }
 
 pub async fn companies(
     state: web::Data<AppState>,
     req: HttpRequest,
-    admin: FirmAdmin,
+    user: CurrentUser,
     query: web::Query<HealthQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let layout = layout_for(&state, &req, &admin.0, None).await?;
+    let layout = layout_for(&state, &req, &user, None).await?;
     let t = layout.t;
     let sort = query
         .sort
@@ -174,7 +179,7 @@ pub async fn companies(
         Some("desc") => true,
         _ => sort.natural_descending(),
     };
-    let scopes: Vec<TenantScope> = visible(&state, &admin)
+    let scopes: Vec<TenantScope> = visible(&state, &user)
         .await?
         .into_iter()
         .map(|(_, scope)| scope)
@@ -245,11 +250,11 @@ fn stacked_view<const N: usize>(
 pub async fn charts(
     state: web::Data<AppState>,
     req: HttpRequest,
-    admin: FirmAdmin,
+    user: CurrentUser,
 ) -> Result<HttpResponse, WebError> {
-    let layout = layout_for(&state, &req, &admin.0, None).await?;
+    let layout = layout_for(&state, &req, &user, None).await?;
     let t = layout.t;
-    let companies = visible(&state, &admin).await?;
+    let companies = visible(&state, &user).await?;
     let figures = firm_console::charts(&state.app, &companies, Utc::now()).await?;
     let company_word = t.get("console.chart.company");
     let total_word = t.get("console.chart.total");
