@@ -881,8 +881,9 @@ const PAYMENT_BOUNDS: Bounds = &[
     (PAYMENT_POST, &[11]),
     ("payment.report", &[11]),
     // 10, and the new statuses announced to the company's outgoing webhook endpoints (one `UPDATE … RETURNING`
-    // of the endpoints, in the pass's transaction).
-    ("billit.sync_order", &[11]),
+    // of the endpoints, in the pass's transaction), and the successful Billit call written to the company's
+    // health for the firm's console (one upsert of `billit_health`).
+    ("billit.sync_order", &[12]),
 ];
 
 /// A status's webhooks and their jobs (baseline before the one-pass ingestion: 5, 5, 15, 7, 12, 16, 6 × 3, 20).
@@ -896,7 +897,8 @@ const WEBHOOK_BOUNDS: Bounds = &[
     ("invoice.notify", &[11]),
     // One email per admin or member who wants to know (the world's viewer gets none).
     ("mail.send", &[5, 5]),
-    ("billit.sync_order", &[8]),
+    // 8, and the successful Billit call written to the company's health for the firm's console (one upsert).
+    ("billit.sync_order", &[9]),
 ];
 
 /// Fails when a hop sent more statements than its bound, or the flow has other hops than the bounds expect.
