@@ -273,7 +273,7 @@ fn customer_body(name: &str, siren: &str) -> Value {
     })
 }
 
-fn invoice_body(number: &str) -> Value {
+pub(crate) fn invoice_body(number: &str) -> Value {
     json!({
         "number": number,
         "issue_date": today(),

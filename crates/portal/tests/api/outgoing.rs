@@ -3,7 +3,7 @@
 //! server receives the statuses signed, in order, with a retry after it answered 500 once. An endpoint failing for
 //! three days is paused and the admins told; every new route is a 404 for another company.
 
-use crate::editor::{BUYER_SIREN, good_invoice, id_in, location, post, wait_for, with, year};
+use crate::editor::{BUYER_SIREN, wait_for, year};
 use crate::helpers::{PASSWORD, TestApp, Visitor, csrf_of};
 use crate::statuses::{ACME, Setup, wait_until};
 use portal_app::outgoing_webhooks::{DELIVER_JOB, SIGNATURE_HEADER};
@@ -219,15 +219,36 @@ async fn a_suspended_invoice_reaches_the_company_system_signed_in_order_after_a_
     )
     .await;
 
-    let member = Visitor::signed_in(&setup.app, "member@acme.fr", PASSWORD).await;
-    let form = with(
-        good_invoice(&format!("F{}-W0001", year())),
-        "buyer_electronic_address",
-        &format!("0225:{BUYER_SIREN}_SUSPEND"),
-    );
-    let response = post(&member, "/t/acme/invoices", &form, "send").await;
-    assert_eq!(response.status(), 303);
-    let invoice = id_in(&location(&response));
+    // The company's own software creates and submits the invoice through the JSON API.
+    let token =
+        crate::api_v1::make_token(&setup.app, "admin@acme.fr", "acme", "ERP", "read_write").await;
+    let mut body = crate::api_v1::invoice_body(&format!("F{}-W0001", year()));
+    body["buyer"]["electronic_address"] = serde_json::json!(format!("0225:{BUYER_SIREN}_SUSPEND"));
+    let created = setup
+        .app
+        .client
+        .post(format!("{}/api/v1/invoices", setup.app.address))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created = json(&created.text().await.unwrap());
+    let invoice = uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
+    let submitted = setup
+        .app
+        .client
+        .post(format!(
+            "{}/api/v1/invoices/{invoice}/submit",
+            setup.app.address
+        ))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "erp-w0001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.status(), 202);
     wait_for(&setup.app, invoice, "sent to Billit", |row| {
         row.submission_state == "sent"
     })
