@@ -92,7 +92,9 @@ fn logged_at(line: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 async fn an_empty_database_starts_a_living_demonstration() {
     let setup = Setup::new().await;
     let mut command = setup.command();
-    command.env("PORTAL_BILLIT__EMBEDDED_STEP_MS", "300");
+    // Slow enough that the first company's statuses still arrive while the larger demonstration (seven companies)
+    // is being created and the test looks, fast enough for a test.
+    command.env("PORTAL_BILLIT__EMBEDDED_STEP_MS", "2500");
     // The logs a newcomer sees (`cargo run`: the default level).
     command.env_remove("RUST_LOG");
     let server = Server::start_with_logs(command);
