@@ -1504,20 +1504,22 @@ impl InvoiceRepository {
     }
 
     /// Invoices that need the supplier: open requests (207/208) oldest first, then the others (refusals,
-    /// rejections, failed submissions) oldest invoice first. The "is null" key is explicit because the two
-    /// backends sort nulls differently.
+    /// rejections, failed submissions) oldest invoice first. Two ranges of the index
+    /// `(tenant_id, needs_action, open_request_since, id)` (the second only when the first leaves room), so the
+    /// dashboard reads what it shows, never every invoice that needs action (sorting them all read ~1,950 pages
+    /// of a 10,000-invoice company's `invoices`).
     pub async fn needs_action(
         &self,
         scope: &TenantScope,
         limit: u64,
     ) -> Result<Vec<InvoiceRow>, DbErr> {
-        Ok(invoices::Entity::find()
-            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-            .filter(invoices::Column::NeedsAction.eq(true))
-            .order_by(
-                Expr::col(invoices::Column::OpenRequestSince).is_null(),
-                Order::Asc,
-            )
+        let waiting = || {
+            invoices::Entity::find()
+                .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+                .filter(invoices::Column::NeedsAction.eq(true))
+        };
+        let mut rows: Vec<InvoiceRow> = waiting()
+            .filter(invoices::Column::OpenRequestSince.is_not_null())
             .order_by(invoices::Column::OpenRequestSince, Order::Asc)
             .order_by(invoices::Column::Id, Order::Asc)
             .limit(limit)
@@ -1525,7 +1527,24 @@ impl InvoiceRepository {
             .await?
             .into_iter()
             .map(to_row)
-            .collect())
+            .collect();
+        let room = limit.saturating_sub(u64::try_from(rows.len()).unwrap_or(u64::MAX));
+        if room > 0 {
+            rows.extend(
+                // Ordered by the (null) time too, so that PostgreSQL reads the index in its order: it does not
+                // take `IS NULL` for an equality that fixes the column's place in the order.
+                waiting()
+                    .filter(invoices::Column::OpenRequestSince.is_null())
+                    .order_by(invoices::Column::OpenRequestSince, Order::Asc)
+                    .order_by(invoices::Column::Id, Order::Asc)
+                    .limit(room)
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .map(to_row),
+            );
+        }
+        Ok(rows)
     }
 
     pub async fn counts(&self, scope: &TenantScope) -> Result<StatusCounts, DbErr> {
