@@ -1,4 +1,5 @@
-//! The reminders' look-ups: bounded by what they need and read through their indexes, one tenant's rows only.
+//! The reminders' look-ups: one tenant's rows only (their plans, on their partial indexes, are checked in
+//! tests/db/plans.rs).
 
 use crate::fresh;
 use chrono::{Duration, Utc};
@@ -8,7 +9,6 @@ use portal_persistence::reminders::ReminderRepository;
 use portal_persistence::tenants::{NewTenant, TenantRepository};
 use portal_persistence::users::UserRepository;
 use portal_persistence::{TenantRole, TenantScope};
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 
 async fn scope_of(
     test: &portal_persistence::testing::TestDatabase,
@@ -44,35 +44,6 @@ async fn scope_of(
         .unwrap()
         .unwrap()
         .1
-}
-
-/// The query plan of `statement`, as text (PostgreSQL is told not to prefer a sequential scan of tiny tables).
-async fn plan(db: &sea_orm::DatabaseConnection, statement: Statement) -> String {
-    let backend = db.get_database_backend();
-    let txn = db.begin().await.unwrap();
-    let prefix = match backend {
-        DbBackend::Postgres => {
-            txn.execute_unprepared("SET LOCAL enable_seqscan = off")
-                .await
-                .unwrap();
-            "EXPLAIN "
-        }
-        _ => "EXPLAIN QUERY PLAN ",
-    };
-    let explained = Statement::from_sql_and_values(
-        backend,
-        format!("{prefix}{}", statement.sql),
-        statement.values.map(|values| values.0).unwrap_or_default(),
-    );
-    let rows = txn.query_all_raw(explained).await.unwrap();
-    txn.rollback().await.unwrap();
-    rows.iter()
-        .map(|row| {
-            row.try_get_by_index::<String>(if backend == DbBackend::Postgres { 0 } else { 3 })
-                .unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[tokio::test]
@@ -133,15 +104,5 @@ async fn the_overdue_look_up_reads_the_partial_index_and_one_tenant_only() {
             .unwrap()
             .is_empty()
     );
-
-    let look_up = plan(&test.db, reminders.candidates_statement(&acme, today, 50)).await;
-    assert!(
-        look_up.contains("idx_invoices_tenant_unpaid_due"),
-        "{look_up}"
-    );
-    let due_list = plan(&test.db, reminders.due_list_statement(&acme, 100)).await;
-    assert!(
-        due_list.contains("idx_reminders_tenant_state_due"),
-        "{due_list}"
-    );
+    // The look-up's and the due list's plans (their partial indexes) are checked in tests/db/plans.rs.
 }
