@@ -446,15 +446,16 @@ impl ApiRepository {
         let mut query =
             invoice_events::Entity::find().filter(invoice_events::Column::TenantId.eq(tenant));
         if let Some(cursor) = after {
-            query = query.filter(
-                Condition::any()
-                    .add(invoice_events::Column::ReceivedAt.gt(cursor.received_at))
-                    .add(
-                        Condition::all()
-                            .add(invoice_events::Column::ReceivedAt.eq(cursor.received_at))
-                            .add(invoice_events::Column::Id.gt(cursor.id)),
-                    ),
-            );
+            // `received_at >= t AND (received_at > t OR id > i)`, the same set as `(received_at, id) > (t, i)`,
+            // with a plain range the index `(tenant_id, received_at)` starts at: a next page does not read the
+            // company's feed from its beginning (the query-plan test's "next page" rule).
+            query = query
+                .filter(invoice_events::Column::ReceivedAt.gte(cursor.received_at))
+                .filter(
+                    Condition::any()
+                        .add(invoice_events::Column::ReceivedAt.gt(cursor.received_at))
+                        .add(invoice_events::Column::Id.gt(cursor.id)),
+                );
         }
         let events = query
             .order_by(invoice_events::Column::ReceivedAt, Order::Asc)

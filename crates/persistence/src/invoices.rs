@@ -1459,26 +1459,24 @@ impl InvoiceRepository {
                 }
                 query.order_by(id, Order::Asc)
             }
+            // Keyset on (total, id), written as a plain range on the total and the tie-break beside it (the same
+            // set), so that a next page starts in the index rather than reading the company from its top.
             InvoiceSort::TotalDesc => {
                 if let Some(cursor) = after {
-                    query = query.filter(
-                        Condition::any().add(total.lt(cursor.total_cents)).add(
-                            Condition::all()
-                                .add(total.eq(cursor.total_cents))
-                                .add(id.lt(cursor.id)),
-                        ),
+                    query = query.filter(total.lte(cursor.total_cents)).filter(
+                        Condition::any()
+                            .add(total.lt(cursor.total_cents))
+                            .add(id.lt(cursor.id)),
                     );
                 }
                 query.order_by(total, Order::Desc).order_by(id, Order::Desc)
             }
             InvoiceSort::TotalAsc => {
                 if let Some(cursor) = after {
-                    query = query.filter(
-                        Condition::any().add(total.gt(cursor.total_cents)).add(
-                            Condition::all()
-                                .add(total.eq(cursor.total_cents))
-                                .add(id.gt(cursor.id)),
-                        ),
+                    query = query.filter(total.gte(cursor.total_cents)).filter(
+                        Condition::any()
+                            .add(total.gt(cursor.total_cents))
+                            .add(id.gt(cursor.id)),
                     );
                 }
                 query.order_by(total, Order::Asc).order_by(id, Order::Asc)
@@ -1662,12 +1660,11 @@ impl InvoiceRepository {
             .filter(invoice_events::Column::At.gte(from))
             .filter(invoice_events::Column::At.lt(to));
         if let Some((at, id)) = after {
-            query = query.filter(
-                Condition::any().add(invoice_events::Column::At.gt(at)).add(
-                    Condition::all()
-                        .add(invoice_events::Column::At.eq(at))
-                        .add(invoice_events::Column::Id.gt(id)),
-                ),
+            // `at >= t AND (at > t OR id > i)`: the keyset as a range the index starts at (see `list`).
+            query = query.filter(invoice_events::Column::At.gte(at)).filter(
+                Condition::any()
+                    .add(invoice_events::Column::At.gt(at))
+                    .add(invoice_events::Column::Id.gt(id)),
             );
         }
         let events = query
