@@ -17,6 +17,8 @@ mod jobs;
 #[cfg(test)]
 mod reminders;
 #[cfg(test)]
+mod search;
+#[cfg(test)]
 mod tenancy;
 #[cfg(test)]
 mod throttle;
