@@ -26,6 +26,7 @@ mod m20261202_000017_integrations;
 mod m20261202_000018_firm_staff;
 mod m20261202_000019_firm_health;
 mod m20261202_000020_query_plans;
+mod m20261202_000022_search;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000018_firm_staff::Migration),
             Box::new(m20261202_000019_firm_health::Migration),
             Box::new(m20261202_000020_query_plans::Migration),
+            Box::new(m20261202_000022_search::Migration),
         ]
     }
 }

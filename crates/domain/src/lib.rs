@@ -13,7 +13,8 @@
 //! - [`connection`]: a company's Billit connection (when the key is needed again, whether a key's company is
 //!   the tenant's), the directory answer's freshness, and the sender name of its emails;
 //! - [`actions`]: the one table of what may be done with a document after each status, and why not;
-//! - [`reminders`]: the reminder schedule of unpaid invoices and the rule deciding which step is due or why not.
+//! - [`reminders`]: the reminder schedule of unpaid invoices and the rule deciding which step is due or why not;
+//! - [`search`]: the folded text a search box finds documents by (case, accents, amounts as typed).
 //!
 //! Decisions worth knowing:
 //! - amounts are never negative: credit notes carry positive amounts and are told apart by their
@@ -38,6 +39,7 @@ pub mod lifecycle;
 pub mod money;
 pub mod payments;
 pub mod reminders;
+pub mod search;
 pub mod settlement;
 pub mod status;
 pub mod submission;

@@ -11,13 +11,12 @@ use crate::customers::{Customer, CustomerError, to_customer};
 use crate::entities::{api_idempotency, api_tokens, customers, invoice_events, invoices, tenants};
 use crate::scope::{ScopeOrigin, TenantRole, TenantScope};
 use crate::tenants::Tenant;
-use crate::text::without_wildcards;
 use crate::tokens::{hash_token, new_token};
 use chrono::{DateTime, Utc};
 use portal_domain::ids::{CustomerId, InvoiceId, TenantId, UserId};
 use portal_domain::lifecycle::{EventKind, Source};
 use portal_domain::status::StatusCode;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
     EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
@@ -401,7 +400,7 @@ impl ApiRepository {
     // ---- reading ----
 
     /// The company's customers in creation order after `after`, at most `limit` (keyset on the id, UUID v7, over
-    /// the index `(tenant_id, id)`), `search` matching part of the name (any case) or of the SIREN.
+    /// the index `(tenant_id, id)`), `search` matching part of the name (any case, accents ignored) or of the SIREN, SIRET or VAT number.
     pub async fn customers_page(
         &self,
         scope: &TenantScope,
@@ -414,16 +413,11 @@ impl ApiRepository {
         if let Some(after) = after {
             query = query.filter(customers::Column::Id.gt(after.as_uuid()));
         }
-        if let Some(search) = search.map(str::trim).filter(|text| !text.is_empty()) {
-            let pattern = format!("%{}%", without_wildcards(&search.to_lowercase()));
-            query = query.filter(
-                Condition::any()
-                    .add(
-                        Expr::expr(Func::lower(Expr::col(customers::Column::LegalName)))
-                            .like(pattern.clone()),
-                    )
-                    .add(customers::Column::Siren.like(pattern)),
-            );
+        // The customers list's search, through its index (`customers::search`).
+        if let Some(matches) = search.and_then(|typed| {
+            crate::customers::search::condition(scope, typed, self.db.get_database_backend())
+        }) {
+            query = query.filter(matches);
         }
         query
             .order_by(customers::Column::Id, Order::Asc)

@@ -7,16 +7,18 @@
 use crate::audit::{self, AuditEntry};
 use crate::entities::{customers, invoices};
 use crate::scope::TenantScope;
-use crate::text::{blank_to_none, without_wildcards};
+use crate::text::blank_to_none;
 use chrono::{DateTime, Utc};
 use portal_domain::Language;
 use portal_domain::identifiers::{ElectronicAddress, Email, Siren, Siret, VatNumber};
 use portal_domain::ids::CustomerId;
 use portal_domain::invoice::{Address, BuyerDraft};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Expr, Func, Query};
+
+pub(crate) mod search;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
-    EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 /// What a customer is made of, every part already checked by the domain's rules (the web layer builds it from a
@@ -171,7 +173,9 @@ impl CustomerRepository {
         };
         content_columns(&mut active, input);
         let txn = crate::db::begin_write(&self.db).await?;
-        let customer = to_customer(active.insert(&txn).await?)?;
+        let row = active.insert(&txn).await?;
+        search::index(&txn, vec![search::entry_of(&row)]).await?;
+        let customer = to_customer(row)?;
         if let Some(entry) = audit(&customer) {
             audit::record_for_tenant(&txn, scope, entry).await?;
         }
@@ -204,7 +208,9 @@ impl CustomerRepository {
             active.peppol_summary = Set(None);
         }
         active.updated_at = Set(Utc::now());
-        let customer = to_customer(active.update(&txn).await?)?;
+        let row = active.update(&txn).await?;
+        search::index(&txn, vec![search::entry_of(&row)]).await?;
+        let customer = to_customer(row)?;
         audit::record_for_tenant(&txn, scope, audit(&customer)).await?;
         txn.commit().await?;
         Ok(customer)
@@ -268,7 +274,8 @@ impl CustomerRepository {
             .await
     }
 
-    /// Customers by name (case-insensitive), at most `limit`. `search` matches part of the legal name (any case),
+    /// Customers by name (case-insensitive), at most `limit`. `search` matches part of the legal name (any case,
+    /// accents ignored),
     /// or of the SIREN, SIRET or VAT number (spaces ignored, any case).
     pub async fn list(
         &self,
@@ -277,22 +284,11 @@ impl CustomerRepository {
         limit: u64,
     ) -> Result<Vec<Customer>, CustomerError> {
         let mut query = Self::scoped(scope);
-        if let Some(search) = search.and_then(blank_to_none) {
-            // Wildcards typed in the box are dropped (a search for "%" lists everyone, as an empty one does).
-            let name = format!("%{}%", without_wildcards(&search.to_lowercase()));
-            let compact: String = search.chars().filter(|c| !c.is_whitespace()).collect();
-            let identifier = format!("%{}%", without_wildcards(&compact.to_uppercase()));
-            let lower_name = Expr::expr(Func::lower(Expr::col(customers::Column::LegalName)));
-            query = query.filter(
-                Condition::any()
-                    .add(lower_name.like(name))
-                    .add(customers::Column::Siren.like(identifier.clone()))
-                    .add(customers::Column::Siret.like(identifier.clone()))
-                    .add(
-                        Expr::expr(Func::upper(Expr::col(customers::Column::VatNumber)))
-                            .like(identifier),
-                    ),
-            );
+        // Through the search index (`customers::search`): the matches, not the company's customers.
+        if let Some(matches) =
+            search.and_then(|typed| search::condition(scope, typed, self.db.get_database_backend()))
+        {
+            query = query.filter(matches);
         }
         query
             .order_by(

@@ -8,7 +8,7 @@ use crate::entities::{
 use crate::jobs::{Enqueued, JobQueue, JobQueueError, NewJob, statement};
 use crate::scope::TenantScope;
 use crate::settlements::InvoiceRelation;
-use crate::text::{blank_to_none, contains};
+use crate::text::blank_to_none;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use portal_domain::Language;
 use portal_domain::actions::Situation;
@@ -20,7 +20,7 @@ use portal_domain::lifecycle::{
 };
 use portal_domain::status::StatusCode;
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DbErr, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter,
@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 mod pass;
+pub(crate) mod search;
 
 pub use pass::StatusPass;
 
@@ -172,7 +173,7 @@ pub struct InvoiceFilter {
     pub customer: Option<CustomerId>,
     pub issued_from: Option<NaiveDate>,
     pub issued_to: Option<NaiveDate>,
-    /// In the number or the customer's name.
+    /// In the number, the customer's name, the references or the amounts as typed (`invoices::search`).
     pub search: Option<String>,
     pub sort: InvoiceSort,
 }
@@ -815,6 +816,15 @@ impl InvoiceRepository {
                 error.into()
             });
         }
+        search::index(
+            &txn,
+            vec![search::entry(
+                scope.tenant_id().as_uuid(),
+                id.as_uuid(),
+                content,
+            )],
+        )
+        .await?;
         Self::advance_sequence(&txn, scope, &settings, &content.draft).await?;
         if let Some(entry) = audit(id) {
             audit::record_for_tenant(&txn, scope, entry).await?;
@@ -864,6 +874,15 @@ impl InvoiceRepository {
                 error.into()
             });
         }
+        search::index(
+            &txn,
+            vec![search::entry(
+                scope.tenant_id().as_uuid(),
+                id.as_uuid(),
+                content,
+            )],
+        )
+        .await?;
         Self::advance_sequence(&txn, scope, &settings, &content.draft).await?;
         txn.commit().await?;
         Ok(())
@@ -1395,7 +1414,11 @@ impl InvoiceRepository {
 
     // ---- lists ----
 
-    fn filtered(scope: &TenantScope, filter: &InvoiceFilter) -> sea_orm::Select<invoices::Entity> {
+    fn filtered(
+        scope: &TenantScope,
+        filter: &InvoiceFilter,
+        backend: sea_orm::DatabaseBackend,
+    ) -> sea_orm::Select<invoices::Entity> {
         let mut query = invoices::Entity::find()
             .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()));
         match filter.headline {
@@ -1418,19 +1441,13 @@ impl InvoiceRepository {
         if let Some(to) = filter.issued_to {
             query = query.filter(invoices::Column::IssueDate.lte(to));
         }
-        if let Some(search) = filter.search.as_deref().and_then(blank_to_none) {
-            let pattern = || contains(&search.to_lowercase());
-            query = query.filter(
-                Condition::any()
-                    .add(
-                        Expr::expr(Func::lower(Expr::col(invoices::Column::Number)))
-                            .like(pattern()),
-                    )
-                    .add(
-                        Expr::expr(Func::lower(Expr::col(invoices::Column::BuyerName)))
-                            .like(pattern()),
-                    ),
-            );
+        // Through the search index (`invoices::search`): the matches, not the company's invoices.
+        if let Some(matches) = filter
+            .search
+            .as_deref()
+            .and_then(|typed| search::condition(scope, typed, backend))
+        {
+            query = query.filter(matches);
         }
         query
     }
@@ -1443,9 +1460,51 @@ impl InvoiceRepository {
         after: Option<Cursor>,
         limit: u64,
     ) -> Result<InvoicePage, DbErr> {
-        let mut query = Self::filtered(scope, filter);
+        let mut rows: Vec<InvoiceRow> = self
+            .page_query(scope, filter, after, limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_row)
+            .collect();
+        let next = if rows.len() as u64 > limit {
+            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            rows.last().map(|row| Cursor {
+                total_cents: row.total_incl_cents,
+                id: row.id.as_uuid(),
+            })
+        } else {
+            None
+        };
+        Ok(InvoicePage { rows, next })
+    }
+
+    /// The statement [`Self::list`] runs, for query-plan tests.
+    pub fn list_statement(
+        &self,
+        scope: &TenantScope,
+        filter: &InvoiceFilter,
+        after: Option<Cursor>,
+        limit: u64,
+    ) -> sea_orm::Statement {
+        sea_orm::QueryTrait::build(
+            &self.page_query(scope, filter, after, limit),
+            self.db.get_database_backend(),
+        )
+    }
+
+    /// One page and one row more (which tells whether there is a next page).
+    fn page_query(
+        &self,
+        scope: &TenantScope,
+        filter: &InvoiceFilter,
+        after: Option<Cursor>,
+        limit: u64,
+    ) -> sea_orm::Select<invoices::Entity> {
+        let backend = self.db.get_database_backend();
+        let mut query = Self::filtered(scope, filter, backend);
         let id = invoices::Column::Id;
-        let total = invoices::Column::TotalInclCents;
+        let total_order = search::total_order(filter.search.as_deref(), backend);
         query = match filter.sort {
             InvoiceSort::Recent => {
                 if let Some(cursor) = after {
@@ -1463,42 +1522,34 @@ impl InvoiceRepository {
             // set), so that a next page starts in the index rather than reading the company from its top.
             InvoiceSort::TotalDesc => {
                 if let Some(cursor) = after {
-                    query = query.filter(total.lte(cursor.total_cents)).filter(
-                        Condition::any()
-                            .add(total.lt(cursor.total_cents))
-                            .add(id.lt(cursor.id)),
-                    );
+                    query = query
+                        .filter(total_order.clone().lte(cursor.total_cents))
+                        .filter(
+                            Condition::any()
+                                .add(total_order.clone().lt(cursor.total_cents))
+                                .add(id.lt(cursor.id)),
+                        );
                 }
-                query.order_by(total, Order::Desc).order_by(id, Order::Desc)
+                query
+                    .order_by(total_order, Order::Desc)
+                    .order_by(id, Order::Desc)
             }
             InvoiceSort::TotalAsc => {
                 if let Some(cursor) = after {
-                    query = query.filter(total.gte(cursor.total_cents)).filter(
-                        Condition::any()
-                            .add(total.gt(cursor.total_cents))
-                            .add(id.gt(cursor.id)),
-                    );
+                    query = query
+                        .filter(total_order.clone().gte(cursor.total_cents))
+                        .filter(
+                            Condition::any()
+                                .add(total_order.clone().gt(cursor.total_cents))
+                                .add(id.gt(cursor.id)),
+                        );
                 }
-                query.order_by(total, Order::Asc).order_by(id, Order::Asc)
+                query
+                    .order_by(total_order, Order::Asc)
+                    .order_by(id, Order::Asc)
             }
         };
-        let mut rows: Vec<InvoiceRow> = query
-            .limit(limit + 1)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(to_row)
-            .collect();
-        let next = if rows.len() as u64 > limit {
-            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            rows.last().map(|row| Cursor {
-                total_cents: row.total_incl_cents,
-                id: row.id.as_uuid(),
-            })
-        } else {
-            None
-        };
-        Ok(InvoicePage { rows, next })
+        query.limit(limit + 1)
     }
 
     /// Invoices that need the supplier: open requests (207/208) oldest first, then the others (refusals,

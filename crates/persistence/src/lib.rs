@@ -21,6 +21,7 @@ pub mod outgoing_webhooks;
 pub mod payments;
 pub mod reminders;
 pub mod scope;
+mod search;
 pub mod seed;
 pub mod sessions;
 pub mod settlements;

@@ -77,6 +77,21 @@ pub async fn insert_customers(
             .exec_without_returning(&txn)
             .await?;
     }
+    crate::customers::search::index(
+        &txn,
+        list.iter()
+            .map(|customer| {
+                let buyer = &customer.buyer;
+                crate::customers::search::entry(
+                    scope.tenant_id().as_uuid(),
+                    customer.id.as_uuid(),
+                    &buyer.legal_name,
+                    &[&buyer.siren, &buyer.siret, &buyer.vat_number],
+                )
+            })
+            .collect(),
+    )
+    .await?;
     txn.commit().await
 }
 
@@ -96,6 +111,13 @@ pub async fn insert_invoices(
             .exec_without_returning(&txn)
             .await?;
     }
+    crate::invoices::search::index(
+        &txn,
+        list.iter()
+            .map(|seed| crate::invoices::search::entry(tenant, seed.id.as_uuid(), &seed.content))
+            .collect(),
+    )
+    .await?;
     let events: Vec<invoice_events::ActiveModel> = list
         .iter()
         .flat_map(|seed| {

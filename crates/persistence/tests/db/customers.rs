@@ -333,3 +333,91 @@ async fn another_tenants_scope_can_neither_read_nor_change_nor_delete() {
     let still = repo.get(&acme, customer.id).await.unwrap().unwrap();
     assert_eq!(still, customer);
 }
+
+#[tokio::test]
+async fn search_ignores_accents_finds_renamed_customers_and_stays_in_the_company() {
+    let test = fresh().await;
+    let (acme, globex) = two_scopes(&test).await;
+    let repo = CustomerRepository::new(test.db.clone());
+    let api = portal_persistence::api::ApiRepository::new(test.db.clone());
+    let societe = repo
+        .create(
+            &acme,
+            &input("Société Générale", "552100554"),
+            created_entry,
+        )
+        .await
+        .unwrap();
+    repo.create(
+        &acme,
+        &input("Boulangerie Cœur", "542065479"),
+        created_entry,
+    )
+    .await
+    .unwrap();
+    repo.create(
+        &globex,
+        &input("Société Générale", "130005481"),
+        created_entry,
+    )
+    .await
+    .unwrap();
+    let names = |list: Vec<Customer>| {
+        list.into_iter()
+            .map(|customer| customer.legal_name)
+            .collect::<Vec<_>>()
+    };
+    for typed in ["societe", "SOCIÉTÉ", "générale", "552 100", "fr96552"] {
+        assert_eq!(
+            names(repo.list(&acme, Some(typed), 50).await.unwrap()),
+            vec!["Société Générale"],
+            "{typed}"
+        );
+        let page = api
+            .customers_page(&acme, Some(typed), None, 50)
+            .await
+            .unwrap();
+        assert_eq!(names(page), vec!["Société Générale"], "API {typed}");
+    }
+    assert_eq!(
+        names(repo.list(&acme, Some("coeur"), 50).await.unwrap()),
+        vec!["Boulangerie Cœur"]
+    );
+    // One or two characters: the start of the name.
+    assert_eq!(
+        names(repo.list(&acme, Some("bo"), 50).await.unwrap()),
+        vec!["Boulangerie Cœur"]
+    );
+    // Globex's customer of the same name is Globex's only.
+    let theirs = repo.list(&globex, Some("societe"), 50).await.unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].siren, "130005481");
+    // A renamed customer is found by its new name only.
+    repo.update(
+        &acme,
+        societe.id,
+        &input("Crédit Agricole", "552100554"),
+        updated_entry,
+    )
+    .await
+    .unwrap();
+    assert!(
+        repo.list(&acme, Some("societe"), 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        names(repo.list(&acme, Some("credit"), 50).await.unwrap()),
+        vec!["Crédit Agricole"]
+    );
+    repo.delete(&acme, societe.id, deleted_entry(societe.id))
+        .await
+        .unwrap();
+    assert!(
+        repo.list(&acme, Some("credit"), 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -19,6 +19,8 @@ mod plans;
 #[cfg(test)]
 mod reminders;
 #[cfg(test)]
+mod search;
+#[cfg(test)]
 mod tenancy;
 #[cfg(test)]
 mod throttle;

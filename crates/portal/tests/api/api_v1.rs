@@ -28,7 +28,7 @@ fn escape(segment: &str) -> String {
 }
 
 impl Contract {
-    async fn load(app: &TestApp) -> Self {
+    pub(crate) async fn load(app: &TestApp) -> Self {
         let response = app.get("/api/v1/openapi.json").await;
         assert_eq!(response.status(), 200);
         let document: Value = response.json().await.unwrap();

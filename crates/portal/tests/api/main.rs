@@ -37,6 +37,8 @@ mod roundtrips;
 #[cfg(test)]
 mod scenarios;
 #[cfg(test)]
+mod search;
+#[cfg(test)]
 mod security;
 #[cfg(test)]
 mod settlements;
