@@ -25,6 +25,10 @@ mod m20261202_000016_api;
 mod m20261202_000017_integrations;
 mod m20261202_000018_firm_staff;
 mod m20261202_000019_firm_health;
+mod m20261202_000021_invoice_counts;
+
+/// The Paris month (`YYYY-MM`) of a timestamp column in SQL, as the kept monthly counts are keyed.
+pub use m20261202_000021_invoice_counts::paris_month_sql;
 
 pub struct Migrator;
 
@@ -51,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_integrations::Migration),
             Box::new(m20261202_000018_firm_staff::Migration),
             Box::new(m20261202_000019_firm_health::Migration),
+            Box::new(m20261202_000021_invoice_counts::Migration),
         ]
     }
 }
