@@ -26,7 +26,11 @@ mod m20261202_000017_integrations;
 mod m20261202_000018_firm_staff;
 mod m20261202_000019_firm_health;
 mod m20261202_000020_query_plans;
+mod m20261202_000021_invoice_counts;
 mod m20261202_000022_search;
+
+/// The Paris month (`YYYY-MM`) of a timestamp column in SQL, as the kept monthly counts are keyed.
+pub use m20261202_000021_invoice_counts::paris_month_sql;
 
 pub struct Migrator;
 
@@ -54,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000018_firm_staff::Migration),
             Box::new(m20261202_000019_firm_health::Migration),
             Box::new(m20261202_000020_query_plans::Migration),
+            Box::new(m20261202_000021_invoice_counts::Migration),
             Box::new(m20261202_000022_search::Migration),
         ]
     }

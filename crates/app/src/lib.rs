@@ -8,6 +8,7 @@ pub mod actions;
 pub mod amounts;
 pub mod answers;
 pub mod billit_connection;
+pub mod counts;
 pub mod crypto;
 pub mod dates;
 pub mod demo;

@@ -209,8 +209,11 @@ impl FirmConsoleRepository {
         today: NaiveDate,
     ) -> sea_orm::Statement {
         // Each per-company part is a correlated sub-query over an index that leads with the tenant: the latest
-        // webhook is one index probe, the counts read only the rows they count. The unpaid terms repeat the
-        // partial index's own (migration 000013) literally, and the open requests' those of 000019.
+        // webhook is one index probe, the invoices sent this month one row of the kept monthly counts and the
+        // failures the company's few kept status counts (migration 000021), the other counts read only the rows
+        // they count. The unpaid terms repeat the partial index's own (migration 000013) literally, and the open
+        // requests' those of 000019. The overdue amount depends on today's date, so it is not kept: it reads the
+        // company's unpaid invoices that have a due date, a range of that partial index.
         let sql = format!(
             "SELECT t.id AS tenant_id, t.slug AS slug, t.legal_name AS legal_name, t.status AS status, \
              c.environment AS environment, c.party_id AS party_id, \
@@ -218,15 +221,16 @@ impl FirmConsoleRepository {
              h.last_success_at AS last_success_at, h.last_error_at AS last_error_at, \
              h.last_error_kind AS last_error_kind, s.last_sweep_at AS last_poll_at, \
              (SELECT MAX(w.received_at) FROM webhook_deliveries w WHERE w.tenant_id = t.id) AS last_webhook_at, \
-             (SELECT COUNT(*) FROM invoices i WHERE i.tenant_id = t.id AND i.sent_at >= ?) AS sent_this_month, \
+             COALESCE((SELECT m.count FROM invoice_sent_months m WHERE m.tenant_id = t.id AND m.month = ?), 0) \
+               AS sent_this_month, \
              (SELECT COUNT(*) FROM invoices i WHERE i.tenant_id = t.id \
                 AND i.open_request_code IS NOT NULL) AS open_requests, \
              (SELECT CAST(COALESCE(SUM(i.total_incl_cents - i.amount_paid_cents), 0) AS BIGINT) \
                 FROM invoices i WHERE i.tenant_id = t.id AND i.document_type = 'invoice' \
                 AND i.is_final = false AND i.payment <> 'paid' AND i.due_date IS NOT NULL \
                 AND i.due_date < ?) AS overdue_cents, \
-             (SELECT COUNT(*) FROM invoices i WHERE i.tenant_id = t.id \
-                AND i.submission_state = 'failed') AS failures \
+             (SELECT CAST(COALESCE(SUM(k.count), 0) AS BIGINT) FROM invoice_counts k WHERE k.tenant_id = t.id \
+                AND k.submission_state = 'failed') AS failures \
              FROM tenants t \
              LEFT JOIN billit_connections c ON c.tenant_id = t.id \
              LEFT JOIN billit_health h ON h.tenant_id = t.id \
@@ -234,7 +238,10 @@ impl FirmConsoleRepository {
              WHERE t.id IN ({})",
             marks(scopes.len())
         );
-        let mut values = vec![Value::from(month_start), Value::from(today)];
+        let mut values = vec![
+            Value::from(crate::counts::paris_month(month_start)),
+            Value::from(today),
+        ];
         values.extend(tenant_values(scopes));
         statement(self.backend(), &sql, values)
     }
@@ -291,11 +298,13 @@ impl FirmConsoleRepository {
             .await
     }
 
-    /// Invoices per company and headline status (the count index answers alone).
+    /// Invoices per company and headline status, from the kept counts (migration 000021): a few rows per
+    /// company, whatever its number of invoices.
     pub async fn status_groups(&self, scopes: &[TenantScope]) -> Result<Vec<StatusGroup>, DbErr> {
         let sql = format!(
-            "SELECT tenant_id, headline_code, submission_state, COUNT(*) AS count FROM invoices \
-             WHERE tenant_id IN ({}) GROUP BY tenant_id, headline_code, submission_state",
+            "SELECT tenant_id, CASE WHEN headline_code = 0 THEN NULL ELSE headline_code END AS headline_code, \
+             submission_state, CAST(SUM(count) AS BIGINT) AS count FROM invoice_counts \
+             WHERE tenant_id IN ({}) AND count <> 0 GROUP BY tenant_id, headline_code, submission_state",
             marks(scopes.len())
         );
         StatusGroup::find_by_statement(statement(self.backend(), &sql, tenant_values(scopes)))
@@ -326,8 +335,39 @@ impl FirmConsoleRepository {
             .await
     }
 
+    /// How many invoices were sent in each of `months` (Paris months, `YYYY-MM`, in order) across `scopes`, from
+    /// the kept monthly counts (migration 000021): at most one row per company and month.
+    pub async fn sent_per_month(
+        &self,
+        scopes: &[TenantScope],
+        months: &[String],
+    ) -> Result<Vec<i64>, DbErr> {
+        let (Some(first), Some(last)) = (months.first(), months.last()) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT month, CAST(SUM(count) AS BIGINT) AS count FROM invoice_sent_months \
+             WHERE tenant_id IN ({}) AND month >= ? AND month <= ? GROUP BY month",
+            marks(scopes.len())
+        );
+        let mut values = tenant_values(scopes);
+        values.push(Value::from(first.clone()));
+        values.push(Value::from(last.clone()));
+        let found: std::collections::HashMap<String, i64> =
+            crate::counts::MonthRow::find_by_statement(statement(self.backend(), &sql, values))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|row| (row.month, row.count))
+                .collect();
+        Ok(months
+            .iter()
+            .map(|month| found.get(month).copied().unwrap_or(0))
+            .collect())
+    }
+
     /// How many invoices were sent in each period `[bounds[i], bounds[i + 1])`, across `scopes` (the sent index,
-    /// read once for the whole span).
+    /// read once for the whole span; the charts read [`Self::sent_per_month`]).
     pub async fn sent_between(
         &self,
         scopes: &[TenantScope],

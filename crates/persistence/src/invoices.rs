@@ -23,8 +23,8 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DbErr, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Value,
+    DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Value,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -1596,55 +1596,12 @@ impl InvoiceRepository {
         Ok(rows)
     }
 
+    /// How many of the company's invoices are in each state: one read of the few rows the triggers keep
+    /// (`invoice_counts`, migration 000021), whatever the company's size.
     pub async fn counts(&self, scope: &TenantScope) -> Result<StatusCounts, DbErr> {
-        #[derive(FromQueryResult)]
-        struct Group {
-            headline_code: Option<i32>,
-            submission_state: String,
-            needs_action: bool,
-            count: i64,
-        }
-        let groups = invoices::Entity::find()
-            .select_only()
-            .column(invoices::Column::HeadlineCode)
-            .column(invoices::Column::SubmissionState)
-            .column(invoices::Column::NeedsAction)
-            // COUNT(*) so that the covering index answers alone.
-            .column_as(Expr::cust("COUNT(*)"), "count")
-            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-            .group_by(invoices::Column::HeadlineCode)
-            .group_by(invoices::Column::SubmissionState)
-            .group_by(invoices::Column::NeedsAction)
-            .into_model::<Group>()
-            .all(&self.db)
-            .await?;
-        let mut counts = StatusCounts::default();
-        let mut by_headline = std::collections::BTreeMap::<u16, u64>::new();
-        let mut by_submission = std::collections::BTreeMap::<&'static str, u64>::new();
-        for group in groups {
-            let count = u64::try_from(group.count).unwrap_or(0);
-            counts.total += count;
-            if group.needs_action {
-                counts.needs_action += count;
-            }
-            match code_of(group.headline_code) {
-                Some(code) => *by_headline.entry(code.0).or_default() += count,
-                None => {
-                    let state = SubmissionState::parse(&group.submission_state)
-                        .unwrap_or(SubmissionState::Draft);
-                    *by_submission.entry(state.as_str()).or_default() += count;
-                }
-            }
-        }
-        counts.by_headline = by_headline
-            .into_iter()
-            .map(|(code, count)| (StatusCode(code), count))
-            .collect();
-        counts.by_submission = by_submission
-            .into_iter()
-            .filter_map(|(state, count)| SubmissionState::parse(state).map(|s| (s, count)))
-            .collect();
-        Ok(counts)
+        Ok(status_counts(
+            crate::counts::kept_in(&self.db, scope).await?,
+        ))
     }
 
     /// The latest events across the tenant's invoices.
@@ -1794,6 +1751,37 @@ impl InvoiceRepository {
         .await?;
         Ok(())
     }
+}
+
+/// The counts per state from the kept rows (`(headline code or 0, submission state, needs action, count)`).
+fn status_counts(rows: Vec<crate::counts::CountRow>) -> StatusCounts {
+    let mut counts = StatusCounts::default();
+    let mut by_headline = std::collections::BTreeMap::<u16, u64>::new();
+    let mut by_submission = std::collections::BTreeMap::<&'static str, u64>::new();
+    for group in rows {
+        let count = u64::try_from(group.count).unwrap_or(0);
+        counts.total += count;
+        if group.needs_action {
+            counts.needs_action += count;
+        }
+        match code_of(Some(group.headline_code).filter(|code| *code != 0)) {
+            Some(code) => *by_headline.entry(code.0).or_default() += count,
+            None => {
+                let state = SubmissionState::parse(&group.submission_state)
+                    .unwrap_or(SubmissionState::Draft);
+                *by_submission.entry(state.as_str()).or_default() += count;
+            }
+        }
+    }
+    counts.by_headline = by_headline
+        .into_iter()
+        .map(|(code, count)| (StatusCode(code), count))
+        .collect();
+    counts.by_submission = by_submission
+        .into_iter()
+        .filter_map(|(state, count)| SubmissionState::parse(state).map(|s| (s, count)))
+        .collect();
+    counts
 }
 
 /// The update that puts what a status file says on the event it explains.

@@ -5,6 +5,7 @@ pub mod answers;
 pub mod api;
 pub mod audit;
 pub mod billit_connections;
+pub mod counts;
 pub mod customers;
 pub mod db;
 pub mod directory;

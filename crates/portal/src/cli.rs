@@ -46,6 +46,9 @@ pub enum Command {
 pub enum DevCommand {
     /// Fill the database with companies, customers and invoices with realistic status histories.
     Seed(SeedArgs),
+    /// Recompute every company's kept counts (invoices per status, invoices sent per month) from its invoices,
+    /// and print what changed.
+    Recount,
 }
 
 #[derive(Debug, clap::Args)]
@@ -184,6 +187,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::CreateAdmin(args) => create_admin(config, args).await,
         Command::Billit(BillitCommand::Inspect(args)) => inspect(&args),
         Command::Dev(DevCommand::Seed(args)) => seed(config, args).await,
+        Command::Dev(DevCommand::Recount) => recount(config).await,
     }
 }
 
@@ -365,6 +369,18 @@ async fn seed(config: Config, args: SeedArgs) -> Result<(), Failure> {
             report.tenants.len() - 5
         );
     }
+    Ok(())
+}
+
+async fn recount(config: Config) -> Result<(), Failure> {
+    let db = open_database(&config).await?;
+    let report = portal_app::counts::recount_all(&db, |line| println!("{line}")).await?;
+    db.close().await.context("closing the database")?;
+    println!(
+        "Recounted {} companies: {} corrected.",
+        report.companies,
+        report.changed.len()
+    );
     Ok(())
 }
 

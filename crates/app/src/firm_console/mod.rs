@@ -412,17 +412,13 @@ pub async fn charts(
     });
     amounts.truncate(TOP_COMPANIES);
 
+    // The kept monthly counts, keyed by Paris month: 12 rows per company at most.
     let months = last_months(now, 12);
-    let mut bounds: Vec<DateTime<Utc>> = months
+    let keys: Vec<String> = months
         .iter()
-        .map(|day| first_of_month(day.year(), day.month()))
+        .map(|day| format!("{:04}-{:02}", day.year(), day.month()))
         .collect();
-    let after = months
-        .last()
-        .and_then(|last| last.checked_add_months(chrono::Months::new(1)))
-        .map_or(now, |next| first_of_month(next.year(), next.month()));
-    bounds.push(after);
-    let counts = console.sent_between(&scopes, &bounds).await?;
+    let counts = console.sent_per_month(&scopes, &keys).await?;
     let sent_per_month = months.into_iter().zip(counts).collect();
 
     Ok(Charts {
@@ -461,6 +457,23 @@ mod tests {
             month_start(now),
             Utc.with_ymd_and_hms(2026, 12, 31, 23, 0, 0).unwrap()
         );
+    }
+
+    /// The kept monthly counts are keyed by a rule written without a time zone database (SQLite has none):
+    /// it agrees with Paris time at every hour of a few years, around each month's start in particular.
+    #[test]
+    fn kept_months_agree_with_paris_time() {
+        let mut at = Utc.with_ymd_and_hms(2025, 1, 1, 0, 30, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(2029, 1, 1, 0, 0, 0).unwrap();
+        while at < end {
+            let local = at.with_timezone(&Paris);
+            assert_eq!(
+                portal_persistence::counts::paris_month(at),
+                format!("{:04}-{:02}", local.year(), local.month()),
+                "{at}"
+            );
+            at += chrono::Duration::hours(1);
+        }
     }
 
     #[test]

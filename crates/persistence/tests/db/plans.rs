@@ -989,17 +989,13 @@ pub async fn run(world: &World) -> Plans {
     // `invoices.list(scope, &InvoiceFilter { search: Some("societe".into()), ..Default::default() }, None, 50)`
     // checked with `Allow::Nothing`, once the full-text index answers it.
 
-    // COUNTS: the status chips, as `counts()` reads them today (a walk of the company's covering index). When the
-    // counts table lands, switch this line to `Allow::Nothing`.
+    // The status chips read the company's few kept rows of `invoice_counts` (migration 000021).
     invoices.counts(scope).await.expect("counts");
     plans
         .check(
             "status chips (counts per status)",
             rec.take(),
-            Allow::Walk {
-                table: "invoices",
-                why: "counts() groups the company's covering index until the counts table replaces it",
-            },
+            Allow::Nothing,
         )
         .await;
 
@@ -1361,10 +1357,7 @@ pub async fn run(world: &World) -> Plans {
         .check(
             "firm pictures, invoices per status",
             rec.take(),
-            Allow::Walk {
-                table: "invoices",
-                why: "groups every company's covering count index until the counts table replaces it",
-            },
+            Allow::Nothing,
         )
         .await;
     console.amounts_due(&scopes, today).await.expect("due");
@@ -1377,6 +1370,21 @@ pub async fn run(world: &World) -> Plans {
         .expect("sent");
     plans
         .check("firm pictures, sent per month", rec.take(), Allow::Nothing)
+        .await;
+    let months: Vec<String> = (0..12)
+        .map(|back| (now - Duration::days(30 * back)).format("%Y-%m").to_string())
+        .rev()
+        .collect();
+    console
+        .sent_per_month(&scopes, &months)
+        .await
+        .expect("sent per month, kept");
+    plans
+        .check(
+            "firm pictures, sent per month (kept counts)",
+            rec.take(),
+            Allow::Nothing,
+        )
         .await;
     let inbox = InboxQuery {
         kinds: Vec::new(),
@@ -1429,16 +1437,18 @@ pub async fn run(world: &World) -> Plans {
     );
     plans.expect_indexes(
         "firm console, company health",
+        // Sent this month and failures come from the counts kept per company (migration 000021).
         &[
-            "idx_invoices_tenant_sent",
+            "sqlite_autoindex_invoice_sent_months_1",
             "idx_invoices_open_requests",
             "idx_webhook_deliveries_tenant",
-            "idx_invoices_tenant_state_id",
+            "sqlite_autoindex_invoice_counts_1",
         ],
         &[
-            "idx_invoices_tenant_sent",
+            "invoice_sent_months_pkey",
             "idx_invoices_open_requests",
             "idx_webhook_deliveries_tenant",
+            "invoice_counts_pkey",
         ],
     );
     plans.expect_indexes(

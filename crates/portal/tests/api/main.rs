@@ -31,6 +31,8 @@ mod pages;
 #[cfg(test)]
 mod payments;
 #[cfg(test)]
+mod recount;
+#[cfg(test)]
 mod reminders;
 #[cfg(test)]
 mod roundtrips;
