@@ -25,6 +25,7 @@ mod m20261202_000016_api;
 mod m20261202_000017_integrations;
 mod m20261202_000018_firm_staff;
 mod m20261202_000019_firm_health;
+mod m20261202_000025_firm_upkeep;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_integrations::Migration),
             Box::new(m20261202_000018_firm_staff::Migration),
             Box::new(m20261202_000019_firm_health::Migration),
+            Box::new(m20261202_000025_firm_upkeep::Migration),
         ]
     }
 }
