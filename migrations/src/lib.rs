@@ -28,6 +28,7 @@ mod m20261202_000019_firm_health;
 mod m20261202_000020_query_plans;
 mod m20261202_000021_invoice_counts;
 mod m20261202_000022_search;
+mod m20261202_000025_firm_upkeep;
 
 /// The Paris month (`YYYY-MM`) of a timestamp column in SQL, as the kept monthly counts are keyed.
 pub use m20261202_000021_invoice_counts::paris_month_sql;
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000020_query_plans::Migration),
             Box::new(m20261202_000021_invoice_counts::Migration),
             Box::new(m20261202_000022_search::Migration),
+            Box::new(m20261202_000025_firm_upkeep::Migration),
         ]
     }
 }

@@ -1,5 +1,11 @@
-// Live updates: the element carrying data-live="/t/{slug}/live" is refreshed when the server says an invoice of
-// the tenant changed. Without JavaScript (or EventSource) a reload shows the same thing.
+// Live updates: the element carrying data-live="/t/{slug}/live" follows the server's events without a reload,
+// and changes only what changed. Without JavaScript (or EventSource) a reload shows the same thing.
+//
+// - An invoice list (data-live-mode="rows"): the changed invoice's row is fetched alone from its own address
+//   (the row's data-live-src, a scoped route) and replaces that row; every other row stays the same DOM node.
+// - An invoice page or a dashboard (data-live-mode="parts"): the page is fetched again and only its top-level
+//   parts (sections) whose content changed are replaced.
+// - Anything else (the firm's inbox): the whole element is swapped, as before.
 (function () {
   "use strict";
 
@@ -8,9 +14,12 @@
     return;
   }
   var url = root.getAttribute("data-live");
+  var mode = root.getAttribute("data-live-mode") || "page";
   var timer = null;
   var busy = false;
   var again = false;
+  // Invoices whose rows wait to be fetched; null in it means "everything" (events were missed).
+  var pending = [];
 
   // Someone typing in the element would lose their input: wait until they leave the field.
   function editing(element) {
@@ -20,7 +29,7 @@
 
   var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
 
-  // Swapping the content removes the element that had the keyboard focus, which would send a keyboard or screen
+  // Swapping content removes the element that had the keyboard focus, which would send a keyboard or screen
   // reader user back to the top of the page: remember it, to focus its counterpart in the new content.
   function focusedIn(element) {
     var active = document.activeElement;
@@ -60,7 +69,7 @@
     }
   }
 
-  // A polite live region outside the swapped element (swapped content is not announced reliably) tells screen
+  // A polite live region outside the swapped content (swapped content is not announced reliably) tells screen
   // reader users the new headline: `data-live-announce` names, as a selector, what to read in the swapped part.
   var announcer = document.querySelector("[data-live-announce]");
 
@@ -75,17 +84,8 @@
     }
   }
 
-  function refresh() {
-    var current = document.querySelector("[data-live]");
-    if (!current) {
-      return;
-    }
-    if (busy || editing(current)) {
-      again = true;
-      return;
-    }
-    busy = true;
-    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+  function load(address) {
+    return fetch(address, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (response) {
         if (!response.ok) {
           throw new Error("HTTP " + response.status);
@@ -93,15 +93,113 @@
         return response.text();
       })
       .then(function (html) {
-        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live]");
-        if (fresh && !editing(current)) {
-          var was = focusedIn(current);
-          var before = headline(current);
-          current.innerHTML = fresh.innerHTML;
-          refocus(current, was);
-          announce(before, headline(current));
+        return new DOMParser().parseFromString(html, "text/html");
+      });
+  }
+
+  // Replaces `old` by `fresh` (an element of another document) keeping the focus where it was.
+  function replace(old, fresh) {
+    var was = focusedIn(old);
+    var adopted = document.importNode(fresh, true);
+    old.parentNode.replaceChild(adopted, old);
+    refocus(adopted, was);
+  }
+
+  // The whole element, from the page fetched again (the firm's inbox, or when events were missed).
+  function swapPage(current, page) {
+    var fresh = page.querySelector("[data-live]");
+    if (!fresh || editing(current)) {
+      return;
+    }
+    var was = focusedIn(current);
+    var before = headline(current);
+    current.innerHTML = fresh.innerHTML;
+    refocus(current, was);
+    announce(before, headline(current));
+  }
+
+  // Only the parts (the element's children) whose content changed; when the page's shape changed, everything.
+  function swapParts(current, page) {
+    var fresh = page.querySelector("[data-live]");
+    if (!fresh) {
+      return;
+    }
+    var before = headline(current);
+    var olds = current.children;
+    var news = fresh.children;
+    if (olds.length !== news.length) {
+      swapPage(current, page);
+      return;
+    }
+    var parts = [];
+    for (var i = 0; i < olds.length; i++) {
+      if (olds[i].outerHTML !== news[i].outerHTML) {
+        parts.push([olds[i], news[i]]);
+      }
+    }
+    parts.forEach(function (pair) {
+      if (editing(pair[0])) {
+        again = true;
+      } else {
+        replace(pair[0], pair[1]);
+      }
+    });
+    announce(before, headline(current));
+  }
+
+  // The rows of the invoices that changed, each from its own address (the row's first cell says which invoice
+  // it shows and where to fetch it).
+  function swapRows(current, invoices) {
+    var work = invoices.map(function (invoice) {
+      var cells = current.querySelectorAll("[data-live-row]");
+      var cell = null;
+      for (var i = 0; i < cells.length; i++) {
+        if (cells[i].getAttribute("data-live-row") === invoice) {
+          cell = cells[i];
         }
-      })
+      }
+      var row = cell && cell.closest("tr");
+      if (!row) {
+        // Not on this page: nothing of it is shown.
+        return null;
+      }
+      return load(cell.getAttribute("data-live-src")).then(function (fragment) {
+        var fresh = fragment.querySelector("[data-live-row]");
+        fresh = fresh && fresh.closest("tr");
+        if (fresh && row.parentNode && !editing(row)) {
+          replace(row, fresh);
+        }
+      });
+    });
+    return Promise.all(work);
+  }
+
+  function refresh() {
+    var current = document.querySelector("[data-live]");
+    if (!current) {
+      return;
+    }
+    if (busy || (mode !== "rows" && editing(current))) {
+      again = true;
+      return;
+    }
+    busy = true;
+    var invoices = pending;
+    pending = [];
+    var everything = invoices.indexOf(null) >= 0;
+    var work;
+    if (mode === "rows" && !everything) {
+      work = swapRows(current, invoices);
+    } else {
+      work = load(window.location.href).then(function (page) {
+        if (mode === "parts") {
+          swapParts(current, page);
+        } else {
+          swapPage(current, page);
+        }
+      });
+    }
+    work
       .catch(function () {
         // A failed refresh is not worth a message: the next event, or a reload, tries again.
       })
@@ -125,6 +223,19 @@
     }, 300);
   }
 
+  function heard(event) {
+    var invoice = null;
+    try {
+      invoice = JSON.parse(event.data).invoice || null;
+    } catch (ignored) {
+      invoice = null;
+    }
+    if (pending.indexOf(invoice) < 0) {
+      pending.push(invoice);
+    }
+    schedule();
+  }
+
   document.addEventListener("focusout", function () {
     if (again && !busy) {
       again = false;
@@ -133,5 +244,5 @@
   });
 
   var source = new EventSource(url);
-  source.addEventListener("invoice", schedule);
+  source.addEventListener("invoice", heard);
 })();

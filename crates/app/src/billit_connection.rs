@@ -1,6 +1,7 @@
 //! A tenant's Billit client, built from its stored connection (the API key decrypted only here, in memory).
 
 use crate::App;
+use crate::billit_health::RecordingClient;
 use crate::crypto;
 use portal_billit::client::{BillitCredentials, ClientConfig, HttpBillitClient};
 use portal_persistence::TenantScope;
@@ -115,8 +116,23 @@ pub fn key_needed_again(
     )
 }
 
-/// The client for this tenant's Billit account, and the connection it was built from.
+/// The client for this tenant's Billit account, and the connection it was built from. Every call it makes is
+/// recorded for the firm's console ([`crate::billit_health`]), and so is a stored connection that cannot give a
+/// client (a key that cannot be decrypted, the embedded sandbox missing).
 pub async fn client_for(
+    state: &App,
+    scope: &TenantScope,
+) -> Result<(RecordingClient, BillitConnection), ConnectionProblem> {
+    match unrecorded_client_for(state, scope).await {
+        Ok((client, connection)) => Ok((RecordingClient::new(client, state, scope), connection)),
+        Err(problem) => {
+            record_problem(state, scope, &problem).await;
+            Err(problem)
+        }
+    }
+}
+
+async fn unrecorded_client_for(
     state: &App,
     scope: &TenantScope,
 ) -> Result<(HttpBillitClient, BillitConnection), ConnectionProblem> {
@@ -214,7 +230,7 @@ pub async fn register_webhooks(
 }
 
 /// Removes webhooks at Billit, as far as it can: one that cannot be removed is logged and left.
-async fn delete_webhooks(client: &HttpBillitClient, ids: &[String]) {
+async fn delete_webhooks(client: &RecordingClient, ids: &[String]) {
     use portal_billit::client::BillitClient;
     for id in ids {
         let Ok(number) = id.parse::<i64>() else {
@@ -241,16 +257,8 @@ pub enum ConnectionTestError {
 /// stored PartyID (or its first company; `None` when it has no name).
 pub async fn test(app: &App, scope: &TenantScope) -> Result<Option<String>, ConnectionTestError> {
     use portal_billit::client::BillitClient;
-    let (client, connection) = match client_for(app, scope).await {
-        Ok(found) => found,
-        Err(problem) => {
-            record_problem(app, scope, &problem).await;
-            return Err(problem.into());
-        }
-    };
-    let account = client.account_information().await;
-    record_call(app, scope, account.as_ref().map(|_| ())).await;
-    let account = account?;
+    let (client, connection) = client_for(app, scope).await?;
+    let account = client.account_information().await?;
     let party = connection.party_id;
     let companies = account.companies.unwrap_or_default();
     let company = companies
@@ -531,46 +539,16 @@ pub async fn provision_embedded(
 
 // ---- what the firm's console shows of each connection ----
 
-/// The word a failed Billit call is recorded under (the console translates it; Billit's own text is not kept,
-/// since it may echo what was sent).
-pub fn failure_kind(error: &portal_billit::client::BillitError) -> &'static str {
-    use portal_billit::client::BillitError;
-    match error {
-        BillitError::Unauthorized { .. } => "credentials",
-        BillitError::RateLimited { .. } => "rate_limited",
-        BillitError::Server { .. } => "server",
-        BillitError::Transport(_) => "unreachable",
-        BillitError::Validation { .. } | BillitError::Conflict { .. } | BillitError::NotFound => {
-            "refused"
-        }
-        BillitError::Decode(_) => "unexpected",
-        BillitError::Invalid(_) => "configuration",
-    }
-}
-
-/// Records how a call to the company's Billit account went, for the firm's console. A call that Billit answered
-/// with a refusal of its content (404, 4xx) still reached the account: it counts as a working connection.
-/// Never fails its caller: a console that cannot be updated is logged, not a failed job.
+/// Records how a call to the company's Billit account went, for the firm's console (see
+/// [`crate::billit_health`]; the clients of [`client_for`] record their calls themselves). A call that Billit
+/// answered with a refusal of its content (404, 4xx) still reached the account: it counts as a working connection.
 pub async fn record_call(
     app: &App,
     scope: &TenantScope,
     outcome: Result<(), &portal_billit::client::BillitError>,
 ) {
-    let now = chrono::Utc::now();
-    let recorded = match outcome {
-        Ok(()) => app.firm_console.record_billit_success(scope, now).await,
-        Err(error) => match failure_kind(error) {
-            "refused" => app.firm_console.record_billit_success(scope, now).await,
-            kind => {
-                app.firm_console
-                    .record_billit_failure(scope, now, kind)
-                    .await
-            }
-        },
-    };
-    if let Err(error) = recorded {
-        tracing::warn!(error = %error, "cannot record the Billit connection's health");
-    }
+    let failure = outcome.err().and_then(crate::billit_health::failure_kind);
+    crate::billit_health::record(app, scope, failure).await;
 }
 
 /// Records that no client could be built from a stored connection (a key that cannot be decrypted, the embedded
@@ -584,13 +562,7 @@ pub async fn record_problem(app: &App, scope: &TenantScope, problem: &Connection
     ) {
         return;
     }
-    if let Err(error) = app
-        .firm_console
-        .record_billit_failure(scope, chrono::Utc::now(), "configuration")
-        .await
-    {
-        tracing::warn!(error = %error, "cannot record the Billit connection's health");
-    }
+    crate::billit_health::record(app, scope, Some("configuration")).await;
 }
 
 #[cfg(test)]

@@ -142,6 +142,8 @@ pub struct InboxRow {
     pub status: String,
     pub code: Option<i32>,
     pub since: DateTime<Utc>,
+    /// What the row is about (an invoice, payment, email or company): with `since`, the row's place in the list.
+    pub item_id: Uuid,
     pub age_days: i64,
     /// The reasons in words (with their codes).
     pub reasons: Vec<String>,
@@ -158,6 +160,18 @@ pub struct InboxRow {
 impl InboxRow {
     pub fn answered(&self) -> bool {
         self.answered_at.is_some()
+    }
+
+    /// Where the row is dealt with: the invoice's page inside its company; for an email of no invoice, the
+    /// company's sent emails; for a failing connection, the company's Billit settings; else the company.
+    pub fn link(&self) -> String {
+        let slug = &self.company_slug;
+        match (&self.invoice_id, self.kind) {
+            (Some(id), _) => format!("/t/{slug}/invoices/{id}"),
+            (None, InboxKind::Email) => format!("/t/{slug}/settings/outbox"),
+            (None, InboxKind::Connection) => format!("/t/{slug}/settings/billit"),
+            (None, _) => format!("/t/{slug}"),
+        }
     }
 }
 
@@ -176,14 +190,29 @@ pub struct InboxPage {
     pub accountants: Vec<(UserId, String)>,
 }
 
+/// `<seconds>.<nanoseconds>_<id>`: the time exactly as stored. SQLite keeps a time's nanoseconds in its text, so a
+/// cursor cut to microseconds would sort before its own row, and the row would come again on the next page.
 fn cursor_text(item: &InboxItem) -> String {
-    format!("{}_{}", item.since.timestamp_micros(), item.item_id)
+    format!(
+        "{}.{:09}_{}",
+        item.since.timestamp(),
+        item.since.timestamp_subsec_nanos(),
+        item.item_id
+    )
 }
 
+/// Reads a cursor of [`cursor_text`], or of its first form (`<microseconds>_<id>`, links made before).
 fn parse_cursor(text: &str) -> Option<InboxCursor> {
-    let (micros, id) = text.split_once('_')?;
+    let (time, id) = text.split_once('_')?;
+    let since = match time.split_once('.') {
+        Some((seconds, nanos)) if nanos.len() == 9 => {
+            DateTime::from_timestamp(seconds.parse().ok()?, nanos.parse().ok()?)?
+        }
+        Some(_) => return None,
+        None => DateTime::from_timestamp_micros(time.parse().ok()?)?,
+    };
     Some(InboxCursor {
-        since: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        since,
         item_id: Uuid::parse_str(id).ok()?,
     })
 }
@@ -340,6 +369,7 @@ fn row_of(item: InboxItem, tenant: &Tenant, now: DateTime<Utc>, lang: Language) 
         InboxKind::Submission => "firm.todo.submission",
         InboxKind::Payment => "firm.todo.payment",
         InboxKind::Email => "firm.todo.email",
+        InboxKind::Connection => "firm.todo.connection",
         InboxKind::Silent => "firm.todo.silent",
     };
     let stored = item
@@ -359,6 +389,14 @@ fn row_of(item: InboxItem, tenant: &Tenant, now: DateTime<Utc>, lang: Language) 
             t,
         )),
         InboxKind::Email => stored.map(|stored| crate::mailer::failure_sentence(stored, t)),
+        // The recorded word in a sentence ("Billit refuse la clé d’API ou le PartyID").
+        InboxKind::Connection => Some(t.fill(
+            "firm.connection_failing",
+            &[(
+                "reason",
+                t.get(crate::firm_console::error_key(stored.unwrap_or_default())),
+            )],
+        )),
         _ => None,
     };
     let requested_action = match item.kind {
@@ -379,6 +417,7 @@ fn row_of(item: InboxItem, tenant: &Tenant, now: DateTime<Utc>, lang: Language) 
         status,
         code: item.code,
         since: item.since,
+        item_id: item.item_id,
         age_days: (now - item.since).num_days().max(0),
         reasons,
         requested_action,
@@ -438,10 +477,7 @@ fn write_csv(rows: &[InboxRow], base_url: &str, lang: Language) -> Result<Vec<u8
             t.get("firm.col.link"),
         ])?;
         for row in rows {
-            let link = row.invoice_id.as_ref().map_or_else(
-                || format!("{base_url}/t/{}", row.company_slug),
-                |id| format!("{base_url}/t/{}/invoices/{id}", row.company_slug),
-            );
+            let link = format!("{base_url}{}", row.link());
             let answered = match (&row.answered_at, &row.answered_by) {
                 (Some(at), by) => format!(
                     "{} {}",
@@ -483,6 +519,7 @@ pub fn kind_key(kind: InboxKind) -> &'static str {
         InboxKind::Submission => "firm.kind.submission",
         InboxKind::Payment => "firm.kind.payment",
         InboxKind::Email => "firm.kind.email",
+        InboxKind::Connection => "firm.kind.connection",
         InboxKind::Silent => "firm.kind.silent",
     }
 }
@@ -497,9 +534,36 @@ mod tests {
         let since = DateTime::from_timestamp_micros(1_780_000_000_123_456).unwrap();
         let text = format!("{}_{item_id}", since.timestamp_micros());
         assert_eq!(parse_cursor(&text), Some(InboxCursor { since, item_id }));
-        for bad in ["", "x_y", "12", "12_not-a-uuid"] {
+        for bad in ["", "x_y", "12", "12_not-a-uuid", "12.5_x", "1.x23456789_y"] {
             assert_eq!(parse_cursor(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn cursors_keep_the_nanoseconds_sqlite_stores() {
+        let item = InboxItem {
+            kind: InboxKind::Email,
+            tenant_id: portal_domain::ids::TenantId::new(),
+            invoice_id: None,
+            number: None,
+            buyer: None,
+            code: None,
+            since: DateTime::from_timestamp(1_780_000_000, 123_456_789).unwrap(),
+            item_id: Uuid::now_v7(),
+            reasons: None,
+            requested_action: None,
+            error: None,
+            answered_at: None,
+            answered_by: None,
+            order_id: None,
+        };
+        assert_eq!(
+            parse_cursor(&cursor_text(&item)),
+            Some(InboxCursor {
+                since: item.since,
+                item_id: item.item_id
+            })
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod actions;
 pub mod amounts;
 pub mod answers;
 pub mod billit_connection;
+pub mod billit_health;
 pub mod counts;
 pub mod crypto;
 pub mod dates;
@@ -167,6 +168,8 @@ pub struct App {
     pub api: ApiRepository,
     /// The firm's console across companies: health, pictures, bulk onboarding.
     pub firm_console: FirmConsoleRepository,
+    /// The successes of Billit calls this process recorded lately (see [`billit_health`]).
+    pub billit_health: billit_health::HealthMemo,
     /// The embedded Billit sandbox's accounts, when one runs in this deployment (the program plugs it in with
     /// [`App::with_embedded_sandbox`]): choosing the embedded environment opens the company's account there.
     pub embedded_sandbox: Option<Arc<dyn demo::DemoSandbox>>,
@@ -215,6 +218,7 @@ impl App {
             firm: portal_persistence::firm::FirmRepository::new(db.clone()),
             api: ApiRepository::new(db.clone()),
             firm_console: FirmConsoleRepository::new(db.clone()),
+            billit_health: billit_health::HealthMemo::default(),
             embedded_sandbox: None,
             live: live::LiveUpdates::new(),
             mailer,
@@ -245,6 +249,7 @@ pub fn default_registry(state: &App) -> JobRegistry {
     let mailer = state.mailer.clone();
     let sessions = state.sessions.clone();
     let throttle = state.throttle.clone();
+    let firm = state.firm.clone();
     let registry = invoicing::register(JobRegistry::new(), state);
     let registry = statuses::register(registry, state);
     let registry = payments::register(registry, state);
@@ -266,9 +271,14 @@ pub fn default_registry(state: &App) -> JobRegistry {
         })
         .handle("sessions.purge", move |_job| {
             let sessions = sessions.clone();
+            let firm = firm.clone();
             async move {
-                let purged = sessions.purge_expired(chrono::Utc::now()).await?;
+                let now = chrono::Utc::now();
+                let purged = sessions.purge_expired(now).await?;
                 tracing::debug!(purged, "expired sessions purged");
+                // Firm staff's visits to companies belong to sessions: once no session can be that old, they go.
+                let visits = firm.purge_visits(now - sessions.policy().absolute).await?;
+                tracing::debug!(visits, "firm visits of ended sessions purged");
                 Ok(())
             }
         })

@@ -10,7 +10,7 @@ use crate::entities::{firm_portfolios, firm_staff, firm_visits, tenants, users};
 use crate::scope::{ScopeOrigin, TenantRole, TenantScope};
 use crate::tenants::Tenant;
 use crate::users::User;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use portal_domain::ids::{TenantId, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -319,6 +319,17 @@ impl FirmRepository {
             .collect();
         out.sort_by_key(|member| member.user.name.to_lowercase());
         Ok(out)
+    }
+
+    /// Deletes the visits noted before `before` (the periodic maintenance passes now minus the longest a session
+    /// lives: a session that old has ended, so its visits can no longer spare it an audit entry). Read through
+    /// `idx_firm_visits_at` (migration 000025). Returns how many were deleted.
+    pub async fn purge_visits(&self, before: DateTime<Utc>) -> Result<u64, DbErr> {
+        Ok(firm_visits::Entity::delete_many()
+            .filter(firm_visits::Column::At.lt(before))
+            .exec(&self.db)
+            .await?
+            .rows_affected)
     }
 
     /// Notes that a session of firm staff entered the scope's company, and writes `entry` the first time only

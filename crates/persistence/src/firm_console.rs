@@ -6,7 +6,9 @@
 //! sent this month, open requests, unpaid invoices), not by how many invoices a company has.
 
 use crate::audit::{self, AuditEntry};
-use crate::entities::{billit_connections, billit_health, invitations, tenants};
+use crate::entities::{
+    billit_connections, billit_health, firm_portfolios, firm_staff, invitations, tenants,
+};
 use crate::invitations::INVITATION_LIFETIME_DAYS;
 use crate::jobs::statement;
 use crate::outbox::{EmailExtras, NewEmail, OutboxError, OutboxRepository};
@@ -89,12 +91,19 @@ pub struct OnboardedCompany {
     pub profile: TenantProfile,
     pub admin_email: String,
     pub party_id: Option<i64>,
+    /// The firm accountant whose portfolio receives the company, with the role they hold there.
+    pub portfolio: Option<(UserId, crate::scope::TenantRole)>,
 }
 
 /// What became of one company of a bulk upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OnboardOutcome {
-    Created(Box<Tenant>),
+    /// Created; `in_portfolio` when it went into the accountant's portfolio asked for (`false` also when none
+    /// was asked for).
+    Created {
+        tenant: Box<Tenant>,
+        in_portfolio: bool,
+    },
     /// A company with this SIREN exists already (created meanwhile, or by an earlier upload): nothing written.
     SirenTaken,
 }
@@ -157,6 +166,7 @@ impl FirmConsoleRepository {
             last_error_at: Set(None),
             last_error_kind: Set(None),
             updated_at: Set(at),
+            failing_since: Set(None),
         })
         .on_conflict(
             OnConflict::column(billit_health::Column::TenantId)
@@ -171,31 +181,36 @@ impl FirmConsoleRepository {
         Ok(())
     }
 
-    /// A call to the company's Billit account failed at `at`, for the reason `kind` (a catalogue word).
+    /// A call to the company's Billit account failed at `at`, for the reason `kind` (a catalogue word). The first
+    /// failure after a success (or ever) starts the run of failures the firm's inbox shows (`failing_since`); the
+    /// following ones keep its start.
     pub async fn record_billit_failure(
         &self,
         scope: &TenantScope,
         at: DateTime<Utc>,
         kind: &str,
     ) -> Result<(), DbErr> {
-        billit_health::Entity::insert(billit_health::ActiveModel {
-            tenant_id: Set(scope.tenant_id().as_uuid()),
-            last_success_at: Set(None),
-            last_error_at: Set(Some(at)),
-            last_error_kind: Set(Some(kind.chars().take(32).collect())),
-            updated_at: Set(at),
-        })
-        .on_conflict(
-            OnConflict::column(billit_health::Column::TenantId)
-                .update_columns([
-                    billit_health::Column::LastErrorAt,
-                    billit_health::Column::LastErrorKind,
-                    billit_health::Column::UpdatedAt,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(&self.db)
-        .await?;
+        // Both backends evaluate the `SET` terms against the row as it was, and both know `excluded`.
+        let sql = "INSERT INTO billit_health \
+             (tenant_id, last_error_at, last_error_kind, updated_at, failing_since) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (tenant_id) DO UPDATE SET \
+             failing_since = CASE WHEN billit_health.failing_since IS NULL \
+             OR billit_health.last_error_at IS NULL \
+             OR (billit_health.last_success_at IS NOT NULL \
+             AND billit_health.last_success_at >= billit_health.last_error_at) \
+             THEN excluded.last_error_at ELSE billit_health.failing_since END, \
+             last_error_at = excluded.last_error_at, last_error_kind = excluded.last_error_kind, \
+             updated_at = excluded.updated_at";
+        let values = vec![
+            Value::from(scope.tenant_id().as_uuid()),
+            Value::from(at),
+            Value::from(kind.chars().take(32).collect::<String>()),
+            Value::from(at),
+            Value::from(at),
+        ];
+        self.db
+            .execute_raw(statement(self.backend(), sql, values))
+            .await?;
         Ok(())
     }
 
@@ -523,6 +538,25 @@ impl FirmConsoleRepository {
             .insert(&txn)
             .await?;
         }
+        let mut in_portfolio = false;
+        if let Some((accountant, role)) = company.portfolio
+            // Checked here, in the company's transaction: an accountant removed since the preview gets nothing
+            // (the company is created all the same, and the report says so).
+            && firm_staff::Entity::find_by_id(accountant.as_uuid())
+                .one(&txn)
+                .await?
+                .is_some_and(|row| row.active)
+        {
+            in_portfolio = true;
+            firm_portfolios::ActiveModel {
+                tenant_id: Set(tenant.id.as_uuid()),
+                user_id: Set(accountant.as_uuid()),
+                role: Set(role.as_str().to_owned()),
+                created_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+        }
         let (token, hash) = new_token();
         invitations::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -542,7 +576,10 @@ impl FirmConsoleRepository {
             .await?;
         audit::record_for_firm(&txn, audit_entry).await?;
         txn.commit().await?;
-        Ok(OnboardOutcome::Created(Box::new(tenant)))
+        Ok(OnboardOutcome::Created {
+            tenant: Box::new(tenant),
+            in_portfolio,
+        })
     }
 }
 

@@ -2,8 +2,8 @@
 //! one query per page.
 //!
 //! One `UNION ALL` over the invoices' summary columns (open requests, refusals, rejections, tax-data rejections,
-//! failed submissions), the failed payments, the undelivered emails and the companies from which no status came
-//! while invoices are in flight, each arm filtered by `tenant_id IN (the visible companies)` on an index that
+//! failed submissions), the failed payments, the undelivered emails, the companies whose Billit connection fails
+//! (`billit_health`) and the companies from which no status came while invoices are in flight, each arm filtered by `tenant_id IN (the visible companies)` on an index that
 //! leads with `tenant_id` (so its work is bounded by the exceptions, never by the invoices), then ordered by how
 //! long each has waited and cut by a keyset cursor. The list of companies comes from scopes only.
 
@@ -30,12 +30,14 @@ pub enum InboxKind {
     Payment,
     /// An email could not be delivered (or may not have been).
     Email,
+    /// The company's last call to Billit failed after its last success (a refused key, Billit unreachable …).
+    Connection,
     /// No status came from Billit for too long while invoices are in flight.
     Silent,
 }
 
 impl InboxKind {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Request,
         Self::Refused,
         Self::Rejected,
@@ -43,6 +45,7 @@ impl InboxKind {
         Self::Submission,
         Self::Payment,
         Self::Email,
+        Self::Connection,
         Self::Silent,
     ];
 
@@ -55,6 +58,7 @@ impl InboxKind {
             Self::Submission => "submission",
             Self::Payment => "payment",
             Self::Email => "email",
+            Self::Connection => "connection",
             Self::Silent => "silent",
         }
     }
@@ -82,8 +86,8 @@ pub struct InboxItem {
     pub reasons: Option<String>,
     /// The requested action's code (NIN, PIN …), if the status carried one; for a payment, Billit's words.
     pub requested_action: Option<String>,
-    /// What failed, as stored (a submission's or a payment's failure code, the mail server's answer); for a
-    /// silent company, how many invoices are in flight.
+    /// What failed, as stored (a submission's or a payment's failure code, the mail server's answer, the word of
+    /// a failing connection's last failure); for a silent company, how many invoices are in flight.
     pub error: Option<String>,
     /// When the open request was last answered by email, and by whom.
     pub answered_at: Option<DateTime<Utc>>,
@@ -262,28 +266,61 @@ fn union_of(scopes: &[TenantScope], query: &InboxQuery) -> (String, Vec<Value>) 
     if wants(InboxKind::Submission) {
         let tenants = tenants_in(scopes, &mut values);
         arms.push(format!(
-            "SELECT 'submission', i.tenant_id, i.id, i.number, i.buyer_name, i.headline_code, i.updated_at, \
-             i.id, NULL, NULL, i.submission_error, NULL, NULL, i.billit_order_id \
-             FROM invoices i WHERE i.tenant_id IN {tenants} AND i.submission_state = 'failed'"
+            "SELECT {} FROM invoices i WHERE i.tenant_id IN {tenants} AND i.submission_state = 'failed'",
+            columns([
+                "'submission'", "i.tenant_id", "i.id", "i.number", "i.buyer_name", "i.headline_code",
+                "i.updated_at", "i.id", "NULL", "NULL", "i.submission_error", "NULL", "NULL",
+                "i.billit_order_id",
+            ]),
         ));
     }
     if wants(InboxKind::Payment) {
         let tenants = tenants_in(scopes, &mut values);
         arms.push(format!(
-            "SELECT 'payment', p.tenant_id, p.invoice_id, i.number, i.buyer_name, 212, p.updated_at, p.id, \
-             NULL, p.error_detail, p.error_code, NULL, NULL, i.billit_order_id \
-             FROM payments p JOIN invoices i ON i.id = p.invoice_id \
-             WHERE p.tenant_id IN {tenants} AND p.state = 'failed'"
+            "SELECT {} FROM payments p JOIN invoices i ON i.id = p.invoice_id \
+             WHERE p.tenant_id IN {tenants} AND p.state = 'failed'",
+            columns([
+                "'payment'",
+                "p.tenant_id",
+                "p.invoice_id",
+                "i.number",
+                "i.buyer_name",
+                "212",
+                "p.updated_at",
+                "p.id",
+                "NULL",
+                "p.error_detail",
+                "p.error_code",
+                "NULL",
+                "NULL",
+                "i.billit_order_id",
+            ]),
         ));
     }
     if wants(InboxKind::Email) {
         let tenants = tenants_in(scopes, &mut values);
         arms.push(format!(
-            "SELECT 'email', o.tenant_id, e.invoice_id, i.number, i.buyer_name, NULL, o.created_at, o.id, \
-             NULL, NULL, o.last_error, NULL, NULL, NULL \
-             FROM outbox o LEFT JOIN invoice_emails e ON e.tenant_id = o.tenant_id AND e.outbox_id = o.id \
+            "SELECT {} FROM outbox o LEFT JOIN invoice_emails e ON e.tenant_id = o.tenant_id AND e.outbox_id = o.id \
              LEFT JOIN invoices i ON i.id = e.invoice_id \
-             WHERE o.tenant_id IN {tenants} AND o.status IN ('failed', 'uncertain')"
+             WHERE o.tenant_id IN {tenants} AND o.status IN ('failed', 'uncertain')",
+            columns([
+                "'email'", "o.tenant_id", "e.invoice_id", "i.number", "i.buyer_name", "NULL",
+                "o.created_at", "o.id", "NULL", "NULL", "o.last_error", "NULL", "NULL", "NULL",
+            ]),
+        ));
+    }
+    if wants(InboxKind::Connection) {
+        // One primary-key probe per company: the run of failures started at `failing_since` (older rows, written
+        // before it existed, fall back to the last failure).
+        let tenants = tenants_in(scopes, &mut values);
+        arms.push(format!(
+            "SELECT {} FROM billit_health h WHERE h.tenant_id IN {tenants} AND h.last_error_at IS NOT NULL \
+             AND (h.last_success_at IS NULL OR h.last_error_at > h.last_success_at)",
+            columns([
+                "'connection'", "h.tenant_id", "NULL", "NULL", "NULL", "NULL",
+                "COALESCE(h.failing_since, h.last_error_at)", "h.tenant_id", "NULL", "NULL",
+                "h.last_error_kind", "NULL", "NULL", "NULL",
+            ]),
         ));
     }
     if wants(InboxKind::Silent) {
@@ -291,12 +328,14 @@ fn union_of(scopes: &[TenantScope], query: &InboxQuery) -> (String, Vec<Value>) 
         values.push(false.into());
         values.push(query.silent_before.into());
         arms.push(format!(
-            "SELECT 'silent', i.tenant_id, NULL, NULL, NULL, NULL, \
-             MAX(COALESCE(i.last_event_at, i.sent_at, i.updated_at)), i.tenant_id, NULL, NULL, \
-             CAST(COUNT(*) AS TEXT), NULL, NULL, NULL \
-             FROM invoices i WHERE i.tenant_id IN {tenants} AND i.submission_state = 'sent' \
+            "SELECT {} FROM invoices i WHERE i.tenant_id IN {tenants} AND i.submission_state = 'sent' \
              AND i.is_final = ? AND i.delivery = 'pending' GROUP BY i.tenant_id \
-             HAVING MAX(COALESCE(i.last_event_at, i.sent_at, i.updated_at)) < ?"
+             HAVING MAX(COALESCE(i.last_event_at, i.sent_at, i.updated_at)) < ?",
+            columns([
+                "'silent'", "i.tenant_id", "NULL", "NULL", "NULL", "NULL",
+                "MAX(COALESCE(i.last_event_at, i.sent_at, i.updated_at))", "i.tenant_id", "NULL", "NULL",
+                "CAST(COUNT(*) AS TEXT)", "NULL", "NULL", "NULL",
+            ]),
         ));
     }
     if arms.is_empty() {
@@ -309,6 +348,35 @@ fn union_of(scopes: &[TenantScope], query: &InboxQuery) -> (String, Vec<Value>) 
         );
     }
     (arms.join(" UNION ALL "), values)
+}
+
+/// The names every arm's columns go by: whichever arm comes first names the union's columns (a filter on one
+/// kind leaves that arm alone).
+const COLUMNS: [&str; 14] = [
+    "kind",
+    "tenant_id",
+    "invoice_id",
+    "number",
+    "buyer",
+    "code",
+    "since",
+    "item_id",
+    "reasons",
+    "requested_action",
+    "error",
+    "answered_at",
+    "answered_by",
+    "order_id",
+];
+
+/// `expression AS name, …` in the order of [`COLUMNS`].
+fn columns(expressions: [&str; 14]) -> String {
+    expressions
+        .iter()
+        .zip(COLUMNS)
+        .map(|(expression, name)| format!("{expression} AS {name}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn item_of(row: &QueryResult) -> Result<Option<InboxItem>, DbErr> {

@@ -911,6 +911,16 @@ impl InvoiceRepository {
         }
     }
 
+    /// One invoice as a row of the list (the same statement as [`Self::get`]: the row by its primary key, in the
+    /// scope's tenant), for the list's live updates.
+    pub async fn row(
+        &self,
+        scope: &TenantScope,
+        id: InvoiceId,
+    ) -> Result<Option<InvoiceRow>, DbErr> {
+        Ok(self.find_row(&self.db, scope, id).await?.map(to_row))
+    }
+
     /// Deletes a draft or a failed submission that never reached Billit as an order, with the tenant's entry
     /// `audit`, in one transaction. Returns false when there is no such invoice; `NotEditable` when it is on its
     /// way or sent (neither writes the entry).

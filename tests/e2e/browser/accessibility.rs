@@ -135,7 +135,11 @@ async fn scan(browser: &Browser, source: &str, page: &str, scans: &mut Vec<Scan>
 /// The README's name for a main page's screenshot.
 fn readme_name(page: &str) -> Option<&'static str> {
     let last = page.rsplit('/').next().unwrap_or_default();
-    if page == format!("{MARTIN}/") {
+    if page == "/firm" {
+        Some("console")
+    } else if page == "/firm/charts" {
+        Some("charts")
+    } else if page == format!("{MARTIN}/") {
         Some("dashboard")
     } else if page == format!("{MARTIN}/invoices") {
         Some("invoices")
@@ -392,6 +396,28 @@ async fn the_main_pages_have_no_serious_or_critical_accessibility_violation() {
     sign_in(&browser, &demo, FIRM_ADMIN).await;
     for admin in ["/admin", "/admin/admins", "/admin/audit", "/admin/outbox"] {
         visit(&browser, &demo, &source, admin, &mut scans).await;
+    }
+    // The firm's console once the demonstration's statuses filled its inbox (several rows, more than one
+    // company), then its company health and its pictures.
+    eventually(
+        "the firm's inbox lists the demonstration's exceptions",
+        Duration::from_secs(120),
+        || async {
+            browser.goto(&demo.url("/firm")).await;
+            let companies = browser
+                .execute(
+                    "var seen = {}; document.querySelectorAll('tr.firm-row').forEach(function (row) { \
+                       seen[row.getAttribute('data-company')] = true; }); \
+                     return document.querySelectorAll('tr.firm-row').length >= 4 && Object.keys(seen).length >= 2;",
+                    vec![],
+                )
+                .await;
+            (companies == json!(true)).then_some(())
+        },
+    )
+    .await;
+    for console in ["/firm", "/firm/companies", "/firm/charts"] {
+        visit(&browser, &demo, &source, console, &mut scans).await;
     }
     browser.goto(&demo.url("/admin/outbox")).await;
     let email = link(&browser, "^/admin/outbox/[0-9a-f-]{36}$", "").await;

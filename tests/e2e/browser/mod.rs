@@ -7,6 +7,7 @@ mod console;
 mod firm;
 mod journey;
 mod keyboard;
+mod live_rows;
 mod measures;
 mod reminders;
 pub mod webdriver;

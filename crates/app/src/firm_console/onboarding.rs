@@ -10,6 +10,7 @@ use chrono::Utc;
 use portal_domain::Localized;
 use portal_domain::identifiers::{Email, EmailError, Siren, SirenError, VatNumber};
 use portal_domain::ids::UserId;
+use portal_persistence::TenantRole;
 use portal_persistence::audit::AuditEntry;
 use portal_persistence::firm_console::{OnboardOutcome, OnboardedCompany};
 use portal_persistence::outbox::NewEmail;
@@ -21,7 +22,7 @@ pub const MAX_UPLOAD_BYTES: usize = 160 * 1024;
 /// The most companies in one file.
 pub const MAX_ROWS: usize = 1_000;
 /// The columns, in order (the template's header row).
-pub const COLUMNS: [&str; 9] = [
+pub const COLUMNS: [&str; 10] = [
     "name",
     "siren",
     "address",
@@ -31,13 +32,15 @@ pub const COLUMNS: [&str; 9] = [
     "admin_name",
     "billit_party_id",
     "accountant_email",
+    "accountant_role",
 ];
 
 /// The downloadable template: the header and one example row (UTF-8 with BOM and `;`, as Excel in French
-/// opens it without an import dialogue).
+/// opens it without an import dialogue). The optional columns are left empty: an accountant's email must be a
+/// firm accountant's, and the role (`member`, the default, or `admin`) is the one they get in the company.
 pub fn template_csv() -> String {
     format!(
-        "\u{feff}{}\r\nBoulangerie Martin;732829320;12 rue des Lilas;75011;Paris;claire.martin@example.fr;Claire Martin;;\r\n",
+        "\u{feff}{}\r\nBoulangerie Martin;732829320;12 rue des Lilas;75011;Paris;claire.martin@example.fr;Claire Martin;;;\r\n",
         COLUMNS.join(";")
     )
 }
@@ -78,10 +81,14 @@ impl FileProblem {
 /// What is wrong with one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowProblem {
-    Columns { found: usize },
+    Columns {
+        found: usize,
+    },
     NameMissing,
     Siren(SirenError),
-    DuplicateInFile { line: usize },
+    DuplicateInFile {
+        line: usize,
+    },
     AlreadyACompany,
     AddressMissing,
     PostcodeInvalid,
@@ -90,16 +97,22 @@ pub enum RowProblem {
     AdminNameMissing,
     PartyIdInvalid,
     AccountantEmail(EmailError),
+    /// The role is neither `member` nor `admin`.
+    AccountantRole,
+    /// A role without an accountant.
+    RoleWithoutAccountant,
 }
 
 impl RowProblem {
     pub fn message(&self, t: &Tr) -> String {
         match self {
+            // The role column is the only one a file of the earlier template lacks.
             Self::Columns { found } => t.fill(
                 "onboarding.problem.columns",
                 &[
                     ("found", &found.to_string()),
-                    ("expected", &COLUMNS.len().to_string()),
+                    ("expected", &(COLUMNS.len() - 1).to_string()),
+                    ("all", &COLUMNS.len().to_string()),
                 ],
             ),
             Self::NameMissing => t.get("onboarding.problem.name_missing").to_owned(),
@@ -125,6 +138,10 @@ impl RowProblem {
                 "onboarding.problem.accountant_email",
                 &[("reason", &error.message(t.lang))],
             ),
+            Self::AccountantRole => t.get("onboarding.problem.accountant_role").to_owned(),
+            Self::RoleWithoutAccountant => t
+                .get("onboarding.problem.role_without_accountant")
+                .to_owned(),
         }
     }
 }
@@ -142,8 +159,15 @@ pub struct PlannedRow {
     pub admin_email: String,
     pub admin_name: String,
     pub party_id: String,
-    /// The accountant who will hold the company in their portfolio (validated; assigned once portfolios exist).
+    /// The firm accountant who will hold the company in their portfolio, as typed.
     pub accountant_email: Option<String>,
+    /// The role they will hold there, as typed (empty: member).
+    pub accountant_role: String,
+    /// The accountant found for `accountant_email` and the role: the portfolio the company goes into.
+    pub portfolio: Option<(UserId, TenantRole)>,
+    /// An accountant's email no active firm accountant has: the company is created outside any portfolio (the
+    /// preview and the report say so; a firm administrator can add it to a portfolio later).
+    pub accountant_unknown: bool,
     pub problems: Vec<RowProblem>,
 }
 
@@ -258,6 +282,35 @@ pub async fn plan(app: &App, text: &str) -> Result<Result<Plan, FileProblem>, an
         .await?
         .into_iter()
         .collect();
+    // The firm's active accountants by email (one read, whatever the number of rows).
+    let wants_accountants = rows.iter().any(|row| row.accountant_email.is_some());
+    let accountants: HashMap<String, UserId> = if wants_accountants {
+        app.firm
+            .accountants()
+            .await?
+            .into_iter()
+            .filter(|accountant| accountant.active && accountant.user.active)
+            .map(|accountant| (accountant.user.email.to_lowercase(), accountant.user.id))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    for row in &mut rows {
+        let Some(email) = row.accountant_email.as_deref() else {
+            continue;
+        };
+        if Email::parse(email).is_err() {
+            continue;
+        }
+        match (
+            accountants.get(&email.trim().to_lowercase()),
+            role_of(&row.accountant_role),
+        ) {
+            (Some(user), Some(role)) => row.portfolio = Some((*user, role)),
+            (None, _) => row.accountant_unknown = true,
+            (Some(_), None) => {}
+        }
+    }
     let mut first_line: HashMap<String, usize> = HashMap::new();
     for row in &mut rows {
         let Ok(siren) = Siren::parse(&row.siren) else {
@@ -280,6 +333,7 @@ pub async fn plan(app: &App, text: &str) -> Result<Result<Plan, FileProblem>, an
 fn check(line: usize, cells: &[String]) -> PlannedRow {
     let cell = |n: usize| cells.get(n).cloned().unwrap_or_default();
     let accountant = cell(8);
+    let accountant_role = cell(9);
     let mut row = PlannedRow {
         line,
         name: cell(0),
@@ -291,6 +345,9 @@ fn check(line: usize, cells: &[String]) -> PlannedRow {
         admin_name: cell(6),
         party_id: cell(7),
         accountant_email: (!accountant.is_empty()).then_some(accountant),
+        accountant_role,
+        portfolio: None,
+        accountant_unknown: false,
         problems: Vec::new(),
     };
     let problems = &mut row.problems;
@@ -327,7 +384,21 @@ fn check(line: usize, cells: &[String]) -> PlannedRow {
     {
         problems.push(RowProblem::AccountantEmail(error));
     }
+    if role_of(&row.accountant_role).is_none() {
+        problems.push(RowProblem::AccountantRole);
+    } else if row.accountant_email.is_none() && !row.accountant_role.is_empty() {
+        problems.push(RowProblem::RoleWithoutAccountant);
+    }
     row
+}
+
+/// The portfolio role a cell says: empty is member; the words are English (the template's) or French.
+fn role_of(cell: &str) -> Option<TenantRole> {
+    match cell.trim().to_lowercase().as_str() {
+        "" | "member" | "membre" => Some(TenantRole::Member),
+        "admin" | "administrator" | "administrateur" => Some(TenantRole::Admin),
+        _ => None,
+    }
 }
 
 /// The address part of a URL for a company's name: lowercase ASCII letters and digits between dashes.
@@ -380,7 +451,8 @@ pub struct Applier {
 
 /// Applies `text`'s plan as it stands now (checked again: the database may have changed since the preview):
 /// each valid row, in its own transaction, becomes a company with its first administrator's invitation queued
-/// (the email written by `email_for` from the company and the link's token).
+/// (the email written by `email_for` from the company and the link's token) and, when the row names a firm
+/// accountant, its place in that accountant's portfolio with the row's role.
 pub async fn apply<F>(
     app: &App,
     text: &str,
@@ -424,6 +496,7 @@ where
             },
             admin_email: row.admin_email.clone(),
             party_id: row.party_id.parse().ok(),
+            portfolio: row.portfolio,
         };
         let entry = AuditEntry::new("tenant.onboarded", format!("siren:{}", siren.as_string()))
             .by(Some(by.user))
@@ -432,6 +505,7 @@ where
                 "admin_email": row.admin_email,
                 "admin_name": row.admin_name,
                 "accountant_email": row.accountant_email,
+                "accountant_role": row.portfolio.map(|(_, role)| role.as_str()),
                 "line": row.line,
             }));
         let admin_email = row.admin_email.clone();
@@ -447,7 +521,16 @@ where
             )
             .await?;
         match outcome {
-            OnboardOutcome::Created(tenant) => report.created.push((row, *tenant)),
+            OnboardOutcome::Created {
+                tenant,
+                in_portfolio,
+            } => {
+                if !in_portfolio && row.portfolio.take().is_some() {
+                    // The accountant left the firm between the preview and now.
+                    row.accountant_unknown = true;
+                }
+                report.created.push((row, *tenant));
+            }
             OnboardOutcome::SirenTaken => {
                 row.problems.push(RowProblem::AlreadyACompany);
                 report.skipped.push(row);
@@ -477,7 +560,7 @@ mod tests {
 
     #[test]
     fn commas_and_quotes_work_too() {
-        let text = "name,siren,address,postcode,city,admin_email,admin_name,billit_party_id,accountant_email\n\
+        let text = "name,siren,address,postcode,city,admin_email,admin_name,billit_party_id,accountant_email,accountant_role\n\
                     \"Dupont, fils\",443061841,\"1, place X\",69001,Lyon,a@b.fr,Anne,12,bad-email\n";
         let rows = records(text).unwrap();
         let row = check(rows[0].0, &rows[0].1);

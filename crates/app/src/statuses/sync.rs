@@ -6,7 +6,7 @@ use super::{
     scope_of,
 };
 use crate::App;
-use crate::billit_connection::{ConnectionProblem, client_for, record_call, record_problem};
+use crate::billit_connection::{ConnectionProblem, client_for};
 use crate::worker::{JobFailure, JobResult};
 use anyhow::Context;
 use chrono::{DateTime, Duration as Span, Utc};
@@ -52,16 +52,14 @@ pub(super) async fn run_sync_order(state: App, job: ClaimedJob) -> JobResult {
             payload.invoice_id
         )));
     }
-    let (client, _) = match client_for(&state, &scope).await {
-        Ok(found) => found,
-        Err(problem) => {
-            record_problem(&state, &scope, &problem).await;
-            return Err(connection_failure(problem));
-        }
-    };
-    let order = client.get_order(payload.order_id).await;
-    record_call(&state, &scope, order.as_ref().map(|_| ())).await;
-    let order = order.map_err(|error| billit_failure(error, "cannot read the order at Billit"))?;
+    // The client records the read's outcome for the firm's console.
+    let (client, _) = client_for(&state, &scope)
+        .await
+        .map_err(connection_failure)?;
+    let order = client
+        .get_order(payload.order_id)
+        .await
+        .map_err(|error| billit_failure(error, "cannot read the order at Billit"))?;
     let classified = classify_order(&order);
     ingest(
         &state,
@@ -99,7 +97,7 @@ pub(super) async fn run_sweep(state: App, _job: ClaimedJob) -> JobResult {
 /// `billit.sweep_tenant`.
 pub(super) async fn run_sweep_tenant(state: App, job: ClaimedJob) -> JobResult {
     let scope = scope_of(&job)?;
-    match recorded_sweep(&state, &scope).await {
+    match sweep(&state, &scope).await {
         Ok(report) => {
             tracing::debug!(?report, "Billit sweep done");
             Ok(())
@@ -135,27 +133,14 @@ enum SweepError {
 
 /// Sweeps one tenant now, as its periodic job would (tests and operators need not wait for the clock).
 pub async fn sweep_tenant_now(state: &App, scope: &TenantScope) -> anyhow::Result<SweepReport> {
-    recorded_sweep(state, scope)
-        .await
-        .map_err(|error| match error {
-            SweepError::Other(error) => error,
-            other => anyhow::Error::from(other),
-        })
+    sweep(state, scope).await.map_err(|error| match error {
+        SweepError::Other(error) => error,
+        other => anyhow::Error::from(other),
+    })
 }
 
-/// A sweep, and how its calls to Billit went recorded for the firm's console (the successful poll itself is the
-/// sweep cursor's time).
-async fn recorded_sweep(state: &App, scope: &TenantScope) -> Result<SweepReport, SweepError> {
-    let outcome = sweep(state, scope).await;
-    match &outcome {
-        Ok(report) if report.connected => record_call(state, scope, Ok(())).await,
-        Err(SweepError::Billit(error)) => record_call(state, scope, Err(error)).await,
-        Err(SweepError::Connection(problem)) => record_problem(state, scope, problem).await,
-        _ => {}
-    }
-    outcome
-}
-
+/// A sweep; its client records how its calls to Billit went for the firm's console (the successful poll itself
+/// is the sweep cursor's time).
 async fn sweep(state: &App, scope: &TenantScope) -> Result<SweepReport, SweepError> {
     let (client, _) = match client_for(state, scope).await {
         Ok(found) => found,

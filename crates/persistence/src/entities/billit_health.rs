@@ -11,6 +11,8 @@ pub struct Model {
     /// A word the pages translate (`credentials`, `unreachable`, …), never Billit's text.
     pub last_error_kind: Option<String>,
     pub updated_at: DateTimeUtc,
+    /// When the current run of failures began (the first failure after the last success; migration 000025).
+    pub failing_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,8 @@ mod customers;
 mod firm;
 mod firm_console;
 #[cfg(test)]
+mod firm_upkeep;
+#[cfg(test)]
 mod invoices;
 #[cfg(test)]
 mod jobs;

@@ -301,7 +301,7 @@ const HEADER: &str =
     "name;siren;address;postcode;city;admin_email;admin_name;billit_party_id;accountant_email";
 
 /// Uploads `csv` for a preview, as a browser does.
-async fn preview(visitor: &Visitor<'_>, csv: &[u8]) -> (u16, String) {
+pub(crate) async fn preview(visitor: &Visitor<'_>, csv: &[u8]) -> (u16, String) {
     let response = post_multipart(
         visitor,
         "/firm/companies/import",
@@ -320,7 +320,7 @@ fn hidden(html: &str, name: &str) -> String {
         .to_owned()
 }
 
-async fn confirm(visitor: &Visitor<'_>, preview_html: &str) -> (u16, String) {
+pub(crate) async fn confirm(visitor: &Visitor<'_>, preview_html: &str) -> (u16, String) {
     let response = visitor
         .client
         .post(format!(

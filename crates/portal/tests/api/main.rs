@@ -21,6 +21,10 @@ mod firm;
 #[cfg(test)]
 mod helpers;
 #[cfg(test)]
+mod inbox;
+#[cfg(test)]
+mod live_rows;
+#[cfg(test)]
 mod logs;
 #[cfg(test)]
 mod outbox;

@@ -14,12 +14,17 @@ fn demo(mut config: Config) -> Config {
     config
 }
 
-async fn demo_app() -> TestApp {
+pub(crate) async fn demo_app() -> TestApp {
     TestApp::spawn_with(demo, |_| JobRegistry::new()).await
 }
 
 /// Queues an email for `slug` the way the application does, through the tenant's scope.
-async fn queue_for(app: &TestApp, admin_email: &str, slug: &str, email: NewEmail) -> uuid::Uuid {
+pub(crate) async fn queue_for(
+    app: &TestApp,
+    admin_email: &str,
+    slug: &str,
+    email: NewEmail,
+) -> uuid::Uuid {
     let user = app
         .state
         .users
@@ -41,7 +46,7 @@ async fn queue_for(app: &TestApp, admin_email: &str, slug: &str, email: NewEmail
         .unwrap()
 }
 
-fn email(to: &str, subject: &str, html_body: &str) -> NewEmail {
+pub(crate) fn email(to: &str, subject: &str, html_body: &str) -> NewEmail {
     NewEmail {
         to: vec![to.to_owned()],
         subject: subject.to_owned(),

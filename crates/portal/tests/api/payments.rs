@@ -21,22 +21,22 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 const TOTAL_CENTS: i64 = 41_328;
 
 /// An invoice sent to Billit (the plain scenario, so it is delivered), and its order there.
-struct Sent {
-    invoice: InvoiceId,
-    order: i64,
+pub(crate) struct Sent {
+    pub(crate) invoice: InvoiceId,
+    pub(crate) order: i64,
 }
 
 impl Sent {
-    fn page(&self) -> String {
+    pub(crate) fn page(&self) -> String {
         format!("/t/acme/invoices/{}", self.invoice)
     }
 
-    fn payments(&self) -> String {
+    pub(crate) fn payments(&self) -> String {
         format!("{}/payments", self.page())
     }
 }
 
-async fn send_invoice(setup: &Setup, member: &Visitor<'_>, index: u32) -> Sent {
+pub(crate) async fn send_invoice(setup: &Setup, member: &Visitor<'_>, index: u32) -> Sent {
     let number = format!("F{}-{index:05}", year());
     let response = post(member, "/t/acme/invoices", &good_invoice(&number), "send").await;
     assert_eq!(response.status(), 303, "{number} is accepted for sending");
@@ -57,12 +57,16 @@ fn repository(setup: &Setup) -> PaymentRepository {
     PaymentRepository::new(setup.app.test_db.db.clone())
 }
 
-async fn payments_of(setup: &Setup, scope: &TenantScope, sent: &Sent) -> Vec<PaymentRecord> {
+pub(crate) async fn payments_of(
+    setup: &Setup,
+    scope: &TenantScope,
+    sent: &Sent,
+) -> Vec<PaymentRecord> {
     repository(setup).list(scope, sent.invoice).await.unwrap()
 }
 
 /// Posts the payment form from the invoice's page.
-async fn record(
+pub(crate) async fn record(
     visitor: &Visitor<'_>,
     sent: &Sent,
     amount: &str,
@@ -84,7 +88,7 @@ async fn record(
         .await
 }
 
-fn today() -> String {
+pub(crate) fn today() -> String {
     today_date().format("%Y-%m-%d").to_string()
 }
 
@@ -102,7 +106,7 @@ async fn cash_collected(setup: &Setup, sent: &Sent) -> usize {
         .count()
 }
 
-async fn wait_for_states(
+pub(crate) async fn wait_for_states(
     setup: &Setup,
     scope: &TenantScope,
     sent: &Sent,
@@ -112,7 +116,7 @@ async fn wait_for_states(
     wait_until(what, async || done(&payments_of(setup, scope, sent).await)).await;
 }
 
-fn all_in(payments: &[PaymentRecord], state: PaymentState) -> bool {
+pub(crate) fn all_in(payments: &[PaymentRecord], state: PaymentState) -> bool {
     !payments.is_empty() && payments.iter().all(|payment| payment.state == state)
 }
 

@@ -114,6 +114,9 @@ impl InboxParams {
 
 /// One row as the page shows it.
 struct RowView {
+    /// The row's keyset (`since` to the microsecond, fixed width, so the text sorts as the time; the item's id).
+    since_key: String,
+    item: String,
     company: String,
     company_href: String,
     invoice_href: Option<String>,
@@ -137,8 +140,7 @@ struct RowView {
 fn row_view(row: InboxRow, t: Tr) -> RowView {
     let company_href = format!("/t/{}/", row.company_slug);
     let invoice_href = match (&row.invoice_id, row.kind) {
-        (Some(id), _) => Some(format!("/t/{}/invoices/{id}", row.company_slug)),
-        (None, InboxKind::Email) => Some(format!("/t/{}/settings/outbox", row.company_slug)),
+        (Some(_), _) | (None, InboxKind::Email | InboxKind::Connection) => Some(row.link()),
         (None, _) => None,
     };
     let number = row.number.clone().unwrap_or_default();
@@ -152,7 +154,16 @@ fn row_view(row: InboxRow, t: Tr) -> RowView {
             (None, _) => t.get("firm.not_answered").to_owned(),
         });
     RowView {
-        invoice_label: if number.is_empty() {
+        since_key: row
+            .since
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        item: row.item_id.to_string(),
+        invoice_label: if row.kind == InboxKind::Connection {
+            t.fill(
+                "firm.open_billit_settings",
+                &[("company", &row.company_name)],
+            )
+        } else if number.is_empty() {
             t.fill("firm.open_company", &[("company", &row.company_name)])
         } else {
             t.fill("firm.open_invoice", &[("number", &number)])

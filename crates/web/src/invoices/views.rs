@@ -23,7 +23,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use chrono::{DateTime, Utc};
 use portal_domain::Language;
-use portal_domain::ids::CustomerId;
+use portal_domain::ids::{CustomerId, InvoiceId};
 use portal_domain::invoice::{DocumentType, LineDraft};
 use portal_domain::lifecycle::{ActionReason, Delivery, EventKind, History, Payment, TaxReporting};
 use portal_domain::money::LineAmounts;
@@ -44,6 +44,7 @@ const RECENT_EVENTS: u64 = 10;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/t/{slug}/invoices", web::get().to(list))
         .route("/t/{slug}/invoices/{id}", web::get().to(show))
+        .route("/t/{slug}/invoices/{id}/row", web::get().to(row))
         .route(
             "/t/{slug}/invoices/{id}/files/{file_id}",
             web::get().to(file),
@@ -370,6 +371,10 @@ const FILTER_CODES: [u16; 20] = [
 /// One row of the list, in words.
 #[derive(Debug, Clone)]
 struct RowView {
+    /// The invoice's id: live.js finds the row by it.
+    id: String,
+    /// Where live.js fetches the row alone when the invoice changes.
+    live_src: String,
     href: String,
     number: String,
     is_credit_note: bool,
@@ -429,6 +434,8 @@ fn row_view(slug: &str, row: &InvoiceRow, member: bool, t: Tr) -> RowView {
     );
     let href = format!("/t/{slug}/invoices/{}", row.id);
     RowView {
+        id: row.id.to_string(),
+        live_src: format!("{href}/row"),
         actions: row_actions(slug, &href, row, member, t),
         href,
         number: number_or_placeholder(&row.number, t),
@@ -580,6 +587,43 @@ pub async fn list(
         layout,
     };
     Ok(respond(&req, status, page))
+}
+
+/// One row of the list, alone: what live.js puts in place of the row of an invoice that changed.
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/invoices/row.html")]
+struct RowFragment {
+    t: Tr,
+    row: RowView,
+}
+
+/// `GET /t/{slug}/invoices/{id}/row`: the invoice's row of the list, as the list shows it to this person (its
+/// links to actions by their role), in a table of its own. Any role of the tenant (a firm accountant through
+/// the portfolio) may read it; another tenant's invoice, or a company outside the portfolio, is a 404.
+pub async fn row(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (_, id) = path.into_inner();
+    let id = InvoiceId::parse(id.trim()).ok_or(WebError::NotFound)?;
+    let found = state
+        .invoices
+        .row(&ctx.scope, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let t = Tr::new(ctx.user.language());
+    let page = RowFragment {
+        row: row_view(
+            &ctx.tenant.slug,
+            &found,
+            ctx.scope.allows(TenantRole::Member),
+            t,
+        ),
+        t,
+    };
+    Ok(respond(&req, HttpStatus::OK, page))
 }
 
 // ---- the invoice page ----

@@ -24,6 +24,7 @@ use portal_app::crypto;
 use portal_app::firm_console::onboarding::{
     self, Applier, FileProblem, MAX_UPLOAD_BYTES, PlannedRow,
 };
+use portal_persistence::TenantRole;
 use serde::Deserialize;
 
 /// The MAC's purpose: a tag made for the onboarding preview is good for nothing else.
@@ -55,21 +56,53 @@ struct RowView {
     admin_email: String,
     admin_name: String,
     party_id: String,
-    accountant_email: String,
+    /// The accountant's email and the role they will hold (or typed, when it is wrong).
+    accountant: String,
     problems: Vec<String>,
     /// The company's slug, once created.
     slug: Option<String>,
+    /// Once created: whose portfolio it went into.
+    portfolio_note: Option<String>,
 }
 
 fn view(row: &PlannedRow, t: Tr, slug: Option<String>) -> RowView {
+    let role_word = |role: TenantRole| match role {
+        TenantRole::Admin => t.get("firm.staff.role_admin"),
+        _ => t.get("firm.staff.role_member"),
+    };
+    let email = row.accountant_email.clone().unwrap_or_default();
+    let accountant = match row.portfolio {
+        Some((_, role)) => t.fill(
+            "onboarding.portfolio_planned",
+            &[("email", &email), ("role", role_word(role))],
+        ),
+        None if row.accountant_unknown => {
+            t.fill("onboarding.accountant_unknown", &[("email", &email)])
+        }
+        None if row.accountant_role.is_empty() => email.clone(),
+        None => format!("{email} ({})", row.accountant_role),
+    };
+    // Once created, the report says whose portfolio the company went into (or why none).
+    let portfolio_note = match (&slug, row.portfolio) {
+        (None, _) => None,
+        (Some(_), Some((_, role))) => Some(t.fill(
+            "onboarding.portfolio",
+            &[("email", &email), ("role", role_word(role))],
+        )),
+        (Some(_), None) if row.accountant_unknown => {
+            Some(t.fill("onboarding.not_in_portfolio", &[("email", &email)]))
+        }
+        (Some(_), None) => None,
+    };
     RowView {
+        accountant,
+        portfolio_note,
         line: row.line,
         name: row.name.clone(),
         siren: row.siren.clone(),
         admin_email: row.admin_email.clone(),
         admin_name: row.admin_name.clone(),
         party_id: row.party_id.clone(),
-        accountant_email: row.accountant_email.clone().unwrap_or_default(),
         problems: row
             .problems
             .iter()
