@@ -14,7 +14,13 @@ async fn the_list_and_the_api_find_what_people_type_in_their_company_only() {
     let acme = scope(&app, "admin@acme.fr", "acme").await;
     let globex = scope(&app, "admin@globex.fr", "globex").await;
     let repo = InvoiceRepository::new(app.test_db.db.clone());
-    let mut societe = content("F2026-00001", "Société Générale", None, 123_450, day(2026, 3, 1));
+    let mut societe = content(
+        "F2026-00001",
+        "Société Générale",
+        None,
+        123_450,
+        day(2026, 3, 1),
+    );
     societe.draft.buyer_reference = "CHANTIER-NORD".into();
     repo.create_draft(&acme, &societe, None).await.unwrap();
     repo.create_draft(
@@ -25,7 +31,13 @@ async fn the_list_and_the_api_find_what_people_type_in_their_company_only() {
     .await
     .unwrap();
     // Globex's invoice matches every search below.
-    let mut theirs = content("G2026-77777", "Société Générale", None, 123_450, day(2026, 3, 1));
+    let mut theirs = content(
+        "G2026-77777",
+        "Société Générale",
+        None,
+        123_450,
+        day(2026, 3, 1),
+    );
     theirs.draft.buyer_reference = "CHANTIER-NORD".into();
     repo.create_draft(&globex, &theirs, None).await.unwrap();
 
@@ -48,7 +60,10 @@ async fn the_list_and_the_api_find_what_people_type_in_their_company_only() {
         let html = response.text().await.unwrap();
         assert!(html.contains("F2026-00001"), "{typed}");
         assert!(!html.contains("F2026-00002"), "{typed}");
-        assert!(!html.contains("G2026-77777"), "{typed}: another company's invoice");
+        assert!(
+            !html.contains("G2026-77777"),
+            "{typed}: another company's invoice"
+        );
 
         let answer = api.get(&format!("/api/v1/invoices?q={typed}")).await;
         assert_eq!(answer.status, 200, "{typed}");
@@ -71,7 +86,11 @@ async fn the_next_page_of_a_search_keeps_searching() {
     let repo = InvoiceRepository::new(app.test_db.db.clone());
     let mut expected = Vec::new();
     for n in 0..120_u32 {
-        let buyer = if n % 2 == 0 { "Pâtisserie Lenôtre" } else { "Durand" };
+        let buyer = if n % 2 == 0 {
+            "Pâtisserie Lenôtre"
+        } else {
+            "Durand"
+        };
         let number = format!("F2026-{n:05}");
         repo.create_draft(
             &acme,
@@ -106,8 +125,16 @@ async fn the_next_page_of_a_search_keeps_searching() {
         else {
             break;
         };
+        let next = next
+            .replace("&#x2f;", "/")
+            .replace("&#47;", "/")
+            .replace("&#43;", "+")
+            .replace("&#x3d;", "=")
+            .replace("&#38;", "&")
+            .replace("&amp;", "&");
+        assert!(next.starts_with("/t/acme/invoices?"), "{next}");
         assert!(next.contains("q=patisserie"), "{next}");
-        path = next.replace("&amp;", "&");
+        path = next;
     }
     seen.sort();
     expected.sort();
