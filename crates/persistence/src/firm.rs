@@ -38,11 +38,22 @@ pub struct FirmStaffMember {
 #[derive(Debug, Clone)]
 pub struct FirmRepository {
     db: DatabaseConnection,
+    cache: crate::auth_cache::AuthCache,
 }
 
 impl FirmRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            cache: crate::auth_cache::AuthCache::disabled(),
+        }
+    }
+
+    /// The same repository, invalidating `cache` (and reading it, where it does) when what it holds changes.
+    #[must_use]
+    pub fn with_cache(mut self, cache: crate::auth_cache::AuthCache) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// Makes `user` a firm accountant (again), inside the caller's transaction (an accepted invitation).
@@ -69,15 +80,23 @@ impl FirmRepository {
 
     /// Makes an existing user a firm accountant (the demonstration, the seed and tests).
     pub async fn add_accountant(&self, user: UserId) -> Result<(), DbErr> {
-        Self::make_accountant(&self.db, user, None).await
+        Self::make_accountant(&self.db, user, None).await?;
+        self.cache.invalidate_user(user);
+        Ok(())
     }
 
     /// Whether `user` is an active firm accountant.
     pub async fn is_accountant(&self, user: UserId) -> Result<bool, DbErr> {
-        Ok(firm_staff::Entity::find_by_id(user.as_uuid())
+        if let Some(is) = self.cache.accountant(user) {
+            return Ok(is);
+        }
+        let ticket = self.cache.ticket();
+        let is = firm_staff::Entity::find_by_id(user.as_uuid())
             .one(&self.db)
             .await?
-            .is_some_and(|row| row.active))
+            .is_some_and(|row| row.active);
+        self.cache.put_accountant(ticket, user, is);
+        Ok(is)
     }
 
     /// Whether `user` is firm staff (administrator or active accountant): they land on the firm's console.
@@ -258,6 +277,7 @@ impl FirmRepository {
         .await?;
         audit::record_for_firm(&txn, audit).await?;
         txn.commit().await?;
+        self.cache.invalidate_user(user);
         Ok(true)
     }
 
@@ -280,6 +300,7 @@ impl FirmRepository {
         }
         audit::record_for_firm(&txn, audit).await?;
         txn.commit().await?;
+        self.cache.invalidate_user(user);
         Ok(true)
     }
 

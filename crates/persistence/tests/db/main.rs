@@ -15,6 +15,8 @@ mod invoices;
 #[cfg(test)]
 mod jobs;
 #[cfg(test)]
+mod nodes;
+#[cfg(test)]
 mod reminders;
 #[cfg(test)]
 mod tenancy;
