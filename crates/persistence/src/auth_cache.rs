@@ -84,6 +84,8 @@ struct Maps {
     scopes: HashMap<(UserId, String), Stamped<(Tenant, TenantScope)>>,
     memberships: HashMap<UserId, Stamped<Vec<(Tenant, TenantRole)>>>,
     accountants: HashMap<UserId, Stamped<bool>>,
+    /// Firm staff's visits already recorded (session, company): a fact that never becomes false.
+    visits: HashMap<(String, TenantId), Stamped<()>>,
 }
 
 struct Inner {
@@ -250,6 +252,23 @@ impl AuthCache {
 
     pub fn put_accountant(&self, ticket: Ticket, user: UserId, is: bool) {
         self.put(ticket, |maps| &mut maps.accountants, user, is);
+    }
+
+    /// Whether this node recorded that firm staff's `session` entered `tenant` (within the entry lifetime).
+    pub fn visited(&self, session: &str, tenant: TenantId) -> bool {
+        self.get(|maps| &mut maps.visits, &(session.to_owned(), tenant))
+            .is_some()
+    }
+
+    /// The visit is recorded in the database (it stays so: no invalidation applies).
+    pub fn note_visit(&self, session: &str, tenant: TenantId) {
+        let ticket = self.ticket();
+        self.put(
+            ticket,
+            |maps| &mut maps.visits,
+            (session.to_owned(), tenant),
+            (),
+        );
     }
 
     /// Forgets what `change` touched in every cache of this process, and tells the other nodes.

@@ -14,7 +14,7 @@ use sea_orm::{DatabaseConnection, DbBackend};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Live updates of invoices, for the pages open on every node.
 pub const LIVE_CHANNEL: &str = "portal_live";
@@ -57,6 +57,8 @@ struct Inner {
     outgoing: Option<mpsc::Sender<(&'static str, String)>>,
     /// Whether this node hears the others right now (always on SQLite).
     listening: AtomicBool,
+    /// Dropped with the bus: its listening task then ends (and closes its connection) instead of waiting.
+    _stop: Option<oneshot::Sender<()>>,
 }
 
 impl std::fmt::Debug for Bus {
@@ -85,6 +87,7 @@ impl Bus {
                 signals,
                 outgoing: None,
                 listening: AtomicBool::new(true),
+                _stop: None,
             }),
         }
     }
@@ -108,15 +111,23 @@ impl Bus {
     fn postgres(pool: PgPool) -> Self {
         let (signals, _) = broadcast::channel(1024);
         let (sender, receiver) = mpsc::channel(OUTGOING_CAPACITY);
+        let (stop, stopped) = oneshot::channel::<()>();
         let inner = Arc::new(Inner {
             node: node_name(),
             signals,
             outgoing: Some(sender),
             // Not until the first LISTEN succeeded: until then the caches are not trusted.
             listening: AtomicBool::new(false),
+            _stop: Some(stop),
         });
         tokio::spawn(send_loop(pool.clone(), inner.node.clone(), receiver));
-        tokio::spawn(listen_loop(pool, Arc::downgrade(&inner)));
+        let listener = listen_loop(pool, Arc::downgrade(&inner));
+        tokio::spawn(async move {
+            tokio::select! {
+                () = listener => {}
+                _ = stopped => {}
+            }
+        });
         Self { inner }
     }
 

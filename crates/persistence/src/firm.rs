@@ -350,6 +350,10 @@ impl FirmRepository {
         session_hash: &str,
         entry: AuditEntry,
     ) -> Result<bool, DbErr> {
+        // Known to this node already: the row exists (a visit never goes away), so no write transaction per page.
+        if self.cache.visited(session_hash, scope.tenant_id()) {
+            return Ok(false);
+        }
         let txn = crate::db::begin_write(&self.db).await?;
         let inserted = firm_visits::Entity::insert(firm_visits::ActiveModel {
             tenant_id: Set(scope.tenant_id().as_uuid()),
@@ -367,10 +371,12 @@ impl FirmRepository {
         .exec_without_returning(&txn)
         .await?;
         if inserted == 0 {
+            self.cache.note_visit(session_hash, scope.tenant_id());
             return Ok(false);
         }
         audit::record_for_tenant(&txn, scope, entry).await?;
         txn.commit().await?;
+        self.cache.note_visit(session_hash, scope.tenant_id());
         Ok(true)
     }
 }
