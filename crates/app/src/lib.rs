@@ -40,7 +40,9 @@ use master_key::MasterKey;
 use portal_persistence::Db;
 use portal_persistence::answers::{AnswerTemplateRepository, InvoiceEmailRepository};
 use portal_persistence::api::ApiRepository;
+use portal_persistence::auth_cache::AuthCache;
 use portal_persistence::billit_connections::BillitConnectionRepository;
+use portal_persistence::bus::Bus;
 use portal_persistence::customers::CustomerRepository;
 use portal_persistence::directory::DirectoryCheckRepository;
 use portal_persistence::firm_console::FirmConsoleRepository;
@@ -173,8 +175,11 @@ pub struct App {
     /// The embedded Billit sandbox's accounts, when one runs in this deployment (the program plugs it in with
     /// [`App::with_embedded_sandbox`]): choosing the embedded environment opens the company's account there.
     pub embedded_sandbox: Option<Arc<dyn demo::DemoSandbox>>,
-    /// Status changes, for the pages open in browsers.
+    /// Status changes, for the pages open in browsers (on every node: [`App::with_bus`]).
     pub live: live::LiveUpdates,
+    /// Sessions, scopes and menus of the last seconds (`portal_persistence::auth_cache`), shared by the
+    /// repositories that read and invalidate them.
+    pub auth_cache: AuthCache,
     pub mailer: Mailer,
     /// How the emails that have a designed layout are rendered (the web crate's templates).
     pub email_bodies: Arc<dyn EmailBodies>,
@@ -192,17 +197,19 @@ impl App {
         email_bodies: Arc<dyn EmailBodies>,
         policies: Policies,
     ) -> Self {
+        let auth_cache = AuthCache::new(portal_persistence::auth_cache::DEFAULT_TTL, Bus::local());
         Self {
             jobs,
             base_url: settings.base_url.clone(),
             settings: Arc::new(settings),
             master_key,
-            sessions: SessionRepository::new(db.clone(), policies.sessions),
-            users: UserRepository::new(db.clone()),
-            tenants: TenantRepository::new(db.clone()),
+            sessions: SessionRepository::new(db.clone(), policies.sessions)
+                .with_cache(auth_cache.clone()),
+            users: UserRepository::new(db.clone()).with_cache(auth_cache.clone()),
+            tenants: TenantRepository::new(db.clone()).with_cache(auth_cache.clone()),
             throttle: LoginThrottle::new(db.clone(), policies.throttle),
-            invitations: InvitationRepository::new(db.clone()),
-            resets: PasswordResetRepository::new(db.clone()),
+            invitations: InvitationRepository::new(db.clone()).with_cache(auth_cache.clone()),
+            resets: PasswordResetRepository::new(db.clone()).with_cache(auth_cache.clone()),
             outbox: OutboxRepository::new(db.clone()),
             billit: BillitConnectionRepository::new(db.clone()),
             invoices: InvoiceRepository::new(db.clone()),
@@ -215,17 +222,36 @@ impl App {
             notifications: NotificationRepository::new(db.clone()),
             outgoing_webhooks: OutgoingWebhookRepository::new(db.clone()),
             directory: DirectoryCheckRepository::new(db.clone()),
-            firm: portal_persistence::firm::FirmRepository::new(db.clone()),
+            firm: portal_persistence::firm::FirmRepository::new(db.clone())
+                .with_cache(auth_cache.clone()),
             api: ApiRepository::new(db.clone()),
             firm_console: FirmConsoleRepository::new(db.clone()),
             billit_health: billit_health::HealthMemo::default(),
             embedded_sandbox: None,
             live: live::LiveUpdates::new(),
+            auth_cache,
             mailer,
             email_bodies,
             answer_limits: policies.answers,
             db,
         }
+    }
+
+    /// The same application, its live updates and cache invalidations carried across nodes by `bus` (the
+    /// database's: PostgreSQL `LISTEN`/`NOTIFY`), its cache entries living `cache_ttl` (zero: no cache). Needs a
+    /// tokio runtime on a shared bus.
+    #[must_use]
+    pub fn with_bus(mut self, bus: Bus, cache_ttl: Duration) -> Self {
+        let cache = AuthCache::new(cache_ttl, bus.clone());
+        self.sessions = self.sessions.with_cache(cache.clone());
+        self.users = self.users.with_cache(cache.clone());
+        self.tenants = self.tenants.with_cache(cache.clone());
+        self.invitations = self.invitations.with_cache(cache.clone());
+        self.resets = self.resets.with_cache(cache.clone());
+        self.firm = self.firm.with_cache(cache.clone());
+        self.auth_cache = cache;
+        self.live = live::LiveUpdates::over(bus);
+        self
     }
 
     /// The same application, with the embedded sandbox's accounts reachable through `sandbox`.

@@ -38,11 +38,22 @@ pub struct FirmStaffMember {
 #[derive(Debug, Clone)]
 pub struct FirmRepository {
     db: DatabaseConnection,
+    cache: crate::auth_cache::AuthCache,
 }
 
 impl FirmRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            cache: crate::auth_cache::AuthCache::disabled(),
+        }
+    }
+
+    /// The same repository, invalidating `cache` (and reading it, where it does) when what it holds changes.
+    #[must_use]
+    pub fn with_cache(mut self, cache: crate::auth_cache::AuthCache) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// Makes `user` a firm accountant (again), inside the caller's transaction (an accepted invitation).
@@ -69,15 +80,23 @@ impl FirmRepository {
 
     /// Makes an existing user a firm accountant (the demonstration, the seed and tests).
     pub async fn add_accountant(&self, user: UserId) -> Result<(), DbErr> {
-        Self::make_accountant(&self.db, user, None).await
+        Self::make_accountant(&self.db, user, None).await?;
+        self.cache.invalidate_user(user);
+        Ok(())
     }
 
     /// Whether `user` is an active firm accountant.
     pub async fn is_accountant(&self, user: UserId) -> Result<bool, DbErr> {
-        Ok(firm_staff::Entity::find_by_id(user.as_uuid())
+        if let Some(is) = self.cache.accountant(user) {
+            return Ok(is);
+        }
+        let ticket = self.cache.ticket();
+        let is = firm_staff::Entity::find_by_id(user.as_uuid())
             .one(&self.db)
             .await?
-            .is_some_and(|row| row.active))
+            .is_some_and(|row| row.active);
+        self.cache.put_accountant(ticket, user, is);
+        Ok(is)
     }
 
     /// Whether `user` is firm staff (administrator or active accountant): they land on the firm's console.
@@ -258,6 +277,7 @@ impl FirmRepository {
         .await?;
         audit::record_for_firm(&txn, audit).await?;
         txn.commit().await?;
+        self.cache.invalidate_user(user);
         Ok(true)
     }
 
@@ -280,6 +300,7 @@ impl FirmRepository {
         }
         audit::record_for_firm(&txn, audit).await?;
         txn.commit().await?;
+        self.cache.invalidate_user(user);
         Ok(true)
     }
 
@@ -340,6 +361,10 @@ impl FirmRepository {
         session_hash: &str,
         entry: AuditEntry,
     ) -> Result<bool, DbErr> {
+        // Known to this node already: the row exists (a visit never goes away), so no write transaction per page.
+        if self.cache.visited(session_hash, scope.tenant_id()) {
+            return Ok(false);
+        }
         let txn = crate::db::begin_write(&self.db).await?;
         let inserted = firm_visits::Entity::insert(firm_visits::ActiveModel {
             tenant_id: Set(scope.tenant_id().as_uuid()),
@@ -357,10 +382,12 @@ impl FirmRepository {
         .exec_without_returning(&txn)
         .await?;
         if inserted == 0 {
+            self.cache.note_visit(session_hash, scope.tenant_id());
             return Ok(false);
         }
         audit::record_for_tenant(&txn, scope, entry).await?;
         txn.commit().await?;
+        self.cache.note_visit(session_hash, scope.tenant_id());
         Ok(true)
     }
 }

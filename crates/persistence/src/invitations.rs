@@ -79,11 +79,22 @@ fn invitation_of(row: invitations::Model, tenant: Option<Tenant>) -> Option<Invi
 #[derive(Debug, Clone)]
 pub struct InvitationRepository {
     db: DatabaseConnection,
+    cache: crate::auth_cache::AuthCache,
 }
 
 impl InvitationRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            cache: crate::auth_cache::AuthCache::disabled(),
+        }
+    }
+
+    /// The same repository, invalidating `cache` (and reading it, where it does) when what it holds changes.
+    #[must_use]
+    pub fn with_cache(mut self, cache: crate::auth_cache::AuthCache) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// Invites `email` into the scope's tenant, with the tenant's entry `audit`, in one transaction; returns the
@@ -424,6 +435,7 @@ impl InvitationRepository {
         }
         audit::record_for_firm(&txn, audit(user_id)).await?;
         txn.commit().await?;
+        self.cache.invalidate_user(user_id);
         Ok(outcome)
     }
 }
@@ -431,11 +443,22 @@ impl InvitationRepository {
 #[derive(Debug, Clone)]
 pub struct PasswordResetRepository {
     db: DatabaseConnection,
+    cache: crate::auth_cache::AuthCache,
 }
 
 impl PasswordResetRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            cache: crate::auth_cache::AuthCache::disabled(),
+        }
+    }
+
+    /// The same repository, invalidating `cache` (and reading it, where it does) when what it holds changes.
+    #[must_use]
+    pub fn with_cache(mut self, cache: crate::auth_cache::AuthCache) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// A reset link for `user`, valid one hour, created with the firm-level entry `audit` in one transaction.
@@ -514,6 +537,7 @@ impl PasswordResetRepository {
             .await?;
         audit::record_for_firm(&txn, audit(id)).await?;
         txn.commit().await?;
+        self.cache.invalidate_user(id);
         Ok(id)
     }
 }

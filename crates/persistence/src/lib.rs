@@ -4,7 +4,9 @@
 pub mod answers;
 pub mod api;
 pub mod audit;
+pub mod auth_cache;
 pub mod billit_connections;
+pub mod bus;
 pub mod counts;
 pub mod customers;
 pub mod db;

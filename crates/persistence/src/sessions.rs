@@ -2,6 +2,7 @@
 //! yields no usable session.
 
 use crate::audit::{self, AuditEntry};
+use crate::auth_cache::{AuthCache, CachedSession, Invalidation};
 use crate::entities::{sessions, users};
 use crate::users::User;
 use chrono::{DateTime, Duration, Utc};
@@ -42,11 +43,31 @@ pub struct ActiveSession {
 pub struct SessionRepository {
     db: DatabaseConnection,
     policy: SessionPolicy,
+    cache: AuthCache,
 }
 
 impl SessionRepository {
     pub fn new(db: DatabaseConnection, policy: SessionPolicy) -> Self {
-        Self { db, policy }
+        Self {
+            db,
+            policy,
+            cache: AuthCache::disabled(),
+        }
+    }
+
+    /// The same repository, answering from `cache` when it can (and invalidating it when a session ends).
+    #[must_use]
+    pub fn with_cache(mut self, cache: AuthCache) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// A cached session, when it is still valid at `now` and no touch is due (the database decides otherwise).
+    fn cached(&self, id_hash: &str, now: DateTime<Utc>, touching: bool) -> Option<CachedSession> {
+        let cached = self.cache.session(id_hash)?;
+        let expired = now >= cached.expires_at || now - cached.last_seen_at >= self.policy.idle;
+        let touch_due = touching && now - cached.last_seen_at >= self.policy.touch_every;
+        (!expired && !touch_due && cached.user.active).then_some(cached)
     }
 
     pub fn policy(&self) -> SessionPolicy {
@@ -84,6 +105,14 @@ impl SessionRepository {
         id_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<ActiveSession>, DbErr> {
+        if let Some(cached) = self.cached(id_hash, now, true) {
+            return Ok(Some(ActiveSession {
+                id_hash: id_hash.to_owned(),
+                user: cached.user,
+                created_at: cached.created_at,
+            }));
+        }
+        let ticket = self.cache.ticket();
         let Some((session, user)) = sessions::Entity::find_by_id(id_hash.to_owned())
             .find_also_related(users::Entity)
             .one(&self.db)
@@ -98,14 +127,27 @@ impl SessionRepository {
                 .await?;
             return Ok(None);
         };
+        let mut last_seen_at = session.last_seen_at;
         if now - session.last_seen_at >= self.policy.touch_every {
             let mut active: sessions::ActiveModel = session.clone().into();
             active.last_seen_at = Set(now);
             active.update(&self.db).await?;
+            last_seen_at = now;
         }
+        let user = User::from(user);
+        self.cache.put_session(
+            ticket,
+            &session.id,
+            CachedSession {
+                user: user.clone(),
+                created_at: session.created_at,
+                last_seen_at,
+                expires_at: session.expires_at,
+            },
+        );
         Ok(Some(ActiveSession {
             id_hash: session.id,
-            user: user.into(),
+            user,
             created_at: session.created_at,
         }))
     }
@@ -117,6 +159,9 @@ impl SessionRepository {
         id_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, DbErr> {
+        if let Some(cached) = self.cached(id_hash, now, false) {
+            return Ok(Some(cached.user));
+        }
         let Some((session, user)) = sessions::Entity::find_by_id(id_hash.to_owned())
             .find_also_related(users::Entity)
             .one(&self.db)
@@ -132,6 +177,8 @@ impl SessionRepository {
         sessions::Entity::delete_by_id(id_hash.to_owned())
             .exec(&self.db)
             .await?;
+        self.cache
+            .invalidate(Invalidation::Session(id_hash.to_owned()));
         Ok(())
     }
 
@@ -150,6 +197,7 @@ impl SessionRepository {
             .rows_affected;
         audit::record_for_firm(&txn, audit(ended)).await?;
         txn.commit().await?;
+        self.cache.invalidate_user(user);
         Ok(ended)
     }
 

@@ -100,11 +100,23 @@ pub enum MembershipError {
 #[derive(Debug, Clone)]
 pub struct TenantRepository {
     db: DatabaseConnection,
+    cache: crate::auth_cache::AuthCache,
 }
 
 impl TenantRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            cache: crate::auth_cache::AuthCache::disabled(),
+        }
+    }
+
+    /// The same repository, answering scope and menu look-ups from `cache` when it can (and invalidating it when
+    /// a company or a membership changes).
+    #[must_use]
+    pub fn with_cache(mut self, cache: crate::auth_cache::AuthCache) -> Self {
+        self.cache = cache;
+        self
     }
 
     // ---- firm administration (tenants themselves are not tenant-owned data) ----
@@ -197,6 +209,7 @@ impl TenantRepository {
         let tenant = active.update(&txn).await?.into();
         audit::record_for_firm(&txn, audit).await?;
         txn.commit().await?;
+        self.cache.invalidate_tenant(id);
         Ok(Some(tenant))
     }
 
@@ -226,6 +239,7 @@ impl TenantRepository {
             audit::record_for_firm(&txn, entry).await?;
         }
         txn.commit().await?;
+        self.cache.invalidate_tenant(id);
         Ok(true)
     }
 
@@ -245,6 +259,7 @@ impl TenantRepository {
         }
         .insert(&self.db)
         .await?;
+        self.cache.invalidate_user(user);
         Ok(())
     }
 
@@ -312,6 +327,22 @@ impl TenantRepository {
         user: &User,
         slug: &str,
     ) -> Result<Option<(Tenant, TenantScope)>, DbErr> {
+        if let Some(found) = self.cache.scope(user.id, slug) {
+            return Ok(Some(found));
+        }
+        let ticket = self.cache.ticket();
+        let found = self.scope_for_uncached(user, slug).await?;
+        if let Some(found) = &found {
+            self.cache.put_scope(ticket, user.id, slug, found.clone());
+        }
+        Ok(found)
+    }
+
+    async fn scope_for_uncached(
+        &self,
+        user: &User,
+        slug: &str,
+    ) -> Result<Option<(Tenant, TenantScope)>, DbErr> {
         if let Some(found) = self.scope_for_member(user.id, slug).await? {
             return Ok(Some(found));
         }
@@ -339,6 +370,16 @@ impl TenantRepository {
 
     /// The active tenants a user can enter, with their role there (two queries, whatever the number).
     pub async fn tenants_of(&self, user: UserId) -> Result<Vec<(Tenant, TenantRole)>, DbErr> {
+        if let Some(list) = self.cache.memberships(user) {
+            return Ok(list);
+        }
+        let ticket = self.cache.ticket();
+        let list = self.tenants_of_uncached(user).await?;
+        self.cache.put_memberships(ticket, user, list.clone());
+        Ok(list)
+    }
+
+    async fn tenants_of_uncached(&self, user: UserId) -> Result<Vec<(Tenant, TenantRole)>, DbErr> {
         let roles: HashMap<Uuid, TenantRole> = memberships::Entity::find()
             .filter(memberships::Column::UserId.eq(user.as_uuid()))
             .filter(memberships::Column::Active.eq(true))
@@ -386,7 +427,9 @@ impl TenantRepository {
         active.email_reply_to = Set(settings.reply_to);
         active.email_signature = Set(settings.signature);
         active.updated_at = Set(Utc::now());
-        Self::update_with_entry(&self.db, active, scope, audit).await
+        Self::update_with_entry(&self.db, active, scope, audit).await?;
+        self.cache.invalidate_tenant(scope.tenant_id());
+        Ok(())
     }
 
     /// The tenant's company profile as its admins may edit it (not the slug or SIREN: firm staff own those), saved
@@ -411,7 +454,9 @@ impl TenantRepository {
         active.address_city = Set(address.city);
         active.address_country = Set(address.country);
         active.updated_at = Set(Utc::now());
-        Self::update_with_entry(&self.db, active, scope, audit).await
+        Self::update_with_entry(&self.db, active, scope, audit).await?;
+        self.cache.invalidate_tenant(scope.tenant_id());
+        Ok(())
     }
 
     /// Writes a tenant's row read beforehand (so that the transaction's first statement is a write: see
@@ -522,6 +567,7 @@ impl TenantRepository {
         }
         audit::record_for_tenant(&txn, scope, audit).await?;
         txn.commit().await?;
+        self.cache.invalidate_user(user);
         Ok(())
     }
 }

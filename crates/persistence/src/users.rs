@@ -49,11 +49,22 @@ pub enum AdminUpsert {
 #[derive(Debug, Clone)]
 pub struct UserRepository {
     db: DatabaseConnection,
+    cache: crate::auth_cache::AuthCache,
 }
 
 impl UserRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            cache: crate::auth_cache::AuthCache::disabled(),
+        }
+    }
+
+    /// The same repository, invalidating `cache` (and reading it, where it does) when what it holds changes.
+    #[must_use]
+    pub fn with_cache(mut self, cache: crate::auth_cache::AuthCache) -> Self {
+        self.cache = cache;
+        self
     }
 
     pub async fn find_by_email(&self, email: &str) -> Result<Option<User>, DbErr> {
@@ -122,6 +133,8 @@ impl UserRepository {
             audit::record_for_firm(&txn, entry).await?;
         }
         txn.commit().await?;
+        let (AdminUpsert::Reset(id) | AdminUpsert::Created(id)) = outcome;
+        self.cache.invalidate_user(id);
         Ok(outcome)
     }
 
@@ -156,6 +169,7 @@ impl UserRepository {
             active.language = Set(language.to_owned());
             active.updated_at = Set(chrono::Utc::now());
             active.update(&self.db).await?;
+            self.cache.invalidate_user(id);
         }
         Ok(())
     }
@@ -209,6 +223,7 @@ impl UserRepository {
         }
         audit::record_for_firm(&txn, audit).await?;
         txn.commit().await?;
+        self.cache.invalidate_user(id);
         Ok(true)
     }
 }

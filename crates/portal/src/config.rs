@@ -171,6 +171,10 @@ pub struct SecurityConfig {
     pub live_recheck_secs: u64,
     /// How many live-update streams one user may have open at once.
     pub live_streams_per_user: usize,
+    /// How long a node keeps a session, a membership or a menu it read (0: not at all). Sign-out, role changes,
+    /// deactivation, suspension and portfolio changes invalidate them at once on every node; this bounds how long
+    /// one lost invalidation could matter.
+    pub session_cache_secs: u64,
 }
 
 impl Default for SecurityConfig {
@@ -180,6 +184,7 @@ impl Default for SecurityConfig {
             secure_cookies: None,
             live_recheck_secs: 30,
             live_streams_per_user: 8,
+            session_cache_secs: 10,
         }
     }
 }
@@ -310,6 +315,12 @@ impl Config {
             ));
         }
         self.trusted_proxies()?;
+        if self.security.session_cache_secs > 60 {
+            return Err(invalid(
+                "security.session_cache_secs",
+                "must be at most 60 (a signed-out session must not live on)",
+            ));
+        }
         if self.security.live_recheck_secs == 0 {
             return Err(invalid("security.live_recheck_secs", "must be at least 1"));
         }

@@ -152,6 +152,8 @@ impl Application {
                 .allow_loopback_webhooks
                 .unwrap_or(config.server.mode == crate::config::ServerMode::Demo),
         };
+        // Live updates and cache invalidations reach every node sharing the database (PostgreSQL LISTEN/NOTIFY).
+        let bus = portal_persistence::bus::Bus::for_database(&db);
         let app = App::new(
             db,
             jobs.clone(),
@@ -166,7 +168,8 @@ impl Application {
                 },
                 ..Policies::default()
             },
-        );
+        )
+        .with_bus(bus, Duration::from_secs(config.security.session_cache_secs));
         // The embedded sandbox (started by `serve`, or named by `billit.embedded_url`) opens the accounts of the
         // companies that choose it, through its control API.
         let app = match &config.billit.embedded_url {

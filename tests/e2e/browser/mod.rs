@@ -9,6 +9,7 @@ mod journey;
 mod keyboard;
 mod live_rows;
 mod measures;
+mod nodes;
 mod reminders;
 pub mod webdriver;
 
@@ -76,6 +77,11 @@ impl Demo {
             .find(|(login, _)| login == email)
             .map(|(_, password)| password.as_str())
             .unwrap_or_else(|| panic!("{email} is among the printed logins: {:?}", self.logins))
+    }
+
+    /// A `portal` command on the same data dir and database (another node of the same deployment).
+    pub fn command(&self) -> std::process::Command {
+        self._setup.command()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -371,3 +371,58 @@ async fn racing_workers_never_run_a_job_twice() {
         (JOBS as u64, 0, 0)
     );
 }
+
+/// Two nodes: two job queues on two connection pools of one database (as two `portal serve` processes), racing
+/// for the same jobs, never claim one twice. On PostgreSQL, `FOR UPDATE SKIP LOCKED` across sessions; on SQLite
+/// (two pools on one file) the single-statement claim under the file's write lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_on_one_database_never_claim_a_job_twice() {
+    let test = fresh().await;
+    let other_node = portal_persistence::db::connect(
+        test.target(),
+        &portal_persistence::PoolSettings::default(),
+    )
+    .await
+    .unwrap();
+    let queues = [
+        JobQueue::new(test.db.clone()),
+        JobQueue::new(other_node.clone()),
+    ];
+    const JOBS: usize = 200;
+    for n in 0..JOBS {
+        queues[n % 2]
+            .enqueue(NewJob::firm_wide("race", serde_json::json!({ "n": n })))
+            .await
+            .unwrap();
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let queue = queues[w % 2].clone();
+        let seen = Arc::clone(&seen);
+        tasks.push(tokio::spawn(async move {
+            let name = format!("node-{}-worker-{w}", w % 2);
+            while let Some(job) = queue.claim(&name, LEASE).await.unwrap() {
+                seen.lock().unwrap().push((job.id, w % 2));
+                queue.complete(&job).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let seen = seen.lock().unwrap().clone();
+    let distinct: HashSet<_> = seen.iter().map(|(id, _)| id).collect();
+    assert_eq!(seen.len(), JOBS, "every job ran");
+    assert_eq!(distinct.len(), JOBS, "no job ran twice");
+    assert!(
+        seen.iter().any(|(_, node)| *node == 0) && seen.iter().any(|(_, node)| *node == 1),
+        "both nodes worked"
+    );
+    let counts = queues[1].counts().await.unwrap();
+    assert_eq!(
+        (counts.done, counts.queued, counts.running),
+        (JOBS as u64, 0, 0)
+    );
+    other_node.close().await.unwrap();
+}

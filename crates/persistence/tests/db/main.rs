@@ -19,6 +19,8 @@ mod invoices;
 #[cfg(test)]
 mod jobs;
 #[cfg(test)]
+mod nodes;
+#[cfg(test)]
 mod plans;
 #[cfg(test)]
 mod reminders;

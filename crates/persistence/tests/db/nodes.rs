@@ -1,0 +1,207 @@
+//! Two nodes on one database, each with its own connection pool, bus and cache (as two `portal serve`
+//! processes): messages cross over through PostgreSQL `LISTEN`/`NOTIFY`, a sign-out on one node is forgotten by
+//! the other's cache at once, and a lost listening connection comes back. PostgreSQL only: on SQLite one process
+//! owns the database and the bus is in-process (these tests say so and return).
+
+use crate::fresh;
+use portal_persistence::audit::AuditEntry;
+use portal_persistence::auth_cache::AuthCache;
+use portal_persistence::bus::{Bus, BusSignal, LIVE_CHANNEL};
+use portal_persistence::sessions::{SessionPolicy, SessionRepository};
+use portal_persistence::testing::TestDatabase;
+use portal_persistence::users::UserRepository;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use std::time::Duration;
+use tokio::sync::broadcast::Receiver;
+
+/// A second node's pool on the test's database, or `None` on SQLite.
+async fn other_node(test: &TestDatabase) -> Option<DatabaseConnection> {
+    if !test.is_postgres() {
+        eprintln!("skipped: several nodes share a PostgreSQL database (SQLite has one process)");
+        return None;
+    }
+    Some(
+        portal_persistence::db::connect(
+            test.target(),
+            &portal_persistence::PoolSettings::default(),
+        )
+        .await
+        .unwrap(),
+    )
+}
+
+async fn listening(bus: &Bus) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !bus.is_listening() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bus listens within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The next signal other than another channel's message, within `wait`.
+async fn next(receiver: &mut Receiver<BusSignal>, wait: Duration) -> Option<BusSignal> {
+    tokio::time::timeout(wait, receiver.recv())
+        .await
+        .ok()
+        .map(|signal| signal.unwrap())
+}
+
+#[tokio::test]
+async fn messages_cross_from_one_node_to_the_other_and_not_back() {
+    let test = fresh().await;
+    let Some(other) = other_node(&test).await else {
+        return;
+    };
+    let a = Bus::for_database(&test.db);
+    let b = Bus::for_database(&other);
+    assert!(a.is_shared() && b.is_shared());
+    listening(&a).await;
+    listening(&b).await;
+    let mut heard_by_a = a.subscribe();
+    let mut heard_by_b = b.subscribe();
+
+    // A burst larger than one NOTIFY payload arrives whole, in order.
+    let lines: Vec<String> = (0..200)
+        .map(|n| format!("{{\"n\":{n},\"pad\":\"{}\"}}", "x".repeat(100)))
+        .collect();
+    for line in &lines {
+        a.publish(LIVE_CHANNEL, line.clone());
+    }
+    let mut received = Vec::new();
+    while received.len() < lines.len() {
+        match next(&mut heard_by_b, Duration::from_secs(10)).await {
+            Some(BusSignal::Message { channel, payload }) => {
+                assert_eq!(channel, LIVE_CHANNEL);
+                received.push(payload);
+            }
+            other => panic!("expected a message, got {other:?} after {}", received.len()),
+        }
+    }
+    assert_eq!(received, lines);
+    assert_eq!(
+        next(&mut heard_by_a, Duration::from_millis(500)).await,
+        None,
+        "a node does not hear itself"
+    );
+
+    // Too large for one NOTIFY: refused at the door, nothing sent.
+    a.publish(LIVE_CHANNEL, "y".repeat(9_000));
+    a.publish(LIVE_CHANNEL, "{\"after\":true}".to_owned());
+    assert_eq!(
+        next(&mut heard_by_b, Duration::from_secs(10)).await,
+        Some(BusSignal::Message {
+            channel: LIVE_CHANNEL,
+            payload: "{\"after\":true}".to_owned()
+        })
+    );
+    other.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_session_ended_on_one_node_is_refused_at_once_by_the_other() {
+    let test = fresh().await;
+    let Some(other) = other_node(&test).await else {
+        return;
+    };
+    // Each node keeps what it reads for a minute: only the bus can make the other one forget in time.
+    let ttl = Duration::from_secs(60);
+    let bus_a = Bus::for_database(&test.db);
+    let bus_b = Bus::for_database(&other);
+    listening(&bus_a).await;
+    listening(&bus_b).await;
+    let node_a = SessionRepository::new(test.db.clone(), SessionPolicy::default())
+        .with_cache(AuthCache::new(ttl, bus_a));
+    let node_b = SessionRepository::new(other.clone(), SessionPolicy::default())
+        .with_cache(AuthCache::new(ttl, bus_b));
+
+    let user = UserRepository::new(test.db.clone())
+        .create("claire@example.fr", "Claire", "fr")
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    node_a
+        .create(
+            "hash-1",
+            user.id,
+            now,
+            AuditEntry::new("auth.login", "user"),
+        )
+        .await
+        .unwrap();
+    assert!(node_b.find_valid("hash-1", now).await.unwrap().is_some());
+    // Node B answers from its cache now: the row deleted behind the repositories' back is not seen…
+    test.db
+        .execute_unprepared("DELETE FROM sessions WHERE id = 'hash-1'")
+        .await
+        .unwrap();
+    assert!(node_b.find_valid("hash-1", now).await.unwrap().is_some());
+
+    // …but a sign-out through node A (the repository, which invalidates) is heard by node B within moments.
+    node_a.delete("hash-1").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if node_b.find_valid("hash-1", now).await.unwrap().is_none() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node B still accepts the signed-out session"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    other.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_listening_connection_comes_back_and_says_so() {
+    let test = fresh().await;
+    let Some(other) = other_node(&test).await else {
+        return;
+    };
+    let a = Bus::for_database(&test.db);
+    let b = Bus::for_database(&other);
+    listening(&a).await;
+    listening(&b).await;
+    let mut heard_by_b = b.subscribe();
+
+    // The administrator (or a failover) ends every listening connection to this database.
+    let ended = test
+        .db
+        .execute_unprepared(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'",
+        )
+        .await
+        .unwrap();
+    assert!(
+        ended.rows_affected() >= 1,
+        "a listening connection was ended"
+    );
+    assert_eq!(
+        next(&mut heard_by_b, Duration::from_secs(20)).await,
+        Some(BusSignal::Resync),
+        "the subscribers are told to start over"
+    );
+    listening(&a).await;
+    listening(&b).await;
+    // Listening again: messages flow as before.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        a.publish(LIVE_CHANNEL, "{\"again\":true}".to_owned());
+        match next(&mut heard_by_b, Duration::from_millis(500)).await {
+            Some(BusSignal::Message { payload, .. }) => {
+                assert_eq!(payload, "{\"again\":true}");
+                break;
+            }
+            Some(BusSignal::Resync) | None => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "messages flow again"
+        );
+    }
+    other.close().await.unwrap();
+}
