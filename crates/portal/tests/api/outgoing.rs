@@ -375,8 +375,18 @@ async fn an_endpoint_failing_for_three_days_is_paused_and_the_admins_told() {
     .await
     .unwrap();
     app.state.jobs.ring();
-    wait_until("the endpoint is paused", async || {
+    // The pause is committed before the admins' emails are queued (by the same job, just after): wait for both,
+    // or a slow database shows the pause with no email yet.
+    wait_until("the endpoint is paused and its admins told", async || {
         repo.get(&scope, endpoint).await.unwrap().unwrap().state == EndpointState::Paused
+            && app
+                .state
+                .outbox
+                .recent_for_tenant(&scope, 10)
+                .await
+                .unwrap()
+                .iter()
+                .any(|stored| stored.email.subject == "Vos webhooks sont en pause")
     })
     .await;
     assert_eq!(receiver.received().len(), 1, "one attempt, then paused");
