@@ -155,6 +155,8 @@ pub struct App {
     pub answer_templates: AnswerTemplateRepository,
     pub reminders: ReminderRepository,
     pub deliveries: WebhookDeliveryRepository,
+    /// Where the webhook endpoint stores verified deliveries (many in one transaction under a burst).
+    pub webhook_inbox: statuses::DeliveryInbox,
     pub notifications: NotificationRepository,
     /// The company's own systems' endpoints, their messages and delivery log.
     pub outgoing_webhooks: OutgoingWebhookRepository,
@@ -189,6 +191,10 @@ impl App {
         policies: Policies,
     ) -> Self {
         Self {
+            webhook_inbox: statuses::DeliveryInbox::new(
+                WebhookDeliveryRepository::new(db.clone()),
+                jobs.clone(),
+            ),
             jobs,
             base_url: settings.base_url.clone(),
             settings: Arc::new(settings),

@@ -24,6 +24,7 @@ pub mod scope;
 pub mod seed;
 pub mod sessions;
 pub mod settlements;
+pub mod status_batch;
 pub mod tenants;
 mod text;
 pub mod throttle;

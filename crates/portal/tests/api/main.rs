@@ -21,6 +21,8 @@ mod firm;
 #[cfg(test)]
 mod helpers;
 #[cfg(test)]
+mod ingest;
+#[cfg(test)]
 mod logs;
 #[cfg(test)]
 mod outbox;
