@@ -492,9 +492,8 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
         }
         measured.push(figures);
     }
-    for index in 0..3 {
-        let (name, small_figures) = &measured[0][index];
-        let (_, large_figures) = &measured[1][index];
+    let (small_pages, large_pages) = (&measured[0], &measured[1]);
+    for ((name, small_figures), (_, large_figures)) in small_pages.iter().zip(large_pages) {
         print_figures(
             name,
             &companies[0].invoices.to_string(),

@@ -167,7 +167,7 @@ pub(super) async fn run_batch(state: App, jobs: Vec<ClaimedJob>) -> Vec<JobResul
                     None => tenants.push((scope, vec![(index, delivery)])),
                 }
             }
-            Err(failure) => results[index] = Some(Err(failure)),
+            Err(failure) => set(&mut results, index, Err(failure)),
         }
     }
     let mut marks = Marks::default();
@@ -178,14 +178,22 @@ pub(super) async fn run_batch(state: App, jobs: Vec<ClaimedJob>) -> Vec<JobResul
         {
             let message = format!("{error:#}");
             for (index, _) in &list {
-                results[*index] = Some(Err(JobFailure::Retry(anyhow::anyhow!(
-                    "cannot read the deliveries: {message}"
-                ))));
+                set(
+                    &mut results,
+                    *index,
+                    Err(JobFailure::Retry(anyhow::anyhow!(
+                        "cannot read the deliveries: {message}"
+                    ))),
+                );
             }
         }
     }
     for (index, why) in std::mem::take(&mut marks.permanent) {
-        results[index] = Some(Err(JobFailure::Permanent(anyhow::anyhow!(why))));
+        set(
+            &mut results,
+            index,
+            Err(JobFailure::Permanent(anyhow::anyhow!(why))),
+        );
     }
     let (told, committed) = match write_batch(&state, &jobs, groups, &mut marks, &mut results).await
     {
@@ -198,7 +206,7 @@ pub(super) async fn run_batch(state: App, jobs: Vec<ClaimedJob>) -> Vec<JobResul
     };
     if committed {
         for index in &marks.done {
-            results[*index] = Some(Ok(()));
+            set(&mut results, *index, Ok(()));
         }
         for concluded in told {
             concluded.tell(&state);
@@ -229,6 +237,13 @@ pub(super) async fn run_batch(state: App, jobs: Vec<ClaimedJob>) -> Vec<JobResul
         outcome.push(result);
     }
     outcome
+}
+
+/// Records a job's result (`index` is always one of the batch's).
+fn set(results: &mut [Option<JobResult>], index: usize, result: JobResult) {
+    if let Some(slot) = results.get_mut(index) {
+        *slot = Some(result);
+    }
 }
 
 /// Reads a tenant's deliveries of the batch, and sorts them: nothing to do (done already, unreadable, about no
@@ -366,8 +381,11 @@ async fn write_batch(
                             .push((group.scope.clone(), item.delivery, message.clone()));
                         marks.done.push(item.job);
                     } else {
-                        results[item.job] =
-                            Some(Err(JobFailure::Retry(anyhow::anyhow!("{message}"))));
+                        set(
+                            results,
+                            item.job,
+                            Err(JobFailure::Retry(anyhow::anyhow!("{message}"))),
+                        );
                     }
                 }
             }
