@@ -426,8 +426,11 @@ async fn webhook_endpoint(
     Ok(connection.webhook_token)
 }
 
-fn print_figures(name: &str, company: &str, figures: &Figures, ratio: Option<f64>) {
-    let ratio = ratio.map_or_else(String::new, |ratio| format!("  50k/1k {ratio:.2}"));
+/// `ratio`: the large company's rate over the small one's, with their sizes (`50000/1000 0.85`).
+fn print_figures(name: &str, company: &str, figures: &Figures, ratio: Option<(String, f64)>) {
+    let ratio = ratio.map_or_else(String::new, |(sizes, ratio)| {
+        format!("  {sizes} {ratio:.2}")
+    });
     println!(
         "  {name:<13} {company:>8} {:>7.0} req/s  p50 {:>6.1} ms  p99 {:>6.1} ms  ({} requests, {} KiB each){ratio}",
         figures.per_second,
@@ -504,7 +507,10 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
             name,
             &companies[1].invoices.to_string(),
             large_figures,
-            Some(large_figures.per_second / small_figures.per_second),
+            Some((
+                format!("{}/{}", companies[1].invoices, companies[0].invoices),
+                large_figures.per_second / small_figures.per_second,
+            )),
         );
     }
     if webhook_count > 0 {
