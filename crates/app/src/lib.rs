@@ -159,6 +159,8 @@ pub struct App {
     pub answer_templates: AnswerTemplateRepository,
     pub reminders: ReminderRepository,
     pub deliveries: WebhookDeliveryRepository,
+    /// Where the webhook endpoint stores verified deliveries (many in one transaction under a burst).
+    pub webhook_inbox: statuses::DeliveryInbox,
     pub notifications: NotificationRepository,
     /// The company's own systems' endpoints, their messages and delivery log.
     pub outgoing_webhooks: OutgoingWebhookRepository,
@@ -199,6 +201,10 @@ impl App {
     ) -> Self {
         let auth_cache = AuthCache::new(portal_persistence::auth_cache::DEFAULT_TTL, Bus::local());
         Self {
+            webhook_inbox: statuses::DeliveryInbox::new(
+                WebhookDeliveryRepository::new(db.clone()),
+                jobs.clone(),
+            ),
             jobs,
             base_url: settings.base_url.clone(),
             settings: Arc::new(settings),

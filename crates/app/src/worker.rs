@@ -50,6 +50,26 @@ where
     }
 }
 
+/// What a batch handler says of each job it was given, in the order given: `Ok` when the job's work was
+/// committed and the job marked done in the same transaction (`JobQueue::complete_all_in`), otherwise why not
+/// (the worker records the failure as for a single job).
+pub type BatchFuture = Pin<Box<dyn Future<Output = Vec<JobResult>> + Send>>;
+
+/// Runs many jobs of one kind together (one transaction for all of them, instead of one or more per job).
+pub trait BatchHandler: Send + Sync + 'static {
+    fn run(&self, jobs: Vec<ClaimedJob>) -> BatchFuture;
+}
+
+impl<F, Fut> BatchHandler for F
+where
+    F: Fn(Vec<ClaimedJob>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Vec<JobResult>> + Send + 'static,
+{
+    fn run(&self, jobs: Vec<ClaimedJob>) -> BatchFuture {
+        Box::pin(self(jobs))
+    }
+}
+
 /// A job that the scheduler enqueues every `every`.
 #[derive(Debug, Clone)]
 pub struct Periodic {
@@ -62,6 +82,8 @@ pub struct Periodic {
 #[derive(Default, Clone)]
 pub struct JobRegistry {
     handlers: HashMap<String, Arc<dyn JobHandler>>,
+    /// Kinds whose due jobs are claimed and run together, up to a number each.
+    batches: HashMap<String, (usize, Arc<dyn BatchHandler>)>,
     periodic: Vec<Periodic>,
 }
 
@@ -72,6 +94,20 @@ impl JobRegistry {
 
     pub fn handle(mut self, kind: impl Into<String>, handler: impl JobHandler) -> Self {
         self.handlers.insert(kind.into(), Arc::new(handler));
+        self
+    }
+
+    /// Jobs of `kind` are claimed up to `max` at a time when that many are due, and `handler` runs them together;
+    /// a job claimed alone goes to the kind's ordinary handler (see [`Self::handle`]), so a kind with a batch
+    /// handler has both.
+    pub fn handle_batch(
+        mut self,
+        kind: impl Into<String>,
+        max: usize,
+        handler: impl BatchHandler,
+    ) -> Self {
+        self.batches
+            .insert(kind.into(), (max.max(1), Arc::new(handler)));
         self
     }
 
@@ -193,10 +229,28 @@ struct Worker {
 impl Worker {
     async fn run(self) {
         tracing::debug!(worker = %self.id, "worker started");
+        let batch_kinds: Vec<&str> = self.registry.batches.keys().map(String::as_str).collect();
+        let batch_max = self
+            .registry
+            .batches
+            .values()
+            .map(|(max, _)| *max)
+            .max()
+            .unwrap_or(1);
         while !self.shutdown.is_cancelled() {
-            match self.jobs.queue.claim(&self.id, self.settings.lease).await {
-                Ok(Some(job)) => self.execute(job).await,
-                Ok(None) => {
+            let claimed = self
+                .jobs
+                .queue
+                .claim_batch(&self.id, self.settings.lease, &batch_kinds, batch_max)
+                .await;
+            match claimed {
+                Ok(mut jobs) if jobs.len() == 1 => {
+                    if let Some(job) = jobs.pop() {
+                        self.execute(job).await;
+                    }
+                }
+                Ok(jobs) if !jobs.is_empty() => self.execute_batch(jobs).await,
+                Ok(_) => {
                     tokio::select! {
                         () = tokio::time::sleep(self.settings.poll_interval) => {}
                         () = self.jobs.bell.notified() => {}
@@ -288,6 +342,97 @@ impl Worker {
                 record(queue.fail(&job, &message).await, &job);
             }
         }
+    }
+}
+
+impl Worker {
+    async fn execute_batch(&self, jobs: Vec<ClaimedJob>) {
+        let kind = jobs.first().map(|job| job.kind.clone()).unwrap_or_default();
+        let span = tracing::info_span!("job", kind = %kind, batch = jobs.len());
+        self.execute_batch_in_span(&kind, jobs)
+            .instrument(span)
+            .await;
+    }
+
+    async fn execute_batch_in_span(&self, kind: &str, jobs: Vec<ClaimedJob>) {
+        let queue = &self.jobs.queue;
+        let Some((_, handler)) = self.registry.batches.get(kind).cloned() else {
+            let message = format!("no batch handler for job kind '{kind}'");
+            tracing::error!("{message}");
+            for job in &jobs {
+                record(queue.fail(job, &message).await, job);
+            }
+            return;
+        };
+        let mut task = tokio::spawn(handler.run(jobs.clone()));
+        let lease = self.settings.lease;
+        let mut heartbeat = tokio::time::interval((lease / 3).max(Duration::from_millis(100)));
+        heartbeat.tick().await;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut task => break outcome,
+                _ = heartbeat.tick() => {
+                    // A job whose lease was lost is not applied by this batch: the batch completes its jobs in
+                    // its own transaction, guarded by the lock, or rolls everything back.
+                    if let Err(error) = queue.heartbeat_all(&jobs, lease).await {
+                        tracing::warn!(error = %error, "could not extend the batch's leases");
+                    }
+                }
+                () = self.shutdown.cancelled() => {
+                    match tokio::time::timeout(self.settings.shutdown_grace, &mut task).await {
+                        Ok(outcome) => break outcome,
+                        Err(_) => {
+                            task.abort();
+                            for job in &jobs {
+                                if let Err(error) = queue.release(job).await {
+                                    tracing::error!(job = %job.id, error = %error, "shutting down: could not release the job; its lease will expire");
+                                }
+                            }
+                            tracing::info!("shutting down: batch released to the queue");
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        let results = match outcome {
+            Ok(results) => results,
+            Err(join_error) => {
+                let message = if join_error.is_panic() {
+                    "the batch's handler panicked"
+                } else {
+                    "the batch's handler was cancelled"
+                };
+                tracing::error!("{message}");
+                jobs.iter()
+                    .map(|_| Err(JobFailure::Retry(anyhow::anyhow!(message))))
+                    .collect()
+            }
+        };
+        let mut done = 0;
+        for (index, job) in jobs.iter().enumerate() {
+            match results.get(index) {
+                Some(Ok(())) => done += 1,
+                Some(Err(JobFailure::Permanent(error))) => {
+                    let message = format!("{error:#}");
+                    tracing::error!(job = %job.id, error = %message, "job failed for good");
+                    if let Err(error) = queue.bury(job, &message).await {
+                        tracing::error!(error = %error, "could not mark the job dead");
+                    }
+                }
+                Some(Err(JobFailure::Retry(error))) => {
+                    let message = format!("{error:#}");
+                    tracing::warn!(job = %job.id, error = %message, "job failed");
+                    record(queue.fail(job, &message).await, job);
+                }
+                None => {
+                    let message = "the batch's handler said nothing of this job";
+                    tracing::error!(job = %job.id, "{message}");
+                    record(queue.fail(job, message).await, job);
+                }
+            }
+        }
+        tracing::debug!(done, of = jobs.len(), "batch done");
     }
 }
 

@@ -476,17 +476,147 @@ impl JobQueue {
             self.bury_expired(now).await?;
             return Ok(None);
         };
-        Ok(Some(ClaimedJob {
-            id: JobId::from_uuid(row.try_get("", "id")?),
-            kind: row.try_get("", "kind")?,
-            payload: row.try_get("", "payload")?,
-            tenant_id: row
-                .try_get::<Option<Uuid>>("", "tenant_id")?
-                .map(TenantId::from_uuid),
-            attempt: row.try_get("", "attempts")?,
-            max_attempts: row.try_get("", "max_attempts")?,
-            worker: worker.to_owned(),
-        }))
+        Ok(Some(claimed(&row, worker)?))
+    }
+
+    /// Takes the next due job, and with it up to `max - 1` more due jobs of the same kind when that kind is one
+    /// of `batch_kinds` (their handler applies many in one transaction), for `worker`, for `lease`; in one
+    /// statement. Empty when nothing is due. Jobs of other kinds come one at a time, as [`Self::claim`] takes them.
+    ///
+    /// On PostgreSQL the first job is locked (`FOR UPDATE SKIP LOCKED`) with the others, so two workers never
+    /// read the same first job's kind and then compete for its batch.
+    pub async fn claim_batch(
+        &self,
+        worker: &str,
+        lease: Duration,
+        batch_kinds: &[&str],
+        max: usize,
+    ) -> Result<Vec<ClaimedJob>, JobQueueError> {
+        if batch_kinds.is_empty() || max <= 1 {
+            return Ok(self.claim(worker, lease).await?.into_iter().collect());
+        }
+        let now = self.clock.now_ms();
+        let until = now.saturating_add(duration_ms(lease));
+        let backend = self.db.get_database_backend();
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        let due = "((state = 'queued' AND run_at_ms <= ?) \
+                   OR (state = 'running' AND locked_until_ms < ? AND attempts < max_attempts))";
+        let kinds = vec!["?"; batch_kinds.len()].join(", ");
+        let head_lock = if backend == DbBackend::Postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let picked = format!(
+            "SELECT id FROM jobs WHERE {due} AND kind = (SELECT kind FROM head) ORDER BY run_at_ms, id \
+             LIMIT COALESCE((SELECT n FROM head), 0){head_lock}"
+        );
+        let head = format!(
+            "WITH head AS (SELECT kind, CASE WHEN kind IN ({kinds}) THEN ? ELSE 1 END AS n FROM jobs \
+             WHERE {due} ORDER BY run_at_ms, id LIMIT 1{head_lock})"
+        );
+        let sql = match backend {
+            DbBackend::Postgres => format!(
+                "{head}, next AS ({picked}) \
+                 UPDATE jobs SET state = 'running', locked_by = ?, locked_until_ms = ?, \
+                 attempts = jobs.attempts + 1, updated_at_ms = ? FROM next WHERE jobs.id = next.id \
+                 RETURNING jobs.id, jobs.kind, jobs.payload, jobs.tenant_id, jobs.attempts, jobs.max_attempts"
+            ),
+            _ => format!(
+                "{head} UPDATE jobs SET state = 'running', locked_by = ?, locked_until_ms = ?, \
+                 attempts = attempts + 1, updated_at_ms = ? WHERE id IN ({picked}) RETURNING {RETURNED_COLUMNS}"
+            ),
+        };
+        let mut values: Vec<Value> = batch_kinds.iter().map(|kind| (*kind).into()).collect();
+        values.extend([max.into(), now.into(), now.into()]);
+        let tail: [Value; 3] = [worker.into(), until.into(), now.into()];
+        match backend {
+            DbBackend::Postgres => {
+                values.extend([now.into(), now.into()]);
+                values.extend(tail);
+            }
+            _ => {
+                values.extend(tail);
+                values.extend([now.into(), now.into()]);
+            }
+        }
+        let rows = self
+            .db
+            .query_all_raw(statement(backend, &sql, values))
+            .await?;
+        if rows.is_empty() {
+            self.bury_expired(now).await?;
+            return Ok(Vec::new());
+        }
+        let mut jobs = rows
+            .iter()
+            .map(|row| claimed(row, worker))
+            .collect::<Result<Vec<_>, _>>()?;
+        // In queue order (RETURNING gives no order), so that a batch applies older deliveries first.
+        jobs.sort_by_key(|job| job.id.as_uuid());
+        Ok(jobs)
+    }
+
+    /// Marks `jobs` done inside the caller's transaction, together with the work they did: all of them, or
+    /// `LeaseLost` (for the first one no longer held) and the caller rolls its transaction back.
+    pub async fn complete_all_in<C: ConnectionTrait>(
+        conn: &C,
+        now_ms: i64,
+        jobs: &[ClaimedJob],
+    ) -> Result<(), JobQueueError> {
+        let backend = conn.get_database_backend();
+        for (worker, chunk) in by_worker(jobs) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut values: Vec<Value> = vec![now_ms.into(), now_ms.into(), worker.into()];
+            values.extend(chunk.iter().map(|job| Value::from(job.id.as_uuid())));
+            let changed = conn
+                .execute_raw(statement(
+                    backend,
+                    &format!(
+                        "UPDATE jobs SET state = 'done', locked_by = NULL, locked_until_ms = NULL, \
+                         last_error = NULL, updated_at_ms = ?, finished_at_ms = ? \
+                         WHERE locked_by = ? AND state = 'running' AND id IN ({marks})"
+                    ),
+                    values,
+                ))
+                .await?
+                .rows_affected();
+            if changed != chunk.len() as u64 {
+                return Err(JobQueueError::LeaseLost(
+                    chunk.first().map_or_else(JobId::new, |job| job.id),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Extends the leases of a batch's jobs; how many are still held.
+    pub async fn heartbeat_all(
+        &self,
+        jobs: &[ClaimedJob],
+        lease: Duration,
+    ) -> Result<u64, JobQueueError> {
+        let now = self.clock.now_ms();
+        let mut held = 0;
+        for (worker, chunk) in by_worker(jobs) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut values: Vec<Value> = vec![
+                now.saturating_add(duration_ms(lease)).into(),
+                now.into(),
+                worker.into(),
+            ];
+            values.extend(chunk.iter().map(|job| Value::from(job.id.as_uuid())));
+            held += self
+                .exec(
+                    &format!(
+                        "UPDATE jobs SET locked_until_ms = ?, updated_at_ms = ? \
+                         WHERE locked_by = ? AND state = 'running' AND id IN ({marks})"
+                    ),
+                    values,
+                )
+                .await?;
+        }
+        Ok(held)
     }
 
     /// A job whose worker died during its last allowed attempt is dead, not retried forever.
@@ -685,6 +815,37 @@ impl JobQueue {
         let result = self.db.execute_raw(statement(backend, sql, values)).await?;
         Ok(result.rows_affected())
     }
+}
+
+fn claimed(row: &QueryResult, worker: &str) -> Result<ClaimedJob, JobQueueError> {
+    Ok(ClaimedJob {
+        id: JobId::from_uuid(row.try_get("", "id")?),
+        kind: row.try_get("", "kind")?,
+        payload: row.try_get("", "payload")?,
+        tenant_id: row
+            .try_get::<Option<Uuid>>("", "tenant_id")?
+            .map(TenantId::from_uuid),
+        attempt: row.try_get("", "attempts")?,
+        max_attempts: row.try_get("", "max_attempts")?,
+        worker: worker.to_owned(),
+    })
+}
+
+/// A batch's jobs by the worker that holds them, in chunks of a bounded `IN` list.
+fn by_worker(jobs: &[ClaimedJob]) -> Vec<(String, &[ClaimedJob])> {
+    const PER_STATEMENT: usize = 500;
+    let mut sorted: Vec<(String, &[ClaimedJob])> = Vec::new();
+    let mut start = 0;
+    while start < jobs.len() {
+        let worker = &jobs[start].worker;
+        let mut end = start + 1;
+        while end < jobs.len() && &jobs[end].worker == worker && end - start < PER_STATEMENT {
+            end += 1;
+        }
+        sorted.push((worker.clone(), &jobs[start..end]));
+        start = end;
+    }
+    sorted
 }
 
 fn lease_held(changed: u64, job: &ClaimedJob) -> Result<(), JobQueueError> {

@@ -28,6 +28,7 @@ mod search;
 pub mod seed;
 pub mod sessions;
 pub mod settlements;
+pub mod status_batch;
 pub mod tenants;
 mod text;
 pub mod throttle;

@@ -164,6 +164,92 @@ impl WebhookDeliveryRepository {
         Ok(Some(id))
     }
 
+    /// Stores many verified deliveries (each `(scope, body, signature)`) and their jobs in one transaction: what
+    /// [`Self::record_unless_replayed`] does for each, at the cost of one commit. Returns, for each, its id or
+    /// `None` when it replays one already stored (or one earlier in the same list).
+    pub async fn record_many_unless_replayed(
+        &self,
+        deliveries: Vec<(TenantScope, String, String)>,
+        job_kind: &str,
+    ) -> Result<Vec<Option<Uuid>>, DeliveryError> {
+        const ROWS_PER_STATEMENT: usize = 200;
+        let now = Utc::now();
+        let ids: Vec<Uuid> = deliveries.iter().map(|_| Uuid::now_v7()).collect();
+        let mut jobs = Vec::new();
+        let mut stored = std::collections::HashSet::new();
+        let txn = crate::db::begin_write(&self.db).await?;
+        let rows: Vec<(Uuid, &TenantScope, webhook_deliveries::ActiveModel)> = ids
+            .iter()
+            .zip(&deliveries)
+            .map(|(id, (scope, body, signature))| {
+                (
+                    *id,
+                    scope,
+                    delivery_row(*id, scope, now, body.clone(), Some(signature.clone())),
+                )
+            })
+            .collect();
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<_> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+            let inserted = webhook_deliveries::Entity::insert_many(
+                chunk.iter().map(|(_, _, row)| row.clone()),
+            )
+            .on_conflict(
+                OnConflict::columns([
+                    webhook_deliveries::Column::TenantId,
+                    webhook_deliveries::Column::Signature,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_with_returning(&txn)
+            .await?;
+            for row in inserted {
+                stored.insert(row.id);
+            }
+            for (id, scope, _) in &chunk {
+                if stored.contains(id) {
+                    jobs.push(
+                        NewJob::for_tenant(
+                            scope,
+                            job_kind,
+                            serde_json::json!({ "delivery_id": id }),
+                        )
+                        .unique_key(format!("webhook:{id}")),
+                    );
+                }
+            }
+        }
+        JobQueue::enqueue_all_in(&txn, now.timestamp_millis(), jobs).await?;
+        txn.commit().await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| stored.contains(&id).then_some(id))
+            .collect())
+    }
+
+    /// The tenant's deliveries among `ids` (in no particular order; unknown ids are left out).
+    pub async fn get_many(
+        &self,
+        scope: &TenantScope,
+        ids: &[Uuid],
+    ) -> Result<Vec<WebhookDelivery>, DbErr> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            found.extend(
+                webhook_deliveries::Entity::find()
+                    .filter(webhook_deliveries::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+                    .filter(webhook_deliveries::Column::Id.is_in(chunk.iter().copied()))
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .map(to_delivery),
+            );
+        }
+        Ok(found)
+    }
+
     pub async fn get(
         &self,
         scope: &TenantScope,
@@ -338,4 +424,35 @@ impl WebhookDeliveryRepository {
         .await?;
         Ok(())
     }
+}
+
+/// Marks the tenant's deliveries `ids` with `state` and `note` inside the caller's transaction (a batch's).
+pub(crate) async fn finish_many_in<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    scope: &TenantScope,
+    ids: &[Uuid],
+    state: DeliveryState,
+    note: Option<&str>,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    for chunk in ids.chunks(500) {
+        webhook_deliveries::Entity::update_many()
+            .col_expr(
+                webhook_deliveries::Column::State,
+                Expr::value(state.as_str()),
+            )
+            .col_expr(
+                webhook_deliveries::Column::Error,
+                Expr::value(note.map(str::to_owned)),
+            )
+            .col_expr(
+                webhook_deliveries::Column::ProcessedAt,
+                Expr::value(Some(now)),
+            )
+            .filter(webhook_deliveries::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .filter(webhook_deliveries::Column::Id.is_in(chunk.iter().copied()))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
 }

@@ -1,26 +1,36 @@
-//! Load figures of the invoice pages and of webhook ingestion, against the real `portal` binary in its own process
-//! (so that its peak memory is its own), on a database filled by `portal dev seed`.
+//! Load figures of the portal, against the real `portal` binary in its own process (so that its peak memory is its
+//! own), on databases filled by `portal dev seed`: one company of 1,000 invoices beside one of 50,000, on SQLite
+//! and on PostgreSQL in the same run. Printed per backend:
+//! - the static CSS file's rate (what the server does with no database work: the ceiling of the pages);
+//! - the invoice list (several filters, first and next pages), the dashboard and an invoice's page of each company:
+//!   requests/s, p50 and p99 latency with `LOAD_CLIENTS` signed-in connections, and the large company's rate over
+//!   the small one's (1.0: a page's cost does not grow with the company's history);
+//! - Billit webhook deliveries posted by `LOAD_CLIENTS` senders: accepted per second (signature checked, stored,
+//!   job queued, answered 200) and ingested per second (every delivery's job done: classified, folded, summaries
+//!   saved, live update and follow-ups queued), both from the first delivery sent;
+//! - the server's peak resident memory (VmHWM) over the whole run.
 //!
 //! ```sh
-//! cargo bench -p portal-web --bench invoices_load                       # SQLite, small (2 × 2,000)
-//! LOAD_TENANTS=100 LOAD_INVOICES=10000 cargo bench -p portal-web --bench invoices_load
-//! PORTAL_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test LOAD_TENANTS=100 LOAD_INVOICES=10000 \
-//!   cargo bench -p portal-web --bench invoices_load                     # PostgreSQL
+//! cargo bench -p portal --bench invoices_load                    # SQLite (and PostgreSQL if the URL below is set)
+//! PORTAL_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench -p portal --bench invoices_load
+//! LOAD_BACKENDS=postgres LOAD_LARGE=5000 LOAD_SECONDS=3 cargo bench -p portal --bench invoices_load  # smaller
 //! ```
-//! Other knobs: `LOAD_CLIENTS` (16), `LOAD_SECONDS` per page kind (15), `LOAD_WEBHOOKS` (5,000).
-//! Figures: requests/s, p50 and p99 latency of the list page (several filters, first and next pages) and of the
-//! invoice page; webhook deliveries accepted per second and processed (ingested) per second; the server's peak RSS.
+//! Knobs: `LOAD_BACKENDS` (`sqlite,postgres`; by default SQLite, plus PostgreSQL when
+//! `PORTAL_TEST_DATABASE_URL` names a server, which `postgres` requires), `LOAD_SMALL` (1,000 invoices) and
+//! `LOAD_LARGE` (50,000) for the two companies, `LOAD_CLIENTS` (16), `LOAD_SECONDS` per page and company (10),
+//! `LOAD_WEBHOOKS` (5,000; 0 skips them), `LOAD_WORKERS` (the server's `jobs.workers`, 2).
 
 use portal_app::master_key::MasterKey;
 use portal_billit::webhook::sign;
+use portal_persistence::TenantScope;
 use portal_persistence::billit_connections::{
     BillitConnectionRepository, BillitEnvironment, ConnectionSettings,
 };
 use portal_persistence::invoices::{InvoiceFilter, InvoiceRepository};
-use portal_persistence::jobs::{JobQueue, JobState};
 use portal_persistence::tenants::TenantRepository;
 use portal_persistence::testing::TestDatabase;
 use portal_persistence::users::UserRepository;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -86,6 +96,10 @@ fn start_server(data_dir: &std::path::Path, database_url: &str) -> anyhow::Resul
     let mut child = portal(data_dir, database_url)
         .args(["serve", "--bind", "127.0.0.1:0", "--no-demo"])
         .env("PORTAL_DATABASE__MAX_CONNECTIONS", "20")
+        .env(
+            "PORTAL_JOBS__WORKERS",
+            env_number("LOAD_WORKERS", 2).to_string(),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()?;
@@ -195,113 +209,130 @@ const fn clients_stride() -> usize {
     7
 }
 
-async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
-    let tenants = env_number("LOAD_TENANTS", 2);
-    let invoices = env_number("LOAD_INVOICES", 2_000);
-    let clients_count = env_number("LOAD_CLIENTS", 16);
-    let seconds = env_number("LOAD_SECONDS", 15) as u64;
-    let webhooks = env_number("LOAD_WEBHOOKS", 5_000);
-    let data_dir = database.scratch_dir().join("data");
-    let url = database.url();
-
-    let started = Instant::now();
-    let status = portal(&data_dir, &url)
-        .args(["dev", "seed", "--tenants", &tenants.to_string()])
+fn seed(
+    data_dir: &std::path::Path,
+    url: &str,
+    prefix: &str,
+    invoices: usize,
+) -> anyhow::Result<()> {
+    let status = portal(data_dir, url)
+        .args(["dev", "seed", "--tenants", "1", "--prefix", prefix])
         .args(["--invoices", &invoices.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()?;
-    anyhow::ensure!(status.success(), "portal dev seed failed");
-    let seed_secs = started.elapsed().as_secs_f64();
+    anyhow::ensure!(status.success(), "portal dev seed --prefix {prefix} failed");
+    Ok(())
+}
 
-    // The first company gets a webhook endpoint whose secret the bench knows.
-    let master_key = MasterKey::load_or_create(&data_dir).map_err(anyhow::Error::msg)?;
-    let db = database.db.clone();
+/// A seeded company: its address, its administrator's scope, a few of its invoices and its second list page.
+struct Company {
+    invoices: usize,
+    slug: String,
+    scope: TenantScope,
+    sample: Vec<String>,
+    second_page: String,
+}
+
+async fn company(
+    db: &DatabaseConnection,
+    prefix: &str,
+    invoices: usize,
+) -> anyhow::Result<Company> {
+    let slug = format!("{prefix}-001");
     let user = UserRepository::new(db.clone())
-        .find_by_email("admin@seed-001.example.fr")
+        .find_by_email(&format!("admin@{slug}.example.fr"))
         .await?
-        .ok_or_else(|| anyhow::anyhow!("no seeded user"))?;
+        .ok_or_else(|| anyhow::anyhow!("no seeded user for {slug}"))?;
     let (_, scope) = TenantRepository::new(db.clone())
-        .scope_for_member(user.id, "seed-001")
+        .scope_for_member(user.id, &slug)
         .await?
-        .ok_or_else(|| anyhow::anyhow!("no seeded scope"))?;
-    let connections = BillitConnectionRepository::new(db.clone());
-    let connection = connections
-        .save(
-            &scope,
-            ConnectionSettings {
-                environment: BillitEnvironment::Embedded,
-                api_key_encrypted: Some(portal_app::crypto::encrypt(
-                    &master_key,
-                    scope.tenant_id(),
-                    "bench-key",
-                )?),
-                party_id: Some(1),
-                context_party_id: None,
-            },
-            None,
-        )
-        .await?;
-    connections
-        .set_webhook(
-            &scope,
-            portal_app::crypto::encrypt(&master_key, scope.tenant_id(), SECRET)?,
-            &[],
-            None,
-        )
-        .await?;
+        .ok_or_else(|| anyhow::anyhow!("no seeded scope for {slug}"))?;
     let repository = InvoiceRepository::new(db.clone());
     let sample = repository
         .list(&scope, &InvoiceFilter::default(), None, 500)
-        .await?;
+        .await?
+        .rows
+        .iter()
+        .map(|row| row.id.to_string())
+        .collect();
     let second_page = repository
         .list(&scope, &InvoiceFilter::default(), None, 50)
         .await?
         .next
         .map(|cursor| cursor.encode())
         .unwrap_or_default();
+    Ok(Company {
+        invoices,
+        slug,
+        scope,
+        sample,
+        second_page,
+    })
+}
 
-    let server = start_server(&data_dir, &url)?;
-    let base = server.base.clone();
-    let mut clients = Vec::new();
-    for _ in 0..clients_count {
-        clients.push(signed_in(&base, "admin@seed-001.example.fr").await?);
-    }
-
-    let list_urls: Vec<String> = [
+/// The pages measured, with the URLs each one cycles through.
+fn pages(base: &str, company: &Company) -> Vec<(&'static str, Vec<String>)> {
+    let slug = &company.slug;
+    let list = [
         String::new(),
         "?action=1".to_owned(),
         "?status=207".to_owned(),
         "?status=203".to_owned(),
         "?q=F2026-0001".to_owned(),
         "?sort=total_desc".to_owned(),
-        format!("?after={second_page}"),
+        format!("?after={}", company.second_page),
     ]
     .iter()
-    .map(|query| format!("{base}/t/seed-001/invoices{query}"))
+    .map(|query| format!("{base}/t/{slug}/invoices{query}"))
     .collect();
-    let list = hammer(&clients, &list_urls, seconds).await?;
-    let page_urls: Vec<String> = sample
-        .rows
+    let invoice = company
+        .sample
         .iter()
-        .map(|row| format!("{base}/t/seed-001/invoices/{}", row.id))
+        .map(|id| format!("{base}/t/{slug}/invoices/{id}"))
         .collect();
-    let page = hammer(&clients, &page_urls, seconds).await?;
+    vec![
+        ("invoice list", list),
+        ("dashboard", vec![format!("{base}/t/{slug}/")]),
+        ("invoice page", invoice),
+    ]
+}
 
-    // Webhooks: new buyer messages on seeded orders (each a new event), 16 senders.
-    let orders: Vec<i64> = repository
-        .open_orders(&scope, 1_000)
+/// Webhook figures: deliveries sent, seconds until all were accepted, seconds until all were ingested.
+struct Webhooks {
+    sent: usize,
+    accepted_secs: f64,
+    ingested_secs: f64,
+}
+
+async fn webhooks_still_to_ingest(db: &DatabaseConnection) -> anyhow::Result<i64> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM jobs WHERE kind = 'billit.webhook' AND state IN ('queued', 'running')",
+        ))
         .await?
-        .into_iter()
-        .map(|(_, order)| order)
-        .collect();
+        .ok_or_else(|| anyhow::anyhow!("no count"))?;
+    Ok(row.try_get("", "n")?)
+}
+
+/// `senders` post `count` webhooks (new buyer messages on the company's orders, each a new event), then wait
+/// until every one is ingested.
+async fn webhooks(
+    db: &DatabaseConnection,
+    base: &str,
+    token: &str,
+    orders: Vec<i64>,
+    senders: usize,
+    count: usize,
+) -> anyhow::Result<Webhooks> {
     anyhow::ensure!(!orders.is_empty(), "no seeded order");
-    let hook = format!("{base}/hooks/billit/{}", connection.webhook_token);
+    let hook = format!("{base}/hooks/billit/{token}");
     let plain = reqwest::Client::new();
     let started = Instant::now();
     let mut tasks = Vec::new();
-    let per_sender = webhooks.div_ceil(clients_count);
-    for sender in 0..clients_count {
+    let per_sender = count.div_ceil(senders);
+    for sender in 0..senders {
         let plain = plain.clone();
         let hook = hook.clone();
         let orders = orders.clone();
@@ -344,54 +375,194 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
     for task in tasks {
         task.await??;
     }
-    let sent = per_sender * clients_count;
     let accepted_secs = started.elapsed().as_secs_f64();
-    let queue = JobQueue::new(db.clone());
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let pending = queue
-            .list(JobState::Queued, 1_000_000)
-            .await?
-            .into_iter()
-            .chain(queue.list(JobState::Running, 1_000).await?)
-            .any(|job| job.kind == "billit.webhook");
-        if !pending || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while webhooks_still_to_ingest(db).await? > 0 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "webhooks not ingested after 15 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let processed_secs = started.elapsed().as_secs_f64();
-    let peak = server.peak_rss_mib();
-    drop(server);
+    Ok(Webhooks {
+        sent: per_sender * senders,
+        accepted_secs,
+        ingested_secs: started.elapsed().as_secs_f64(),
+    })
+}
 
+/// Gives the small company a webhook endpoint whose secret the bench knows; returns its token.
+async fn webhook_endpoint(
+    db: &DatabaseConnection,
+    data_dir: &std::path::Path,
+    scope: &TenantScope,
+) -> anyhow::Result<String> {
+    let master_key = MasterKey::load_or_create(data_dir).map_err(anyhow::Error::msg)?;
+    let connections = BillitConnectionRepository::new(db.clone());
+    let connection = connections
+        .save(
+            scope,
+            ConnectionSettings {
+                environment: BillitEnvironment::Embedded,
+                api_key_encrypted: Some(portal_app::crypto::encrypt(
+                    &master_key,
+                    scope.tenant_id(),
+                    "bench-key",
+                )?),
+                party_id: Some(1),
+                context_party_id: None,
+            },
+            None,
+        )
+        .await?;
+    connections
+        .set_webhook(
+            scope,
+            portal_app::crypto::encrypt(&master_key, scope.tenant_id(), SECRET)?,
+            &[],
+            None,
+        )
+        .await?;
+    Ok(connection.webhook_token)
+}
+
+/// `ratio`: the large company's rate over the small one's, with their sizes (`50000/1000 0.85`).
+fn print_figures(name: &str, company: &str, figures: &Figures, ratio: Option<(String, f64)>) {
+    let ratio = ratio.map_or_else(String::new, |(sizes, ratio)| {
+        format!("  {sizes} {ratio:.2}")
+    });
     println!(
-        "{label}: {tenants} companies × {invoices} invoices seeded in {seed_secs:.0} s; {clients_count} clients, {seconds} s per page kind"
+        "  {name:<13} {company:>8} {:>7.0} req/s  p50 {:>6.1} ms  p99 {:>6.1} ms  ({} requests, {} KiB each){ratio}",
+        figures.per_second,
+        figures.p50_ms,
+        figures.p99_ms,
+        figures.requests,
+        figures.bytes / 1024
     );
-    for (name, figures) in [("list page", &list), ("invoice page", &page)] {
+}
+
+async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
+    let small = env_number("LOAD_SMALL", 1_000);
+    let large = env_number("LOAD_LARGE", 50_000);
+    let clients_count = env_number("LOAD_CLIENTS", 16);
+    let seconds = env_number("LOAD_SECONDS", 10) as u64;
+    let webhook_count = env_number("LOAD_WEBHOOKS", 5_000);
+    let data_dir = database.scratch_dir().join("data");
+    let url = database.url();
+    let db = database.db.clone();
+
+    let started = Instant::now();
+    seed(&data_dir, &url, "small", small)?;
+    seed(&data_dir, &url, "large", large)?;
+    let seed_secs = started.elapsed().as_secs_f64();
+    let companies = [
+        company(&db, "small", small).await?,
+        company(&db, "large", large).await?,
+    ];
+    let token = webhook_endpoint(&db, &data_dir, &companies[0].scope).await?;
+    let orders: Vec<i64> = InvoiceRepository::new(db.clone())
+        .open_orders(&companies[0].scope, 1_000)
+        .await?
+        .into_iter()
+        .map(|(_, order)| order)
+        .collect();
+
+    let server = start_server(&data_dir, &url)?;
+    let base = server.base.clone();
+    println!(
+        "{label}: companies of {small} and {large} invoices seeded in {seed_secs:.0} s; {clients_count} connections, {seconds} s per page and company"
+    );
+    let mut clients = Vec::new();
+    for company in &companies {
+        let mut signed = Vec::new();
+        for _ in 0..clients_count {
+            signed.push(signed_in(&base, &format!("admin@{}.example.fr", company.slug)).await?);
+        }
+        clients.push(signed);
+    }
+    let css = hammer(
+        &clients[0],
+        &[format!("{base}/static/css/portal.css")],
+        seconds,
+    )
+    .await?;
+    print_figures("static CSS", "", &css, None);
+    let mut measured: Vec<Vec<(&str, Figures)>> = Vec::new();
+    for (company, signed) in companies.iter().zip(&clients) {
+        let mut figures = Vec::new();
+        for (name, urls) in pages(&base, company) {
+            figures.push((name, hammer(signed, &urls, seconds).await?));
+        }
+        measured.push(figures);
+    }
+    let (small_pages, large_pages) = (&measured[0], &measured[1]);
+    for ((name, small_figures), (_, large_figures)) in small_pages.iter().zip(large_pages) {
+        print_figures(
+            name,
+            &companies[0].invoices.to_string(),
+            small_figures,
+            None,
+        );
+        print_figures(
+            name,
+            &companies[1].invoices.to_string(),
+            large_figures,
+            Some((
+                format!("{}/{}", companies[1].invoices, companies[0].invoices),
+                large_figures.per_second / small_figures.per_second,
+            )),
+        );
+    }
+    if webhook_count > 0 {
+        let hooks = webhooks(&db, &base, &token, orders, clients_count, webhook_count).await?;
         println!(
-            "  {name:<13} {:>7.0} req/s  p50 {:>6.1} ms  p99 {:>6.1} ms  ({} requests, {} KiB each)",
-            figures.per_second,
-            figures.p50_ms,
-            figures.p99_ms,
-            figures.requests,
-            figures.bytes / 1024
+            "  webhooks      {} accepted in {:.1} s ({:.0}/s), all ingested after {:.1} s ({:.0}/s); {clients_count} senders",
+            hooks.sent,
+            hooks.accepted_secs,
+            hooks.sent as f64 / hooks.accepted_secs,
+            hooks.ingested_secs,
+            hooks.sent as f64 / hooks.ingested_secs
         );
     }
     println!(
-        "  webhooks      {sent} accepted in {accepted_secs:.1} s ({:.0}/s), all ingested after {processed_secs:.1} s ({:.0}/s)",
-        sent as f64 / accepted_secs,
-        sent as f64 / processed_secs
+        "  server peak memory (VmHWM) {:.0} MiB",
+        server.peak_rss_mib()
     );
-    println!("  server peak memory (VmHWM) {peak:.0} MiB");
+    drop(server);
     Ok(())
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; nothing else to parse.
-    if std::env::var(portal_persistence::testing::TEST_DATABASE_URL_VAR).is_ok() {
-        run("PostgreSQL", TestDatabase::new().await?).await
-    } else {
-        run("SQLite", TestDatabase::sqlite().await?).await
+    let postgres_url = std::env::var(portal_persistence::testing::TEST_DATABASE_URL_VAR)
+        .ok()
+        .filter(|url| !url.trim().is_empty());
+    let backends = std::env::var("LOAD_BACKENDS").unwrap_or_else(|_| {
+        if postgres_url.is_some() {
+            "sqlite,postgres".to_owned()
+        } else {
+            "sqlite".to_owned()
+        }
+    });
+    for backend in backends
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        match backend {
+            "sqlite" => run("SQLite", TestDatabase::sqlite().await?).await?,
+            "postgres" => {
+                anyhow::ensure!(
+                    postgres_url.is_some(),
+                    "LOAD_BACKENDS names postgres: set {} to a server",
+                    portal_persistence::testing::TEST_DATABASE_URL_VAR
+                );
+                // `TestDatabase::new` makes a fresh PostgreSQL database when the variable is set.
+                run("PostgreSQL", TestDatabase::new().await?).await?;
+            }
+            other => anyhow::bail!("LOAD_BACKENDS: unknown backend {other} (sqlite, postgres)"),
+        }
     }
+    Ok(())
 }

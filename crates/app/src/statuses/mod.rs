@@ -6,10 +6,12 @@
 //! when the supplier must act); then it tells the open pages.
 
 mod files;
+mod inbox;
 mod notify;
 mod sync;
 mod webhook;
 
+pub use inbox::DeliveryInbox;
 pub use sync::{SweepReport, sweep_tenant_now};
 
 use crate::App;
@@ -40,6 +42,7 @@ pub const NOTIFY_JOB: &str = "invoice.notify";
 pub fn register(registry: JobRegistry, state: &App) -> JobRegistry {
     let poll_every = Duration::from_secs(state.settings.billit.poll_interval_secs.max(1));
     let purge = state.clone();
+    let batch = state.clone();
     let (webhook, sync, sweep, sweep_tenant, fetch, notify) = (
         state.clone(),
         state.clone(),
@@ -50,6 +53,9 @@ pub fn register(registry: JobRegistry, state: &App) -> JobRegistry {
     );
     registry
         .handle(WEBHOOK_JOB, move |job| webhook::run(webhook.clone(), job))
+        .handle_batch(WEBHOOK_JOB, webhook::BATCH, move |jobs| {
+            webhook::run_batch(batch.clone(), jobs)
+        })
         .handle(SYNC_ORDER_JOB, move |job| {
             sync::run_sync_order(sync.clone(), job)
         })
@@ -68,6 +74,15 @@ pub fn register(registry: JobRegistry, state: &App) -> JobRegistry {
             PURGE_DELIVERIES_JOB,
             serde_json::json!({}),
         )
+}
+
+/// Applies claimed `billit.webhook` jobs together, as a worker does when many are due (see
+/// `webhook::run_batch`): one result per job, `Ok` when the job was completed with the batch's commit.
+pub async fn apply_webhook_batch(
+    state: App,
+    jobs: Vec<ClaimedJob>,
+) -> Vec<crate::worker::JobResult> {
+    webhook::run_batch(state, jobs).await
 }
 
 /// Daily: raw webhook bodies are kept for 30 days after they were applied.
@@ -141,9 +156,41 @@ pub(crate) enum Brought<'a> {
 pub(crate) async fn conclude(
     state: &App,
     scope: &TenantScope,
-    mut pass: StatusPass,
+    pass: StatusPass,
     brought: Brought<'_>,
 ) -> anyhow::Result<()> {
+    conclude_quietly(state, scope, pass, brought)
+        .await?
+        .tell(state);
+    Ok(())
+}
+
+/// What a concluded pass has to tell once its transaction is committed: the open pages, and this process's idle
+/// workers when it enqueued jobs.
+#[derive(Debug, Default)]
+pub(crate) struct Concluded {
+    live: Option<crate::live::LiveEvent>,
+    enqueued: bool,
+}
+
+impl Concluded {
+    pub(crate) fn tell(self, state: &App) {
+        if self.enqueued {
+            state.jobs.ring();
+        }
+        if let Some(event) = self.live {
+            state.live.publish(event);
+        }
+    }
+}
+
+/// [`conclude`] without telling anyone: for a pass inside a batch, whose news waits for the batch's commit.
+pub(crate) async fn conclude_quietly(
+    state: &App,
+    scope: &TenantScope,
+    mut pass: StatusPass,
+    brought: Brought<'_>,
+) -> anyhow::Result<Concluded> {
     let invoice = pass.record().id;
     let (before, after) = pass
         .refold()
@@ -221,24 +268,19 @@ pub(crate) async fn conclude(
     pass.commit()
         .await
         .context("cannot save the invoice's statuses")?;
-    if enqueued {
-        state.jobs.ring();
-    }
     if accepted > 0 {
         tracing::debug!(%invoice, accepted, "payments accepted by the tax authority");
     }
-    if before != after || accepted > 0 {
-        state.live.publish(crate::live::LiveEvent {
-            tenant: scope.tenant_id(),
-            invoice,
-            headline: if before == after {
-                None
-            } else {
-                after.headline.map(|code| code.0)
-            },
-        });
-    }
-    Ok(())
+    let live = (before != after || accepted > 0).then(|| crate::live::LiveEvent {
+        tenant: scope.tenant_id(),
+        invoice,
+        headline: if before == after {
+            None
+        } else {
+            after.headline.map(|code| code.0)
+        },
+    });
+    Ok(Concluded { live, enqueued })
 }
 
 /// What an email is about.

@@ -43,6 +43,16 @@ impl InvoiceRepository {
         facts: Option<&InvoiceFacts>,
     ) -> Result<Option<StatusPass>, InvoiceError> {
         let txn = crate::db::begin_write(&self.db).await?;
+        Self::pass_in(txn, scope, id, facts).await
+    }
+
+    /// Begins a pass inside `txn` (a transaction of its own, or a savepoint of a batch's transaction).
+    pub(crate) async fn pass_in(
+        txn: DatabaseTransaction,
+        scope: &TenantScope,
+        id: InvoiceId,
+        facts: Option<&InvoiceFacts>,
+    ) -> Result<Option<StatusPass>, InvoiceError> {
         let update = invoices::Entity::update_many();
         let update = match facts {
             Some(facts) => update

@@ -426,3 +426,144 @@ async fn two_nodes_on_one_database_never_claim_a_job_twice() {
     );
     other_node.close().await.unwrap();
 }
+
+/// A batch claim takes the next due job and the due jobs of the same kind behind it when that kind is batched;
+/// other kinds come alone, in queue order.
+#[tokio::test]
+async fn batch_claims_take_due_jobs_of_the_first_ones_kind() {
+    let test = fresh().await;
+    let (queue, clock) = queue_with_clock(&test.db);
+    let enqueue = async |kind: &str, n: usize| {
+        queue
+            .enqueue(NewJob::firm_wide(kind, serde_json::json!({ "n": n })))
+            .await
+            .unwrap();
+        // Distinct run-at times, so that the queue's order is the order of enqueueing.
+        clock.advance(Duration::from_millis(1));
+    };
+    for n in 0..3 {
+        enqueue("hook", n).await;
+    }
+    enqueue("mail", 3).await;
+    for n in 4..9 {
+        enqueue("hook", n).await;
+    }
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    queue
+        .enqueue(NewJob::firm_wide("hook", serde_json::json!({ "n": 99 })).run_at(later))
+        .await
+        .unwrap();
+    let numbers = |jobs: &[portal_persistence::jobs::ClaimedJob]| -> Vec<i64> {
+        jobs.iter()
+            .map(|job| {
+                job.payload::<serde_json::Value>().unwrap()["n"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect()
+    };
+
+    let first = queue.claim_batch("w", LEASE, &["hook"], 4).await.unwrap();
+    assert_eq!(
+        numbers(&first),
+        vec![0, 1, 2, 4],
+        "up to 4 due hooks, the mail left in place"
+    );
+    assert!(
+        first
+            .iter()
+            .all(|job| job.kind == "hook" && job.attempt == 1)
+    );
+    let second = queue.claim_batch("w", LEASE, &["hook"], 4).await.unwrap();
+    assert_eq!(
+        numbers(&second),
+        vec![3],
+        "a kind without batches comes alone"
+    );
+    let third = queue.claim_batch("w", LEASE, &["hook"], 4).await.unwrap();
+    assert_eq!(numbers(&third), vec![5, 6, 7, 8], "jobs not due yet stay");
+    assert!(
+        queue
+            .claim_batch("w", LEASE, &["hook"], 4)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Completing a batch is all or nothing: once a lease was taken over, none of it is marked done.
+    JobQueue::complete_all_in(&test.db, queue.now_ms(), &first)
+        .await
+        .unwrap();
+    clock.advance(LEASE + Duration::from_secs(1));
+    let taken_over = queue
+        .claim_batch("other", LEASE, &["hook"], 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        numbers(&taken_over),
+        vec![3],
+        "the mail's lease ran out first"
+    );
+    let taken_over = queue
+        .claim_batch("other", LEASE, &["hook"], 10)
+        .await
+        .unwrap();
+    assert_eq!(numbers(&taken_over), vec![5, 6, 7, 8]);
+    assert!(matches!(
+        JobQueue::complete_all_in(&test.db, queue.now_ms(), &third).await,
+        Err(portal_persistence::jobs::JobQueueError::LeaseLost(_))
+    ));
+    JobQueue::complete_all_in(&test.db, queue.now_ms(), &taken_over)
+        .await
+        .unwrap();
+    assert_eq!(queue.counts().await.unwrap().done, 8);
+}
+
+/// Workers claiming batches race for many jobs: each job is claimed by one worker only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_batch_claims_never_hand_a_job_out_twice() {
+    let test = fresh().await;
+    let queue = JobQueue::new(test.db.clone());
+    const JOBS: usize = 600;
+    const WORKERS: usize = 6;
+    let jobs = (0..JOBS)
+        .map(|n| {
+            NewJob::firm_wide(
+                if n % 7 == 0 { "other" } else { "hook" },
+                serde_json::json!({ "n": n }),
+            )
+        })
+        .collect();
+    queue.enqueue_all(jobs).await.unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for w in 0..WORKERS {
+        let queue = queue.clone();
+        let db = test.db.clone();
+        let seen = Arc::clone(&seen);
+        tasks.push(tokio::spawn(async move {
+            let name = format!("worker-{w}");
+            loop {
+                let jobs = queue
+                    .claim_batch(&name, LEASE, &["hook"], 25)
+                    .await
+                    .unwrap();
+                if jobs.is_empty() {
+                    break;
+                }
+                seen.lock().unwrap().extend(jobs.iter().map(|job| job.id));
+                JobQueue::complete_all_in(&db, queue.now_ms(), &jobs)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let seen = seen.lock().unwrap().clone();
+    let distinct: HashSet<_> = seen.iter().collect();
+    assert_eq!(seen.len(), JOBS, "every job claimed");
+    assert_eq!(distinct.len(), JOBS, "no job claimed twice");
+    assert_eq!(queue.counts().await.unwrap().done, JOBS as u64);
+}

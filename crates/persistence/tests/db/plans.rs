@@ -1372,7 +1372,11 @@ pub async fn run(world: &World) -> Plans {
         .check("firm pictures, sent per month", rec.take(), Allow::Nothing)
         .await;
     let months: Vec<String> = (0..12)
-        .map(|back| (now - Duration::days(30 * back)).format("%Y-%m").to_string())
+        .map(|back| {
+            (now - Duration::days(30 * back))
+                .format("%Y-%m")
+                .to_string()
+        })
         .rev()
         .collect();
     console

@@ -23,6 +23,8 @@ mod helpers;
 #[cfg(test)]
 mod inbox;
 #[cfg(test)]
+mod ingest;
+#[cfg(test)]
 mod live_rows;
 #[cfg(test)]
 mod logs;

@@ -122,15 +122,9 @@ pub async fn billit_webhook(
         Ok(text) => text,
         Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
     };
-    let stored = state
-        .deliveries
-        .clone()
-        .record_unless_replayed(&scope, body, &signature, portal_app::statuses::WEBHOOK_JOB)
-        .await
-        .map_err(anyhow::Error::from)?;
-    if stored.is_some() {
-        state.jobs.ring();
-    } else {
+    // Stored with its job (together with the deliveries arriving at the same moment), a worker woken.
+    let stored = state.webhook_inbox.record(&scope, body, &signature).await?;
+    if stored.is_none() {
         tracing::debug!(tenant = %scope.tenant_id(), "webhook replay ignored");
     }
     Ok(HttpResponse::Ok().finish())
