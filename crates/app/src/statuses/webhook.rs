@@ -359,6 +359,11 @@ async fn write_batch(
         .begin_batch()
         .await
         .context("cannot begin the batch")?;
+    let companies: Vec<&TenantScope> = groups.iter().map(|group| &group.scope).collect();
+    batch
+        .lock_companies(&companies)
+        .await
+        .context("cannot lock the batch's companies")?;
     let mut told = Vec::new();
     for group in groups {
         match apply_group(state, &batch, &group).await {
