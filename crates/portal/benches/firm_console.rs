@@ -1,4 +1,4 @@
-//! Load figures of the firm's console (`/firm/companies`, and `/firm/charts` beside it) against the real `portal`
+//! Load figures of the firm's console (the inbox `/firm`, `/firm/companies` and `/firm/charts`) against the real `portal`
 //! binary in its own process, on a database filled by `portal dev seed` (the seeding code, `portal_app::seed`).
 //!
 //! ```sh
@@ -7,7 +7,8 @@
 //! PORTAL_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench -p portal --bench firm_console
 //! ```
 //! Other knobs: `LOAD_CLIENTS` (8), `LOAD_SECONDS` per page (10).
-//! Figures: requests/s, p50 and p99 latency of the health page (sorted several ways) and of the charts page, and
+//! Figures: requests/s, p50 and p99 latency of the inbox (filtered several ways), the health page (sorted several
+//! ways) and the charts page, and
 //! the health statement's query plan (what each company's part reads).
 
 use portal_persistence::firm_console::FirmConsoleRepository;
@@ -257,6 +258,11 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
     .iter()
     .map(|query| format!("{base}/firm/companies{query}"))
     .collect();
+    let inbox_urls: Vec<String> = ["", "?kind=request", "?age=8-30", "?kind=rejected&age=30%2B"]
+        .iter()
+        .map(|query| format!("{base}/firm{query}"))
+        .collect();
+    let inbox = hammer(&clients, &inbox_urls, seconds).await?;
     let health = hammer(&clients, &health_urls, seconds).await?;
     let charts = hammer(&clients, &[format!("{base}/firm/charts")], seconds).await?;
     drop(server);
@@ -264,7 +270,11 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
     println!(
         "{label}: {tenants} companies × {invoices} invoices seeded in {seed_secs:.0} s; {clients_count} clients, {seconds} s per page"
     );
-    for (name, figures) in [("/firm/companies", &health), ("/firm/charts", &charts)] {
+    for (name, figures) in [
+        ("/firm", &inbox),
+        ("/firm/companies", &health),
+        ("/firm/charts", &charts),
+    ] {
         println!(
             "  {name:<16} {:>7.1} req/s  p50 {:>7.1} ms  p99 {:>7.1} ms  ({} requests, {} KiB each)",
             figures.per_second,
