@@ -29,9 +29,12 @@ mod m20261202_000020_query_plans;
 mod m20261202_000021_invoice_counts;
 mod m20261202_000022_search;
 mod m20261202_000025_firm_upkeep;
+mod m20261203_000026_inbox_since;
 
 /// The Paris month (`YYYY-MM`) of a timestamp column in SQL, as the kept monthly counts are keyed.
 pub use m20261202_000021_invoice_counts::paris_month_sql;
+/// The invoices still in flight (sent, not final, not delivered), as the partial index `idx_invoices_in_flight` says.
+pub use m20261203_000026_inbox_since::IN_FLIGHT;
 
 pub struct Migrator;
 
@@ -62,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000021_invoice_counts::Migration),
             Box::new(m20261202_000022_search::Migration),
             Box::new(m20261202_000025_firm_upkeep::Migration),
+            Box::new(m20261203_000026_inbox_since::Migration),
         ]
     }
 }

@@ -1,11 +1,13 @@
 //! The firm console's exception inbox: everything that needs someone, across the companies a person may see, in
 //! one query per page.
 //!
-//! One `UNION ALL` over the invoices' summary columns (open requests, refusals, rejections, tax-data rejections,
-//! failed submissions), the failed payments, the undelivered emails, the companies whose Billit connection fails
-//! (`billit_health`) and the companies from which no status came while invoices are in flight, each arm filtered by `tenant_id IN (the visible companies)` on an index that
-//! leads with `tenant_id` (so its work is bounded by the exceptions, never by the invoices), then ordered by how
-//! long each has waited and cut by a keyset cursor. The list of companies comes from scopes only.
+//! One `UNION ALL` of keys over the invoices' summary columns (open requests, refusals, rejections, tax-data
+//! rejections: `idx_invoices_waiting` alone; failed submissions), the failed payments, the undelivered emails, the
+//! companies whose Billit connection fails (`billit_health`) and the companies from which no status came while
+//! invoices are in flight (`idx_invoices_in_flight`), each arm filtered by `tenant_id IN (the visible companies)`
+//! on an index that leads with `tenant_id` (so its work is bounded by the exceptions, never by the invoices), then
+//! ordered by how long each has waited and cut by a keyset cursor. Only the rows of the page then read their
+//! details (number, customer, reasons, the answer by email). The list of companies comes from scopes only.
 
 use crate::scope::TenantScope;
 use chrono::{DateTime, Utc};
@@ -119,13 +121,17 @@ pub struct InboxQuery {
 }
 
 /// The statement's text and values for the scopes' companies (exposed for the query-plan test).
+///
+/// The page's rows are chosen first, from the arms' keys alone (the invoices' arm reads `idx_invoices_waiting`
+/// and nothing else); the details (number, customer, reasons, the answer by email) are then read for those rows
+/// only. Built the other way, every row that waits paid for its details before the sort kept fifty of them.
 pub fn inbox_statement(
     backend: DbBackend,
     scopes: &[TenantScope],
     query: &InboxQuery,
 ) -> sea_orm::Statement {
-    let (union, mut values) = union_of(scopes, query);
-    let mut sql = format!("SELECT * FROM ({union}) x WHERE 1 = 1");
+    let (union, mut values) = union_of(backend, scopes, query);
+    let mut sql = format!("WITH page AS MATERIALIZED (SELECT * FROM ({union}) x WHERE 1 = 1");
     push_age(&mut sql, &mut values, query);
     if let Some(after) = &query.after {
         sql.push_str(" AND (x.since > ? OR (x.since = ? AND x.item_id > ?))");
@@ -133,8 +139,35 @@ pub fn inbox_statement(
         values.push(after.since.into());
         values.push(after.item_id.into());
     }
-    sql.push_str(" ORDER BY x.since, x.item_id LIMIT ?");
+    sql.push_str(" ORDER BY x.since, x.item_id LIMIT ?)");
     values.push(i64::try_from(query.limit).unwrap_or(i64::MAX).into());
+    let statuses = STATUS_KINDS
+        .iter()
+        .map(|(kind, _)| format!("'{}'", kind.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // The open request's or the final status's latest event gives its reasons and requested action; the latest
+    // answer by email to the open request says whether and by whom it was answered.
+    sql.push_str(&format!(
+        " SELECT w.kind AS kind, w.tenant_id AS tenant_id, w.invoice_id AS invoice_id, i.number AS number, \
+         i.buyer_name AS buyer, w.code AS code, w.since AS since, w.item_id AS item_id, \
+         CASE WHEN w.kind IN ({statuses}) THEN (SELECT ev.reasons FROM invoice_events ev \
+         WHERE ev.tenant_id = w.tenant_id AND ev.invoice_id = w.invoice_id AND ev.code = w.code \
+         ORDER BY ev.at DESC LIMIT 1) END AS reasons, \
+         CASE WHEN w.kind IN ({statuses}) THEN (SELECT ev.requested_action FROM invoice_events ev \
+         WHERE ev.tenant_id = w.tenant_id AND ev.invoice_id = w.invoice_id AND ev.code = w.code \
+         ORDER BY ev.at DESC LIMIT 1) ELSE w.detail END AS requested_action, \
+         CASE WHEN w.kind IN ({statuses}, 'submission') THEN i.submission_error ELSE w.error END AS error, \
+         CASE WHEN w.kind IN ({statuses}) THEN (SELECT e.created_at FROM invoice_emails e \
+         WHERE e.tenant_id = w.tenant_id AND e.invoice_id = w.invoice_id \
+         AND e.request_code = i.open_request_code ORDER BY e.created_at DESC LIMIT 1) END AS answered_at, \
+         CASE WHEN w.kind IN ({statuses}) THEN (SELECT u.name FROM invoice_emails e \
+         JOIN users u ON u.id = e.sent_by WHERE e.tenant_id = w.tenant_id AND e.invoice_id = w.invoice_id \
+         AND e.request_code = i.open_request_code ORDER BY e.created_at DESC LIMIT 1) END AS answered_by, \
+         CASE WHEN w.kind = 'email' THEN NULL ELSE i.billit_order_id END AS order_id \
+         FROM page w LEFT JOIN invoices i ON i.tenant_id = w.tenant_id AND i.id = w.invoice_id \
+         ORDER BY w.since, w.item_id"
+    ));
     crate::jobs::statement(backend, &sql, values)
 }
 
@@ -155,7 +188,8 @@ pub async fn page<C: ConnectionTrait>(
         .collect()
 }
 
-/// How many rows of each kind the inbox holds (over the age filter, every kind), in one query.
+/// How many rows of each kind the inbox holds (over the age filter, every kind), in one query over the same keys
+/// as a page (no detail is read).
 pub async fn counts<C: ConnectionTrait>(
     conn: &C,
     scopes: &[TenantScope],
@@ -169,11 +203,11 @@ pub async fn counts<C: ConnectionTrait>(
         after: None,
         ..query.clone()
     };
-    let (union, mut values) = union_of(scopes, &every_kind);
+    let backend = conn.get_database_backend();
+    let (union, mut values) = union_of(backend, scopes, &every_kind);
     let mut sql = format!("SELECT x.kind AS kind, COUNT(*) AS n FROM ({union}) x WHERE 1 = 1");
     push_age(&mut sql, &mut values, &every_kind);
     sql.push_str(" GROUP BY x.kind");
-    let backend = conn.get_database_backend();
     let rows = conn
         .query_all_raw(crate::jobs::statement(backend, &sql, values))
         .await?;
@@ -182,7 +216,7 @@ pub async fn counts<C: ConnectionTrait>(
         let kind: String = row.try_get("", "kind")?;
         let n: i64 = row.try_get("", "n")?;
         if let Some(kind) = InboxKind::parse(&kind) {
-            out.push((kind, u64::try_from(n).unwrap_or(0)));
+            out.push((kind, u64::try_from(n).unwrap_or(0)))
         }
     }
     out.sort();
@@ -211,56 +245,71 @@ fn tenants_in(scopes: &[TenantScope], values: &mut Vec<Value>) -> String {
     format!("({marks})")
 }
 
-/// The arms the kinds need, in one `UNION ALL`; every arm has the same columns.
-fn union_of(scopes: &[TenantScope], query: &InboxQuery) -> (String, Vec<Value>) {
+/// The kinds an invoice's headline status makes, with their official codes.
+const STATUS_KINDS: [(InboxKind, &[i32]); 4] = [
+    (InboxKind::Request, &[207, 208]),
+    (InboxKind::Refused, &[210]),
+    (InboxKind::Rejected, &[213]),
+    (InboxKind::TaxRejected, &[251, 501]),
+];
+
+/// The arms the kinds need, in one `UNION ALL` of keys: what the row is, since when it waits and, for the rows
+/// that are not an invoice's, the words they carry. Every arm has the same columns.
+fn union_of(
+    backend: DbBackend,
+    scopes: &[TenantScope],
+    query: &InboxQuery,
+) -> (String, Vec<Value>) {
     let wants = |kind: InboxKind| query.kinds.is_empty() || query.kinds.contains(&kind);
     let mut values = Vec::new();
     let mut arms = Vec::new();
-    let statuses: Vec<(InboxKind, &str)> = [
-        (InboxKind::Request, "i.headline_code IN (207, 208)"),
-        (InboxKind::Refused, "i.headline_code = 210"),
-        (InboxKind::Rejected, "i.headline_code = 213"),
-        (InboxKind::TaxRejected, "i.headline_code IN (251, 501)"),
-    ]
-    .into_iter()
-    .filter(|(kind, _)| wants(*kind))
-    .collect();
+    let statuses: Vec<(InboxKind, &[i32])> = STATUS_KINDS
+        .into_iter()
+        .filter(|(kind, _)| wants(*kind))
+        .collect();
     if !statuses.is_empty() {
+        let list = |codes: &[i32]| {
+            codes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let case = statuses
             .iter()
-            .map(|(kind, condition)| format!("WHEN {condition} THEN '{}'", kind.as_str()))
+            .map(|(kind, codes)| {
+                format!(
+                    "WHEN i.headline_code IN ({}) THEN '{}'",
+                    list(codes),
+                    kind.as_str()
+                )
+            })
             .collect::<Vec<_>>()
             .join(" ");
-        let any = statuses
-            .iter()
-            .map(|(_, condition)| format!("({condition})"))
-            .collect::<Vec<_>>()
-            .join(" OR ");
+        let any = list(
+            &statuses
+                .iter()
+                .flat_map(|(_, codes)| codes.iter().copied())
+                .collect::<Vec<_>>(),
+        );
         let tenants = tenants_in(scopes, &mut values);
         values.push(true.into());
-        // The open request's or the final status's latest event gives its reasons and requested action; the
-        // latest answer by email to the open request says whether and by whom it was answered.
+        // Every column comes from `idx_invoices_waiting`: an open request waits since it was asked, any other
+        // status since it first arrived.
         arms.push(format!(
-            "SELECT CASE {case} ELSE 'other' END AS kind, i.tenant_id AS tenant_id, i.id AS invoice_id, \
-             i.number AS number, i.buyer_name AS buyer, i.headline_code AS code, \
-             CASE WHEN i.headline_code IN (207, 208) THEN COALESCE(i.open_request_since, i.updated_at) \
-             ELSE COALESCE((SELECT MIN(ev.at) FROM invoice_events ev WHERE ev.tenant_id = i.tenant_id \
-             AND ev.invoice_id = i.id AND ev.code = i.headline_code), i.updated_at) END AS since, \
-             i.id AS item_id, \
-             (SELECT ev.reasons FROM invoice_events ev WHERE ev.tenant_id = i.tenant_id \
-             AND ev.invoice_id = i.id AND ev.code = i.headline_code ORDER BY ev.at DESC LIMIT 1) AS reasons, \
-             (SELECT ev.requested_action FROM invoice_events ev WHERE ev.tenant_id = i.tenant_id \
-             AND ev.invoice_id = i.id AND ev.code = i.headline_code ORDER BY ev.at DESC LIMIT 1) \
-             AS requested_action, \
-             i.submission_error AS error, \
-             (SELECT e.created_at FROM invoice_emails e WHERE e.tenant_id = i.tenant_id \
-             AND e.invoice_id = i.id AND e.request_code = i.open_request_code \
-             ORDER BY e.created_at DESC LIMIT 1) AS answered_at, \
-             (SELECT u.name FROM invoice_emails e JOIN users u ON u.id = e.sent_by \
-             WHERE e.tenant_id = i.tenant_id AND e.invoice_id = i.id \
-             AND e.request_code = i.open_request_code ORDER BY e.created_at DESC LIMIT 1) AS answered_by, \
-             i.billit_order_id AS order_id \
-             FROM invoices i WHERE i.tenant_id IN {tenants} AND i.needs_action = ? AND ({any})"
+            "SELECT {} FROM invoices i WHERE i.tenant_id IN {tenants} AND i.needs_action = ? \
+             AND i.headline_code IN ({any})",
+            columns([
+                &format!("CASE {case} ELSE 'other' END"),
+                "i.tenant_id",
+                "i.id",
+                "i.headline_code",
+                "CASE WHEN i.headline_code IN (207, 208) \
+                 THEN COALESCE(i.open_request_since, i.headline_since) ELSE i.headline_since END",
+                "i.id",
+                "NULL",
+                "NULL",
+            ]),
         ));
     }
     if wants(InboxKind::Submission) {
@@ -268,32 +317,24 @@ fn union_of(scopes: &[TenantScope], query: &InboxQuery) -> (String, Vec<Value>) 
         arms.push(format!(
             "SELECT {} FROM invoices i WHERE i.tenant_id IN {tenants} AND i.submission_state = 'failed'",
             columns([
-                "'submission'", "i.tenant_id", "i.id", "i.number", "i.buyer_name", "i.headline_code",
-                "i.updated_at", "i.id", "NULL", "NULL", "i.submission_error", "NULL", "NULL",
-                "i.billit_order_id",
+                "'submission'", "i.tenant_id", "i.id", "i.headline_code", "i.updated_at", "i.id", "NULL",
+                "NULL",
             ]),
         ));
     }
     if wants(InboxKind::Payment) {
         let tenants = tenants_in(scopes, &mut values);
         arms.push(format!(
-            "SELECT {} FROM payments p JOIN invoices i ON i.id = p.invoice_id \
-             WHERE p.tenant_id IN {tenants} AND p.state = 'failed'",
+            "SELECT {} FROM payments p WHERE p.tenant_id IN {tenants} AND p.state = 'failed'",
             columns([
                 "'payment'",
                 "p.tenant_id",
                 "p.invoice_id",
-                "i.number",
-                "i.buyer_name",
                 "212",
                 "p.updated_at",
                 "p.id",
-                "NULL",
-                "p.error_detail",
                 "p.error_code",
-                "NULL",
-                "NULL",
-                "i.billit_order_id",
+                "p.error_detail",
             ]),
         ));
     }
@@ -301,11 +342,10 @@ fn union_of(scopes: &[TenantScope], query: &InboxQuery) -> (String, Vec<Value>) 
         let tenants = tenants_in(scopes, &mut values);
         arms.push(format!(
             "SELECT {} FROM outbox o LEFT JOIN invoice_emails e ON e.tenant_id = o.tenant_id AND e.outbox_id = o.id \
-             LEFT JOIN invoices i ON i.id = e.invoice_id \
              WHERE o.tenant_id IN {tenants} AND o.status IN ('failed', 'uncertain')",
             columns([
-                "'email'", "o.tenant_id", "e.invoice_id", "i.number", "i.buyer_name", "NULL",
-                "o.created_at", "o.id", "NULL", "NULL", "o.last_error", "NULL", "NULL", "NULL",
+                "'email'", "o.tenant_id", "e.invoice_id", NO_CODE, "o.created_at", "o.id", "o.last_error",
+                "NULL",
             ]),
         ));
     }
@@ -317,60 +357,77 @@ fn union_of(scopes: &[TenantScope], query: &InboxQuery) -> (String, Vec<Value>) 
             "SELECT {} FROM billit_health h WHERE h.tenant_id IN {tenants} AND h.last_error_at IS NOT NULL \
              AND (h.last_success_at IS NULL OR h.last_error_at > h.last_success_at)",
             columns([
-                "'connection'", "h.tenant_id", "NULL", "NULL", "NULL", "NULL",
-                "COALESCE(h.failing_since, h.last_error_at)", "h.tenant_id", "NULL", "NULL",
-                "h.last_error_kind", "NULL", "NULL", "NULL",
+                "'connection'", "h.tenant_id", NO_INVOICE, NO_CODE, "COALESCE(h.failing_since, h.last_error_at)",
+                "h.tenant_id", "h.last_error_kind", "NULL",
             ]),
         ));
     }
     if wants(InboxKind::Silent) {
+        // The invoices in flight only, through their partial index (the predicate is the index's, word for word).
+        // SQLite, which would rather walk every sent invoice of the company by `idx_invoices_tenant_state`
+        // (three equalities), is told which.
         let tenants = tenants_in(scopes, &mut values);
-        values.push(false.into());
+        let index = if backend == DbBackend::Sqlite {
+            " INDEXED BY idx_invoices_in_flight"
+        } else {
+            ""
+        };
         values.push(query.silent_before.into());
+        let in_flight = portal_migrations::IN_FLIGHT
+            .replace("submission_state", "i.submission_state")
+            .replace("is_final", "i.is_final")
+            .replace("delivery", "i.delivery");
         arms.push(format!(
-            "SELECT {} FROM invoices i WHERE i.tenant_id IN {tenants} AND i.submission_state = 'sent' \
-             AND i.is_final = ? AND i.delivery = 'pending' GROUP BY i.tenant_id \
+            "SELECT {} FROM invoices i{index} WHERE i.tenant_id IN {tenants} AND {in_flight} GROUP BY i.tenant_id \
              HAVING MAX(COALESCE(i.last_event_at, i.sent_at, i.updated_at)) < ?",
             columns([
-                "'silent'", "i.tenant_id", "NULL", "NULL", "NULL", "NULL",
-                "MAX(COALESCE(i.last_event_at, i.sent_at, i.updated_at))", "i.tenant_id", "NULL", "NULL",
-                "CAST(COUNT(*) AS TEXT)", "NULL", "NULL", "NULL",
+                "'silent'", "i.tenant_id", NO_INVOICE, NO_CODE,
+                "MAX(COALESCE(i.last_event_at, i.sent_at, i.updated_at))", "i.tenant_id",
+                "CAST(COUNT(*) AS TEXT)", "NULL",
             ]),
         ));
     }
     if arms.is_empty() {
         // No kind asked for: an empty result with the same columns.
-        arms.push(
-            "SELECT 'other' AS kind, NULL AS tenant_id, NULL AS invoice_id, NULL AS number, NULL AS buyer, \
-             NULL AS code, NULL AS since, NULL AS item_id, NULL AS reasons, NULL AS requested_action, \
-             NULL AS error, NULL AS answered_at, NULL AS answered_by, NULL AS order_id WHERE 1 = 0"
-                .to_owned(),
-        );
+        arms.push(format!(
+            "SELECT {} WHERE 1 = 0",
+            columns([
+                "'other'",
+                "CAST(NULL AS UUID)",
+                NO_INVOICE,
+                NO_CODE,
+                "CAST(NULL AS TIMESTAMPTZ)",
+                "CAST(NULL AS UUID)",
+                "NULL",
+                "NULL",
+            ])
+        ));
     }
     (arms.join(" UNION ALL "), values)
 }
 
+/// Typed empty values: PostgreSQL reads a bare `NULL` column as text, which the page's join and look-ups then
+/// compare with a uuid or an integer.
+const NO_INVOICE: &str = "CAST(NULL AS UUID)";
+const NO_CODE: &str = "CAST(NULL AS INTEGER)";
+
 /// The names every arm's columns go by: whichever arm comes first names the union's columns (a filter on one
-/// kind leaves that arm alone).
-const COLUMNS: [&str; 14] = [
+/// kind leaves that arm alone). `error` and `detail` carry the words of the rows that are not an invoice's
+/// status (a payment's failure code and Billit's words, the mail server's answer, the failing connection's
+/// word, how many invoices a silent company has in flight).
+const COLUMNS: [&str; 8] = [
     "kind",
     "tenant_id",
     "invoice_id",
-    "number",
-    "buyer",
     "code",
     "since",
     "item_id",
-    "reasons",
-    "requested_action",
     "error",
-    "answered_at",
-    "answered_by",
-    "order_id",
+    "detail",
 ];
 
 /// `expression AS name, …` in the order of [`COLUMNS`].
-fn columns(expressions: [&str; 14]) -> String {
+fn columns(expressions: [&str; 8]) -> String {
     expressions
         .iter()
         .zip(COLUMNS)

@@ -67,6 +67,8 @@ pub struct InvoiceSummary {
     pub unclassified: i32,
     pub events_count: i32,
     pub last_event_at: Option<DateTime<Utc>>,
+    /// When the headline status first arrived (its earliest counting event).
+    pub headline_since: Option<DateTime<Utc>>,
 }
 
 /// An invoice as stored.
@@ -516,6 +518,7 @@ fn summary_of(row: &invoices::Model) -> InvoiceSummary {
         unclassified: row.unclassified,
         events_count: row.events_count,
         last_event_at: row.last_event_at,
+        headline_since: row.headline_since,
     }
 }
 
@@ -1896,6 +1899,10 @@ async fn save_summary<C: ConnectionTrait>(
             invoices::Column::LastEventAt,
             Expr::value(summary.last_event_at),
         )
+        .col_expr(
+            invoices::Column::HeadlineSince,
+            Expr::value(summary.headline_since),
+        )
         .col_expr(invoices::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
         .filter(invoices::Column::Id.eq(id.as_uuid()))
@@ -1962,7 +1969,20 @@ pub fn summary_from(lifecycle: &Lifecycle, submission_failed: bool) -> InvoiceSu
         unclassified: i32::try_from(lifecycle.unclassified).unwrap_or(i32::MAX),
         events_count: i32::try_from(lifecycle.timeline.len()).unwrap_or(i32::MAX),
         last_event_at: lifecycle.timeline.last().map(|event| event.at),
+        headline_since: headline_since(lifecycle),
     }
+}
+
+/// The time of the earliest event that counts for the outcome and carries the headline's code (the timeline is in
+/// time order).
+fn headline_since(lifecycle: &Lifecycle) -> Option<DateTime<Utc>> {
+    let headline = lifecycle.current?;
+    lifecycle
+        .timeline
+        .iter()
+        .filter(|event| !lifecycle.ignored.contains(&event.dedup_key))
+        .find(|event| event.effective_code() == Some(headline))
+        .map(|event| event.at)
 }
 
 /// Sets some columns of one of the tenant's invoices (and its `updated_at`) on `conn`.

@@ -187,6 +187,7 @@ fn invoice_row(tenant: Uuid, seed: &SeedInvoice) -> invoices::ActiveModel {
         unclassified: Set(summary.unclassified),
         events_count: Set(summary.events_count),
         last_event_at: Set(summary.last_event_at),
+        headline_since: Set(summary.headline_since),
         billit_facts: Set(None),
         last_polled_at: Set(None),
         created_by: Set(None),

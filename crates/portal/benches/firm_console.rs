@@ -8,8 +8,11 @@
 //! ```
 //! Other knobs: `LOAD_CLIENTS` (8), `LOAD_SECONDS` per page (10).
 //! Figures: requests/s, p50 and p99 latency of the inbox (filtered several ways), the health page (sorted several
-//! ways) and the charts page, and
-//! the health statement's query plan (what each company's part reads).
+//! ways) and the charts page, the database reads per request (on SQLite the bytes the server process read, over
+//! 4 KiB pages: the database file's pages that each connection's 2 MiB page cache did not hold, the HTTP
+//! requests' few hundred bytes aside; on PostgreSQL the
+//! buffers its statements touched in the bench's database, hit or read, from `pg_stat_database` after the
+//! server's sessions have reported), and the health statement's query plan (what each company's part reads).
 
 use portal_persistence::firm_console::FirmConsoleRepository;
 use portal_persistence::testing::TestDatabase;
@@ -39,6 +42,33 @@ fn csrf_of(html: &str) -> String {
 struct Server {
     child: Child,
     base: String,
+}
+
+/// What the database gave the server so far: on SQLite the bytes the process read (its `rchar`); on PostgreSQL
+/// the shared buffers the database's statements touched (hit or read), once every session reported them.
+async fn database_reads(server: &Server, database: &TestDatabase) -> anyhow::Result<u64> {
+    if database.is_postgres() {
+        // Idle sessions report their counters every ten seconds at most.
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        let row = database
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT CAST(blks_hit + blks_read AS BIGINT) AS blocks FROM pg_stat_database \
+                 WHERE datname = current_database()",
+            ))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no pg_stat_database row"))?;
+        Ok(u64::try_from(row.try_get::<i64>("", "blocks")?)?)
+    } else {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", server.child.id()))?;
+        io.lines()
+            .find_map(|line| line.strip_prefix("rchar: "))
+            .ok_or_else(|| anyhow::anyhow!("no rchar in /proc/PID/io"))?
+            .trim()
+            .parse()
+            .map_err(Into::into)
+    }
 }
 
 impl Drop for Server {
@@ -112,6 +142,8 @@ async fn signed_in(base: &str) -> anyhow::Result<reqwest::Client> {
 }
 
 struct Figures {
+    /// Database pages (SQLite, 4 KiB) or buffers (PostgreSQL, 8 KiB) per request.
+    reads: f64,
     requests: usize,
     per_second: f64,
     p50_ms: f64,
@@ -161,6 +193,7 @@ async fn hammer(
             .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
     };
     Ok(Figures {
+        reads: 0.0,
         requests: all.len(),
         per_second: all.len() as f64 / elapsed,
         p50_ms: at(0.50),
@@ -262,10 +295,24 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
         .iter()
         .map(|query| format!("{base}/firm{query}"))
         .collect();
-    let inbox = hammer(&clients, &inbox_urls, seconds).await?;
-    let health = hammer(&clients, &health_urls, seconds).await?;
-    let charts = hammer(&clients, &[format!("{base}/firm/charts")], seconds).await?;
+    let page_size = if database.is_postgres() { 1 } else { 4096 };
+    let mut measured = Vec::new();
+    for urls in [inbox_urls, health_urls, vec![format!("{base}/firm/charts")]] {
+        let before = database_reads(&server, &database).await?;
+        let mut figures = hammer(&clients, &urls, seconds).await?;
+        let after = database_reads(&server, &database).await?;
+        figures.reads =
+            after.saturating_sub(before) as f64 / page_size as f64 / figures.requests.max(1) as f64;
+        measured.push(figures);
+    }
     drop(server);
+    let [inbox, health, charts] = <[Figures; 3]>::try_from(measured)
+        .map_err(|_| anyhow::anyhow!("three pages were measured"))?;
+    let unit = if database.is_postgres() {
+        "buffers"
+    } else {
+        "pages"
+    };
 
     println!(
         "{label}: {tenants} companies × {invoices} invoices seeded in {seed_secs:.0} s; {clients_count} clients, {seconds} s per page"
@@ -276,10 +323,11 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
         ("/firm/charts", &charts),
     ] {
         println!(
-            "  {name:<16} {:>7.1} req/s  p50 {:>7.1} ms  p99 {:>7.1} ms  ({} requests, {} KiB each)",
+            "  {name:<16} {:>7.1} req/s  p50 {:>7.1} ms  p99 {:>7.1} ms  {:>9.0} {unit} read/request  ({} requests, {} KiB each)",
             figures.per_second,
             figures.p50_ms,
             figures.p99_ms,
+            figures.reads,
             figures.requests,
             figures.bytes / 1024
         );

@@ -53,6 +53,8 @@ pub struct Model {
     pub unclassified: i32,
     pub events_count: i32,
     pub last_event_at: Option<DateTimeUtc>,
+    /// When the current headline status first arrived (the firm's inbox orders by it).
+    pub headline_since: Option<DateTimeUtc>,
     /// JSON `InvoiceFacts` as Billit's order last said.
     pub billit_facts: Option<String>,
     pub last_polled_at: Option<DateTimeUtc>,

@@ -183,3 +183,79 @@ async fn the_inbox_pages_oldest_first_over_the_given_companies_only() {
     );
     // Its plan (every arm on its index, no full scan) is checked in tests/db/plans.rs.
 }
+
+#[tokio::test]
+async fn a_status_row_waits_since_its_status_first_arrived_not_since_the_invoice_changed() {
+    let test = fresh().await;
+    let acme = scope_of(&test, "acme", "732829320").await;
+    let invoices = InvoiceRepository::new(test.db.clone());
+    waiting(&invoices, &acme, "A-1", 208, 9).await;
+    let content = InvoiceContent {
+        customer_id: None,
+        draft: InvoiceDraft {
+            number: "A-2".to_owned(),
+            ..InvoiceDraft::default()
+        },
+        totals: TotalsCents {
+            excl: 100,
+            vat: 20,
+            incl: 120,
+        },
+    };
+    let id = invoices.create_draft(&acme, &content, None).await.unwrap();
+    let sent = Utc::now() - Duration::days(12);
+    let rejected = Utc::now() - Duration::days(6);
+    invoices.mark_sent(&acme, id, sent).await.unwrap();
+    let events = [
+        StatusEvent::status(StatusCode(200), Source::Ppf, sent, "A-2-200"),
+        StatusEvent::status(StatusCode(251), Source::Ppf, rejected, "A-2-251-a"),
+        StatusEvent::status(
+            StatusCode(251),
+            Source::Ppf,
+            rejected + Duration::days(4),
+            "A-2-251-b",
+        ),
+    ];
+    invoices
+        .append_events(&acme, id, &events, "poll")
+        .await
+        .unwrap();
+    invoices.refold(&acme, id).await.unwrap();
+    // Folding again (a later poll) changes the invoice, not when its status came.
+    invoices.refold(&acme, id).await.unwrap();
+
+    let page = firm_inbox::page(&test.db, std::slice::from_ref(&acme), &query(10))
+        .await
+        .unwrap();
+    let rows: Vec<_> = page
+        .iter()
+        .map(|item| (item.number.clone().unwrap(), item.kind))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("A-1".to_owned(), InboxKind::Request),
+            ("A-2".to_owned(), InboxKind::TaxRejected),
+        ],
+        "oldest first: the request of nine days before the rejection of six"
+    );
+    assert_eq!(
+        page[1].since.timestamp(),
+        rejected.timestamp(),
+        "the tax rejection waits since the first 251 arrived, not since the invoice last changed"
+    );
+    let counts = firm_inbox::counts(
+        &test.db,
+        std::slice::from_ref(&acme),
+        &InboxQuery {
+            since_until: Some(Utc::now() - Duration::days(5)),
+            ..query(10)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        counts,
+        vec![(InboxKind::Request, 1), (InboxKind::TaxRejected, 1)]
+    );
+}
