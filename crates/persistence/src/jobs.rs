@@ -835,7 +835,6 @@ fn claimed(row: &QueryResult, worker: &str) -> Result<ClaimedJob, JobQueueError>
     })
 }
 
-/// A batch's jobs by the worker that holds them, in chunks of a bounded `IN` list.
 /// PostgreSQL's due jobs, first `limit` of them by `run_at_ms, id` (selecting `columns`, which must include both,
 /// and matching `also`), locked `FOR UPDATE SKIP LOCKED`: the queued ones that are due and those whose lease ran
 /// out, each read from its own index in queue order. One `WHERE` with both (an `OR`) cannot use an index for the
@@ -853,6 +852,7 @@ fn postgres_due(columns: &str, also: &str, limit: &str) -> String {
     )
 }
 
+/// A batch's jobs by the worker that holds them, in chunks of a bounded `IN` list.
 fn by_worker(jobs: &[ClaimedJob]) -> Vec<(String, &[ClaimedJob])> {
     const PER_STATEMENT: usize = 500;
     let mut sorted: Vec<(String, &[ClaimedJob])> = Vec::new();
