@@ -30,6 +30,7 @@ mod m20261202_000021_invoice_counts;
 mod m20261202_000022_search;
 mod m20261202_000025_firm_upkeep;
 mod m20261203_000026_inbox_since;
+mod m20261203_000027_job_claim_order;
 
 /// The Paris month (`YYYY-MM`) of a timestamp column in SQL, as the kept monthly counts are keyed.
 pub use m20261202_000021_invoice_counts::paris_month_sql;
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000022_search::Migration),
             Box::new(m20261202_000025_firm_upkeep::Migration),
             Box::new(m20261203_000026_inbox_since::Migration),
+            Box::new(m20261203_000027_job_claim_order::Migration),
         ]
     }
 }
