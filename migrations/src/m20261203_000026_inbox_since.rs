@@ -12,10 +12,11 @@
 //!   with the times the "silent company" arm takes the latest of. That arm read every sent, not final invoice
 //!   through `idx_invoices_tenant_state` and looked each one up for its delivery: about two thirds of a
 //!   company's invoices on every view of the inbox.
-//! - `idx_invoices_tenant_unpaid_due` (migration 000013) rebuilt with the amounts after its key: the health
-//!   page's overdue amount and the charts' amounts due add up each company's unpaid invoices, and looked every
-//!   one of them up in the table for its total and what was paid. Reminders read the same index in the same
-//!   order as before.
+//! - `idx_invoices_tenant_unpaid_due` (migration 000013) and `idx_invoices_open_requests` (000019) rebuilt with
+//!   every column their readers name: the health page's overdue sum, the charts' amounts due and the open
+//!   requests' count and ages looked every row up in the table (SQLite counts a partial index's predicate columns
+//!   as columns to read), 325,000 pages per view of the charts at 200 companies × 5,000 invoices. Reminders read
+//!   the unpaid index in the same order as before.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -39,6 +40,9 @@ const UNPAID_INDEX: &str = "idx_invoices_tenant_unpaid_due";
 /// Migration 000013's predicate, which the reminders' and the console's queries repeat.
 const UNPAID: &str =
     "document_type = 'invoice' AND is_final = false AND payment <> 'paid' AND due_date IS NOT NULL";
+const OPEN_REQUESTS_INDEX: &str = "idx_invoices_open_requests";
+/// Migration 000019's predicate.
+const OPEN_REQUESTS: &str = "open_request_code IS NOT NULL";
 
 /// The inbox's "silent" arm repeats this predicate word for word, so that both planners use the partial index.
 pub const IN_FLIGHT: &str =
@@ -88,15 +92,31 @@ impl MigrationTrait for Migration {
                  (tenant_id, last_event_at, sent_at, updated_at) WHERE {IN_FLIGHT}"
             ))
             .await?;
-        unpaid_index(
+        rebuild(
             manager,
-            "tenant_id, due_date, id, total_incl_cents, amount_paid_cents",
+            UNPAID_INDEX,
+            "tenant_id, due_date, id, total_incl_cents, amount_paid_cents, document_type, is_final, payment",
+            UNPAID,
+        )
+        .await?;
+        rebuild(
+            manager,
+            OPEN_REQUESTS_INDEX,
+            "tenant_id, open_request_since, open_request_code",
+            OPEN_REQUESTS,
         )
         .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        unpaid_index(manager, "tenant_id, due_date, id").await?;
+        rebuild(manager, UNPAID_INDEX, "tenant_id, due_date, id", UNPAID).await?;
+        rebuild(
+            manager,
+            OPEN_REQUESTS_INDEX,
+            "tenant_id, open_request_since",
+            OPEN_REQUESTS,
+        )
+        .await?;
         manager
             .drop_index(
                 Index::drop()
@@ -124,15 +144,20 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// Replaces the unpaid invoices' partial index by one on `columns`, under the same name and predicate.
+/// Replaces the partial index `name` by one on `columns` with the same `predicate`.
 ///
 /// One batch on one connection: a pooled SQLite connection whose schema predates the drop would refuse the
 /// creation ("already exists") while it prepares the statement.
-async fn unpaid_index(manager: &SchemaManager<'_>, columns: &str) -> Result<(), DbErr> {
+async fn rebuild(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    columns: &str,
+    predicate: &str,
+) -> Result<(), DbErr> {
     manager
         .get_connection()
         .execute_unprepared(&format!(
-            "DROP INDEX {UNPAID_INDEX}; CREATE INDEX {UNPAID_INDEX} ON invoices ({columns}) WHERE {UNPAID}"
+            "DROP INDEX {name}; CREATE INDEX {name} ON invoices ({columns}) WHERE {predicate}"
         ))
         .await?;
     Ok(())
