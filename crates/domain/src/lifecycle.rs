@@ -500,6 +500,17 @@ fn code_in(event: &StatusEvent, codes: &[u16]) -> bool {
 }
 
 impl Lifecycle {
+    /// When the headline status first arrived: the earliest event that counts for the outcome (not an ignored
+    /// re-delivery) and carries the headline's code. `None` before any status.
+    pub fn headline_since(&self) -> Option<DateTime<Utc>> {
+        let headline = self.current?;
+        self.timeline
+            .iter()
+            .filter(|event| !self.ignored.contains(&event.dedup_key))
+            .find(|event| event.effective_code() == Some(headline))
+            .map(|event| event.at)
+    }
+
     /// Folds an invoice's events into its lifecycle. Never panics; the result does not depend on
     /// the order of `events` nor on repeated events.
     pub fn fold(events: &[StatusEvent], facts: &InvoiceFacts) -> Self {

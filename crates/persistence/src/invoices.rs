@@ -1969,20 +1969,8 @@ pub fn summary_from(lifecycle: &Lifecycle, submission_failed: bool) -> InvoiceSu
         unclassified: i32::try_from(lifecycle.unclassified).unwrap_or(i32::MAX),
         events_count: i32::try_from(lifecycle.timeline.len()).unwrap_or(i32::MAX),
         last_event_at: lifecycle.timeline.last().map(|event| event.at),
-        headline_since: headline_since(lifecycle),
+        headline_since: lifecycle.headline_since(),
     }
-}
-
-/// The time of the earliest event that counts for the outcome and carries the headline's code (the timeline is in
-/// time order).
-fn headline_since(lifecycle: &Lifecycle) -> Option<DateTime<Utc>> {
-    let headline = lifecycle.current?;
-    lifecycle
-        .timeline
-        .iter()
-        .filter(|event| !lifecycle.ignored.contains(&event.dedup_key))
-        .find(|event| event.effective_code() == Some(headline))
-        .map(|event| event.at)
 }
 
 /// Sets some columns of one of the tenant's invoices (and its `updated_at`) on `conn`.

@@ -359,3 +359,20 @@ fn a_payment_acknowledgement_is_a_212_marked_so() {
         Lifecycle::fold(&[report], &facts).payment
     );
 }
+
+#[test]
+fn the_headline_waits_since_its_first_counting_event_whatever_the_order_given() {
+    let at = |day: u32| Utc.with_ymd_and_hms(2026, 11, day, 9, 0, 0).unwrap();
+    let events = [
+        StatusEvent::status(StatusCode(251), Source::Ppf, at(20), "251-b"),
+        StatusEvent::status(StatusCode(200), Source::Ppf, at(10), "200"),
+        StatusEvent::status(StatusCode(251), Source::Ppf, at(14), "251-a"),
+    ];
+    let lifecycle = Lifecycle::fold(&events, &InvoiceFacts::default());
+    assert_eq!(lifecycle.current, Some(StatusCode(251)));
+    assert_eq!(lifecycle.headline_since(), Some(at(14)));
+    assert_eq!(
+        Lifecycle::fold(&[], &InvoiceFacts::default()).headline_since(),
+        None
+    );
+}
