@@ -373,10 +373,8 @@ fn union_of(
             ""
         };
         values.push(query.silent_before.into());
-        let in_flight = portal_migrations::IN_FLIGHT
-            .replace("submission_state", "i.submission_state")
-            .replace("is_final", "i.is_final")
-            .replace("delivery", "i.delivery");
+        // The arm reads one table, so the predicate's bare column names are its own.
+        let in_flight = portal_migrations::IN_FLIGHT;
         arms.push(format!(
             "SELECT {} FROM invoices i{index} WHERE i.tenant_id IN {tenants} AND {in_flight} GROUP BY i.tenant_id \
              HAVING MAX(COALESCE(i.last_event_at, i.sent_at, i.updated_at)) < ?",
