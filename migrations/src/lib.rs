@@ -37,6 +37,23 @@ pub use m20261202_000021_invoice_counts::paris_month_sql;
 /// The invoices still in flight (sent, not final, not delivered), as the partial index `idx_invoices_in_flight` says.
 pub use m20261203_000026_inbox_since::IN_FLIGHT;
 
+/// Drops the index `name` and creates it again as `definition` (`ON table (…) [WHERE …]`), in one batch on one
+/// connection: a pooled SQLite connection whose schema predates the drop would refuse the creation ("already
+/// exists") while it prepares the statement.
+pub(crate) async fn rebuild_index(
+    manager: &sea_orm_migration::SchemaManager<'_>,
+    name: &str,
+    definition: &str,
+) -> Result<(), sea_orm_migration::DbErr> {
+    manager
+        .get_connection()
+        .execute_unprepared(&format!(
+            "DROP INDEX {name}; CREATE INDEX {name} {definition}"
+        ))
+        .await?;
+    Ok(())
+}
+
 pub struct Migrator;
 
 #[async_trait::async_trait]

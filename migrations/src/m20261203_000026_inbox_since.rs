@@ -144,21 +144,17 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// Replaces the partial index `name` by one on `columns` with the same `predicate`.
-///
-/// One batch on one connection: a pooled SQLite connection whose schema predates the drop would refuse the
-/// creation ("already exists") while it prepares the statement.
+/// Replaces the partial index `name` of the invoices by one on `columns` with the same `predicate`.
 async fn rebuild(
     manager: &SchemaManager<'_>,
     name: &str,
     columns: &str,
     predicate: &str,
 ) -> Result<(), DbErr> {
-    manager
-        .get_connection()
-        .execute_unprepared(&format!(
-            "DROP INDEX {name}; CREATE INDEX {name} ON invoices ({columns}) WHERE {predicate}"
-        ))
-        .await?;
-    Ok(())
+    crate::rebuild_index(
+        manager,
+        name,
+        &format!("ON invoices ({columns}) WHERE {predicate}"),
+    )
+    .await
 }

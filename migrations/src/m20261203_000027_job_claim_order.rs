@@ -10,16 +10,9 @@ pub struct Migration;
 
 const CLAIM_INDEX: &str = "idx_jobs_claim";
 
-/// One batch on one connection: a pooled SQLite connection whose schema predates the drop would refuse the
-/// creation ("already exists") while it prepares the statement.
+/// The claim index on `columns`.
 async fn claim_index(manager: &SchemaManager<'_>, columns: &str) -> Result<(), DbErr> {
-    manager
-        .get_connection()
-        .execute_unprepared(&format!(
-            "DROP INDEX {CLAIM_INDEX}; CREATE INDEX {CLAIM_INDEX} ON jobs ({columns})"
-        ))
-        .await?;
-    Ok(())
+    crate::rebuild_index(manager, CLAIM_INDEX, &format!("ON jobs ({columns})")).await
 }
 
 #[async_trait::async_trait]
