@@ -309,8 +309,9 @@ async fn record_a_payment(browser: &Browser, seen: &mut Vec<String>) {
             .contains("780,00"),
         "1 080,00 − 300,00 remains: {remaining}"
     );
-    let full = browser.find(".payments__full button").await;
-    browser.click(&full).await;
+    browser
+        .click_css(".payments__full button", Duration::from_secs(10))
+        .await;
     browser
         .wait_for("#payments .alert--success", Duration::from_secs(30))
         .await;

@@ -302,6 +302,16 @@ impl Browser {
         .await
     }
 
+    /// Clicks the element matching `css`, finding it again if the page replaced it in between (a live update
+    /// swaps a section while the test reaches for its button: "stale element reference").
+    pub async fn click_css(&self, css: &str, timeout: Duration) {
+        eventually(&format!("a click on `{css}`"), timeout, || async {
+            let element = self.try_find(css).await?;
+            answer(element.element.click()).await.ok()
+        })
+        .await;
+    }
+
     pub async fn click(&self, element: &Element) {
         must(&element.doing("clicking"), element.element.click()).await;
     }
