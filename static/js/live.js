@@ -6,6 +6,12 @@
 // - An invoice page or a dashboard (data-live-mode="parts"): the page is fetched again and only its top-level
 //   parts (sections) whose content changed are replaced.
 // - Anything else (the firm's inbox): the whole element is swapped, as before.
+//
+// The stream can fail to open (the server refuses a user's streams beyond a few, and a page left a moment ago still
+// holds its place until the server notices) or break; the browser's own retry stops on a refusal, so this opens
+// it again, later and later. Events sent while it was closed are lost: when it opens again, the whole element is
+// fetched again once. The element's data-live-state says where it stands ("connecting", "catching-up", "open",
+// "closed"), for styles and tests.
 (function () {
   "use strict";
 
@@ -20,6 +26,15 @@
   var again = false;
   // Invoices whose rows wait to be fetched; null in it means "everything" (events were missed).
   var pending = [];
+  // Whether the stream was closed since the page was shown (events may have been missed), and whether the
+  // refresh that catches up on them is still to finish.
+  var missed = false;
+  var catching = false;
+  var retryDelay = 2000;
+
+  function setState(state) {
+    root.setAttribute("data-live-state", state);
+  }
 
   // Someone typing in the element would lose their input: wait until they leave the field.
   function editing(element) {
@@ -205,6 +220,10 @@
       })
       .then(function () {
         busy = false;
+        if (everything && catching) {
+          catching = false;
+          setState("open");
+        }
         if (again) {
           again = false;
           schedule();
@@ -243,6 +262,36 @@
     }
   });
 
-  var source = new EventSource(url);
-  source.addEventListener("invoice", heard);
+  function connect() {
+    setState("connecting");
+    var source = new EventSource(url);
+    source.addEventListener("open", function () {
+      retryDelay = 2000;
+      if (missed) {
+        missed = false;
+        catching = true;
+        setState("catching-up");
+        if (pending.indexOf(null) < 0) {
+          pending.push(null);
+        }
+        schedule();
+      } else {
+        setState("open");
+      }
+    });
+    source.addEventListener("invoice", heard);
+    source.addEventListener("error", function () {
+      missed = true;
+      if (source.readyState === EventSource.CLOSED) {
+        // Refused or ended for good as far as the browser is concerned: try again later.
+        setState("closed");
+        window.setTimeout(connect, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 60000);
+      } else {
+        setState("connecting");
+      }
+    });
+  }
+
+  connect();
 })();

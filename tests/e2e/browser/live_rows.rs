@@ -2,6 +2,7 @@
 //! invoice's row alone (fetched from its own address), every other row stays the same DOM node, and the document
 //! is never reloaded.
 
+use super::nodes::Session;
 use super::webdriver::{Browser, eventually};
 use super::{CLAIRE, Demo, MARTIN, sign_in};
 use serde_json::json;
@@ -27,13 +28,10 @@ async fn rows_with_status(browser: &Browser, code: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn a_status_replaces_its_row_alone_and_the_list_is_not_reloaded() {
-    let demo = Demo::start(1_000).await;
-    let browser = Browser::start("live_rows").await;
-    sign_in(&browser, &demo, CLAIRE).await;
+/// The demonstration's suspended invoice (208), which waits for its completion (209): its id (as its row on the
+/// list names it) and its order number at Billit (from its page).
+async fn suspended_invoice(browser: &Browser, demo: &Demo) -> (String, i64) {
     let list = demo.url(&format!("{MARTIN}/invoices"));
-    // The demonstration's suspended invoice (208) waits for its completion (209): find its row.
     let suspended = eventually(
         "a suspended invoice (208) on the list",
         Duration::from_secs(180),
@@ -72,6 +70,48 @@ async fn a_status_replaces_its_row_alone_and_the_list_is_not_reloaded() {
             .and_then(|digits| digits.parse().ok())
     })
     .await;
+    (suspended, order)
+}
+
+/// The buyer completes the invoice at Billit (209): the sandbox sends its webhook.
+async fn complete_at_billit(demo: &Demo, order: i64) {
+    let injected = reqwest::Client::new()
+        .post(format!(
+            "{}/_sandbox/orders/{order}/events",
+            demo.sandbox_url
+        ))
+        .json(&json!({ "code": 209 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(injected.status().is_success(), "{injected:?}");
+}
+
+/// The status shown by an invoice's row, as its own address serves it.
+async fn row_status(session: &Session, demo: &Demo, src: &str) -> String {
+    let response = session.get(&demo.url(src)).await;
+    assert_eq!(response.status(), 200, "the row of {src}");
+    let html = response.text().await.unwrap();
+    let after = html
+        .split_once("class=\"status status--")
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("a status in the row: {html}"));
+    after
+        .split('<')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_status_replaces_its_row_alone_and_the_list_is_not_reloaded() {
+    let demo = Demo::start(1_000).await;
+    let browser = Browser::start("live_rows").await;
+    sign_in(&browser, &demo, CLAIRE).await;
+    let list = demo.url(&format!("{MARTIN}/invoices"));
+    let (suspended, order) = suspended_invoice(&browser, &demo).await;
 
     // The list, marked: the document, and every other row's node.
     browser.goto(&list).await;
@@ -79,6 +119,15 @@ async fn a_status_replaces_its_row_alone_and_the_list_is_not_reloaded() {
         .wait_until_script(
             "document.readyState === 'complete'",
             Duration::from_secs(20),
+        )
+        .await;
+    // Its stream is open (the pages left a moment ago may still hold the user's places for a while: the page
+    // opens it again later, and catches up by fetching the whole list once, which must not happen after the
+    // rows are marked).
+    browser
+        .wait_until_script(
+            "document.querySelector('[data-live]').getAttribute('data-live-state') === 'open'",
+            Duration::from_secs(90),
         )
         .await;
     let others = browser
@@ -98,17 +147,7 @@ async fn a_status_replaces_its_row_alone_and_the_list_is_not_reloaded() {
         others >= 1,
         "the list has other rows than the suspended one"
     );
-    // The buyer completes the invoice at Billit (209).
-    let injected = reqwest::Client::new()
-        .post(format!(
-            "{}/_sandbox/orders/{order}/events",
-            demo.sandbox_url
-        ))
-        .json(&json!({ "code": 209 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(injected.status().is_success(), "{injected:?}");
+    complete_at_billit(&demo, order).await;
 
     eventually(
         "the suspended invoice's row shows its new status",
@@ -147,6 +186,95 @@ async fn a_status_replaces_its_row_alone_and_the_list_is_not_reloaded() {
             .unwrap_or("208")
             .starts_with("208"),
         "{outcome}"
+    );
+    assert_eq!(browser.current_url().await, list);
+}
+
+/// A page whose event stream the server refused (the user's places are all taken) opens it again by itself once a
+/// place is free, and then shows what arrived meanwhile, without a reload.
+#[tokio::test]
+async fn a_page_refused_its_stream_opens_it_later_and_catches_up() {
+    let demo =
+        Demo::start_with_env(1_000, &[("PORTAL_SECURITY__LIVE_STREAMS_PER_USER", "1")]).await;
+    let browser = Browser::start("live_rows_refused").await;
+    sign_in(&browser, &demo, CLAIRE).await;
+    let (suspended, order) = suspended_invoice(&browser, &demo).await;
+    // A page without a stream, while the pages just left give their places back.
+    browser.goto("about:blank").await;
+
+    // Claire's only place is taken by the stream of another of her sessions (the pages just left may hold it a
+    // little longer: until the server notices they are gone).
+    let other = Session::sign_in(&demo.server.base_url, CLAIRE, demo.password(CLAIRE)).await;
+    let stream = eventually(
+        "the other session's stream opens",
+        Duration::from_secs(90),
+        || async {
+            let response = other.get(&demo.url(&format!("{MARTIN}/live"))).await;
+            (response.status() == 200).then_some(response)
+        },
+    )
+    .await;
+
+    // The list: its own stream is refused.
+    let list = demo.url(&format!("{MARTIN}/invoices"));
+    browser.goto(&list).await;
+    browser
+        .wait_until_script(
+            "document.querySelector('[data-live]').getAttribute('data-live-state') === 'closed'",
+            Duration::from_secs(30),
+        )
+        .await;
+    browser.execute("window.__marker = 1;", vec![]).await;
+    let src = browser
+        .execute(
+            "return document.querySelector('td[data-live-row=\"' + arguments[0] + '\"]') \
+                .getAttribute('data-live-src');",
+            vec![json!(suspended)],
+        )
+        .await
+        .as_str()
+        .map(str::to_owned)
+        .expect("the row's own address");
+
+    // The status arrives while the page hears nothing: the server has it, the page still shows 208.
+    complete_at_billit(&demo, order).await;
+    let now = eventually(
+        "the invoice's new status is stored",
+        Duration::from_secs(60),
+        || async {
+            let status = row_status(&other, &demo, &src).await;
+            (!status.starts_with("208")).then_some(status)
+        },
+    )
+    .await;
+    assert!(
+        rows_with_status(&browser, "208").await.contains(&suspended),
+        "a page without its stream has not heard of {now}"
+    );
+
+    // The place is given back: the page's stream opens again, and the page catches up.
+    drop(stream);
+    eventually(
+        "the page opens its stream again and shows the new status",
+        Duration::from_secs(120),
+        || async {
+            let open = browser
+                .execute(
+                    "return document.querySelector('[data-live]').getAttribute('data-live-state');",
+                    vec![],
+                )
+                .await;
+            let still = rows_with_status(&browser, "208").await;
+            (open == json!("open") && !still.contains(&suspended)).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        browser
+            .execute("return window.__marker === 1;", vec![])
+            .await,
+        json!(true),
+        "caught up without a reload"
     );
     assert_eq!(browser.current_url().await, list);
 }

@@ -37,11 +37,19 @@ impl Demo {
     /// Starts the portal sending its emails to `smtp_url` (a real SMTP server) instead of its file outbox; the
     /// demonstration's "sent emails" page then does not exist.
     pub async fn start_with_smtp(step_ms: u64, smtp_url: Option<&str>) -> Self {
+        match smtp_url {
+            Some(url) => Self::start_with_env(step_ms, &[("PORTAL_MAIL__SMTP_URL", url)]).await,
+            None => Self::start_with_env(step_ms, &[]).await,
+        }
+    }
+
+    /// Starts the portal with these settings (`PORTAL_…` environment variables) besides the defaults.
+    pub async fn start_with_env(step_ms: u64, env: &[(&str, &str)]) -> Self {
         let setup = Setup::new().await;
         let mut command = setup.command();
         command.env("PORTAL_BILLIT__EMBEDDED_STEP_MS", step_ms.to_string());
-        if let Some(url) = smtp_url {
-            command.env("PORTAL_MAIL__SMTP_URL", url);
+        for (name, value) in env {
+            command.env(name, value);
         }
         let server = Server::start(command);
         let lines = server.lines_until("passwords are shown once");

@@ -57,7 +57,7 @@ async fn link_near(browser: &Browser, page: &str, pattern: &str, near: &str) -> 
 }
 
 /// The Billit order number the invoice page shows.
-async fn order_id(browser: &Browser) -> i64 {
+pub(super) async fn order_id(browser: &Browser) -> i64 {
     let script = "var items = document.querySelectorAll('.meta li'); \
                   for (var i = 0; i < items.length; i++) { \
                     var found = /n°\\s*(\\d+)/.exec(items[i].textContent); \
@@ -71,14 +71,14 @@ async fn order_id(browser: &Browser) -> i64 {
 }
 
 /// A cookie jar of one: the session cookie's value, sent by hand, so that it can be sent again after signing out.
-struct Session {
+pub(super) struct Session {
     client: reqwest::Client,
     cookie: String,
 }
 
 impl Session {
     /// Signs in on `base` with the login form's CSRF token (bound to the pre-session cookie).
-    async fn sign_in(base: &str, email: &str, password: &str) -> Self {
+    pub(super) async fn sign_in(base: &str, email: &str, password: &str) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -102,7 +102,7 @@ impl Session {
         Self { client, cookie }
     }
 
-    async fn get(&self, url: &str) -> reqwest::Response {
+    pub(super) async fn get(&self, url: &str) -> reqwest::Response {
         self.client
             .get(url)
             .header("cookie", format!("portal_session={}", self.cookie))
@@ -191,14 +191,14 @@ async fn two_nodes_share_live_updates_and_sessions_on_one_postgresql() {
     let before = browser.text_of(HEADLINE).await;
     assert!(before.starts_with("208"), "suspended: {before}");
     browser.execute("window.__marker = 1;", vec![]).await;
-    // Give the page's event stream a moment to open before the status is sent.
+    // The page's event stream is open before the status is sent.
     browser
         .wait_until_script(
-            "document.querySelector('[data-live]') !== null",
-            Duration::from_secs(10),
+            "document.querySelector('[data-live]') !== null \
+             && document.querySelector('[data-live]').getAttribute('data-live-state') === 'open'",
+            Duration::from_secs(90),
         )
         .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
 
     // The buyer completes the invoice (209) at Billit: the sandbox signs and delivers the webhooks to node B (the
     // address its companies registered), whose workers ingest them; node A has no worker.
