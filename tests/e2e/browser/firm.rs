@@ -1,6 +1,7 @@
 //! The firm's console in a real Chromium: a firm accountant lands on it, sees requests of two companies of their
 //! portfolio, answers a suspension (208) of one of them by email from another window, and the console's row says
-//! "answered" without being reloaded (its live stream); the console passes axe.
+//! "answered" without being reloaded (its live stream); the console passes axe;
+//! outside the portfolio, a company's pages, the inbox filtered on it, its export and its live stream are 404s.
 
 use super::accessibility::axe;
 use super::webdriver::{Browser, eventually};
@@ -126,4 +127,25 @@ async fn a_firm_accountant_answers_a_request_and_the_console_says_so_without_rel
     // Outside the portfolio: 404, in the browser too.
     console.goto(&demo.url("/t/traiteur-rousseau/")).await;
     assert!(console.source().await.contains("404"));
+    // Its list, the inbox filtered on it, the inbox's export of it and its live stream, as the browser asks for them.
+    let outside = [
+        "/t/traiteur-rousseau/invoices",
+        "/firm?company=traiteur-rousseau",
+        "/firm/export.csv?company=traiteur-rousseau",
+        "/t/traiteur-rousseau/live",
+    ];
+    let statuses = console
+        .execute_async(
+            "var done = arguments[arguments.length - 1];
+             Promise.all(arguments[0].map(function (path) {
+               return fetch(path, { credentials: 'same-origin' }).then(function (answer) { return answer.status; });
+             })).then(done, function (error) { done(String(error)); });",
+            vec![serde_json::json!(outside)],
+        )
+        .await;
+    assert_eq!(
+        statuses,
+        serde_json::json!([404, 404, 404, 404]),
+        "outside the portfolio, for {outside:?}"
+    );
 }
