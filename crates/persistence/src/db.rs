@@ -34,6 +34,10 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// How long SQLite waits for a lock held by another connection before failing.
     pub sqlite_busy_timeout: Duration,
+    /// The memory SQLite may keep in the whole process (page caches, statements, schemas), in bytes; `None`: no
+    /// limit. Each connection's own page cache is 2 MiB, so without a limit a pool of 20 keeps 40 MiB of pages that
+    /// the operating system's file cache already holds; beyond the limit SQLite reuses its least recent pages.
+    pub sqlite_memory_limit: Option<u64>,
 }
 
 impl Default for PoolSettings {
@@ -42,6 +46,7 @@ impl Default for PoolSettings {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(10),
             sqlite_busy_timeout: Duration::from_secs(10),
+            sqlite_memory_limit: None,
         }
     }
 }
@@ -104,26 +109,38 @@ pub async fn connect(
         .min_connections(0)
         .acquire_timeout(pool.acquire_timeout)
         .sqlx_logging(false);
+    // `soft_heap_limit` is the process's, not the connection's: every connection sets the same value.
+    let memory_limit = pool.sqlite_memory_limit;
     if let DatabaseTarget::SqliteFile(path) = target {
         let path = path.clone();
         let busy = pool.sqlite_busy_timeout;
         options.map_sqlx_sqlite_opts(move |opts| {
-            opts.filename(&path)
+            let opts = opts
+                .filename(&path)
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(busy)
+                .busy_timeout(busy);
+            match memory_limit {
+                Some(limit) => opts.pragma("soft_heap_limit", limit.to_string()),
+                None => opts,
+            }
         });
     } else {
         // A `sqlite:` URL names a file too (the tests' and benches' way of pointing a process at one): the same
         // pragmas as the embedded default, or every commit waits for its own fsync (`synchronous=FULL`).
         let busy = pool.sqlite_busy_timeout;
         options.map_sqlx_sqlite_opts(move |opts| {
-            opts.journal_mode(SqliteJournalMode::Wal)
+            let opts = opts
+                .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(busy)
+                .busy_timeout(busy);
+            match memory_limit {
+                Some(limit) => opts.pragma("soft_heap_limit", limit.to_string()),
+                None => opts,
+            }
         });
     }
     sea_orm::Database::connect(options).await
@@ -169,6 +186,36 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn soft_heap_limit(db: &DatabaseConnection) -> i64 {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA soft_heap_limit",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    }
+
+    /// The pool's memory limit reaches SQLite (the process's soft heap limit, set again by every connection).
+    #[tokio::test]
+    async fn the_sqlite_memory_limit_is_set_by_every_connection() {
+        let dir = std::env::temp_dir().join(format!("portal-heap-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = DatabaseTarget::SqliteFile(dir.join("portal.db"));
+        for mib in [8, 12] {
+            let pool = PoolSettings {
+                sqlite_memory_limit: Some(mib * 1024 * 1024),
+                ..PoolSettings::default()
+            };
+            let db = connect(&target, &pool).await.unwrap();
+            assert_eq!(soft_heap_limit(&db).await, (mib * 1024 * 1024) as i64);
+            db.close().await.unwrap();
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// Every transaction of this crate writes, most after reading: each starts with [`begin_write`], never a
     /// deferred `begin()` (on SQLite, one that reads first fails with "database is locked" when it comes to

@@ -132,6 +132,8 @@ pub struct DatabaseConfig {
     /// `postgres://…` or `sqlite:…`; unset means SQLite at `<data_dir>/portal.db`.
     pub url: Option<Secret<String>>,
     pub max_connections: u32,
+    /// The memory SQLite may keep for the whole pool, in MiB (0: no limit); PostgreSQL ignores it.
+    pub sqlite_memory_mib: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -216,6 +218,7 @@ impl Default for DatabaseConfig {
         Self {
             url: None,
             max_connections: 10,
+            sqlite_memory_mib: 16,
         }
     }
 }
@@ -784,6 +787,7 @@ mod tests {
         assert_eq!(config.server.bind, "127.0.0.1:8080");
         assert_eq!(config.server.data_dir, PathBuf::from("data"));
         assert!(config.database.url.is_none());
+        assert_eq!(config.database.sqlite_memory_mib, 16);
         assert!(config.mail.smtp_url.is_none());
         assert_eq!(config.sqlite_path(), PathBuf::from("data/portal.db"));
     }
