@@ -156,8 +156,21 @@ async fn a_worker_dying_mid_batch_loses_nothing_and_applies_nothing_twice() {
 
     // Workers die one after another, each a little later into its batch (before it began, during its
     // transaction, or once it was done): each time the lease runs out, the next worker takes the whole batch over.
+    // The first dies as soon as it has claimed, before applying anything, so that a takeover happens whatever the
+    // machine's speed (a task stopped while its commit is already on its way still commits).
     let mut deaths = 0;
-    for (round, delay_ms) in [0_u64, 1, 3, 6, 12, 25].into_iter().enumerate() {
+    for (round, delay_ms) in [
+        None,
+        Some(0_u64),
+        Some(1),
+        Some(3),
+        Some(6),
+        Some(12),
+        Some(25),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let worker = format!("doomed-{round}");
         let jobs = queue
             .claim_batch(&worker, LEASE, &[WEBHOOK_JOB], 500)
@@ -170,13 +183,21 @@ async fn a_worker_dying_mid_batch_loses_nothing_and_applies_nothing_twice() {
             }
             break;
         }
-        let task = tokio::spawn(apply_webhook_batch(state.clone(), jobs));
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        if !task.is_finished() {
-            deaths += 1;
+        match delay_ms {
+            None => {
+                deaths += 1;
+                drop(jobs);
+            }
+            Some(delay_ms) => {
+                let task = tokio::spawn(apply_webhook_batch(state.clone(), jobs));
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                if !task.is_finished() {
+                    deaths += 1;
+                }
+                task.abort();
+                let _ = task.await;
+            }
         }
-        task.abort();
-        let _ = task.await;
         // What a dead worker leaves behind once its connection is gone: its uncommitted work undone.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_consistent(
