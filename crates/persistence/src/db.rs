@@ -1,7 +1,7 @@
 //! Opening the database (SQLite file or PostgreSQL) and bringing its schema up to date.
 
 use portal_migrations::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -109,41 +109,41 @@ pub async fn connect(
         .min_connections(0)
         .acquire_timeout(pool.acquire_timeout)
         .sqlx_logging(false);
-    // `soft_heap_limit` is the process's, not the connection's: every connection sets the same value.
+    let busy = pool.sqlite_busy_timeout;
     let memory_limit = pool.sqlite_memory_limit;
     if let DatabaseTarget::SqliteFile(path) = target {
         let path = path.clone();
-        let busy = pool.sqlite_busy_timeout;
         options.map_sqlx_sqlite_opts(move |opts| {
-            let opts = opts
-                .filename(&path)
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(busy);
-            match memory_limit {
-                Some(limit) => opts.pragma("soft_heap_limit", limit.to_string()),
-                None => opts,
-            }
+            sqlite_pragmas(
+                opts.filename(&path).create_if_missing(true),
+                busy,
+                memory_limit,
+            )
         });
     } else {
         // A `sqlite:` URL names a file too (the tests' and benches' way of pointing a process at one): the same
         // pragmas as the embedded default, or every commit waits for its own fsync (`synchronous=FULL`).
-        let busy = pool.sqlite_busy_timeout;
-        options.map_sqlx_sqlite_opts(move |opts| {
-            let opts = opts
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(busy);
-            match memory_limit {
-                Some(limit) => opts.pragma("soft_heap_limit", limit.to_string()),
-                None => opts,
-            }
-        });
+        options.map_sqlx_sqlite_opts(move |opts| sqlite_pragmas(opts, busy, memory_limit));
     }
     sea_orm::Database::connect(options).await
+}
+
+/// What every SQLite connection of the pool sets, whichever way the file was named.
+fn sqlite_pragmas(
+    opts: SqliteConnectOptions,
+    busy: Duration,
+    memory_limit: Option<u64>,
+) -> SqliteConnectOptions {
+    let opts = opts
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(busy);
+    // `soft_heap_limit` is the process's, not the connection's: every connection sets the same value.
+    match memory_limit {
+        Some(limit) => opts.pragma("soft_heap_limit", limit.to_string()),
+        None => opts,
+    }
 }
 
 fn sqlite_url(path: &Path) -> String {
