@@ -271,6 +271,12 @@ impl Config {
         self.server.data_dir.join("portal.db")
     }
 
+    /// `database.sqlite_memory_mib` in bytes, `None` for 0 (no limit).
+    pub fn sqlite_memory_limit(&self) -> Option<u64> {
+        let mib = self.database.sqlite_memory_mib;
+        (mib > 0).then(|| mib.saturating_mul(1024 * 1024))
+    }
+
     pub fn outbox_dir(&self) -> PathBuf {
         self.server.data_dir.join("outbox")
     }
@@ -788,8 +794,17 @@ mod tests {
         assert_eq!(config.server.data_dir, PathBuf::from("data"));
         assert!(config.database.url.is_none());
         assert_eq!(config.database.sqlite_memory_mib, 16);
+        assert_eq!(config.sqlite_memory_limit(), Some(16 * 1024 * 1024));
         assert!(config.mail.smtp_url.is_none());
         assert_eq!(config.sqlite_path(), PathBuf::from("data/portal.db"));
+    }
+
+    #[test]
+    fn no_sqlite_memory_limit_is_zero_in_the_environment() {
+        let config = Config::load(&env(&[("PORTAL_DATABASE__SQLITE_MEMORY_MIB", "0")])).unwrap();
+        assert_eq!(config.sqlite_memory_limit(), None);
+        let config = Config::load(&env(&[("PORTAL_DATABASE__SQLITE_MEMORY_MIB", "48")])).unwrap();
+        assert_eq!(config.sqlite_memory_limit(), Some(48 * 1024 * 1024));
     }
 
     #[test]

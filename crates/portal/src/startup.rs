@@ -32,12 +32,7 @@ pub async fn open_database(config: &Config) -> Result<db::Db, StartError> {
     };
     let pool = PoolSettings {
         max_connections: config.database.max_connections,
-        sqlite_memory_limit: (config.database.sqlite_memory_mib > 0).then(|| {
-            config
-                .database
-                .sqlite_memory_mib
-                .saturating_mul(1024 * 1024)
-        }),
+        sqlite_memory_limit: config.sqlite_memory_limit(),
         ..PoolSettings::default()
     };
     let db = db::connect(&target, &pool)
