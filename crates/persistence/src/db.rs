@@ -34,9 +34,14 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// How long SQLite waits for a lock held by another connection before failing.
     pub sqlite_busy_timeout: Duration,
-    /// The memory SQLite may keep in the whole process (page caches, statements, schemas), in bytes; `None`: no
-    /// limit. Each connection's own page cache is 2 MiB, so without a limit a pool of 20 keeps 40 MiB of pages that
-    /// the operating system's file cache already holds; beyond the limit SQLite reuses its least recent pages.
+    /// The memory SQLite's page caches may keep, all the pool's connections together, in bytes; `None`: SQLite's
+    /// default of 2 MiB per connection (a pool of 20 then keeps 40 MiB of pages that the operating system's file
+    /// cache already holds). Each connection gets its share as `PRAGMA cache_size`, beyond which it reuses its
+    /// least recent pages.
+    ///
+    /// Not `PRAGMA soft_heap_limit`: that needs SQLite's memory accounting, which takes one process-wide mutex
+    /// around every allocation of every connection (a list page's 50 rows are thousands of allocations); the
+    /// build turns the accounting off (`SQLITE_DEFAULT_MEMSTATUS=0` in `.cargo/config.toml`).
     pub sqlite_memory_limit: Option<u64>,
 }
 
@@ -110,20 +115,22 @@ pub async fn connect(
         .acquire_timeout(pool.acquire_timeout)
         .sqlx_logging(false);
     let busy = pool.sqlite_busy_timeout;
-    let memory_limit = pool.sqlite_memory_limit;
+    let cache_kib = pool
+        .sqlite_memory_limit
+        .map(|bytes| sqlite_cache_kib(bytes, pool.max_connections));
     if let DatabaseTarget::SqliteFile(path) = target {
         let path = path.clone();
         options.map_sqlx_sqlite_opts(move |opts| {
             sqlite_pragmas(
                 opts.filename(&path).create_if_missing(true),
                 busy,
-                memory_limit,
+                cache_kib,
             )
         });
     } else {
         // A `sqlite:` URL names a file too (the tests' and benches' way of pointing a process at one): the same
         // pragmas as the embedded default, or every commit waits for its own fsync (`synchronous=FULL`).
-        options.map_sqlx_sqlite_opts(move |opts| sqlite_pragmas(opts, busy, memory_limit));
+        options.map_sqlx_sqlite_opts(move |opts| sqlite_pragmas(opts, busy, cache_kib));
     }
     sea_orm::Database::connect(options).await
 }
@@ -132,18 +139,24 @@ pub async fn connect(
 fn sqlite_pragmas(
     opts: SqliteConnectOptions,
     busy: Duration,
-    memory_limit: Option<u64>,
+    cache_kib: Option<u64>,
 ) -> SqliteConnectOptions {
     let opts = opts
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(busy);
-    // `soft_heap_limit` is the process's, not the connection's: every connection sets the same value.
-    match memory_limit {
-        Some(limit) => opts.pragma("soft_heap_limit", limit.to_string()),
+    // A negative cache size is in KiB rather than pages.
+    match cache_kib {
+        Some(kib) => opts.pragma("cache_size", format!("-{kib}")),
         None => opts,
     }
+}
+
+/// One connection's share of the pool's page cache budget, in KiB (at least 64: a connection with almost no cache
+/// reads the same b-tree pages again within one statement).
+fn sqlite_cache_kib(bytes: u64, connections: u32) -> u64 {
+    (bytes / 1024 / u64::from(connections.max(1))).max(64)
 }
 
 fn sqlite_url(path: &Path) -> String {
@@ -187,33 +200,46 @@ where
 mod tests {
     use super::*;
 
-    async fn soft_heap_limit(db: &DatabaseConnection) -> i64 {
-        let row = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA soft_heap_limit",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get_by_index::<i64>(0).unwrap()
+    /// `PRAGMA cache_size` of `count` of the pool's connections, all held at once (so that each answer is another
+    /// connection's).
+    async fn cache_sizes(db: &DatabaseConnection, count: u32) -> Vec<i64> {
+        let pool = db.get_sqlite_connection_pool();
+        let mut held = Vec::new();
+        for _ in 0..count {
+            held.push(pool.acquire().await.unwrap());
+        }
+        let mut sizes = Vec::new();
+        for connection in &mut held {
+            sizes.push(
+                sea_orm::sqlx::query_scalar::<_, i64>("PRAGMA cache_size")
+                    .fetch_one(&mut **connection)
+                    .await
+                    .unwrap(),
+            );
+        }
+        sizes
     }
 
-    /// The pool's memory limit reaches SQLite (the process's soft heap limit, set again by every connection).
+    /// The pool's memory budget reaches SQLite: every connection's page cache is its share of it.
     #[tokio::test]
-    async fn the_sqlite_memory_limit_is_set_by_every_connection() {
+    async fn the_sqlite_memory_limit_is_shared_by_every_connection() {
         let dir = std::env::temp_dir().join(format!("portal-heap-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
         let target = DatabaseTarget::SqliteFile(dir.join("portal.db"));
-        for mib in [8, 12] {
+        for (mib, connections, kib) in [(8, 4, 2048), (12, 3, 4096), (1, 40, 64)] {
             let pool = PoolSettings {
+                max_connections: connections,
                 sqlite_memory_limit: Some(mib * 1024 * 1024),
                 ..PoolSettings::default()
             };
             let db = connect(&target, &pool).await.unwrap();
-            assert_eq!(soft_heap_limit(&db).await, (mib * 1024 * 1024) as i64);
+            let sizes = cache_sizes(&db, connections).await;
+            assert_eq!(sizes, vec![-kib; connections as usize], "{mib} MiB");
             db.close().await.unwrap();
         }
+        let db = connect(&target, &PoolSettings::default()).await.unwrap();
+        assert_eq!(cache_sizes(&db, 2).await, [-2000, -2000], "SQLite's own default");
+        db.close().await.unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
