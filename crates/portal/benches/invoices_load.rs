@@ -18,7 +18,9 @@
 //! Knobs: `LOAD_BACKENDS` (`sqlite,postgres`; by default SQLite, plus PostgreSQL when
 //! `PORTAL_TEST_DATABASE_URL` names a server, which `postgres` requires), `LOAD_SMALL` (1,000 invoices) and
 //! `LOAD_LARGE` (50,000) for the two companies, `LOAD_CLIENTS` (16), `LOAD_SECONDS` per page and company (10),
-//! `LOAD_WEBHOOKS` (5,000; 0 skips them), `LOAD_WORKERS` (the server's `jobs.workers`, 2).
+//! `LOAD_WEBHOOKS` (5,000; 0 skips them), `LOAD_WORKERS` (the server's `jobs.workers`, 2), `LOAD_POOL` (the
+//! server's `database.max_connections`; its default, 10, otherwise); `LOAD_EACH_LIST_URL` (set: also each of the
+//! list's filters alone).
 
 use portal_app::master_key::MasterKey;
 use portal_billit::webhook::sign;
@@ -93,9 +95,13 @@ fn portal(data_dir: &std::path::Path, database_url: &str) -> Command {
 }
 
 fn start_server(data_dir: &std::path::Path, database_url: &str) -> anyhow::Result<Server> {
-    let mut child = portal(data_dir, database_url)
+    let mut server = portal(data_dir, database_url);
+    // The pool the portal has by default (`database.max_connections`), unless `LOAD_POOL` names another.
+    if let Ok(pool) = std::env::var("LOAD_POOL") {
+        server.env("PORTAL_DATABASE__MAX_CONNECTIONS", pool);
+    }
+    let mut child = server
         .args(["serve", "--bind", "127.0.0.1:0", "--no-demo"])
-        .env("PORTAL_DATABASE__MAX_CONNECTIONS", "20")
         .env(
             "PORTAL_JOBS__WORKERS",
             env_number("LOAD_WORKERS", 2).to_string(),
@@ -512,6 +518,22 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
                 large_figures.per_second / small_figures.per_second,
             )),
         );
+    }
+    if std::env::var_os("LOAD_EACH_LIST_URL").is_some() {
+        // Which of the list's filters costs what, each alone.
+        for (company, signed) in companies.iter().zip(&clients) {
+            for (name, urls) in pages(&base, company) {
+                if name != "invoice list" {
+                    continue;
+                }
+                for url in urls {
+                    let figures = hammer(signed, std::slice::from_ref(&url), seconds).await?;
+                    let query = url.split_once('?').map_or("(none)", |(_, query)| query);
+                    let query: String = query.chars().take(24).collect();
+                    print_figures(&query, &company.invoices.to_string(), &figures, None);
+                }
+            }
+        }
     }
     if webhook_count > 0 {
         let hooks = webhooks(&db, &base, &token, orders, clients_count, webhook_count).await?;
