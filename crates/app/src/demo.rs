@@ -437,7 +437,7 @@ async fn create_company(
                 continue;
             }
             match queue(state, &scope, company.siren, &record, None).await {
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(QueueError::Storage(error)) => return Err(error),
                 Err(refused) => tracing::warn!(outcome = ?refused, "a demo invoice was not queued"),
             }

@@ -116,14 +116,15 @@ fn storage(error: impl Into<anyhow::Error>) -> QueueError {
 
 /// Checks the stored invoice again and, if the table of actions lets it be sent (a draft) or retried (a failed
 /// submission, see [`queue_action`]) and nothing is wrong, queues it with its job and the audit entry `audit`
-/// when there is one (the demo has none), in one transaction: nothing queued, no entry.
+/// when there is one (the demo has none), in one transaction: nothing queued, no entry. Returns the invoice as
+/// queued.
 pub async fn queue(
     state: &App,
     scope: &TenantScope,
     seller_siren: &str,
     record: &InvoiceRecord,
     audit: Option<AuditEntry>,
-) -> Result<(), QueueError> {
+) -> Result<InvoiceRecord, QueueError> {
     decide(
         queue_action(record),
         &crate::actions::without_amounts(record),
@@ -178,10 +179,18 @@ pub async fn queue(
             }
         }
     }
+    // The invoice as queued, read before a worker is woken: one woken first could already be sending it, and the
+    // answer to "queue it" would then depend on the race.
+    let queued = state
+        .invoices
+        .get(scope, id)
+        .await
+        .map_err(storage)?
+        .ok_or(QueueError::NotSubmittable)?;
     // The job was committed with the invoice: wake a worker of this process.
     state.jobs.ring();
     publish(state, scope, id);
-    Ok(())
+    Ok(queued)
 }
 
 /// The directory check before queueing (see [`directory`](super::directory)). Without a usable Billit connection

@@ -927,7 +927,7 @@ pub async fn submit(
             format!("invoice:{}", record.id),
         )
         .details(serde_json::json!({ "number": record.number(), "api_token": via_token(&caller) }));
-        match submit::queue(
+        let queued = match submit::queue(
             &state,
             &caller.scope,
             &caller.tenant.siren,
@@ -936,7 +936,7 @@ pub async fn submit(
         )
         .await
         {
-            Ok(()) => {}
+            Ok(queued) => queued,
             Err(QueueError::Problems(problems)) => {
                 return Err(ApiError::Validation(
                     problems.iter().map(field_problem).collect(),
@@ -968,12 +968,7 @@ pub async fn submit(
                 return Err(ApiError::refused("api.not_submittable", Vec::new()));
             }
             Err(other) => return Err(ApiError::from_failure(other)),
-        }
-        let queued = state
-            .invoices
-            .get(&caller.scope, record.id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
+        };
         let out = with_timeline(&state, &caller, &queued).await?;
         Ok((StatusCode::ACCEPTED, serde_json::to_value(out)?))
     })

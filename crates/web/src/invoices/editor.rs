@@ -1004,7 +1004,7 @@ async fn queue_and_redirect(
     .await;
     let slug = &ctx.tenant.slug;
     match outcome {
-        Ok(()) => Ok(see_other(&invoice_page(slug, invoice.id))),
+        Ok(_) => Ok(see_other(&invoice_page(slug, invoice.id))),
         Err(QueueError::Problems(_)) if editable(invoice).is_ok() => Ok(see_other(&format!(
             "{}?notice=fix_first",
             edit_page(slug, invoice.id)
