@@ -238,7 +238,11 @@ mod tests {
             db.close().await.unwrap();
         }
         let db = connect(&target, &PoolSettings::default()).await.unwrap();
-        assert_eq!(cache_sizes(&db, 2).await, [-2000, -2000], "SQLite's own default");
+        assert_eq!(
+            cache_sizes(&db, 2).await,
+            [-2000, -2000],
+            "SQLite's own default"
+        );
         db.close().await.unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -132,7 +132,9 @@ pub struct DatabaseConfig {
     /// `postgres://…` or `sqlite:…`; unset means SQLite at `<data_dir>/portal.db`.
     pub url: Option<Secret<String>>,
     pub max_connections: u32,
-    /// The memory SQLite may keep for the whole pool, in MiB (0: no limit); PostgreSQL ignores it.
+    /// The memory SQLite's page caches may keep, the whole pool together, in MiB (0: SQLite's 2 MiB per
+    /// connection); PostgreSQL ignores it. 8 by default: the pages are in the system's file cache anyway, and with
+    /// 16 the load bench's peak resident memory was 101–105 MiB against 92 with 8, at the same page rates.
     pub sqlite_memory_mib: u64,
 }
 
@@ -218,7 +220,7 @@ impl Default for DatabaseConfig {
         Self {
             url: None,
             max_connections: 10,
-            sqlite_memory_mib: 16,
+            sqlite_memory_mib: 8,
         }
     }
 }
@@ -793,8 +795,8 @@ mod tests {
         assert_eq!(config.server.bind, "127.0.0.1:8080");
         assert_eq!(config.server.data_dir, PathBuf::from("data"));
         assert!(config.database.url.is_none());
-        assert_eq!(config.database.sqlite_memory_mib, 16);
-        assert_eq!(config.sqlite_memory_limit(), Some(16 * 1024 * 1024));
+        assert_eq!(config.database.sqlite_memory_mib, 8);
+        assert_eq!(config.sqlite_memory_limit(), Some(8 * 1024 * 1024));
         assert!(config.mail.smtp_url.is_none());
         assert_eq!(config.sqlite_path(), PathBuf::from("data/portal.db"));
     }
