@@ -489,16 +489,51 @@ pub(crate) fn situation_of_row(
     paid_cents: i64,
     credited_cents: Option<i64>,
 ) -> Situation {
-    let summary = summary_of(row);
+    situation_of(
+        SituationColumns {
+            document_type: &row.document_type,
+            submission_state: &row.submission_state,
+            billit_order_id: row.billit_order_id,
+            headline_code: row.headline_code,
+            open_request: (row.open_request_code, row.open_request_since),
+            tax_reporting: &row.tax_reporting,
+            payment: &row.payment,
+            total_cents: row.total_incl_cents,
+        },
+        paid_cents,
+        credited_cents,
+    )
+}
+
+/// The columns the table of actions reads, from a whole row or from a list's row.
+struct SituationColumns<'a> {
+    document_type: &'a str,
+    submission_state: &'a str,
+    billit_order_id: Option<i64>,
+    headline_code: Option<i32>,
+    open_request: (Option<i32>, Option<DateTime<Utc>>),
+    tax_reporting: &'a str,
+    payment: &'a str,
+    total_cents: i64,
+}
+
+fn situation_of(
+    columns: SituationColumns<'_>,
+    paid_cents: i64,
+    credited_cents: Option<i64>,
+) -> Situation {
+    let (open_code, open_since) = columns.open_request;
     Situation {
-        document_type: parse_document_type(&row.document_type),
-        submission: SubmissionState::parse(&row.submission_state).unwrap_or(SubmissionState::Draft),
-        has_billit_order: row.billit_order_id.is_some(),
-        headline: summary.headline,
-        open_request: summary.open_request.map(|(code, _)| code),
-        tax_reporting: summary.tax_reporting,
-        payment: summary.payment,
-        total_cents: row.total_incl_cents,
+        document_type: parse_document_type(columns.document_type),
+        submission: SubmissionState::parse(columns.submission_state)
+            .unwrap_or(SubmissionState::Draft),
+        has_billit_order: columns.billit_order_id.is_some(),
+        headline: code_of(columns.headline_code),
+        // Open only with the time it opened, as the summary says.
+        open_request: code_of(open_code).zip(open_since).map(|(code, _)| code),
+        tax_reporting: parse_enum(columns.tax_reporting),
+        payment: parse_enum(columns.payment),
+        total_cents: columns.total_cents,
         paid_cents,
         credited_cents,
     }
@@ -579,28 +614,24 @@ impl From<invoices::Model> for ListedInvoice {
 }
 
 fn to_row(row: ListedInvoice) -> InvoiceRow {
-    let document_type = parse_document_type(&row.document_type);
-    let submission =
-        SubmissionState::parse(&row.submission_state).unwrap_or(SubmissionState::Draft);
-    let headline = code_of(row.headline_code);
-    let open_request = code_of(row.open_request_code).zip(row.open_request_since);
-    let payment = parse_enum(&row.payment);
-    InvoiceRow {
-        // What [`situation_of_row`] says of a whole row, from the columns read.
-        situation: Situation {
-            document_type,
-            submission,
-            has_billit_order: row.billit_order_id.is_some(),
-            headline,
-            open_request: open_request.map(|(code, _)| code),
-            tax_reporting: parse_enum(&row.tax_reporting),
-            payment,
+    let situation = situation_of(
+        SituationColumns {
+            document_type: &row.document_type,
+            submission_state: &row.submission_state,
+            billit_order_id: row.billit_order_id,
+            headline_code: row.headline_code,
+            open_request: (row.open_request_code, row.open_request_since),
+            tax_reporting: &row.tax_reporting,
+            payment: &row.payment,
             total_cents: row.total_incl_cents,
-            paid_cents: row.amount_paid_cents,
-            credited_cents: None,
         },
+        // The list reads no payments: what the statuses say was paid stands for them.
+        row.amount_paid_cents,
+        None,
+    );
+    InvoiceRow {
         id: InvoiceId::from_uuid(row.id),
-        document_type,
+        document_type: situation.document_type,
         number: row.number.unwrap_or_default(),
         buyer_name: row.buyer_name,
         customer_id: row.customer_id.map(CustomerId::from_uuid),
@@ -608,14 +639,15 @@ fn to_row(row: ListedInvoice) -> InvoiceRow {
         due_date: row.due_date,
         total_incl_cents: row.total_incl_cents,
         currency: row.currency,
-        submission,
-        headline,
+        submission: situation.submission,
+        headline: situation.headline,
         needs_action: row.needs_action,
         action_reasons: serde_json::from_str(&row.action_reasons).unwrap_or_default(),
-        open_request,
-        payment,
+        open_request: code_of(row.open_request_code).zip(row.open_request_since),
+        payment: situation.payment,
         last_event_at: row.last_event_at,
         created_at: row.created_at,
+        situation,
     }
 }
 

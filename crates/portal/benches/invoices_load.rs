@@ -19,8 +19,8 @@
 //! `PORTAL_TEST_DATABASE_URL` names a server, which `postgres` requires), `LOAD_SMALL` (1,000 invoices) and
 //! `LOAD_LARGE` (50,000) for the two companies, `LOAD_CLIENTS` (16), `LOAD_SECONDS` per page and company (10),
 //! `LOAD_WEBHOOKS` (5,000; 0 skips them), `LOAD_WORKERS` (the server's `jobs.workers`, 2), `LOAD_POOL` (the
-//! server's `database.max_connections`; otherwise the portal's default, 10, on SQLite and 20 on PostgreSQL); `LOAD_EACH_LIST_URL` (set: also each of the
-//! list's filters alone).
+//! server's `database.max_connections`; otherwise the portal's default, 10, on SQLite and 20 on PostgreSQL),
+//! `LOAD_EACH_LIST_URL` (set: also each of the list's filters alone).
 
 use portal_app::master_key::MasterKey;
 use portal_billit::webhook::sign;
