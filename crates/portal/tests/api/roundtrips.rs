@@ -901,7 +901,12 @@ const WEBHOOK_BOUNDS: Bounds = &[
     ("billit.sync_order", &[9]),
 ];
 
-/// Fails when a hop sent more statements than its bound, or the flow has other hops than the bounds expect.
+/// Job kinds whose jobs a worker claims together when several are queued (`WorkerRegistry::handle_batch`): as the
+/// machine's timing falls, the flow has one hop per job or fewer hops doing several jobs each.
+const BATCHED: &[&str] = &["billit.webhook"];
+
+/// Fails when a hop sent more statements than its bound, or the flow has other hops than the bounds expect (a
+/// batched kind's jobs done together are held to the sum of their bounds).
 fn assert_bounds(title: &str, hops: &[(&str, &Hop)], bounds: Bounds) {
     let mut problems = Vec::new();
     for (name, hop) in hops {
@@ -922,6 +927,19 @@ fn assert_bounds(title: &str, hops: &[(&str, &Hop)], bounds: Bounds) {
         counts.sort_unstable_by(|a, b| b.cmp(a));
         let mut limits = limits.to_vec();
         limits.sort_unstable_by(|a, b| b.cmp(a));
+        if BATCHED.contains(name) && !counts.is_empty() && counts.len() < limits.len() {
+            // The worker took several of them in one batch (they were queued together): the batch's hops are
+            // held to the bounds of all of them together.
+            let (sent, allowed) = (counts.iter().sum::<usize>(), limits.iter().sum::<usize>());
+            if sent > allowed {
+                problems.push(format!(
+                    "{name}: {sent} statements in {} batched hops, at most {allowed} for {} jobs",
+                    counts.len(),
+                    limits.len()
+                ));
+            }
+            continue;
+        }
         if counts.len() != limits.len() {
             problems.push(format!(
                 "{name}: {} hops, {} expected",
