@@ -480,6 +480,10 @@ pub async fn run(
         ));
         report.tenants.push((slug, email));
     }
+    progress("gathering the planner's statistics (ANALYZE)");
+    portal_persistence::seed::refresh_statistics(db)
+        .await
+        .context("gathering the planner's statistics after the seed")?;
     Ok(report)
 }
 

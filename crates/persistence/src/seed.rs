@@ -95,6 +95,14 @@ pub async fn insert_customers(
     txn.commit().await
 }
 
+/// Gathers the planner's statistics (`ANALYZE`, on either backend) after a bulk load. Without them a server just
+/// seeded plans as if the tables were empty: PostgreSQL's autovacuum analyzes only later, and meanwhile the list
+/// of one status of a 50,000-invoice company read all 16,000 of that status to sort them (20 ms against 0.1 ms).
+pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("ANALYZE").await.map(|_| ())
+}
+
 /// Inserts invoices and their events; returns how many events were written.
 pub async fn insert_invoices(
     db: &DatabaseConnection,

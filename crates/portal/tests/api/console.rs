@@ -104,6 +104,31 @@ async fn seeded(app: &TestApp, count: usize, invoices: usize) -> Vec<String> {
         .collect()
 }
 
+/// A seed is a bulk load: it leaves the planner's statistics gathered, so that a server started right after it
+/// (the load bench) plans with the tables' real sizes rather than as if they were empty.
+#[tokio::test]
+async fn a_seed_leaves_the_planners_statistics_gathered() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = TestApp::spawn().await;
+    seeded(&app, 1, 40).await;
+    let db = &app.test_db.db;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM pg_stats WHERE tablename = 'invoices'"
+        }
+        _ => "SELECT COUNT(*) AS n FROM sqlite_stat1 WHERE tbl = 'invoices'",
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await
+        .expect("the statistics can be read")
+        .expect("a count");
+    let gathered: i64 = row.try_get("", "n").unwrap();
+    assert!(gathered > 0, "the invoices' statistics after a seed");
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn company_health_counts_each_companys_invoices_and_sorts_by_the_query_string() {
     let app = TestApp::spawn().await;
