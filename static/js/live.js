@@ -3,6 +3,8 @@
 //
 // - An invoice list (data-live-mode="rows"): the changed invoice's row is fetched alone from its own address
 //   (the row's data-live-src, a scoped route) and replaces that row; every other row stays the same DOM node.
+//   Then the status chips (their counts moved with the rows) are fetched alone from data-live-chips, with the
+//   list's own query (which chip is in use), and replace the chips.
 // - An invoice page or a dashboard (data-live-mode="parts"): the page is fetched again and only its top-level
 //   parts (sections) whose content changed are replaced.
 // - Anything else (the firm's inbox): the whole element is swapped, as before.
@@ -186,7 +188,25 @@
         }
       });
     });
-    return Promise.all(work);
+    return Promise.all(work).then(function () {
+      return swapChips(current);
+    });
+  }
+
+  // The chips, from their own address with the list's query; a list without chips (or a refused fetch) keeps
+  // what it shows.
+  function swapChips(current) {
+    var source = current.getAttribute("data-live-chips");
+    var old = current.querySelector("nav.chips");
+    if (!source || !old) {
+      return null;
+    }
+    return load(source + window.location.search).then(function (fragment) {
+      var fresh = fragment.querySelector("nav.chips");
+      if (fresh && old.parentNode && old.outerHTML !== fresh.outerHTML) {
+        replace(old, fresh);
+      }
+    });
   }
 
   function refresh() {

@@ -1,6 +1,6 @@
 //! Live updates patch the page instead of reloading it: on the invoice list, a status that arrives replaces that
-//! invoice's row alone (fetched from its own address), every other row stays the same DOM node, and the document
-//! is never reloaded.
+//! invoice's row alone (fetched from its own address), every other row stays the same DOM node, the status chips
+//! are fetched alone and replaced with the counts of now, and the document is never reloaded.
 
 use super::nodes::Session;
 use super::webdriver::{Browser, eventually};
@@ -133,6 +133,7 @@ async fn a_status_replaces_its_row_alone_and_the_list_is_not_reloaded() {
     let others = browser
         .execute(
             "var target = arguments[0]; window.__marker = 1; var count = 0;
+             document.querySelector('nav.chips').__old = true;
              document.querySelectorAll('td[data-live-row]').forEach(function (cell) {
                var row = cell.closest('tr');
                if (cell.getAttribute('data-live-row') !== target) { row.__untouched = true; count++; }
@@ -186,6 +187,42 @@ async fn a_status_replaces_its_row_alone_and_the_list_is_not_reloaded() {
             .unwrap_or("208")
             .starts_with("208"),
         "{outcome}"
+    );
+    // The chips follow: fetched alone (with the list's query) and put in place, their counts those of now.
+    let chips = format!("{MARTIN}/invoices/chips");
+    eventually(
+        "the chips are replaced by those of now",
+        Duration::from_secs(60),
+        || async {
+            let shown = browser
+                .execute(
+                    "var nav = document.querySelector('nav.chips');
+                     return nav.__old === true ? null : nav.textContent.replace(/\\s+/g, ' ').trim();",
+                    vec![],
+                )
+                .await;
+            let now = browser
+                .execute_async(
+                    "var done = arguments[arguments.length - 1];
+                     fetch(arguments[0], { credentials: 'same-origin' })
+                       .then(function (response) { return response.text(); })
+                       .then(function (html) {
+                         var nav = new DOMParser().parseFromString(html, 'text/html').querySelector('nav.chips');
+                         done(nav ? nav.textContent.replace(/\\s+/g, ' ').trim() : null); })
+                       .catch(function () { done(null); });",
+                    vec![json!(chips)],
+                )
+                .await;
+            (shown.is_string() && shown == now).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        browser
+            .execute("return window.__marker === 1;", vec![])
+            .await,
+        json!(true),
+        "the chips were replaced without a reload"
     );
     assert_eq!(browser.current_url().await, list);
 }

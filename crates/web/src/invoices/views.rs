@@ -43,6 +43,8 @@ const RECENT_EVENTS: u64 = 10;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/t/{slug}/invoices", web::get().to(list))
+        // Before `{id}`, which would take `chips` for an invoice's id (and answer 404).
+        .route("/t/{slug}/invoices/chips", web::get().to(list_chips))
         .route("/t/{slug}/invoices/{id}", web::get().to(show))
         .route("/t/{slug}/invoices/{id}/row", web::get().to(row))
         .route(
@@ -587,6 +589,38 @@ pub async fn list(
         layout,
     };
     Ok(respond(&req, status, page))
+}
+
+/// The list's chips, alone: what live.js puts in place of the chips once it has replaced the rows that changed
+/// (their counts changed with them).
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/invoices/chips.html")]
+struct ChipsFragment {
+    layout: ChipsLayout,
+    chips: Vec<Chip>,
+}
+
+/// The one thing of the layout the chips component reads: the words.
+struct ChipsLayout {
+    t: Tr,
+}
+
+/// `GET /t/{slug}/invoices/chips?{the list's query}`: the chips as the list with that query shows them (the one
+/// in use marked), from the company's kept counts (one read of a few rows). Any role of the tenant (a firm
+/// accountant through the portfolio) may read them; another tenant, or a company outside the portfolio, is a 404.
+pub async fn list_chips(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: TenantContext,
+) -> Result<HttpResponse, WebError> {
+    let params = ListParams::from_query(req.query_string());
+    let counts = state.invoices.counts(&ctx.scope).await?;
+    let t = Tr::new(ctx.user.language());
+    let page = ChipsFragment {
+        chips: chips(&ctx.tenant.slug, &counts, t, params.chip_query().as_deref()),
+        layout: ChipsLayout { t },
+    };
+    Ok(respond(&req, HttpStatus::OK, page))
 }
 
 /// One row of the list, alone: what live.js puts in place of the row of an invoice that changed.
