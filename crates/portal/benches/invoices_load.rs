@@ -20,7 +20,13 @@
 //! `LOAD_LARGE` (50,000) for the two companies, `LOAD_CLIENTS` (16), `LOAD_SECONDS` per page and company (10),
 //! `LOAD_WEBHOOKS` (5,000; 0 skips them), `LOAD_WORKERS` (the server's `jobs.workers`, 2), `LOAD_POOL` (the
 //! server's `database.max_connections`; otherwise the portal's default, 10, on SQLite and 20 on PostgreSQL),
-//! `LOAD_EACH_LIST_URL` (set: also each of the list's filters alone).
+//! `LOAD_EACH_LIST_URL` (set: also each of the list's filters alone), `LOAD_WEBHOOK_FILES` (set: each message
+//! carries a status file, as Billit's usually do).
+//!
+//! No Billit runs beside the bench: a message's file cannot be downloaded here, and with `LOAD_WEBHOOK_FILES` every
+//! delivery's `billit.fetch_file` (and its notification's) fails and is retried, thousands of failing Billit calls
+//! on the same two cores as the ingestion (a storm production does not see: Billit's webhooks come while Billit is
+//! up). By default the messages carry no file, so the figures are those of the ingestion itself.
 
 use portal_app::master_key::MasterKey;
 use portal_billit::webhook::sign;
@@ -319,11 +325,17 @@ struct Webhooks {
 }
 
 async fn webhooks_still_to_ingest(db: &DatabaseConnection) -> anyhow::Result<i64> {
+    count_of(
+        db,
+        "SELECT COUNT(*) AS n FROM jobs WHERE kind = 'billit.webhook' AND state IN ('queued', 'running')",
+    )
+    .await
+}
+
+/// The `n` of a `SELECT COUNT(*) AS n …`.
+async fn count_of(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
     let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM jobs WHERE kind = 'billit.webhook' AND state IN ('queued', 'running')",
-        ))
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await?
         .ok_or_else(|| anyhow::anyhow!("no count"))?;
     Ok(row.try_get("", "n")?)
@@ -342,30 +354,42 @@ async fn webhooks(
     anyhow::ensure!(!orders.is_empty(), "no seeded order");
     let hook = format!("{base}/hooks/billit/{token}");
     let plain = reqwest::Client::new();
+    let events_before = count_of(db, "SELECT COUNT(*) AS n FROM invoice_events").await?;
     let started = Instant::now();
     let mut tasks = Vec::new();
     let per_sender = count.div_ceil(senders);
+    let with_files = std::env::var_os("LOAD_WEBHOOK_FILES").is_some();
     for sender in 0..senders {
         let plain = plain.clone();
         let hook = hook.clone();
         let orders = orders.clone();
         tasks.push(tokio::spawn(async move {
             for index in 0..per_sender {
-                let order = orders[(sender * per_sender + index) % orders.len()];
+                // Without a file, a message is known by its order, wording and day: the messages of one order
+                // are each of another day, so that every delivery is a new event.
+                let number = sender * per_sender + index;
+                let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+                    .and_then(|day| {
+                        day.checked_sub_days(chrono::Days::new((number / orders.len()) as u64))
+                    })
+                    .ok_or_else(|| anyhow::anyhow!("no such day"))?;
+                let mut message = serde_json::json!({
+                    "Description": "PD: The document has been paid.",
+                    "CreationDate": format!("{day}T10:00:00"),
+                    "TransportType": "Peppol",
+                    "MessageDirection": "Incoming",
+                    "Success": true
+                });
+                if with_files {
+                    message["FileID"] = uuid::Uuid::now_v7().to_string().into();
+                }
                 let body = serde_json::to_vec(&serde_json::json!({
-                    "UpdatedEntityID": 900_000_000 + sender * per_sender + index,
+                    "UpdatedEntityID": 900_000_000 + number,
                     "UpdatedEntityType": "Message",
                     "WebhookUpdateTypeTC": "I",
                     "EntityDetail": {
-                        "OrderID": order,
-                        "OrderMessage": {
-                            "Description": "PD: The document has been paid.",
-                            "FileID": uuid::Uuid::now_v7().to_string(),
-                            "CreationDate": "2026-11-30T10:00:00",
-                            "TransportType": "Peppol",
-                            "MessageDirection": "Incoming",
-                            "Success": true
-                        }
+                        "OrderID": orders[number % orders.len()],
+                        "OrderMessage": message
                     }
                 }))?;
                 let signature = sign(SECRET.as_bytes(), chrono::Utc::now().timestamp(), &body);
@@ -397,10 +421,18 @@ async fn webhooks(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let ingested_secs = started.elapsed().as_secs_f64();
+    // Each message is a new event on its invoice: the figures are those of work done, not of deliveries ignored.
+    let events = count_of(db, "SELECT COUNT(*) AS n FROM invoice_events").await? - events_before;
+    anyhow::ensure!(
+        usize::try_from(events).ok() == Some(per_sender * senders),
+        "{events} events added by {} webhook deliveries",
+        per_sender * senders
+    );
     Ok(Webhooks {
         sent: per_sender * senders,
         accepted_secs,
-        ingested_secs: started.elapsed().as_secs_f64(),
+        ingested_secs,
     })
 }
 
@@ -544,8 +576,13 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
     }
     if webhook_count > 0 {
         let hooks = webhooks(&db, &base, &token, orders, clients_count, webhook_count).await?;
+        let files = if std::env::var_os("LOAD_WEBHOOK_FILES").is_some() {
+            "each with a file, whose download fails (no Billit here)"
+        } else {
+            "without files"
+        };
         println!(
-            "  webhooks      {} accepted in {:.1} s ({:.0}/s), all ingested after {:.1} s ({:.0}/s); {clients_count} senders",
+            "  webhooks      {} accepted in {:.1} s ({:.0}/s), all ingested after {:.1} s ({:.0}/s); {clients_count} senders, messages {files}",
             hooks.sent,
             hooks.accepted_secs,
             hooks.sent as f64 / hooks.accepted_secs,
