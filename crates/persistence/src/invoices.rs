@@ -585,34 +585,6 @@ struct ListedInvoice {
     created_at: DateTime<Utc>,
 }
 
-impl From<invoices::Model> for ListedInvoice {
-    fn from(row: invoices::Model) -> Self {
-        Self {
-            id: row.id,
-            document_type: row.document_type,
-            number: row.number,
-            buyer_name: row.buyer_name,
-            customer_id: row.customer_id,
-            issue_date: row.issue_date,
-            due_date: row.due_date,
-            total_incl_cents: row.total_incl_cents,
-            currency: row.currency,
-            submission_state: row.submission_state,
-            billit_order_id: row.billit_order_id,
-            headline_code: row.headline_code,
-            needs_action: row.needs_action,
-            action_reasons: row.action_reasons,
-            open_request_code: row.open_request_code,
-            open_request_since: row.open_request_since,
-            tax_reporting: row.tax_reporting,
-            payment: row.payment,
-            amount_paid_cents: row.amount_paid_cents,
-            last_event_at: row.last_event_at,
-            created_at: row.created_at,
-        }
-    }
-}
-
 fn to_row(row: ListedInvoice) -> InvoiceRow {
     let situation = situation_of(
         SituationColumns {
@@ -1020,17 +992,20 @@ impl InvoiceRepository {
         }
     }
 
-    /// One invoice as a row of the list (the same statement as [`Self::get`]: the row by its primary key, in the
-    /// scope's tenant), for the list's live updates.
+    /// One invoice as a row of the list (by its primary key, in the scope's tenant), for the list's live updates:
+    /// the columns the list shows, as the list reads them, not the whole invoice (its lines, parties and Billit's
+    /// facts, which every status of a burst would otherwise copy once per open list).
     pub async fn row(
         &self,
         scope: &TenantScope,
         id: InvoiceId,
     ) -> Result<Option<InvoiceRow>, DbErr> {
-        Ok(self
-            .find_row(&self.db, scope, id)
+        Ok(invoices::Entity::find_by_id(id.as_uuid())
+            .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .into_partial_model::<ListedInvoice>()
+            .one(&self.db)
             .await?
-            .map(|row| to_row(row.into())))
+            .map(to_row))
     }
 
     /// Deletes a draft or a failed submission that never reached Billit as an order, with the tenant's entry

@@ -1035,6 +1035,15 @@ pub async fn run(world: &World) -> Plans {
     plans
         .check("invoice page, the invoice", rec.take(), Allow::Nothing)
         .await;
+    // The list's live updates: one invoice's row, the list's columns by its primary key.
+    invoices
+        .row(scope, world.original)
+        .await
+        .expect("row")
+        .expect("the original's row");
+    plans
+        .check("invoice list, one live row", rec.take(), Allow::Nothing)
+        .await;
     invoices
         .events(scope, world.original)
         .await
