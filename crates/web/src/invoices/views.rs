@@ -596,13 +596,8 @@ pub async fn list(
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/invoices/chips.html")]
 struct ChipsFragment {
-    layout: ChipsLayout,
-    chips: Vec<Chip>,
-}
-
-/// The one thing of the layout the chips component reads: the words.
-struct ChipsLayout {
     t: Tr,
+    chips: Vec<Chip>,
 }
 
 /// `GET /t/{slug}/invoices/chips?{the list's query}`: the chips as the list with that query shows them (the one
@@ -618,7 +613,7 @@ pub async fn list_chips(
     let t = Tr::new(ctx.user.language());
     let page = ChipsFragment {
         chips: chips(&ctx.tenant.slug, &counts, t, params.chip_query().as_deref()),
-        layout: ChipsLayout { t },
+        t,
     };
     Ok(respond(&req, HttpStatus::OK, page))
 }
