@@ -341,8 +341,8 @@ async fn count_of(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
     Ok(row.try_get("", "n")?)
 }
 
-/// `senders` post `count` webhooks (new buyer messages on the company's orders, each a new event), then wait
-/// until every one is ingested.
+/// `senders` post `count` webhooks (new buyer messages on the company's orders, each a new event, each with a
+/// status file when `with_files`), then wait until every one is ingested.
 async fn webhooks(
     db: &DatabaseConnection,
     base: &str,
@@ -350,6 +350,7 @@ async fn webhooks(
     orders: Vec<i64>,
     senders: usize,
     count: usize,
+    with_files: bool,
 ) -> anyhow::Result<Webhooks> {
     anyhow::ensure!(!orders.is_empty(), "no seeded order");
     let hook = format!("{base}/hooks/billit/{token}");
@@ -358,7 +359,6 @@ async fn webhooks(
     let started = Instant::now();
     let mut tasks = Vec::new();
     let per_sender = count.div_ceil(senders);
-    let with_files = std::env::var_os("LOAD_WEBHOOK_FILES").is_some();
     for sender in 0..senders {
         let plain = plain.clone();
         let hook = hook.clone();
@@ -575,8 +575,18 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
         }
     }
     if webhook_count > 0 {
-        let hooks = webhooks(&db, &base, &token, orders, clients_count, webhook_count).await?;
-        let files = if std::env::var_os("LOAD_WEBHOOK_FILES").is_some() {
+        let with_files = std::env::var_os("LOAD_WEBHOOK_FILES").is_some();
+        let hooks = webhooks(
+            &db,
+            &base,
+            &token,
+            orders,
+            clients_count,
+            webhook_count,
+            with_files,
+        )
+        .await?;
+        let files = if with_files {
             "each with a file, whose download fails (no Billit here)"
         } else {
             "without files"
