@@ -87,6 +87,17 @@ async fn complete_at_billit(demo: &Demo, order: i64) {
     assert!(injected.status().is_success(), "{injected:?}");
 }
 
+/// The document marked with `window.__marker = 1` is still the one shown: nothing reloaded it.
+async fn assert_not_reloaded(browser: &Browser, why: &str) {
+    assert_eq!(
+        browser
+            .execute("return window.__marker === 1;", vec![])
+            .await,
+        json!(true),
+        "{why}"
+    );
+}
+
 /// The status shown by an invoice's row, as its own address serves it.
 async fn row_status(session: &Session, demo: &Demo, src: &str) -> String {
     let response = session.get(&demo.url(src)).await;
@@ -217,13 +228,7 @@ async fn a_status_replaces_its_row_alone_and_the_list_is_not_reloaded() {
         },
     )
     .await;
-    assert_eq!(
-        browser
-            .execute("return window.__marker === 1;", vec![])
-            .await,
-        json!(true),
-        "the chips were replaced without a reload"
-    );
+    assert_not_reloaded(&browser, "the chips were replaced without a reload").await;
     assert_eq!(browser.current_url().await, list);
 }
 
@@ -306,12 +311,6 @@ async fn a_page_refused_its_stream_opens_it_later_and_catches_up() {
         },
     )
     .await;
-    assert_eq!(
-        browser
-            .execute("return window.__marker === 1;", vec![])
-            .await,
-        json!(true),
-        "caught up without a reload"
-    );
+    assert_not_reloaded(&browser, "caught up without a reload").await;
     assert_eq!(browser.current_url().await, list);
 }

@@ -2,13 +2,45 @@
 //! the row as the list shows it to that person, and a 404 for another company's invoice or a company outside a
 //! firm accountant's portfolio.
 
-use crate::helpers::{PASSWORD, TestApp, Visitor};
+use crate::helpers::{PASSWORD, TestApp, Visitor, World};
 use crate::views::{content, day, delivered, scope, sent, status};
 use chrono::{Duration, Utc};
+use portal_domain::ids::UserId;
 use portal_domain::lifecycle::Source;
 use portal_persistence::TenantRole;
 use portal_persistence::audit::AuditEntry;
 use portal_persistence::firm::FirmRepository;
+use portal_persistence::tenants::Tenant;
+
+/// Julie, a firm accountant whose portfolio holds globex only: acme is outside it until she `takes` it.
+struct Accountant {
+    firm: FirmRepository,
+    id: UserId,
+}
+
+impl Accountant {
+    async fn with_globex_only(app: &TestApp, world: &World) -> Self {
+        let id = app.user("julie@cabinet.fr", None, TenantRole::Viewer).await;
+        let firm = FirmRepository::new(app.test_db.db.clone());
+        firm.add_accountant(id).await.unwrap();
+        let julie = Self { firm, id };
+        julie.takes(&world.globex).await;
+        julie
+    }
+
+    /// Puts `company` into her portfolio, as a member.
+    async fn takes(&self, company: &Tenant) {
+        self.firm
+            .assign(
+                self.id,
+                company.id,
+                TenantRole::Member,
+                AuditEntry::new("test", "portfolio"),
+            )
+            .await
+            .unwrap();
+    }
+}
 
 async fn body(visitor: &Visitor<'_>, path: &str) -> (u16, String) {
     let response = visitor.get(path).await;
@@ -82,17 +114,7 @@ async fn an_invoices_row_is_read_alone_by_those_who_see_the_list_and_by_nobody_e
     );
 
     // A firm accountant: 404 while acme is outside the portfolio, the row once it is in.
-    let julie = app.user("julie@cabinet.fr", None, TenantRole::Viewer).await;
-    let firm = FirmRepository::new(app.test_db.db.clone());
-    firm.add_accountant(julie).await.unwrap();
-    firm.assign(
-        julie,
-        world.globex.id,
-        TenantRole::Member,
-        AuditEntry::new("test", "portfolio"),
-    )
-    .await
-    .unwrap();
+    let julie = Accountant::with_globex_only(&app, &world).await;
     let accountant = Visitor::signed_in(&app, "julie@cabinet.fr", PASSWORD).await;
     assert_eq!(accountant.get(&path).await.status(), 404);
     assert!(
@@ -102,14 +124,7 @@ async fn an_invoices_row_is_read_alone_by_those_who_see_the_list_and_by_nobody_e
             .status()
             .is_client_error()
     );
-    firm.assign(
-        julie,
-        world.acme.id,
-        TenantRole::Member,
-        AuditEntry::new("test", "portfolio"),
-    )
-    .await
-    .unwrap();
+    julie.takes(&world.acme).await;
     let (code, row) = body(&accountant, &path).await;
     assert_eq!(code, 200);
     assert!(row.contains("R-1"));
@@ -205,27 +220,10 @@ async fn the_lists_chips_are_read_alone_with_the_counts_of_now_and_by_nobody_els
     );
 
     // A firm accountant: 404 while acme is outside the portfolio, the chips once it is in.
-    let julie = app.user("julie@cabinet.fr", None, TenantRole::Viewer).await;
-    let firm = FirmRepository::new(app.test_db.db.clone());
-    firm.add_accountant(julie).await.unwrap();
-    firm.assign(
-        julie,
-        world.globex.id,
-        TenantRole::Member,
-        AuditEntry::new("test", "portfolio"),
-    )
-    .await
-    .unwrap();
+    let julie = Accountant::with_globex_only(&app, &world).await;
     let accountant = Visitor::signed_in(&app, "julie@cabinet.fr", PASSWORD).await;
     assert_eq!(accountant.get(path).await.status(), 404);
-    firm.assign(
-        julie,
-        world.acme.id,
-        TenantRole::Member,
-        AuditEntry::new("test", "portfolio"),
-    )
-    .await
-    .unwrap();
+    julie.takes(&world.acme).await;
     let (code, chips) = body(&accountant, path).await;
     assert_eq!(code, 200);
     assert_eq!(chip_count(&chips, "acme", "status=210"), Some(before + 1));
