@@ -29,10 +29,10 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-mod pass;
+pub(crate) mod pass;
 pub(crate) mod search;
 
-pub use pass::StatusPass;
+pub use pass::{PassState, StatusPass};
 
 /// Where an invoice stands on its way to Billit: the domain's states, stored by their `as_str` text.
 pub use portal_domain::submission::SubmissionState;
@@ -420,7 +420,7 @@ pub(crate) fn code_of(value: Option<i32>) -> Option<StatusCode> {
         .map(StatusCode)
 }
 
-fn to_record(row: invoices::Model) -> Result<InvoiceRecord, InvoiceError> {
+pub(crate) fn to_record(row: invoices::Model) -> Result<InvoiceRecord, InvoiceError> {
     let buyer: BuyerDraft =
         serde_json::from_str(&row.buyer).map_err(|e| InvoiceError::Corrupt(e.to_string()))?;
     let lines: Vec<LineDraft> =
@@ -623,7 +623,7 @@ fn to_row(row: ListedInvoice) -> InvoiceRow {
     }
 }
 
-fn to_event(row: invoice_events::Model) -> StoredEvent {
+pub(crate) fn to_event(row: invoice_events::Model) -> StoredEvent {
     let event = StatusEvent {
         code: code_of(row.code),
         kind: parse_kind(&row.kind),
@@ -1927,7 +1927,7 @@ fn enrichment(
 }
 
 /// Saves a fold's result in the invoice's summary columns.
-async fn save_summary<C: ConnectionTrait>(
+pub(crate) async fn save_summary<C: ConnectionTrait>(
     conn: &C,
     scope: &TenantScope,
     id: InvoiceId,

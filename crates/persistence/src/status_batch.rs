@@ -6,14 +6,24 @@
 //! of the batch goes on.
 
 use crate::db::begin_write;
-use crate::invoices::{InvoiceError, InvoiceRepository, StatusPass};
+use crate::entities::{invoice_events, invoices};
+use crate::invoices::{
+    InvoiceError, InvoiceRepository, InvoiceSummary, PassState, StatusPass, save_summary, to_event,
+    to_record,
+};
 use crate::jobs::{ClaimedJob, JobQueue, JobQueueError, NewJob};
+use crate::outgoing_webhooks::{OutgoingError, OutgoingEvent};
+use crate::payments::PaymentRepository;
 use crate::scope::TenantScope;
 use crate::webhook_deliveries::{DeliveryState, finish_many_in};
 use portal_domain::ids::InvoiceId;
-use portal_domain::lifecycle::InvoiceFacts;
-use sea_orm::{DatabaseTransaction, DbErr};
+use portal_domain::lifecycle::{InvoiceFacts, StatusEvent};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
+
+/// The most rows one statement of a batch names (well under SQLite's and PostgreSQL's limits on bound values).
+const CHUNK: usize = 500;
 
 /// The transaction of a batch of status passes.
 pub struct StatusBatch {
@@ -40,6 +50,121 @@ impl StatusBatch {
     ) -> Result<Option<StatusPass>, InvoiceError> {
         let savepoint = begin_write(&self.txn).await?;
         InvoiceRepository::pass_in(savepoint, scope, id, facts).await
+    }
+
+    /// Locks and reads many invoices of one company at once, for passes that share the batch's transaction: one
+    /// statement takes their rows' write locks and reads them, one more reads their events (per few hundred
+    /// invoices). The invoices the company does not have are left out. Unlike [`Self::begin_pass`], nothing is
+    /// undone alone: a failure fails the batch.
+    pub async fn lock_invoices(
+        &self,
+        scope: &TenantScope,
+        ids: &[InvoiceId],
+    ) -> Result<Vec<PassState>, InvoiceError> {
+        let tenant = scope.tenant_id().as_uuid();
+        let mut states = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let uuids: Vec<Uuid> = chunk.iter().map(|id| id.as_uuid()).collect();
+            // A no-op update takes the locks on both backends.
+            let rows = invoices::Entity::update_many()
+                .col_expr(
+                    invoices::Column::UpdatedAt,
+                    Expr::col(invoices::Column::UpdatedAt),
+                )
+                .filter(invoices::Column::TenantId.eq(tenant))
+                .filter(invoices::Column::Id.is_in(uuids.iter().copied()))
+                .exec_with_returning(&self.txn)
+                .await?;
+            let mut events = invoice_events::Entity::find()
+                .filter(invoice_events::Column::TenantId.eq(tenant))
+                .filter(invoice_events::Column::InvoiceId.is_in(uuids))
+                .all(&self.txn)
+                .await?;
+            for row in rows {
+                let id = row.id;
+                let (own, rest): (Vec<_>, Vec<_>) =
+                    events.into_iter().partition(|event| event.invoice_id == id);
+                events = rest;
+                states.push(PassState::new(
+                    to_record(row)?,
+                    own.into_iter().map(to_event).collect(),
+                ));
+            }
+        }
+        Ok(states)
+    }
+
+    /// Appends, for each of the company's invoices given, its events not stored yet, in one statement per few
+    /// hundred events; returns each invoice's new events (in the order given), as [`StatusPass::append`] does.
+    pub async fn append_events(
+        &self,
+        scope: &TenantScope,
+        work: &mut [(&mut PassState, Vec<StatusEvent>)],
+        via: &str,
+    ) -> Result<Vec<Vec<StatusEvent>>, DbErr> {
+        let mut fresh: Vec<Vec<StatusEvent>> = Vec::with_capacity(work.len());
+        let mut rows = Vec::new();
+        for (state, events) in work.iter() {
+            let new = state.fresh(events);
+            rows.extend(crate::invoices::pass::event_rows(
+                scope,
+                state.record().id,
+                &new,
+                via,
+            ));
+            fresh.push(new);
+        }
+        let mut stored: Vec<invoice_events::Model> = Vec::with_capacity(rows.len());
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+            stored.extend(crate::invoices::pass::insert_events(&self.txn, chunk).await?);
+        }
+        let mut new = Vec::with_capacity(work.len());
+        for ((state, _), fresh) in work.iter_mut().zip(fresh) {
+            let id = state.record().id.as_uuid();
+            let (own, rest): (Vec<_>, Vec<_>) =
+                stored.into_iter().partition(|row| row.invoice_id == id);
+            stored = rest;
+            new.push(state.absorb(fresh, own));
+        }
+        Ok(new)
+    }
+
+    /// Folds an invoice read by [`Self::lock_invoices`] and saves its summary when it changed; returns the
+    /// summary before and after.
+    pub async fn refold(
+        &self,
+        scope: &TenantScope,
+        state: &mut PassState,
+    ) -> Result<(InvoiceSummary, InvoiceSummary), DbErr> {
+        let (before, after) = state.fold();
+        if after != before {
+            save_summary(&self.txn, scope, state.record().id, &after).await?;
+        }
+        Ok((before, after))
+    }
+
+    /// See [`StatusPass::accept_reported_payments`].
+    pub async fn accept_reported_payments(
+        &self,
+        scope: &TenantScope,
+        invoice: InvoiceId,
+        acknowledged: usize,
+    ) -> Result<u64, DbErr> {
+        PaymentRepository::accept_reported_in(&self.txn, scope, invoice, acknowledged).await
+    }
+
+    /// Announces `events` of the company to its outgoing webhook endpoints with the batch (see
+    /// [`crate::outgoing_webhooks::emit_in`]).
+    pub async fn emit_webhooks(
+        &self,
+        scope: &TenantScope,
+        events: &[OutgoingEvent],
+        job_kind: &str,
+    ) -> Result<u64, OutgoingError> {
+        crate::outgoing_webhooks::emit_in(&self.txn, scope, events, job_kind, chrono::Utc::now())
+            .await
     }
 
     /// Marks the tenant's deliveries `ids` with `state` (and `note`), in one statement per few hundred.

@@ -184,24 +184,29 @@ impl Concluded {
     }
 }
 
-/// [`conclude`] without telling anyone: for a pass inside a batch, whose news waits for the batch's commit.
-pub(crate) async fn conclude_quietly(
-    state: &App,
+/// What follows from a fold, decided without I/O (so that a single pass and a batch's passes decide alike): the
+/// jobs to enqueue (the status files of new events, the notifications due) and, when new events acknowledge
+/// payments, how many acknowledgements the invoice has in all.
+pub(crate) struct FollowUps {
+    pub(crate) jobs: Vec<NewJob>,
+    pub(crate) acknowledged: Option<usize>,
+}
+
+/// See [`FollowUps`]: `events` are all the invoice's stored events, `before`/`after` the fold's summaries.
+pub(crate) fn follow_ups(
     scope: &TenantScope,
-    mut pass: StatusPass,
+    invoice: InvoiceId,
+    events: &[StoredEvent],
+    before: &InvoiceSummary,
+    after: &InvoiceSummary,
     brought: Brought<'_>,
-) -> anyhow::Result<Concluded> {
-    let invoice = pass.record().id;
-    let (before, after) = pass
-        .refold()
-        .await
-        .context("cannot fold the invoice's events")?;
+) -> FollowUps {
     let (new, from_file) = match brought {
         Brought::Events(events) => (events, false),
         Brought::File(event) => (std::slice::from_ref(event), true),
     };
     let mut jobs = Vec::new();
-    let mut accepted = 0;
+    let mut acknowledged = None;
     if !from_file {
         for event in new {
             if let Some(file_id) = file_worth_reading(event) {
@@ -218,21 +223,18 @@ pub(crate) async fn conclude_quietly(
         if new.iter().any(StatusEvent::is_payment_acknowledgement) {
             // Every acknowledgement stored counts: a repeat changes nothing, and one that came before its payment
             // was marked reported is applied now.
-            let acknowledged = pass
-                .events()
-                .iter()
-                .filter(|stored| stored.event.is_payment_acknowledgement())
-                .count();
-            accepted = pass
-                .accept_reported_payments(acknowledged)
-                .await
-                .context("cannot mark the payments accepted")?;
+            acknowledged = Some(
+                events
+                    .iter()
+                    .filter(|stored| stored.event.is_payment_acknowledgement())
+                    .count(),
+            );
         }
     }
-    for notice in notifications_due(&before, &after, new) {
+    for notice in notifications_due(before, after, new) {
         let key = match notice {
             Notice::Event(key) => key,
-            Notice::Reasons(reasons) => key_for_reasons(pass.events(), &reasons),
+            Notice::Reasons(reasons) => key_for_reasons(events, &reasons),
         };
         jobs.push(
             NewJob::for_tenant(
@@ -243,6 +245,49 @@ pub(crate) async fn conclude_quietly(
             .unique_key(bounded_key(&format!("notify:{invoice}:"), &key)),
         );
     }
+    FollowUps { jobs, acknowledged }
+}
+
+/// What the open pages hear of a fold: the invoice changed (its new headline, if that changed).
+pub(crate) fn live_event(
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    before: &InvoiceSummary,
+    after: &InvoiceSummary,
+    accepted: u64,
+) -> Option<crate::live::LiveEvent> {
+    (before != after || accepted > 0).then(|| crate::live::LiveEvent {
+        tenant: scope.tenant_id(),
+        invoice,
+        headline: if before == after {
+            None
+        } else {
+            after.headline.map(|code| code.0)
+        },
+    })
+}
+
+/// [`conclude`] without telling anyone: for a pass inside a batch, whose news waits for the batch's commit.
+pub(crate) async fn conclude_quietly(
+    state: &App,
+    scope: &TenantScope,
+    mut pass: StatusPass,
+    brought: Brought<'_>,
+) -> anyhow::Result<Concluded> {
+    let invoice = pass.record().id;
+    let (before, after) = pass
+        .refold()
+        .await
+        .context("cannot fold the invoice's events")?;
+    let FollowUps { jobs, acknowledged } =
+        follow_ups(scope, invoice, pass.events(), &before, &after, brought);
+    let accepted = match acknowledged {
+        Some(acknowledged) => pass
+            .accept_reported_payments(acknowledged)
+            .await
+            .context("cannot mark the payments accepted")?,
+        None => 0,
+    };
     let mut enqueued = !jobs.is_empty();
     if enqueued {
         pass.enqueue(state.jobs.queue.now_ms(), jobs)
@@ -250,12 +295,16 @@ pub(crate) async fn conclude_quietly(
             .context("cannot enqueue what follows the statuses")?;
     }
     // The company's own systems hear of it with the same commit (outgoing webhooks).
+    let new = match brought {
+        Brought::Events(events) => events,
+        Brought::File(_) => &[],
+    };
     let announce = crate::outgoing_webhooks::status_events(
         scope,
         pass.record(),
         &before,
         &after,
-        if from_file { &[] } else { new },
+        new,
         accepted,
     );
     if !announce.is_empty() {
@@ -271,15 +320,7 @@ pub(crate) async fn conclude_quietly(
     if accepted > 0 {
         tracing::debug!(%invoice, accepted, "payments accepted by the tax authority");
     }
-    let live = (before != after || accepted > 0).then(|| crate::live::LiveEvent {
-        tenant: scope.tenant_id(),
-        invoice,
-        headline: if before == after {
-            None
-        } else {
-            after.headline.map(|code| code.0)
-        },
-    });
+    let live = live_event(scope, invoice, &before, &after, accepted);
     Ok(Concluded { live, enqueued })
 }
 

@@ -131,7 +131,7 @@ struct Group {
 }
 
 /// What the batch writes besides the passes.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Marks {
     /// Deliveries applied (or ignored with a note), by tenant.
     processed: Vec<(TenantScope, Uuid, Option<String>)>,
@@ -195,8 +195,20 @@ pub(super) async fn run_batch(state: App, jobs: Vec<ClaimedJob>) -> Vec<JobResul
             Err(JobFailure::Permanent(anyhow::anyhow!(why))),
         );
     }
-    let (told, committed) = match write_batch(&state, &jobs, groups, &mut marks, &mut results).await
-    {
+    // Together first (a few statements for the whole batch); should that fail, invoice by invoice, so that one
+    // invoice that cannot be saved fails alone.
+    let mut together = marks.clone();
+    let written = match write_together(&state, &jobs, &groups, &mut together).await {
+        Ok(told) => {
+            marks = together;
+            Ok(told)
+        }
+        Err(error) => {
+            tracing::info!(error = %format!("{error:#}"), "a batch of webhook deliveries could not be saved together; saving it invoice by invoice");
+            write_batch(&state, &jobs, groups, &mut marks, &mut results).await
+        }
+    };
+    let (told, committed) = match written {
         Ok(told) => (told, true),
         Err(error) => {
             let message = format!("{error:#}");
@@ -396,6 +408,141 @@ async fn write_batch(
             }
         }
     }
+    finish(state, &batch, jobs, marks).await?;
+    batch.commit().await.context("cannot save the batch")?;
+    Ok(told)
+}
+
+/// The batch's transaction with every invoice's pass written together: per company, one statement locks and
+/// reads its invoices, one reads their events, one appends the new events, one announces them to the company's
+/// systems, and one per invoice saves its fold; then the deliveries' states, the follow-up jobs, the jobs'
+/// completion and one commit. Decides as [`apply_group`] does, invoice by invoice. Any failure undoes it all.
+async fn write_together(
+    state: &App,
+    jobs: &[ClaimedJob],
+    groups: &[Group],
+    marks: &mut Marks,
+) -> anyhow::Result<Vec<super::Concluded>> {
+    let batch = state
+        .invoices
+        .begin_batch()
+        .await
+        .context("cannot begin the batch")?;
+    let companies: Vec<&TenantScope> = groups.iter().map(|group| &group.scope).collect();
+    batch
+        .lock_companies(&companies)
+        .await
+        .context("cannot lock the batch's companies")?;
+    let mut tenants: Vec<(&TenantScope, Vec<&Group>)> = Vec::new();
+    for group in groups {
+        match tenants
+            .iter_mut()
+            .find(|(scope, _)| scope.tenant_id() == group.scope.tenant_id())
+        {
+            Some((_, list)) => list.push(group),
+            None => tenants.push((&group.scope, vec![group])),
+        }
+    }
+    let mut told = Vec::new();
+    let mut follow_ups = Vec::new();
+    for (scope, groups) in tenants {
+        let ids: Vec<_> = groups.iter().map(|group| group.invoice).collect();
+        let mut passes = batch
+            .lock_invoices(scope, &ids)
+            .await
+            .context("cannot read the invoices")?;
+        let mut work = Vec::with_capacity(passes.len());
+        for pass in passes.iter_mut() {
+            let id = pass.record().id;
+            let events: Vec<_> = groups
+                .iter()
+                .filter(|group| group.invoice == id)
+                .flat_map(|group| group.items.iter())
+                .flat_map(|item| item.events.iter().cloned())
+                .collect();
+            work.push((pass, events));
+        }
+        if let Some(missing) = ids
+            .iter()
+            .find(|id| !work.iter().any(|(pass, _)| pass.record().id == **id))
+        {
+            anyhow::bail!("invoice {missing} does not exist for this tenant");
+        }
+        let news = batch
+            .append_events(scope, &mut work, "webhook")
+            .await
+            .context("cannot append the status events")?;
+        drop(work);
+        let mut announce = Vec::new();
+        for (pass, new) in passes.iter_mut().zip(news) {
+            if new.is_empty() {
+                continue;
+            }
+            let invoice = pass.record().id;
+            let (before, after) = batch
+                .refold(scope, pass)
+                .await
+                .context("cannot fold the invoice's events")?;
+            let super::FollowUps { jobs, acknowledged } = super::follow_ups(
+                scope,
+                invoice,
+                pass.events(),
+                &before,
+                &after,
+                super::Brought::Events(&new),
+            );
+            let accepted = match acknowledged {
+                Some(acknowledged) => batch
+                    .accept_reported_payments(scope, invoice, acknowledged)
+                    .await
+                    .context("cannot mark the payments accepted")?,
+                None => 0,
+            };
+            announce.extend(crate::outgoing_webhooks::status_events(
+                scope,
+                pass.record(),
+                &before,
+                &after,
+                &new,
+                accepted,
+            ));
+            told.push(super::Concluded {
+                live: super::live_event(scope, invoice, &before, &after, accepted),
+                enqueued: !jobs.is_empty(),
+            });
+            follow_ups.extend(jobs);
+        }
+        if !announce.is_empty() {
+            let written = batch
+                .emit_webhooks(scope, &announce, crate::outgoing_webhooks::DELIVER_JOB)
+                .await
+                .context("cannot announce the statuses to the company's systems")?;
+            marks.ring |= written > 0;
+        }
+        for group in groups {
+            for item in &group.items {
+                marks
+                    .processed
+                    .push((group.scope.clone(), item.delivery, None));
+                marks.done.push(item.job);
+                marks.follow_ups.extend(item.sync.clone());
+            }
+        }
+    }
+    marks.follow_ups.extend(follow_ups);
+    finish(state, &batch, jobs, marks).await?;
+    batch.commit().await.context("cannot save the batch")?;
+    Ok(told)
+}
+
+/// The end of a batch's transaction, before its commit: the deliveries' states, the follow-up jobs, the jobs'
+/// completion.
+async fn finish(
+    state: &App,
+    batch: &StatusBatch,
+    jobs: &[ClaimedJob],
+    marks: &mut Marks,
+) -> anyhow::Result<()> {
     // Most deliveries end alike: one statement for those of each tenant, one per note otherwise.
     let mut plain: Vec<(TenantScope, Vec<Uuid>)> = Vec::new();
     for (scope, id, note) in &marks.processed {
@@ -425,7 +572,7 @@ async fn write_batch(
             .await?;
     }
     let now = state.jobs.queue.now_ms();
-    marks.ring = batch
+    marks.ring |= batch
         .enqueue(now, std::mem::take(&mut marks.follow_ups))
         .await
         .context("cannot enqueue the orders' reads")?
@@ -439,8 +586,7 @@ async fn write_batch(
         .complete(now, &done)
         .await
         .context("the batch's jobs are no longer this worker's")?;
-    batch.commit().await.context("cannot save the batch")?;
-    Ok(told)
+    Ok(())
 }
 
 /// One invoice's deliveries of the batch, in one pass: their events appended and folded once.

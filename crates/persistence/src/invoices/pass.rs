@@ -27,9 +27,87 @@ const KEY_CHARS: usize = 400;
 pub struct StatusPass {
     txn: DatabaseTransaction,
     scope: TenantScope,
+    state: PassState,
+}
+
+/// An invoice and its events as read under its row's lock: what a pass decides from. It does no I/O, so that a
+/// single pass ([`StatusPass`]) and a batch's passes over many invoices at once (`StatusBatch::lock_invoices`)
+/// decide alike.
+#[derive(Debug, Clone)]
+pub struct PassState {
     record: InvoiceRecord,
-    /// Every stored event, by time then dedup key, including those this pass appended or changed.
+    /// Every stored event, by time then dedup key, including those the pass appended or changed.
     events: Vec<StoredEvent>,
+}
+
+impl PassState {
+    pub(crate) fn new(record: InvoiceRecord, mut events: Vec<StoredEvent>) -> Self {
+        sort(&mut events);
+        Self { record, events }
+    }
+
+    /// The invoice as read under the lock (its summary is the fold's once [`Self::fold`] ran).
+    pub fn record(&self) -> &InvoiceRecord {
+        &self.record
+    }
+
+    /// Every event of the invoice, by time then dedup key, as stored now.
+    pub fn events(&self) -> &[StoredEvent] {
+        &self.events
+    }
+
+    /// The events of `events` not stored yet (by dedup key, cut to the stored length; a repeat within `events`
+    /// counts once), in the order given.
+    pub(crate) fn fresh(&self, events: &[StatusEvent]) -> Vec<StatusEvent> {
+        let mut fresh: Vec<StatusEvent> = Vec::new();
+        for event in events {
+            let mut event = event.clone();
+            event.dedup_key = event.dedup_key.chars().take(KEY_CHARS).collect();
+            let known = self
+                .events
+                .iter()
+                .any(|stored| stored.event.dedup_key == event.dedup_key)
+                || fresh.iter().any(|new| new.dedup_key == event.dedup_key);
+            if !known {
+                fresh.push(event);
+            }
+        }
+        fresh
+    }
+
+    /// Takes in the rows an append stored out of `fresh`; returns the events of `fresh` that were stored.
+    pub(crate) fn absorb(
+        &mut self,
+        fresh: Vec<StatusEvent>,
+        stored: Vec<invoice_events::Model>,
+    ) -> Vec<StatusEvent> {
+        let new = fresh
+            .into_iter()
+            .filter(|event| stored.iter().any(|row| row.dedup_key == event.dedup_key))
+            .collect();
+        // The fold reads them as a new read of the table would (the database's own precision of times).
+        self.events.extend(stored.into_iter().map(to_event));
+        sort(&mut self.events);
+        new
+    }
+
+    /// Folds every event with the invoice's facts and keeps the result as the record's summary. Returns the
+    /// summary before and after (to be saved when they differ).
+    pub(crate) fn fold(&mut self) -> (InvoiceSummary, InvoiceSummary) {
+        let events: Vec<StatusEvent> = self
+            .events
+            .iter()
+            .map(|stored| stored.event.clone())
+            .collect();
+        let lifecycle = Lifecycle::fold(&events, &self.record.facts());
+        let before = self.record.summary.clone();
+        let after = summary_from(
+            &lifecycle,
+            self.record.submission == SubmissionState::Failed,
+        );
+        self.record.summary = after.clone();
+        (before, after)
+    }
 }
 
 impl InvoiceRepository {
@@ -80,7 +158,7 @@ impl InvoiceRepository {
             return Ok(None);
         };
         let record = to_record(row)?;
-        let mut events: Vec<StoredEvent> = invoice_events::Entity::find()
+        let events: Vec<StoredEvent> = invoice_events::Entity::find()
             .filter(invoice_events::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .filter(invoice_events::Column::InvoiceId.eq(id.as_uuid()))
             .all(&txn)
@@ -88,12 +166,10 @@ impl InvoiceRepository {
             .into_iter()
             .map(to_event)
             .collect();
-        sort(&mut events);
         Ok(Some(StatusPass {
             txn,
             scope: scope.clone(),
-            record,
-            events,
+            state: PassState::new(record, events),
         }))
     }
 }
@@ -101,12 +177,12 @@ impl InvoiceRepository {
 impl StatusPass {
     /// The invoice as read under the lock (its summary is the fold's once [`Self::refold`] ran).
     pub fn record(&self) -> &InvoiceRecord {
-        &self.record
+        self.state.record()
     }
 
     /// Every event of the invoice, by time then dedup key, as stored now.
     pub fn events(&self) -> &[StoredEvent] {
-        &self.events
+        self.state.events()
     }
 
     /// Appends the events that are not stored yet (by dedup key; a repeat within `events` counts once), in one
@@ -116,50 +192,13 @@ impl StatusPass {
         events: &[StatusEvent],
         via: &str,
     ) -> Result<Vec<StatusEvent>, DbErr> {
-        let mut fresh: Vec<StatusEvent> = Vec::new();
-        for event in events {
-            let mut event = event.clone();
-            event.dedup_key = event.dedup_key.chars().take(KEY_CHARS).collect();
-            let known = self
-                .events
-                .iter()
-                .any(|stored| stored.event.dedup_key == event.dedup_key)
-                || fresh.iter().any(|new| new.dedup_key == event.dedup_key);
-            if !known {
-                fresh.push(event);
-            }
-        }
+        let fresh = self.state.fresh(events);
         if fresh.is_empty() {
             return Ok(Vec::new());
         }
-        let tenant = self.scope.tenant_id().as_uuid();
-        let now = Utc::now();
-        let rows: Vec<invoice_events::ActiveModel> = fresh
-            .iter()
-            .map(|event| event_row(tenant, self.record.id, event, via, now))
-            .collect();
-        // Events are appended under the invoice's lock, so none of these is stored yet; the conflict clause keeps
-        // a row written some other way (the seed) from failing the pass.
-        let stored = invoice_events::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::columns([
-                    invoice_events::Column::TenantId,
-                    invoice_events::Column::InvoiceId,
-                    invoice_events::Column::DedupKey,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_with_returning(&self.txn)
-            .await?;
-        let new = fresh
-            .into_iter()
-            .filter(|event| stored.iter().any(|row| row.dedup_key == event.dedup_key))
-            .collect();
-        // The fold reads them as a new read of the table would (the database's own precision of times).
-        self.events.extend(stored.into_iter().map(to_event));
-        sort(&mut self.events);
-        Ok(new)
+        let rows = event_rows(&self.scope, self.state.record.id, &fresh, via);
+        let stored = insert_events(&self.txn, rows).await?;
+        Ok(self.state.absorb(fresh, stored))
     }
 
     /// Puts what a status file says on the event stored under `dedup_key` (the file is authoritative). False
@@ -170,42 +209,38 @@ impl StatusPass {
         from_file: &StatusEvent,
         details: &EventDetails,
     ) -> Result<bool, DbErr> {
-        let updated = enrichment(&self.scope, self.record.id, dedup_key, from_file, details)
-            .exec_with_returning(&self.txn)
-            .await?;
+        let updated = enrichment(
+            &self.scope,
+            self.state.record.id,
+            dedup_key,
+            from_file,
+            details,
+        )
+        .exec_with_returning(&self.txn)
+        .await?;
         let changed = !updated.is_empty();
         for row in updated {
             let row = to_event(row);
             match self
+                .state
                 .events
                 .iter_mut()
                 .find(|stored| stored.event.dedup_key == row.event.dedup_key)
             {
                 Some(stored) => *stored = row,
-                None => self.events.push(row),
+                None => self.state.events.push(row),
             }
         }
-        sort(&mut self.events);
+        sort(&mut self.state.events);
         Ok(changed)
     }
 
     /// Folds every event with the invoice's facts, and saves the summary when it changed. Returns the summary
     /// before and after.
     pub async fn refold(&mut self) -> Result<(InvoiceSummary, InvoiceSummary), DbErr> {
-        let events: Vec<StatusEvent> = self
-            .events
-            .iter()
-            .map(|stored| stored.event.clone())
-            .collect();
-        let lifecycle = Lifecycle::fold(&events, &self.record.facts());
-        let before = self.record.summary.clone();
-        let after = summary_from(
-            &lifecycle,
-            self.record.submission == SubmissionState::Failed,
-        );
+        let (before, after) = self.state.fold();
         if after != before {
-            save_summary(&self.txn, &self.scope, self.record.id, &after).await?;
-            self.record.summary = after.clone();
+            save_summary(&self.txn, &self.scope, self.state.record.id, &after).await?;
         }
         Ok((before, after))
     }
@@ -213,8 +248,13 @@ impl StatusPass {
     /// The tax authority acknowledged `acknowledged` payments of the invoice in all: the oldest reported ones not
     /// counted yet become accepted (see `PaymentRepository::accept_reported`). Returns how many changed.
     pub async fn accept_reported_payments(&self, acknowledged: usize) -> Result<u64, DbErr> {
-        PaymentRepository::accept_reported_in(&self.txn, &self.scope, self.record.id, acknowledged)
-            .await
+        PaymentRepository::accept_reported_in(
+            &self.txn,
+            &self.scope,
+            self.state.record.id,
+            acknowledged,
+        )
+        .await
     }
 
     /// Enqueues jobs with the pass, in one statement; a job whose unique key is taken is left out.
@@ -231,6 +271,44 @@ impl StatusPass {
     pub async fn rollback(self) -> Result<(), DbErr> {
         self.txn.rollback().await
     }
+}
+
+/// The stored rows of new events of one invoice.
+pub(crate) fn event_rows(
+    scope: &TenantScope,
+    invoice: InvoiceId,
+    events: &[StatusEvent],
+    via: &str,
+) -> Vec<invoice_events::ActiveModel> {
+    let now = Utc::now();
+    events
+        .iter()
+        .map(|event| event_row(scope.tenant_id().as_uuid(), invoice, event, via, now))
+        .collect()
+}
+
+/// Inserts event rows in one statement, returning those stored. Events are appended under their invoice's lock,
+/// so none of them is stored yet; the conflict clause keeps a row written some other way (the seed) from failing
+/// the pass.
+pub(crate) async fn insert_events<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    rows: Vec<invoice_events::ActiveModel>,
+) -> Result<Vec<invoice_events::Model>, DbErr> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    invoice_events::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([
+                invoice_events::Column::TenantId,
+                invoice_events::Column::InvoiceId,
+                invoice_events::Column::DedupKey,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_with_returning(conn)
+        .await
 }
 
 /// The order in which events are read: by time, then dedup key (the fold's timeline order).

@@ -284,3 +284,111 @@ async fn a_batch_whose_lease_was_taken_over_changes_nothing() {
     assert_eq!(processed, sent);
     setup.stop().await;
 }
+
+/// The statements of one call of [`apply_webhook_batch`], as the round-trip counter sees them.
+async fn counted_batch(
+    state: &portal_app::App,
+    jobs: Vec<portal_persistence::jobs::ClaimedJob>,
+) -> (
+    Vec<portal_app::worker::JobResult>,
+    crate::roundtrips::counter::Hop,
+) {
+    use crate::roundtrips::counter::{MARKER_SPAN, Recording};
+    use tracing::Instrument;
+    let recording = Recording::start("billit.webhook batch");
+    let span = tracing::info_span!(MARKER_SPAN, tag = %recording.request_id());
+    let results = apply_webhook_batch(state.clone(), jobs)
+        .instrument(span)
+        .await;
+    (results, recording.finish())
+}
+
+#[tokio::test]
+async fn a_batch_writes_its_invoices_together_in_a_few_statements_and_one_per_invoice() {
+    let (setup, acme, invoices, sent) = deliveries().await;
+    let state = setup.app.state.app.clone();
+    let mut before = HashMap::new();
+    for (invoice, _) in &invoices {
+        let known = state.invoices.events(&acme, *invoice).await.unwrap().len();
+        before.insert(*invoice, known);
+    }
+    let queue = JobQueue::new(state.db.clone());
+    let jobs = queue
+        .claim_batch("worker", LEASE, &[WEBHOOK_JOB], 500)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), sent);
+    let (results, hop) = counted_batch(&state, jobs).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        assert_consistent(&setup, &acme, &invoices, &before, "after the batch").await,
+        sent
+    );
+    // Read the deliveries and their invoices (2), begin (1), lock the company (1, PostgreSQL), lock and read the
+    // invoices (1) and their events (1), append the events (1), save each invoice's fold (1 each), announce (1),
+    // enqueue the status files (1), mark the deliveries (1) and the jobs (1), commit (1). Invoice by invoice, as
+    // before, each invoice took 8.
+    let allowed = 12 + invoices.len();
+    assert!(
+        hop.count() <= allowed,
+        "{} statements for {sent} deliveries of {} invoices, at most {allowed}:\n{}",
+        hop.count(),
+        invoices.len(),
+        hop.report(100)
+    );
+    setup.stop().await;
+}
+
+#[tokio::test]
+async fn an_invoice_that_cannot_be_saved_fails_alone_in_its_batch() {
+    use portal_persistence::entities::invoices as invoice_rows;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let (setup, acme, invoices, sent) = deliveries().await;
+    let state = setup.app.state.app.clone();
+    let mut before = HashMap::new();
+    for (invoice, _) in &invoices {
+        let known = state.invoices.events(&acme, *invoice).await.unwrap().len();
+        before.insert(*invoice, known);
+    }
+    // One invoice's row can no longer be read (its lines are not JSON): its pass fails, whatever is tried.
+    let (broken, broken_order) = invoices[1];
+    invoice_rows::Entity::update_many()
+        .col_expr(invoice_rows::Column::Lines, Expr::value("not json"))
+        .filter(invoice_rows::Column::Id.eq(broken.as_uuid()))
+        .exec(&state.db)
+        .await
+        .unwrap();
+    let queue = JobQueue::new(state.db.clone());
+    let jobs = queue
+        .claim_batch("worker", LEASE, &[WEBHOOK_JOB], 500)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), sent);
+    let results = apply_webhook_batch(state.clone(), jobs).await;
+    let failed = results.iter().filter(|result| result.is_err()).count();
+    assert_eq!(
+        failed, PER_INVOICE,
+        "the broken invoice's deliveries, and only they, are to be tried again: {results:?}"
+    );
+    // The other invoices got every event; the broken one none, and its deliveries wait for their next try.
+    for (invoice, order) in invoices.iter().filter(|(invoice, _)| *invoice != broken) {
+        let events = state.invoices.events(&acme, *invoice).await.unwrap();
+        assert_eq!(
+            events.len() - before[invoice],
+            PER_INVOICE,
+            "invoice of order {order}"
+        );
+    }
+    let deliveries = setup.deliveries().recent(&acme, 1_000).await.unwrap();
+    let waiting: Vec<i64> = deliveries
+        .iter()
+        .filter(|delivery| delivery.state == DeliveryState::Received)
+        .map(|delivery| {
+            let payload: serde_json::Value = serde_json::from_str(&delivery.body).unwrap();
+            payload["EntityDetail"]["OrderID"].as_i64().unwrap()
+        })
+        .collect();
+    assert_eq!(waiting, vec![broken_order; PER_INVOICE]);
+    setup.stop().await;
+}
