@@ -98,6 +98,9 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// How long a pooled connection may sit idle before it is pinged when handed out again.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
+
 /// Opens a pool on the target. SQLite (a file or a `sqlite:` URL) gets WAL, foreign keys, a busy timeout and
 /// `synchronous=NORMAL`.
 pub async fn connect(
@@ -113,6 +116,11 @@ pub async fn connect(
         .max_connections(pool.max_connections)
         .min_connections(0)
         .acquire_timeout(pool.acquire_timeout)
+        // sqlx pings every connection it hands out by default: one more round-trip per statement outside a
+        // transaction (a PostgreSQL list page sent 7 statements and 7 pings). Only a connection idle long enough
+        // to have been dropped by the server or a proxy is pinged; a busy one that breaks fails one statement and
+        // leaves the pool.
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
         .sqlx_logging(false);
     let busy = pool.sqlite_busy_timeout;
     let cache_kib = pool

@@ -24,8 +24,8 @@
 //! statements listed here, plus the test's own polling.
 //!
 //! Not statements, so not counted: what sqlx does by itself, such as opening a connection, PostgreSQL's
-//! Parse/Describe the first time a connection prepares a statement, and its ping of every idle connection the
-//! pool hands out (`test_before_acquire`: one network round-trip per pool acquire, printed with each hop). A
+//! Parse/Describe the first time a connection prepares a statement, and its ping of a connection the pool hands
+//! out after 30 s idle (each hop prints its pool acquires). A
 //! transaction dropped without COMMIT or ROLLBACK gets a ROLLBACK from sqlx that no span shows: each hop prints
 //! how many, when there are any.
 
@@ -193,8 +193,8 @@ pub mod counter {
         }
 
         /// How many connections the hop takes from the pool: one per statement outside a transaction, one per
-        /// transaction. (On PostgreSQL, sqlx's `test_before_acquire` pings each idle connection it hands out: one
-        /// more network round-trip, but no statement.)
+        /// transaction. (sqlx pings a connection it hands out only when it sat idle for 30 s: see
+        /// `portal_persistence::db::connect`.)
         pub fn pool_acquires(&self) -> usize {
             let mut depth = 0usize;
             let mut acquires = 0;
