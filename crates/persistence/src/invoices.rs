@@ -1926,6 +1926,68 @@ fn enrichment(
         .filter(invoice_events::Column::DedupKey.eq(dedup_key))
 }
 
+/// A fold's result as the invoice's summary columns hold it.
+fn summary_values(summary: &InvoiceSummary) -> [(invoices::Column, sea_orm::Value); 14] {
+    use sea_orm::Value;
+    [
+        (
+            invoices::Column::HeadlineCode,
+            Value::from(summary.headline.map(|code| i32::from(code.0))),
+        ),
+        (invoices::Column::IsFinal, Value::from(summary.is_final)),
+        (
+            invoices::Column::NeedsAction,
+            Value::from(summary.needs_action),
+        ),
+        (
+            invoices::Column::ActionReasons,
+            Value::from(
+                serde_json::to_string(&summary.action_reasons).unwrap_or_else(|_| "[]".into()),
+            ),
+        ),
+        (
+            invoices::Column::OpenRequestCode,
+            Value::from(summary.open_request.map(|(code, _)| i32::from(code.0))),
+        ),
+        (
+            invoices::Column::OpenRequestSince,
+            Value::from(summary.open_request.map(|(_, since)| since)),
+        ),
+        (
+            invoices::Column::Delivery,
+            Value::from(enum_str(summary.delivery, "pending")),
+        ),
+        (
+            invoices::Column::TaxReporting,
+            Value::from(enum_str(summary.tax_reporting, "pending")),
+        ),
+        (
+            invoices::Column::Payment,
+            Value::from(enum_str(summary.payment, "unpaid")),
+        ),
+        (
+            invoices::Column::AmountPaidCents,
+            Value::from(summary.amount_paid_cents),
+        ),
+        (
+            invoices::Column::Unclassified,
+            Value::from(summary.unclassified),
+        ),
+        (
+            invoices::Column::EventsCount,
+            Value::from(summary.events_count),
+        ),
+        (
+            invoices::Column::LastEventAt,
+            Value::from(summary.last_event_at),
+        ),
+        (
+            invoices::Column::HeadlineSince,
+            Value::from(summary.headline_since),
+        ),
+    ]
+}
+
 /// Saves a fold's result in the invoice's summary columns.
 pub(crate) async fn save_summary<C: ConnectionTrait>(
     conn: &C,
@@ -1933,65 +1995,50 @@ pub(crate) async fn save_summary<C: ConnectionTrait>(
     id: InvoiceId,
     summary: &InvoiceSummary,
 ) -> Result<(), DbErr> {
-    invoices::Entity::update_many()
-        .col_expr(
-            invoices::Column::HeadlineCode,
-            Expr::value(summary.headline.map(|code| i32::from(code.0))),
-        )
-        .col_expr(invoices::Column::IsFinal, Expr::value(summary.is_final))
-        .col_expr(
-            invoices::Column::NeedsAction,
-            Expr::value(summary.needs_action),
-        )
-        .col_expr(
-            invoices::Column::ActionReasons,
-            Expr::value(
-                serde_json::to_string(&summary.action_reasons).unwrap_or_else(|_| "[]".into()),
-            ),
-        )
-        .col_expr(
-            invoices::Column::OpenRequestCode,
-            Expr::value(summary.open_request.map(|(code, _)| i32::from(code.0))),
-        )
-        .col_expr(
-            invoices::Column::OpenRequestSince,
-            Expr::value(summary.open_request.map(|(_, since)| since)),
-        )
-        .col_expr(
-            invoices::Column::Delivery,
-            Expr::value(enum_str(summary.delivery, "pending")),
-        )
-        .col_expr(
-            invoices::Column::TaxReporting,
-            Expr::value(enum_str(summary.tax_reporting, "pending")),
-        )
-        .col_expr(
-            invoices::Column::Payment,
-            Expr::value(enum_str(summary.payment, "unpaid")),
-        )
-        .col_expr(
-            invoices::Column::AmountPaidCents,
-            Expr::value(summary.amount_paid_cents),
-        )
-        .col_expr(
-            invoices::Column::Unclassified,
-            Expr::value(summary.unclassified),
-        )
-        .col_expr(
-            invoices::Column::EventsCount,
-            Expr::value(summary.events_count),
-        )
-        .col_expr(
-            invoices::Column::LastEventAt,
-            Expr::value(summary.last_event_at),
-        )
-        .col_expr(
-            invoices::Column::HeadlineSince,
-            Expr::value(summary.headline_since),
-        )
+    let mut update = invoices::Entity::update_many();
+    for (column, value) in summary_values(summary) {
+        update = update.col_expr(column, Expr::value(value));
+    }
+    update
         .col_expr(invoices::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
         .filter(invoices::Column::Id.eq(id.as_uuid()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Saves the folds of many invoices of one company in one statement: each summary column set by a `CASE` on the
+/// invoice's id (the same SQL on both backends).
+pub(crate) async fn save_summaries<C: ConnectionTrait>(
+    conn: &C,
+    scope: &TenantScope,
+    folds: &[(InvoiceId, InvoiceSummary)],
+) -> Result<(), DbErr> {
+    match folds {
+        [] => return Ok(()),
+        [(id, summary)] => return save_summary(conn, scope, *id, summary).await,
+        _ => {}
+    }
+    let rows: Vec<(Uuid, [(invoices::Column, sea_orm::Value); 14])> = folds
+        .iter()
+        .map(|(id, summary)| (id.as_uuid(), summary_values(summary)))
+        .collect();
+    let mut update = invoices::Entity::update_many();
+    for (index, (column, _)) in rows[0].1.iter().enumerate() {
+        let mut case = sea_orm::sea_query::CaseStatement::new();
+        for (id, values) in &rows {
+            case = case.case(
+                Expr::col(invoices::Column::Id).eq(*id),
+                Expr::value(values[index].1.clone()),
+            );
+        }
+        update = update.col_expr(*column, case.finally(Expr::col(*column)).into());
+    }
+    update
+        .col_expr(invoices::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+        .filter(invoices::Column::Id.is_in(rows.iter().map(|(id, _)| *id)))
         .exec(conn)
         .await?;
     Ok(())

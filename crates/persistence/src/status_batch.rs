@@ -8,8 +8,8 @@
 use crate::db::begin_write;
 use crate::entities::{invoice_events, invoices};
 use crate::invoices::{
-    InvoiceError, InvoiceRepository, InvoiceSummary, PassState, StatusPass, save_summary, to_event,
-    to_record,
+    InvoiceError, InvoiceRepository, InvoiceSummary, PassState, StatusPass, save_summaries,
+    to_event, to_record,
 };
 use crate::jobs::{ClaimedJob, JobQueue, JobQueueError, NewJob};
 use crate::outgoing_webhooks::{OutgoingError, OutgoingEvent};
@@ -22,8 +22,15 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-/// The most rows one statement of a batch names (well under SQLite's and PostgreSQL's limits on bound values).
-const CHUNK: usize = 500;
+/// The most invoices or events one statement of a batch names. Their statements are wide (an event row binds 18
+/// values, a fold 14 `CASE` arms per invoice), and each connection keeps the ones it prepared: in the load bench
+/// (SQLite, 5,000 webhooks), runs of at most 256 left the server's peak memory at 149 MiB, of 32 at 114, of 16 at
+/// 105 and of 8 at 97 (88 before batches were written together), with no loss of speed.
+const RUN: usize = 8;
+
+fn run_sizes(len: usize) -> Vec<usize> {
+    crate::db::run_sizes(len, RUN)
+}
 
 /// The transaction of a batch of status passes.
 pub struct StatusBatch {
@@ -63,7 +70,10 @@ impl StatusBatch {
     ) -> Result<Vec<PassState>, InvoiceError> {
         let tenant = scope.tenant_id().as_uuid();
         let mut states = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(CHUNK) {
+        let mut rest = ids;
+        for size in run_sizes(ids.len()) {
+            let (chunk, tail) = rest.split_at(size);
+            rest = tail;
             let uuids: Vec<Uuid> = chunk.iter().map(|id| id.as_uuid()).collect();
             // A no-op update takes the locks on both backends.
             let rows = invoices::Entity::update_many()
@@ -115,9 +125,9 @@ impl StatusBatch {
             fresh.push(new);
         }
         let mut stored: Vec<invoice_events::Model> = Vec::with_capacity(rows.len());
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+        let mut rows = rows.into_iter();
+        for size in run_sizes(rows.len()) {
+            let chunk: Vec<_> = rows.by_ref().take(size).collect();
             stored.extend(crate::invoices::pass::insert_events(&self.txn, chunk).await?);
         }
         let mut new = Vec::with_capacity(work.len());
@@ -131,18 +141,29 @@ impl StatusBatch {
         Ok(new)
     }
 
-    /// Folds an invoice read by [`Self::lock_invoices`] and saves its summary when it changed; returns the
-    /// summary before and after.
-    pub async fn refold(
+    /// Folds invoices of one company read by [`Self::lock_invoices`] and saves the summaries that changed, in one
+    /// statement per run of invoices (see [`run_sizes`]); returns each one's summary before and after.
+    pub async fn refold_all(
         &self,
         scope: &TenantScope,
-        state: &mut PassState,
-    ) -> Result<(InvoiceSummary, InvoiceSummary), DbErr> {
-        let (before, after) = state.fold();
-        if after != before {
-            save_summary(&self.txn, scope, state.record().id, &after).await?;
+        passes: &mut [&mut PassState],
+    ) -> Result<Vec<(InvoiceSummary, InvoiceSummary)>, DbErr> {
+        let mut folds = Vec::with_capacity(passes.len());
+        let mut changed = Vec::new();
+        for pass in passes.iter_mut() {
+            let (before, after) = pass.fold();
+            if after != before {
+                changed.push((pass.record().id, after.clone()));
+            }
+            folds.push((before, after));
         }
-        Ok((before, after))
+        let mut rest = changed.as_slice();
+        for size in run_sizes(changed.len()) {
+            let (run, tail) = rest.split_at(size);
+            rest = tail;
+            save_summaries(&self.txn, scope, run).await?;
+        }
+        Ok(folds)
     }
 
     /// See [`StatusPass::accept_reported_payments`].

@@ -473,23 +473,28 @@ async fn write_together(
             .await
             .context("cannot append the status events")?;
         drop(work);
-        let mut announce = Vec::new();
-        for (pass, new) in passes.iter_mut().zip(news) {
-            if new.is_empty() {
-                continue;
-            }
-            let invoice = pass.record().id;
-            let (before, after) = batch
-                .refold(scope, pass)
+        let mut folding: Vec<_> = passes
+            .iter_mut()
+            .zip(news)
+            .filter(|(_, new)| !new.is_empty())
+            .collect();
+        let folds = {
+            let mut states: Vec<_> = folding.iter_mut().map(|(pass, _)| &mut **pass).collect();
+            batch
+                .refold_all(scope, &mut states)
                 .await
-                .context("cannot fold the invoice's events")?;
+                .context("cannot fold the invoices' events")?
+        };
+        let mut announce = Vec::new();
+        for ((pass, new), (before, after)) in folding.iter().zip(folds) {
+            let invoice = pass.record().id;
             let super::FollowUps { jobs, acknowledged } = super::follow_ups(
                 scope,
                 invoice,
                 pass.events(),
                 &before,
                 &after,
-                super::Brought::Events(&new),
+                super::Brought::Events(new),
             );
             let accepted = match acknowledged {
                 Some(acknowledged) => batch
@@ -503,7 +508,7 @@ async fn write_together(
                 pass.record(),
                 &before,
                 &after,
-                &new,
+                new,
                 accepted,
             ));
             told.push(super::Concluded {
