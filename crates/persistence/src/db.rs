@@ -98,32 +98,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// The sizes in which `len` rows (or ids of an `IN` list) are sent, at most `max` per statement: powers of two,
-/// largest first. Each connection keeps every distinct statement it prepared (sqlx's statement cache, 100 per
-/// connection), and wide statements of every possible count of rows filled the memory: a webhook batch writing its
-/// invoices in statements of any size up to 500 rows took the server's peak memory from 88 to 149 MiB in the load
-/// bench. With these sizes, a handful of shapes, in a few statements.
-pub(crate) fn run_sizes(len: usize, max: usize) -> Vec<usize> {
-    let max = if max.is_power_of_two() {
-        max
-    } else {
-        max.next_power_of_two() / 2
-    }
-    .max(1);
-    let mut sizes = Vec::new();
-    let mut left = len;
-    while left > 0 {
-        let size = if left >= max {
-            max
-        } else {
-            1 << (usize::BITS - 1 - left.leading_zeros())
-        };
-        sizes.push(size);
-        left -= size;
-    }
-    sizes
-}
-
 /// How long a pooled connection may sit idle before it is pinged when handed out again.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
@@ -338,30 +312,5 @@ mod tests {
             validate_database_url("postgres://postgres@127.0.0.1:notaport/test"),
             Err(DatabaseUrlError::Malformed(_))
         ));
-    }
-}
-
-#[cfg(test)]
-mod run_tests {
-    use super::run_sizes;
-
-    #[test]
-    fn rows_go_in_few_statements_of_few_sizes() {
-        assert_eq!(run_sizes(0, 256), Vec::<usize>::new());
-        assert_eq!(run_sizes(1, 256), vec![1]);
-        assert_eq!(run_sizes(200, 256), vec![128, 64, 8]);
-        assert_eq!(run_sizes(600, 256), vec![256, 256, 64, 16, 8]);
-        assert_eq!(run_sizes(40, 16), vec![16, 16, 8]);
-        assert_eq!(run_sizes(7, 500), vec![4, 2, 1]);
-        for len in 0..2_000 {
-            let sizes = run_sizes(len, 256);
-            assert_eq!(sizes.iter().sum::<usize>(), len);
-            assert!(
-                sizes
-                    .iter()
-                    .all(|size| size.is_power_of_two() && *size <= 256)
-            );
-            assert!(sizes.len() <= len / 256 + 8, "{len}: {sizes:?}");
-        }
     }
 }

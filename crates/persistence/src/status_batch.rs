@@ -26,10 +26,24 @@ use uuid::Uuid;
 /// values, a fold 14 `CASE` arms per invoice), and each connection keeps the ones it prepared: in the load bench
 /// (SQLite, 5,000 webhooks), runs of at most 256 left the server's peak memory at 149 MiB, of 32 at 114, of 16 at
 /// 105 and of 8 at 97 (88 before batches were written together), with no loss of speed.
+/// Runs are powers of two (largest first), so that a connection prepares a handful of shapes, whatever the batch.
 const RUN: usize = 8;
 
-fn run_sizes(len: usize) -> Vec<usize> {
-    crate::db::run_sizes(len, RUN)
+/// `items` in runs of at most [`RUN`] whose sizes are powers of two, largest first.
+fn runs<T>(items: &[T]) -> Vec<&[T]> {
+    let mut runs = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let size = if rest.len() >= RUN {
+            RUN
+        } else {
+            1 << (usize::BITS - 1 - rest.len().leading_zeros())
+        };
+        let (run, tail) = rest.split_at(size);
+        runs.push(run);
+        rest = tail;
+    }
+    runs
 }
 
 /// The transaction of a batch of status passes.
@@ -60,8 +74,8 @@ impl StatusBatch {
     }
 
     /// Locks and reads many invoices of one company at once, for passes that share the batch's transaction: one
-    /// statement takes their rows' write locks and reads them, one more reads their events (per few hundred
-    /// invoices). The invoices the company does not have are left out. Unlike [`Self::begin_pass`], nothing is
+    /// statement takes their rows' write locks and reads them, one more reads their events (per run of
+    /// invoices, see [`runs`]). The invoices the company does not have are left out. Unlike [`Self::begin_pass`], nothing is
     /// undone alone: a failure fails the batch.
     pub async fn lock_invoices(
         &self,
@@ -70,11 +84,8 @@ impl StatusBatch {
     ) -> Result<Vec<PassState>, InvoiceError> {
         let tenant = scope.tenant_id().as_uuid();
         let mut states = Vec::with_capacity(ids.len());
-        let mut rest = ids;
-        for size in run_sizes(ids.len()) {
-            let (chunk, tail) = rest.split_at(size);
-            rest = tail;
-            let uuids: Vec<Uuid> = chunk.iter().map(|id| id.as_uuid()).collect();
+        for run in runs(ids) {
+            let uuids: Vec<Uuid> = run.iter().map(|id| id.as_uuid()).collect();
             // A no-op update takes the locks on both backends.
             let rows = invoices::Entity::update_many()
                 .col_expr(
@@ -104,8 +115,8 @@ impl StatusBatch {
         Ok(states)
     }
 
-    /// Appends, for each of the company's invoices given, its events not stored yet, in one statement per few
-    /// hundred events; returns each invoice's new events (in the order given), as [`StatusPass::append`] does.
+    /// Appends, for each of the company's invoices given, its events not stored yet, in one statement per run
+    /// of events; returns each invoice's new events (in the order given), as [`StatusPass::append`] does.
     pub async fn append_events(
         &self,
         scope: &TenantScope,
@@ -125,10 +136,8 @@ impl StatusBatch {
             fresh.push(new);
         }
         let mut stored: Vec<invoice_events::Model> = Vec::with_capacity(rows.len());
-        let mut rows = rows.into_iter();
-        for size in run_sizes(rows.len()) {
-            let chunk: Vec<_> = rows.by_ref().take(size).collect();
-            stored.extend(crate::invoices::pass::insert_events(&self.txn, chunk).await?);
+        for run in runs(&rows) {
+            stored.extend(crate::invoices::pass::insert_events(&self.txn, run.to_vec()).await?);
         }
         let mut new = Vec::with_capacity(work.len());
         for ((state, _), fresh) in work.iter_mut().zip(fresh) {
@@ -142,7 +151,7 @@ impl StatusBatch {
     }
 
     /// Folds invoices of one company read by [`Self::lock_invoices`] and saves the summaries that changed, in one
-    /// statement per run of invoices (see [`run_sizes`]); returns each one's summary before and after.
+    /// statement per run of invoices (see [`runs`]); returns each one's summary before and after.
     pub async fn refold_all(
         &self,
         scope: &TenantScope,
@@ -157,10 +166,7 @@ impl StatusBatch {
             }
             folds.push((before, after));
         }
-        let mut rest = changed.as_slice();
-        for size in run_sizes(changed.len()) {
-            let (run, tail) = rest.split_at(size);
-            rest = tail;
+        for run in runs(&changed) {
             save_summaries(&self.txn, scope, run).await?;
         }
         Ok(folds)
@@ -252,5 +258,33 @@ impl StatusBatch {
 
     pub async fn rollback(self) -> Result<(), DbErr> {
         self.txn.rollback().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RUN, runs};
+
+    #[test]
+    fn rows_go_in_few_statements_of_few_sizes() {
+        let sizes = |len: usize| {
+            let items: Vec<usize> = (0..len).collect();
+            let runs = runs(&items);
+            assert_eq!(runs.concat(), items, "every row once, in order");
+            runs.iter().map(|run| run.len()).collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), vec![1]);
+        assert_eq!(sizes(7), vec![4, 2, 1]);
+        assert_eq!(sizes(21), vec![8, 8, 4, 1]);
+        for len in 0..500 {
+            let sizes = sizes(len);
+            assert!(
+                sizes
+                    .iter()
+                    .all(|size| size.is_power_of_two() && *size <= RUN)
+            );
+            assert!(sizes.len() <= len / RUN + 3, "{len}: {sizes:?}");
+        }
     }
 }

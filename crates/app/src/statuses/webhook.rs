@@ -145,6 +145,18 @@ struct Marks {
     permanent: Vec<(usize, String)>,
 }
 
+impl Marks {
+    /// A group's deliveries applied: processed, their jobs done, their orders' reads to enqueue.
+    fn applied(&mut self, group: &Group) {
+        for item in &group.items {
+            self.processed
+                .push((group.scope.clone(), item.delivery, None));
+            self.done.push(item.job);
+            self.follow_ups.extend(item.sync.clone());
+        }
+    }
+}
+
 /// `billit.webhook` jobs claimed together: their deliveries read in one query per tenant, grouped by invoice (one
 /// pass per invoice, whatever the number of its deliveries), and everything (events, summaries, follow-up jobs,
 /// the deliveries' states and the jobs' completion) written in one transaction. A worker that dies before the
@@ -366,28 +378,13 @@ async fn write_batch(
     marks: &mut Marks,
     results: &mut [Option<JobResult>],
 ) -> anyhow::Result<Vec<super::Concluded>> {
-    let batch = state
-        .invoices
-        .begin_batch()
-        .await
-        .context("cannot begin the batch")?;
-    let companies: Vec<&TenantScope> = groups.iter().map(|group| &group.scope).collect();
-    batch
-        .lock_companies(&companies)
-        .await
-        .context("cannot lock the batch's companies")?;
+    let batch = begin(state, &groups).await?;
     let mut told = Vec::new();
     for group in groups {
         match apply_group(state, &batch, &group).await {
             Ok(concluded) => {
                 told.extend(concluded);
-                for item in group.items {
-                    marks
-                        .processed
-                        .push((group.scope.clone(), item.delivery, None));
-                    marks.done.push(item.job);
-                    marks.follow_ups.extend(item.sync);
-                }
+                marks.applied(&group);
             }
             Err(error) => {
                 let message = format!("{error:#}");
@@ -413,26 +410,18 @@ async fn write_batch(
     Ok(told)
 }
 
-/// The batch's transaction with every invoice's pass written together: per company, one statement locks and
-/// reads its invoices, one reads their events, one appends the new events, one announces them to the company's
-/// systems, and one per invoice saves its fold; then the deliveries' states, the follow-up jobs, the jobs'
-/// completion and one commit. Decides as [`apply_group`] does, invoice by invoice. Any failure undoes it all.
+/// The batch's transaction with every invoice's pass written together: per company and per run of a few invoices
+/// or events, one statement locks and reads the invoices, one reads their events, one appends the new events and
+/// one saves the folds; one announces them to the company's systems; then the deliveries' states, the follow-up
+/// jobs, the jobs' completion and one commit. Decides as [`apply_group`] does, invoice by invoice. Any failure
+/// undoes it all.
 async fn write_together(
     state: &App,
     jobs: &[ClaimedJob],
     groups: &[Group],
     marks: &mut Marks,
 ) -> anyhow::Result<Vec<super::Concluded>> {
-    let batch = state
-        .invoices
-        .begin_batch()
-        .await
-        .context("cannot begin the batch")?;
-    let companies: Vec<&TenantScope> = groups.iter().map(|group| &group.scope).collect();
-    batch
-        .lock_companies(&companies)
-        .await
-        .context("cannot lock the batch's companies")?;
+    let batch = begin(state, groups).await?;
     let mut tenants: Vec<(&TenantScope, Vec<&Group>)> = Vec::new();
     for group in groups {
         match tenants
@@ -444,7 +433,6 @@ async fn write_together(
         }
     }
     let mut told = Vec::new();
-    let mut follow_ups = Vec::new();
     for (scope, groups) in tenants {
         let ids: Vec<_> = groups.iter().map(|group| group.invoice).collect();
         let mut passes = batch
@@ -515,7 +503,7 @@ async fn write_together(
                 live: super::live_event(scope, invoice, &before, &after, accepted),
                 enqueued: !jobs.is_empty(),
             });
-            follow_ups.extend(jobs);
+            marks.follow_ups.extend(jobs);
         }
         if !announce.is_empty() {
             let written = batch
@@ -525,19 +513,27 @@ async fn write_together(
             marks.ring |= written > 0;
         }
         for group in groups {
-            for item in &group.items {
-                marks
-                    .processed
-                    .push((group.scope.clone(), item.delivery, None));
-                marks.done.push(item.job);
-                marks.follow_ups.extend(item.sync.clone());
-            }
+            marks.applied(group);
         }
     }
-    marks.follow_ups.extend(follow_ups);
     finish(state, &batch, jobs, marks).await?;
     batch.commit().await.context("cannot save the batch")?;
     Ok(told)
+}
+
+/// Begins a batch's transaction, with its companies locked (see `StatusBatch::lock_companies`).
+async fn begin(state: &App, groups: &[Group]) -> anyhow::Result<StatusBatch> {
+    let batch = state
+        .invoices
+        .begin_batch()
+        .await
+        .context("cannot begin the batch")?;
+    let companies: Vec<&TenantScope> = groups.iter().map(|group| &group.scope).collect();
+    batch
+        .lock_companies(&companies)
+        .await
+        .context("cannot lock the batch's companies")?;
+    Ok(batch)
 }
 
 /// The end of a batch's transaction, before its commit: the deliveries' states, the follow-up jobs, the jobs'
