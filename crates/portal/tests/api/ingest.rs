@@ -89,6 +89,36 @@ async fn webhook_jobs(setup: &Setup) -> HashMap<Uuid, (JobState, i32)> {
     jobs
 }
 
+/// How many events each invoice has now.
+async fn events_per_invoice(
+    setup: &Setup,
+    acme: &TenantScope,
+    invoices: &[(InvoiceId, i64)],
+) -> HashMap<InvoiceId, usize> {
+    let mut counts = HashMap::new();
+    for (invoice, _) in invoices {
+        let events = setup
+            .app
+            .state
+            .invoices
+            .events(acme, *invoice)
+            .await
+            .unwrap();
+        counts.insert(*invoice, events.len());
+    }
+    counts
+}
+
+/// Every due webhook job, claimed in one batch (all `sent` of them).
+async fn claim_all(setup: &Setup, sent: usize) -> Vec<portal_persistence::jobs::ClaimedJob> {
+    let jobs = JobQueue::new(setup.app.state.db.clone())
+        .claim_batch("worker", LEASE, &[WEBHOOK_JOB], 500)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), sent, "one batch takes every due delivery");
+    jobs
+}
+
 /// All or nothing, delivery by delivery: a delivery is processed exactly when its job is done, and each invoice
 /// holds exactly one new event per processed delivery of its own. Returns how many are processed.
 async fn assert_consistent(
@@ -146,11 +176,7 @@ async fn assert_consistent(
 async fn a_worker_dying_mid_batch_loses_nothing_and_applies_nothing_twice() {
     let (setup, acme, invoices, sent) = deliveries().await;
     let state = setup.app.state.app.clone();
-    let mut before = HashMap::new();
-    for (invoice, _) in &invoices {
-        let known = state.invoices.events(&acme, *invoice).await.unwrap().len();
-        before.insert(*invoice, known);
-    }
+    let before = events_per_invoice(&setup, &acme, &invoices).await;
     let clock = Arc::new(ManualClock::starting_now());
     let queue = JobQueue::with(state.db.clone(), RetryPolicy::default(), clock.clone());
 
@@ -256,11 +282,7 @@ async fn a_worker_dying_mid_batch_loses_nothing_and_applies_nothing_twice() {
 async fn a_batch_whose_lease_was_taken_over_changes_nothing() {
     let (setup, acme, invoices, sent) = deliveries().await;
     let state = setup.app.state.app.clone();
-    let mut before = HashMap::new();
-    for (invoice, _) in &invoices {
-        let known = state.invoices.events(&acme, *invoice).await.unwrap().len();
-        before.insert(*invoice, known);
-    }
+    let before = events_per_invoice(&setup, &acme, &invoices).await;
     let clock = Arc::new(ManualClock::starting_now());
     let queue = JobQueue::with(state.db.clone(), RetryPolicy::default(), clock.clone());
     let slow = queue
@@ -307,17 +329,8 @@ async fn counted_batch(
 async fn a_batch_writes_its_invoices_together_in_a_few_statements() {
     let (setup, acme, invoices, sent) = deliveries().await;
     let state = setup.app.state.app.clone();
-    let mut before = HashMap::new();
-    for (invoice, _) in &invoices {
-        let known = state.invoices.events(&acme, *invoice).await.unwrap().len();
-        before.insert(*invoice, known);
-    }
-    let queue = JobQueue::new(state.db.clone());
-    let jobs = queue
-        .claim_batch("worker", LEASE, &[WEBHOOK_JOB], 500)
-        .await
-        .unwrap();
-    assert_eq!(jobs.len(), sent);
+    let before = events_per_invoice(&setup, &acme, &invoices).await;
+    let jobs = claim_all(&setup, sent).await;
     let (results, hop) = counted_batch(&state, jobs).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(
@@ -347,11 +360,7 @@ async fn an_invoice_that_cannot_be_saved_fails_alone_in_its_batch() {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let (setup, acme, invoices, sent) = deliveries().await;
     let state = setup.app.state.app.clone();
-    let mut before = HashMap::new();
-    for (invoice, _) in &invoices {
-        let known = state.invoices.events(&acme, *invoice).await.unwrap().len();
-        before.insert(*invoice, known);
-    }
+    let before = events_per_invoice(&setup, &acme, &invoices).await;
     // One invoice's row can no longer be read (its lines are not JSON): its pass fails, whatever is tried.
     let (broken, broken_order) = invoices[1];
     invoice_rows::Entity::update_many()
@@ -360,12 +369,7 @@ async fn an_invoice_that_cannot_be_saved_fails_alone_in_its_batch() {
         .exec(&state.db)
         .await
         .unwrap();
-    let queue = JobQueue::new(state.db.clone());
-    let jobs = queue
-        .claim_batch("worker", LEASE, &[WEBHOOK_JOB], 500)
-        .await
-        .unwrap();
-    assert_eq!(jobs.len(), sent);
+    let jobs = claim_all(&setup, sent).await;
     let results = apply_webhook_batch(state.clone(), jobs).await;
     let failed = results.iter().filter(|result| result.is_err()).count();
     assert_eq!(
