@@ -1345,6 +1345,49 @@ pub async fn run(world: &World) -> Plans {
         )
         .await;
 
+    // ---- statuses in: a batch of webhook deliveries written together (`StatusBatch`) ----
+    // Its invoices locked and read, their events read, the new ones appended and the folds saved, by primary key
+    // or the events' (company, invoice) index, never over the company's history. Planned once the batch is rolled
+    // back (the world stays as seeded).
+    let some: Vec<InvoiceId> = first.rows.iter().take(3).map(|row| row.id).collect();
+    let batch = invoices.begin_batch().await.expect("a batch");
+    let mut passes = batch
+        .lock_invoices(scope, &some)
+        .await
+        .expect("the batch's invoices");
+    assert_eq!(passes.len(), some.len(), "every invoice of the batch read");
+    let read = rec.take();
+    let mut work: Vec<_> = passes
+        .iter_mut()
+        .map(|pass| {
+            let key = format!("plans-batch-{}", pass.record().id);
+            (pass, vec![status(212, Source::Supplier, Utc::now(), key)])
+        })
+        .collect();
+    batch
+        .append_events(scope, &mut work, "webhook")
+        .await
+        .expect("the batch's events");
+    drop(work);
+    let mut states: Vec<_> = passes.iter_mut().collect();
+    batch
+        .refold_all(scope, &mut states)
+        .await
+        .expect("the batch's folds");
+    let folded = rec.take();
+    batch.rollback().await.expect("rollback");
+    rec.take();
+    plans
+        .check(
+            "status batch, the invoices and their events",
+            read,
+            Allow::Nothing,
+        )
+        .await;
+    plans
+        .check("status batch, the folds saved", folded, Allow::Nothing)
+        .await;
+
     // ---- the firm ----
     let firm = FirmRepository::new(rec.db.clone());
     let scopes: Vec<TenantScope> = firm
