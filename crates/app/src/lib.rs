@@ -217,7 +217,7 @@ impl App {
             invitations: InvitationRepository::new(db.clone()).with_cache(auth_cache.clone()),
             resets: PasswordResetRepository::new(db.clone()).with_cache(auth_cache.clone()),
             outbox: OutboxRepository::new(db.clone()),
-            billit: BillitConnectionRepository::new(db.clone()),
+            billit: BillitConnectionRepository::new(db.clone()).with_cache(auth_cache.clone()),
             invoices: InvoiceRepository::new(db.clone()),
             customers: CustomerRepository::new(db.clone()),
             payments: PaymentRepository::new(db.clone()),
@@ -255,6 +255,7 @@ impl App {
         self.invitations = self.invitations.with_cache(cache.clone());
         self.resets = self.resets.with_cache(cache.clone());
         self.firm = self.firm.with_cache(cache.clone());
+        self.billit = self.billit.with_cache(cache.clone());
         self.auth_cache = cache;
         self.live = live::LiveUpdates::over(bus);
         self

@@ -1,6 +1,7 @@
 //! A short in-process cache of who is asking: session → user, (user, company) → scope, user → the companies of
 //! their menu and whether they are a firm accountant. Every page asks these before anything else; without the
-//! cache they cost four to seven statements per request.
+//! cache they cost four to seven statements per request. Billit's webhooks ask one too: their URL's token → the
+//! company and its (encrypted) signing secrets, read by every delivery.
 //!
 //! Security first:
 //! - entries live `ttl` (default 10 s) at most, and nothing is cached that grants access the database would no
@@ -18,6 +19,7 @@
 //! company visited), invalidation by user or company needs a scan anyway, and it adds no dependency.
 
 use crate::TenantScope;
+use crate::billit_connections::EncryptedSecrets;
 use crate::bus::{Bus, BusSignal, CACHE_CHANNEL};
 use crate::scope::TenantRole;
 use crate::tenants::Tenant;
@@ -52,7 +54,7 @@ pub enum Invalidation {
     Session(String),
     /// A user's sessions, role, memberships or portfolio changed.
     User(uuid::Uuid),
-    /// A company changed (profile, suspension).
+    /// A company changed (profile, suspension, its Billit connection and webhook secrets).
     Tenant(uuid::Uuid),
     /// Anything else.
     All,
@@ -86,6 +88,8 @@ struct Maps {
     accountants: HashMap<UserId, Stamped<bool>>,
     /// Firm staff's visits already recorded (session, company): a fact that never becomes false.
     visits: HashMap<(String, TenantId), Stamped<()>>,
+    /// Webhook URL token → the company it names and its encrypted secrets.
+    webhooks: HashMap<String, Stamped<(TenantScope, EncryptedSecrets)>>,
 }
 
 struct Inner {
@@ -254,6 +258,15 @@ impl AuthCache {
         self.put(ticket, |maps| &mut maps.accountants, user, is);
     }
 
+    /// The company a webhook token names, with its encrypted signing secrets.
+    pub fn webhook(&self, token: &str) -> Option<(TenantScope, EncryptedSecrets)> {
+        self.get(|maps| &mut maps.webhooks, &token.to_owned())
+    }
+
+    pub fn put_webhook(&self, ticket: Ticket, token: &str, found: (TenantScope, EncryptedSecrets)) {
+        self.put(ticket, |maps| &mut maps.webhooks, token.to_owned(), found);
+    }
+
     /// Whether this node recorded that firm staff's `session` entered `tenant` (within the entry lifetime).
     pub fn visited(&self, session: &str, tenant: TenantId) -> bool {
         self.get(|maps| &mut maps.visits, &(session.to_owned(), tenant))
@@ -321,6 +334,8 @@ impl Inner {
                 maps.scopes.retain(|_, entry| entry.value.0.id != tenant);
                 maps.memberships
                     .retain(|_, entry| entry.value.iter().all(|(listed, _)| listed.id != tenant));
+                maps.webhooks
+                    .retain(|_, entry| entry.value.0.tenant_id() != tenant);
             }
             Invalidation::All => *maps = Maps::default(),
         }
@@ -422,6 +437,43 @@ mod tests {
         assert!(cache.scope(bob, "acme").is_some());
         cache.invalidate_tenant(tenant);
         assert!(cache.scope(bob, "acme").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_companys_change_forgets_its_webhook_token_and_no_other() {
+        let cache = AuthCache::new(Duration::from_secs(60), Bus::local());
+        let entry = |tenant| {
+            (
+                TenantScope::new(tenant, TenantRole::Member, ScopeOrigin::Webhook),
+                EncryptedSecrets {
+                    api_key: None,
+                    webhook_secret: Some("v2:sealed".to_owned()),
+                },
+            )
+        };
+        let acme = TenantId::new();
+        let globex = TenantId::new();
+        cache.put_webhook(cache.ticket(), "tok-acme", entry(acme));
+        cache.put_webhook(cache.ticket(), "tok-globex", entry(globex));
+        assert_eq!(
+            cache
+                .webhook("tok-acme")
+                .map(|(scope, _)| scope.tenant_id()),
+            Some(acme)
+        );
+
+        cache.invalidate_tenant(acme);
+        assert!(
+            cache.webhook("tok-acme").is_none(),
+            "its secret may have changed"
+        );
+        assert!(cache.webhook("tok-globex").is_some());
+
+        // A read that raced the change is not kept.
+        let before = cache.ticket();
+        cache.invalidate_tenant(acme);
+        cache.put_webhook(before, "tok-acme", entry(acme));
+        assert!(cache.webhook("tok-acme").is_none());
     }
 
     #[tokio::test]

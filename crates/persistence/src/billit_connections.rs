@@ -3,6 +3,7 @@
 //! its audit entry in the same transaction.
 
 use crate::audit::{self, AuditEntry};
+use crate::auth_cache::AuthCache;
 use crate::entities::billit_connections;
 use crate::scope::{ScopeOrigin, TenantRole, TenantScope};
 use crate::tokens::new_token;
@@ -82,11 +83,23 @@ pub struct ConnectionSettings {
 #[derive(Debug, Clone)]
 pub struct BillitConnectionRepository {
     db: DatabaseConnection,
+    /// Webhook tokens → company and secrets (read by every delivery); every change here invalidates its company.
+    cache: AuthCache,
 }
 
 impl BillitConnectionRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            cache: AuthCache::disabled(),
+        }
+    }
+
+    /// The same repository, its webhook look-ups kept in `cache`.
+    #[must_use]
+    pub fn with_cache(mut self, cache: AuthCache) -> Self {
+        self.cache = cache;
+        self
     }
 
     pub async fn get(&self, scope: &TenantScope) -> Result<Option<BillitConnection>, DbErr> {
@@ -166,6 +179,7 @@ impl BillitConnectionRepository {
             .filter(billit_connections::Column::TenantId.eq(scope.tenant_id().as_uuid()))
             .exec(&self.db)
             .await?;
+        self.cache.invalidate_tenant(scope.tenant_id());
         Ok(())
     }
 
@@ -215,6 +229,7 @@ impl BillitConnectionRepository {
             audit::record_for_tenant(&txn, scope, entry).await?;
         }
         txn.commit().await?;
+        self.cache.invalidate_tenant(scope.tenant_id());
         Ok(public_view(row))
     }
 
@@ -244,20 +259,27 @@ impl BillitConnectionRepository {
         if let Some(entry) = audit {
             audit::record_for_tenant(&txn, scope, entry).await?;
         }
-        txn.commit().await
+        txn.commit().await?;
+        self.cache.invalidate_tenant(scope.tenant_id());
+        Ok(())
     }
 
     /// The webhook endpoint's look-up: the token in the URL names the tenant; the caller must still check the
-    /// signature with the returned secret before trusting anything.
+    /// signature with the returned secret before trusting anything. Kept in the cache for its lifetime (an unknown
+    /// token is asked again each time, so a new connection works at once).
     pub async fn scope_for_webhook(
         &self,
         token: &str,
     ) -> Result<Option<(TenantScope, EncryptedSecrets)>, DbErr> {
+        if let Some(found) = self.cache.webhook(token) {
+            return Ok(Some(found));
+        }
+        let ticket = self.cache.ticket();
         let row = billit_connections::Entity::find()
             .filter(billit_connections::Column::WebhookToken.eq(token))
             .one(&self.db)
             .await?;
-        Ok(row.map(|row| {
+        let found = row.map(|row| {
             (
                 TenantScope::new(
                     TenantId::from_uuid(row.tenant_id),
@@ -269,7 +291,11 @@ impl BillitConnectionRepository {
                     webhook_secret: row.webhook_secret_encrypted,
                 },
             )
-        }))
+        });
+        if let Some(found) = &found {
+            self.cache.put_webhook(ticket, token, found.clone());
+        }
+        Ok(found)
     }
 }
 

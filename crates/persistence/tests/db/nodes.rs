@@ -1,11 +1,15 @@
 //! Two nodes on one database, each with its own connection pool, bus and cache (as two `portal serve`
 //! processes): messages cross over through PostgreSQL `LISTEN`/`NOTIFY`, a sign-out on one node is forgotten by
-//! the other's cache at once, and a lost listening connection comes back. PostgreSQL only: on SQLite one process
+//! the other's cache at once (so is a webhook secret registered again), and a lost listening connection comes
+//! back. PostgreSQL only: on SQLite one process
 //! owns the database and the bus is in-process (these tests say so and return).
 
 use crate::fresh;
 use portal_persistence::audit::AuditEntry;
 use portal_persistence::auth_cache::AuthCache;
+use portal_persistence::billit_connections::{
+    BillitConnectionRepository, BillitEnvironment, ConnectionSettings,
+};
 use portal_persistence::bus::{Bus, BusSignal, LIVE_CHANNEL};
 use portal_persistence::sessions::{SessionPolicy, SessionRepository};
 use portal_persistence::testing::TestDatabase;
@@ -149,6 +153,101 @@ async fn a_session_ended_on_one_node_is_refused_at_once_by_the_other() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "node B still accepts the signed-out session"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    other.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_webhook_secret_registered_again_on_one_node_is_checked_at_once_by_the_other() {
+    use portal_persistence::TenantRole;
+    use portal_persistence::tenants::{NewTenant, TenantRepository};
+    let test = fresh().await;
+    let Some(other) = other_node(&test).await else {
+        return;
+    };
+    let ttl = Duration::from_secs(60);
+    let bus_a = Bus::for_database(&test.db);
+    let bus_b = Bus::for_database(&other);
+    listening(&bus_a).await;
+    listening(&bus_b).await;
+    let node_a =
+        BillitConnectionRepository::new(test.db.clone()).with_cache(AuthCache::new(ttl, bus_a));
+    let node_b =
+        BillitConnectionRepository::new(other.clone()).with_cache(AuthCache::new(ttl, bus_b));
+
+    let tenants = TenantRepository::new(test.db.clone());
+    let tenant = tenants
+        .create(
+            NewTenant {
+                slug: "acme".into(),
+                legal_name: "ACME".into(),
+                siren: "732829320".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let admin = UserRepository::new(test.db.clone())
+        .create("admin@acme.fr", "Admin", "fr")
+        .await
+        .unwrap();
+    tenants
+        .add_member(tenant.id, admin.id, TenantRole::Admin)
+        .await
+        .unwrap();
+    let (_, scope) = tenants
+        .scope_for_member(admin.id, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    let connection = node_a
+        .save(
+            &scope,
+            ConnectionSettings {
+                environment: BillitEnvironment::Sandbox,
+                api_key_encrypted: Some("v2:key".into()),
+                party_id: Some(1),
+                context_party_id: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    node_a
+        .set_webhook(&scope, "v2:first".into(), &["1".to_owned()], None)
+        .await
+        .unwrap();
+    let secret_seen_by_b = async || {
+        node_b
+            .scope_for_webhook(&connection.webhook_token)
+            .await
+            .unwrap()
+            .and_then(|(found, secrets)| {
+                assert_eq!(found.tenant_id(), tenant.id, "the token names its company");
+                secrets.webhook_secret
+            })
+    };
+    assert_eq!(secret_seen_by_b().await.as_deref(), Some("v2:first"));
+    // Node B answers deliveries from its cache now: a row changed behind the repositories' back is not seen…
+    test.db
+        .execute_unprepared("UPDATE billit_connections SET webhook_secret_encrypted = 'v2:behind'")
+        .await
+        .unwrap();
+    assert_eq!(secret_seen_by_b().await.as_deref(), Some("v2:first"));
+
+    // …but webhooks registered again through node A (a new secret) are checked with it on node B within moments.
+    node_a
+        .set_webhook(&scope, "v2:second".into(), &["2".to_owned()], None)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while secret_seen_by_b().await.as_deref() != Some("v2:second") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node B still checks deliveries with the replaced secret"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
