@@ -1040,6 +1040,64 @@ fn print_flow(title: &str, hops: &[Hop], runner: &[counter::Statement]) {
     println!("{out}");
 }
 
+/// The pages a member opens most, each once its visitor's session and company are in the cache (the first visit of
+/// each is not measured): the statements left are the page's own reads, and none of them grows with the company
+/// (the query-plan test holds their plans).
+const PAGE_BOUNDS: Bounds = &[
+    // The kept counts of its chips, and one page of rows.
+    ("HTTP GET /t/{slug}/invoices", &[2]),
+    // The Billit connection, the counts, the two panels of invoices needing action, the latest events and their
+    // invoices.
+    ("HTTP GET /t/{slug}", &[6]),
+    // The invoice, its events, payments, credit notes and corrections (two), emails and reminders.
+    ("HTTP GET /t/{slug}/invoices/{id}", &[7]),
+];
+
+#[tokio::test]
+async fn roundtrips_of_the_most_visited_pages() {
+    counter::install();
+    let setup = Setup::start_with(quiet).await;
+    let jobs = JobThread::start(&setup.app.state);
+    let acme = setup.connect("acme", ACME).await;
+    setup.mute_webhooks();
+    let (invoice, _order) = setup.send(&acme, ACME, "F2026-0201", "").await;
+    setup.sandbox.advance();
+    portal_app::statuses::sweep_tenant_now(&setup.app.state, &acme)
+        .await
+        .expect("a sweep");
+    setup.settle().await;
+    let member = Visitor::signed_in(&setup.app, "member@acme.fr", PASSWORD).await;
+    let pages = [
+        ("HTTP GET /t/{slug}/invoices", "/t/acme/invoices".to_owned()),
+        ("HTTP GET /t/{slug}", "/t/acme".to_owned()),
+        (
+            "HTTP GET /t/{slug}/invoices/{id}",
+            format!("/t/acme/invoices/{}", invoice.as_uuid()),
+        ),
+    ];
+    let mut hops = Vec::new();
+    for (label, path) in &pages {
+        assert_eq!(member.get(path).await.status(), 200, "{path} opens");
+        mark(&setup, label).await;
+        let recording = Recording::start(*label);
+        let response = member
+            .client
+            .get(format!("{}{path}", setup.app.address))
+            .header("x-request-id", recording.request_id())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path} opens again");
+        hops.push(recording.finish());
+    }
+    let title = format!("the most visited pages ({})", backend(&setup));
+    print_flow(&title, &hops, &[]);
+    let named: Vec<(&str, &Hop)> = pages.iter().map(|(label, _)| *label).zip(&hops).collect();
+    assert_bounds(&title, &named, PAGE_BOUNDS);
+    jobs.stop().await;
+    setup.stop().await;
+}
+
 #[tokio::test]
 async fn roundtrips_of_a_payment_post_and_its_report() {
     counter::install();
