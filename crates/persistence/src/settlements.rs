@@ -52,6 +52,18 @@ pub(crate) fn issued_states() -> Vec<&'static str> {
     issued().collect()
 }
 
+/// What the issued credit notes among `related` (an invoice's documents, as [`InvoiceRepository::related_documents`]
+/// reads them) take back: the same sum as [`InvoiceRepository::credited_cents`], for a page that lists them anyway.
+pub fn credited_by(related: &[RelatedDocument]) -> i64 {
+    related
+        .iter()
+        .filter(|document| {
+            document.relation == InvoiceRelation::CreditNoteFor && document.submission.is_issued()
+        })
+        .map(|document| document.total_incl_cents)
+        .sum()
+}
+
 type RelatedColumns = (
     Uuid,
     Option<String>,
@@ -224,4 +236,44 @@ pub enum CreditNoteQueue {
     OverLimit { remaining_cents: i64 },
     /// Not a draft or a failed submission any more, or gone: nothing changed.
     NotQueued,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(
+        relation: InvoiceRelation,
+        submission: SubmissionState,
+        cents: i64,
+    ) -> RelatedDocument {
+        RelatedDocument {
+            id: InvoiceId::new(),
+            relation,
+            number: String::new(),
+            issue_date: None,
+            total_incl_cents: cents,
+            currency: "EUR".to_owned(),
+            submission,
+            headline: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    /// The page adds up what the settlement checks add up: issued credit notes only.
+    #[test]
+    fn only_issued_credit_notes_take_anything_back() {
+        use InvoiceRelation::{Corrects, CreditNoteFor};
+        use SubmissionState::{Draft, Failed, Queued, Sending, Sent};
+        let related = [
+            document(CreditNoteFor, Sent, 10_000),
+            document(CreditNoteFor, Queued, 2_000),
+            document(CreditNoteFor, Sending, 300),
+            document(CreditNoteFor, Draft, 40_000),
+            document(CreditNoteFor, Failed, 50_000),
+            document(Corrects, Sent, 60_000),
+        ];
+        assert_eq!(credited_by(&related), 12_300);
+        assert_eq!(credited_by(&[]), 0);
+    }
 }

@@ -1049,8 +1049,9 @@ const PAGE_BOUNDS: Bounds = &[
     // The Billit connection, the counts, the two panels of invoices needing action, the latest events and their
     // invoices.
     ("HTTP GET /t/{slug}", &[6]),
-    // The invoice, its events, payments, credit notes and corrections (two), emails and reminders.
-    ("HTTP GET /t/{slug}/invoices/{id}", &[7]),
+    // The invoice, its events, payments, credit notes and corrected invoices (what they take back added up from
+    // them), emails and reminders.
+    ("HTTP GET /t/{slug}/invoices/{id}", &[6]),
 ];
 
 #[tokio::test]

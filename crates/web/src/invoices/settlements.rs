@@ -538,11 +538,17 @@ fn settlement_line(
     }
 }
 
-/// The invoice page's settlement data (one field of the page).
+/// The invoice page's settlement data (one field of the page), from the invoice's `related` documents (as
+/// `related_documents` reads them).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the page's reads, passed in so that none is made twice"
+)]
 pub async fn panel(
     state: &AppState,
     ctx: &TenantContext,
     record: &InvoiceRecord,
+    related: &[RelatedDocument],
     events: &[StoredEvent],
     history: &History,
     decisions: &Decisions,
@@ -550,10 +556,6 @@ pub async fn panel(
 ) -> Result<SettlementPanel, WebError> {
     let slug = &ctx.tenant.slug;
     let (disputed, rules) = request_details(events, history);
-    let related = state
-        .invoices
-        .related_documents(&ctx.scope, record.id)
-        .await?;
     let documents: Vec<SettlementLine> = related
         .iter()
         .map(|document| settlement_line(slug, record, document, t))
@@ -562,7 +564,10 @@ pub async fn panel(
         .iter()
         .any(|document| document.relation == InvoiceRelation::CreditNoteFor)
     {
-        let remaining = remaining_cents(state, ctx, record, None).await?;
+        let remaining = portal_domain::settlement::credit_limit(
+            record.totals.incl,
+            portal_persistence::settlements::credited_by(related),
+        );
         Some(t.fill(
             "settlements.remaining",
             &[(

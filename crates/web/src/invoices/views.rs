@@ -1156,12 +1156,18 @@ pub async fn show(
 
     // What may be done with it: the table of actions, with its payments and credit notes read, and the open
     // request as its events say (as the answer's use case reads it).
-    let known = portal_app::actions::known(&state, &ctx.scope, &record).await?;
+    // Its credit notes and corrected invoices are listed below anyway: what they take back is added up from them.
+    let related = state
+        .invoices
+        .related_documents(&ctx.scope, record.id)
+        .await?;
+    let known =
+        portal_app::actions::known_with_related(&state, &ctx.scope, &record, &related).await?;
     let mut situation = known.situation;
     situation.open_request = portal_app::answers::answerable(&history).map(|request| request.code);
     let decisions = Decisions::new(situation, &ctx);
     let settlement = crate::invoices::settlements::panel(
-        &state, &ctx, &record, &events, &history, &decisions, t,
+        &state, &ctx, &record, &related, &events, &history, &decisions, t,
     )
     .await?;
     let answers =
