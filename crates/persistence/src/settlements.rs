@@ -52,16 +52,16 @@ pub(crate) fn issued_states() -> Vec<&'static str> {
     issued().collect()
 }
 
-/// What the issued credit notes among `related` (an invoice's documents, as [`InvoiceRepository::related_documents`]
-/// reads them) take back: the same sum as [`InvoiceRepository::credited_cents`], for a page that lists them anyway.
+/// What the credit notes among `related` (an invoice's documents, as [`InvoiceRepository::related_documents`]
+/// reads them) take back, by the domain's rule (`portal_domain::settlement::credited_cents`): the same sum as
+/// [`InvoiceRepository::credited_cents`], for a page that lists them anyway.
 pub fn credited_by(related: &[RelatedDocument]) -> i64 {
-    related
-        .iter()
-        .filter(|document| {
-            document.relation == InvoiceRelation::CreditNoteFor && document.submission.is_issued()
-        })
-        .map(|document| document.total_incl_cents)
-        .sum()
+    portal_domain::settlement::credited_cents(
+        related
+            .iter()
+            .filter(|document| document.relation == InvoiceRelation::CreditNoteFor)
+            .map(|document| (document.submission, document.total_incl_cents)),
+    )
 }
 
 type RelatedColumns = (

@@ -27,6 +27,11 @@ impl Decisions {
         }
     }
 
+    /// What the decisions were made from.
+    pub fn situation(&self) -> &Situation {
+        &self.situation
+    }
+
     /// Whether the page offers `action`: open in the table, and the reader a member.
     pub fn offers(&self, action: Action) -> bool {
         self.member && decide(action, &self.situation).is_ok()

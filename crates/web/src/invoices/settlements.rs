@@ -564,9 +564,10 @@ pub async fn panel(
         .iter()
         .any(|document| document.relation == InvoiceRelation::CreditNoteFor)
     {
+        // What the credit notes take back was added up for the table of actions already.
         let remaining = portal_domain::settlement::credit_limit(
             record.totals.incl,
-            portal_persistence::settlements::credited_by(related),
+            decisions.situation().credited_cents.unwrap_or_default(),
         );
         Some(t.fill(
             "settlements.remaining",
