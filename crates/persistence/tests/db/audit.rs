@@ -45,7 +45,7 @@ async fn entries(db: &DatabaseConnection, action: &str) -> Vec<audit_log::Model>
 }
 
 /// The tenant acme, its admin, and the admin's scope.
-async fn acme(test: &TestDatabase) -> (Tenant, UserId, TenantScope) {
+pub(crate) async fn acme(test: &TestDatabase) -> (Tenant, UserId, TenantScope) {
     let tenants = TenantRepository::new(test.db.clone());
     let tenant = tenants
         .create(

@@ -45,6 +45,20 @@ async fn listening(bus: &Bus) {
     }
 }
 
+/// The caches of two nodes (this test's pool and `other`), each keeping entries `ttl` and hearing the other's
+/// invalidations through its own bus, once both buses listen.
+async fn caches_of_two_nodes(
+    test: &TestDatabase,
+    other: &DatabaseConnection,
+    ttl: Duration,
+) -> (AuthCache, AuthCache) {
+    let bus_a = Bus::for_database(&test.db);
+    let bus_b = Bus::for_database(other);
+    listening(&bus_a).await;
+    listening(&bus_b).await;
+    (AuthCache::new(ttl, bus_a), AuthCache::new(ttl, bus_b))
+}
+
 /// The next signal other than another channel's message, within `wait`.
 async fn next(receiver: &mut Receiver<BusSignal>, wait: Duration) -> Option<BusSignal> {
     tokio::time::timeout(wait, receiver.recv())
@@ -111,15 +125,11 @@ async fn a_session_ended_on_one_node_is_refused_at_once_by_the_other() {
         return;
     };
     // Each node keeps what it reads for a minute: only the bus can make the other one forget in time.
-    let ttl = Duration::from_secs(60);
-    let bus_a = Bus::for_database(&test.db);
-    let bus_b = Bus::for_database(&other);
-    listening(&bus_a).await;
-    listening(&bus_b).await;
-    let node_a = SessionRepository::new(test.db.clone(), SessionPolicy::default())
-        .with_cache(AuthCache::new(ttl, bus_a));
-    let node_b = SessionRepository::new(other.clone(), SessionPolicy::default())
-        .with_cache(AuthCache::new(ttl, bus_b));
+    let (cache_a, cache_b) = caches_of_two_nodes(&test, &other, Duration::from_secs(60)).await;
+    let node_a =
+        SessionRepository::new(test.db.clone(), SessionPolicy::default()).with_cache(cache_a);
+    let node_b =
+        SessionRepository::new(other.clone(), SessionPolicy::default()).with_cache(cache_b);
 
     let user = UserRepository::new(test.db.clone())
         .create("claire@example.fr", "Claire", "fr")
@@ -161,48 +171,15 @@ async fn a_session_ended_on_one_node_is_refused_at_once_by_the_other() {
 
 #[tokio::test]
 async fn a_webhook_secret_registered_again_on_one_node_is_checked_at_once_by_the_other() {
-    use portal_persistence::TenantRole;
-    use portal_persistence::tenants::{NewTenant, TenantRepository};
     let test = fresh().await;
     let Some(other) = other_node(&test).await else {
         return;
     };
-    let ttl = Duration::from_secs(60);
-    let bus_a = Bus::for_database(&test.db);
-    let bus_b = Bus::for_database(&other);
-    listening(&bus_a).await;
-    listening(&bus_b).await;
-    let node_a =
-        BillitConnectionRepository::new(test.db.clone()).with_cache(AuthCache::new(ttl, bus_a));
-    let node_b =
-        BillitConnectionRepository::new(other.clone()).with_cache(AuthCache::new(ttl, bus_b));
-
-    let tenants = TenantRepository::new(test.db.clone());
-    let tenant = tenants
-        .create(
-            NewTenant {
-                slug: "acme".into(),
-                legal_name: "ACME".into(),
-                siren: "732829320".into(),
-                ..Default::default()
-            },
-            None,
-        )
-        .await
-        .unwrap();
-    let admin = UserRepository::new(test.db.clone())
-        .create("admin@acme.fr", "Admin", "fr")
-        .await
-        .unwrap();
-    tenants
-        .add_member(tenant.id, admin.id, TenantRole::Admin)
-        .await
-        .unwrap();
-    let (_, scope) = tenants
-        .scope_for_member(admin.id, "acme")
-        .await
-        .unwrap()
-        .unwrap();
+    // Each node keeps what it reads for a minute: only the bus can make the other one forget in time.
+    let (cache_a, cache_b) = caches_of_two_nodes(&test, &other, Duration::from_secs(60)).await;
+    let node_a = BillitConnectionRepository::new(test.db.clone()).with_cache(cache_a);
+    let node_b = BillitConnectionRepository::new(other.clone()).with_cache(cache_b);
+    let (tenant, _, scope) = crate::audit::acme(&test).await;
     let connection = node_a
         .save(
             &scope,
