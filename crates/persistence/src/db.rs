@@ -181,6 +181,17 @@ fn sqlite_url(path: &Path) -> String {
 }
 
 /// Applies every pending migration.
+/// `ids` for an `IN (…)` list, the last one repeated up to the next power of two: the same rows match, and the
+/// list's statement has a handful of texts instead of one per count, each of which every pooled connection would
+/// prepare and keep (see [`SQLITE_STATEMENT_CACHE`]).
+pub(crate) fn in_list<T: Clone>(ids: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut list: Vec<T> = ids.into_iter().collect();
+    if let Some(last) = list.last().cloned() {
+        list.resize(list.len().next_power_of_two(), last);
+    }
+    list
+}
+
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
@@ -290,6 +301,21 @@ mod tests {
         drop(connection);
         db.close().await.unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_in_list_repeats_its_last_id_up_to_a_power_of_two() {
+        assert_eq!(in_list(Vec::<u8>::new()), Vec::<u8>::new());
+        assert_eq!(in_list([7]), vec![7]);
+        assert_eq!(in_list([1, 2, 3]), vec![1, 2, 3, 3]);
+        assert_eq!(in_list(1..=4), vec![1, 2, 3, 4]);
+        assert_eq!(in_list(1..=5), vec![1, 2, 3, 4, 5, 5, 5, 5]);
+        let lengths: std::collections::BTreeSet<usize> =
+            (1..=64).map(|n| in_list(0..n).len()).collect();
+        assert_eq!(
+            lengths.into_iter().collect::<Vec<_>>(),
+            [1, 2, 4, 8, 16, 32, 64]
+        );
     }
 
     /// Every transaction of this crate writes, most after reading: each starts with [`begin_write`], never a

@@ -382,49 +382,64 @@ impl JobQueue {
         Self::enqueue_all_in(&self.db, self.clock.now_ms(), jobs).await
     }
 
-    /// Adds jobs inside the caller's transaction with one statement (per hundred jobs). A job whose unique key is
-    /// taken is left out without looking the existing one up, which [`Self::enqueue_in`] does: for callers that
-    /// only need the job to exist. Returns how many were added.
+    /// Adds jobs inside the caller's transaction with one statement. A job whose unique key is taken is left out
+    /// without looking the existing one up, which [`Self::enqueue_in`] does: for callers that only need the job to
+    /// exist. Returns how many were added.
+    ///
+    /// The jobs travel as one JSON array, so the statement's text is the same however many there are: a
+    /// multi-row `VALUES` list would be a new statement for every count, which every pooled connection would
+    /// prepare and keep (measured: the statement caches were most of the server's memory growth under a burst of
+    /// webhooks).
     pub async fn enqueue_all_in<C: ConnectionTrait>(
         conn: &C,
         now_ms: i64,
         jobs: Vec<NewJob>,
     ) -> Result<u64, JobQueueError> {
-        const ROWS_PER_STATEMENT: usize = 100;
-        let backend = conn.get_database_backend();
-        let mut added = 0;
-        let mut jobs = jobs.into_iter().peekable();
-        while jobs.peek().is_some() {
-            let mut sql = String::from(
-                "INSERT INTO jobs (id, kind, payload, tenant_id, state, run_at_ms, attempts, max_attempts, \
-                 unique_key, created_at_ms, updated_at_ms) VALUES ",
-            );
-            let mut values: Vec<Value> = Vec::new();
-            for (n, job) in jobs.by_ref().take(ROWS_PER_STATEMENT).enumerate() {
-                if n > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str("(?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?)");
-                let payload = job.payload.to_string();
-                values.extend([
-                    JobId::new().as_uuid().into(),
-                    job.kind.into(),
-                    payload.into(),
-                    job.tenant_id.map(|tenant| tenant.as_uuid()).into(),
-                    job.run_at_ms.unwrap_or(now_ms).into(),
-                    job.max_attempts.into(),
-                    job.unique_key.into(),
-                    now_ms.into(),
-                    now_ms.into(),
-                ]);
-            }
-            sql.push_str(" ON CONFLICT (unique_key) DO NOTHING");
-            added += conn
-                .execute_raw(statement(backend, &sql, values))
-                .await?
-                .rows_affected();
+        if jobs.is_empty() {
+            return Ok(0);
         }
-        Ok(added)
+        let backend = conn.get_database_backend();
+        let rows: Vec<serde_json::Value> = jobs
+            .into_iter()
+            .map(|job| {
+                serde_json::json!([
+                    JobId::new().as_uuid().simple().to_string(),
+                    job.kind,
+                    job.payload.to_string(),
+                    job.tenant_id
+                        .map(|tenant| tenant.as_uuid().simple().to_string()),
+                    job.run_at_ms.unwrap_or(now_ms),
+                    job.max_attempts,
+                    job.unique_key,
+                ])
+            })
+            .collect();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "INSERT INTO jobs (id, kind, payload, tenant_id, state, run_at_ms, attempts, max_attempts, \
+                 unique_key, created_at_ms, updated_at_ms) \
+                 SELECT (job->>0)::uuid, job->>1, job->>2, (job->>3)::uuid, 'queued', (job->>4)::bigint, 0, \
+                 (job->>5)::integer, job->>6, ?, ? FROM json_array_elements(?::json) AS job \
+                 ON CONFLICT (unique_key) DO NOTHING"
+            }
+            // `WHERE true` tells SQLite's parser that `ON CONFLICT` belongs to the insert, not to a join.
+            _ => {
+                "INSERT INTO jobs (id, kind, payload, tenant_id, state, run_at_ms, attempts, max_attempts, \
+                 unique_key, created_at_ms, updated_at_ms) \
+                 SELECT unhex(value->>0), value->>1, value->>2, unhex(value->>3), 'queued', value->>4, 0, \
+                 value->>5, value->>6, ?, ? FROM json_each(?) WHERE true \
+                 ON CONFLICT (unique_key) DO NOTHING"
+            }
+        };
+        let values: Vec<Value> = vec![
+            now_ms.into(),
+            now_ms.into(),
+            serde_json::Value::Array(rows).to_string().into(),
+        ];
+        Ok(conn
+            .execute_raw(statement(backend, sql, values))
+            .await?
+            .rows_affected())
     }
 
     /// Takes the next due job (or one whose worker's lease expired) for `worker`, for `lease`.
@@ -570,9 +585,10 @@ impl JobQueue {
     ) -> Result<(), JobQueueError> {
         let backend = conn.get_database_backend();
         for (worker, chunk) in by_worker(jobs) {
-            let marks = vec!["?"; chunk.len()].join(", ");
+            let ids = crate::db::in_list(chunk.iter().map(|job| job.id.as_uuid()));
+            let marks = vec!["?"; ids.len()].join(", ");
             let mut values: Vec<Value> = vec![now_ms.into(), now_ms.into(), worker.into()];
-            values.extend(chunk.iter().map(|job| Value::from(job.id.as_uuid())));
+            values.extend(ids.into_iter().map(Value::from));
             let changed = conn
                 .execute_raw(statement(
                     backend,
@@ -603,13 +619,14 @@ impl JobQueue {
         let now = self.clock.now_ms();
         let mut held = 0;
         for (worker, chunk) in by_worker(jobs) {
-            let marks = vec!["?"; chunk.len()].join(", ");
+            let ids = crate::db::in_list(chunk.iter().map(|job| job.id.as_uuid()));
+            let marks = vec!["?"; ids.len()].join(", ");
             let mut values: Vec<Value> = vec![
                 now.saturating_add(duration_ms(lease)).into(),
                 now.into(),
                 worker.into(),
             ];
-            values.extend(chunk.iter().map(|job| Value::from(job.id.as_uuid())));
+            values.extend(ids.into_iter().map(Value::from));
             held += self
                 .exec(
                     &format!(

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use portal_domain::ids::TenantId;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
 };
 use uuid::Uuid;
 
@@ -172,55 +172,63 @@ impl WebhookDeliveryRepository {
         deliveries: Vec<(TenantScope, String, String)>,
         job_kind: &str,
     ) -> Result<Vec<Option<Uuid>>, DeliveryError> {
-        const ROWS_PER_STATEMENT: usize = 200;
         let now = Utc::now();
         let ids: Vec<Uuid> = deliveries.iter().map(|_| Uuid::now_v7()).collect();
-        let mut jobs = Vec::new();
-        let mut stored = std::collections::HashSet::new();
-        let txn = crate::db::begin_write(&self.db).await?;
-        let rows: Vec<(Uuid, &TenantScope, webhook_deliveries::ActiveModel)> = ids
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One JSON array for all the rows, so that the statement's text does not depend on how many there are
+        // (see `JobQueue::enqueue_all_in`).
+        let rows: Vec<serde_json::Value> = ids
             .iter()
             .zip(&deliveries)
             .map(|(id, (scope, body, signature))| {
-                (
-                    *id,
-                    scope,
-                    delivery_row(*id, scope, now, body.clone(), Some(signature.clone())),
-                )
+                serde_json::json!([
+                    id.simple().to_string(),
+                    scope.tenant_id().as_uuid().simple().to_string(),
+                    body,
+                    signature,
+                ])
             })
             .collect();
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<_> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
-            let inserted = webhook_deliveries::Entity::insert_many(
-                chunk.iter().map(|(_, _, row)| row.clone()),
-            )
-            .on_conflict(
-                OnConflict::columns([
-                    webhook_deliveries::Column::TenantId,
-                    webhook_deliveries::Column::Signature,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_with_returning(&txn)
-            .await?;
-            for row in inserted {
-                stored.insert(row.id);
+        let backend = self.db.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "INSERT INTO webhook_deliveries (id, tenant_id, received_at, body, state, signature) \
+                 SELECT (delivery->>0)::uuid, (delivery->>1)::uuid, ?, delivery->>2, ?, delivery->>3 \
+                 FROM json_array_elements(?::json) AS delivery \
+                 ON CONFLICT (tenant_id, signature) DO NOTHING RETURNING id"
             }
-            for (id, scope, _) in &chunk {
-                if stored.contains(id) {
-                    jobs.push(
-                        NewJob::for_tenant(
-                            scope,
-                            job_kind,
-                            serde_json::json!({ "delivery_id": id }),
-                        )
-                        .unique_key(format!("webhook:{id}")),
-                    );
-                }
+            // `WHERE true` tells SQLite's parser that `ON CONFLICT` belongs to the insert, not to a join.
+            _ => {
+                "INSERT INTO webhook_deliveries (id, tenant_id, received_at, body, state, signature) \
+                 SELECT unhex(value->>0), unhex(value->>1), ?, value->>2, ?, value->>3 \
+                 FROM json_each(?) WHERE true \
+                 ON CONFLICT (tenant_id, signature) DO NOTHING RETURNING id"
             }
+        };
+        let values: Vec<Value> = vec![
+            now.into(),
+            DeliveryState::Received.as_str().into(),
+            serde_json::Value::Array(rows).to_string().into(),
+        ];
+        let txn = crate::db::begin_write(&self.db).await?;
+        let mut stored = std::collections::HashSet::new();
+        for row in txn
+            .query_all_raw(crate::jobs::statement(backend, sql, values))
+            .await?
+        {
+            stored.insert(row.try_get::<Uuid>("", "id")?);
         }
+        let jobs = ids
+            .iter()
+            .zip(&deliveries)
+            .filter(|(id, _)| stored.contains(id))
+            .map(|(id, (scope, _, _))| {
+                NewJob::for_tenant(scope, job_kind, serde_json::json!({ "delivery_id": id }))
+                    .unique_key(format!("webhook:{id}"))
+            })
+            .collect();
         JobQueue::enqueue_all_in(&txn, now.timestamp_millis(), jobs).await?;
         txn.commit().await?;
         Ok(ids
@@ -240,7 +248,10 @@ impl WebhookDeliveryRepository {
             found.extend(
                 webhook_deliveries::Entity::find()
                     .filter(webhook_deliveries::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-                    .filter(webhook_deliveries::Column::Id.is_in(chunk.iter().copied()))
+                    .filter(
+                        webhook_deliveries::Column::Id
+                            .is_in(crate::db::in_list(chunk.iter().copied())),
+                    )
                     .all(&self.db)
                     .await?
                     .into_iter()
@@ -450,7 +461,7 @@ pub(crate) async fn finish_many_in<C: sea_orm::ConnectionTrait>(
                 Expr::value(Some(now)),
             )
             .filter(webhook_deliveries::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-            .filter(webhook_deliveries::Column::Id.is_in(chunk.iter().copied()))
+            .filter(webhook_deliveries::Column::Id.is_in(crate::db::in_list(chunk.iter().copied())))
             .exec(conn)
             .await?;
     }

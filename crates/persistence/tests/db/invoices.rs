@@ -394,6 +394,124 @@ async fn only_old_processed_deliveries_of_the_tenant_are_purged() {
     assert!(deliveries.get(&w.acme, pending).await.unwrap().is_some());
 }
 
+/// A burst stored in one transaction: a replay of a stored delivery, or of one earlier in the same burst, is left
+/// out; the same signature from another company is not a replay; each stored delivery has its job.
+#[tokio::test]
+async fn a_burst_of_deliveries_is_stored_once_each_with_its_job() {
+    let test = fresh().await;
+    let w = world(&test).await;
+    let deliveries = WebhookDeliveryRepository::new(test.db.clone());
+    let first = deliveries
+        .record_unless_replayed(&w.acme, "{}".into(), "1:aa", "billit.webhook")
+        .await
+        .unwrap()
+        .expect("a new delivery");
+    let body = "{\"Name\":\"Société \\\"Générale\\\"\",\n\"Amount\":1.5}";
+    let burst = vec![
+        (
+            w.acme.clone(),
+            "{\"replay\":1}".to_owned(),
+            "1:aa".to_owned(),
+        ),
+        (w.acme.clone(), body.to_owned(), "2:bb".to_owned()),
+        (w.globex.clone(), "{}".to_owned(), "1:aa".to_owned()),
+        (
+            w.acme.clone(),
+            "{\"replay\":2}".to_owned(),
+            "2:bb".to_owned(),
+        ),
+    ];
+    let before = chrono::Utc::now() - Duration::seconds(1);
+    let ids = deliveries
+        .record_many_unless_replayed(burst, "billit.webhook")
+        .await
+        .unwrap();
+    assert_eq!(
+        ids.iter().map(Option::is_some).collect::<Vec<_>>(),
+        [false, true, true, false]
+    );
+    let (acme_id, globex_id) = (ids[1].unwrap(), ids[2].unwrap());
+    let stored = deliveries.get(&w.acme, acme_id).await.unwrap().unwrap();
+    assert_eq!(stored.body, body, "the body is kept byte for byte");
+    assert_eq!(stored.state, DeliveryState::Received);
+    assert!(stored.received_at > before && stored.received_at <= chrono::Utc::now());
+    assert!(stored.error.is_none() && stored.processed_at.is_none());
+    assert!(deliveries.get(&w.acme, globex_id).await.unwrap().is_none());
+    assert!(
+        deliveries
+            .get(&w.globex, globex_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        deliveries.recent(&w.acme, 10).await.unwrap().len(),
+        2,
+        "the replays were not stored"
+    );
+
+    let queue = portal_persistence::jobs::JobQueue::new(test.db.clone());
+    let mut jobs = Vec::new();
+    while let Some(job) = queue
+        .claim("w", std::time::Duration::from_secs(30))
+        .await
+        .unwrap()
+    {
+        let payload: serde_json::Value = job.payload().unwrap();
+        jobs.push((
+            job.tenant_scope().unwrap().tenant_id(),
+            payload["delivery_id"].as_str().unwrap().to_owned(),
+        ));
+    }
+    jobs.sort();
+    let mut expected = vec![
+        (w.acme.tenant_id(), first.to_string()),
+        (w.acme.tenant_id(), acme_id.to_string()),
+        (w.globex.tenant_id(), globex_id.to_string()),
+    ];
+    expected.sort();
+    assert_eq!(jobs, expected, "one job for each stored delivery");
+}
+
+/// However many deliveries a burst holds, storing it sends the same statements: a connection does not prepare
+/// (and keep) one more statement for each new count.
+#[tokio::test]
+async fn bursts_of_every_size_share_their_statements() {
+    use sea_orm::sqlx::Connection as _;
+    let test = fresh().await;
+    let w = world(&test).await;
+    let settings = portal_persistence::db::PoolSettings {
+        max_connections: 1,
+        ..Default::default()
+    };
+    let db = portal_persistence::db::connect(test.target(), &settings)
+        .await
+        .unwrap();
+    let deliveries = WebhookDeliveryRepository::new(db.clone());
+    for size in 1..=20 {
+        let burst = (0..size)
+            .map(|n| (w.acme.clone(), "{}".to_owned(), format!("{size}:{n}")))
+            .collect();
+        let ids = deliveries
+            .record_many_unless_replayed(burst, "billit.webhook")
+            .await
+            .unwrap();
+        assert!(ids.iter().all(Option::is_some));
+    }
+    let cached = if test.is_postgres() {
+        let mut connection = db.get_postgres_connection_pool().acquire().await.unwrap();
+        connection.cached_statements_size()
+    } else {
+        let mut connection = db.get_sqlite_connection_pool().acquire().await.unwrap();
+        connection.cached_statements_size()
+    };
+    assert!(
+        cached <= 4,
+        "20 burst sizes left {cached} prepared statements on the connection"
+    );
+    db.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn only_connected_active_tenants_are_polled_and_alerts_follow_each_members_choice() {
     let test = fresh().await;

@@ -104,6 +104,65 @@ async fn uniqueness_keys_deduplicate() {
     );
 }
 
+/// Jobs added together keep each one's kind, payload, company, time and attempts; a key already taken (by a job
+/// in the queue or one earlier in the list) is left out.
+#[tokio::test]
+async fn jobs_added_together_keep_their_details_and_skip_taken_keys() {
+    let test = fresh().await;
+    let (queue, clock) = queue_with_clock(&test.db);
+    let (_, _, acme) = crate::audit::acme(&test).await;
+    queue
+        .enqueue(NewJob::firm_wide("invoice.send", serde_json::json!({})).unique_key("send:F-1"))
+        .await
+        .unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::minutes(5);
+    let added = queue
+        .enqueue_all(vec![
+            NewJob::firm_wide("invoice.send", serde_json::json!({"n": 1})).unique_key("send:F-1"),
+            NewJob::for_tenant(
+                &acme,
+                "mail.send",
+                serde_json::json!({"to": "Zoé <z@a.fr>"}),
+            )
+            .max_attempts(3),
+            NewJob::firm_wide("report", serde_json::json!({"n": 3}))
+                .run_at(later)
+                .unique_key("report:1"),
+            NewJob::firm_wide("report", serde_json::json!({"n": 4})).unique_key("report:1"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(added, 2);
+    assert_eq!(queue.enqueue_all(Vec::new()).await.unwrap(), 0);
+
+    let first = queue.claim("w", LEASE).await.unwrap().unwrap();
+    assert_eq!(first.kind, "invoice.send");
+    assert_eq!(
+        first.payload::<serde_json::Value>().unwrap(),
+        serde_json::json!({}),
+        "the job already there is kept"
+    );
+    let mail = queue.claim("w", LEASE).await.unwrap().unwrap();
+    assert_eq!(mail.kind, "mail.send");
+    assert_eq!(
+        mail.payload::<serde_json::Value>().unwrap()["to"],
+        "Zoé <z@a.fr>"
+    );
+    assert_eq!(mail.max_attempts, 3);
+    assert_eq!(mail.tenant_scope().unwrap().tenant_id(), acme.tenant_id());
+    assert!(
+        queue.claim("w", LEASE).await.unwrap().is_none(),
+        "the report waits for its time"
+    );
+    queue.complete(&first).await.unwrap();
+    queue.complete(&mail).await.unwrap();
+    clock.advance(Duration::from_secs(301));
+    let report = queue.claim("w", LEASE).await.unwrap().unwrap();
+    assert_eq!(report.payload::<serde_json::Value>().unwrap()["n"], 3);
+    assert!(report.tenant_scope().is_none());
+    assert!(queue.claim("w", LEASE).await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn enqueueing_inside_a_rolled_back_transaction_leaves_no_job() {
     use sea_orm::TransactionTrait;
