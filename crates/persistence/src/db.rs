@@ -1,6 +1,7 @@
 //! Opening the database (SQLite file or PostgreSQL) and bringing its schema up to date.
 
 use portal_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 use std::path::{Path, PathBuf};
@@ -134,6 +135,11 @@ pub async fn connect(
     let cache_kib = pool
         .sqlite_memory_limit
         .map(|bytes| sqlite_cache_kib(bytes, pool.max_connections));
+    if let DatabaseTarget::Url(url) = target
+        && postgres_on_this_machine_without_a_tls_choice(url, std::env::var("PGSSLMODE").ok())
+    {
+        options.map_sqlx_postgres_opts(|opts| opts.ssl_mode(PgSslMode::Disable));
+    }
     if let DatabaseTarget::SqliteFile(path) = target {
         let path = path.clone();
         options.map_sqlx_sqlite_opts(move |opts| {
@@ -149,6 +155,35 @@ pub async fn connect(
         options.map_sqlx_sqlite_opts(move |opts| sqlite_pragmas(opts, busy, cache_kib));
     }
     sea_orm::Database::connect(options).await
+}
+
+/// Whether `url` names a PostgreSQL server on this machine's loopback without saying whether to use TLS (no
+/// `sslmode` in the URL, no `PGSSLMODE`). sqlx's default then is `prefer`: it encrypts whenever the server offers
+/// TLS, as Debian's PostgreSQL does out of the box. Over loopback that protects nothing (whoever can read it can
+/// read the server's memory) and cost about 5% of a 2-core machine's CPU under the load bench, split between
+/// the portal and PostgreSQL; such a connection is left unencrypted. A URL that says `sslmode=…` gets what it
+/// says.
+fn postgres_on_this_machine_without_a_tls_choice(url: &str, sslmode_env: Option<String>) -> bool {
+    use std::str::FromStr;
+    if sslmode_env.is_some()
+        || !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        return false;
+    }
+    let chooses_tls = url.split_once('?').is_some_and(|(_, query)| {
+        query
+            .split('&')
+            .any(|pair| matches!(pair.split('=').next(), Some("sslmode" | "ssl-mode")))
+    });
+    if chooses_tls {
+        return false;
+    }
+    PgConnectOptions::from_str(url).is_ok_and(|options| {
+        matches!(
+            options.get_host(),
+            "localhost" | "127.0.0.1" | "::1" | "[::1]"
+        )
+    })
 }
 
 /// What every SQLite connection of the pool sets, whichever way the file was named.
@@ -301,6 +336,27 @@ mod tests {
         drop(connection);
         db.close().await.unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_a_postgresql_on_this_machine_that_says_nothing_of_tls_goes_without() {
+        let decide = |url: &str| postgres_on_this_machine_without_a_tls_choice(url, None);
+        assert!(decide("postgres://postgres@127.0.0.1:5432/test"));
+        assert!(decide("postgresql://app:secret@localhost/portal"));
+        assert!(decide(
+            "postgres://app@[::1]:5432/portal?application_name=portal"
+        ));
+        assert!(!decide("postgres://app@db.internal:5432/portal"));
+        assert!(!decide("postgres://app@10.0.0.7/portal"));
+        assert!(!decide("postgres://app@127.0.0.1/portal?sslmode=require"));
+        assert!(!decide(
+            "postgres://app@localhost/portal?application_name=x&ssl-mode=prefer"
+        ));
+        assert!(!decide("sqlite:///tmp/portal.db"));
+        assert!(!postgres_on_this_machine_without_a_tls_choice(
+            "postgres://postgres@127.0.0.1/test",
+            Some("require".to_owned())
+        ));
     }
 
     #[test]

@@ -281,3 +281,26 @@ async fn a_lost_listening_connection_comes_back_and_says_so() {
     }
     other.close().await.unwrap();
 }
+
+/// A node beside its PostgreSQL (a loopback address, no `sslmode` in its URL) talks to it in the clear: TLS over
+/// loopback protects nothing and cost CPU on both sides (see `db::connect`).
+#[tokio::test]
+async fn a_node_beside_its_postgresql_does_not_encrypt_the_loopback() {
+    let test = fresh().await;
+    let Some(db) = other_node(&test).await else {
+        return;
+    };
+    if !test.url().contains("@127.0.0.1") && !test.url().contains("@localhost") {
+        eprintln!("skipped: the test server is not on this machine's loopback");
+        return;
+    }
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        ))
+        .await
+        .unwrap()
+        .expect("the connection's own row");
+    assert!(!row.try_get::<bool>("", "ssl").unwrap());
+}
