@@ -31,21 +31,16 @@ use serde::Deserialize;
 /// Recipients one answer may have.
 const MAX_RECIPIENTS: usize = 20;
 
+/// Its routes inside the company's scope (`/t/{slug}`, see `crate::routes`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/t/{slug}/invoices/{id}/answer", web::get().to(compose))
-        .route("/t/{slug}/invoices/{id}/answer", web::post().to(submit))
+    cfg.route("/invoices/{id}/answer", web::get().to(compose))
+        .route("/invoices/{id}/answer", web::post().to(submit))
         .route(
-            "/t/{slug}/invoices/{id}/emails/{email_id}/retry",
+            "/invoices/{id}/emails/{email_id}/retry",
             web::post().to(retry),
         )
-        .route(
-            "/t/{slug}/settings/answer-templates",
-            web::get().to(templates_page),
-        )
-        .route(
-            "/t/{slug}/settings/answer-templates",
-            web::post().to(save_template),
-        );
+        .route("/settings/answer-templates", web::get().to(templates_page))
+        .route("/settings/answer-templates", web::post().to(save_template));
 }
 
 // ---- the composer ----

@@ -28,25 +28,20 @@ use serde::Deserialize;
 /// The longest list shown at once; the search narrows it.
 const LIST_LIMIT: u64 = 200;
 
+/// Its routes inside the company's scope (`/t/{slug}`, see `crate::routes`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/t/{slug}/customers", web::get().to(list))
-        .route("/t/{slug}/customers", web::post().to(create))
+    cfg.route("/customers", web::get().to(list))
+        .route("/customers", web::post().to(create))
         // Before `{id}`, which would otherwise take "new".
-        .route("/t/{slug}/customers/new", web::get().to(new_form))
+        .route("/customers/new", web::get().to(new_form))
+        .route("/customers/import", web::get().to(super::import::form))
+        .route("/customers/import", web::post().to(super::import::submit))
+        .route("/customers/{id}", web::get().to(show))
+        .route("/customers/{id}", web::post().to(update))
+        .route("/customers/{id}/edit", web::get().to(edit_form))
+        .route("/customers/{id}/delete", web::post().to(delete))
         .route(
-            "/t/{slug}/customers/import",
-            web::get().to(super::import::form),
-        )
-        .route(
-            "/t/{slug}/customers/import",
-            web::post().to(super::import::submit),
-        )
-        .route("/t/{slug}/customers/{id}", web::get().to(show))
-        .route("/t/{slug}/customers/{id}", web::post().to(update))
-        .route("/t/{slug}/customers/{id}/edit", web::get().to(edit_form))
-        .route("/t/{slug}/customers/{id}/delete", web::post().to(delete))
-        .route(
-            "/t/{slug}/customers/{id}/check-network",
+            "/customers/{id}/check-network",
             web::post().to(check_network),
         );
 }

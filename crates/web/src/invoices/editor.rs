@@ -35,22 +35,17 @@ use portal_persistence::tenants::Tenant;
 use serde::Deserialize;
 use std::collections::HashMap;
 
+/// Its routes inside the company's scope (`/t/{slug}`, see `crate::routes`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/t/{slug}/invoices/new", web::get().to(new_invoice))
-        .route("/t/{slug}/invoices", web::post().to(create))
-        .route("/t/{slug}/invoices/{id}/edit", web::get().to(edit))
-        .route("/t/{slug}/invoices/{id}", web::post().to(save))
-        .route(
-            "/t/{slug}/invoices/{id}/submit",
-            web::post().to(submit_invoice),
-        )
-        .route("/t/{slug}/invoices/{id}/retry", web::post().to(retry))
-        .route("/t/{slug}/invoices/{id}/delete", web::post().to(delete))
-        .route("/t/{slug}/settings/numbering", web::get().to(numbering))
-        .route(
-            "/t/{slug}/settings/numbering",
-            web::post().to(save_numbering),
-        );
+    cfg.route("/invoices/new", web::get().to(new_invoice))
+        .route("/invoices", web::post().to(create))
+        .route("/invoices/{id}/edit", web::get().to(edit))
+        .route("/invoices/{id}", web::post().to(save))
+        .route("/invoices/{id}/submit", web::post().to(submit_invoice))
+        .route("/invoices/{id}/retry", web::post().to(retry))
+        .route("/invoices/{id}/delete", web::post().to(delete))
+        .route("/settings/numbering", web::get().to(numbering))
+        .route("/settings/numbering", web::post().to(save_numbering));
 }
 
 /// The invoice's own page (the views area), where every action on an invoice leads.

@@ -21,10 +21,11 @@ use portal_persistence::invoices::{Cursor, InvoiceFilter, InvoiceRow, PeriodEven
 use serde::Deserialize;
 use uuid::Uuid;
 
-/// The exports' routes: fixed paths, configured before `/invoices/{id}` would take them.
+/// The exports' routes inside the company's scope (`/t/{slug}`, see `crate::routes`): fixed paths, configured
+/// before `/invoices/{id}` would take them.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/t/{slug}/invoices/export.csv", web::get().to(invoices))
-        .route("/t/{slug}/invoices/timeline.csv", web::get().to(timeline));
+    cfg.route("/invoices/export.csv", web::get().to(invoices))
+        .route("/invoices/timeline.csv", web::get().to(timeline));
 }
 
 /// Rows read per query.

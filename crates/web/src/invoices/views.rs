@@ -41,16 +41,14 @@ const QUEUE_SIZE: u64 = 20;
 /// Events in the dashboard's "latest news".
 const RECENT_EVENTS: u64 = 10;
 
+/// Its routes inside the company's scope (`/t/{slug}`, see `crate::routes`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/t/{slug}/invoices", web::get().to(list))
+    cfg.route("/invoices", web::get().to(list))
         // Before `{id}`, which would take `chips` for an invoice's id (and answer 404).
-        .route("/t/{slug}/invoices/chips", web::get().to(list_chips))
-        .route("/t/{slug}/invoices/{id}", web::get().to(show))
-        .route("/t/{slug}/invoices/{id}/row", web::get().to(row))
-        .route(
-            "/t/{slug}/invoices/{id}/files/{file_id}",
-            web::get().to(file),
-        );
+        .route("/invoices/chips", web::get().to(list_chips))
+        .route("/invoices/{id}", web::get().to(show))
+        .route("/invoices/{id}/row", web::get().to(row))
+        .route("/invoices/{id}/files/{file_id}", web::get().to(file));
 }
 
 fn live_url(slug: &str) -> String {

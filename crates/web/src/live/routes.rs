@@ -19,8 +19,9 @@ use tokio::time::{Instant, Interval, interval_at};
 /// A comment line this often keeps proxies from closing an idle stream, and finds out when the browser left.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
+/// Its routes inside the company's scope (`/t/{slug}`, see `crate::routes`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/t/{slug}/live", web::get().to(live));
+    cfg.route("/live", web::get().to(live));
 }
 
 struct Listener {

@@ -28,16 +28,14 @@ const LIST_LIMIT: u64 = 200;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/outbox", web::get().to(firm_list))
         .route("/admin/outbox/{id}", web::get().to(firm_email))
-        .route("/admin/outbox/{id}/retry", web::post().to(firm_retry))
-        .route("/t/{slug}/settings/outbox", web::get().to(tenant_list))
-        .route(
-            "/t/{slug}/settings/outbox/{id}",
-            web::get().to(tenant_email),
-        )
-        .route(
-            "/t/{slug}/settings/outbox/{id}/retry",
-            web::post().to(tenant_retry),
-        );
+        .route("/admin/outbox/{id}/retry", web::post().to(firm_retry));
+}
+
+/// Its routes inside the company's scope (`/t/{slug}`, see `crate::routes`).
+pub fn configure_tenant(cfg: &mut web::ServiceConfig) {
+    cfg.route("/settings/outbox", web::get().to(tenant_list))
+        .route("/settings/outbox/{id}", web::get().to(tenant_email))
+        .route("/settings/outbox/{id}/retry", web::post().to(tenant_retry));
 }
 
 /// Whether this deployment is a demonstration whose emails go to files: the embedded (or a local) Billit sandbox,

@@ -21,19 +21,17 @@ use portal_persistence::invoices::InvoiceRecord;
 use portal_persistence::payments::{NewPayment, RecordedBy};
 use uuid::Uuid;
 
+/// Its routes inside the company's scope (`/t/{slug}`, see `crate::routes`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/t/{slug}/invoices/{id}/payments", web::get().to(page))
-        .route("/t/{slug}/invoices/{id}/payments", web::post().to(record))
+    cfg.route("/invoices/{id}/payments", web::get().to(page))
+        .route("/invoices/{id}/payments", web::post().to(record))
+        .route("/invoices/{id}/payments/full", web::post().to(record_rest))
         .route(
-            "/t/{slug}/invoices/{id}/payments/full",
-            web::post().to(record_rest),
-        )
-        .route(
-            "/t/{slug}/invoices/{id}/payments/{payment_id}/retry",
+            "/invoices/{id}/payments/{payment_id}/retry",
             web::post().to(retry),
         )
         .route(
-            "/t/{slug}/invoices/{id}/payments/{payment_id}/cancel",
+            "/invoices/{id}/payments/{payment_id}/cancel",
             web::post().to(cancel),
         );
 }

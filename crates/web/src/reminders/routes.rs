@@ -23,18 +23,16 @@ use portal_persistence::tenants::Tenant;
 use serde::Deserialize;
 use uuid::Uuid;
 
+/// Its routes inside the company's scope (`/t/{slug}`, see `crate::routes`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/t/{slug}/reminders", web::get().to(due_page))
-        .route("/t/{slug}/reminders/check", web::post().to(check_now))
-        .route("/t/{slug}/reminders/{id}/send", web::post().to(send))
-        .route("/t/{slug}/reminders/{id}/skip", web::post().to(skip))
-        .route("/t/{slug}/settings/reminders", web::get().to(settings_page))
+    cfg.route("/reminders", web::get().to(due_page))
+        .route("/reminders/check", web::post().to(check_now))
+        .route("/reminders/{id}/send", web::post().to(send))
+        .route("/reminders/{id}/skip", web::post().to(skip))
+        .route("/settings/reminders", web::get().to(settings_page))
+        .route("/settings/reminders", web::post().to(save_settings))
         .route(
-            "/t/{slug}/settings/reminders",
-            web::post().to(save_settings),
-        )
-        .route(
-            "/t/{slug}/settings/reminders/templates",
+            "/settings/reminders/templates",
             web::post().to(save_template),
         );
 }

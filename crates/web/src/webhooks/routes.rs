@@ -17,23 +17,15 @@ use portal_persistence::tenants::Tenant;
 use serde::Deserialize;
 use uuid::Uuid;
 
+/// Its routes inside the company's scope (`/t/{slug}`, see `crate::routes`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/t/{slug}/settings/webhooks", web::get().to(list_page))
-        .route("/t/{slug}/settings/webhooks", web::post().to(create))
+    cfg.route("/settings/webhooks", web::get().to(list_page))
+        .route("/settings/webhooks", web::post().to(create))
+        .route("/settings/webhooks/{id}", web::get().to(endpoint_page))
+        .route("/settings/webhooks/{id}/resume", web::post().to(resume))
+        .route("/settings/webhooks/{id}/delete", web::post().to(delete))
         .route(
-            "/t/{slug}/settings/webhooks/{id}",
-            web::get().to(endpoint_page),
-        )
-        .route(
-            "/t/{slug}/settings/webhooks/{id}/resume",
-            web::post().to(resume),
-        )
-        .route(
-            "/t/{slug}/settings/webhooks/{id}/delete",
-            web::post().to(delete),
-        )
-        .route(
-            "/t/{slug}/settings/webhooks/{id}/messages/{message}/resend",
+            "/settings/webhooks/{id}/messages/{message}/resend",
             web::post().to(resend),
         );
 }
