@@ -9,7 +9,7 @@
 pub use mimalloc::MiMalloc;
 
 /// mimalloc's purge delay the portal sets, in milliseconds.
-pub const PURGE_DELAY_MS: i64 = 10;
+pub const PURGE_DELAY_MS: std::ffi::c_long = 10;
 
 /// The environment variable through which an operator chooses the delay instead (mimalloc reads it itself).
 pub const PURGE_DELAY_VARIABLE: &str = "MIMALLOC_PURGE_DELAY";
@@ -37,15 +37,16 @@ pub fn return_freed_memory_promptly() {
 }
 
 /// The purge delay mimalloc uses now, in milliseconds.
-pub fn purge_delay_ms() -> i64 {
+pub fn purge_delay_ms() -> std::ffi::c_long {
     #[expect(
         unsafe_code,
         reason = "mimalloc's options are read through its C API only"
     )]
     // SAFETY: `mi_option_get` reads an integer from mimalloc's static option table (reading the environment the
     // first time); the option number is in range and no pointer is passed.
-    let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-    i64::from(delay)
+    unsafe {
+        libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY)
+    }
 }
 
 #[cfg(test)]
