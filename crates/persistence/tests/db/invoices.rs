@@ -499,10 +499,10 @@ async fn bursts_of_every_size_share_their_statements() {
         assert!(ids.iter().all(Option::is_some));
     }
     let cached = if test.is_postgres() {
-        let mut connection = db.get_postgres_connection_pool().acquire().await.unwrap();
+        let connection = db.get_postgres_connection_pool().acquire().await.unwrap();
         connection.cached_statements_size()
     } else {
-        let mut connection = db.get_sqlite_connection_pool().acquire().await.unwrap();
+        let connection = db.get_sqlite_connection_pool().acquire().await.unwrap();
         connection.cached_statements_size()
     };
     assert!(
