@@ -603,3 +603,66 @@ async fn only_connected_active_tenants_are_polled_and_alerts_follow_each_members
         1
     );
 }
+
+/// The dashboard's queue: open requests (207/208) oldest first, then the company's other invoices that need it,
+/// oldest invoice first; never another company's, and never more than asked.
+#[tokio::test]
+async fn the_queue_shows_open_requests_oldest_first_then_the_others_needing_action() {
+    use sea_orm::ConnectionTrait;
+    let test = fresh().await;
+    let w = world(&test).await;
+    let invoices = InvoiceRepository::new(test.db.clone());
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(sent_invoice(&invoices, &w.acme, &format!("F-{n}"), 100 + n).await);
+    }
+    let theirs = sent_invoice(&invoices, &w.globex, "G-1", 200).await;
+    let backend = test.db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "UPDATE invoices SET needs_action = true, open_request_code = $1, open_request_since = $2 \
+             WHERE id = $3"
+        }
+        _ => {
+            "UPDATE invoices SET needs_action = true, open_request_code = ?, open_request_since = ? \
+             WHERE id = ?"
+        }
+    };
+    let now = Utc::now();
+    let needing = [
+        (ids[0], None),
+        (ids[1], Some(now - Duration::hours(1))),
+        (ids[2], Some(now - Duration::hours(2))),
+        (ids[3], None),
+        (theirs, Some(now - Duration::hours(3))),
+    ];
+    for (id, since) in needing {
+        test.db
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [since.map(|_| 207).into(), since.into(), id.as_uuid().into()],
+            ))
+            .await
+            .unwrap();
+    }
+    let queue = |scope: TenantScope, limit: u64| {
+        let invoices = invoices.clone();
+        async move {
+            invoices
+                .needs_action(&scope, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|row| row.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        queue(w.acme.clone(), 10).await,
+        [ids[2], ids[1], ids[0], ids[3]]
+    );
+    assert_eq!(queue(w.acme.clone(), 3).await, [ids[2], ids[1], ids[0]]);
+    assert_eq!(queue(w.acme.clone(), 1).await, [ids[2]]);
+    assert_eq!(queue(w.globex.clone(), 10).await, [theirs]);
+}
