@@ -20,11 +20,11 @@ use portal_domain::lifecycle::{
 };
 use portal_domain::status::StatusCode;
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, OnConflict, Query, UnionType};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DbErr, DerivePartialModel, EntityTrait, FromQueryResult, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
+    DatabaseConnection, DbErr, DerivePartialModel, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Value,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -1664,50 +1664,34 @@ impl InvoiceRepository {
                 .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
                 .filter(invoices::Column::NeedsAction.eq(true))
         };
-        let range = |open_request: bool| {
-            let since = invoices::Column::OpenRequestSince;
-            let range = waiting().filter(if open_request {
-                since.is_not_null()
-            } else {
-                since.is_null()
-            });
-            // Ordered by the (null) time too in the second range, so that PostgreSQL reads the index in its
-            // order: it does not take `IS NULL` for an equality that fixes the column's place in the order.
-            <ListedInvoice as sea_orm::PartialModelTrait>::select_cols(range.select_only())
-                .order_by(since, Order::Asc)
-                .order_by(invoices::Column::Id, Order::Asc)
-                .limit(limit)
-                .into_query()
-        };
-        // Both ranges in one statement (one round trip); the second is read even when the first fills the
-        // queue, `limit` rows more at most.
-        let both = Query::select()
-            .column(Asterisk)
-            .from_subquery(range(true), "open_requests")
-            .union(
-                UnionType::All,
-                Query::select()
-                    .column(Asterisk)
-                    .from_subquery(range(false), "others")
-                    .to_owned(),
-            )
-            .to_owned();
-        let backend = self.db.get_database_backend();
-        let mut rows: Vec<InvoiceRow> = ListedInvoice::find_by_statement(backend.build(&both))
+        let mut rows: Vec<InvoiceRow> = waiting()
+            .filter(invoices::Column::OpenRequestSince.is_not_null())
+            .order_by(invoices::Column::OpenRequestSince, Order::Asc)
+            .order_by(invoices::Column::Id, Order::Asc)
+            .limit(limit)
+            .into_partial_model::<ListedInvoice>()
             .all(&self.db)
             .await?
             .into_iter()
             .map(to_row)
             .collect();
-        // A union's rows come in no promised order: open requests first, oldest first, then the others by id.
-        rows.sort_by_key(|row| {
-            (
-                row.open_request.is_none(),
-                row.open_request.map(|(_, since)| since),
-                row.id.as_uuid(),
-            )
-        });
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let room = limit.saturating_sub(u64::try_from(rows.len()).unwrap_or(u64::MAX));
+        if room > 0 {
+            rows.extend(
+                // Ordered by the (null) time too, so that PostgreSQL reads the index in its order: it does not
+                // take `IS NULL` for an equality that fixes the column's place in the order.
+                waiting()
+                    .filter(invoices::Column::OpenRequestSince.is_null())
+                    .order_by(invoices::Column::OpenRequestSince, Order::Asc)
+                    .order_by(invoices::Column::Id, Order::Asc)
+                    .limit(room)
+                    .into_partial_model::<ListedInvoice>()
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .map(to_row),
+            );
+        }
         Ok(rows)
     }
 
@@ -1725,43 +1709,45 @@ impl InvoiceRepository {
         scope: &TenantScope,
         limit: u64,
     ) -> Result<Vec<RecentEvent>, DbErr> {
-        // One statement, the invoices' numbers and customers joined by primary key: a second query with the
-        // events' invoices in an `IN (…)` list was one more round trip, and one more statement text per count.
-        // The latest events are chosen first, alone (the subquery): joined before the limit, PostgreSQL planned
-        // the 50,000-invoice company's dashboard at 944 req/s against 1,357 with two statements.
-        let backend = self.db.get_database_backend();
-        let rows = self
-            .db
-            .query_all_raw(crate::jobs::statement(
-                backend,
-                "SELECT e.invoice_id, i.number, i.buyer_name, e.code, e.kind, e.source, e.at, e.description \
-                 FROM (SELECT invoice_id, code, kind, source, at, description, received_at FROM invoice_events \
-                 WHERE tenant_id = ? ORDER BY received_at DESC, at DESC LIMIT ?) e \
-                 JOIN invoices i ON i.id = e.invoice_id AND i.tenant_id = ? \
-                 ORDER BY e.received_at DESC, e.at DESC",
-                vec![
-                    scope.tenant_id().as_uuid().into(),
-                    i64::try_from(limit).unwrap_or(i64::MAX).into(),
-                    scope.tenant_id().as_uuid().into(),
-                ],
-            ))
+        let events = invoice_events::Entity::find()
+            .filter(invoice_events::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+            .order_by(invoice_events::Column::ReceivedAt, Order::Desc)
+            .order_by(invoice_events::Column::At, Order::Desc)
+            .limit(limit)
+            .all(&self.db)
             .await?;
-        rows.iter()
+        let ids: Vec<Uuid> = events.iter().map(|event| event.invoice_id).collect();
+        let invoices: std::collections::HashMap<Uuid, (Option<String>, String)> =
+            invoices::Entity::find()
+                .select_only()
+                .column(invoices::Column::Id)
+                .column(invoices::Column::Number)
+                .column(invoices::Column::BuyerName)
+                .filter(invoices::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+                .filter(invoices::Column::Id.is_in(ids))
+                .into_tuple::<(Uuid, Option<String>, String)>()
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|(id, number, buyer)| (id, (number, buyer)))
+                .collect();
+        Ok(events
+            .into_iter()
             .map(|row| {
-                Ok(RecentEvent {
-                    invoice_id: InvoiceId::from_uuid(row.try_get("", "invoice_id")?),
-                    number: row
-                        .try_get::<Option<String>>("", "number")?
-                        .unwrap_or_default(),
-                    buyer_name: row.try_get("", "buyer_name")?,
-                    code: code_of(row.try_get("", "code")?),
-                    kind: parse_kind(&row.try_get::<String>("", "kind")?),
-                    source: parse_source(&row.try_get::<String>("", "source")?),
-                    at: row.try_get("", "at")?,
-                    description: row.try_get("", "description")?,
-                })
+                let (number, buyer_name) =
+                    invoices.get(&row.invoice_id).cloned().unwrap_or_default();
+                RecentEvent {
+                    invoice_id: InvoiceId::from_uuid(row.invoice_id),
+                    number: number.unwrap_or_default(),
+                    buyer_name,
+                    code: code_of(row.code),
+                    kind: parse_kind(&row.kind),
+                    source: parse_source(&row.source),
+                    at: row.at,
+                    description: row.description,
+                }
             })
-            .collect()
+            .collect())
     }
 
     /// The company's events that happened in `[from, to)`, by time then id, at most `limit` after the keyset

@@ -1046,9 +1046,9 @@ fn print_flow(title: &str, hops: &[Hop], runner: &[counter::Statement]) {
 const PAGE_BOUNDS: Bounds = &[
     // The kept counts of its chips, and one page of rows.
     ("HTTP GET /t/{slug}/invoices", &[2]),
-    // The Billit connection, the counts, the invoices needing action (both ranges in one statement), the latest
-    // events with their invoices' numbers.
-    ("HTTP GET /t/{slug}", &[4]),
+    // The Billit connection, the counts, the two panels of invoices needing action, the latest events and their
+    // invoices.
+    ("HTTP GET /t/{slug}", &[6]),
     // The invoice, its events, payments, credit notes and corrected invoices (what they take back added up from
     // them), emails and reminders.
     ("HTTP GET /t/{slug}/invoices/{id}", &[6]),
