@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use portal_domain::ids::TenantId;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
 };
 use uuid::Uuid;
 
@@ -75,25 +75,6 @@ fn to_delivery(row: webhook_deliveries::Model) -> WebhookDelivery {
     }
 }
 
-fn delivery_row(
-    id: Uuid,
-    scope: &TenantScope,
-    now: DateTime<Utc>,
-    body: String,
-    signature: Option<String>,
-) -> webhook_deliveries::ActiveModel {
-    webhook_deliveries::ActiveModel {
-        id: Set(id),
-        tenant_id: Set(scope.tenant_id().as_uuid()),
-        received_at: Set(now),
-        body: Set(body),
-        state: Set(DeliveryState::Received.as_str().to_owned()),
-        error: Set(None),
-        processed_at: Set(None),
-        signature: Set(signature),
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct WebhookDeliveryRepository {
     db: DatabaseConnection,
@@ -112,17 +93,13 @@ impl WebhookDeliveryRepository {
         body: String,
         job_kind: &str,
     ) -> Result<Uuid, DeliveryError> {
-        let id = Uuid::now_v7();
-        let now = Utc::now();
-        let txn = crate::db::begin_write(&self.db).await?;
-        delivery_row(id, scope, now, body, None)
-            .insert(&txn)
-            .await?;
-        let job = NewJob::for_tenant(scope, job_kind, serde_json::json!({ "delivery_id": id }))
-            .unique_key(format!("webhook:{id}"));
-        JobQueue::enqueue_in(&txn, now.timestamp_millis(), job).await?;
-        txn.commit().await?;
-        Ok(id)
+        // Without a signature nothing can conflict: the delivery is stored.
+        self.store(vec![(scope.clone(), body, None)], job_kind)
+            .await?
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or_else(|| DbErr::Custom("the delivery was not stored".to_owned()).into())
     }
 
     /// Like [`Self::record`], for a delivery identified by its signature (`<t>:<hex HMAC>`): a replay of one
@@ -134,34 +111,15 @@ impl WebhookDeliveryRepository {
         signature: &str,
         job_kind: &str,
     ) -> Result<Option<Uuid>, DeliveryError> {
-        let id = Uuid::now_v7();
-        let now = Utc::now();
-        let txn = crate::db::begin_write(&self.db).await?;
-        let stored = webhook_deliveries::Entity::insert(delivery_row(
-            id,
-            scope,
-            now,
-            body,
-            Some(signature.to_owned()),
-        ))
-        .on_conflict(
-            OnConflict::columns([
-                webhook_deliveries::Column::TenantId,
-                webhook_deliveries::Column::Signature,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-        if stored == 0 {
-            return Ok(None);
-        }
-        let job = NewJob::for_tenant(scope, job_kind, serde_json::json!({ "delivery_id": id }))
-            .unique_key(format!("webhook:{id}"));
-        JobQueue::enqueue_in(&txn, now.timestamp_millis(), job).await?;
-        txn.commit().await?;
-        Ok(Some(id))
+        Ok(self
+            .store(
+                vec![(scope.clone(), body, Some(signature.to_owned()))],
+                job_kind,
+            )
+            .await?
+            .into_iter()
+            .next()
+            .flatten())
     }
 
     /// Stores many verified deliveries (each `(scope, body, signature)`) and their jobs in one transaction: what
@@ -172,13 +130,30 @@ impl WebhookDeliveryRepository {
         deliveries: Vec<(TenantScope, String, String)>,
         job_kind: &str,
     ) -> Result<Vec<Option<Uuid>>, DeliveryError> {
+        self.store(
+            deliveries
+                .into_iter()
+                .map(|(scope, body, signature)| (scope, body, Some(signature)))
+                .collect(),
+            job_kind,
+        )
+        .await
+    }
+
+    /// Every way a delivery is stored: `(scope, body, signature)` rows and their jobs in one transaction, the
+    /// rows from one JSON array so that the statement's text does not depend on how many there are (see
+    /// `JobQueue::enqueue_all_in`). A row whose signature the tenant has already (or an earlier row has) is left
+    /// out (`None`); a row without a signature is always stored.
+    async fn store(
+        &self,
+        deliveries: Vec<(TenantScope, String, Option<String>)>,
+        job_kind: &str,
+    ) -> Result<Vec<Option<Uuid>>, DeliveryError> {
         let now = Utc::now();
         let ids: Vec<Uuid> = deliveries.iter().map(|_| Uuid::now_v7()).collect();
         if deliveries.is_empty() {
             return Ok(Vec::new());
         }
-        // One JSON array for all the rows, so that the statement's text does not depend on how many there are
-        // (see `JobQueue::enqueue_all_in`).
         let rows: Vec<serde_json::Value> = ids
             .iter()
             .zip(&deliveries)
