@@ -36,8 +36,9 @@ pub fn return_freed_memory_promptly() {
     }
 }
 
-/// The purge delay mimalloc uses now, in milliseconds.
-pub fn purge_delay_ms() -> std::ffi::c_long {
+/// The purge delay mimalloc uses now, in milliseconds (for the tests: the binary only sets it).
+#[cfg(test)]
+fn purge_delay_ms() -> std::ffi::c_long {
     #[expect(
         unsafe_code,
         reason = "mimalloc's options are read through its C API only"
