@@ -103,11 +103,11 @@ pub fn redact_url(url: &str) -> String {
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
 /// The prepared statements each SQLite connection keeps (sqlx's default is 100). A compiled SQLite statement lives
-/// in the process's memory, and the multi-row statements of a webhook burst (their stored deliveries and jobs, one
-/// statement text per row count) filled every connection's cache: the load bench's peak memory rose from about
-/// 75 MiB during the pages to 98–101 MiB during the webhooks. With 24, three runs each on the same machine: 99,
-/// 98, 100 MiB → 94, 91, 93 MiB, page rates within the run-to-run noise (a page sends at most 7 statements, which
-/// stay among the most recent).
+/// in the process's memory, so the bound is a bound on memory whatever statements come. Chosen when a webhook
+/// burst's multi-row statements had one text per row count (with 24 instead of 100, the load bench's peak: 99,
+/// 98, 100 MiB → 94, 91, 93 MiB, pages at the same rates; a page sends at most 7 statements, which stay among the
+/// most recent). Those statements now have one text each (`db::in_list`, the JSON inserts), and the peak's main
+/// cause was the allocator's purge delay (`crates/allocator`).
 const SQLITE_STATEMENT_CACHE: usize = 24;
 
 /// Opens a pool on the target. SQLite (a file or a `sqlite:` URL) gets WAL, foreign keys, a busy timeout and
