@@ -608,7 +608,9 @@ async fn only_connected_active_tenants_are_polled_and_alerts_follow_each_members
 /// oldest invoice first; never another company's, and never more than asked.
 #[tokio::test]
 async fn the_queue_shows_open_requests_oldest_first_then_the_others_needing_action() {
-    use sea_orm::ConnectionTrait;
+    use portal_persistence::entities::invoices as invoices_table;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let test = fresh().await;
     let w = world(&test).await;
     let invoices = InvoiceRepository::new(test.db.clone());
@@ -617,17 +619,6 @@ async fn the_queue_shows_open_requests_oldest_first_then_the_others_needing_acti
         ids.push(sent_invoice(&invoices, &w.acme, &format!("F-{n}"), 100 + n).await);
     }
     let theirs = sent_invoice(&invoices, &w.globex, "G-1", 200).await;
-    let backend = test.db.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "UPDATE invoices SET needs_action = true, open_request_code = $1, open_request_since = $2 \
-             WHERE id = $3"
-        }
-        _ => {
-            "UPDATE invoices SET needs_action = true, open_request_code = ?, open_request_since = ? \
-             WHERE id = ?"
-        }
-    };
     let now = Utc::now();
     let needing = [
         (ids[0], None),
@@ -637,12 +628,15 @@ async fn the_queue_shows_open_requests_oldest_first_then_the_others_needing_acti
         (theirs, Some(now - Duration::hours(3))),
     ];
     for (id, since) in needing {
-        test.db
-            .execute_raw(sea_orm::Statement::from_sql_and_values(
-                backend,
-                sql,
-                [since.map(|_| 207).into(), since.into(), id.as_uuid().into()],
-            ))
+        invoices_table::Entity::update_many()
+            .col_expr(invoices_table::Column::NeedsAction, Expr::value(true))
+            .col_expr(
+                invoices_table::Column::OpenRequestCode,
+                Expr::value(since.map(|_| 207)),
+            )
+            .col_expr(invoices_table::Column::OpenRequestSince, Expr::value(since))
+            .filter(invoices_table::Column::Id.eq(id.as_uuid()))
+            .exec(&test.db)
             .await
             .unwrap();
     }
