@@ -177,6 +177,7 @@ async fn a_webhook_secret_registered_again_on_one_node_is_checked_at_once_by_the
     };
     // Each node keeps what it reads for a minute: only the bus can make the other one forget in time.
     let (cache_a, cache_b) = caches_of_two_nodes(&test, &other, Duration::from_secs(60)).await;
+    let held_by_b = cache_b.clone();
     let node_a = BillitConnectionRepository::new(test.db.clone()).with_cache(cache_a);
     let node_b = BillitConnectionRepository::new(other.clone()).with_cache(cache_b);
     let (tenant, _, scope) = crate::audit::acme(&test).await;
@@ -208,6 +209,23 @@ async fn a_webhook_secret_registered_again_on_one_node_is_checked_at_once_by_the
             })
     };
     assert_eq!(secret_seen_by_b().await.as_deref(), Some("v2:first"));
+    // Node A's own changes reach node B through the bus as well, a moment later, and each makes B forget the
+    // company: wait until B holds the entry and none of them is still on its way (steady for 300 ms).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut steady = 0;
+    while steady < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node B keeps the company's webhook entry"
+        );
+        secret_seen_by_b().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        steady = if held_by_b.webhook(&connection.webhook_token).is_some() {
+            steady + 1
+        } else {
+            0
+        };
+    }
     // Node B answers deliveries from its cache now: a row changed behind the repositories' back is not seen…
     test.db
         .execute_unprepared("UPDATE billit_connections SET webhook_secret_encrypted = 'v2:behind'")
