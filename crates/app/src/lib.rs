@@ -202,7 +202,7 @@ impl App {
         let auth_cache = AuthCache::new(portal_persistence::auth_cache::DEFAULT_TTL, Bus::local());
         Self {
             webhook_inbox: statuses::DeliveryInbox::new(
-                WebhookDeliveryRepository::new(db.clone()),
+                WebhookDeliveryRepository::new(portal_persistence::db::prompt_writer(&db)),
                 jobs.clone(),
             ),
             jobs,

@@ -187,7 +187,7 @@ impl WebhookDeliveryRepository {
             DeliveryState::Received.as_str().into(),
             serde_json::Value::Array(rows).to_string().into(),
         ];
-        let txn = crate::db::begin_write(&self.db).await?;
+        let txn = crate::db::begin_write_promptly(&self.db).await?;
         let mut stored = std::collections::HashSet::new();
         for row in txn
             .query_all_raw(crate::jobs::statement(backend, sql, values))
