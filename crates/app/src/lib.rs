@@ -204,6 +204,7 @@ impl App {
             webhook_inbox: statuses::DeliveryInbox::new(
                 WebhookDeliveryRepository::new(portal_persistence::db::prompt_writer(&db)),
                 jobs.clone(),
+                portal_persistence::db::has_one_write_lock(&db),
             ),
             jobs,
             base_url: settings.base_url.clone(),

@@ -259,6 +259,12 @@ where
     .await
 }
 
+/// Whether every writer of the database takes turns on one lock (SQLite), rather than locking the rows it
+/// writes (PostgreSQL).
+pub fn has_one_write_lock(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DbBackend::Sqlite
+}
+
 /// A connection of its own for a writer that answers people as soon as its transaction commits (the webhook
 /// inbox: Billit waits for its 200). On SQLite it asks for the write lock again every millisecond until it has
 /// it ([`begin_write_promptly`]), rather than through SQLite's busy handler, whose sleeps grow to 100 ms: under

@@ -5,18 +5,71 @@
 //!
 //! Each request is answered only once its delivery is committed: a 200 still means "stored". If a batch fails,
 //! its deliveries are stored one by one, so that one bad delivery fails alone.
+//!
+//! On SQLite the inbox and the workers applying the deliveries share one write lock, and every sender waits
+//! while a worker's batch holds it. So the answer comes first: a worker about to write a batch makes way
+//! ([`DeliveryInbox::make_way`]) while deliveries are arriving, for a bounded time, and applies what it has once
+//! they stop or the time is up.
 
 use crate::worker::Jobs;
 use portal_persistence::TenantScope;
 use portal_persistence::webhook_deliveries::WebhookDeliveryRepository;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 /// The most deliveries one transaction stores.
 const MAX_BATCH: usize = 256;
 /// Deliveries waiting for the writer; a request beyond that waits to hand its own over.
 const QUEUE: usize = 4096;
+/// How long the inbox must have been idle for deliveries to count as stopped: more than the time a sender takes
+/// to send its next delivery once answered, less than a human notices.
+const QUIET: Duration = Duration::from_millis(5);
+/// The longest a worker's batch makes way: under deliveries that never stop, each worker still applies a batch
+/// (up to 200 deliveries) this often, several hundred a second.
+const MAKE_WAY_AT_MOST: Duration = Duration::from_millis(500);
+
+/// When the writer last stored something, for the workers that make way.
+struct Activity {
+    /// Whether the writer holds requests not yet answered.
+    writing: AtomicBool,
+    /// When it last answered, in milliseconds since `origin`.
+    answered_ms: AtomicU64,
+    origin: Instant,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            writing: AtomicBool::new(false),
+            answered_ms: AtomicU64::new(0),
+            origin: Instant::now(),
+        }
+    }
+
+    fn begin(&self) {
+        self.writing.store(true, Ordering::Release);
+    }
+
+    fn end(&self) {
+        // At least 1: zero means "never answered".
+        let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.answered_ms.store(now.max(1), Ordering::Release);
+        self.writing.store(false, Ordering::Release);
+    }
+
+    /// Whether deliveries are arriving: being stored, or the last answered less than [`QUIET`] ago.
+    fn arriving(&self) -> bool {
+        if self.writing.load(Ordering::Acquire) {
+            return true;
+        }
+        let answered = self.answered_ms.load(Ordering::Acquire);
+        answered > 0 && self.origin.elapsed() < Duration::from_millis(answered) + QUIET
+    }
+}
 
 struct Request {
     scope: TenantScope,
@@ -33,6 +86,9 @@ pub struct DeliveryInbox {
     job_kind: &'static str,
     /// The writer, started by the first delivery (it needs the runtime the requests run on).
     writer: Arc<OnceLock<mpsc::Sender<Request>>>,
+    activity: Arc<Activity>,
+    /// Whether the workers' batches and the inbox share one write lock (SQLite), so that the workers make way.
+    one_write_lock: bool,
 }
 
 impl std::fmt::Debug for DeliveryInbox {
@@ -44,13 +100,23 @@ impl std::fmt::Debug for DeliveryInbox {
 }
 
 impl DeliveryInbox {
-    pub fn new(deliveries: WebhookDeliveryRepository, jobs: Jobs) -> Self {
+    /// `one_write_lock`: whether the database has one write lock for every connection (SQLite).
+    pub fn new(deliveries: WebhookDeliveryRepository, jobs: Jobs, one_write_lock: bool) -> Self {
         Self {
             deliveries,
             jobs,
             job_kind: super::WEBHOOK_JOB,
             writer: Arc::new(OnceLock::new()),
+            activity: Arc::new(Activity::new()),
+            one_write_lock,
         }
+    }
+
+    /// For a worker about to write a batch of deliveries: on SQLite, waits while deliveries are arriving (see the
+    /// module's comment), at most [`MAKE_WAY_AT_MOST`]; returns how long it waited. On PostgreSQL it returns at
+    /// once: the batch locks its own invoices' rows, not the inbox's.
+    pub async fn make_way(&self) -> Duration {
+        make_way(&self.activity, self.one_write_lock).await
     }
 
     /// Stores a verified delivery (identified by its signature) with its job, unless it replays one already
@@ -68,6 +134,7 @@ impl DeliveryInbox {
                 self.jobs.clone(),
                 self.job_kind,
                 receiver,
+                self.activity.clone(),
             ));
             sender
         });
@@ -103,15 +170,28 @@ impl DeliveryInbox {
     }
 }
 
+async fn make_way(activity: &Activity, one_write_lock: bool) -> Duration {
+    let started = Instant::now();
+    if !one_write_lock {
+        return Duration::ZERO;
+    }
+    while activity.arriving() && started.elapsed() < MAKE_WAY_AT_MOST {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    started.elapsed()
+}
+
 /// The writer: takes whatever is waiting (at least one), stores it in one transaction, answers each request.
 async fn write(
     deliveries: WebhookDeliveryRepository,
     jobs: Jobs,
     job_kind: &'static str,
     mut receiver: mpsc::Receiver<Request>,
+    activity: Arc<Activity>,
 ) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+        activity.begin();
         let batch: Vec<Request> = std::mem::take(&mut waiting);
         let rows = batch
             .iter()
@@ -152,5 +232,50 @@ async fn write(
                 }
             }
         }
+        activity.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_goes_at_once_when_no_delivery_is_arriving() {
+        let activity = Activity::new();
+        assert!(make_way(&activity, true).await < MAKE_WAY_AT_MOST);
+        activity.begin();
+        activity.end();
+        tokio::time::sleep(QUIET * 2).await;
+        assert!(make_way(&activity, true).await < MAKE_WAY_AT_MOST);
+    }
+
+    #[tokio::test]
+    async fn a_batch_waits_for_the_deliveries_being_stored_then_a_quiet_moment() {
+        let activity = Arc::new(Activity::new());
+        activity.begin();
+        let writer = activity.clone();
+        let stored = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            writer.end();
+        });
+        let waited = make_way(&activity, true).await;
+        stored.await.unwrap();
+        assert!(waited >= Duration::from_millis(60) + QUIET, "{waited:?}");
+        assert!(waited < MAKE_WAY_AT_MOST, "{waited:?}");
+    }
+
+    #[tokio::test]
+    async fn a_batch_makes_way_for_a_bounded_time_under_deliveries_that_never_stop() {
+        let activity = Activity::new();
+        activity.begin();
+        assert!(make_way(&activity, true).await >= MAKE_WAY_AT_MOST);
+    }
+
+    #[tokio::test]
+    async fn on_postgresql_a_batch_never_waits_for_the_inbox() {
+        let activity = Activity::new();
+        activity.begin();
+        assert_eq!(make_way(&activity, false).await, Duration::ZERO);
     }
 }

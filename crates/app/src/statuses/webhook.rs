@@ -523,6 +523,13 @@ async fn write_together(
 
 /// Begins a batch's transaction, with its companies locked (see `StatusBatch::lock_companies`).
 async fn begin(state: &App, groups: &[Group]) -> anyhow::Result<StatusBatch> {
+    let waited = state.webhook_inbox.make_way().await;
+    if !waited.is_zero() {
+        tracing::debug!(
+            waited_ms = waited.as_millis(),
+            "made way for the webhook inbox"
+        );
+    }
     let batch = state
         .invoices
         .begin_batch()
