@@ -985,9 +985,8 @@ pub async fn run(world: &World) -> Plans {
                 .await;
         }
     }
-    // SEARCH: the list's text search is being replaced by full-text search (#15). Its lines go here, e.g.
-    // `invoices.list(scope, &InvoiceFilter { search: Some("societe".into()), ..Default::default() }, None, 50)`
-    // checked with `Allow::Nothing`, once the full-text index answers it.
+    // The list's search has its plans checked in `search.rs` (`a_rare_word_is_looked_up_in_the_search_index_…`,
+    // both backends): its statements differ only by the index they must start from, which a line here cannot say.
 
     // The status chips read the company's few kept rows of `invoice_counts` (migration 000021).
     invoices.counts(scope).await.expect("counts");
