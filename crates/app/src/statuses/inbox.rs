@@ -14,7 +14,7 @@
 use crate::worker::Jobs;
 use portal_persistence::TenantScope;
 use portal_persistence::webhook_deliveries::WebhookDeliveryRepository;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -32,42 +32,38 @@ const QUIET: Duration = Duration::from_millis(5);
 /// (up to 200 deliveries) this often, several hundred a second.
 const MAKE_WAY_AT_MOST: Duration = Duration::from_millis(500);
 
-/// When the writer last stored something, for the workers that make way.
+/// Until when deliveries count as arriving, for the workers that make way: while the writer holds requests,
+/// forever; once it has answered them, [`QUIET`] more.
 struct Activity {
-    /// Whether the writer holds requests not yet answered.
-    writing: AtomicBool,
-    /// When it last answered, in milliseconds since `origin`.
-    answered_ms: AtomicU64,
+    /// Milliseconds since `origin` (`u64::MAX` while writing; 0, before anything: never).
+    arriving_until_ms: AtomicU64,
     origin: Instant,
 }
 
 impl Activity {
     fn new() -> Self {
         Self {
-            writing: AtomicBool::new(false),
-            answered_ms: AtomicU64::new(0),
+            arriving_until_ms: AtomicU64::new(0),
             origin: Instant::now(),
         }
     }
 
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn begin(&self) {
-        self.writing.store(true, Ordering::Release);
+        self.arriving_until_ms.store(u64::MAX, Ordering::Release);
     }
 
     fn end(&self) {
-        // At least 1: zero means "never answered".
-        let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.answered_ms.store(now.max(1), Ordering::Release);
-        self.writing.store(false, Ordering::Release);
+        let quiet = u64::try_from(QUIET.as_millis()).unwrap_or(u64::MAX);
+        self.arriving_until_ms
+            .store(self.now_ms().saturating_add(quiet), Ordering::Release);
     }
 
-    /// Whether deliveries are arriving: being stored, or the last answered less than [`QUIET`] ago.
     fn arriving(&self) -> bool {
-        if self.writing.load(Ordering::Acquire) {
-            return true;
-        }
-        let answered = self.answered_ms.load(Ordering::Acquire);
-        answered > 0 && self.origin.elapsed() < Duration::from_millis(answered) + QUIET
+        self.now_ms() < self.arriving_until_ms.load(Ordering::Acquire)
     }
 }
 
