@@ -325,6 +325,27 @@ fn is_sqlite_busy(error: &DbErr) -> bool {
 mod tests {
     use super::*;
 
+    /// A directory of its own for a test's SQLite file, removed with it.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("portal-{name}-{}", uuid::Uuid::now_v7()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+
+        fn target(&self) -> DatabaseTarget {
+            DatabaseTarget::SqliteFile(self.0.join("portal.db"))
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _gone = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     /// `PRAGMA cache_size` of `count` of the pool's connections, all held at once (so that each answer is another
     /// connection's).
     async fn cache_sizes(db: &DatabaseConnection, count: u32) -> Vec<i64> {
@@ -348,9 +369,8 @@ mod tests {
     /// The pool's memory budget reaches SQLite: every connection's page cache is its share of it.
     #[tokio::test]
     async fn the_sqlite_memory_limit_is_shared_by_every_connection() {
-        let dir = std::env::temp_dir().join(format!("portal-heap-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let target = DatabaseTarget::SqliteFile(dir.join("portal.db"));
+        let scratch = Scratch::new("heap");
+        let target = scratch.target();
         for (mib, connections, kib) in [(8, 4, 2048), (12, 3, 4096), (1, 40, 64)] {
             let pool = PoolSettings {
                 max_connections: connections,
@@ -369,7 +389,6 @@ mod tests {
             "SQLite's own default"
         );
         db.close().await.unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// The prompt writer has no busy handler of its own: a plain `BEGIN IMMEDIATE` is refused at once while
@@ -377,9 +396,8 @@ mod tests {
     /// released, and leaves the other connection's transaction whole.
     #[tokio::test]
     async fn the_prompt_writer_waits_for_the_write_lock_by_asking_again() {
-        let dir = std::env::temp_dir().join(format!("portal-prompt-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let target = DatabaseTarget::SqliteFile(dir.join("portal.db"));
+        let scratch = Scratch::new("prompt");
+        let target = scratch.target();
         let db = connect(&target, &PoolSettings::default()).await.unwrap();
         db.execute_unprepared("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
             .await
@@ -413,7 +431,6 @@ mod tests {
             .unwrap();
         assert_eq!(bodies, ["batch", "webhook"]);
         db.close().await.unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -429,9 +446,8 @@ mod tests {
     #[tokio::test]
     async fn an_sqlite_connection_keeps_a_bounded_number_of_statements() {
         use sea_orm::sqlx::Connection as _;
-        let dir = std::env::temp_dir().join(format!("portal-stmts-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let target = DatabaseTarget::SqliteFile(dir.join("portal.db"));
+        let scratch = Scratch::new("stmts");
+        let target = scratch.target();
         let db = connect(&target, &PoolSettings::default()).await.unwrap();
         let mut connection = db.get_sqlite_connection_pool().acquire().await.unwrap();
         // As a burst's multi-row statements do: one text per row count.
@@ -449,7 +465,6 @@ mod tests {
         assert_eq!(connection.cached_statements_size(), SQLITE_STATEMENT_CACHE);
         drop(connection);
         db.close().await.unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
