@@ -6,6 +6,8 @@ mod admins;
 #[cfg(test)]
 mod audit;
 #[cfg(test)]
+mod cancellation;
+#[cfg(test)]
 mod counts;
 #[cfg(test)]
 mod customers;
