@@ -31,6 +31,7 @@ mod m20261202_000022_search;
 mod m20261202_000025_firm_upkeep;
 mod m20261203_000026_inbox_since;
 mod m20261203_000027_job_claim_order;
+mod m20261206_000028_number_suffixes;
 
 /// The Paris month (`YYYY-MM`) of a timestamp column in SQL, as the kept monthly counts are keyed.
 pub use m20261202_000021_invoice_counts::paris_month_sql;
@@ -85,6 +86,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000025_firm_upkeep::Migration),
             Box::new(m20261203_000026_inbox_since::Migration),
             Box::new(m20261203_000027_job_claim_order::Migration),
+            Box::new(m20261206_000028_number_suffixes::Migration),
         ]
     }
 }

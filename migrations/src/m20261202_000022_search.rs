@@ -40,21 +40,24 @@ struct Kind {
     text: fn(&QueryResult) -> Result<(String, String), DbErr>,
 }
 
+/// The invoice's columns its search fields are made of.
+pub(crate) const INVOICE_COLUMNS: &[&str] = &[
+    "number",
+    "buyer_name",
+    "buyer_reference",
+    "purchase_order",
+    "contract",
+    "total_incl_cents",
+    "total_excl_cents",
+];
+
 const KINDS: [Kind; 2] = [
     Kind {
         table: "invoice_search",
         documents: "invoices",
         owner: "invoice_id",
         key: "number_key",
-        columns: &[
-            "number",
-            "buyer_name",
-            "buyer_reference",
-            "purchase_order",
-            "contract",
-            "total_incl_cents",
-            "total_excl_cents",
-        ],
+        columns: INVOICE_COLUMNS,
         text: invoice_text,
     },
     Kind {
@@ -67,11 +70,17 @@ const KINDS: [Kind; 2] = [
     },
 ];
 
-fn field(row: &QueryResult, name: &str) -> Result<String, DbErr> {
+pub(crate) fn field(row: &QueryResult, name: &str) -> Result<String, DbErr> {
     Ok(row.try_get::<Option<String>>("", name)?.unwrap_or_default())
 }
 
 fn invoice_text(row: &QueryResult) -> Result<(String, String), DbErr> {
+    let (key, search) = invoice_search(row)?;
+    Ok((key, search.text))
+}
+
+/// The prefix key and the search fields of an invoice from a row of `INVOICE_COLUMNS`.
+pub(crate) fn invoice_search(row: &QueryResult) -> Result<(String, search::InvoiceSearch), DbErr> {
     let number = field(row, "number")?;
     let references = [
         field(row, "buyer_reference")?,
@@ -82,13 +91,13 @@ fn invoice_text(row: &QueryResult) -> Result<(String, String), DbErr> {
         row.try_get::<i64>("", "total_incl_cents")?,
         row.try_get::<i64>("", "total_excl_cents")?,
     ];
-    let text = search::invoice_text(
+    let fields = search::invoice_search(
         &number,
         &field(row, "buyer_name")?,
         &references.iter().map(String::as_str).collect::<Vec<_>>(),
         &amounts,
     );
-    Ok((search::prefix_key(&number), text))
+    Ok((search::prefix_key(&number), fields))
 }
 
 fn customer_text(row: &QueryResult) -> Result<(String, String), DbErr> {

@@ -6,7 +6,7 @@
 //! - [`amount_forms`]: an amount the ways people type it, French and English (`1234,50`, `1 234,50`, `1234.50`,
 //!   `1,234.50`, `1.234,50`); shorter spellings (`1234,5`, `1 234`) are substrings of these, so a substring search
 //!   finds them too.
-//! - [`invoice_text`], [`customer_text`]: one line per searchable field (a query never holds a line break, so
+//! - [`invoice_search`], [`customer_text`]: one line per searchable field (a query never holds a line break, so
 //!   it never matches across two fields).
 //! - [`Query`]: the typed text folded, and whether it is long enough for a trigram index (3 characters); a
 //!   shorter one only matches the start of the number or name ([`prefix_key`]).
@@ -82,16 +82,41 @@ pub fn amount_forms(cents: i64) -> Vec<String> {
     forms
 }
 
-/// The folded text an invoice is found by: its number, the customer's name, its references (buyer reference,
-/// purchase order, contract) and its amounts (with and without VAT), one per line.
-pub fn invoice_text(
+/// Longest folded invoice number found through its suffixes ([`InvoiceSearch::number_suffixes`]); G1.05 allows
+/// 35 characters, so a longer number exists only in a draft, and stays in the text.
+pub const SUFFIXED_NUMBER: usize = 35;
+
+/// What an invoice is found by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceSearch {
+    /// The customer's name, the references (buyer reference, purchase order, contract) and the amounts (with
+    /// and without VAT), folded, one per line, for the trigram index.
+    pub text: String,
+    /// Every end of the folded number at least [`TRIGRAM`] characters long: a query is a substring of the number
+    /// exactly when it starts one of them, an index range on `(tenant, suffix)`. The number is not in the text
+    /// because its trigrams (`f20`, `202`, `000`…) are in nearly every invoice of every company: a trigram index
+    /// answers a number with the intersection of lists as long as the database (2 ms on PostgreSQL for 51,000
+    /// invoices), where the suffixes' range reads the matches.
+    pub number_suffixes: Vec<String>,
+}
+
+/// The search fields of an invoice: its number (as suffixes, or in the text when too long for them), the
+/// customer's name, its references and its amounts, in the text one per line.
+pub fn invoice_search(
     number: &str,
     buyer_name: &str,
     references: &[&str],
     amounts_cents: &[i64],
-) -> String {
+) -> InvoiceSearch {
     let mut lines: Vec<String> = Vec::new();
-    for field in [number, buyer_name].iter().chain(references) {
+    let number = fold(number);
+    let number_suffixes = if number.chars().count() <= SUFFIXED_NUMBER {
+        suffixes(&number)
+    } else {
+        lines.push(number);
+        Vec::new()
+    };
+    for field in [buyer_name].iter().chain(references) {
         let folded = fold(field);
         if !folded.is_empty() {
             lines.push(folded);
@@ -106,7 +131,19 @@ pub fn invoice_text(
             }
         }
     }
-    lines.join("\n")
+    InvoiceSearch {
+        text: lines.join("\n"),
+        number_suffixes,
+    }
+}
+
+/// The ends of `text` at least [`TRIGRAM`] characters long, longest first.
+fn suffixes(text: &str) -> Vec<String> {
+    let length = text.chars().count();
+    text.char_indices()
+        .take(length.saturating_sub(TRIGRAM - 1))
+        .map(|(start, _)| text[start..].to_owned())
+        .collect()
 }
 
 /// The folded text a customer is found by: the legal name, then each identifier (SIREN, SIRET, VAT number)
@@ -190,11 +227,59 @@ mod tests {
         assert_eq!(amount_forms(5), vec!["0,05", "0.05"]);
         assert_eq!(amount_forms(12_345_678_900)[2], "123 456 789,00");
         assert!(amount_forms(-1_000).contains(&"-10,00".to_owned()));
-        let text = invoice_text("F-1", "Société", &["PO 7", ""], &[123_450, 123_450]);
+        let text = invoice_search("F-1", "Société", &["PO 7", ""], &[123_450, 123_450]).text;
         assert_eq!(text.lines().filter(|line| *line == "1234,50").count(), 1);
         for typed in ["1234,5", "1 234", "1234.5", "po 7", "societe"] {
             assert!(text.contains(typed), "{typed}");
         }
+    }
+
+    #[test]
+    fn a_query_is_in_the_number_exactly_when_it_starts_one_of_its_suffixes() {
+        for number in ["F2026-000123", "Fé 2026/7", "AB1"] {
+            let search = invoice_search(number, "Client", &[], &[100]);
+            assert!(
+                !search.text.contains(&fold(number)),
+                "{number}: {}",
+                search.text
+            );
+            let folded: Vec<char> = fold(number).chars().collect();
+            for start in 0..folded.len() {
+                for end in start + TRIGRAM..=folded.len() {
+                    let query: String = folded[start..end].iter().collect();
+                    assert!(
+                        search
+                            .number_suffixes
+                            .iter()
+                            .any(|suffix| suffix.starts_with(&query)),
+                        "{number}: {query}"
+                    );
+                }
+            }
+            for absent in ["2027", "f2026-0001234", "b1x"] {
+                assert!(
+                    !search
+                        .number_suffixes
+                        .iter()
+                        .any(|suffix| suffix.starts_with(absent)),
+                    "{number}: {absent}"
+                );
+            }
+        }
+        assert_eq!(
+            invoice_search("F2026-7", "", &[], &[]).number_suffixes,
+            vec!["f2026-7", "2026-7", "026-7", "26-7", "6-7"]
+        );
+        assert!(
+            invoice_search("F1", "", &[], &[])
+                .number_suffixes
+                .is_empty()
+        );
+        // A draft's number too long to be valid: found through the text.
+        let long = "N".repeat(SUFFIXED_NUMBER + 1);
+        let search = invoice_search(&long, "Client", &[], &[]);
+        assert!(search.number_suffixes.is_empty());
+        assert!(search.text.starts_with(&fold(&long)));
     }
 
     #[test]

@@ -11,9 +11,15 @@
 //!   company.
 //! - One or two characters (no trigram to look up): the start of the key, an index range on
 //!   `(tenant_id, key)`.
+//! - A field whose trigrams are in nearly every document (the invoice's number: `f20`, `202`, `000`…) is kept
+//!   out of `text` as its suffixes, in a table keyed `(tenant_id, suffix, owner)`: a query is in the field
+//!   exactly when it starts a suffix, a range of the company's part of the key. Its matches join the text's
+//!   (`UNION ALL`).
 
 use sea_orm::DatabaseBackend;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query as Select, SelectStatement};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, LikeExpr, Query as Select, SelectStatement, UnionType,
+};
 use uuid::Uuid;
 
 /// A search table and its indexes, as the migration made them.
@@ -25,6 +31,9 @@ pub(crate) struct SearchTable {
     pub owner: &'static str,
     /// The column one- and two-character queries match the start of.
     pub key: &'static str,
+    /// A table of `(tenant_id, suffix, owner)` keyed in that order: the ends of a field kept out of `text`
+    /// (the invoice's number), which a longer query may be in.
+    pub suffixes: Option<&'static str>,
 }
 
 /// What is looked for.
@@ -57,39 +66,76 @@ pub(crate) fn matching_ids(
                 select.and_where(column(search.key).lt(end));
             }
         }
-        Wanted::Any(texts) if backend == DatabaseBackend::Sqlite => {
-            let fts = Alias::new(search.fts);
-            // Quoted FTS5 strings: the trigram tokenizer reads each as consecutive trigrams, a substring.
-            let query = texts
-                .iter()
-                .map(|text| format!("\"{}\"", text.replace('"', "\"\"")))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            // CROSS JOIN: SQLite keeps this order, the index's matches first, then their rows by `doc`; left to
-            // itself it may prefer walking the tenant's rows through `(tenant_id, key)` and asking the index of
-            // each, which reads the whole company.
-            select
-                .from(fts.clone())
-                .cross_join(table.clone())
-                .and_where(
-                    Expr::col((fts, Alias::new("rowid")))
-                        .equals((table.clone(), Alias::new("doc"))),
-                )
-                .and_where(Expr::cust_with_values(
-                    format!("\"{}\" MATCH ?", search.fts),
-                    [query],
-                ));
-        }
         Wanted::Any(texts) => {
-            select.from(table.clone());
-            let any = texts
-                .iter()
-                .map(|text| column("text").like(LikeExpr::new(like_contains(text))))
-                .reduce(|left, right| left.or(right));
-            if let Some(any) = any {
-                select.and_where(any);
+            let in_suffixes = search.suffixes.map(|suffixes| {
+                texts
+                    .iter()
+                    .map(|text| starting_one(suffixes, search.owner, tenant, text))
+                    .collect::<Vec<_>>()
+            });
+            if backend == DatabaseBackend::Sqlite {
+                in_text_sqlite(&mut select, search, texts);
+            } else {
+                in_text_postgres(&mut select, search, texts);
+            }
+            for in_suffix in in_suffixes.into_iter().flatten() {
+                select.union(UnionType::All, in_suffix);
             }
         }
+    }
+    select
+}
+
+/// The FTS5 trigram index's matches of any of `texts`.
+fn in_text_sqlite(select: &mut SelectStatement, search: &SearchTable, texts: Vec<String>) {
+    let table = Alias::new(search.table);
+    let fts = Alias::new(search.fts);
+    // Quoted FTS5 strings: the trigram tokenizer reads each as consecutive trigrams, a substring.
+    let query = texts
+        .iter()
+        .map(|text| format!("\"{}\"", text.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    // CROSS JOIN: SQLite keeps this order, the index's matches first, then their rows by `doc`; left to itself it
+    // may prefer walking the tenant's rows through `(tenant_id, key)` and asking the index of each, which reads
+    // the whole company.
+    select
+        .from(fts.clone())
+        .cross_join(table.clone())
+        .and_where(Expr::col((fts, Alias::new("rowid"))).equals((table, Alias::new("doc"))))
+        .and_where(Expr::cust_with_values(
+            format!("\"{}\" MATCH ?", search.fts),
+            [query],
+        ));
+}
+
+/// The `pg_trgm` GIN index's matches of any of `texts`.
+fn in_text_postgres(select: &mut SelectStatement, search: &SearchTable, texts: Vec<String>) {
+    let table = Alias::new(search.table);
+    select.from(table.clone());
+    let any = texts
+        .iter()
+        .map(|text| {
+            Expr::col((table.clone(), Alias::new("text"))).like(LikeExpr::new(like_contains(text)))
+        })
+        .reduce(|left, right| left.or(right));
+    if let Some(any) = any {
+        select.and_where(any);
+    }
+}
+
+/// `SELECT owner FROM suffixes WHERE tenant_id = ? AND suffix starts with text`: a range of the key.
+fn starting_one(suffixes: &str, owner: &str, tenant: Uuid, text: &str) -> SelectStatement {
+    let table = Alias::new(suffixes);
+    let suffix = || Expr::col((table.clone(), Alias::new("suffix")));
+    let mut select = Select::select();
+    select
+        .column((table.clone(), Alias::new(owner)))
+        .from(table.clone())
+        .and_where(Expr::col((table.clone(), Alias::new("tenant_id"))).eq(tenant))
+        .and_where(suffix().gte(text));
+    if let Some(end) = portal_domain::search::prefix_end(text) {
+        select.and_where(suffix().lt(end));
     }
     select
 }

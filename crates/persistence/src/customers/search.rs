@@ -17,6 +17,7 @@ const TABLE: SearchTable = SearchTable {
     fts: "customer_search_fts",
     owner: "customer_id",
     key: "name_key",
+    suffixes: None,
 };
 
 /// Rows per multi-row upsert (four values each, far under both backends' limits).

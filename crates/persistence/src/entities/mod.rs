@@ -17,6 +17,7 @@ pub mod firm_visits;
 pub mod invitations;
 pub mod invoice_emails;
 pub mod invoice_events;
+pub mod invoice_number_suffix;
 pub mod invoice_search;
 pub mod invoice_sequences;
 pub mod invoice_settings;

@@ -1,17 +1,22 @@
 //! The invoice list's search: the folded text kept per invoice in `invoice_search` (written with the invoice) and
 //! the condition that finds invoices through its index instead of reading the company's invoices.
 //!
-//! How the index is read: [`crate::search`]. One or two characters match the start of the invoice's number.
+//! How the index is read: [`crate::search`]. One or two characters match the start of the invoice's number;
+//! longer queries a substring of the text (customer, references, amounts) or of the number, through the
+//! number's suffixes (`invoice_number_suffix`).
 //!
 //! The condition is `invoices.id IN (…)`, so the list's filters, order and keyset pagination apply unchanged.
 
 use super::InvoiceContent;
-use crate::entities::{invoice_search, invoices};
+use crate::entities::{invoice_number_suffix, invoice_search, invoices};
 use crate::scope::TenantScope;
 use crate::search::{SearchTable, Wanted, matching_ids};
 use portal_domain::search::{self, Query};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
+    QueryFilter,
+};
 use uuid::Uuid;
 
 const TABLE: SearchTable = SearchTable {
@@ -19,19 +24,26 @@ const TABLE: SearchTable = SearchTable {
     fts: "invoice_search_fts",
     owner: "invoice_id",
     key: "number_key",
+    suffixes: Some("invoice_number_suffix"),
 };
 
 /// Rows per multi-row upsert (four values each, far under both backends' limits).
 const CHUNK: usize = 200;
+/// Suffix rows per insert (three values each; a chunk's invoices may have up to 33 each).
+const SUFFIX_ROWS: usize = 2_000;
 
-/// The search row of one invoice as its content says.
-pub(crate) fn entry(
+/// What one invoice is found by: its search row and its number's suffixes.
+pub(crate) struct Entry {
+    row: invoice_search::ActiveModel,
     tenant: Uuid,
     invoice: Uuid,
-    content: &InvoiceContent,
-) -> invoice_search::ActiveModel {
+    number_suffixes: Vec<String>,
+}
+
+/// The search row and number suffixes of one invoice as its content says.
+pub(crate) fn entry(tenant: Uuid, invoice: Uuid, content: &InvoiceContent) -> Entry {
     let draft = &content.draft;
-    let text = search::invoice_text(
+    let fields = search::invoice_search(
         &draft.number,
         &draft.buyer.legal_name,
         &[
@@ -41,23 +53,25 @@ pub(crate) fn entry(
         ],
         &[content.totals.incl, content.totals.excl],
     );
-    invoice_search::ActiveModel {
-        invoice_id: Set(invoice),
-        tenant_id: Set(tenant),
-        number_key: Set(search::prefix_key(&draft.number)),
-        text: Set(text),
-        ..Default::default()
+    Entry {
+        row: invoice_search::ActiveModel {
+            invoice_id: Set(invoice),
+            tenant_id: Set(tenant),
+            number_key: Set(search::prefix_key(&draft.number)),
+            text: Set(fields.text),
+            ..Default::default()
+        },
+        tenant,
+        invoice,
+        number_suffixes: fields.number_suffixes,
     }
 }
 
-/// Writes (or rewrites) the search rows, in the caller's transaction: every writer of an invoice's number,
-/// customer name, references or totals calls this with the same content.
-pub(crate) async fn index<C: ConnectionTrait>(
-    conn: &C,
-    entries: Vec<invoice_search::ActiveModel>,
-) -> Result<(), DbErr> {
+/// Writes (or rewrites) the search rows and number suffixes, in the caller's transaction: every writer of an
+/// invoice's number, customer name, references or totals calls this with the same content.
+pub(crate) async fn index<C: ConnectionTrait>(conn: &C, entries: Vec<Entry>) -> Result<(), DbErr> {
     for chunk in entries.chunks(CHUNK) {
-        invoice_search::Entity::insert_many(chunk.to_vec())
+        invoice_search::Entity::insert_many(chunk.iter().map(|entry| entry.row.clone()))
             .on_conflict(
                 OnConflict::column(invoice_search::Column::InvoiceId)
                     .update_columns([
@@ -68,6 +82,31 @@ pub(crate) async fn index<C: ConnectionTrait>(
             )
             .exec_without_returning(conn)
             .await?;
+        invoice_number_suffix::Entity::delete_many()
+            .filter(
+                invoice_number_suffix::Column::InvoiceId
+                    .is_in(chunk.iter().map(|entry| entry.invoice)),
+            )
+            .exec(conn)
+            .await?;
+        let suffixes: Vec<invoice_number_suffix::ActiveModel> = chunk
+            .iter()
+            .flat_map(|entry| {
+                entry
+                    .number_suffixes
+                    .iter()
+                    .map(|suffix| invoice_number_suffix::ActiveModel {
+                        tenant_id: Set(entry.tenant),
+                        suffix: Set(suffix.clone()),
+                        invoice_id: Set(entry.invoice),
+                    })
+            })
+            .collect();
+        for rows in suffixes.chunks(SUFFIX_ROWS) {
+            invoice_number_suffix::Entity::insert_many(rows.to_vec())
+                .exec_without_returning(conn)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -1,11 +1,13 @@
 //! The invoice list's search: what people type finds the invoice (any case, no accents, references, amounts as
-//! written in French or English), only in the company's own invoices, page after page; the migration indexes the
-//! invoices stored before it; and the query reads the search index, not the company's invoices.
+//! written in French or English), only in the company's own invoices, page after page; the migrations index the
+//! invoices stored before them; and the query reads the search index, not the company's invoices.
 
 use crate::fresh;
 use portal_domain::ids::InvoiceId;
 use portal_domain::invoice::{BuyerDraft, InvoiceDraft};
+use portal_domain::search;
 use portal_persistence::audit::AuditEntry;
+use portal_persistence::entities::invoice_search;
 use portal_persistence::invoices::{
     Cursor, InvoiceContent, InvoiceFilter, InvoiceRepository, InvoiceSort, SubmissionState,
     TotalsCents,
@@ -15,7 +17,9 @@ use portal_persistence::tenants::{NewTenant, TenantRepository};
 use portal_persistence::testing::TestDatabase;
 use portal_persistence::users::UserRepository;
 use portal_persistence::{TenantRole, TenantScope};
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, TransactionTrait,
+};
 
 async fn companies(test: &TestDatabase) -> (TenantScope, TenantScope) {
     let tenants = TenantRepository::new(test.db.clone());
@@ -393,6 +397,15 @@ async fn a_rare_word_is_looked_up_in_the_search_index_not_in_the_companys_invoic
                 },
             ),
             ("f9", "idx_invoice_search_key"),
+            // A number: every invoice's number shares its trigrams, so it is looked up by its suffixes.
+            (
+                "f2026-9999",
+                if backend == DbBackend::Postgres {
+                    "invoice_number_suffix_pkey"
+                } else {
+                    "SEARCH invoice_number_suffix USING PRIMARY KEY (tenant_id=? AND suffix>? AND suffix<?)"
+                },
+            ),
         ] {
             let filter = InvoiceFilter {
                 search: Some(typed.into()),
@@ -432,4 +445,75 @@ async fn a_rare_word_is_looked_up_in_the_search_index_not_in_the_companys_invoic
         }
     }
     assert_eq!(found(&repo, &acme, "zebulon").await, vec!["F2026-99999"]);
+    assert_eq!(found(&repo, &acme, "f2026-9999").await, vec!["F2026-99999"]);
+}
+
+#[tokio::test]
+async fn the_numbers_stored_before_their_suffixes_are_found_after_the_migration() {
+    use portal_migrations::{MigratorTrait, SchemaManager};
+    let test = fresh().await;
+    let (acme, globex) = companies(&test).await;
+    let repo = InvoiceRepository::new(test.db.clone());
+    // The longest number PostgreSQL keeps (varchar(35)), all of it in suffixes.
+    let long = format!("N{}", "7".repeat(search::SUFFIXED_NUMBER - 1));
+    for number in ["F2026-00001", "Fé 2026/42", long.as_str()] {
+        repo.create_draft(
+            &acme,
+            &content(number, "Société Générale", "", 123_450),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    repo.create_draft(&globex, &content("F2026-00001", "Dupont", "", 1), None)
+        .await
+        .unwrap();
+    let migration = portal_migrations::Migrator::migrations()
+        .into_iter()
+        .find(|migration| migration.name() == "m20261206_000028_number_suffixes")
+        .unwrap();
+    let texts = || async {
+        let rows = invoice_search::Entity::find()
+            .filter(invoice_search::Column::TenantId.eq(acme.tenant_id().as_uuid()))
+            .all(&test.db)
+            .await
+            .unwrap();
+        let mut texts: Vec<String> = rows.into_iter().map(|row| row.text).collect();
+        texts.sort();
+        texts
+    };
+    let written = texts().await;
+    // Back to the text holding the number (as the invoices stored before it were), then the migration again.
+    let txn = test.db.begin().await.unwrap();
+    let manager = SchemaManager::new(&txn);
+    migration.down(&manager).await.unwrap();
+    txn.commit().await.unwrap();
+    let before = texts().await;
+    for number in ["f2026-00001", "fe 2026/42", long.to_lowercase().as_str()] {
+        assert!(
+            before
+                .iter()
+                .any(|text| text.starts_with(&format!("{number}\n"))),
+            "{number} in {before:?}"
+        );
+    }
+    let txn = test.db.begin().await.unwrap();
+    migration.up(&SchemaManager::new(&txn)).await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(texts().await, written, "the text the repository writes");
+    for (typed, number) in [
+        ("F2026-00001", "F2026-00001"),
+        ("026-0000", "F2026-00001"),
+        ("fe 2026", "Fé 2026/42"),
+        ("026/4", "Fé 2026/42"),
+        ("7777", long.as_str()),
+        ("societe", "F2026-00001"),
+    ] {
+        let found = found(&repo, &acme, typed).await;
+        assert!(found.contains(&number.to_owned()), "{typed}: {found:?}");
+    }
+    assert_eq!(found(&repo, &acme, "026-0000").await.len(), 1);
+    assert_eq!(found(&repo, &globex, "026-0000").await, vec!["F2026-00001"]);
+    assert!(found(&repo, &globex, "2026/4").await.is_empty());
+    integrity(&test).await;
 }
