@@ -74,9 +74,9 @@ pub(crate) fn matching_ids(
                     .collect::<Vec<_>>()
             });
             if backend == DatabaseBackend::Sqlite {
-                in_text_sqlite(&mut select, search, texts);
+                in_text_sqlite(&mut select, search, &texts);
             } else {
-                in_text_postgres(&mut select, search, texts);
+                in_text_postgres(&mut select, search, &texts);
             }
             for in_suffix in in_suffixes.into_iter().flatten() {
                 select.union(UnionType::All, in_suffix);
@@ -87,7 +87,7 @@ pub(crate) fn matching_ids(
 }
 
 /// The FTS5 trigram index's matches of any of `texts`.
-fn in_text_sqlite(select: &mut SelectStatement, search: &SearchTable, texts: Vec<String>) {
+fn in_text_sqlite(select: &mut SelectStatement, search: &SearchTable, texts: &[String]) {
     let table = Alias::new(search.table);
     let fts = Alias::new(search.fts);
     // Quoted FTS5 strings: the trigram tokenizer reads each as consecutive trigrams, a substring.
@@ -110,7 +110,7 @@ fn in_text_sqlite(select: &mut SelectStatement, search: &SearchTable, texts: Vec
 }
 
 /// The `pg_trgm` GIN index's matches of any of `texts`.
-fn in_text_postgres(select: &mut SelectStatement, search: &SearchTable, texts: Vec<String>) {
+fn in_text_postgres(select: &mut SelectStatement, search: &SearchTable, texts: &[String]) {
     let table = Alias::new(search.table);
     select.from(table.clone());
     let any = texts
