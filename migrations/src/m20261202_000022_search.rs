@@ -209,25 +209,58 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// Indexes every stored document of `kind`, by batches of `BATCH` read in id order (keyset).
-async fn backfill(txn: &DatabaseTransaction, kind: &Kind) -> Result<(), DbErr> {
-    let mut after: Option<Uuid> = None;
-    loop {
+/// The stored documents of a table, `BATCH` rows at a time in id order (keyset), each row with `id`,
+/// `tenant_id` and the columns asked for.
+pub(crate) struct Batches<'a> {
+    documents: &'a str,
+    columns: &'a [&'a str],
+    after: Option<Uuid>,
+    done: bool,
+}
+
+impl<'a> Batches<'a> {
+    pub(crate) fn new(documents: &'a str, columns: &'a [&'a str]) -> Self {
+        Self {
+            documents,
+            columns,
+            after: None,
+            done: false,
+        }
+    }
+
+    /// The next batch, or `None` after the last.
+    pub(crate) async fn next(
+        &mut self,
+        txn: &DatabaseTransaction,
+    ) -> Result<Option<Vec<QueryResult>>, DbErr> {
+        if self.done {
+            return Ok(None);
+        }
         let mut select = Query::select();
         select
             .columns(["id", "tenant_id"])
-            .columns(kind.columns.iter().copied())
-            .from(Alias::new(kind.documents))
+            .columns(self.columns.iter().map(|column| Alias::new(*column)))
+            .from(Alias::new(self.documents))
             .order_by(Alias::new("id"), Order::Asc)
             .limit(BATCH);
-        if let Some(after) = after {
+        if let Some(after) = self.after {
             select.and_where(Expr::col(Alias::new("id")).gt(after));
         }
         let rows = txn.query_all(&select).await?;
         let Some(last) = rows.last() else {
-            break;
+            self.done = true;
+            return Ok(None);
         };
-        after = Some(last.try_get("", "id")?);
+        self.after = Some(last.try_get("", "id")?);
+        self.done = (rows.len() as u64) < BATCH;
+        Ok(Some(rows))
+    }
+}
+
+/// Indexes every stored document of `kind`.
+async fn backfill(txn: &DatabaseTransaction, kind: &Kind) -> Result<(), DbErr> {
+    let mut batches = Batches::new(kind.documents, kind.columns);
+    while let Some(rows) = batches.next(txn).await? {
         let mut insert = Query::insert();
         insert.into_table(Alias::new(kind.table)).columns([
             Alias::new(kind.owner),
@@ -244,9 +277,6 @@ async fn backfill(txn: &DatabaseTransaction, kind: &Kind) -> Result<(), DbErr> {
                 .map_err(|error| DbErr::Custom(format!("search backfill: {error}")))?;
         }
         txn.execute(&insert).await?;
-        if (rows.len() as u64) < BATCH {
-            break;
-        }
     }
     Ok(())
 }

@@ -11,7 +11,7 @@
 //!
 //! The invoices already stored get their suffixes and their text without the number here.
 
-use crate::m20261202_000022_search::{INVOICE_COLUMNS, field, invoice_search};
+use crate::m20261202_000022_search::{Batches, INVOICE_COLUMNS, field, invoice_search};
 use portal_domain::search;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -24,8 +24,8 @@ use sea_orm_migration::sea_orm::{
 pub struct Migration;
 
 const TABLE: &str = "invoice_number_suffix";
-const BATCH: u64 = 500;
-/// Suffix rows per insert: three values each, far under SQLite's 32,766 (a batch may hold 33 per invoice).
+/// Suffix rows per insert: three values each, far under SQLite's 32,766 (a batch of 500 invoices may hold 33
+/// each).
 const SUFFIX_ROWS: usize = 2_000;
 
 #[async_trait::async_trait]
@@ -94,26 +94,10 @@ enum Direction {
     NumberInText,
 }
 
-/// Rewrites every invoice's search text (and, going up, writes its suffixes), by batches of `BATCH` read in id
-/// order (keyset).
+/// Rewrites every invoice's search text (and, going up, writes its suffixes).
 async fn rewrite(txn: &DatabaseTransaction, direction: Direction) -> Result<(), DbErr> {
-    let mut after: Option<Uuid> = None;
-    loop {
-        let mut select = Query::select();
-        select
-            .columns(["id", "tenant_id"])
-            .columns(INVOICE_COLUMNS.iter().copied())
-            .from(Alias::new("invoices"))
-            .order_by(Alias::new("id"), Order::Asc)
-            .limit(BATCH);
-        if let Some(after) = after {
-            select.and_where(Expr::col(Alias::new("id")).gt(after));
-        }
-        let rows = txn.query_all(&select).await?;
-        let Some(last) = rows.last() else {
-            break;
-        };
-        after = Some(last.try_get("", "id")?);
+    let mut batches = Batches::new("invoices", INVOICE_COLUMNS);
+    while let Some(rows) = batches.next(txn).await? {
         let mut texts = Query::insert();
         texts
             .into_table(Alias::new("invoice_search"))
@@ -168,9 +152,6 @@ async fn rewrite(txn: &DatabaseTransaction, direction: Direction) -> Result<(), 
                     .map_err(|error| DbErr::Custom(format!("number suffixes: {error}")))?;
             }
             txn.execute(&insert).await?;
-        }
-        if (rows.len() as u64) < BATCH {
-            break;
         }
     }
     Ok(())
