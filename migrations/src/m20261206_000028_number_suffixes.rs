@@ -116,7 +116,7 @@ async fn rewrite(txn: &DatabaseTransaction, direction: Direction) -> Result<(), 
                 Direction::Suffixes => fields.text,
                 Direction::NumberInText => {
                     let number = search::fold(&field(row, "number")?);
-                    if number.chars().count() > search::SUFFIXED_NUMBER {
+                    if search::number_in_text(&number) {
                         // Too long for suffixes: already in the text.
                         fields.text
                     } else {

@@ -110,11 +110,11 @@ pub fn invoice_search(
 ) -> InvoiceSearch {
     let mut lines: Vec<String> = Vec::new();
     let number = fold(number);
-    let number_suffixes = if number.chars().count() <= SUFFIXED_NUMBER {
-        suffixes(&number)
-    } else {
+    let number_suffixes = if number_in_text(&number) {
         lines.push(number);
         Vec::new()
+    } else {
+        suffixes(&number)
     };
     for field in [buyer_name].iter().chain(references) {
         let folded = fold(field);
@@ -135,6 +135,12 @@ pub fn invoice_search(
         text: lines.join("\n"),
         number_suffixes,
     }
+}
+
+/// Whether a folded number is a line of the text rather than suffixes: when it is longer than
+/// [`SUFFIXED_NUMBER`].
+pub fn number_in_text(folded_number: &str) -> bool {
+    folded_number.chars().count() > SUFFIXED_NUMBER
 }
 
 /// The ends of `text` at least [`TRIGRAM`] characters long, longest first.
