@@ -32,38 +32,32 @@ const CHUNK: usize = 200;
 /// Suffix rows per insert (three values each; a chunk's invoices may have up to 33 each).
 const SUFFIX_ROWS: usize = 2_000;
 
-/// What one invoice is found by: its search row and its number's suffixes.
+/// What one invoice is found by.
 pub(crate) struct Entry {
-    row: invoice_search::ActiveModel,
     tenant: Uuid,
     invoice: Uuid,
-    number_suffixes: Vec<String>,
+    /// The folded number without spaces, for one- and two-character queries.
+    number_key: String,
+    fields: search::InvoiceSearch,
 }
 
-/// The search row and number suffixes of one invoice as its content says.
+/// What one invoice is found by, as its content says.
 pub(crate) fn entry(tenant: Uuid, invoice: Uuid, content: &InvoiceContent) -> Entry {
     let draft = &content.draft;
-    let fields = search::invoice_search(
-        &draft.number,
-        &draft.buyer.legal_name,
-        &[
-            draft.buyer_reference.as_str(),
-            draft.purchase_order.as_str(),
-            draft.contract.as_str(),
-        ],
-        &[content.totals.incl, content.totals.excl],
-    );
     Entry {
-        row: invoice_search::ActiveModel {
-            invoice_id: Set(invoice),
-            tenant_id: Set(tenant),
-            number_key: Set(search::prefix_key(&draft.number)),
-            text: Set(fields.text),
-            ..Default::default()
-        },
         tenant,
         invoice,
-        number_suffixes: fields.number_suffixes,
+        number_key: search::prefix_key(&draft.number),
+        fields: search::invoice_search(
+            &draft.number,
+            &draft.buyer.legal_name,
+            &[
+                draft.buyer_reference.as_str(),
+                draft.purchase_order.as_str(),
+                draft.contract.as_str(),
+            ],
+            &[content.totals.incl, content.totals.excl],
+        ),
     }
 }
 
@@ -71,17 +65,25 @@ pub(crate) fn entry(tenant: Uuid, invoice: Uuid, content: &InvoiceContent) -> En
 /// invoice's number, customer name, references or totals calls this with the same content.
 pub(crate) async fn index<C: ConnectionTrait>(conn: &C, entries: Vec<Entry>) -> Result<(), DbErr> {
     for chunk in entries.chunks(CHUNK) {
-        invoice_search::Entity::insert_many(chunk.iter().map(|entry| entry.row.clone()))
-            .on_conflict(
-                OnConflict::column(invoice_search::Column::InvoiceId)
-                    .update_columns([
-                        invoice_search::Column::NumberKey,
-                        invoice_search::Column::Text,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(conn)
-            .await?;
+        invoice_search::Entity::insert_many(chunk.iter().map(|entry| {
+            invoice_search::ActiveModel {
+                invoice_id: Set(entry.invoice),
+                tenant_id: Set(entry.tenant),
+                number_key: Set(entry.number_key.clone()),
+                text: Set(entry.fields.text.clone()),
+                ..Default::default()
+            }
+        }))
+        .on_conflict(
+            OnConflict::column(invoice_search::Column::InvoiceId)
+                .update_columns([
+                    invoice_search::Column::NumberKey,
+                    invoice_search::Column::Text,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
         invoice_number_suffix::Entity::delete_many()
             .filter(
                 invoice_number_suffix::Column::InvoiceId
@@ -92,14 +94,13 @@ pub(crate) async fn index<C: ConnectionTrait>(conn: &C, entries: Vec<Entry>) -> 
         let suffixes: Vec<invoice_number_suffix::ActiveModel> = chunk
             .iter()
             .flat_map(|entry| {
-                entry
-                    .number_suffixes
-                    .iter()
-                    .map(|suffix| invoice_number_suffix::ActiveModel {
+                entry.fields.number_suffixes.iter().map(|suffix| {
+                    invoice_number_suffix::ActiveModel {
                         tenant_id: Set(entry.tenant),
                         suffix: Set(suffix.clone()),
                         invoice_id: Set(entry.invoice),
-                    })
+                    }
+                })
             })
             .collect();
         for rows in suffixes.chunks(SUFFIX_ROWS) {
