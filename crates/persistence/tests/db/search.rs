@@ -189,6 +189,15 @@ async fn what_people_type_finds_the_invoice_in_their_company_only() {
     integrity(&test).await;
 }
 
+/// The migration called `name`.
+fn migration(name: &str) -> Box<dyn portal_migrations::MigrationTrait> {
+    use portal_migrations::MigratorTrait;
+    portal_migrations::Migrator::migrations()
+        .into_iter()
+        .find(|migration| migration.name() == name)
+        .unwrap()
+}
+
 /// SQLite's check of the FTS5 index against its content (a bad delete or update leaves it inconsistent).
 async fn integrity(test: &TestDatabase) {
     if test.db.get_database_backend() == DbBackend::Sqlite {
@@ -270,7 +279,7 @@ async fn keyset_pages_of_a_search_visit_every_match_once_in_every_order() {
 
 #[tokio::test]
 async fn the_migration_indexes_the_invoices_stored_before_it() {
-    use portal_migrations::{MigratorTrait, SchemaManager};
+    use portal_migrations::SchemaManager;
     let test = fresh().await;
     let (acme, globex) = companies(&test).await;
     let repo = InvoiceRepository::new(test.db.clone());
@@ -289,10 +298,7 @@ async fn the_migration_indexes_the_invoices_stored_before_it() {
     .await
     .unwrap();
     // As before the migration: no search table; then the migration runs again over the stored invoices.
-    let migration = portal_migrations::Migrator::migrations()
-        .into_iter()
-        .find(|migration| migration.name() == "m20261202_000022_search")
-        .unwrap();
+    let migration = migration("m20261202_000022_search");
     // In one transaction, hence on one connection: SQLite checks a CREATE INDEX's name against the schema its
     // connection last read, so a pooled connection that did not see the drop would refuse it.
     let txn = test.db.begin().await.unwrap();
@@ -450,7 +456,7 @@ async fn a_rare_word_is_looked_up_in_the_search_index_not_in_the_companys_invoic
 
 #[tokio::test]
 async fn the_numbers_stored_before_their_suffixes_are_found_after_the_migration() {
-    use portal_migrations::{MigratorTrait, SchemaManager};
+    use portal_migrations::SchemaManager;
     let test = fresh().await;
     let (acme, globex) = companies(&test).await;
     let repo = InvoiceRepository::new(test.db.clone());
@@ -468,10 +474,7 @@ async fn the_numbers_stored_before_their_suffixes_are_found_after_the_migration(
     repo.create_draft(&globex, &content("F2026-00001", "Dupont", "", 1), None)
         .await
         .unwrap();
-    let migration = portal_migrations::Migrator::migrations()
-        .into_iter()
-        .find(|migration| migration.name() == "m20261206_000028_number_suffixes")
-        .unwrap();
+    let migration = migration("m20261206_000028_number_suffixes");
     let texts = || async {
         let rows = invoice_search::Entity::find()
             .filter(invoice_search::Column::TenantId.eq(acme.tenant_id().as_uuid()))
