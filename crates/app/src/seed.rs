@@ -480,7 +480,7 @@ pub async fn run(
         ));
         report.tenants.push((slug, email));
     }
-    progress("gathering the planner's statistics (ANALYZE)");
+    progress("gathering the planner's statistics (ANALYZE; VACUUM on PostgreSQL)");
     portal_persistence::seed::refresh_statistics(db)
         .await
         .context("gathering the planner's statistics after the seed")?;

@@ -1712,3 +1712,46 @@ async fn a_dropped_index_is_reported_with_the_query_that_relied_on_it() {
         println!("{finding}");
     }
 }
+
+/// What `portal dev seed` runs after its bulk load leaves the planner its statistics on both backends and, on
+/// PostgreSQL, the new rows marked visible to all (the visibility map that index-only scans read instead of the
+/// table; `ANALYZE` alone leaves it empty until an autovacuum that may be turned off).
+#[tokio::test]
+async fn after_a_seed_the_planner_has_statistics_and_postgresql_a_visibility_map() {
+    let test = fresh().await;
+    let (scope, _) = company(&test, "small", "732829320").await;
+    seed(&test, &scope, 300, "S").await;
+    portal_persistence::seed::refresh_statistics(&test.db)
+        .await
+        .expect("the statistics pass");
+    let number = |sql: &str| {
+        let db = test.db.clone();
+        let sql = sql.to_owned();
+        async move {
+            db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .expect("the query")
+                .expect("a row")
+                .try_get::<i64>("", "n")
+                .expect("a number")
+        }
+    };
+    match test.db.get_database_backend() {
+        DbBackend::Postgres => {
+            let visible = number(
+                "SELECT relallvisible::bigint AS n FROM pg_class WHERE relname = 'invoices'",
+            )
+            .await;
+            assert!(visible > 0, "invoices' pages marked all-visible: {visible}");
+            let estimated =
+                number("SELECT reltuples::bigint AS n FROM pg_class WHERE relname = 'invoices'")
+                    .await;
+            assert_eq!(estimated, 300, "the planner's row estimate for invoices");
+        }
+        _ => {
+            let stats =
+                number("SELECT COUNT(*) AS n FROM sqlite_stat1 WHERE tbl = 'invoices'").await;
+            assert!(stats > 0, "sqlite_stat1 holds invoices' statistics");
+        }
+    }
+}
