@@ -18,6 +18,7 @@
 //! Knobs: `LOAD_BACKENDS` (`sqlite,postgres`; by default SQLite, plus PostgreSQL when
 //! `PORTAL_TEST_DATABASE_URL` names a server, which `postgres` requires), `LOAD_SMALL` (1,000 invoices) and
 //! `LOAD_LARGE` (50,000) for the two companies, `LOAD_CLIENTS` (16), `LOAD_SECONDS` per page and company (10),
+//! `LOAD_ROUNDS` (5: each page's seconds, in as many slices alternating between the two companies),
 //! `LOAD_WARMUP` (seconds of unmeasured requests before each page and company, 1),
 //! `LOAD_WEBHOOKS` (5,000; 0 skips them), `LOAD_WORKERS` (the server's `jobs.workers`, 2), `LOAD_POOL` (the
 //! server's `database.max_connections`; otherwise the portal's default, 10, on SQLite and 20 on PostgreSQL),
@@ -179,13 +180,56 @@ struct Figures {
     bytes: usize,
 }
 
+/// What the connections saw over one or more measured slices: every request's latency, the time spent and the
+/// size of the last answer.
+#[derive(Default)]
+struct Samples {
+    latencies: Vec<Duration>,
+    seconds: f64,
+    bytes: usize,
+}
+
+impl Samples {
+    fn add(&mut self, other: Self) {
+        self.latencies.extend(other.latencies);
+        self.seconds += other.seconds;
+        self.bytes = self.bytes.max(other.bytes);
+    }
+
+    fn figures(mut self) -> Figures {
+        self.latencies.sort();
+        let all = &self.latencies;
+        let at = |q: f64| {
+            all.get(((all.len() as f64 - 1.0) * q).round() as usize)
+                .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+        };
+        Figures {
+            requests: all.len(),
+            per_second: all.len() as f64 / self.seconds,
+            p50_ms: at(0.50),
+            p99_ms: at(0.99),
+            bytes: self.bytes,
+        }
+    }
+}
+
 /// `clients` browsers request the URLs round-robin for `seconds`.
 async fn hammer(
     clients: &[reqwest::Client],
     urls: &[String],
     seconds: u64,
 ) -> anyhow::Result<Figures> {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    Ok(hammer_for(clients, urls, Duration::from_secs(seconds))
+        .await?
+        .figures())
+}
+
+async fn hammer_for(
+    clients: &[reqwest::Client],
+    urls: &[String],
+    length: Duration,
+) -> anyhow::Result<Samples> {
+    let deadline = Instant::now() + length;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (index, client) in clients.iter().enumerate() {
@@ -207,30 +251,54 @@ async fn hammer(
             Ok::<_, anyhow::Error>((latencies, bytes))
         }));
     }
-    let mut all = Vec::new();
-    let mut bytes = 0;
+    let mut samples = Samples::default();
     for task in tasks {
-        let (latencies, last) = task.await??;
-        all.extend(latencies);
-        bytes = bytes.max(last);
+        let (latencies, bytes) = task.await??;
+        samples.latencies.extend(latencies);
+        samples.bytes = samples.bytes.max(bytes);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort();
-    let at = |q: f64| {
-        all.get(((all.len() as f64 - 1.0) * q).round() as usize)
-            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
-    };
-    Ok(Figures {
-        requests: all.len(),
-        per_second: all.len() as f64 / elapsed,
-        p50_ms: at(0.50),
-        p99_ms: at(0.99),
-        bytes,
-    })
+    samples.seconds = started.elapsed().as_secs_f64();
+    Ok(samples)
+}
+
+/// One page of both companies, measured in `rounds` alternating slices that add up to `seconds` each, the order
+/// reversed every other round (small, large, large, small, …): the two rates, and so their ratio, are taken over
+/// the same stretch of time. Measured one after the other, a drift of the shared machine between the two windows
+/// (another process, the CPU's clock) went into the ratio: it read from 0.75 to 1.12 between runs of the same code.
+async fn hammer_both(
+    signed: [&[reqwest::Client]; 2],
+    urls: [&[String]; 2],
+    seconds: u64,
+    rounds: u32,
+) -> anyhow::Result<[Figures; 2]> {
+    let slice = Duration::from_secs(seconds) / rounds.max(1);
+    let mut samples = [Samples::default(), Samples::default()];
+    for round in 0..rounds.max(1) {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for company in order {
+            let measured = hammer_for(signed[company], urls[company], slice).await?;
+            samples[company].add(measured);
+        }
+    }
+    let [small, large] = samples;
+    Ok([small.figures(), large.figures()])
 }
 
 const fn clients_stride() -> usize {
     7
+}
+
+/// After the bulk load, before measuring: the database as a server finds it in steady state, not still writing out
+/// what the seed left behind. `portal dev seed` vacuums and analyzes; here PostgreSQL's checkpoint of the seed's
+/// writes, which otherwise ran through the first minute of pages (81 s of writes once, from the end of the seed),
+/// and SQLite's write-ahead log, folded into the database file.
+async fn settle(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let sql = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "CHECKPOINT",
+        _ => "PRAGMA wal_checkpoint(TRUNCATE)",
+    };
+    db.execute_unprepared(sql).await?;
+    Ok(())
 }
 
 fn seed(
@@ -497,6 +565,7 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
     let clients_count = env_number("LOAD_CLIENTS", 16);
     let seconds = env_number("LOAD_SECONDS", 10) as u64;
     let warmup = env_number("LOAD_WARMUP", 1) as u64;
+    let rounds = u32::try_from(env_number("LOAD_ROUNDS", 5))?;
     let webhook_count = env_number("LOAD_WEBHOOKS", 5_000);
     let data_dir = database.scratch_dir().join("data");
     let url = database.url();
@@ -505,6 +574,7 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
     let started = Instant::now();
     seed(&data_dir, &url, "small", small)?;
     seed(&data_dir, &url, "large", large)?;
+    settle(&db).await?;
     let seed_secs = started.elapsed().as_secs_f64();
     let companies = [
         company(&db, "small", small).await?,
@@ -521,7 +591,7 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
     let server = start_server(&data_dir, &url)?;
     let base = server.base.clone();
     println!(
-        "{label}: companies of {small} and {large} invoices seeded in {seed_secs:.0} s; {clients_count} connections, {seconds} s per page and company"
+        "{label}: companies of {small} and {large} invoices seeded in {seed_secs:.0} s; {clients_count} connections, {seconds} s per page and company in {rounds} alternating slices"
     );
     let mut clients = Vec::new();
     for company in &companies {
@@ -538,31 +608,32 @@ async fn run(label: &str, database: TestDatabase) -> anyhow::Result<()> {
     )
     .await?;
     print_figures("static CSS", "", &css, None);
-    let mut measured: Vec<Vec<(&str, Figures)>> = Vec::new();
-    for (company, signed) in companies.iter().zip(&clients) {
-        let mut figures = Vec::new();
-        for (name, urls) in pages(&base, company) {
-            // Unmeasured first: the first phase met connections that had not yet prepared their statements (the
-            // 1,000-invoice list, measured first, ran about 35% slower than the 2,000-invoice one after it).
-            if warmup > 0 {
-                hammer(signed, &urls, warmup).await?;
-            }
-            figures.push((name, hammer(signed, &urls, seconds).await?));
+    let small_pages = pages(&base, &companies[0]);
+    let large_pages = pages(&base, &companies[1]);
+    for ((name, small_urls), (_, large_urls)) in small_pages.iter().zip(&large_pages) {
+        // Unmeasured first: the first phase met connections that had not yet prepared their statements (the
+        // 1,000-invoice list, measured first, ran about 35% slower than the 2,000-invoice one after it).
+        if warmup > 0 {
+            hammer(&clients[0], small_urls, warmup).await?;
+            hammer(&clients[1], large_urls, warmup).await?;
         }
-        measured.push(figures);
-    }
-    let (small_pages, large_pages) = (&measured[0], &measured[1]);
-    for ((name, small_figures), (_, large_figures)) in small_pages.iter().zip(large_pages) {
+        let [small_figures, large_figures] = hammer_both(
+            [&clients[0], &clients[1]],
+            [small_urls, large_urls],
+            seconds,
+            rounds,
+        )
+        .await?;
         print_figures(
             name,
             &companies[0].invoices.to_string(),
-            small_figures,
+            &small_figures,
             None,
         );
         print_figures(
             name,
             &companies[1].invoices.to_string(),
-            large_figures,
+            &large_figures,
             Some((
                 format!("{}/{}", companies[1].invoices, companies[0].invoices),
                 large_figures.per_second / small_figures.per_second,
