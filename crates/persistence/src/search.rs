@@ -59,12 +59,8 @@ pub(crate) fn matching_ids(
         .and_where(column("tenant_id").eq(tenant));
     match wanted {
         Wanted::Prefix(prefix) => {
-            select
-                .from(table.clone())
-                .and_where(column(search.key).gte(prefix.clone()));
-            if let Some(end) = portal_domain::search::prefix_end(&prefix) {
-                select.and_where(column(search.key).lt(end));
-            }
+            select.from(table.clone());
+            starting_with(&mut select, || column(search.key), &prefix);
         }
         Wanted::Any(texts) => {
             let in_suffixes = search.suffixes.map(|suffixes| {
@@ -127,17 +123,25 @@ fn in_text_postgres(select: &mut SelectStatement, search: &SearchTable, texts: &
 /// `SELECT owner FROM suffixes WHERE tenant_id = ? AND suffix starts with text`: a range of the key.
 fn starting_one(suffixes: &str, owner: &str, tenant: Uuid, text: &str) -> SelectStatement {
     let table = Alias::new(suffixes);
-    let suffix = || Expr::col((table.clone(), Alias::new("suffix")));
     let mut select = Select::select();
     select
         .column((table.clone(), Alias::new(owner)))
         .from(table.clone())
-        .and_where(Expr::col((table.clone(), Alias::new("tenant_id"))).eq(tenant))
-        .and_where(suffix().gte(text));
-    if let Some(end) = portal_domain::search::prefix_end(text) {
-        select.and_where(suffix().lt(end));
-    }
+        .and_where(Expr::col((table.clone(), Alias::new("tenant_id"))).eq(tenant));
+    starting_with(
+        &mut select,
+        || Expr::col((table.clone(), Alias::new("suffix"))),
+        text,
+    );
     select
+}
+
+/// `column` starts with `prefix`: `column >= prefix AND column < the next prefix`, a range of an index on it.
+fn starting_with(select: &mut SelectStatement, column: impl Fn() -> Expr, prefix: &str) {
+    select.and_where(column().gte(prefix));
+    if let Some(end) = portal_domain::search::prefix_end(prefix) {
+        select.and_where(column().lt(end));
+    }
 }
 
 /// A LIKE pattern for `text` anywhere, escaped with PostgreSQL's default escape (backslash), which `pg_trgm`
