@@ -6,20 +6,12 @@
 use crate::fresh;
 use portal_persistence::PoolSettings;
 use portal_persistence::db;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::time::Duration;
 
 /// How many rows of `cancellation_probe` another connection sees: only committed ones.
 async fn committed_rows(other: &DatabaseConnection) -> i64 {
-    let row = other
-        .query_one_raw(Statement::from_string(
-            other.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM cancellation_probe",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
+    crate::number(other, "SELECT COUNT(*) AS n FROM cancellation_probe").await
 }
 
 #[tokio::test]

@@ -40,3 +40,18 @@ use portal_persistence::testing::TestDatabase;
 pub async fn fresh() -> TestDatabase {
     TestDatabase::new().await.expect("a fresh test database")
 }
+
+/// The `n` of a one-row query (`SELECT COUNT(*) AS n …`).
+#[cfg(test)]
+pub async fn number(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    db.query_one_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql,
+    ))
+    .await
+    .expect("the query")
+    .expect("a row")
+    .try_get::<i64>("", "n")
+    .expect("a number")
+}

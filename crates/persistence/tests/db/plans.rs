@@ -1724,18 +1724,7 @@ async fn after_a_seed_the_planner_has_statistics_and_postgresql_a_visibility_map
     portal_persistence::seed::refresh_statistics(&test.db)
         .await
         .expect("the statistics pass");
-    let number = |sql: &str| {
-        let db = test.db.clone();
-        let sql = sql.to_owned();
-        async move {
-            db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-                .await
-                .expect("the query")
-                .expect("a row")
-                .try_get::<i64>("", "n")
-                .expect("a number")
-        }
-    };
+    let number = |sql| crate::number(&test.db, sql);
     match test.db.get_database_backend() {
         DbBackend::Postgres => {
             let visible = number(
